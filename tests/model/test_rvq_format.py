@@ -1,0 +1,278 @@
+"""model.rvq_format: round trips, exact raw sizes, entropy-coding gains, corruption handling."""
+
+import dataclasses
+import json
+import math
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from model import rvq_format
+from model.rvq_format import RvqFormatError, RvqMetadata, bits_per_code, read_rvq, write_rvq
+
+
+def _meta(codebook_size=1024, loudness=-18.25):
+    return RvqMetadata(
+        codec_name="dac_44khz",
+        codec_id="9f" * 32,
+        sample_rate=44100,
+        original_sample_rate=48000,
+        length=123_456,
+        hop_length=512,
+        codebook_size=codebook_size,
+        loudness_lufs=loudness,
+    )
+
+
+def _skewed_codes(rng, shape, size, scale=20.0):
+    probs = np.exp(-np.arange(size) / scale)
+    return rng.choice(size, size=shape, p=probs / probs.sum())
+
+
+def _rebuild(header: dict, payload: bytes, version: int = rvq_format.FORMAT_VERSION) -> bytes:
+    """A file with arbitrary header content but *valid* checksums, to reach deep validation."""
+    text = json.dumps(header).encode()
+    prefix = struct.pack("<4sHI", b"RVQ1", version, len(text)) + text
+    return prefix + struct.pack("<I", zlib.crc32(prefix)) + payload
+
+
+def _split(data: bytes) -> tuple[dict, bytes]:
+    (length,) = struct.unpack_from("<I", data, 6)
+    return json.loads(data[10 : 10 + length]), data[14 + length :]
+
+
+@pytest.mark.parametrize("size", [2, 3, 1000, 1024, 4096, 65536, 1 << 20])
+@pytest.mark.parametrize("shape", [(1, 1, 0), (1, 1, 1), (2, 9, 50), (3, 4, 17)])
+@pytest.mark.parametrize("entropy_coding", [False, True])
+def test_round_trip(tmp_path, size, shape, entropy_coding):
+    rng = np.random.default_rng(size + shape[2])
+    codes = rng.integers(0, size, size=shape)
+    if shape[2]:
+        codes.flat[0] = size - 1  # the largest code must survive packing
+    path = tmp_path / "clip.rvq"
+    report = write_rvq(path, codes, _meta(size), entropy_coding=entropy_coding)
+    restored, meta = read_rvq(path)
+    assert restored.dtype == np.int64 and restored.shape == shape
+    np.testing.assert_array_equal(restored, codes)
+    assert meta == _meta(size)
+    assert report.file_bytes == path.stat().st_size
+
+
+@pytest.mark.parametrize("size", [2, 1000, 1024, 1 << 20])
+def test_raw_file_size_is_header_plus_packed_bits(tmp_path, size):
+    shape = (2, 7, 333)
+    codes = np.random.default_rng(0).integers(0, size, size=shape)
+    report = write_rvq(tmp_path / "raw.rvq", codes, _meta(size), entropy_coding=False)
+    data = (tmp_path / "raw.rvq").read_bytes()
+    (json_length,) = struct.unpack_from("<I", data, 6)
+    assert report.header_bytes == 4 + 2 + 4 + json_length + 4 < 512
+    assert len(data) == report.header_bytes + math.ceil(np.prod(shape) * bits_per_code(size) / 8)
+    assert report.nominal_payload_bits == np.prod(shape) * bits_per_code(size)
+    assert not report.entropy_coded
+    assert report.saving_percent == pytest.approx(100 * (1 - 8 * report.payload_bytes / report.nominal_payload_bits))
+
+
+def test_bits_per_code():
+    assert [bits_per_code(k) for k in (2, 3, 4, 5, 1000, 1024, 1025, 1 << 32)] == [1, 2, 2, 3, 10, 10, 11, 32]
+
+
+def test_entropy_coding_shrinks_skewed_codes(tmp_path):
+    codes = _skewed_codes(np.random.default_rng(1), (2, 9, 2000), 1024)
+    raw = write_rvq(tmp_path / "raw.rvq", codes, _meta(), entropy_coding=False)
+    coded = write_rvq(tmp_path / "coded.rvq", codes, _meta(), entropy_coding=True)
+    assert coded.entropy_coded
+    assert coded.file_bytes < 0.75 * raw.file_bytes
+    assert coded.saving_percent > 25
+    np.testing.assert_array_equal(read_rvq(tmp_path / "coded.rvq")[0], codes)
+
+
+@pytest.mark.parametrize("frames", [1, 10, 3000])
+def test_entropy_coding_never_costs_more_than_a_few_bytes(tmp_path, frames):
+    codes = np.random.default_rng(frames).integers(0, 1024, size=(1, 9, frames))  # incompressible
+    raw = write_rvq(tmp_path / "raw.rvq", codes, _meta(), entropy_coding=False)
+    coded = write_rvq(tmp_path / "coded.rvq", codes, _meta(), entropy_coding=True)
+    assert coded.file_bytes <= raw.file_bytes + 4
+    np.testing.assert_array_equal(read_rvq(tmp_path / "coded.rvq")[0], codes)
+
+
+def test_metadata_round_trips_optional_loudness_and_numpy_scalars(tmp_path):
+    codes = np.zeros((1, 2, 3), dtype=np.uint16)
+    meta = RvqMetadata("tiny", "ab", np.int64(16000), 16000, np.int32(960), 320, 8, None)
+    write_rvq(tmp_path / "a.rvq", codes, meta)
+    _, restored = read_rvq(tmp_path / "a.rvq")
+    assert restored == RvqMetadata("tiny", "ab", 16000, 16000, 960, 320, 8, None)
+    assert type(restored.sample_rate) is int
+
+
+@pytest.mark.parametrize(
+    "codes,meta,match",
+    [
+        (np.zeros((1, 2, 3)), _meta(), "integer array"),
+        (np.zeros((2, 3), dtype=int), _meta(), "integer array"),
+        (np.zeros((0, 2, 3), dtype=int), _meta(), "at least one channel"),
+        (np.full((1, 1, 2), 1024), _meta(), r"lie in \[0, 1024\)"),
+        (np.full((1, 1, 2), -1), _meta(), r"lie in"),
+        (np.zeros((1, 1, 2), dtype=int), _meta(codebook_size=1), "codebook_size"),
+        (np.zeros((1, 1, 2), dtype=int), _meta(loudness=float("nan")), "loudness_lufs"),
+    ],
+)
+def test_bad_write_arguments_raise(tmp_path, codes, meta, match):
+    with pytest.raises(RvqFormatError, match=match):
+        write_rvq(tmp_path / "bad.rvq", codes, meta)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "clip.rvq"
+    write_rvq(path, np.zeros((1, 1, 5), dtype=int), _meta())
+    before = path.read_bytes()
+
+    def failing_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(rvq_format.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        write_rvq(path, np.ones((1, 1, 5), dtype=int), _meta())
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.rvq"]
+
+
+@pytest.fixture
+def coded_file(tmp_path):
+    path = tmp_path / "coded.rvq"
+    report = write_rvq(path, _skewed_codes(np.random.default_rng(5), (1, 4, 200), 1024), _meta())
+    assert report.entropy_coded
+    return path.read_bytes()
+
+
+@pytest.fixture
+def raw_file(tmp_path):
+    path = tmp_path / "raw.rvq"
+    write_rvq(path, np.random.default_rng(6).integers(0, 1000, size=(2, 3, 40)), _meta(1000), entropy_coding=False)
+    return path.read_bytes()
+
+
+def _read_bytes(tmp_path, data: bytes):
+    path = tmp_path / "probe.rvq"
+    path.write_bytes(data)
+    return read_rvq(path)
+
+
+@pytest.mark.parametrize("which", ["coded_file", "raw_file"])
+def test_every_truncation_is_reported(tmp_path, request, which):
+    data = request.getfixturevalue(which)
+    for cut in range(len(data)):
+        with pytest.raises(RvqFormatError, match="truncated|checksum"):
+            _read_bytes(tmp_path, data[:cut])
+
+
+def test_tampering_is_reported(tmp_path, coded_file):
+    header_end = len(coded_file) - _split(coded_file)[0]["payload_bytes"]
+    payload_flip = bytearray(coded_file)
+    payload_flip[header_end + 3] ^= 0x10
+    with pytest.raises(RvqFormatError, match="payload checksum"):
+        _read_bytes(tmp_path, bytes(payload_flip))
+    header_flip = bytearray(coded_file)
+    header_flip[30] ^= 0x01
+    with pytest.raises(RvqFormatError, match="header checksum"):
+        _read_bytes(tmp_path, bytes(header_flip))
+    with pytest.raises(RvqFormatError, match="trailing"):
+        _read_bytes(tmp_path, coded_file + b"\0")
+
+
+def test_wrong_magic_and_newer_version(tmp_path, raw_file):
+    with pytest.raises(RvqFormatError, match="not an .rvq file"):
+        _read_bytes(tmp_path, b"RIFF" + raw_file[4:])
+    with pytest.raises(RvqFormatError, match="not an .rvq file"):
+        _read_bytes(tmp_path, b"OggS")
+    header, payload = _split(raw_file)
+    with pytest.raises(RvqFormatError, match="version 2 is newer"):
+        _read_bytes(tmp_path, _rebuild(header, payload, version=2))
+
+
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"frames": -1}, "frames"),
+        ({"channels": True}, "channels"),
+        ({"codebook_size": "1000"}, "codebook_size"),
+        ({"loudness_lufs": "loud"}, "loudness_lufs"),
+        ({"entropy_coded": 1}, "entropy_coded"),
+        ({"frames": 41}, "expected"),  # raw payload size no longer matches the shape
+        ({"frames": 1 << 40}, "more than"),
+        ({"codebook_size": 1 << 33}, "out of range"),
+        ({"codebook_size": 1 << 17, "entropy_coded": True}, "entropy-coded"),
+    ],
+)
+def test_inconsistent_headers_with_valid_checksums_are_rejected(tmp_path, raw_file, change, match):
+    header, payload = _split(raw_file)
+    with pytest.raises(RvqFormatError, match=match):
+        _read_bytes(tmp_path, _rebuild({**header, **change}, payload))
+
+
+def test_missing_field_non_object_and_non_finite_headers(tmp_path, raw_file):
+    header, payload = _split(raw_file)
+    with pytest.raises(RvqFormatError, match="lacks field"):
+        _read_bytes(tmp_path, _rebuild({k: v for k, v in header.items() if k != "hop_length"}, payload))
+    with pytest.raises(RvqFormatError, match="not a JSON object"):
+        _read_bytes(tmp_path, _rebuild([1, 2], payload))
+    with pytest.raises(RvqFormatError, match="non-finite"):
+        _read_bytes(tmp_path, _rebuild({**header, "loudness_lufs": float("nan")}, payload))
+
+
+def test_out_of_range_raw_code_is_rejected(tmp_path):
+    # 1000-entry codebook packs at 10 bits; the bit pattern for 1023 is representable but invalid.
+    payload = rvq_format.pack_codes(np.array([1023, 0, 0]), 10)
+    header = {
+        **dataclasses.asdict(_meta(1000)),
+        "channels": 1,
+        "n_codebooks": 1,
+        "frames": 3,
+        "entropy_coded": False,
+        "payload_bytes": len(payload),
+        "payload_crc32": zlib.crc32(payload),
+    }
+    with pytest.raises(RvqFormatError, match="outside the codebook"):
+        _read_bytes(tmp_path, _rebuild(header, payload))
+
+
+def test_corrupt_entropy_payload_with_valid_checksums_is_rejected(tmp_path, coded_file):
+    header, payload = _split(coded_file)
+    rng = np.random.default_rng(11)
+    for _ in range(50):
+        garbage = rng.integers(0, 256, size=len(payload) + 4 * int(rng.integers(-2, 3)), dtype=np.uint8).tobytes()
+        forged = {**header, "payload_bytes": len(garbage), "payload_crc32": zlib.crc32(garbage)}
+        try:
+            codes, _ = _read_bytes(tmp_path, _rebuild(forged, garbage))
+        except RvqFormatError:
+            continue
+        # Garbage that happens to decode must still yield well-formed codes.
+        assert codes.shape == (1, 4, 200) and codes.min() >= 0 and codes.max() < 1024
+
+
+@pytest.mark.parametrize("which", ["coded_file", "raw_file"])
+def test_random_corruption_only_ever_raises_rvq_format_error(tmp_path, request, which):
+    data = request.getfixturevalue(which)
+    rng = np.random.default_rng(sum(map(ord, which)))
+    for _ in range(300):
+        mutated = bytearray(data)
+        kind = rng.integers(3)
+        position = int(rng.integers(len(mutated)))
+        if kind == 0:
+            for _ in range(int(rng.integers(1, 6))):
+                mutated[int(rng.integers(len(mutated)))] = int(rng.integers(256))
+        elif kind == 1:
+            del mutated[position : position + int(rng.integers(1, 20))]
+        else:
+            mutated[position:position] = rng.integers(0, 256, size=int(rng.integers(1, 20)), dtype=np.uint8).tobytes()
+        if bytes(mutated) == data:
+            continue
+        with pytest.raises(RvqFormatError):
+            _read_bytes(tmp_path, bytes(mutated))
+
+
+def test_missing_file_is_an_os_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_rvq(tmp_path / "absent.rvq")
