@@ -1,0 +1,179 @@
+"""The one interface every codec family sits behind.
+
+A :class:`Codec` wraps a family's network (an ``nn.Module`` implementing
+:class:`CodecNetwork`) with what the rest of the program needs and nothing more: rates,
+codebook geometry, a name, a weights digest, and exact chunked ``encode`` / ``decode`` in
+inference mode. app/ and ui/ only ever see this class, so adding a family never touches them.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from model.chunked import decode_chunked, encode_chunked
+from model.layers import fold_weight_norm
+
+ProgressFn = Callable[[int, int], None]
+
+
+class CodecNetwork(Protocol):
+    """What a family's network provides to the generic codec wrapper."""
+
+    sample_rate: int
+    hop_length: int
+    n_codebooks: int
+    codebook_size: int
+
+    def encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
+        """Hop-aligned ``[B, 1, k*hop]`` -> all codes ``[B, N, k]`` (inference)."""
+
+    def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """``[B, n, k]`` -> ``[B, 1, ~k*hop]`` (inference)."""
+
+    def context_frames(self) -> tuple[int, int]:
+        """(encoder, decoder) context in frames on each side for exact chunking."""
+
+    def describe(self) -> dict:
+        """Architecture summary (family-specific keys) for ``info`` and model cards."""
+
+
+class Codec:
+    """A loaded codec, ready for inference on one device."""
+
+    def __init__(
+        self,
+        network: nn.Module,
+        *,
+        name: str,
+        family: str,
+        config: dict,
+        device: str | torch.device = "cpu",
+        trained: bool = True,
+        source: str = "",
+    ) -> None:
+        self.network = network.to(device).eval()
+        for p in self.network.parameters():
+            p.requires_grad_(False)
+        fold_weight_norm(self.network)
+        self.name = name if trained else f"{name} (untrained)"
+        self.family = family
+        self.config = dict(config)
+        self.device = torch.device(device)
+        self.trained = trained
+        self.source = source
+        self._digest: str | None = None
+        self.encoder_context, self.decoder_context = network.context_frames()
+
+    # -- geometry -------------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return int(self.network.sample_rate)
+
+    @property
+    def hop_length(self) -> int:
+        return int(self.network.hop_length)
+
+    @property
+    def n_codebooks(self) -> int:
+        return int(self.network.n_codebooks)
+
+    @property
+    def codebook_size(self) -> int:
+        return int(self.network.codebook_size)
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    @property
+    def bits_per_code(self) -> float:
+        return math.log2(self.codebook_size)
+
+    def kbps(self, n_codebooks: int) -> float:
+        """Nominal bitrate with the first ``n_codebooks`` codebooks."""
+        return n_codebooks * self.bits_per_code * self.frame_rate / 1000.0
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.network.parameters())
+
+    def digest(self) -> str:
+        """sha256 over the weights (names and values): the identity ``.rvq`` files record."""
+        if self._digest is None:
+            h = hashlib.sha256()
+            for key, value in sorted(self.network.state_dict().items()):
+                h.update(key.encode())
+                h.update(value.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+            self._digest = h.hexdigest()
+        return self._digest
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "family": self.family,
+            "sample_rate": self.sample_rate,
+            "hop_length": self.hop_length,
+            "n_codebooks": self.n_codebooks,
+            "codebook_size": self.codebook_size,
+            "frame_rate": self.frame_rate,
+            "kbps_range": (self.kbps(1), self.kbps(self.n_codebooks)),
+            "parameters": self.n_parameters(),
+            "trained": self.trained,
+            **self.network.describe(),
+        }
+
+    # -- inference ------------------------------------------------------------------------
+    def encode(
+        self,
+        wave: torch.Tensor,
+        n_codebooks: int | None = None,
+        chunk_seconds: float = 20.0,
+        progress: ProgressFn | None = None,
+    ) -> torch.Tensor:
+        """``float32 [B, 1, T]`` at ``sample_rate`` -> ``int64 [B, n, ceil(T / hop)]``."""
+        wave = self._check_wave(wave)
+        n = self.n_codebooks if n_codebooks is None else self._check_n(n_codebooks)
+        with torch.inference_mode():
+            codes = encode_chunked(
+                self.network.encode_codes, wave.to(self.device), self.hop_length,
+                self.encoder_context, self._chunk_frames(chunk_seconds), progress,
+            )
+        return codes[:, :n].cpu()
+
+    def decode(
+        self,
+        codes: torch.Tensor,
+        chunk_seconds: float = 10.0,
+        progress: ProgressFn | None = None,
+    ) -> torch.Tensor:
+        """``int64 [B, n, F]`` with ``1 <= n <= n_codebooks`` -> ``float32 [B, 1, T']``."""
+        if codes.dim() != 3:
+            raise ValueError(f"codes must be [batch, codebooks, frames], got shape {tuple(codes.shape)}")
+        self._check_n(codes.shape[1])
+        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
+            raise ValueError(f"code indices must lie in 0..{self.codebook_size - 1}")
+        with torch.inference_mode():
+            wave = decode_chunked(
+                self.network.decode_codes, codes.to(self.device, torch.long), self.hop_length,
+                self.decoder_context, self._chunk_frames(chunk_seconds), progress,
+            )
+        return wave.float().cpu()
+
+    def _chunk_frames(self, seconds: float) -> int:
+        return max(1, int(seconds * self.frame_rate))
+
+    def _check_n(self, n: int) -> int:
+        if not 1 <= n <= self.n_codebooks:
+            raise ValueError(f"codebook count must be in 1..{self.n_codebooks}, got {n}")
+        return n
+
+    def _check_wave(self, wave: torch.Tensor) -> torch.Tensor:
+        if wave.dim() != 3 or wave.shape[1] != 1:
+            raise ValueError(f"audio must be [batch, 1, samples], got shape {tuple(wave.shape)}")
+        if wave.shape[-1] == 0:
+            raise ValueError("audio is empty")
+        return wave.float()

@@ -1,0 +1,214 @@
+"""Improved RVQGAN (Kumar et al. 2023, "High-Fidelity Audio Compression with Improved RVQGAN").
+
+The module tree mirrors the official Descript Audio Codec release attribute for attribute
+(``encoder.block.N``, ``decoder.model.N``, ``quantizer.quantizers.N.in_proj``...), because the
+state-dict keys *are* the file format of the official weights: with the same tree, official
+checkpoints load strictly with no renaming table to maintain.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from model.layers import Snake1d, WNConv1d, WNConvTranspose1d
+from model.quantize import FactorizedVectorQuantizer, QuantizerOutput, ResidualVectorQuantizer
+from model.receptive_field import decoder_margin_frames, encoder_margin_frames
+
+
+@dataclass(frozen=True)
+class DacConfig:
+    """Hyper-parameters, named as the official ``metadata['kwargs']``."""
+
+    encoder_dim: int = 64
+    encoder_rates: tuple[int, ...] = (2, 4, 8, 8)
+    latent_dim: int | None = None
+    decoder_dim: int = 1536
+    decoder_rates: tuple[int, ...] = (8, 8, 4, 2)
+    n_codebooks: int = 9
+    codebook_size: int = 1024
+    codebook_dim: int = 8
+    quantizer_dropout: float = 0.0
+    sample_rate: int = 44100
+
+    @property
+    def resolved_latent_dim(self) -> int:
+        return self.latent_dim if self.latent_dim is not None else self.encoder_dim * 2 ** len(self.encoder_rates)
+
+    @property
+    def hop_length(self) -> int:
+        return math.prod(self.encoder_rates)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["encoder_rates"], d["decoder_rates"] = list(self.encoder_rates), list(self.decoder_rates)
+        return d
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict) -> "DacConfig":
+        """Build from official metadata kwargs; unknown keys are an error, missing ones default."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise ValueError(f"unknown DAC configuration keys: {', '.join(unknown)}")
+        values = dict(kwargs)
+        for key in ("encoder_rates", "decoder_rates"):
+            if key in values:
+                values[key] = tuple(int(r) for r in values[key])
+        if isinstance(values.get("quantizer_dropout"), bool):  # old releases stored a flag
+            values["quantizer_dropout"] = 1.0 if values["quantizer_dropout"] else 0.0
+        return cls(**values)
+
+
+class ResidualUnit(nn.Module):
+    """Snake -> dilated conv k7 -> Snake -> conv k1, added to the input (length preserved)."""
+
+    is_residual = True  # for receptive-field analysis: the skip path is the identity
+
+    def __init__(self, dim: int, dilation: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(
+            Snake1d(dim),
+            WNConv1d(dim, dim, kernel_size=7, dilation=dilation, padding=3 * dilation),
+            Snake1d(dim),
+            WNConv1d(dim, dim, kernel_size=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
+def _unit_stack(dim: int) -> list[nn.Module]:
+    return [ResidualUnit(dim, d) for d in (1, 3, 9)]
+
+
+class EncoderBlock(nn.Module):
+    def __init__(self, dim: int, stride: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(
+            *_unit_stack(dim // 2),
+            Snake1d(dim // 2),
+            WNConv1d(dim // 2, dim, kernel_size=2 * stride, stride=stride, padding=math.ceil(stride / 2)),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+
+class Encoder(nn.Module):
+    def __init__(self, dim: int, rates: tuple[int, ...], latent_dim: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [WNConv1d(1, dim, kernel_size=7, padding=3)]
+        for stride in rates:
+            dim *= 2
+            layers.append(EncoderBlock(dim, stride))
+        layers += [Snake1d(dim), WNConv1d(dim, latent_dim, kernel_size=3, padding=1)]
+        self.block = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+
+class DecoderBlock(nn.Module):
+    def __init__(self, in_dim: int, out_dim: int, stride: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(
+            Snake1d(in_dim),
+            WNConvTranspose1d(in_dim, out_dim, kernel_size=2 * stride, stride=stride, padding=math.ceil(stride / 2)),
+            *_unit_stack(out_dim),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+
+class Decoder(nn.Module):
+    def __init__(self, latent_dim: int, dim: int, rates: tuple[int, ...]) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [WNConv1d(latent_dim, dim, kernel_size=7, padding=3)]
+        out_dim = dim
+        for i, stride in enumerate(rates):
+            in_dim, out_dim = dim // 2**i, dim // 2 ** (i + 1)
+            layers.append(DecoderBlock(in_dim, out_dim, stride))
+        layers += [Snake1d(out_dim), WNConv1d(out_dim, 1, kernel_size=7, padding=3), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model(z)
+
+
+class DAC(nn.Module):
+    """The Improved RVQGAN generator: encoder, residual factorised VQ, decoder."""
+
+    def __init__(self, config: DacConfig) -> None:
+        super().__init__()
+        self.config = config
+        latent = config.resolved_latent_dim
+        self.encoder = Encoder(config.encoder_dim, config.encoder_rates, latent)
+        stages = [
+            FactorizedVectorQuantizer(latent, config.codebook_size, config.codebook_dim)
+            for _ in range(config.n_codebooks)
+        ]
+        self.quantizer = ResidualVectorQuantizer(stages, config.quantizer_dropout)
+        self.decoder = Decoder(latent, config.decoder_dim, config.decoder_rates)
+        self.apply(_init_weights)
+
+    @property
+    def hop_length(self) -> int:
+        return self.config.hop_length
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def n_codebooks(self) -> int:
+        return self.config.n_codebooks
+
+    @property
+    def codebook_size(self) -> int:
+        return self.config.codebook_size
+
+    def context_frames(self) -> tuple[int, int]:
+        return encoder_margin_frames(self.encoder, self.hop_length), decoder_margin_frames(self.decoder)
+
+    def describe(self) -> dict:
+        c = self.config
+        return {
+            "architecture": "Improved RVQGAN (DAC)",
+            "encoder_dim": c.encoder_dim,
+            "encoder_rates": list(c.encoder_rates),
+            "latent_dim": c.resolved_latent_dim,
+            "decoder_dim": c.decoder_dim,
+            "decoder_rates": list(c.decoder_rates),
+            "codebook_dim": c.codebook_dim,
+        }
+
+    def encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.quantize(wave).codes
+
+    def quantize(self, wave: torch.Tensor, n_codebooks: int | None = None) -> QuantizerOutput:
+        """Encode ``wave [B, 1, T]`` (T a multiple of the hop) and quantize the latents."""
+        return self.quantizer(self.encoder(wave), n_codebooks)
+
+    def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.quantizer.decode(codes))
+
+    def forward(self, wave: torch.Tensor, n_codebooks: int | None = None) -> tuple[torch.Tensor, QuantizerOutput]:
+        """Training pass: returns the reconstruction trimmed to the input length."""
+        length = wave.shape[-1]
+        pad = -length % self.hop_length
+        q = self.quantize(nn.functional.pad(wave, (0, pad)), n_codebooks)
+        return self.decoder(q.quantized)[..., :length], q
+
+
+def _init_weights(m: nn.Module) -> None:
+    """The release's initialisation: truncated normal (std 0.02) convolutions, zero bias."""
+    if isinstance(m, (WNConv1d,)):
+        with torch.no_grad():
+            nn.init.trunc_normal_(m.weight_v, std=0.02)
+            m.weight_g.copy_(torch.linalg.vector_norm(m.weight_v, dim=(1, 2), keepdim=True))
+            if m.bias is not None:
+                m.bias.zero_()

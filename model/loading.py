@@ -1,0 +1,144 @@
+"""``load_codec``: one entry point for every kind of model file.
+
+The kind is recognised from the file's contents, never its name: our own safetensors files
+carry their family and configuration in the header; PyTorch files (official releases) are
+opened with ``weights_only=True`` -- so a file that would execute code when unpickled is
+refused, not run -- and offered to each family's parser. Weights are matched strictly: a
+missing, unexpected or misshapen tensor is an error that names the keys, never a model that
+silently runs with random weights.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open
+from torch import nn
+
+from model.codec import Codec
+from model.presets import DEFAULT_MODEL_PATH, default_untrained_config
+from model.registry import FAMILIES, StateDict, family
+
+FORMAT_TAG = "rvq-studio"
+
+
+class CheckpointError(ValueError):
+    """A model file that cannot be used, with a message meant for people."""
+
+
+def load_codec(source: str | Path, device: str | torch.device = "cpu") -> Codec:
+    """Load a codec from a model file, or ``"default"`` for the bundled model."""
+    if str(source) == "default":
+        if DEFAULT_MODEL_PATH.is_file():
+            return _load_path(DEFAULT_MODEL_PATH, device, name="default")
+        torch.manual_seed(0)
+        config = default_untrained_config()
+        return Codec(family("dac").build(config), name="default", family="dac", config=config,
+                     device=device, trained=False, source="default")
+    return _load_path(Path(source).expanduser(), device)
+
+
+def _load_path(path: Path, device: str | torch.device, name: str | None = None) -> Codec:
+    if not path.exists():
+        raise CheckpointError(f"model file not found: {path}")
+    if not path.is_file():
+        raise CheckpointError(f"not a file: {path}")
+    if _is_safetensors(path):
+        family_key, config, state, meta = _read_own(path)
+        trained = meta.get("trained", "true") != "false"
+        display = name or meta.get("name") or path.stem
+    else:
+        family_key, config, state = _read_torch(path)
+        trained, display = True, name or path.stem
+    fam = family(family_key)
+    try:
+        network = fam.build(config)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path.name}: invalid {fam.title} configuration: {exc}") from None
+    load_weights_strict(network, state, path.name)
+    return Codec(network, name=display, family=family_key, config=config, device=device,
+                 trained=trained, source=str(path))
+
+
+def _is_safetensors(path: Path) -> bool:
+    with path.open("rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:9] == b"{"
+
+
+def _read_own(path: Path) -> tuple[str, dict, StateDict, dict]:
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path.name}: unreadable safetensors file ({exc})") from None
+    if meta.get("format") != FORMAT_TAG:
+        raise CheckpointError(f"{path.name}: a safetensors file, but not an RVQ Studio model (no format tag)")
+    try:
+        config = json.loads(meta["config"])
+        key = meta["family"]
+    except (KeyError, json.JSONDecodeError):
+        raise CheckpointError(f"{path.name}: model file header lacks a valid family/config") from None
+    return key, config, {k: v.float() for k, v in state.items()}, meta
+
+
+def _read_torch(path: Path) -> tuple[str, dict, StateDict]:
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path.name}: not a model file (neither safetensors nor a PyTorch checkpoint)")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{path.name}: refused: the file contains Python objects beyond plain weights "
+            "(loading it could run code)") from None
+    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(f"{path.name}: damaged PyTorch checkpoint ({str(exc).splitlines()[0]})") from None
+    for fam in FAMILIES.values():
+        try:
+            parsed = fam.parse_official(obj)
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path.name}: {fam.title} checkpoint with invalid settings: {exc}") from None
+        if parsed is not None:
+            config, state = parsed
+            return fam.key, config, state
+    raise CheckpointError(f"{path.name}: a PyTorch file, but not a codec checkpoint this program knows")
+
+
+def normalise_weight_norm_keys(state: StateDict) -> StateDict:
+    """Map new-style ``parametrizations.weight.original0/1`` keys to ``weight_g``/``weight_v``."""
+    out = {}
+    for key, value in state.items():
+        key = key.replace("parametrizations.weight.original0", "weight_g")
+        key = key.replace("parametrizations.weight.original1", "weight_v")
+        out[key] = value
+    return out
+
+
+def load_weights_strict(network: nn.Module, state: StateDict, label: str) -> None:
+    """Copy ``state`` into ``network``; any key or shape mismatch is a :class:`CheckpointError`."""
+    state = normalise_weight_norm_keys(state)
+    expected = network.state_dict()
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} weights ({_few(missing)})")
+    if extra:
+        problems.append(f"{len(extra)} unexpected weights ({_few(extra)})")
+    shapes = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if shapes:
+        k = shapes[0]
+        problems.append(f"{len(shapes)} weights of the wrong shape (e.g. {k}: file {tuple(state[k].shape)}, "
+                        f"model {tuple(expected[k].shape)})")
+    if problems:
+        raise CheckpointError(f"{label}: weights do not match the architecture: " + "; ".join(problems))
+    network.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
+
+
+def _few(keys: list[str], n: int = 4) -> str:
+    return ", ".join(keys[:n]) + (f", ... (+{len(keys) - n} more)" if len(keys) > n else "")

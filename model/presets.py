@@ -1,0 +1,32 @@
+"""Named architectures: the bundled default model and the published configurations."""
+from __future__ import annotations
+
+from pathlib import Path
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+DEFAULT_MODEL_PATH = RESOURCES / "models" / "default.safetensors"
+
+# The bundled default: DAC-style, 44.1 kHz mono, hop 512, 12 x 1024 codes of dimension 8
+# (0.86 to 10.3 kbps). Widths chosen so encode and decode run > 20x real time on 2 CPU cores.
+DEFAULT_DAC = {
+    "encoder_dim": 32,
+    "encoder_rates": [2, 4, 8, 8],
+    "latent_dim": 256,
+    "decoder_dim": 384,
+    "decoder_rates": [8, 8, 4, 2],
+    "n_codebooks": 12,
+    "codebook_size": 1024,
+    "codebook_dim": 8,
+    "quantizer_dropout": 0.5,
+    "sample_rate": 44100,
+}
+
+# The official Descript Audio Codec releases (for `info`, tests and benchmarks).
+DAC_44KHZ_8KBPS = {
+    "encoder_dim": 64, "encoder_rates": [2, 4, 8, 8], "decoder_dim": 1536, "decoder_rates": [8, 8, 4, 2],
+    "n_codebooks": 9, "codebook_size": 1024, "codebook_dim": 8, "quantizer_dropout": 0.5, "sample_rate": 44100,
+}
+
+
+def default_untrained_config() -> dict:
+    return dict(DEFAULT_DAC)
