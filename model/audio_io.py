@@ -7,14 +7,14 @@ an interrupted or failed write never leaves a half-written file behind.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
+
+from model.atomic_file import atomic_path
 
 MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 768_000
@@ -95,48 +95,11 @@ def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, subtype
     if fmt == "WAV" and subtype is None:
         subtype = "FLOAT" if np.abs(samples).max(initial=0.0) > 1.0 else "PCM_16"
     data = np.ascontiguousarray(np.asarray(samples, dtype=np.float32).T)
-    with atomic_output(path) as tmp:
+    with atomic_path(path) as tmp:
         try:
             sf.write(tmp, data, sample_rate, format=fmt, subtype=subtype)
         except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
             raise AudioFileError(f"{path.name}: cannot write audio ({_reason(exc)})") from None
-
-
-class atomic_output:
-    """Context manager yielding a temporary path that replaces ``path`` on success only."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    def __enter__(self) -> str:
-        folder = self.path.parent if str(self.path.parent) else Path(".")
-        if not folder.is_dir():
-            raise AudioFileError(f"{self.path}: the folder does not exist")
-        try:
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=folder)
-        except OSError as exc:
-            raise AudioFileError(f"{self.path}: cannot write here ({exc.strerror})") from None
-        os.close(fd)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            try:
-                os.replace(self.tmp, self.path)
-                return
-            except OSError as err:
-                _unlink(self.tmp)
-                raise AudioFileError(f"{self.path}: cannot write here ({err.strerror})") from None
-        _unlink(self.tmp)
-        if isinstance(exc, OSError):
-            raise AudioFileError(f"{self.path}: write failed ({exc.strerror or exc})") from None
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _check_exists(path: Path) -> None:

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from model.audio_io import atomic_output
+from model.atomic_file import atomic_path
 from model.loading import FORMAT_TAG
 
 
@@ -40,5 +40,5 @@ def save_model_file(
         "trained": "true" if trained else "false",
         **(extra or {}),
     }
-    with atomic_output(path) as tmp:
+    with atomic_path(path) as tmp:
         save_file(state, tmp, metadata=meta)

@@ -38,12 +38,12 @@ import math
 import numbers
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from model.atomic_file import write_bytes_atomic
 from model.entropy_coding import MAX_ALPHABET_SIZE, EntropyCodingError, decode_streams, encode_streams
 
 MAGIC = b"RVQ1"
@@ -283,20 +283,6 @@ def _check_metadata(meta: RvqMetadata) -> dict:
     return fields
 
 
-def _atomic_write(path: Path, chunks: list[bytes]) -> None:
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            for chunk in chunks:
-                stream.write(chunk)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
 def write_rvq(
     path: str | os.PathLike, codes: np.ndarray, meta: RvqMetadata, entropy_coding: bool = True
 ) -> RvqWriteReport:
@@ -324,7 +310,7 @@ def write_rvq(
             "payload_crc32": zlib.crc32(payload),
         }
     )
-    _atomic_write(Path(path), [header, payload])
+    write_bytes_atomic(path, [header, payload])
     return RvqWriteReport(
         file_bytes=len(header) + len(payload),
         header_bytes=len(header),

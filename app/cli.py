@@ -1,0 +1,120 @@
+"""The ``rvq-studio`` command: the studio window by default, or a command-line task.
+
+Every command exits 0 on success; bad input (missing or non-audio file, empty audio, wrong
+model, unwritable output) prints one line ``rvq-studio: error: ...`` to stderr and exits 2,
+never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+COMMANDS = ("encode", "decode", "eval", "info")
+
+DESCRIPTION = """\
+RVQ Studio: audition, inspect, compress and train neural audio codecs.
+
+  rvq-studio [FILE] [--model M]     open the studio (optionally on FILE)
+  rvq-studio encode IN -o OUT.rvq   compress audio to a .rvq file
+  rvq-studio decode IN.rvq -o OUT   decompress a .rvq file to WAV/FLAC
+  rvq-studio eval IN                quality at every codebook count
+  rvq-studio info [M]               describe a model
+
+MODEL (M) is "default" (the bundled model), an official DAC checkpoint (.pth),
+or a model file exported by RVQ Studio (.safetensors). Run 'rvq-studio COMMAND -h'
+for a command's options."""
+
+
+def _model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", "-m", default="default", metavar="M",
+                   help='model file or "default" (the bundled model)')
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, ...)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rvq-studio", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    enc = sub.add_parser("encode", help="compress audio to a .rvq file",
+                         description="Compress an audio file (any rate, any channel count) to a .rvq "
+                                     "file: codes bit-packed or range-coded, plus a small header.")
+    enc.add_argument("input", help="audio file (wav, flac, ogg, mp3, ...)")
+    enc.add_argument("-o", "--output", required=True, help="output .rvq file")
+    _model_arg(enc)
+    rate = enc.add_mutually_exclusive_group()
+    rate.add_argument("--codebooks", "-n", type=int, help="number of codebooks to keep (default: all)")
+    rate.add_argument("--kbps", type=float, help="target bitrate: the most codebooks that fit")
+    enc.add_argument("--no-normalize", action="store_true",
+                     help="do not normalise loudness to -16 LUFS before encoding")
+    enc.add_argument("--raw", action="store_true", help="store codes bit-packed, without entropy coding")
+
+    dec = sub.add_parser("decode", help="decompress a .rvq file",
+                         description="Decode a .rvq file to audio at its original rate, length and level.")
+    dec.add_argument("input", help=".rvq file")
+    dec.add_argument("-o", "--output", required=True, help="output audio file (.wav or .flac)")
+    _model_arg(dec)
+    dec.add_argument("--codebooks", "-n", type=int, help="decode with the first n stored codebooks")
+
+    ev = sub.add_parser("eval", help="quality at every codebook count",
+                        description="Encode a file once and report, for every codebook count n: kbps, "
+                                    "mel distance, STFT distance and SI-SDR (the DAC paper's definitions), "
+                                    "then the usage entropy of each codebook and the bitrate efficiency "
+                                    "(sum of entropies / total bits).")
+    ev.add_argument("input", help="audio file")
+    _model_arg(ev)
+    ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    info = sub.add_parser("info", help="describe a model",
+                          description="Architecture, sample rate, hop, codebooks, bitrates and parameters.")
+    info.add_argument("model", nargs="?", default="default", help='model file or "default"')
+    info.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def build_gui_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rvq-studio", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", nargs="?", help="audio file to open")
+    p.add_argument("--model", "-m", default="default", metavar="M", help='model file or "default"')
+    p.add_argument("--screenshot", metavar="OUT.png",
+                   help="render the window once everything is ready, save it as PNG and exit")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] in COMMANDS:
+            args = build_parser().parse_args(argv)
+            return _run_command(args)
+        if argv and argv[0] in ("-h", "--help"):
+            build_parser().print_help()
+            return 0
+        args = build_gui_parser().parse_args(argv)
+        from app.main import run_gui
+
+        return run_gui(args.file, args.model, args.screenshot)
+    except KeyboardInterrupt:
+        print("rvq-studio: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, RuntimeError) as exc:
+        print(f"rvq-studio: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if isinstance(exc, OSError) and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    from app import commands
+
+    return getattr(commands, f"run_{args.command}")(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The command-line tasks behind ``rvq-studio encode | decode | eval | info``.
+
+Kept apart from argument parsing so that ``rvq-studio --help`` answers without importing
+torch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from app.progress import TerminalProgress
+from model import Codec, load_codec
+from model.audio_io import read_audio
+from model.compression import compress_file, decompress_file, encode_clip, model_input
+from model.evaluation import evaluate
+
+
+def _load(args: argparse.Namespace) -> Codec:
+    return load_codec(args.model, device=args.device)
+
+
+def _codebooks_for(codec: Codec, n: int | None, kbps: float | None) -> int | None:
+    if n is not None:
+        if not 1 <= n <= codec.n_codebooks:
+            raise ValueError(f"--codebooks must be in 1..{codec.n_codebooks} for {codec.name}")
+        return n
+    if kbps is not None:
+        fitting = [k for k in range(1, codec.n_codebooks + 1) if codec.kbps(k) <= kbps + 1e-9]
+        if not fitting:
+            raise ValueError(f"--kbps {kbps:g} is below the lowest bitrate of {codec.name} "
+                             f"({codec.kbps(1):.2f} kbps with one codebook)")
+        return fitting[-1]
+    return None
+
+
+def _check_output(path: str) -> Path:
+    out = Path(path)
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"{out}: the output folder does not exist")
+    return out
+
+
+def run_encode(args: argparse.Namespace) -> int:
+    out = _check_output(args.output)
+    codec = _load(args)
+    n = _codebooks_for(codec, args.codebooks, args.kbps)
+    report = compress_file(codec, args.input, out, n, normalize=not args.no_normalize,
+                           entropy_coding=not args.raw, progress=TerminalProgress("encoding"))
+    used = n or codec.n_codebooks
+    coding = (f"range-coded, {report.saving_percent:.1f}% smaller than bit-packed"
+              if report.entropy_coded else "bit-packed")
+    print(f"{out}: {report.file_bytes} bytes ({report.header_bytes} header), {used} codebooks, "
+          f"{codec.kbps(used):.2f} kbps nominal, {coding}")
+    return 0
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    out = _check_output(args.output)
+    codec = _load(args)
+    audio = decompress_file(codec, args.input, out, args.codebooks, progress=TerminalProgress("decoding"))
+    print(f"{out}: {audio.duration:.2f} s, {audio.channels} channel(s), {audio.sample_rate} Hz")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    codec = _load(args)
+    audio = read_audio(args.input)
+    clip = encode_clip(codec, audio, progress=TerminalProgress("encoding"))
+    reference, _ = model_input(codec, audio)
+    result = evaluate(codec, reference, clip.codes, progress=TerminalProgress("evaluating"))
+    if args.json:
+        print(json.dumps({"model": codec.name, "file": str(args.input), **result.to_dict()}, indent=2))
+        return 0
+    print(f"{codec.name} on {args.input} ({audio.duration:.1f} s, {audio.channels} ch)")
+    print(f"{'n':>3} {'kbps':>7} {'mel':>7} {'stft':>7} {'SI-SDR':>8}")
+    for r in result.rows:
+        print(f"{r.n_codebooks:>3} {r.kbps:>7.2f} {r.mel_distance:>7.3f} {r.stft_distance:>7.3f} {r.si_sdr:>8.2f}")
+    entropies = " ".join(f"{h:.2f}" for h in result.entropy_bits)
+    print(f"codebook usage entropy (bits of {codec.bits_per_code:.0f}): {entropies}")
+    print(f"bitrate efficiency: {result.bitrate_efficiency:.1%}")
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    codec = load_codec(args.model)
+    info = codec.describe()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    lo, hi = info.pop("kbps_range")
+    print(f"{info.pop('name')}")
+    print(f"  family        {info.pop('family')} ({info.pop('architecture', '')})")
+    print(f"  sample rate   {info.pop('sample_rate')} Hz, hop {info.pop('hop_length')} "
+          f"({info.pop('frame_rate'):.2f} frames/s)")
+    print(f"  codebooks     {info.pop('n_codebooks')} x {info.pop('codebook_size')} entries")
+    print(f"  bitrate       {lo:.2f} .. {hi:.2f} kbps")
+    print(f"  parameters    {info.pop('parameters') / 1e6:.2f} M")
+    print(f"  trained       {'yes' if info.pop('trained') else 'no (random weights)'}")
+    for key, value in info.items():
+        print(f"  {key:<13} {value}")
+    return 0
+
+
