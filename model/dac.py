@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from model.layers import Snake1d, WNConv1d, WNConvTranspose1d
+from model.layers import Snake1d, WNConv1d, WNConvTranspose1d, from_fast_layout, to_fast_layout
 from model.quantize import FactorizedVectorQuantizer, QuantizerOutput, ResidualVectorQuantizer
 from model.receptive_field import decoder_margin_frames, encoder_margin_frames
+from model.tiled import run_sequential_tiled
 
 
 @dataclass(frozen=True)
@@ -187,14 +188,17 @@ class DAC(nn.Module):
         }
 
     def encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
-        return self.quantize(wave).codes
+        latents = run_sequential_tiled(self.encoder.block, to_fast_layout(wave))
+        return self.quantizer(from_fast_layout(latents)).codes
 
     def quantize(self, wave: torch.Tensor, n_codebooks: int | None = None) -> QuantizerOutput:
         """Encode ``wave [B, 1, T]`` (T a multiple of the hop) and quantize the latents."""
         return self.quantizer(self.encoder(wave), n_codebooks)
 
     def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.quantizer.decode(codes))
+        """Inference decode; stages run on cache-sized tiles (see :mod:`model.tiled`)."""
+        wave = run_sequential_tiled(self.decoder.model, to_fast_layout(self.quantizer.decode(codes)))
+        return from_fast_layout(wave)
 
     def forward(self, wave: torch.Tensor, n_codebooks: int | None = None) -> tuple[torch.Tensor, QuantizerOutput]:
         """Training pass: returns the reconstruction trimmed to the input length."""

@@ -1,0 +1,68 @@
+"""Cache-sized tiling of a convolutional stack at inference.
+
+A whole-signal pass at 44.1 kHz pushes every activation (tens of megabytes) through main
+memory several times per layer, and each fresh large allocation costs page faults; the
+element-wise Snake layers become memory-bound. Running each stage of a stack on tiles of
+about a megabyte, each with a halo of at least the stage's receptive field, keeps the
+working set in cache. Tile edges are aligned to the stage's stride and the first and last
+tiles contain the true signal edges, so the result equals the whole-signal pass (up to
+floating-point summation order), as the chunked engine does for whole models.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import torch
+from torch import nn
+
+from model.receptive_field import Span, span_of
+
+TILE_ELEMENTS = 1 << 18  # activations per tile (1 MiB of float32): fits in L2 cache
+MIN_TILE = 8192  # samples; shorter tiles cost more in per-call overhead than they save
+
+
+@lru_cache(maxsize=None)
+def _stage_geometry(stage: nn.Module) -> tuple[int, int, int, int]:
+    """(up, down, halo_left, halo_right) of a stage, halos in input samples."""
+    span: Span = span_of(stage)
+    if span.scale >= 1:
+        up, down = 1, int(round(span.scale))
+    else:
+        up, down = int(round(1 / span.scale)), 1
+    left = math.ceil(max(0.0, -span.left))
+    right = math.ceil(max(0.0, span.right - span.scale)) + 1
+    return up, down, _round_up(left, down), _round_up(right, down)
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def run_tiled(stage: nn.Module, x: torch.Tensor, tile_elements: int | None = None) -> torch.Tensor:
+    """``stage(x)`` computed on tiles of about ``tile_elements`` activations.
+
+    Only long, narrow activations are tiled (the high-rate end of a codec); wide low-rate
+    stages run whole, where per-call costs would dominate.
+    """
+    up, down, halo_left, halo_right = _stage_geometry(stage)
+    length = x.shape[-1]
+    budget = TILE_ELEMENTS if tile_elements is None else tile_elements
+    tile = _round_up(max(MIN_TILE, 8 * (halo_left + halo_right), budget // (x.shape[1] * up)), down)
+    if length <= 2 * tile or length % down:
+        return stage(x)
+    pieces = []
+    for start in range(0, length, tile):
+        end = min(length, start + tile)
+        lo, hi = max(0, start - halo_left), min(length, end + halo_right)
+        y = stage(x[..., lo:hi])
+        first = (start - lo) * up // down
+        last = None if end == length else first + (end - start) * up // down
+        pieces.append(y[..., first:last])
+    return torch.cat(pieces, dim=-1)
+
+
+def run_sequential_tiled(stack: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    for stage in stack:
+        x = run_tiled(stage, x)
+    return x
