@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rvq-studio: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stderr.close()
+        return 0
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"rvq-studio: error: {_one_line(exc)}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, safe_open
 from torch import nn
 
 from model.codec import Codec
+from model.layers import unfold_weight_norm
 from model.presets import DEFAULT_MODEL_PATH, default_untrained_config
 from model.registry import FAMILIES, StateDict, family
 
@@ -40,6 +41,20 @@ def load_codec(source: str | Path, device: str | torch.device = "cpu") -> Codec:
         return Codec(family("dac").build(config), name="default", family="dac", config=config,
                      device=device, trained=False, source="default")
     return _load_path(Path(source).expanduser(), device)
+
+
+def load_network(source: str | Path) -> tuple[str, dict, nn.Module, str]:
+    """``(family, config, network, name)`` with trainable weights, for fine-tuning.
+
+    Accepts everything :func:`load_codec` accepts; the network is in training layout
+    (weight norm not folded, gradients enabled).
+    """
+    codec = load_codec(source)
+    network = codec.network
+    unfold_weight_norm(network)
+    for p in network.parameters():
+        p.requires_grad_(True)
+    return codec.family, codec.config, network.train(), codec.name
 
 
 def _load_path(path: Path, device: str | torch.device, name: str | None = None) -> Codec:
