@@ -11,7 +11,7 @@ floating-point summation order), as the chunked engine does for whole models.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+import weakref
 
 import torch
 from torch import nn
@@ -22,10 +22,17 @@ TILE_ELEMENTS = 1 << 18  # activations per tile (1 MiB of float32): fits in L2 c
 MIN_TILE = 8192  # samples; shorter tiles cost more in per-call overhead than they save
 
 
-@lru_cache(maxsize=None)
+_GEOMETRY: "weakref.WeakKeyDictionary[nn.Module, tuple[int, int, int, int]]" = weakref.WeakKeyDictionary()
+
+
 def _stage_geometry(stage: nn.Module) -> tuple[int, int, int, int]:
-    """(up, down, halo_left, halo_right) of a stage, halos in input samples."""
-    span: Span = span_of(stage)
+    """(up, down, halo_left, halo_right) of a stage, halos in input samples (cached)."""
+    if stage not in _GEOMETRY:
+        _GEOMETRY[stage] = _derive_geometry(span_of(stage))
+    return _GEOMETRY[stage]
+
+
+def _derive_geometry(span: Span) -> tuple[int, int, int, int]:
     if span.scale >= 1:
         up, down = 1, int(round(span.scale))
     else:

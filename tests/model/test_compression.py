@@ -1,0 +1,87 @@
+"""Files to codes and back: rate, length, channels and level survive; memory stays bounded."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from model import load_codec
+from model.audio_io import Audio
+from model.compression import TARGET_LUFS, decode_clip, encode_clip, measure_loudness
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "dac" / "dac16k.pth"
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return load_codec(FIXTURE)
+
+
+def _tone(rate, seconds, channels, amplitude=0.1):
+    t = np.arange(int(rate * seconds)) / rate
+    return np.stack([amplitude * np.sin(2 * np.pi * (300 + 200 * c) * t) for c in range(channels)]).astype(np.float32)
+
+
+def test_normalisation_targets_loudness_and_records_original(codec):
+    audio = Audio(_tone(16000, 2.0, 1), 16000)
+    clip = encode_clip(codec, audio, normalize=True)
+    original = measure_loudness(audio.samples, 16000)
+    assert clip.loudness_lufs == pytest.approx(original, abs=0.1)
+    assert clip.gain == pytest.approx(10 ** ((TARGET_LUFS - original) / 20))
+
+
+def test_decoded_clip_has_original_rate_length_channels(codec):
+    audio = Audio(_tone(22050, 1.3, 3), 22050)
+    out = decode_clip(codec, encode_clip(codec, audio))
+    assert out.sample_rate == 22050 and out.samples.shape == audio.samples.shape
+
+
+def test_channels_are_coded_independently(codec):
+    stereo = Audio(_tone(16000, 1.0, 2), 16000)
+    both = encode_clip(codec, stereo, normalize=False).codes
+    for c in range(2):
+        alone = encode_clip(codec, Audio(stereo.samples[c:c + 1], 16000), normalize=False).codes
+        assert torch.equal(both[c:c + 1], alone)
+
+
+def test_level_is_restored_after_normalisation(codec):
+    """Decoding undoes the normalisation gain: the codec sees -16 LUFS, the user gets the original."""
+    audio = Audio(_tone(16000, 2.0, 1, amplitude=0.02), 16000)
+    normalised = encode_clip(codec, audio, normalize=True)
+    plain = encode_clip(codec, audio, normalize=False)
+    assert not torch.equal(normalised.codes, plain.codes)
+    restored = decode_clip(codec, normalised).samples
+    scaled = Audio(audio.samples * normalised.gain, 16000)
+    direct = decode_clip(codec, encode_clip(codec, scaled, normalize=False)).samples / normalised.gain
+    np.testing.assert_allclose(restored, direct, atol=1e-5)
+
+
+def test_short_or_silent_audio_is_not_normalised(codec):
+    assert measure_loudness(np.zeros((1, 16000), np.float32), 16000) is None
+    assert measure_loudness(_tone(16000, 0.2, 1), 16000) is None
+
+
+@pytest.mark.slow
+def test_ten_minute_stereo_file_stays_under_two_gigabytes(tmp_path):
+    """Peak memory of encode + decode of 10 min of 44.1 kHz stereo with the default model."""
+    script = f"""
+import numpy as np, resource, sys, torch
+sys.path.insert(0, {str(Path(__file__).parent.parent.parent)!r})
+torch.set_num_threads(2)
+from model import load_codec
+from model.audio_io import Audio
+from model.compression import encode_clip, decode_clip
+codec = load_codec("default")
+rng = np.random.default_rng(0)
+samples = (0.1 * rng.standard_normal((2, 44100 * 600))).astype(np.float32)
+clip = encode_clip(codec, Audio(samples, 44100))
+out = decode_clip(codec, clip)
+assert out.samples.shape == samples.shape
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stderr[-2000:]
+    peak_mb = int(result.stdout.strip().splitlines()[-1]) / 1024
+    assert peak_mb < 2048, f"peak RSS {peak_mb:.0f} MB"
