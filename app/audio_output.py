@@ -1,0 +1,128 @@
+"""Where the player's blocks go: a sound device, a silent clock, or a test's hand.
+
+The player only needs "call my callback with a buffer of ``frames`` x ``channels`` every
+block". Three implementations give that:
+
+* :func:`open_device_stream` -- a PortAudio output stream through sounddevice;
+* :class:`SilentClockStream` -- a thread that calls the callback at real-time pace and
+  discards the output, used when there is no PortAudio or no output device, so the
+  playhead, meters and A/B logic keep working without sound;
+* :class:`ManualOutputStream` -- pulls blocks only when asked; tests and benchmarks drive
+  the player with it deterministically and never touch a real device.
+
+sounddevice is imported lazily: importing it loads PortAudio, and a missing library must
+not stop the studio from opening.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+Callback = Callable[[np.ndarray, int, object, object], None]
+
+
+class AudioUnavailable(RuntimeError):
+    """No sound output is possible; the message says why, in one line."""
+
+
+class OutputStream(Protocol):
+    latency: float
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+StreamFactory = Callable[[int, int, int, Callback], OutputStream]
+
+
+def open_device_stream(sample_rate: int, channels: int, blocksize: int, callback: Callback) -> OutputStream:
+    """A sounddevice output stream on the default device; :class:`AudioUnavailable` if none."""
+    try:
+        import sounddevice
+    except OSError as exc:  # the PortAudio shared library is missing
+        raise AudioUnavailable(f"no sound: PortAudio is not installed ({exc})") from None
+    try:
+        sounddevice.query_devices(kind="output")
+        return sounddevice.OutputStream(samplerate=sample_rate, channels=channels, dtype="float32",
+                                        blocksize=blocksize, latency="low", callback=callback)
+    except (sounddevice.PortAudioError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AudioUnavailable(f"no sound: no usable output device ({reason})") from None
+
+
+class SilentClockStream:
+    """Calls the callback in real time from a thread and drops the audio."""
+
+    latency = 0.0
+
+    def __init__(self, sample_rate: int, channels: int, blocksize: int, callback: Callback) -> None:
+        self.sample_rate, self.blocksize, self.callback = sample_rate, blocksize, callback
+        self._buffer = np.zeros((blocksize, channels), dtype=np.float32)
+        self._running = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._running.set()
+        self._thread = threading.Thread(target=self._run, name="silent-audio-clock", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._running.clear()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def close(self) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        period = self.blocksize / self.sample_rate
+        due = time.perf_counter()
+        while self._running.is_set():
+            self.callback(self._buffer, self.blocksize, None, None)
+            due += period
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                due = time.perf_counter()  # fell behind (machine busy): do not try to catch up
+
+
+class ManualOutputStream:
+    """A stream that produces blocks only when :meth:`pull` is called (tests, benchmarks)."""
+
+    latency = 0.0
+    instances: list["ManualOutputStream"] = []
+
+    def __init__(self, sample_rate: int, channels: int, blocksize: int, callback: Callback) -> None:
+        self.sample_rate, self.channels, self.blocksize, self.callback = sample_rate, channels, blocksize, callback
+        self.active = False
+        self.closed = False
+        ManualOutputStream.instances.append(self)
+
+    def start(self) -> None:
+        self.active = True
+
+    def stop(self) -> None:
+        self.active = False
+
+    def close(self) -> None:
+        self.active = False
+        self.closed = True
+
+    def pull(self, frames: int | None = None) -> np.ndarray:
+        """One block as the device would receive it (zeros while the stream is stopped)."""
+        frames = self.blocksize if frames is None else frames
+        out = np.zeros((frames, self.channels), dtype=np.float32)
+        if self.active:
+            self.callback(out, frames, None, None)
+        return out

@@ -1,0 +1,219 @@
+"""The audio player: switch what is heard at the same sample index, without a click or a gap.
+
+Design (after Friture and the usual pro-audio rule "never block the audio thread"):
+
+* The output stream calls :meth:`AudioPlayer._callback` for every block. The callback reads
+  immutable numpy arrays through :mod:`app.audio_sources`, writes into buffers allocated
+  beforehand, takes no lock and makes no Qt call.
+* The GUI never pushes audio. It changes *requests* -- the wanted source, a seek, play or
+  pause -- by assigning a single attribute (atomic under the GIL); the callback picks them
+  up at its next block. The GUI pulls :attr:`position` and :attr:`levels` on its timer.
+* Every switch (source, codebook count, seek) is an equal-power crossfade of about 10 ms
+  (:mod:`app.crossfade`) between the old and the new voice, both read at the sample index
+  where the switch happens (a seek fades from the old position to the new one).
+* Keep playing until ready: a requested source whose samples are not rendered yet at the
+  playhead is not switched to; the player keeps playing what it was playing and switches
+  in the first block where the new one is available. If what was playing itself becomes
+  unavailable (a seek into a region not rendered yet), the original -- always available --
+  fills in until the reconstruction arrives. :attr:`audible` tells the GUI which it is.
+* Without PortAudio or an output device, a silent clock drives the same callback, so the
+  studio works the same, only mute; :attr:`unavailable_reason` says why, once.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from app.audio_output import AudioUnavailable, SilentClockStream, StreamFactory, open_device_stream
+from app.audio_sources import AudioSource
+from app.crossfade import FadeRamps, mix_crossfade
+
+DEFAULT_BLOCKSIZE = 512
+DEVICE_CHANNELS = 2
+
+
+class AudioPlayer:
+    """Plays one of several :class:`AudioSource` s on a shared sample clock."""
+
+    def __init__(self, stream_factory: StreamFactory | None = None, blocksize: int = DEFAULT_BLOCKSIZE,
+                 max_block: int = 16384) -> None:
+        self._factory = stream_factory
+        self.blocksize = blocksize
+        self.max_block = max_block
+        self.unavailable_reason: str | None = None
+        self.sample_rate = 0
+        self.channels = 0
+        self._stream = None
+        self._ramps: FadeRamps | None = None
+        # requests from the GUI (single-attribute writes)
+        self._requested: AudioSource | None = None
+        self._fallback: AudioSource | None = None
+        self._seek_request: int | None = None
+        self._loop: tuple[int, int] | None = None
+        self._playing = False
+        # callback-owned state
+        self._current: AudioSource | None = None
+        self._fading: AudioSource | None = None
+        self._fade_at = 0
+        self._fade_progress = 0
+        self._pos = 0
+        self.levels = np.zeros(DEVICE_CHANNELS, dtype=np.float32)
+        self.switch_log: list[tuple[int, tuple, tuple]] = []  # (sample, from key, to key), bounded
+        self._mix = np.zeros((0, 0), dtype=np.float32)
+        self._fade = np.zeros((0, 0), dtype=np.float32)
+
+    # -- setup ------------------------------------------------------------------------------
+    def configure(self, sample_rate: int, channels: int, original: AudioSource) -> None:
+        """Prepare for a clip: its rate, channel count and the always-available original."""
+        self._playing = False
+        if (sample_rate, channels) != (self.sample_rate, self.channels) or self._stream is None:
+            self._close_stream()
+            self.sample_rate, self.channels = sample_rate, channels
+            self._ramps = FadeRamps.for_rate(sample_rate)
+            self._mix = np.zeros((self.max_block, channels), dtype=np.float32)
+            self._fade = np.zeros((self.max_block, channels), dtype=np.float32)
+            self._open_stream()
+        self._fallback = original
+        self._requested = original
+        self._current = original
+        self._fading = None
+        self._pos = 0
+        self._seek_request = None
+        self._loop = None
+        self.levels[:] = 0.0
+        self.switch_log.clear()
+
+    def _open_stream(self) -> None:
+        factory = self._factory or open_device_stream
+        try:
+            self._stream = factory(self.sample_rate, DEVICE_CHANNELS, self.blocksize, self._callback)
+        except AudioUnavailable as exc:
+            self.unavailable_reason = str(exc)
+            self._stream = SilentClockStream(self.sample_rate, DEVICE_CHANNELS, self.blocksize, self._callback)
+        self._stream.start()
+
+    def _close_stream(self) -> None:
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream.close()
+            self._stream = None
+
+    def close(self) -> None:
+        self._playing = False
+        self._close_stream()
+
+    # -- requests (GUI thread) --------------------------------------------------------------
+    @property
+    def length(self) -> int:
+        return self._fallback.length if self._fallback is not None else 0
+
+    def set_source(self, source: AudioSource) -> None:
+        self._requested = source
+
+    def play(self) -> None:
+        if self._fallback is None:
+            return
+        if self._pos >= self.length:
+            self.seek(self._loop[0] if self._loop else 0)
+        self._playing = True
+
+    def pause(self) -> None:
+        self._playing = False
+
+    def stop(self) -> None:
+        self._playing = False
+        self.seek(self._loop[0] if self._loop else 0)
+
+    def seek(self, sample: int) -> None:
+        sample = int(min(max(0, sample), max(0, self.length - 1)))
+        if self._playing:
+            self._seek_request = sample
+        else:
+            self._pos = sample
+
+    def set_loop(self, start: int | None, end: int | None = None) -> None:
+        """Loop ``[start, end)`` while playing; ``None`` to play through."""
+        if start is None or end is None or end - start < self.blocksize:
+            self._loop = None
+        else:
+            self._loop = (max(0, int(start)), min(self.length, int(end)))
+
+    @property
+    def playing(self) -> bool:
+        return self._playing
+
+    @property
+    def position(self) -> int:
+        """The sample being heard now (the stream's output latency accounted for)."""
+        latency = getattr(self._stream, "latency", 0.0) or 0.0
+        if isinstance(latency, tuple):
+            latency = latency[-1]
+        behind = int(latency * self.sample_rate) if self._playing else 0
+        return max(0, self._pos - behind)
+
+    @property
+    def audible(self) -> tuple | None:
+        """Key of the source heard now (may lag the requested one until it is rendered)."""
+        return self._current.key if self._current is not None else None
+
+    @property
+    def requested(self) -> tuple | None:
+        return self._requested.key if self._requested is not None else None
+
+    # -- the audio callback -----------------------------------------------------------------
+    def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
+        if not self._playing or self._current is None:
+            outdata.fill(0.0)
+            self.levels[:] = 0.0
+            return
+        if frames > self._mix.shape[0]:  # a device asked for more than planned: grow once
+            self._mix = np.zeros((frames, self.channels), dtype=np.float32)
+            self._fade = np.zeros((frames, self.channels), dtype=np.float32)
+        mix, fade = self._mix[:frames], self._fade[:frames]
+        self._apply_requests(frames)
+        self._pos = self._read(self._current, self._pos, mix)
+        if self._fading is not None:
+            self._fade_at = self._read(self._fading, self._fade_at, fade)
+            self._fade_progress = mix_crossfade(fade, mix, self._ramps, self._fade_progress)
+            if self._fade_progress >= self._ramps.length:
+                self._fading = None
+        outdata[:] = mix  # broadcasts a mono clip to both device channels
+        np.max(np.abs(outdata), axis=0, out=self.levels)
+        if self._pos >= self.length and self._loop is None:
+            self._playing = False
+
+    def _apply_requests(self, frames: int) -> None:
+        seek = self._seek_request
+        if seek is not None:
+            self._seek_request = None
+            self._start_fade(self._current, self._pos)
+            self._pos = seek
+        requested = self._requested
+        if requested is not self._current and requested is not None and requested.ready(self._pos, frames):
+            self._switch_to(requested)
+        elif not self._current.ready(self._pos, frames) and self._current is not self._fallback:
+            self._switch_to(self._fallback)
+
+    def _switch_to(self, source: AudioSource) -> None:
+        if len(self.switch_log) < 10_000:
+            self.switch_log.append((self._pos, self._current.key, source.key))
+        self._start_fade(self._current, self._pos)
+        self._current = source
+
+    def _start_fade(self, source: AudioSource, at: int) -> None:
+        self._fading, self._fade_at, self._fade_progress = source, at, 0
+
+    def _read(self, source: AudioSource, pos: int, out: np.ndarray) -> int:
+        """Fill ``out`` from ``pos`` (wrapping at the loop end); the position after it."""
+        loop = self._loop
+        if loop is None or not loop[0] <= pos < loop[1]:
+            source.read(pos, out)
+            return pos + out.shape[0]
+        done = 0
+        while done < out.shape[0]:
+            k = min(out.shape[0] - done, loop[1] - pos)
+            source.read(pos, out[done : done + k])
+            done += k
+            pos += k
+            if pos >= loop[1]:
+                pos = loop[0]
+        return pos

@@ -1,0 +1,303 @@
+"""The one thread that owns the model: loading, encoding, chunk rendering, quality.
+
+Nothing else touches the codec, so the GUI thread never waits on it. The worker runs jobs
+in this order each time it is free:
+
+1. *control* jobs the user asked for (load a model, open a clip, export) -- first come;
+2. the next chunk of the selected codebook count, asked afresh from
+   :mod:`app.render_planner` with the current playhead (so slider moves and seeks reorder
+   everything at once);
+3. speculative chunks (neighbouring counts, then the rest) while the cache has room;
+4. background jobs: the quality row of each count once its rendering is complete.
+
+Cancellation is by generation: opening a clip or a model bumps it, queued jobs of older
+generations are dropped, and a running encode checks it at every progress callback (after
+each chunk) and stops. Results go to the GUI through queued Qt signals; rendered chunks go
+straight into the clip's :class:`~app.render_cache.RenderCache`, so the audio callback can
+use them before the GUI even hears about them.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PySide6.QtCore import QThread, Signal
+
+from app import render_planner
+from app.quality import rate_row
+from app.render_cache import DEFAULT_BUDGET_BYTES, RenderCache
+from app.studio_clip import StudioClip, chunk_grid, read_checked
+from model import load_codec
+from model.codec import Codec
+from model.compression import TARGET_LUFS, model_input
+
+CONTROL, BACKGROUND = 0, 1
+CHUNK_SECONDS = 0.5
+
+
+class Cancelled(Exception):
+    """Raised inside a job when a newer request made it pointless."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the GUI may know about the loaded codec (no torch objects)."""
+
+    source: str
+    name: str
+    family: str
+    device: str
+    sample_rate: int
+    hop_length: int
+    n_codebooks: int
+    codebook_size: int
+    trained: bool
+    kbps: tuple[float, ...]  # kbps[n - 1] for n codebooks
+    description: dict
+
+    @classmethod
+    def of(cls, codec: Codec, source: str) -> "ModelInfo":
+        return cls(source, codec.name, codec.family, str(codec.device), codec.sample_rate, codec.hop_length,
+                   codec.n_codebooks, codec.codebook_size, codec.trained,
+                   tuple(codec.kbps(n) for n in range(1, codec.n_codebooks + 1)), codec.describe())
+
+
+@dataclass(order=True)
+class _Job:
+    priority: int
+    seq: int
+    generation: int = 0
+    fn: Callable[[], None] | None = None
+
+
+class InferenceWorker(QThread):
+    modelLoaded = Signal(object)  # ModelInfo
+    modelFailed = Signal(str)
+    encodeProgress = Signal(int, int)
+    clipReady = Signal(object)  # StudioClip
+    clipFailed = Signal(str)
+    chunkRendered = Signal(int, int)  # n, chunk
+    qualityReady = Signal(object)  # RateRow
+    jobFailed = Signal(str)
+    busyChanged = Signal(bool)
+
+    def __init__(self, cache_budget_bytes: int = DEFAULT_BUDGET_BYTES, chunk_seconds: float = CHUNK_SECONDS) -> None:
+        super().__init__()
+        self.setObjectName("inferenceWorker")
+        self.cache_budget_bytes = cache_budget_bytes
+        self.chunk_seconds = chunk_seconds
+        self._cond = threading.Condition()
+        self._jobs: list[_Job] = []
+        self._seq = itertools.count()
+        self._stopping = False
+        self._generation = 0
+        self._codec: Codec | None = None
+        # render target, written by the GUI thread (single attribute assignments)
+        self.clip: StudioClip | None = None
+        self.selected_n = 1
+        self.playhead = 0
+        self.loop: tuple[int, int] | None = None
+        self._quality_done: set[int] = set()
+        self._busy = False
+
+    # -- requests (GUI thread) --------------------------------------------------------------
+    def load_model(self, source: str, device: str = "cpu") -> None:
+        generation = self._new_generation()
+
+        def job() -> None:
+            codec = load_codec(source, device)
+            self._check(generation)
+            self._codec = codec
+            self.clip = None
+            self.modelLoaded.emit(ModelInfo.of(codec, source))
+
+        self._submit(CONTROL, generation, job, self.modelFailed)
+
+    def open_clip(self, path: str | Path) -> None:
+        generation = self._new_generation()
+        self._submit(CONTROL, generation, lambda: self._open(Path(path), generation), self.clipFailed)
+
+    def cancel(self) -> None:
+        """Drop queued work and stop a running encode (the current clip stays)."""
+        self._new_generation()
+
+    def set_clip(self, clip: StudioClip | None) -> None:
+        """Render for ``clip`` from now on (the GUI accepted it)."""
+        self.clip = clip
+        self._quality_done = set()
+        self.wake()
+
+    def run_control(self, fn: Callable[[], None], on_error: Signal | None = None) -> None:
+        """Run ``fn`` on this thread before any rendering (exports and other model work)."""
+        self._submit(CONTROL, self._generation, fn, on_error or self.jobFailed)
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._generation += 1
+            self._cond.notify()
+        self.wait()
+
+    @property
+    def codec(self) -> Codec | None:
+        """For jobs running on this thread only."""
+        return self._codec
+
+    def _new_generation(self) -> int:
+        with self._cond:
+            self._generation += 1
+            self._jobs = [j for j in self._jobs if j.priority != CONTROL or j.generation == self._generation]
+            return self._generation
+
+    def _submit(self, priority: int, generation: int, fn: Callable[[], None], on_error: Signal) -> None:
+        def guarded() -> None:
+            try:
+                fn()
+            except Cancelled:
+                pass
+            except (ValueError, OSError, RuntimeError) as exc:
+                text = str(exc).strip()
+                on_error.emit(text.splitlines()[0] if text else type(exc).__name__)
+
+        with self._cond:
+            heapq.heappush(self._jobs, _Job(priority, next(self._seq), generation, guarded))
+            self._cond.notify()
+
+    def _check(self, generation: int) -> None:
+        if generation != self._generation or self._stopping:
+            raise Cancelled
+
+    # -- the thread -------------------------------------------------------------------------
+    def run(self) -> None:
+        while True:
+            with self._cond:
+                job = self._take_job()
+                while job is None and not self._stopping and not self._has_render_work():
+                    self._set_busy(False)
+                    self._cond.wait(0.25)
+                    job = self._take_job()
+                if self._stopping:
+                    return
+            self._set_busy(True)
+            if job is not None:
+                job.fn()
+            else:
+                self._render_step()
+
+    def _set_busy(self, busy: bool) -> None:
+        if busy != self._busy:
+            self._busy = busy
+            self.busyChanged.emit(busy)
+
+    def _take_job(self) -> _Job | None:
+        while self._jobs and self._jobs[0].generation < self._generation and self._jobs[0].priority == CONTROL:
+            heapq.heappop(self._jobs)
+        return heapq.heappop(self._jobs) if self._jobs else None
+
+    def _has_render_work(self) -> bool:
+        clip = self.clip
+        if clip is None or self._codec is None:
+            return False
+        if self._next_chunk(clip) is not None:
+            return True
+        return len(self._quality_done) < clip.n_codebooks
+
+    def _next_chunk(self, clip: StudioClip) -> tuple[int, int] | None:
+        clip.cache.protect({self.selected_n})
+        return render_planner.next_chunk(clip.cache, self.selected_n, self.playhead, self.loop)
+
+    def _render_step(self) -> None:
+        clip = self.clip
+        if clip is None:
+            return
+        target = self._next_chunk(clip)
+        if target is not None:
+            self.render_chunk(clip, *target)
+            self.chunkRendered.emit(*target)
+            return
+        for n in render_planner.count_order(self.selected_n, clip.n_codebooks):
+            if n not in self._quality_done:
+                self._quality_done.add(n)
+                try:
+                    self.qualityReady.emit(self.quality_row(clip, n))
+                except (ValueError, RuntimeError) as exc:
+                    self.jobFailed.emit(f"quality at n={n}: {exc}")
+                return
+
+    # -- model work (this thread only) --------------------------------------------------------
+    def _open(self, path: Path, generation: int) -> None:
+        codec = self._codec
+        if codec is None:
+            raise RuntimeError("no model is loaded")
+        audio = read_checked(path)
+        self._check(generation)
+        wave, loudness = model_input(codec, audio)
+
+        def progress(done: int, total: int) -> None:
+            self._check(generation)
+            self.encodeProgress.emit(done, total)
+
+        self.encodeProgress.emit(0, 1)
+        codes = codec.encode(wave, progress=progress).numpy()
+        self._check(generation)
+        gain = np.float32(1.0 if loudness is None else 10 ** ((TARGET_LUFS - loudness) / 20))
+        samples = np.ascontiguousarray((wave[:, 0].numpy() / gain).T)
+        grid = chunk_grid(samples.shape[0], codec.hop_length, codec.frame_rate, self.chunk_seconds)
+        cache = RenderCache(grid, codec.n_codebooks, self.cache_budget_bytes)
+        self.clipReady.emit(StudioClip(path, audio.sample_rate, audio.frames, samples, loudness, codes, grid, cache))
+
+    def render_chunk(self, clip: StudioClip, n: int, chunk: int) -> np.ndarray:
+        """Decode chunk ``chunk`` at ``n`` codebooks with its context margin, store and return it.
+
+        Decoding frames ``[start - m, end + m)`` (m = the decoder's context) and keeping the
+        central part gives exactly the samples of the whole-clip decode.
+        """
+        codec = self._codec
+        grid = clip.grid
+        start, end = grid.frames(chunk)
+        margin = codec.decoder_context
+        lo, hi = max(0, start - margin), min(grid.n_frames, end + margin)
+        codes = torch.from_numpy(clip.codes[:, :n, lo:hi])
+        wave = codec.decode(codes, chunk_seconds=(hi - lo + 1) / codec.frame_rate)[:, 0].numpy()
+        s_start, s_end = grid.samples(chunk)
+        first = (start - lo) * grid.hop_length
+        piece = wave[:, first : first + (s_end - s_start)]
+        if piece.shape[1] < s_end - s_start:
+            piece = np.pad(piece, ((0, 0), (0, s_end - s_start - piece.shape[1])))
+        piece = piece.T / np.float32(clip.gain)
+        clip.cache.put(n, chunk, piece)
+        return piece
+
+    def full_rendering(self, clip: StudioClip, n: int) -> np.ndarray:
+        """``[T, C]`` reconstruction at ``n``, from the cache where possible."""
+        pieces = []
+        for c in range(clip.grid.n_chunks):
+            piece = clip.cache.get(n, c)
+            pieces.append(piece if piece is not None else self.render_chunk(clip, n, c))
+        return np.concatenate(pieces, axis=0)
+
+    def quality_row(self, clip: StudioClip, n: int):
+        decoded = (self.full_rendering(clip, n).T * np.float32(clip.gain))[:, None, :]
+        return rate_row(clip.reference(), decoded, self._codec.sample_rate, n, self._codec.kbps(n))
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until no job or render work remains (tests and scripts only)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._cond:
+                idle = not self._jobs and not self._busy and not self._has_render_work()
+            if idle:
+                return True
+            time.sleep(0.01)
+        return False

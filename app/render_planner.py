@@ -1,0 +1,53 @@
+"""Which chunk to decode next: what will be heard soonest comes first.
+
+The planner is asked afresh every time the worker is free, with the current selection and
+playhead, so a slider move or a seek reorders all pending work at once -- there is no stale
+queue to cancel. Order:
+
+1. the selected count n: the chunk at the playhead, then the chunks ahead of it (inside the
+   loop region first when one is set), wrapping round to the start;
+2. the neighbouring counts n - 1 and n + 1 (the next slider positions), in the same order;
+3. every other count, nearest to n first.
+
+Speculative work (2 and 3) stops when the cache budget is reached, so rendering never
+evicts what it will need again.
+"""
+from __future__ import annotations
+
+from app.render_cache import RenderCache
+
+
+def chunk_order(n_chunks: int, playhead_chunk: int, loop: tuple[int, int] | None = None) -> list[int]:
+    """Chunks from the playhead onwards, wrapping; those in ``loop`` (inclusive chunk range) first."""
+    order = [(playhead_chunk + k) % n_chunks for k in range(n_chunks)]
+    if loop is None:
+        return order
+    inside = [c for c in order if loop[0] <= c <= loop[1]]
+    return inside + [c for c in order if not loop[0] <= c <= loop[1]]
+
+
+def count_order(selected: int, n_codebooks: int) -> list[int]:
+    """``selected``, then its neighbours, then the others by distance (lower first on ties)."""
+    return sorted(range(1, n_codebooks + 1), key=lambda n: (abs(n - selected), n))
+
+
+def next_chunk(
+    cache: RenderCache, selected: int, playhead_sample: int, loop_samples: tuple[int, int] | None = None,
+    speculative: bool = True,
+) -> tuple[int, int] | None:
+    """The ``(n, chunk)`` to render next, or None when nothing (affordable) is missing."""
+    grid = cache.grid
+    playhead = grid.chunk_at(playhead_sample)
+    loop = None
+    if loop_samples is not None:
+        loop = (grid.chunk_at(loop_samples[0]), grid.chunk_at(max(loop_samples[0], loop_samples[1] - 1)))
+    chunk_bytes = grid.chunk_samples * 4
+    for n in count_order(selected, cache.n_codebooks):
+        if n != selected and (not speculative or not cache.has_room(chunk_bytes)):
+            return None
+        if cache.is_complete(n):
+            continue
+        for c in chunk_order(grid.n_chunks, playhead, loop):
+            if not cache.is_rendered(n, c):
+                return n, c
+    return None

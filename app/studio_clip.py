@@ -1,0 +1,90 @@
+"""Opening a clip for the studio: the checks a person needs, then everything derived from it.
+
+The studio refuses, with one line saying why, what it cannot present usefully: unreadable
+files, absurd rates (checked by :mod:`model.audio_io`), more than two channels, clips longer
+than :data:`MAX_SECONDS` (every rendering is kept in memory at the codec's rate), and files
+that are empty or digitally silent. The header is checked before any sample is read, so a
+multi-hour file is refused at once instead of after filling memory.
+
+A :class:`StudioClip` is immutable once built: the original at the codec's rate and at
+its own level (what the player plays), the loudness gain the codec saw, the codes, and the
+render cache of its reconstructions. Opening another clip builds a new one and swaps it in
+only when complete, so a failure leaves the previous session as it was.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from app.render_cache import ChunkGrid, RenderCache
+from model.audio_io import AudioFileError, audio_info, read_audio
+from model.compression import TARGET_LUFS
+
+MAX_SECONDS = 30 * 60
+MAX_CHANNELS = 2
+SILENCE_PEAK = 10 ** (-90 / 20)
+
+
+class ClipRejected(AudioFileError):
+    """A readable file the studio will not open, with the reason in one line."""
+
+
+@dataclass(frozen=True)
+class StudioClip:
+    path: Path
+    original_rate: int
+    original_length: int
+    samples: np.ndarray  # [T, C] float32 at the codec's rate, original level
+    loudness_lufs: float | None  # measured before normalising; None when not normalised
+    codes: np.ndarray  # [C, N, F] int64
+    grid: ChunkGrid
+    cache: RenderCache = field(compare=False)
+
+    @property
+    def gain(self) -> float:
+        """The linear gain the codec's input got (loudness normalisation)."""
+        return 1.0 if self.loudness_lufs is None else 10 ** ((TARGET_LUFS - self.loudness_lufs) / 20)
+
+    @property
+    def channels(self) -> int:
+        return self.samples.shape[1]
+
+    @property
+    def length(self) -> int:
+        return self.samples.shape[0]
+
+    @property
+    def n_codebooks(self) -> int:
+        return self.codes.shape[1]
+
+    def reference(self) -> np.ndarray:
+        """``[C, 1, T]`` what the codec was given (loudness-normalised), for the metrics."""
+        return (self.samples.T * np.float32(self.gain))[:, None, :]
+
+
+def check_header(path: str | Path) -> None:
+    """Refuse, before reading samples, files the studio cannot present."""
+    path = Path(path)
+    info = audio_info(path)
+    if info.channels > MAX_CHANNELS:
+        raise ClipRejected(f"{path.name}: {info.channels} channels; the studio opens mono and stereo files "
+                           "(use 'rvq-studio encode' for multichannel audio)")
+    if info.frames > MAX_SECONDS * info.samplerate:
+        raise ClipRejected(f"{path.name}: {info.frames / info.samplerate / 60:.0f} minutes long; the studio "
+                           f"opens clips up to {MAX_SECONDS // 60} minutes (use 'rvq-studio encode' for long files)")
+
+
+def read_checked(path: str | Path):
+    """The file's audio, after the header checks and a silence check."""
+    check_header(path)
+    audio = read_audio(path)
+    if np.abs(audio.samples).max(initial=0.0) < SILENCE_PEAK:
+        raise ClipRejected(f"{Path(path).name}: the file is silent; there is nothing to listen to")
+    return audio
+
+
+def chunk_grid(length: int, hop_length: int, frame_rate: float, chunk_seconds: float) -> ChunkGrid:
+    n_frames = -(-length // hop_length)
+    return ChunkGrid(length, n_frames, hop_length, max(1, round(chunk_seconds * frame_rate)))

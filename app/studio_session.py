@@ -1,0 +1,395 @@
+"""The studio's state without widgets: model, clip, selection, playback, analysis, export.
+
+Like napari's components, this object owns the state and its rules, and announces changes
+through Qt signals; the window only draws it and forwards user intent. It wires three
+threads: the inference worker (owns the model), the analysis worker (numpy views, Opus),
+and the audio callback (the player). Everything here runs on the GUI thread and returns at
+once -- anything slower is handed to a worker.
+
+Failures never replace a working session: a clip or model that cannot be opened is
+reported through :attr:`message` and the previous clip, model and renderings stay.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+from PySide6.QtCore import QObject, Signal
+
+from app.analysis_worker import AnalysisWorker
+from app.audio_output import StreamFactory
+from app.audio_player import AudioPlayer
+from app.audio_sources import OriginalSource, ReconstructionSource, ResidualSource
+from app.inference_worker import InferenceWorker, ModelInfo
+from app.quality import opus_round_trip, rate_row
+from app.render_cache import DEFAULT_BUDGET_BYTES
+from app.spectrogram import spectrogram
+from app.studio_clip import StudioClip
+from model.atomic_file import atomic_path
+from model.audio_io import resample, write_audio
+from model.evaluation import RateRow
+from model.metrics import bitrate_efficiency, codebook_entropy
+from model.rvq_format import RvqMetadata, write_rvq
+
+SOURCES = ("original", "reconstruction", "residual")
+
+
+class CodebookStats:
+    """Per-codebook code usage of the loaded clip: counts, entropy, bitrate efficiency."""
+
+    def __init__(self, codes: np.ndarray, codebook_size: int) -> None:
+        n = codes.shape[1]
+        flat = codes.transpose(1, 0, 2).reshape(n, -1)
+        self.counts = np.stack([np.bincount(row, minlength=codebook_size) for row in flat])
+        entropy = codebook_entropy(torch.from_numpy(codes), codebook_size)
+        self.entropy_bits = entropy.numpy()
+        self.bits_per_code = float(np.log2(codebook_size))
+        self.efficiency = bitrate_efficiency(entropy, codebook_size)
+        self.used = (self.counts > 0).sum(axis=1)
+
+
+class StudioSession(QObject):
+    modelChanged = Signal(object)  # ModelInfo
+    clipChanged = Signal(object)  # StudioClip
+    encodeProgress = Signal(int, int)
+    renderChanged = Signal(int)  # a chunk of count n arrived
+    selectionChanged = Signal()  # n or source changed
+    qualityChanged = Signal()
+    spectrogramReady = Signal(str, object)  # "original" | "reconstruction" | "residual" | "adds"
+    codebookStatsReady = Signal(object)
+    message = Signal(str, str)  # level ("error", "warning", "info"), text
+    busyChanged = Signal(bool)
+    exported = Signal(str)
+
+    def __init__(self, stream_factory: StreamFactory | None = None, cache_budget_bytes: int = DEFAULT_BUDGET_BYTES,
+                 chunk_seconds: float | None = None) -> None:
+        super().__init__()
+        kwargs = {} if chunk_seconds is None else {"chunk_seconds": chunk_seconds}
+        self.worker = InferenceWorker(cache_budget_bytes, **kwargs)
+        self.analysis = AnalysisWorker()
+        self.player = AudioPlayer(stream_factory)
+        self.model: ModelInfo | None = None
+        self.clip: StudioClip | None = None
+        self.n = 1
+        self.source = "reconstruction"
+        self.frequency_scale = "log"
+        self.quality: dict[int, RateRow] = {}
+        self.opus: dict[int, tuple[float, RateRow]] = {}
+        self.stats: CodebookStats | None = None
+        self.spectrograms: dict[str, object] = {}
+        self._pending_path: str | None = None
+        self._sources: dict[tuple, object] = {}
+        self._audio_reason_shown = False
+        w = self.worker
+        w.modelLoaded.connect(self._on_model_loaded)
+        w.modelFailed.connect(lambda text: self.message.emit("error", f"Could not load the model: {text}"))
+        w.clipReady.connect(self._on_clip_ready)
+        w.clipFailed.connect(self._on_clip_failed)
+        w.encodeProgress.connect(self.encodeProgress)
+        w.chunkRendered.connect(self._on_chunk)
+        w.qualityReady.connect(self._on_quality)
+        w.jobFailed.connect(lambda text: self.message.emit("error", text))
+        w.busyChanged.connect(self.busyChanged)
+        self.analysis.resultReady.connect(self._on_analysis)
+        self.analysis.taskFailed.connect(lambda key, text: self.message.emit("warning", f"{key}: {text}"))
+        self.worker.start()
+        self.analysis.start()
+
+    # -- model and clip ---------------------------------------------------------------------
+    def load_model(self, source: str, device: str = "cpu") -> None:
+        self.worker.load_model(source, device)
+
+    def open_file(self, path: str | Path) -> None:
+        if self.model is None:
+            self._pending_path = str(path)
+            return
+        self._pending_path = None
+        self.worker.open_clip(path)
+
+    def cancel(self) -> None:
+        self.worker.cancel()
+        self.message.emit("info", "Cancelled.")
+
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        previous = self.clip
+        self.model = info
+        self.clip = None
+        self.worker.set_clip(None)
+        self.n = min(max(self.n, 1), info.n_codebooks) if previous else info.n_codebooks
+        self.modelChanged.emit(info)
+        if not info.trained:
+            self.message.emit("warning", f"{info.name}: this model is untrained -- reconstructions are noise-like.")
+        path = self._pending_path or (str(previous.path) if previous else None)
+        if path:
+            self.open_file(path)
+
+    def _on_clip_failed(self, text: str) -> None:
+        kept = " The previous clip stays open." if self.clip is not None else ""
+        self.message.emit("error", f"Could not open the file: {text}.{kept}")
+
+    def _on_clip_ready(self, clip: StudioClip) -> None:
+        self.clip = clip
+        self.quality.clear()
+        self.opus.clear()
+        self.spectrograms.clear()
+        self.stats = None
+        self._sources.clear()
+        self.n = min(self.n, clip.n_codebooks)
+        original = OriginalSource(clip.samples)
+        self._sources[original.key] = original
+        self.player.configure(self.model.sample_rate, clip.channels, original)
+        if self.player.unavailable_reason and not self._audio_reason_shown:
+            self._audio_reason_shown = True
+            self.message.emit("warning", self.player.unavailable_reason.capitalize() + ". Everything else works.")
+        self.worker.selected_n = self.n
+        self.worker.playhead = 0
+        self.worker.loop = None
+        self.worker.set_clip(clip)
+        self._route_player()
+        self.analysis.discard()
+        self._submit_original_analysis(clip)
+        self.clipChanged.emit(clip)
+        self.selectionChanged.emit()
+
+    # -- selection --------------------------------------------------------------------------
+    def set_n(self, n: int) -> None:
+        if self.model is None:
+            return
+        n = int(min(max(1, n), self.model.n_codebooks))
+        if n == self.n:
+            return
+        self.n = n
+        self.worker.selected_n = n
+        self.worker.wake()
+        self._route_player()
+        self._submit_rendering_analysis()
+        self.selectionChanged.emit()
+
+    def set_source(self, source: str) -> None:
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r} (expected one of {', '.join(SOURCES)})")
+        if source != self.source:
+            self.source = source
+            self._route_player()
+            self.selectionChanged.emit()
+
+    def toggle_ab(self) -> None:
+        """Original <-> reconstruction (from the residual, back to the original)."""
+        self.set_source("original" if self.source != "original" else "reconstruction")
+
+    def _source_object(self, kind: str, n: int):
+        key = (kind, n) if kind != "original" else ("original",)
+        if key not in self._sources:
+            if kind == "reconstruction":
+                self._sources[key] = ReconstructionSource(self.clip.cache, n)
+            else:
+                self._sources[key] = ResidualSource(self._sources[("original",)],
+                                                    self._source_object("reconstruction", n))
+        return self._sources[key]
+
+    def _route_player(self) -> None:
+        if self.clip is not None:
+            self.player.set_source(self._source_object(self.source, self.n))
+
+    # -- transport --------------------------------------------------------------------------
+    def toggle_play(self) -> None:
+        self.player.pause() if self.player.playing else self.player.play()
+
+    def seek_seconds(self, seconds: float) -> None:
+        if self.model is not None:
+            self.player.seek(int(seconds * self.model.sample_rate))
+            self.worker.playhead = self.player.position
+            self.worker.wake()
+
+    def set_loop_seconds(self, start: float | None, end: float | None) -> None:
+        if self.model is None or start is None or end is None:
+            self.player.set_loop(None)
+            self.worker.loop = None
+            return
+        rate = self.model.sample_rate
+        self.player.set_loop(int(start * rate), int(end * rate))
+        self.worker.loop = self.player._loop
+        self.worker.wake()
+
+    def tick(self) -> int:
+        """Called by the GUI's frame timer: tell the worker where the playhead is."""
+        position = self.player.position
+        self.worker.playhead = position
+        if self.clip is not None:
+            protected = {self.n}
+            audible = self.player.audible
+            if audible and len(audible) == 2:
+                protected.add(audible[1])
+            self.clip.cache.protect(protected)
+        return position
+
+    @property
+    def position_seconds(self) -> float:
+        return self.player.position / self.model.sample_rate if self.model else 0.0
+
+    # -- rendering progress and analysis -----------------------------------------------------
+    def rendered_fraction(self, n: int) -> float:
+        return float(self.clip.cache.rendered_map(n).mean()) if self.clip else 0.0
+
+    def _on_chunk(self, n: int, chunk: int) -> None:
+        if self.clip is None:
+            return
+        self.renderChanged.emit(n)
+        if n in (self.n, self.n - 1):
+            self._submit_rendering_analysis()
+
+    def _partial(self, clip: StudioClip, n: int) -> np.ndarray:
+        out = np.zeros_like(clip.samples)
+        for c in range(clip.grid.n_chunks):
+            piece = clip.cache.get(n, c)
+            if piece is not None:
+                start, end = clip.grid.samples(c)
+                out[start:end] = piece
+        return out
+
+    def set_frequency_scale(self, scale: str) -> None:
+        self.frequency_scale = scale
+        if self.clip is not None:
+            self._submit_original_analysis(self.clip, stats=False)
+
+    def _submit_original_analysis(self, clip: StudioClip, stats: bool = True) -> None:
+        rate, scale = self.model.sample_rate, self.frequency_scale
+        self.analysis.submit("original", (clip, scale), lambda: spectrogram(clip.samples, rate, scale))
+        self._submit_rendering_analysis()
+        if stats:
+            size = self.model.codebook_size
+            self.analysis.submit("codebooks", clip, lambda: CodebookStats(clip.codes, size))
+            self._submit_opus(clip)
+
+    def _submit_rendering_analysis(self) -> None:
+        clip, n, rate, scale = self.clip, self.n, self.model.sample_rate, self.frequency_scale
+        if clip is None:
+            return
+        token = (clip, scale, n)
+
+        def reconstruction():
+            return spectrogram(self._partial(clip, n), rate, scale)
+
+        def residual():
+            return spectrogram(clip.samples - self._partial(clip, n), rate, scale)
+
+        def adds():
+            below = self._partial(clip, n - 1) if n > 1 else np.zeros_like(clip.samples)
+            return spectrogram(self._partial(clip, n) - below, rate, scale)
+
+        self.analysis.submit("reconstruction", token, reconstruction)
+        self.analysis.submit("residual", token, residual)
+        self.analysis.submit("adds", token, adds)
+
+    def _submit_opus(self, clip: StudioClip) -> None:
+        reference, rate = clip.reference(), self.model.sample_rate
+        for n, kbps in enumerate(self.model.kbps, start=1):
+            def task(n=n, kbps=kbps):
+                point = opus_round_trip(reference, rate, kbps)
+                if point is None:
+                    return None
+                return n, point.measured_kbps, rate_row(reference, point.decoded, rate, n, point.measured_kbps)
+            self.analysis.submit(f"opus:{n}", clip, task)
+
+    def _on_analysis(self, key: str, token, result) -> None:
+        clip = self.clip
+        if clip is None:
+            return
+        if key.startswith("opus:"):
+            if token is clip and result is not None:
+                n, measured, row = result
+                self.opus[n] = (measured, row)
+                self.qualityChanged.emit()
+        elif key == "codebooks":
+            if token is clip:
+                self.stats = result
+                self.codebookStatsReady.emit(result)
+        elif key == "original":
+            if token == (clip, self.frequency_scale):
+                self.spectrograms[key] = result
+                self.spectrogramReady.emit(key, result)
+        elif token == (clip, self.frequency_scale, self.n):
+            self.spectrograms[key] = result
+            self.spectrogramReady.emit(key, result)
+
+    def _on_quality(self, row: RateRow) -> None:
+        if self.clip is not None:
+            self.quality[row.n_codebooks] = row
+            self.qualityChanged.emit()
+
+    # -- readiness --------------------------------------------------------------------------
+    def all_ready(self) -> bool:
+        """Clip encoded, every count rendered and measured, all views computed."""
+        clip = self.clip
+        if clip is None or self.model is None:
+            return False
+        rendered = all(clip.cache.is_complete(n) for n in range(1, clip.n_codebooks + 1))
+        measured = len(self.quality) == clip.n_codebooks
+        return rendered and measured and self.stats is not None and self.analysis.idle() and \
+            {"original", "reconstruction", "residual", "adds"} <= set(self.spectrograms)
+
+    # -- export -----------------------------------------------------------------------------
+    def export_reconstruction(self, path: str | Path) -> None:
+        """Write the reconstruction at the current n, at the file's own rate and length."""
+        clip, n, worker = self._require_clip(), self.n, self.worker
+        path = Path(path)
+
+        def job():
+            samples = worker.full_rendering(clip, n).T
+            out = resample(samples, self.model.sample_rate, clip.original_rate)[:, : clip.original_length]
+            if out.shape[1] < clip.original_length:
+                out = np.pad(out, ((0, 0), (0, clip.original_length - out.shape[1])))
+            write_audio(path, out, clip.original_rate)
+            self.exported.emit(str(path))
+
+        worker.run_control(job)
+
+    def export_rvq(self, path: str | Path) -> None:
+        """The clip's codes at the current n as a ``.rvq`` file (no re-encoding)."""
+        clip, n, info = self._require_clip(), self.n, self.model
+        path = Path(path)
+
+        def job():
+            codec = self.worker.codec
+            meta = RvqMetadata(codec_name=codec.name, codec_id=codec.digest(), sample_rate=info.sample_rate,
+                               original_sample_rate=clip.original_rate, length=clip.original_length,
+                               hop_length=info.hop_length, codebook_size=info.codebook_size,
+                               loudness_lufs=clip.loudness_lufs)
+            write_rvq(path, clip.codes[:, :n], meta)
+            self.exported.emit(str(path))
+
+        self.worker.run_control(job)
+
+    def metrics_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["n_codebooks", "kbps", "mel_distance", "stft_distance", "si_sdr_db",
+                         "opus_kbps", "opus_mel_distance", "opus_stft_distance", "opus_si_sdr_db"])
+        for n in sorted(self.quality):
+            r = self.quality[n]
+            opus = self.opus.get(n)
+            tail = [f"{opus[0]:.3f}", f"{opus[1].mel_distance:.4f}", f"{opus[1].stft_distance:.4f}",
+                    f"{opus[1].si_sdr:.3f}"] if opus else ["", "", "", ""]
+            writer.writerow([n, f"{r.kbps:.4f}", f"{r.mel_distance:.4f}", f"{r.stft_distance:.4f}",
+                             f"{r.si_sdr:.3f}", *tail])
+        return out.getvalue()
+
+    def export_metrics_csv(self, path: str | Path) -> None:
+        self._require_clip()
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(self.metrics_csv())
+        self.exported.emit(str(path))
+
+    def _require_clip(self) -> StudioClip:
+        if self.clip is None:
+            raise ValueError("open a clip first")
+        return self.clip
+
+    # -- shutdown ---------------------------------------------------------------------------
+    def close(self) -> None:
+        self.player.close()
+        self.worker.stop()
+        self.analysis.stop()
