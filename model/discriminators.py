@@ -69,6 +69,13 @@ class DiscriminatorInputError(ValueError):
     """Raised for audio or configuration a discriminator cannot handle."""
 
 
+def scaled_channels(channels: int, width: float) -> int:
+    """``channels * width`` rounded, at least 1: the width multiplier of every hidden layer."""
+    if not width > 0:
+        raise DiscriminatorInputError(f"width must be positive, got {width}")
+    return max(1, round(channels * width))
+
+
 def _wn_conv2d(
     in_channels: int,
     out_channels: int,
@@ -100,18 +107,19 @@ def _check_audio(x: Tensor, min_length: int) -> None:
 class PeriodDiscriminator(nn.Module):
     """HiFi-GAN/DAC period discriminator: fold the waveform by ``period``, then (5, 1) convs."""
 
-    def __init__(self, period: int) -> None:
+    def __init__(self, period: int, width: float = 1.0) -> None:
         super().__init__()
         if period < 1:
             raise DiscriminatorInputError(f"period must be a positive integer, got {period}")
         self.period = period
-        pairs = list(zip(_PERIOD_CHANNELS[:-1], _PERIOD_CHANNELS[1:]))
+        channels = (1, *(scaled_channels(c, width) for c in _PERIOD_CHANNELS[1:]))
+        pairs = list(zip(channels[:-1], channels[1:]))
         strides = [(3, 1)] * (len(pairs) - 1) + [(1, 1)]
         self.convs = nn.ModuleList(
             _wn_conv2d(c_in, c_out, (5, 1), stride, (2, 0))
             for (c_in, c_out), stride in zip(pairs, strides)
         )
-        self.conv_post = _wn_conv2d(_PERIOD_CHANNELS[-1], 1, (3, 1), (1, 1), (1, 0), activate=False)
+        self.conv_post = _wn_conv2d(channels[-1], 1, (3, 1), (1, 1), (1, 0), activate=False)
 
     @property
     def min_length(self) -> int:
@@ -182,6 +190,7 @@ class MultiBandSTFTDiscriminator(nn.Module):
         self,
         window_length: int,
         bands: Sequence[tuple[float, float]] = DEFAULT_BANDS,
+        width: float = 1.0,
     ) -> None:
         super().__init__()
         if window_length < 8 or window_length % 8:
@@ -195,7 +204,7 @@ class MultiBandSTFTDiscriminator(nn.Module):
         self.register_buffer(
             "window", torch.hann_window(window_length, periodic=True), persistent=False
         )
-        ch = _BAND_CHANNELS
+        ch = scaled_channels(_BAND_CHANNELS, width)
         self.band_convs = nn.ModuleList(
             nn.ModuleList(
                 [
@@ -246,7 +255,9 @@ class Discriminator(nn.Module):
     """All sub-discriminators of DAC: period ones first, then the multi-band STFT ones.
 
     ``forward`` maps [B, 1, T] audio to ``FeatureMaps``: one list per sub-discriminator whose last
-    element is its logit map.
+    element is its logit map.  ``width`` multiplies every hidden channel count (1.0 is DAC's);
+    the cost of the wide inner layers falls with its square, which is what makes adversarial
+    training of small codecs affordable on a CPU.
     """
 
     def __init__(
@@ -254,10 +265,11 @@ class Discriminator(nn.Module):
         periods: Sequence[int] = DEFAULT_PERIODS,
         fft_sizes: Sequence[int] = DEFAULT_FFT_SIZES,
         bands: Sequence[tuple[float, float]] = DEFAULT_BANDS,
+        width: float = 1.0,
     ) -> None:
         super().__init__()
-        subs: list[nn.Module] = [PeriodDiscriminator(p) for p in periods]
-        subs += [MultiBandSTFTDiscriminator(n, bands) for n in fft_sizes]
+        subs: list[nn.Module] = [PeriodDiscriminator(p, width) for p in periods]
+        subs += [MultiBandSTFTDiscriminator(n, bands, width) for n in fft_sizes]
         if not subs:
             raise DiscriminatorInputError("a discriminator needs at least one period or FFT size")
         self.discriminators = nn.ModuleList(subs)

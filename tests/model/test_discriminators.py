@@ -209,6 +209,27 @@ def test_parameter_counts_match_the_dac_layer_list(full_discriminator):
     assert sum(counts) == 42_519_760  # ~42.5 M, as in the DAC release
 
 
+def test_width_scales_every_hidden_channel_count():
+    quarter = Discriminator(width=0.25)
+
+    def conv(c_in, c_out, kh, kw):
+        return c_in * c_out * kh * kw + 2 * c_out
+
+    channels = (1, 8, 32, 128, 256, 256)
+    period = sum(conv(a, b, 5, 1) for a, b in zip(channels, channels[1:])) + conv(256, 1, 3, 1)
+    band = conv(2, 8, 3, 9) + 3 * conv(8, 8, 3, 9) + conv(8, 8, 3, 3)
+    stft = 5 * band + conv(8, 1, 3, 3)
+    counts = [sum(p.numel() for p in d.parameters()) for d in quarter.discriminators]
+    assert counts == [period] * 5 + [stft] * 3
+    maps = quarter(torch.randn(2, 1, 4096))
+    assert [len(m) for m in maps] == [6] * 5 + [26] * 3
+
+
+def test_non_positive_width_is_rejected():
+    with pytest.raises(DiscriminatorInputError, match="width"):
+        Discriminator(width=0.0)
+
+
 def test_state_dict_keys_line_up_with_dac_checkpoints(full_discriminator):
     keys = set(full_discriminator.state_dict())
     for key in (
