@@ -1,4 +1,5 @@
-"""Building blocks shared by every codec family: Snake, weight-normalised convolutions.
+"""Building blocks shared by every codec family: Snake, weight-normalised convolutions,
+self-padding (causal or centred) convolutions, residual units and FiLM.
 
 Weight normalisation is implemented here rather than with ``torch.nn.utils`` hooks for two
 reasons. First, official checkpoints store the old-style ``weight_g`` / ``weight_v`` pair, and
@@ -12,12 +13,22 @@ Every layer here also accepts the *fast inference layout*: ``[B, C, 1, T]`` tens
 convolutions run about 1.6x faster on it than on the plain ``[B, C, T]`` layout on this
 kind of CPU, element-wise layers do not care, and the polyphase transposed convolution's
 interleave becomes a free reshape. :func:`to_fast_layout` / :func:`from_fast_layout` convert.
+
+The self-padding convolutions (:class:`PaddedConv1d`, :class:`PaddedConvTranspose1d`) are
+SEANet's (EnCodec, SoundStream): the padding is decided by the layer from its geometry
+-- all on the left in causal mode -- so one module serves streaming and offline families,
+and an input of ``k * stride`` samples always gives ``k`` outputs. They wrap a
+:class:`WNConv1d` as ``.conv`` (``.convtr``), so folding and the fast layout apply as is.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from model.fused_snake import fused_snake
 
 
 def to_fast_layout(x: torch.Tensor) -> torch.Tensor:
@@ -35,7 +46,8 @@ class Snake1d(nn.Module):
 
     Evaluated as ``x + (1 - cos(2 alpha x)) / (2 alpha)``: mathematically identical, one
     transcendental call instead of a sine and a square, and (with ``addcmul``) fewer
-    full-size temporaries, which dominates its cost on CPU.
+    full-size temporaries, which dominates its cost on CPU. Without gradients it uses the
+    fused kernel of :mod:`model.fused_snake` when one has been built.
     """
 
     def __init__(self, channels: int) -> None:
@@ -43,6 +55,10 @@ class Snake1d(nn.Module):
         self.alpha = nn.Parameter(torch.ones(1, channels, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.is_grad_enabled():
+            fused = fused_snake(x, self.alpha)
+            if fused is not None:
+                return fused
         alpha = self.alpha if x.dim() == 3 else self.alpha.unsqueeze(-1)
         half_inv = 0.5 / (alpha + 1e-9)
         cos = torch.cos(x * (2.0 * alpha))
@@ -213,3 +229,127 @@ def unfold_weight_norm(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, WeightNormMixin):
             m.unfold()
+
+
+class PaddedConv1d(nn.Module):
+    """Weight-normalised convolution that pads its own input (SEANet's ``SConv1d``).
+
+    The total padding ``(k - 1) * dilation - (stride - 1)`` goes all to the left when causal,
+    otherwise it is split with the odd sample on the left. The right end is then padded
+    further so that the last stride window is complete: ``ceil(L / stride)`` outputs for any
+    ``L``, no extra padding at all for stride-aligned lengths. ``pad_mode`` is ``"reflect"``
+    (EnCodec) or ``"zero"``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        dilation: int = 1,
+        causal: bool = False,
+        pad_mode: str = "reflect",
+    ) -> None:
+        super().__init__()
+        if pad_mode not in ("reflect", "zero"):
+            raise ValueError(f"pad_mode must be 'reflect' or 'zero', got {pad_mode!r}")
+        self.conv = WNConv1d(in_channels, out_channels, kernel_size, stride, 0, dilation)
+        total = (kernel_size - 1) * dilation - (stride - 1)
+        self.pad_left = total if causal else total - total // 2
+        self.pad_right = total - self.pad_left
+        self.pad_mode = pad_mode
+
+    def extra_right_padding(self, length: int) -> int:
+        """Samples appended so the last window is complete (EnCodec's ``pad_for_conv1d``)."""
+        k, s = self.conv.kernel_size, self.conv.stride
+        total = self.pad_left + self.pad_right
+        windows = -(-(length - k + total) // s) + 1
+        return (windows - 1) * s + k - total - length
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        right = self.pad_right + self.extra_right_padding(x.shape[-1])
+        return self.conv(pad_time(x, self.pad_left, right, self.pad_mode))
+
+
+class PaddedConvTranspose1d(nn.Module):
+    """Weight-normalised transposed convolution that trims its own output (SEANet's).
+
+    The ``kernel - stride`` surplus samples are trimmed from the right when causal (in the
+    ratio ``trim_right_ratio``), otherwise split with the odd sample on the left, so ``L``
+    inputs give exactly ``L * stride`` outputs.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        causal: bool = False,
+        trim_right_ratio: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= trim_right_ratio <= 1.0 or (not causal and trim_right_ratio != 1.0):
+            raise ValueError("trim_right_ratio must lie in [0, 1], and differ from 1 only when causal")
+        self.convtr = WNConvTranspose1d(in_channels, out_channels, kernel_size, stride, padding=0)
+        total = kernel_size - stride
+        right = math.ceil(total * trim_right_ratio) if causal else total // 2
+        self.trim_left, self.trim_right = total - right, right
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.convtr(x)
+        return y[..., self.trim_left : y.shape[-1] - self.trim_right]
+
+
+def pad_time(x: torch.Tensor, left: int, right: int, mode: str) -> torch.Tensor:
+    """Pad the time axis of ``[B, C, T]`` or ``[B, C, 1, T]`` with zeros or by reflection.
+
+    Reflection of a signal shorter than the padding first extends it with zeros (as the
+    EnCodec reference does), so very short chunks are padded exactly like the reference.
+    """
+    spec = (left, right) + (0, 0) * (x.dim() - 3)
+    if mode == "zero":
+        return F.pad(x, spec)
+    grow = max(0, max(left, right) - x.shape[-1] + 1)
+    if grow:
+        x = F.pad(x, (0, grow) + (0, 0) * (x.dim() - 3))
+    padded = F.pad(x, spec, mode="reflect")
+    return padded[..., : padded.shape[-1] - grow]
+
+
+class ResidualUnit(nn.Module):
+    """``shortcut(x) + block(x)``, the shortcut being the identity unless given.
+
+    DAC's, SEANet's and HiFi-GAN's residual units differ only in the layers of ``block``
+    (and SEANet's optional 1x1 shortcut), so they are all this one module.
+    """
+
+    def __init__(self, block: nn.Sequential, shortcut: nn.Module | None = None) -> None:
+        super().__init__()
+        self.block = block
+        self.shortcut = shortcut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip = x if self.shortcut is None else self.shortcut(x)
+        return skip + self.block(x)
+
+
+class FiLM(nn.Module):
+    """Feature-wise linear modulation by a discrete condition: ``gamma[c] * x + beta[c]``.
+
+    A linear layer applied to a one-hot condition is a table lookup, so the scales and
+    shifts are embeddings; they start at the identity (gamma 1, beta 0), so a fresh
+    conditioned model behaves as an unconditioned one until training separates them.
+    """
+
+    def __init__(self, n_conditions: int, channels: int) -> None:
+        super().__init__()
+        self.gamma = nn.Embedding(n_conditions, channels)
+        self.beta = nn.Embedding(n_conditions, channels)
+        nn.init.ones_(self.gamma.weight)
+        nn.init.zeros_(self.beta.weight)
+
+    def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """``x [B, C, T]``, ``condition`` int64 ``[B]``."""
+        return torch.addcmul(self.beta(condition)[..., None], self.gamma(condition)[..., None], x)
