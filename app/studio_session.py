@@ -28,6 +28,7 @@ from app.quality import opus_round_trip, rate_row
 from app.render_cache import DEFAULT_BUDGET_BYTES
 from app.spectrogram import spectrogram
 from app.studio_clip import StudioClip
+from app.waveform import envelope
 from model.atomic_file import atomic_path
 from model.audio_io import resample, write_audio
 from model.evaluation import RateRow
@@ -60,6 +61,7 @@ class StudioSession(QObject):
     qualityChanged = Signal()
     spectrogramReady = Signal(str, object)  # "original" | "reconstruction" | "residual" | "adds"
     codebookStatsReady = Signal(object)
+    envelopeReady = Signal(object)
     message = Signal(str, str)  # level ("error", "warning", "info"), text
     busyChanged = Signal(bool)
     exported = Signal(str)
@@ -77,8 +79,9 @@ class StudioSession(QObject):
         self.source = "reconstruction"
         self.frequency_scale = "log"
         self.quality: dict[int, RateRow] = {}
-        self.opus: dict[int, tuple[float, RateRow]] = {}
+        self.opus: dict[int, tuple[float, RateRow] | None] = {}  # None: below Opus's range
         self.stats: CodebookStats | None = None
+        self.envelope = None
         self.spectrograms: dict[str, object] = {}
         self._pending_path: str | None = None
         self._sources: dict[tuple, object] = {}
@@ -136,6 +139,7 @@ class StudioSession(QObject):
         self.opus.clear()
         self.spectrograms.clear()
         self.stats = None
+        self.envelope = None
         self._sources.clear()
         self.n = min(self.n, clip.n_codebooks)
         original = OriginalSource(clip.samples)
@@ -260,6 +264,7 @@ class StudioSession(QObject):
         self.analysis.submit("original", (clip, scale), lambda: spectrogram(clip.samples, rate, scale))
         self._submit_rendering_analysis()
         if stats:
+            self.analysis.submit("envelope", clip, lambda: envelope(clip.samples, rate))
             size = self.model.codebook_size
             self.analysis.submit("codebooks", clip, lambda: CodebookStats(clip.codes, size))
             self._submit_opus(clip)
@@ -289,9 +294,9 @@ class StudioSession(QObject):
         for n, kbps in enumerate(self.model.kbps, start=1):
             def task(n=n, kbps=kbps):
                 point = opus_round_trip(reference, rate, kbps)
-                if point is None:
-                    return None
-                return n, point.measured_kbps, rate_row(reference, point.decoded, rate, n, point.measured_kbps)
+                if point is None:  # below Opus's lowest bitrate
+                    return n, None
+                return n, (point.measured_kbps, rate_row(reference, point.decoded, rate, n, point.measured_kbps))
             self.analysis.submit(f"opus:{n}", clip, task)
 
     def _on_analysis(self, key: str, token, result) -> None:
@@ -299,10 +304,14 @@ class StudioSession(QObject):
         if clip is None:
             return
         if key.startswith("opus:"):
-            if token is clip and result is not None:
-                n, measured, row = result
-                self.opus[n] = (measured, row)
+            if token is clip:
+                n, point = result
+                self.opus[n] = point
                 self.qualityChanged.emit()
+        elif key == "envelope":
+            if token is clip:
+                self.envelope = result
+                self.envelopeReady.emit(result)
         elif key == "codebooks":
             if token is clip:
                 self.stats = result
@@ -328,7 +337,8 @@ class StudioSession(QObject):
             return False
         rendered = all(clip.cache.is_complete(n) for n in range(1, clip.n_codebooks + 1))
         measured = len(self.quality) == clip.n_codebooks
-        return rendered and measured and self.stats is not None and self.analysis.idle() and \
+        return rendered and measured and self.stats is not None and self.envelope is not None and \
+            len(self.opus) == clip.n_codebooks and self.analysis.idle() and \
             {"original", "reconstruction", "residual", "adds"} <= set(self.spectrograms)
 
     # -- export -----------------------------------------------------------------------------

@@ -13,7 +13,14 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from model.layers import Snake1d, WNConv1d, WNConvTranspose1d, from_fast_layout, to_fast_layout
+from model.layers import (
+    ResidualUnit,
+    Snake1d,
+    WNConv1d,
+    WNConvTranspose1d,
+    from_fast_layout,
+    to_fast_layout,
+)
 from model.quantize import FactorizedVectorQuantizer, QuantizerOutput, ResidualVectorQuantizer
 from model.receptive_field import decoder_margin_frames, encoder_margin_frames
 from model.tiled import run_sequential_tiled
@@ -63,26 +70,18 @@ class DacConfig:
         return cls(**values)
 
 
-class ResidualUnit(nn.Module):
+def _residual_unit(dim: int, dilation: int) -> ResidualUnit:
     """Snake -> dilated conv k7 -> Snake -> conv k1, added to the input (length preserved)."""
-
-    is_residual = True  # for receptive-field analysis: the skip path is the identity
-
-    def __init__(self, dim: int, dilation: int) -> None:
-        super().__init__()
-        self.block = nn.Sequential(
-            Snake1d(dim),
-            WNConv1d(dim, dim, kernel_size=7, dilation=dilation, padding=3 * dilation),
-            Snake1d(dim),
-            WNConv1d(dim, dim, kernel_size=1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.block(x)
+    return ResidualUnit(nn.Sequential(
+        Snake1d(dim),
+        WNConv1d(dim, dim, kernel_size=7, dilation=dilation, padding=3 * dilation),
+        Snake1d(dim),
+        WNConv1d(dim, dim, kernel_size=1),
+    ))
 
 
 def _unit_stack(dim: int) -> list[nn.Module]:
-    return [ResidualUnit(dim, d) for d in (1, 3, 9)]
+    return [_residual_unit(dim, d) for d in (1, 3, 9)]
 
 
 class EncoderBlock(nn.Module):

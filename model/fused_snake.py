@@ -56,8 +56,10 @@ def _disabled() -> bool:
 def load() -> ModuleType | None:
     """Import an existing build (fast); None when there is none or it is disabled."""
     global _module, _tried_load
-    if _module is not None or _disabled():
-        return None if _disabled() else _module
+    if _disabled():
+        return None
+    if _module is not None:
+        return _module
     if _tried_load:
         return None
     _tried_load = True
@@ -100,6 +102,8 @@ def build(verbose: bool = False) -> ModuleType | None:
 
 def fused_snake(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor | None:
     """The fused result, or None when the kernel cannot serve this call."""
+    if _disabled():
+        return None
     module = _module if _module is not None else load()
     if module is None or x.requires_grad or x.device.type != "cpu" or x.dtype != torch.float32:
         return None

@@ -12,9 +12,14 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from model.layers import WNConv1d, WNConvTranspose1d
+from model.layers import PaddedConv1d, PaddedConvTranspose1d, ResidualUnit, WNConv1d, WNConvTranspose1d
 
 _POINTWISE = (nn.Tanh, nn.Identity, nn.ELU, nn.LeakyReLU, nn.ReLU, nn.GELU)
+_RECURRENT = (nn.LSTM, nn.GRU, nn.RNN)
+
+
+class UnboundedReceptiveField(TypeError):
+    """A recurrent layer: every output may depend on the whole past (no finite span)."""
 
 
 @dataclass(frozen=True)
@@ -40,25 +45,52 @@ class Span:
 
 
 def span_of(module: nn.Module) -> Span:
-    """Receptive span of a sequential conv stack (Sequential, wrappers, residual units)."""
+    """Receptive span of a conv stack (Sequential, wrappers, residual units, parallel branches).
+
+    A module with ``is_parallel = True`` sums (or averages) its children applied to the
+    same input, so its span is their union. Recurrent layers raise
+    :class:`UnboundedReceptiveField`.
+    """
     if isinstance(module, (WNConv1d, nn.Conv1d)):
         k, s, d, p = _conv_geometry(module)
-        return Span(s, -p, -p + (k - 1) * d)
+        return _conv_span(k, s, d, p)
+    if isinstance(module, PaddedConv1d):
+        k, s, d, _ = _conv_geometry(module.conv)
+        return _conv_span(k, s, d, module.pad_left)
     if isinstance(module, (WNConvTranspose1d, nn.ConvTranspose1d)):
         k, s, _, p = _conv_geometry(module)
-        # output j reads inputs i with i*s + kk - p = j, 0 <= kk < k; floor() made conservative.
-        return Span(1.0 / s, (p - (k - 1)) / s - 1.0, p / s)
+        return _transposed_span(k, s, p)
+    if isinstance(module, PaddedConvTranspose1d):
+        k, s, _, _ = _conv_geometry(module.convtr)
+        return _transposed_span(k, s, module.trim_left)
+    if isinstance(module, ResidualUnit):
+        skip = Span() if module.shortcut is None else span_of(module.shortcut)
+        return span_of(module.block).union(skip)
+    if isinstance(module, _RECURRENT):
+        raise UnboundedReceptiveField(f"{type(module).__name__} has an unbounded receptive field")
     if hasattr(module, "alpha") or isinstance(module, _POINTWISE):
         return Span()
     children = list(module.children())
     if not children:
         raise TypeError(f"no receptive-field rule for {type(module).__name__}")
+    if getattr(module, "is_parallel", False):
+        span = span_of(children[0])
+        for child in children[1:]:
+            span = span.union(span_of(child))
+        return span
     span = Span()
     for child in children:
         span = span.then(span_of(child))
-    if getattr(module, "is_residual", False):
-        span = span.union(Span())
     return span
+
+
+def _conv_span(k: int, s: int, d: int, pad_left: int) -> Span:
+    return Span(s, -pad_left, -pad_left + (k - 1) * d)
+
+
+def _transposed_span(k: int, s: int, trim_left: int) -> Span:
+    # output j reads inputs i with i*s + kk - trim_left = j, 0 <= kk < k; floor() made conservative.
+    return Span(1.0 / s, (trim_left - (k - 1)) / s - 1.0, trim_left / s)
 
 
 def _conv_geometry(m: nn.Module) -> tuple[int, int, int, int]:

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Build the *reference* environment: a separate venv (default /work/refenv, outside the
-# repo) holding the official Descript Audio Codec package next to an editable install of
-# RVQ Studio, so fixtures and benchmarks can run `dac` and our `model` in one process.
-# The project itself never depends on dac, audiotools or torchaudio; only this venv does.
+# repo) holding the official Descript Audio Codec package and Meta's EnCodec package next
+# to an editable install of RVQ Studio, so fixtures and benchmarks can run `dac`, `encodec`
+# and our `model` in one process.  The project itself never depends on dac, encodec,
+# audiotools or torchaudio; only this venv does.
 #
 # Why it is built the way it is:
 #   * torch is pinned to 2.13.0, the CPU build lying on the machines' disk (pip's global
 #     constraints cap torch; any other version would download gigabytes).
-#   * descript-audio-codec and descript-audiotools require torchaudio, but no torchaudio
+#   * descript-audio-codec, descript-audiotools and encodec require torchaudio, but no torchaudio
 #     on PyPI is built for torch 2.13: its compiled ops fail to load.  dac and the parts of
 #     audiotools we use (models, STFT/mel losses, SI-SDR) only need torchaudio's pure-Python
-#     modules at import time.  torchaudio's loader treats a missing shared library as "built
+#     modules at import time (encodec imports it only for its audio-file helpers, which the
+#     fixtures do not use).  torchaudio's loader treats a missing shared library as "built
 #     without the extension" (it globs lib/<name>*.so and returns False when none matches),
 #     so we install the newest wheel with --no-deps (it declares no torch pin, and
 #     --no-deps keeps pip from touching torch anyway) and rename its .so files to
@@ -30,6 +32,7 @@ PY=${PYTHON:-python3.11}
 TORCH_VERSION=2.13.0
 TORCHAUDIO_VERSION=2.11.0
 DAC_VERSION=1.0.0
+ENCODEC_VERSION=0.1.1
 
 # pip install, quiet on success; on failure show pip's output (minus the machine's
 # harmless "Location ... is ignored" noise) and stop.
@@ -69,14 +72,17 @@ for so in "$ta_lib"/*.so; do
 done
 
 pip_quiet -c "$pins" "descript-audio-codec==$DAC_VERSION"
+pip_quiet -c "$pins" "encodec==$ENCODEC_VERSION"
 pip_quiet -c "$pins" numpy soundfile soxr safetensors
 pip_quiet --no-deps -e "$REPO"
 
 "$REFENV/bin/python" - <<EOF
-import torch, torchaudio, dac, audiotools, model
+import torch, torchaudio, dac, audiotools, encodec, model
 assert torch.__version__.split("+")[0] == "$TORCH_VERSION", torch.__version__
 assert dac.__version__ == "$DAC_VERSION", dac.__version__
+assert encodec.__version__ == "$ENCODEC_VERSION", encodec.__version__
 assert not torchaudio._extension._IS_TORCHAUDIO_EXT_AVAILABLE
 print(f"refenv ready: torch {torch.__version__}, torchaudio {torchaudio.__version__} "
-      f"(no extension), dac {dac.__version__}, audiotools {audiotools.__version__}")
+      f"(no extension), dac {dac.__version__}, encodec {encodec.__version__}, "
+      f"audiotools {audiotools.__version__}")
 EOF
