@@ -64,6 +64,7 @@ def test_short_or_silent_audio_is_not_normalised(codec):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_ten_minute_stereo_file_stays_under_two_gigabytes(tmp_path):
     """Peak memory of encode + decode of 10 min of 44.1 kHz stereo with the default model."""
     script = f"""
