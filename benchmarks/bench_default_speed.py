@@ -1,0 +1,52 @@
+"""Real-time factor of the bundled default model: encode and decode, 1 and 2 threads.
+
+The target (issue: default model) is at least 20x real time for both directions on a
+2-core CPU. Prints, for each thread count, the best of ``--repeats`` runs over
+``--seconds`` of 44.1 kHz audio, through the public ``Codec`` API (chunked, exact path).
+
+    .venv/bin/python benchmarks/bench_default_speed.py
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from model import load_codec
+
+
+def _best(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    codec = load_codec(args.model)
+    g = torch.Generator().manual_seed(0)
+    wave = 0.1 * torch.randn(1, 1, int(args.seconds * codec.sample_rate), generator=g)
+    codes = codec.encode(wave[..., : codec.sample_rate])  # warm-up
+    codec.decode(codes)
+    print(f"{codec.name}: {codec.n_parameters() / 1e6:.2f} M parameters, {args.seconds:g} s of audio, "
+          f"best of {args.repeats}")
+    print(f"{'threads':>8}{'encode':>12}{'decode':>12}   (x real time; target >= 20x)")
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        enc = _best(lambda: codec.encode(wave), args.repeats)
+        codes = codec.encode(wave)
+        dec = _best(lambda: codec.decode(codes), args.repeats)
+        print(f"{threads:>8}{args.seconds / enc:>11.1f}x{args.seconds / dec:>11.1f}x")
+
+
+if __name__ == "__main__":
+    main()
