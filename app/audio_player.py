@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.audio_output import AudioUnavailable, SilentClockStream, StreamFactory, open_device_stream
+from app import audio_output
+from app.audio_output import AudioUnavailable, SilentClockStream, StreamFactory
 from app.audio_sources import AudioSource
 from app.crossfade import FadeRamps, mix_crossfade
 
@@ -83,7 +84,7 @@ class AudioPlayer:
         self.switch_log.clear()
 
     def _open_stream(self) -> None:
-        factory = self._factory or open_device_stream
+        factory = self._factory or audio_output.open_device_stream  # looked up late: tests replace it
         try:
             self._stream = factory(self.sample_rate, DEVICE_CHANNELS, self.blocksize, self._callback)
         except AudioUnavailable as exc:

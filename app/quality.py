@@ -50,13 +50,16 @@ def opus_level(kbps_per_channel: float) -> float:
 
 
 def opus_round_trip(reference: np.ndarray, sample_rate: int, kbps: float) -> OpusPoint | None:
-    """Encode ``reference`` ``[C, 1, T]`` with Opus near ``kbps`` (total) and decode it back.
+    """Encode ``reference`` ``[C, 1, T]`` with Opus near ``kbps`` per channel and decode it back.
+
+    Per channel, like the codec's nominal bitrate (it codes each channel on its own); the
+    measured bitrate is per channel too.
 
     One correction step: if the first encode lands more than 10 % off the target (VBR and
     Ogg overhead), the request is scaled by target / measured and the clip encoded again.
     """
     channels, _, length = reference.shape
-    if kbps * 1000 / channels < OPUS_MIN_BPS:
+    if kbps * 1000 < OPUS_MIN_BPS:
         return None
     at48 = np.ascontiguousarray(resample(reference[:, 0], sample_rate, OPUS_RATE).T)
     seconds = at48.shape[0] / OPUS_RATE
@@ -64,9 +67,9 @@ def opus_round_trip(reference: np.ndarray, sample_rate: int, kbps: float) -> Opu
     for _ in range(2):
         buffer = io.BytesIO()
         sf.write(buffer, at48, OPUS_RATE, format="OGG", subtype="OPUS",
-                 compression_level=opus_level(request / channels))
-        measured = len(buffer.getvalue()) * 8 / seconds / 1000
-        if abs(measured - kbps) <= 0.1 * kbps or request * kbps / measured * 1000 / channels < OPUS_MIN_BPS:
+                 compression_level=opus_level(request))
+        measured = len(buffer.getvalue()) * 8 / seconds / 1000 / channels
+        if abs(measured - kbps) <= 0.1 * kbps or request * kbps / measured * 1000 < OPUS_MIN_BPS:
             break
         request *= kbps / measured
     buffer.seek(0)

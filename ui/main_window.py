@@ -1,26 +1,495 @@
-"""The studio's main window (placeholder until the studio issue lands: shows model and file)."""
+"""The studio window: wires the widgets to :class:`app.studio_session.StudioSession`.
+
+The window holds no state of its own beyond what it shows: every user intent goes to the
+session, every change comes back as a session signal. A 60 Hz frame timer pulls the play
+position and output levels from the player (the audio thread never calls into Qt) and
+tells the session where the playhead is, which re-prioritises rendering.
+"""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QLabel, QMainWindow
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QLabel, QMainWindow, QProgressBar,
+                               QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+
+from app.audio_output import StreamFactory
+from app.model_catalog import available_devices, demo_clips, model_entries
+from app.settings import StudioSettings
+from app.studio_session import StudioSession
+from ui import theme
+from ui.codebook_panel import CodebookPanel
+from ui.message_bar import MessageBar
+from ui.quality_panel import QualityPanel
+from ui.timeline_panel import TimelinePanel
+from ui.transport_bar import SOURCE_LABELS, TransportBar, format_clock
+
+AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.opus *.mp3 *.aif *.aiff);;All files (*)"
+MODEL_FILTER = "Model files (*.pth *.safetensors *.pt);;All files (*)"
+FRAME_MS = 16
+SCREENSHOT_TIMEOUT_S = 1800
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, path: str | None = None, model: str = "default") -> None:
+    def __init__(self, path: str | None = None, model: str = "default", *,
+                 stream_factory: StreamFactory | None = None, open_demo: bool = True,
+                 session: StudioSession | None = None) -> None:
         super().__init__()
+        app = QApplication.instance()
+        theme.apply(app)
         self.setWindowTitle("RVQ Studio")
-        self.resize(960, 600)
-        text = f"<h2>RVQ Studio</h2><p>Model: {model}</p><p>File: {path or '(none)'}</p>"
-        label = QLabel(text)
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setCentralWidget(label)
+        self.setObjectName("studioWindow")
+        self.resize(1480, 940)
+        self.setAcceptDrops(True)
+        self.settings = StudioSettings()
+        self.session = session or StudioSession(stream_factory)
+        self._clip_requested = False
+        self._last_error = ""
+
+        self.messages = MessageBar()
+        self.timeline = TimelinePanel()
+        self.quality = QualityPanel()
+        self.codebooks = CodebookPanel()
+        self.transport = TransportBar()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.quality, "Quality")
+        self.tabs.addTab(self.codebooks, "Codebooks")
+        self.tabs.setMinimumWidth(440)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.timeline)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([1000, 470])
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 4, 6, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.messages)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.transport)
+        self.setCentralWidget(central)
+
+        self._build_toolbar(model)
+        self._build_status_bar()
+        self._build_menus()
+        self._build_shortcuts()
+        self._connect()
+
+        self.frame_timer = QTimer(self)
+        self.frame_timer.setObjectName("frameTimer")
+        self.frame_timer.timeout.connect(self._on_frame)
+        self.frame_timer.start(FRAME_MS)
+
+        self.session.load_model(model, self.device_box.currentText())
+        self.settings.add_recent_model(model)
+        if path is None and open_demo:
+            demos = demo_clips()
+            path = str(demos[0]) if demos else None
+        if path is not None:
+            self.open_file(path)
+        else:
+            self.messages.show_message("info", "Open an audio file (Ctrl+O) or drop one on the window.")
+
+    # -- construction -------------------------------------------------------------------------
+    def _build_toolbar(self, model: str) -> None:
+        bar = self.addToolBar("Main")
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        open_button = QPushButton("Open…")
+        open_button.clicked.connect(self.choose_file)
+        bar.addWidget(open_button)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Model "))
+        self.model_box = QComboBox()
+        self.model_box.setObjectName("modelPicker")
+        self.model_box.setMinimumWidth(260)
+        self._fill_models(model)
+        self.model_box.activated.connect(self._model_chosen)
+        bar.addWidget(self.model_box)
+        bar.addWidget(QLabel(" Device "))
+        self.device_box = QComboBox()
+        self.device_box.setObjectName("devicePicker")
+        self.device_box.addItems(available_devices())
+        self.device_box.activated.connect(lambda _i: self._reload_model())
+        bar.addWidget(self.device_box)
+        bar.addSeparator()
+        self.model_summary = QLabel("")
+        self.model_summary.setStyleSheet(f"color: {theme.MUTED};")
+        bar.addWidget(self.model_summary)
+
+    def _fill_models(self, current: str) -> None:
+        self.model_box.clear()
+        entries = model_entries(self.settings.recent_models())
+        if current not in {e.source for e in entries}:
+            entries.append(type(entries[0])(Path(current).name, current))
+        for entry in entries:
+            self.model_box.addItem(entry.label, entry.source)
+        self.model_box.addItem("Open checkpoint…", None)
+        self.model_box.setCurrentIndex(self.model_box.findData(current))
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.status_model = QLabel("No model")
+        self.status_render = QLabel("")
+        self.encode_progress = QProgressBar()
+        self.encode_progress.setObjectName("encodeProgress")
+        self.encode_progress.setMaximumWidth(220)
+        self.encode_progress.setFormat("Encoding %p%")
+        self.encode_progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self._cancel)
+        status.addWidget(self.status_model)
+        status.addWidget(self.status_render, 1)
+        status.addPermanentWidget(self.encode_progress)
+        status.addPermanentWidget(self.cancel_button)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Open audio…", self.choose_file, QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._action(file_menu, "Open &checkpoint…", self.choose_checkpoint)
+        file_menu.addSeparator()
+        self._action(file_menu, "Export &reconstruction (WAV/FLAC)…", self.export_reconstruction, "Ctrl+E")
+        self._action(file_menu, "Export compressed .&rvq…", self.export_rvq)
+        self._action(file_menu, "Export &metrics CSV…", self.export_metrics)
+        views = file_menu.addMenu("Export &view as PNG")
+        for label, widget in self._exportable_views().items():
+            self._action(views, label, lambda _=False, w=widget, n=label: self.export_view(w, n))
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        play = self.menuBar().addMenu("&Playback")
+        self._action(play, "Play / pause\tSpace", self.session.toggle_play)
+        self._action(play, "Stop\tHome", self.session.player.stop)
+        self._action(play, "Original ↔ reconstruction\tA", self.session.toggle_ab)
+        self._action(play, "Residual\tR", lambda: self.session.set_source("residual"))
+        self._action(play, "Loop region\tL", self.transport.loop_button.toggle)
+
+        view = self.menuBar().addMenu("&View")
+        for scale in ("log", "mel", "linear"):
+            self._action(view, f"{scale.capitalize()} frequency axis",
+                         lambda _=False, s=scale: self.timeline.scale.setCurrentText(s))
+
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_shortcuts(self) -> None:
+        keys = {
+            "Space": self.session.toggle_play,
+            "A": self.session.toggle_ab,
+            "R": lambda: self.session.set_source("residual"),
+            "Home": self.session.player.stop,
+            "L": self.transport.loop_button.toggle,
+            "Right": lambda: self.session.set_n(self.session.n + 1),
+            "Left": lambda: self.session.set_n(self.session.n - 1),
+        }
+        keys.update({str(d): (lambda d=d: self.session.set_n(d)) for d in range(1, 10)})
+        self.shortcuts = []
+        for key, slot in keys.items():
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(slot)
+            self.shortcuts.append(shortcut)
+
+    def _connect(self) -> None:
+        s = self.session
+        s.modelChanged.connect(self._on_model)
+        s.clipChanged.connect(self._on_clip)
+        s.encodeProgress.connect(self._on_encode_progress)
+        s.renderChanged.connect(self._on_render)
+        s.selectionChanged.connect(self._on_selection)
+        s.qualityChanged.connect(self._on_quality)
+        s.spectrogramReady.connect(self._on_spectrogram)
+        s.codebookStatsReady.connect(self._on_stats)
+        s.envelopeReady.connect(self.timeline.overview.set_envelope)
+        s.message.connect(self._on_message)
+        s.exported.connect(lambda path: self.messages.show_message("info", f"Saved {path}"))
+        t = self.transport
+        t.playToggled.connect(s.toggle_play)
+        t.stopClicked.connect(s.player.stop)
+        t.codebookChanged.connect(s.set_n)
+        t.source_toggle.sourceChosen.connect(s.set_source)
+        t.loopToggled.connect(self._on_loop_toggled)
+        self.timeline.seekRequested.connect(s.seek_seconds)
+        self.timeline.loopChanged.connect(self._on_loop_moved)
+        self.timeline.scaleChanged.connect(s.set_frequency_scale)
+
+    # -- user intent --------------------------------------------------------------------------
+    def open_file(self, path: str) -> None:
+        self._clip_requested = True
+        self.settings.add_recent_file(str(Path(path).resolve()) if Path(path).exists() else str(path))
+        self.session.open_file(path)
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open audio", "", AUDIO_FILTER)
+        if path:
+            self.open_file(path)
+
+    def choose_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", "", MODEL_FILTER)
+        if path:
+            self.load_model(path)
+
+    def load_model(self, source: str) -> None:
+        self.settings.add_recent_model(source)
+        self._fill_models(source)
+        self.status_model.setText(f"Loading {Path(source).name}…")
+        self.session.load_model(source, self.device_box.currentText())
+
+    def _model_chosen(self, index: int) -> None:
+        source = self.model_box.itemData(index)
+        if source is None:
+            current = self.session.model.source if self.session.model else "default"
+            self.model_box.setCurrentIndex(max(0, self.model_box.findData(current)))
+            self.choose_checkpoint()
+        elif self.session.model is None or source != self.session.model.source:
+            self.load_model(source)
+
+    def _reload_model(self) -> None:
+        if self.session.model is not None:
+            self.session.load_model(self.session.model.source, self.device_box.currentText())
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent_files():
+            self._action(self.recent_menu, path, lambda _=False, p=path: self.open_file(p))
+        self.recent_menu.setEnabled(bool(self.settings.recent_files()))
+
+    def _cancel(self) -> None:
+        self.session.cancel()
+        self.encode_progress.hide()
+        self.cancel_button.hide()
+
+    def _on_loop_toggled(self, on: bool) -> None:
+        if on:
+            start, end = self.timeline.visible_range()
+            duration = self.session.clip.length / self.session.model.sample_rate if self.session.clip else 0
+            if end - start >= duration * 0.99:  # whole clip visible: loop its middle third
+                start, end = duration / 3, 2 * duration / 3
+            self.timeline.overview.show_loop(start, end)
+            self.session.set_loop_seconds(start, end)
+        else:
+            self.timeline.overview.loop.hide()
+            self.session.set_loop_seconds(None, None)
+
+    def _on_loop_moved(self, start: float, end: float) -> None:
+        if self.transport.loop_button.isChecked():
+            self.session.set_loop_seconds(start, end)
+
+    # -- export -------------------------------------------------------------------------------
+    def _exportable_views(self) -> dict[str, QWidget]:
+        views = {"Whole window": self, "All time views": self.timeline}
+        views.update({p.title: p for p in self.timeline.plots})
+        views.update({"Quality plot": self.quality.plot, "Quality table": self.quality.table,
+                      "Codebook usage": self.codebooks})
+        return views
+
+    def _save_path(self, title: str, suggestion: str, filters: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(self, title, suggestion, filters)
+        return path
+
+    def _clip_stem(self) -> str:
+        return self.session.clip.path.stem if self.session.clip else "clip"
+
+    def export_reconstruction(self) -> None:
+        if self._need_clip():
+            path = self._save_path("Export reconstruction", f"{self._clip_stem()}_n{self.session.n}.wav",
+                                   "WAV (*.wav);;FLAC (*.flac)")
+            if path:
+                self._guard(self.session.export_reconstruction, path)
+
+    def export_rvq(self) -> None:
+        if self._need_clip():
+            path = self._save_path("Export .rvq", f"{self._clip_stem()}_n{self.session.n}.rvq", "RVQ (*.rvq)")
+            if path:
+                self._guard(self.session.export_rvq, path)
+
+    def export_metrics(self) -> None:
+        if self._need_clip():
+            path = self._save_path("Export metrics", f"{self._clip_stem()}_quality.csv", "CSV (*.csv)")
+            if path:
+                self._guard(self.session.export_metrics_csv, path)
+
+    def export_view(self, widget: QWidget, name: str) -> None:
+        path = self._save_path("Export view", f"{name.split(' ')[0].lower()}.png", "PNG (*.png)")
+        if path:
+            ok = widget.grab().save(path, "PNG")
+            self._on_message("info" if ok else "error", f"Saved {path}" if ok else f"Could not write {path}")
+
+    def _need_clip(self) -> bool:
+        if self.session.clip is None:
+            self._on_message("warning", "Open a clip first.")
+            return False
+        return True
+
+    def _guard(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except (ValueError, OSError) as exc:
+            self._on_message("error", str(exc))
+
+    # -- session events -----------------------------------------------------------------------
+    def _on_message(self, level: str, text: str) -> None:
+        if level == "error":
+            self._last_error = text
+        self.messages.show_message(level, text)
+
+    def _on_model(self, info) -> None:
+        self.transport.set_codebook_range(info.n_codebooks, self.session.n)
+        trained = "" if info.trained else "  ·  untrained"
+        self.model_summary.setText(f"{info.sample_rate / 1000:g} kHz  ·  hop {info.hop_length}  ·  "
+                                   f"{info.n_codebooks} × {info.codebook_size} codes  ·  "
+                                   f"{info.kbps[0]:.2f}–{info.kbps[-1]:.2f} kbps{trained}")
+        self.quality.reset(info.kbps)
+        self.timeline.clear()
+        self._on_selection()
+
+    def _on_encode_progress(self, done: int, total: int) -> None:
+        self.encode_progress.setMaximum(max(1, total))
+        self.encode_progress.setValue(done)
+        busy = done < total
+        self.encode_progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+
+    def _on_clip(self, clip) -> None:
+        info = self.session.model
+        self.encode_progress.hide()
+        self.cancel_button.hide()
+        if self.messages.level != "error":
+            self.messages.hide()
+        self.setWindowTitle(f"RVQ Studio — {clip.path.name}")
+        duration = clip.length / info.sample_rate
+        self.timeline.clear()
+        self.timeline.set_duration(duration)
+        self.timeline.tokens.set_codes(clip.codes[0], info.codebook_size, info.hop_length / info.sample_rate)
+        self.quality.reset(info.kbps)
+        self.transport.loop_button.setChecked(False)
+        self._levels_fitted = False
+        self._on_selection()
+        self._on_render(self.session.n)
+
+    def _on_selection(self) -> None:
+        s = self.session
+        info = s.model
+        if info is None:
+            return
+        self.transport.set_codebooks(s.n, info.n_codebooks, info.kbps[s.n - 1])
+        self.transport.source_toggle.set_source(s.source)
+        self.timeline.tokens.set_selected(s.n)
+        self.codebooks.set_selected(s.n)
+        self.quality.set_selected(s.n)
+        self.timeline.spectrograms["reconstruction"].label.setText(f"Reconstruction at n = {s.n}")
+        self.timeline.spectrograms["adds"].label.setText(
+            f"What codebook {s.n} adds" if s.n > 1 else "What codebook 1 adds (= reconstruction at 1)")
+        self.status_model.setText(f"{info.name}  ·  {info.device}  ·  {info.kbps[s.n - 1]:.2f} kbps "
+                                  f"(n = {s.n})")
+        self._on_render(s.n)
+
+    def _on_render(self, n: int) -> None:
+        s = self.session
+        if s.clip is None:
+            return
+        if n == s.n:
+            rendered = s.clip.cache.rendered_map(n)
+            self.timeline.overview.set_rendered(rendered, s.clip.grid.chunk_samples / s.model.sample_rate)
+        total = sum(s.rendered_fraction(k) for k in range(1, s.clip.n_codebooks + 1)) / s.clip.n_codebooks
+        self.status_render.setText(f"Rendered: n = {s.n} {s.rendered_fraction(s.n):.0%}  ·  all counts {total:.0%}"
+                                   f"  ·  measured {len(s.quality)}/{s.clip.n_codebooks}")
+
+    def _on_quality(self) -> None:
+        self.quality.update_results(self.session.quality, self.session.opus)
+        self._on_render(self.session.n)
+
+    def _on_spectrogram(self, key: str, spec) -> None:
+        if key == "original" and not getattr(self, "_levels_fitted", False):
+            self.timeline.fit_levels(spec)
+            self._levels_fitted = True
+        self.timeline.set_spectrogram(key, spec)
+
+    def _on_stats(self, stats) -> None:
+        groups = self.session.model.description.get("codebook_groups") if self.session.model else None
+        self.codebooks.set_stats(stats, groups)
+        self.codebooks.set_selected(self.session.n)
+
+    def _on_frame(self) -> None:
+        s = self.session
+        position = s.tick()
+        if s.model is None:
+            return
+        seconds = position / s.model.sample_rate
+        self.timeline.set_playhead(seconds)
+        duration = s.clip.length / s.model.sample_rate if s.clip else 0.0
+        self.transport.clock.setText(f"{format_clock(seconds)} / {format_clock(duration)}")
+        self.transport.set_playing(s.player.playing)
+        self.transport.meter.set_peaks(s.player.levels)
+        requested, audible = s.player.requested, s.player.audible
+        waiting = s.player.playing and requested != audible and audible is not None
+        self.transport.hearing.setText(f"hearing {SOURCE_LABELS[audible[0]].lower()} until rendered"
+                                       if waiting else "")
+
+    # -- drag and drop ------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.open_file(urls[0].toLocalFile())
+            event.acceptProposedAction()
+
+    # -- lifetime -----------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the timer, the audio stream and both worker threads (idempotent)."""
+        self.frame_timer.stop()
+        self.session.close()
+
+    def wait_until_ready(self, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool:
+        """Run the event loop until every rendering, measurement and view is done."""
+        loop = QEventLoop()
+        result = {"ready": False}
+
+        def check() -> None:
+            s = self.session
+            if s.model is not None and (s.all_ready() if self._clip_requested else True):
+                result["ready"] = True
+                loop.quit()
+            elif self._last_error and s.clip is None and self._clip_requested:
+                loop.quit()
+
+        poll = QTimer()
+        poll.timeout.connect(check)
+        poll.start(100)
+        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+        loop.exec()
+        poll.stop()
+        return result["ready"]
 
     def save_screenshot_when_ready(self, out_path: str) -> int:
         self.show()
-        QTimer.singleShot(0, self.close)
-        pixmap = self.grab()
-        return 0 if pixmap.save(out_path) else 1
+        ready = self.wait_until_ready()
+        QApplication.processEvents()
+        ok = ready and self.grab().save(out_path)
+        if not ready:
+            print(f"rvq-studio: error: not ready for a screenshot ({self._last_error or 'timed out'})")
+        self.close()
+        return 0 if ok else 1
 
 
-def build_main_window(path: str | None = None, model: str = "default") -> MainWindow:
-    return MainWindow(path, model)
+def build_main_window(path: str | None = None, model: str = "default", **options) -> MainWindow:
+    return MainWindow(path, model, **options)

@@ -1,0 +1,53 @@
+"""Which models and devices the studio can offer without the user browsing for files.
+
+Official Descript Audio Codec weights are found where the ``dac`` package downloads them
+(``~/.cache/descript/dac/weights_*.pth``); the bundled default comes first; checkpoints the
+user opened before come from the settings. Demo clips are the audio files in
+``resources/audio``. Devices: the CPU, and each CUDA device when
+torch sees one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from model.presets import RESOURCES
+
+DAC_CACHE = Path("~/.cache/descript/dac")
+DEMO_FOLDER = RESOURCES / "audio"
+DEMO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    label: str
+    source: str  # what load_codec takes
+
+
+def official_dac_weights(folder: Path | None = None) -> list[ModelEntry]:
+    folder = (folder or DAC_CACHE).expanduser()
+    if not folder.is_dir():
+        return []
+    return [ModelEntry(f"DAC {p.stem.removeprefix('weights_')}", str(p)) for p in sorted(folder.glob("*.pth"))]
+
+
+def model_entries(recent: list[str], dac_folder: Path | None = None) -> list[ModelEntry]:
+    entries = [ModelEntry("Default (bundled)", "default"), *official_dac_weights(dac_folder)]
+    known = {e.source for e in entries}
+    entries += [ModelEntry(Path(p).name, p) for p in recent if p not in known and Path(p).is_file()]
+    return entries
+
+
+def available_devices() -> list[str]:
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return devices
+
+
+def demo_clips(folder: Path | None = None) -> list[Path]:
+    """The bundled demo clips (``resources/audio``), in name order."""
+    folder = folder or DEMO_FOLDER
+    return sorted(p for p in folder.glob("*") if p.suffix.lower() in DEMO_SUFFIXES) if folder.is_dir() else []

@@ -1,0 +1,51 @@
+"""Remembered choices: recent files, recent checkpoints, view settings (QSettings, no widgets).
+
+``RVQ_STUDIO_SETTINGS`` may name an INI file to use instead of the user's settings store;
+tests and scripts set it so they never read or change a person's preferences.
+"""
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QSettings
+
+MAX_RECENT = 10
+
+
+class StudioSettings:
+    def __init__(self, settings: QSettings | None = None) -> None:
+        path = os.environ.get("RVQ_STUDIO_SETTINGS")
+        if settings is None:
+            settings = QSettings(path, QSettings.Format.IniFormat) if path else QSettings("RVQ Studio", "RVQ Studio")
+        self._s = settings
+
+    def _list(self, key: str) -> list[str]:
+        value = self._s.value(key, [])
+        if isinstance(value, str):
+            return [value] if value else []
+        return [str(v) for v in (value or [])]
+
+    def _push(self, key: str, item: str) -> None:
+        items = [item] + [v for v in self._list(key) if v != item]
+        self._s.setValue(key, items[:MAX_RECENT])
+        self._s.sync()
+
+    def recent_files(self) -> list[str]:
+        return self._list("recent/files")
+
+    def add_recent_file(self, path: str) -> None:
+        self._push("recent/files", path)
+
+    def recent_models(self) -> list[str]:
+        return self._list("recent/models")
+
+    def add_recent_model(self, source: str) -> None:
+        if source != "default":
+            self._push("recent/models", source)
+
+    def value(self, key: str, default):
+        value = self._s.value(key, default)
+        return type(default)(value) if default is not None and value is not None else value
+
+    def set_value(self, key: str, value) -> None:
+        self._s.setValue(key, value)

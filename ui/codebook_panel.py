@@ -1,0 +1,86 @@
+"""How the clip uses each codebook: a usage heatmap, entropy per codebook, bitrate efficiency.
+
+The heatmap is codebook (rows) by code index (columns) with ``log10(1 + count)`` so rare
+and frequent codes are both visible; a codebook that uses few of its entries shows as a
+mostly dark row. Entropy bars sit under it against the ``log2(codebook_size)`` ceiling;
+efficiency is the sum of entropies over the nominal bits. Grouped quantizers (a family
+reporting ``codebook_groups`` in its description) get a line between groups.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from ui import theme
+
+
+class CodebookPanel(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.summary = QLabel("Open a clip to see how it uses the codebooks.")
+        self.summary.setWordWrap(True)
+        self.usage = pg.PlotWidget()
+        self.usage.setObjectName("codebookUsage")
+        item = self.usage.getPlotItem()
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        item.setLabel("bottom", "code index")
+        item.setLabel("left", "codebook")
+        item.setTitle("Code usage (log count)", color=theme.MUTED, size="9pt")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.colormap.get(theme.USAGE_MAP))
+        item.addItem(self.image)
+        self.group_lines: list[pg.InfiniteLine] = []
+
+        self.entropy = pg.PlotWidget()
+        self.entropy.setObjectName("codebookEntropy")
+        e = self.entropy.getPlotItem()
+        e.setMenuEnabled(False)
+        e.hideButtons()
+        e.setLabel("bottom", "codebook")
+        e.setLabel("left", "entropy (bits)")
+        e.setMouseEnabled(x=False, y=False)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=theme.ACCENT)
+        e.addItem(self.bars)
+        self.ceiling = pg.InfiniteLine(angle=0, pen=pg.mkPen(theme.MUTED, style=pg.QtCore.Qt.PenStyle.DashLine))
+        e.addItem(self.ceiling)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.usage, 3)
+        layout.addWidget(self.entropy, 2)
+
+    def set_stats(self, stats, groups: list[int] | None = None) -> None:
+        counts = np.log10(1.0 + stats.counts.astype(np.float32))
+        n, size = counts.shape
+        self.image.setImage(counts, autoLevels=False, levels=(0, max(1e-3, float(counts.max()))))
+        self.image.setRect(QRectF(0, 0.5, size, n))
+        item = self.usage.getPlotItem()
+        item.getAxis("left").setTicks([[(i + 1, str(i + 1)) for i in range(n) if n <= 16 or i % 4 == 0]])
+        item.vb.setLimits(xMin=0, xMax=size, yMin=0.5, yMax=n + 0.5)
+        item.vb.setRange(xRange=(0, size), yRange=(0.5, n + 0.5), padding=0)
+        for line in self.group_lines:
+            item.removeItem(line)
+        self.group_lines = []
+        for boundary in np.cumsum(groups or [])[:-1]:
+            line = pg.InfiniteLine(boundary + 0.5, angle=0, pen=pg.mkPen(theme.PLAYHEAD, width=1.5))
+            item.addItem(line)
+            self.group_lines.append(line)
+        x = np.arange(1, n + 1)
+        self.bars.setOpts(x=x, height=stats.entropy_bits, width=0.7)
+        self.ceiling.setValue(stats.bits_per_code)
+        self.entropy.getPlotItem().vb.setRange(xRange=(0.4, n + 0.6), yRange=(0, stats.bits_per_code * 1.08),
+                                               padding=0)
+        used = ", ".join(f"{u}" for u in stats.used)
+        self.summary.setText(
+            f"<b>Bitrate efficiency {stats.efficiency:.1%}</b> — entropy used of {stats.bits_per_code:.0f} "
+            f"bits per code, averaged over {n} codebooks.<br><span style='color:{theme.MUTED}'>"
+            f"Entries used per codebook: {used}</span>")
+
+    def set_selected(self, n: int) -> None:
+        brushes = [pg.mkBrush(theme.ACCENT if i < n else theme.UNRENDERED) for i in range(len(self.bars.opts["x"]))]
+        if brushes:
+            self.bars.setOpts(brushes=brushes)

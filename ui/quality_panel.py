@@ -1,0 +1,115 @@
+"""Quality at every codebook count: a table and a quality-versus-bitrate plot with Opus.
+
+Rows fill in as the worker measures each count (quality is computed after the renderings
+it needs exist); the Opus column and curve come from the analysis thread. The current n is
+the selected row and the large marker. Opus points sit at the bitrate Opus actually used
+(measured from its output), below 6 kbit/s Opus has no point.
+"""
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from ui import theme
+
+COLUMNS = ("n", "kbps", "mel", "STFT", "SI-SDR", "Opus\nkbps", "Opus\nmel", "Opus\nSI-SDR")
+TIPS = ("codebooks", "nominal bitrate per channel", "mel distance (DAC)", "multi-scale STFT distance (DAC)",
+        "scale-invariant SDR in dB", "bitrate Opus actually used, per channel", "Opus mel distance",
+        "Opus SI-SDR in dB")
+METRICS = {"Mel distance (lower is better)": "mel_distance", "STFT distance (lower is better)": "stft_distance",
+           "SI-SDR dB (higher is better)": "si_sdr"}
+
+
+class QualityPanel(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("qualityTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(30)
+        for j, tip in enumerate(TIPS):
+            self.table.horizontalHeaderItem(j).setToolTip(tip)
+        self.table.verticalHeader().setDefaultSectionSize(20)
+
+        self.metric = QComboBox()
+        self.metric.addItems(list(METRICS))
+        self.metric.currentTextChanged.connect(lambda _: self._redraw())
+        self.plot = pg.PlotWidget()
+        self.plot.setObjectName("qualityPlot")
+        item = self.plot.getPlotItem()
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        item.setLabel("bottom", "bitrate (kbps)")
+        item.showGrid(x=True, y=True, alpha=0.15)
+        item.setTitle(f"<span style='color:{theme.RECONSTRUCTION}'>● codec</span>&nbsp;&nbsp;"
+                      f"<span style='color:{theme.OPUS}'>■ Opus</span>&nbsp;&nbsp;"
+                      f"<span style='color:{theme.PLAYHEAD}'>● current n</span>", size="9pt")
+        self.codec_curve = item.plot([], [], pen=pg.mkPen(theme.RECONSTRUCTION, width=2), symbol="o", symbolSize=6,
+                                     symbolBrush=theme.RECONSTRUCTION)
+        self.opus_curve = item.plot([], [], pen=pg.mkPen(theme.OPUS, width=2, style=Qt.PenStyle.DashLine),
+                                    symbol="s", symbolSize=6, symbolBrush=theme.OPUS)
+        self.current = pg.ScatterPlotItem(size=14, brush=pg.mkBrush(theme.PLAYHEAD), pen=pg.mkPen("w"))
+        item.addItem(self.current)
+        self.rows: dict[int, object] = {}
+        self.opus: dict[int, tuple[float, object] | None] = {}
+        self.kbps: tuple[float, ...] = ()
+        self.n = 1
+
+        top = QHBoxLayout()
+        label = QLabel("Plot")
+        label.setStyleSheet(f"color: {theme.MUTED};")
+        top.addWidget(label)
+        top.addWidget(self.metric, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.table, 3)
+        layout.addLayout(top)
+        layout.addWidget(self.plot, 3)
+
+    def reset(self, kbps: tuple[float, ...]) -> None:
+        self.kbps, self.rows, self.opus = kbps, {}, {}
+        self.table.setRowCount(len(kbps))
+        for i, rate in enumerate(kbps):
+            cells = [str(i + 1), f"{rate:.2f}"] + ["…"] * (len(COLUMNS) - 2)
+            for j, text in enumerate(cells):
+                cell = QTableWidgetItem(text)
+                cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(i, j, cell)
+        self._redraw()
+
+    def update_results(self, rows: dict, opus: dict) -> None:
+        self.rows, self.opus = dict(rows), dict(opus)
+        for n, r in self.rows.items():
+            for j, text in ((2, f"{r.mel_distance:.3f}"), (3, f"{r.stft_distance:.3f}"), (4, f"{r.si_sdr:.2f}")):
+                self.table.item(n - 1, j).setText(text)
+        for n, point in self.opus.items():
+            texts = ("—", "—", "—") if point is None else (
+                f"{point[0]:.2f}", f"{point[1].mel_distance:.3f}", f"{point[1].si_sdr:.2f}")
+            for j, text in zip((5, 6, 7), texts):
+                self.table.item(n - 1, j).setText(text)
+        self._redraw()
+
+    def set_selected(self, n: int) -> None:
+        self.n = n
+        if 0 < n <= self.table.rowCount():
+            self.table.selectRow(n - 1)
+        self._redraw()
+
+    def _redraw(self) -> None:
+        key = METRICS[self.metric.currentText()]
+        self.plot.getPlotItem().setLabel("left", self.metric.currentText().split(" (")[0])
+        codec = sorted(self.rows.items())
+        self.codec_curve.setData([r.kbps for _, r in codec], [getattr(r, key) for _, r in codec])
+        opus = sorted((p[0], getattr(p[1], key)) for p in self.opus.values() if p is not None)
+        self.opus_curve.setData([x for x, _ in opus], [y for _, y in opus])
+        row = self.rows.get(self.n)
+        self.current.setData([row.kbps] if row else [], [getattr(row, key)] if row else [])

@@ -1,0 +1,130 @@
+"""The transport: play/stop/loop, the clock, the A/B source switch, the codebook slider, meters.
+
+Only widgets and signals: the window connects them to the session. The source switch is a
+segmented control (three exclusive buttons) so what is selected is visible at a glance; a
+small "hearing" note says when the player is still on the previous source because the new
+one is not rendered at the playhead yet.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
+
+from ui.level_meter import LevelMeter
+
+SOURCE_LABELS = {"original": "Original", "reconstruction": "Reconstruction", "residual": "Residual"}
+
+
+def format_clock(seconds: float) -> str:
+    minutes, rest = divmod(max(0.0, seconds), 60)
+    return f"{int(minutes):02d}:{rest:06.3f}"
+
+
+class SourceToggle(QWidget):
+    """Original | Reconstruction | Residual, one checked at a time."""
+
+    sourceChosen = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("sourceToggle")
+        self.group = QButtonGroup(self)
+        self.group.setExclusive(True)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.buttons: dict[str, QPushButton] = {}
+        for key, label in SOURCE_LABELS.items():
+            button = QPushButton(label)
+            button.setObjectName("sourceButton")
+            button.setCheckable(True)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setToolTip({"original": "Hear the input (A toggles)",
+                               "reconstruction": "Hear the codec's output at n codebooks (A toggles)",
+                               "residual": "Hear what the codec removed, lifted by 12 dB (R)"}[key])
+            self.group.addButton(button)
+            layout.addWidget(button)
+            self.buttons[key] = button
+            button.clicked.connect(lambda _=False, k=key: self.sourceChosen.emit(k))
+
+    def set_source(self, key: str) -> None:
+        self.buttons[key].setChecked(True)
+
+    def source(self) -> str:
+        return next(k for k, b in self.buttons.items() if b.isChecked())
+
+
+class TransportBar(QWidget):
+    playToggled = Signal()
+    stopClicked = Signal()
+    loopToggled = Signal(bool)
+    codebookChanged = Signal(int)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("transportBar")
+        self.play_button = QPushButton("▶  Play")
+        self.play_button.setObjectName("playButton")
+        self.play_button.setToolTip("Play / pause (Space)")
+        self.play_button.setMinimumWidth(90)
+        self.stop_button = QPushButton("■")
+        self.stop_button.setToolTip("Stop and return to the start (Home)")
+        self.loop_button = QPushButton("⟲ Loop")
+        self.loop_button.setCheckable(True)
+        self.loop_button.setToolTip("Loop the highlighted region of the overview (L)")
+        for b in (self.play_button, self.stop_button, self.loop_button):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.clock = QLabel(format_clock(0))
+        self.clock.setObjectName("clockLabel")
+        self.source_toggle = SourceToggle()
+        self.hearing = QLabel("")
+        self.hearing.setObjectName("hearingLabel")
+        self.hearing.setStyleSheet("color: #ffd479;")
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setObjectName("codebookSlider")
+        self.slider.setRange(1, 1)
+        self.slider.setPageStep(1)
+        self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.slider.setTickInterval(1)
+        self.slider.setMinimumWidth(240)
+        self.slider.setToolTip("Codebooks used for the reconstruction (keys 1-9)")
+        self.bitrate = QLabel("")
+        self.bitrate.setObjectName("bitrateLabel")
+        self.meter = LevelMeter()
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setSpacing(8)
+        for w in (self.play_button, self.stop_button, self.loop_button, self.clock):
+            layout.addWidget(w)
+        layout.addSpacing(8)
+        layout.addWidget(self.source_toggle)
+        layout.addWidget(self.hearing)
+        layout.addSpacing(8)
+        label = QLabel("Codebooks")
+        label.setStyleSheet("color: #8a8d94;")
+        layout.addWidget(label)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.bitrate)
+        layout.addWidget(self.meter)
+
+        self.play_button.clicked.connect(self.playToggled)
+        self.stop_button.clicked.connect(self.stopClicked)
+        self.loop_button.toggled.connect(self.loopToggled)
+        self.slider.valueChanged.connect(self.codebookChanged)
+
+    def set_codebook_range(self, n_codebooks: int, n: int) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setRange(1, n_codebooks)
+        self.slider.setValue(n)
+        self.slider.blockSignals(False)
+
+    def set_codebooks(self, n: int, n_codebooks: int, kbps: float) -> None:
+        if self.slider.value() != n:
+            self.slider.blockSignals(True)
+            self.slider.setValue(n)
+            self.slider.blockSignals(False)
+        self.bitrate.setText(f"n = {n} / {n_codebooks}  ·  {kbps:.2f} kbps")
+
+    def set_playing(self, playing: bool) -> None:
+        self.play_button.setText("❚❚  Pause" if playing else "▶  Play")
