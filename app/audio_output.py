@@ -15,6 +15,7 @@ not stop the studio from opening.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -43,7 +44,12 @@ StreamFactory = Callable[[int, int, int, Callback], OutputStream]
 
 
 def open_device_stream(sample_rate: int, channels: int, blocksize: int, callback: Callback) -> OutputStream:
-    """A sounddevice output stream on the default device; :class:`AudioUnavailable` if none."""
+    """A sounddevice output stream on the default device; :class:`AudioUnavailable` if none.
+
+    ``RVQ_STUDIO_NO_AUDIO=1`` turns sound off (headless screenshots, scripted runs).
+    """
+    if os.environ.get("RVQ_STUDIO_NO_AUDIO"):
+        raise AudioUnavailable("no sound: turned off by RVQ_STUDIO_NO_AUDIO")
     try:
         import sounddevice
     except OSError as exc:  # the PortAudio shared library is missing

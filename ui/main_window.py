@@ -366,8 +366,7 @@ class MainWindow(QMainWindow):
         info = self.session.model
         self.encode_progress.hide()
         self.cancel_button.hide()
-        if self.messages.level != "error":
-            self.messages.hide()
+        self.messages.dismiss("info")
         self.setWindowTitle(f"RVQ Studio — {clip.path.name}")
         duration = clip.length / info.sample_rate
         self.timeline.clear()

@@ -1,0 +1,71 @@
+"""The chunk grid, the memory-bounded render cache and the render planner's order."""
+import numpy as np
+import pytest
+
+from app.render_cache import ChunkGrid, RenderCache
+from app.render_planner import chunk_order, count_order, next_chunk
+
+
+def grid(length=10_000, hop=100, chunk_frames=20):
+    return ChunkGrid(length, -(-length // hop), hop, chunk_frames)
+
+
+def test_grid_covers_the_clip_without_gaps():
+    g = grid(10_050)
+    spans = [g.samples(c) for c in range(g.n_chunks)]
+    assert spans[0][0] == 0 and spans[-1][1] == 10_050
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+    assert g.chunk_at(0) == 0 and g.chunk_at(1999) == 0 and g.chunk_at(2000) == 1 and g.chunk_at(10_049) == g.n_chunks - 1
+
+
+def test_cache_evicts_least_recent_unprotected_chunks_within_budget():
+    g = grid()
+    chunk = np.zeros((2000, 1), np.float32)
+    cache = RenderCache(g, 4, budget_bytes=3 * chunk.nbytes)
+    cache.protect({2})
+    cache.put(2, 0, chunk)
+    cache.put(1, 0, chunk)
+    cache.put(3, 0, chunk)
+    cache.put(3, 1, chunk)  # over budget: (1, 0) is the oldest unprotected
+    assert not cache.is_rendered(1, 0) and cache.is_rendered(2, 0) and cache.is_rendered(3, 1)
+    assert cache.used_bytes == 3 * chunk.nbytes
+    assert cache.rendered_map(1).sum() == 0 and cache.rendered_map(3)[:2].all()
+
+
+def test_cached_chunks_are_read_only():
+    cache = RenderCache(grid(), 2)
+    cache.put(1, 0, np.ones((2000, 1), np.float32))
+    with pytest.raises(ValueError):
+        cache.get(1, 0)[0, 0] = 2.0
+
+
+def test_assemble_needs_every_chunk():
+    g = grid(4000)
+    cache = RenderCache(g, 1)
+    cache.put(1, 0, np.full((2000, 1), 1.0, np.float32))
+    assert cache.assemble(1) is None
+    cache.put(1, 1, np.full((2000, 1), 2.0, np.float32))
+    np.testing.assert_array_equal(cache.assemble(1)[:, 0], np.r_[np.ones(2000), 2 * np.ones(2000)])
+
+
+def test_chunk_order_starts_at_playhead_and_prefers_the_loop():
+    assert chunk_order(5, 3) == [3, 4, 0, 1, 2]
+    assert chunk_order(6, 0, loop=(2, 3)) == [2, 3, 0, 1, 4, 5]
+    assert chunk_order(6, 3, loop=(2, 4)) == [3, 4, 2, 5, 0, 1]
+
+
+def test_count_order_is_selected_then_neighbours():
+    assert count_order(4, 6) == [4, 3, 5, 2, 6, 1]
+
+
+def test_planner_renders_selected_count_from_playhead_then_neighbours_then_stops_at_budget():
+    g = grid()
+    cache = RenderCache(g, 3, budget_bytes=7 * 2000 * 4)
+    order = []
+    while (job := next_chunk(cache, 2, playhead_sample=6500)) is not None:
+        order.append(job)
+        cache.put(*job, np.zeros((2000, 1), np.float32))
+        cache.protect({2})
+    assert order[:5] == [(2, 3), (2, 4), (2, 0), (2, 1), (2, 2)]
+    assert order[5] == (1, 3)  # then the neighbour below, from the playhead
+    assert len(order) == 7  # speculative rendering stops once the budget is used

@@ -1,0 +1,168 @@
+"""The real studio window, offscreen: load, render, slider, A/B at the same sample, errors, exports."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
+
+from app import audio_output
+from app.audio_output import AudioUnavailable, ManualOutputStream
+from app.crossfade import FadeRamps
+from model import load_codec
+from model.rvq_format import read_rvq
+
+OBJECT_NAMES = ["codebookSlider", "sourceToggle", "playButton", "spectrogramOriginal", "spectrogramReconstruction",
+                "spectrogramResidual", "codebookUsage", "qualityTable"]
+
+
+def wait_for_clip(qtbot, window, timeout=60_000):
+    qtbot.waitUntil(lambda: window.session.clip is not None, timeout=timeout)
+    return window.session.clip
+
+
+def wait_rendered(qtbot, window, n, timeout=60_000):
+    clip = wait_for_clip(qtbot, window, timeout)
+    qtbot.waitUntil(lambda: clip.cache.is_complete(n), timeout=timeout)
+    return clip
+
+
+def test_key_widgets_have_stable_object_names(studio):
+    for name in OBJECT_NAMES:
+        assert studio.findChild(QWidget, name) is not None, name
+
+
+def test_selected_count_renders_first_and_equals_the_whole_decode(qtbot, studio):
+    wait_for_clip(qtbot, studio)
+    n = studio.session.n
+    assert n == studio.session.model.n_codebooks  # a new session starts at full quality
+    clip = wait_rendered(qtbot, studio, n)
+    assert not clip.cache.is_complete(1)  # the farthest count waits its turn
+    codec = load_codec("default")  # same seed, same weights as the window's model
+    whole = codec.decode(torch.from_numpy(clip.codes[:, :n]))[:, 0, : clip.length].numpy().T
+    rendered = clip.cache.assemble(n) * np.float32(clip.gain)
+    np.testing.assert_allclose(rendered, whole, atol=1e-5)
+    overview = studio.timeline.overview.rendered.image
+    assert overview is not None and overview.all()
+
+
+def test_slider_number_keys_and_bitrate_label(qtbot, studio):
+    wait_for_clip(qtbot, studio)
+    slider = studio.findChild(QWidget, "codebookSlider")
+    slider.setValue(4)
+    assert studio.session.n == 4 and studio.session.worker.selected_n == 4
+    kbps = studio.session.model.kbps[3]
+    assert f"{kbps:.2f} kbps" in studio.transport.bitrate.text()
+    qtbot.keyClick(studio, Qt.Key.Key_7)
+    assert studio.session.n == 7 and slider.value() == 7
+
+
+def test_ab_toggle_and_slider_switch_the_player_at_the_same_sample_with_a_crossfade(qtbot, studio):
+    session = studio.session
+    wait_for_clip(qtbot, studio)
+    clip = wait_rendered(qtbot, studio, session.n)
+    top = session.n
+    studio.findChild(QWidget, "codebookSlider").setValue(3)
+    qtbot.waitUntil(lambda: clip.cache.is_complete(3), timeout=60_000)
+    stream = ManualOutputStream.instances[-1]
+    player = session.player
+    qtbot.keyClick(studio, Qt.Key.Key_Space)
+    assert player.playing
+    for _ in range(6):
+        stream.pull()
+    assert player.audible == ("reconstruction", 3)
+
+    at = player.position
+    qtbot.keyClick(studio, Qt.Key.Key_A)  # to the original
+    block = stream.pull(1024)[:, 0]
+    assert session.source == "original"
+    assert player.switch_log[-1] == (at, ("reconstruction", 3), ("original",))
+    ramps = FadeRamps.for_rate(session.model.sample_rate)
+    original, recon3 = clip.samples[:, 0], clip.cache.assemble(3)[:, 0]
+    expected = original[at : at + 1024].copy()
+    k = ramps.length
+    expected[:k] = expected[:k] * ramps.fade_in[:, 0] + recon3[at : at + k] * ramps.fade_out[:, 0]
+    np.testing.assert_allclose(block, expected, atol=1e-6)
+
+    studio.transport.source_toggle.buttons["reconstruction"].click()
+    stream.pull()
+    at = player.position
+    studio.findChild(QWidget, "codebookSlider").setValue(top)  # n switch while playing
+    stream.pull()
+    assert player.switch_log[-1] == (at, ("reconstruction", 3), ("reconstruction", top))
+    qtbot.keyClick(studio, Qt.Key.Key_Space)
+    assert not player.playing
+
+
+def test_unreadable_file_shows_a_message_and_keeps_the_session(qtbot, studio, tmp_path):
+    clip = wait_for_clip(qtbot, studio)
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF....WAVEfmt garbage")
+    studio.open_file(str(bad))
+    qtbot.waitUntil(lambda: "broken.wav" in studio.messages.text(), timeout=30_000)
+    assert studio.messages.level == "error" and "previous clip stays open" in studio.messages.text()
+    assert studio.session.clip is clip
+
+
+def test_wrong_checkpoint_shows_a_message_and_keeps_the_model(qtbot, studio, tmp_path):
+    wait_for_clip(qtbot, studio)
+    model = studio.session.model
+    fake = tmp_path / "model.pth"
+    fake.write_bytes(b"this is no checkpoint")
+    studio.load_model(str(fake))
+    qtbot.waitUntil(lambda: "Could not load the model" in studio.messages.text(), timeout=30_000)
+    assert studio.session.model is model and studio.session.clip is not None
+
+
+def test_missing_audio_device_is_reported_once_and_the_window_still_works(qtbot, monkeypatch, music_path):
+    def no_device(*_args):
+        raise AudioUnavailable("no sound: no usable output device (test)")
+
+    monkeypatch.setattr(audio_output, "open_device_stream", no_device)
+    from ui.main_window import build_main_window
+
+    window = build_main_window(str(music_path), open_demo=False)
+    qtbot.addWidget(window)
+    try:
+        wait_for_clip(qtbot, window)
+        assert "no usable output device" in window.messages.text()
+        window.session.toggle_play()
+        qtbot.waitUntil(lambda: window.session.player.position > 0, timeout=5_000)
+    finally:
+        window.shutdown()
+
+
+@pytest.mark.slow
+def test_exports_and_screenshot_once_everything_is_ready(qtbot, studio, tmp_path):
+    assert studio.wait_until_ready(timeout_s=300)
+    session = studio.session
+    table = studio.findChild(QWidget, "qualityTable")
+    assert table.rowCount() == session.model.n_codebooks and table.item(0, 4).text() not in ("", "…")
+    session.set_n(5)
+    session.export_rvq(tmp_path / "clip.rvq")
+    session.export_reconstruction(tmp_path / "clip.flac")
+    session.export_metrics_csv(tmp_path / "quality.csv")
+    qtbot.waitUntil(lambda: (tmp_path / "clip.rvq").exists() and (tmp_path / "clip.flac").exists(), timeout=30_000)
+    codes, meta = read_rvq(tmp_path / "clip.rvq")
+    np.testing.assert_array_equal(codes, session.clip.codes[:, :5])
+    import soundfile as sf
+
+    info = sf.info(tmp_path / "clip.flac")
+    assert (info.samplerate, info.frames) == (session.clip.original_rate, session.clip.original_length)
+    lines = (tmp_path / "quality.csv").read_text().splitlines()
+    assert len(lines) == 1 + session.model.n_codebooks and lines[0].startswith("n_codebooks,kbps")
+    out = tmp_path / "window.png"
+    assert studio.save_screenshot_when_ready(str(out)) == 0 and out.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_screenshot_command_exits_zero(tmp_path, music_path):
+    out = tmp_path / "shot.png"
+    env = {"QT_QPA_PLATFORM": "offscreen", "RVQ_STUDIO_NO_AUDIO": "1", "OMP_NUM_THREADS": "1",
+           "RVQ_STUDIO_SETTINGS": str(tmp_path / "s.ini"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "app.cli", str(music_path), "--screenshot", str(out)],
+                          env=env, capture_output=True, text=True, timeout=600, cwd=str(music_path.parent))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert out.stat().st_size > 10_000
