@@ -31,10 +31,15 @@ def encode_chunked(
     margin_frames: int,
     chunk_frames: int,
     progress: Callable[[int, int], None] | None = None,
+    pad_end: bool = True,
 ) -> torch.Tensor:
     """Codes ``[B, N, F]`` for ``wave [B, 1, T]``, ``F = ceil(T / hop)``, computed chunk-wise.
 
-    ``encode`` maps a hop-aligned excerpt ``[B, 1, k*hop]`` to codes ``[B, N, k]``.
+    ``encode`` maps a hop-aligned excerpt ``[B, 1, k*hop]`` to codes ``[B, N, k]``. With
+    ``pad_end=False`` the last excerpt ends at the true end of the signal instead of being
+    zero-padded to the hop, for networks that pad their own layers (EnCodec's convolutions
+    complete the last window by reflection); ``encode`` must then map any length ``L`` to
+    ``ceil(L / hop)`` frames. Works for any frame-rate output ``[B, C, k]``, not only codes.
     """
     length = wave.shape[-1]
     n_frames = -(-length // hop_length)
@@ -42,7 +47,7 @@ def encode_chunked(
     pieces = []
     for start, end, ctx_start, ctx_end in chunk_plan(n_frames, chunk_frames, margin_frames):
         excerpt = wave[..., ctx_start * hop_length : min(length, ctx_end * hop_length)]
-        if ctx_end == n_frames and pad:
+        if ctx_end == n_frames and pad and pad_end:
             excerpt = torch.nn.functional.pad(excerpt, (0, pad))
         codes = encode(excerpt)
         pieces.append(codes[..., start - ctx_start : end - ctx_start])

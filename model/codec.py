@@ -4,6 +4,11 @@ A :class:`Codec` wraps a family's network (an ``nn.Module`` implementing
 :class:`CodecNetwork`) with what the rest of the program needs and nothing more: rates,
 codebook geometry, a name, a weights digest, and exact chunked ``encode`` / ``decode`` in
 inference mode. app/ and ui/ only ever see this class, so adding a family never touches them.
+
+A network whose receptive field is unbounded (recurrent layers, e.g. EnCodec's LSTMs)
+reports no context; it is then given the whole signal (or the whole code sequence) at
+once and bounds its memory itself. :attr:`Codec.chunkable` tells callers whether decoding
+a slice of the codes equals the slice of the whole decoding.
 """
 from __future__ import annotations
 
@@ -30,13 +35,20 @@ class CodecNetwork(Protocol):
     codebook_size: int
 
     def encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
-        """Hop-aligned ``[B, 1, k*hop]`` -> all codes ``[B, N, k]`` (inference)."""
+        """Hop-aligned ``[B, 1, k*hop]`` -> all codes ``[B, N, k]`` (inference).
+
+        Networks without context (see :meth:`context_frames`) get the raw signal, any
+        length ``T``, and return ``ceil(T / hop)`` frames.
+        """
 
     def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
         """``[B, n, k]`` -> ``[B, 1, ~k*hop]`` (inference)."""
 
-    def context_frames(self) -> tuple[int, int]:
-        """(encoder, decoder) context in frames on each side for exact chunking."""
+    def context_frames(self) -> tuple[int | None, int | None]:
+        """(encoder, decoder) context in frames on each side for exact chunking.
+
+        ``None``: unbounded (recurrent layers); the network is run on whole signals.
+        """
 
     def describe(self) -> dict:
         """Architecture summary (family-specific keys) for ``info`` and model cards."""
@@ -87,6 +99,11 @@ class Codec:
         return int(self.network.codebook_size)
 
     @property
+    def chunkable(self) -> bool:
+        """Whether chunks of the signal (and of the codes) can be computed independently."""
+        return self.encoder_context is not None and self.decoder_context is not None
+
+    @property
     def frame_rate(self) -> float:
         return self.sample_rate / self.hop_length
 
@@ -134,14 +151,20 @@ class Codec:
         chunk_seconds: float = 20.0,
         progress: ProgressFn | None = None,
     ) -> torch.Tensor:
-        """``float32 [B, 1, T]`` at ``sample_rate`` -> ``int64 [B, n, ceil(T / hop)]``."""
+        """``float32 [B, 1, T]`` at ``sample_rate`` -> ``int64 [B, n, ceil(T / hop)]``.
+
+        ``chunk_seconds`` bounds the work per chunk of chunkable codecs; others run whole.
+        """
         wave = self._check_wave(wave)
         n = self.n_codebooks if n_codebooks is None else self._check_n(n_codebooks)
         with torch.inference_mode():
-            codes = encode_chunked(
-                self.network.encode_codes, wave.to(self.device), self.hop_length,
-                self.encoder_context, self._chunk_frames(chunk_seconds), progress,
-            )
+            if self.encoder_context is None:
+                codes = self._whole(self.network.encode_codes, wave.to(self.device), progress)
+            else:
+                codes = encode_chunked(
+                    self.network.encode_codes, wave.to(self.device), self.hop_length,
+                    self.encoder_context, self._chunk_frames(chunk_seconds), progress,
+                )
         return codes[:, :n].cpu()
 
     def decode(
@@ -157,11 +180,24 @@ class Codec:
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
             raise ValueError(f"code indices must lie in 0..{self.codebook_size - 1}")
         with torch.inference_mode():
-            wave = decode_chunked(
-                self.network.decode_codes, codes.to(self.device, torch.long), self.hop_length,
-                self.decoder_context, self._chunk_frames(chunk_seconds), progress,
-            )
+            if self.decoder_context is None:
+                wave = self._whole(self.network.decode_codes, codes.to(self.device, torch.long), progress)
+            else:
+                wave = decode_chunked(
+                    self.network.decode_codes, codes.to(self.device, torch.long), self.hop_length,
+                    self.decoder_context, self._chunk_frames(chunk_seconds), progress,
+                )
         return wave.float().cpu()
+
+    @staticmethod
+    def _whole(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+               progress: ProgressFn | None) -> torch.Tensor:
+        if progress is not None:
+            progress(0, 1)
+        y = run(x)
+        if progress is not None:
+            progress(1, 1)
+        return y
 
     def _chunk_frames(self, seconds: float) -> int:
         return max(1, int(seconds * self.frame_rate))

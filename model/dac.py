@@ -13,17 +13,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from model.layers import (
-    ResidualUnit,
-    Snake1d,
-    WNConv1d,
-    WNConvTranspose1d,
-    from_fast_layout,
-    to_fast_layout,
-)
-from model.quantize import FactorizedVectorQuantizer, QuantizerOutput, ResidualVectorQuantizer
-from model.receptive_field import decoder_margin_frames, encoder_margin_frames
-from model.tiled import run_sequential_tiled
+from model.codec_network import ConvolutionalCodec
+from model.layers import ResidualUnit, Snake1d, WNConv1d, WNConvTranspose1d
+from model.quantize import FactorizedVectorQuantizer, ResidualVectorQuantizer
 
 
 @dataclass(frozen=True)
@@ -139,7 +131,7 @@ class Decoder(nn.Module):
         return self.model(z)
 
 
-class DAC(nn.Module):
+class DAC(ConvolutionalCodec):
     """The Improved RVQGAN generator: encoder, residual factorised VQ, decoder."""
 
     def __init__(self, config: DacConfig) -> None:
@@ -155,24 +147,11 @@ class DAC(nn.Module):
         self.decoder = Decoder(latent, config.decoder_dim, config.decoder_rates)
         self.apply(_init_weights)
 
-    @property
-    def hop_length(self) -> int:
-        return self.config.hop_length
+    def encoder_stack(self) -> nn.Sequential:
+        return self.encoder.block
 
-    @property
-    def sample_rate(self) -> int:
-        return self.config.sample_rate
-
-    @property
-    def n_codebooks(self) -> int:
-        return self.config.n_codebooks
-
-    @property
-    def codebook_size(self) -> int:
-        return self.config.codebook_size
-
-    def context_frames(self) -> tuple[int, int]:
-        return encoder_margin_frames(self.encoder, self.hop_length), decoder_margin_frames(self.decoder)
+    def decoder_stack(self) -> nn.Sequential:
+        return self.decoder.model
 
     def describe(self) -> dict:
         c = self.config
@@ -185,26 +164,6 @@ class DAC(nn.Module):
             "decoder_rates": list(c.decoder_rates),
             "codebook_dim": c.codebook_dim,
         }
-
-    def encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
-        latents = run_sequential_tiled(self.encoder.block, to_fast_layout(wave))
-        return self.quantizer(from_fast_layout(latents)).codes
-
-    def quantize(self, wave: torch.Tensor, n_codebooks: int | None = None) -> QuantizerOutput:
-        """Encode ``wave [B, 1, T]`` (T a multiple of the hop) and quantize the latents."""
-        return self.quantizer(self.encoder(wave), n_codebooks)
-
-    def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
-        """Inference decode; stages run on cache-sized tiles (see :mod:`model.tiled`)."""
-        wave = run_sequential_tiled(self.decoder.model, to_fast_layout(self.quantizer.decode(codes)))
-        return from_fast_layout(wave)
-
-    def forward(self, wave: torch.Tensor, n_codebooks: int | None = None) -> tuple[torch.Tensor, QuantizerOutput]:
-        """Training pass: returns the reconstruction trimmed to the input length."""
-        length = wave.shape[-1]
-        pad = -length % self.hop_length
-        q = self.quantize(nn.functional.pad(wave, (0, pad)), n_codebooks)
-        return self.decoder(q.quantized)[..., :length], q
 
 
 def _init_weights(m: nn.Module) -> None:

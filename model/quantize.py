@@ -1,8 +1,15 @@
-"""Vector quantizers: the factorised L2-normalised VQ of Improved RVQGAN and the residual stack.
+"""Vector quantizers: DAC's factorised VQ, a plain Euclidean VQ, group slices, the residual stack.
 
 The residual stack is family-agnostic: it takes any list of single-stage quantizers that
-implement :class:`QuantizerStage`, so SoundStream's EMA codebooks and DAC's factorised codes
+implement :class:`QuantizerStage`, so SoundStream's and EnCodec's EMA codebooks
+(:mod:`model.ema_quantize`), DAC's factorised codes and HiFi-Codec's grouped codebooks
 share one residual loop, one dropout rule and one truncation rule.
+
+Group-residual VQ (HiFi-Codec) is this same residual loop over :class:`GroupSlice` stages
+in *level-major* order -- (level 0, group 0), (level 0, group 1), ..., (level 1, group 0)...:
+each stage quantizes only its group's channels, so the residual of one group never
+leaks into another and the loop is exactly "one residual VQ per group". The order makes
+every prefix of the codes meaningful and puts all groups' coarse codes first.
 
 Two deliberate departures from the reference implementation:
 
@@ -60,9 +67,7 @@ class FactorizedVectorQuantizer(nn.Module):
         """Indices ``[B, T]`` of the codewords closest in angle to ``latents [B, d, T]``."""
         b, d, t = latents.shape
         enc = F.normalize(latents.transpose(1, 2).reshape(b * t, d))
-        book = F.normalize(self.codebook.weight)
-        dist = enc.pow(2).sum(1, keepdim=True) - 2 * enc @ book.t() + book.pow(2).sum(1, keepdim=True).t()
-        return dist.neg().argmax(1).view(b, t)
+        return euclidean_nearest(enc, F.normalize(self.codebook.weight)).view(b, t)
 
     def forward(self, residual: torch.Tensor) -> StageOutput:
         z_e = self.in_proj(residual)
@@ -82,6 +87,85 @@ class FactorizedVectorQuantizer(nn.Module):
         return self.out_proj(F.embedding(indices, self.codebook.weight).transpose(1, 2))
 
 
+def euclidean_nearest(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    """Index of the nearest codeword (``[K, d]``) for each of ``vectors [N, d]``.
+
+    Written as the expansion ``|x|^2 - 2 x.e + |e|^2`` in the order the DAC and EnCodec
+    references use, so near-ties round the same way and official checkpoints give the very
+    same codes.
+    """
+    dist = vectors.pow(2).sum(1, keepdim=True) - 2 * vectors @ codebook.t() + codebook.pow(2).sum(1)[None]
+    return dist.neg().argmax(1)
+
+
+def to_vectors(x: torch.Tensor) -> torch.Tensor:
+    """``[B, d, T]`` -> ``[B*T, d]`` (one row per frame)."""
+    return x.transpose(1, 2).reshape(-1, x.shape[1])
+
+
+def from_vectors(rows: torch.Tensor, batch: int) -> torch.Tensor:
+    """``[B*T, d]`` -> ``[B, d, T]``."""
+    return rows.view(batch, -1, rows.shape[-1]).transpose(1, 2)
+
+
+def per_item_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of ``[B, ...]`` tensors, one value per batch item."""
+    return (a - b).pow(2).flatten(1).mean(1)
+
+
+class EuclideanVectorQuantizer(nn.Module):
+    """Nearest-neighbour VQ with a codebook learned by gradient (VQ-VAE; HiFi-Codec's stages).
+
+    Returns the commitment loss ``|z_e - sg(z_q)|^2`` and the codebook loss
+    ``|sg(z_e) - z_q|^2`` separately; the trainer weights them (HiFi-Codec: 0.25 and 1).
+    """
+
+    def __init__(self, dim: int, codebook_size: int) -> None:
+        super().__init__()
+        self.codebook_size = codebook_size
+        self.codebook = nn.Embedding(codebook_size, dim)
+        nn.init.uniform_(self.codebook.weight, -1.0 / codebook_size, 1.0 / codebook_size)
+
+    def forward(self, residual: torch.Tensor) -> StageOutput:
+        indices = euclidean_nearest(to_vectors(residual), self.codebook.weight).view(residual.shape[0], -1)
+        z_q = self.decode_indices(indices)
+        if torch.is_grad_enabled():
+            commitment = per_item_mse(residual, z_q.detach())
+            codebook = per_item_mse(z_q, residual.detach())
+            z_q = residual + (z_q - residual).detach()
+        else:
+            commitment = codebook = residual.new_zeros(residual.shape[0])
+        return StageOutput(z_q, indices, commitment, codebook)
+
+    def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
+        return F.embedding(indices, self.codebook.weight).transpose(1, 2)
+
+
+class GroupSlice(nn.Module):
+    """A stage applied to channels ``[start, stop)`` of the residual; zeros elsewhere.
+
+    The building block of group-residual VQ (see the module docstring). Losses are those of
+    the wrapped stage, i.e. measured on the group's channels.
+    """
+
+    def __init__(self, stage: nn.Module, start: int, stop: int, channels: int) -> None:
+        super().__init__()
+        if not 0 <= start < stop <= channels:
+            raise ValueError(f"bad channel group [{start}, {stop}) of {channels}")
+        self.stage = stage
+        self.start, self.stop, self.channels = start, stop, channels
+
+    def _place(self, part: torch.Tensor) -> torch.Tensor:
+        return F.pad(part, (0, 0, self.start, self.channels - self.stop))
+
+    def forward(self, residual: torch.Tensor) -> StageOutput:
+        out = self.stage(residual[:, self.start : self.stop])
+        return StageOutput(self._place(out.quantized), out.indices, out.commitment_loss, out.codebook_loss)
+
+    def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
+        return self._place(self.stage.decode_indices(indices))
+
+
 @dataclass
 class QuantizerOutput:
     quantized: torch.Tensor  # [B, D, T] sum of the kept stages
@@ -92,14 +176,21 @@ class QuantizerOutput:
 
 
 class ResidualVectorQuantizer(nn.Module):
-    """Residual VQ over any list of stages, with per-sample quantizer dropout."""
+    """Residual VQ over any list of stages, with per-sample quantizer dropout.
 
-    def __init__(self, stages: list[nn.Module], dropout_p: float = 0.0) -> None:
+    ``dropout_step`` makes dropout keep whole multiples of that many codebooks (for grouped
+    quantizers: whole levels across all groups).
+    """
+
+    def __init__(self, stages: list[nn.Module], dropout_p: float = 0.0, dropout_step: int = 1) -> None:
         super().__init__()
         if not 0.0 <= dropout_p <= 1.0:
             raise ValueError(f"quantizer dropout must be in [0, 1], got {dropout_p}")
+        if dropout_step < 1 or len(stages) % dropout_step:
+            raise ValueError(f"dropout step {dropout_step} does not divide {len(stages)} codebooks")
         self.quantizers = nn.ModuleList(stages)
         self.dropout_p = float(dropout_p)
+        self.dropout_step = dropout_step
 
     @property
     def n_codebooks(self) -> int:
@@ -110,7 +201,8 @@ class ResidualVectorQuantizer(nn.Module):
         n = torch.full((batch,), self.n_codebooks, device=device)
         if self.dropout_p > 0:
             drop = torch.rand(batch, device=device) < self.dropout_p
-            n = torch.where(drop, torch.randint(1, self.n_codebooks + 1, (batch,), device=device), n)
+            steps = torch.randint(1, self.n_codebooks // self.dropout_step + 1, (batch,), device=device)
+            n = torch.where(drop, steps * self.dropout_step, n)
         return n
 
     def forward(self, z: torch.Tensor, n_codebooks: int | None = None) -> QuantizerOutput:

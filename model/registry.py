@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from model import dac
+from model import dac, encodec, hificodec, soundstream
 
 StateDict = dict[str, torch.Tensor]
 
@@ -43,8 +43,25 @@ def _parse_official_dac(obj: Any) -> tuple[dict, StateDict] | None:
     return config, state
 
 
+def _no_official_release(obj: Any) -> None:
+    """Families whose official weights we do not read (only our own files)."""
+    return None
+
+
 FAMILIES: dict[str, Family] = {
     "dac": Family("dac", "Improved RVQGAN (DAC)", _build_dac, _parse_official_dac),
+    "soundstream": Family(
+        "soundstream", "SoundStream",
+        lambda config: soundstream.SoundStream(soundstream.SoundStreamConfig.from_dict(config)),
+        _no_official_release),
+    "hificodec": Family(
+        "hificodec", "HiFi-Codec",
+        lambda config: hificodec.HifiCodec(hificodec.HifiCodecConfig.from_dict(config)),
+        _no_official_release),
+    "encodec": Family(
+        "encodec", "EnCodec",
+        lambda config: encodec.Encodec(encodec.EncodecConfig.from_dict(config)),
+        encodec.parse_official),
 }
 
 

@@ -16,6 +16,7 @@ import weakref
 import torch
 from torch import nn
 
+from model.layers import from_fast_layout, to_fast_layout
 from model.receptive_field import Span, span_of
 
 TILE_ELEMENTS = 1 << 18  # activations per tile (1 MiB of float32): fits in L2 cache
@@ -73,3 +74,8 @@ def run_sequential_tiled(stack: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     for stage in stack:
         x = run_tiled(stage, x)
     return x
+
+
+def run_fast(stack: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """Inference pass of a (weight-norm folded) stack on ``[B, C, T]``: fast layout, tiled."""
+    return from_fast_layout(run_sequential_tiled(stack, to_fast_layout(x)))
