@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-COMMANDS = ("encode", "decode", "eval", "info")
+COMMANDS = ("encode", "decode", "eval", "info", "train")
 
 DESCRIPTION = """\
 RVQ Studio: audition, inspect, compress and train neural audio codecs.
@@ -19,6 +19,7 @@ RVQ Studio: audition, inspect, compress and train neural audio codecs.
   rvq-studio decode IN.rvq -o OUT   decompress a .rvq file to WAV/FLAC
   rvq-studio eval IN                quality at every codebook count
   rvq-studio info [M]               describe a model
+  rvq-studio train --data DIR --out RUN   train or fine-tune a codec
 
 MODEL (M) is "default" (the bundled model), an official DAC checkpoint (.pth),
 or a model file exported by RVQ Studio (.safetensors). Run 'rvq-studio COMMAND -h'
@@ -69,7 +70,60 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Architecture, sample rate, hop, codebooks, bitrates and parameters.")
     info.add_argument("model", nargs="?", default="default", help='model file or "default"')
     info.add_argument("--json", action="store_true", help="print JSON")
+
+    _train_parser(sub)
     return parser
+
+
+TRAIN_DESCRIPTION = """\
+Train a codec from scratch, or fine-tune one (--from), on a folder of audio.
+
+DATA is searched recursively for wav/flac/ogg/opus/mp3 files at any sample rate and channel
+count; random excerpts are resampled to the model's rate and loudness-normalised, silent ones
+skipped. Top-level sub-folders (e.g. speech/, music/, general/) are sampled equally often.
+Without --val, about 5% of the files (chosen by path hash) are held out for validation.
+
+RUN_DIR receives config.json, checkpoints/ (the last few, plus best.pt by validation mel
+distance) and model.safetensors (the best model so far; open it in the studio or pass it to
+--model). Ctrl-C or SIGTERM saves a checkpoint and exits; continue with --resume.
+Runs under `torchrun --nproc_per_node K` with one data shard per process."""
+
+
+def _train_parser(sub) -> None:
+    tr = sub.add_parser("train", help="train or fine-tune a codec", description=TRAIN_DESCRIPTION,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    tr.add_argument("--data", metavar="DIR", help="training audio folder (required for a new run)")
+    tr.add_argument("--val", metavar="DIR", help="validation audio folder (default: hold out ~5%% of --data)")
+    tr.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (created if missing)")
+    tr.add_argument("--from", dest="from_model", metavar="MODEL",
+                    help='fine-tune this model ("default", an official DAC .pth or an exported model): its '
+                         "architecture is kept and the discriminators start fresh")
+    tr.add_argument("--preset", metavar="NAME",
+                    help="training recipe: default (the bundled model's architecture, CPU-friendly), dac-44k "
+                         "(the DAC paper's), tiny (tests); with --from only its training settings are used")
+    tr.add_argument("--steps", type=int, metavar="N", help="train until step N (may be raised on --resume)")
+    tr.add_argument("--batch", type=int, metavar="B", help="excerpts per step and process")
+    tr.add_argument("--lr", type=float, help="initial learning rate (decays exponentially)")
+    tr.add_argument("--excerpt-seconds", type=float, metavar="S", help="excerpt length (default 0.38)")
+    tr.add_argument("--gan-start", type=int, metavar="STEP",
+                    help="adversarial losses from this step on (reconstruction losses only before)")
+    tr.add_argument("--freeze", metavar="PARTS",
+                    help="comma-separated parts to keep fixed: encoder, quantizer, decoder. "
+                         "--freeze encoder,quantizer fine-tunes only the decoder, so the codes stay "
+                         "compatible with the base model (files encoded with it decode with the new one)")
+    tr.add_argument("--resume", action="store_true",
+                    help="continue the run in RUN_DIR from its latest checkpoint (starts it if empty)")
+    tr.add_argument("--val-every", type=int, metavar="V", help="validate every V steps")
+    tr.add_argument("--ckpt-every", type=int, metavar="C", help="checkpoint every C steps")
+    tr.add_argument("--keep", type=int, metavar="K", help="periodic checkpoints to keep")
+    tr.add_argument("--log-every", type=int, metavar="L", help="progress report every L steps")
+    tr.add_argument("--seed", type=int, help="random seed of a new run (default 0)")
+    tr.add_argument("--workers", type=int, default=1, metavar="W",
+                    help="data loading processes (default 1; 0 loads in the training process)")
+    tr.add_argument("--threads", type=int, metavar="T", help="torch threads for the training step")
+    tr.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    tr.add_argument("--json-progress", action="store_true",
+                    help="print one JSON object per line on stdout (see docs/training.md)")
 
 
 def build_gui_parser() -> argparse.ArgumentParser:

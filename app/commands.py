@@ -104,3 +104,33 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_train(args: argparse.Namespace) -> int:
+    """Train or fine-tune; exits 0 when finished or stopped by a signal (after a checkpoint)."""
+    from model.training import TrainingOptions, train
+    from model.training.progress import HumanReporter, JsonLinesReporter, MultiReporter
+    from model.training.run_config import parse_freeze
+
+    reporters = []
+    if args.json_progress:
+        reporters.append(JsonLinesReporter(sys.stdout))
+    if not args.json_progress or sys.stderr.isatty():
+        reporters.append(HumanReporter(sys.stderr))
+    reporter = MultiReporter(*reporters)
+    if args.workers < 0:
+        raise ValueError("--workers must be 0 or more")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError("--threads must be at least 1")
+    options = TrainingOptions(
+        out=args.out, data=args.data, val=args.val, from_model=args.from_model, preset=args.preset,
+        steps=args.steps, batch=args.batch, lr=args.lr, excerpt_seconds=args.excerpt_seconds,
+        gan_start=args.gan_start, val_every=args.val_every, ckpt_every=args.ckpt_every, keep=args.keep,
+        log_every=args.log_every, freeze=parse_freeze(args.freeze), seed=args.seed, resume=args.resume,
+        workers=args.workers, threads=args.threads, device=args.device, json_progress=args.json_progress,
+    )
+    try:
+        train(options, reporter)
+    except (ValueError, OSError, RuntimeError) as exc:
+        if args.json_progress:
+            JsonLinesReporter(sys.stdout).emit({"event": "error", "message": str(exc).strip().splitlines()[0]})
+        raise
+    return 0

@@ -1,0 +1,21 @@
+"""Training and fine-tuning of codecs: GAN training from the command line, resumable, torchrun-ready.
+
+Modules, one job each:
+
+- ``presets``: named recipes (architecture, discriminator, loss weights, optimiser, data, schedule).
+- ``run_config``: command-line options resolved into a run's ``config.json``; resume rules.
+- ``corpus``: scanning a folder of audio into groups; the held-out validation split.
+- ``excerpts``: one deterministic, normalised excerpt per example index.
+- ``batches``: step-indexed batches loaded by worker processes; the validation set.
+- ``objective``: the weighted generator and discriminator losses.
+- ``checkpoint``: safe, atomic, exactly-resumable training state.
+- ``validation``: the metrics of ``rvq-studio eval`` at every codebook count.
+- ``exported_model``: the run's ``model.safetensors`` for the studio.
+- ``progress``: JSON-lines and terminal reporting.
+- ``distributed``: torchrun, DDP and the collectives the loop needs.
+- ``loop``: the trainer that ties them together.
+"""
+from model.training.loop import TrainingError, TrainingResult, train
+from model.training.run_config import TrainingOptions
+
+__all__ = ["TrainingError", "TrainingOptions", "TrainingResult", "train"]

@@ -1,0 +1,473 @@
+"""The training loop: GAN steps, validation, checkpoints, signals, progress.
+
+One :class:`Trainer` per process.  It is family-agnostic: the generator comes from the family
+registry (or from ``load_network`` when fine-tuning) and is only used through its training
+forward ``recon, q = net(wave)``; freezing names its sub-modules (``encoder``, ``quantizer``,
+``decoder``).  Everything that decides what a step computes -- weights, optimiser and scheduler
+states, every random state, the sampler position -- is in the checkpoint, so a resumed run
+continues bit for bit (tests/model/training/test_resume.py).
+
+Stopping: SIGINT and SIGTERM set a flag that is checked between steps (agreed across ranks),
+then a checkpoint is written and ``train`` returns normally -- exit status 0.  A second signal
+interrupts at once.  SIGKILL cannot be caught; atomic checkpoint writes make it harmless.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import random
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from model.loading import load_network
+from model.registry import family as codec_family
+from model.training import distributed
+from model.training.batches import ExcerptDataset, StepBatches, batch_loader, fixed_set
+from model.training.checkpoint import (
+    CheckpointFolder,
+    TrainingStateError,
+    capture_rng_state,
+    restore_rng_state,
+)
+from model.training.corpus import Corpus, require_usable, scan_folder, split_held_out
+from model.training.excerpts import ExcerptSpec, Failure
+from model.training.exported_model import export_model
+from model.training.objective import Objective
+from model.training.presets import build_discriminator
+from model.training.progress import Reporter
+from model.training.run_config import RunConfig, RunFolder, TrainingOptions, new_config, resumed_config
+from model.training.validation import VALIDATION_SEED, ValidationResult, validate
+
+
+class TrainingError(ValueError):
+    """Training cannot go on (diverged, nothing to train...), with a message meant for people."""
+
+
+@dataclass
+class TrainingResult:
+    step: int
+    reason: str  # "completed" or "interrupted"
+    model_path: str | None
+    best_mel_distance: float | None
+
+
+class _NullReporter:
+    def emit(self, event: dict) -> None:
+        pass
+
+
+def train(options: TrainingOptions, reporter: Reporter) -> TrainingResult:
+    """Run (or resume) the training described by ``options``; progress goes to ``reporter``."""
+    if options.threads:
+        torch.set_num_threads(options.threads)
+    ctx = distributed.start(options.device)
+    try:
+        return Trainer(options, ctx, reporter).run()
+    finally:
+        ctx.close()
+
+
+def _on_main(ctx: distributed.DistributedContext, work):
+    """Run ``work()`` on rank 0 and hand its result (or its error) to every rank."""
+    result, error = None, None
+    if ctx.is_main:
+        try:
+            result = work()
+        except Exception as exc:  # re-raised below, after the other ranks heard of it
+            error = exc
+    result, message = ctx.broadcast((result, None if error is None else str(error)))
+    if error is not None:
+        raise error
+    if message is not None:
+        raise TrainingError(message)
+    return result
+
+
+def _fingerprint(corpus: Corpus) -> str:
+    h = hashlib.sha256()
+    for s in corpus.sources:
+        h.update(f"{s.relative}\0{s.frames}\0{s.sample_rate}\0{s.channels}\n".encode())
+    return h.hexdigest()[:16]
+
+
+class Trainer:
+    def __init__(self, options: TrainingOptions, ctx: distributed.DistributedContext, reporter: Reporter) -> None:
+        self.options, self.ctx = options, ctx
+        self.reporter = reporter if ctx.is_main else _NullReporter()  # rank 0 speaks for all
+        self.run_folder = RunFolder(options.out)
+        self.checkpoints = CheckpointFolder(self.run_folder.checkpoints)
+        self.stop_requested = False
+        self.best_mel: float | None = None
+        self.best_step: int | None = None
+        self.reported_failures: set[str] = set()
+        self.step = 0
+        self.resumed = False
+
+        self._base_network: nn.Module | None = None  # rank 0's --from network (DDP copies it to the others)
+        self._corpora: tuple[Corpus, Corpus, str] | None = None
+        self.resumed_from: str | None = None
+        self.config, base_name = _on_main(ctx, self._resolve_run)
+        self.preset = preset = self.config.preset
+        self.train_corpus, self.val_corpus, self.validation_source = _on_main(
+            ctx, lambda: self._corpora or self._scan_data(self.config))
+        self.name = base_name or self.run_folder.path.name
+
+        torch.manual_seed(self.config.seed)
+        generator = self._base_network or codec_family(self.config.family).build(self.config.architecture)
+        self.sample_rate = int(generator.sample_rate)
+        discriminator = build_discriminator(preset.discriminator)
+        self.trainable = self._freeze(generator)
+        self.generator = ctx.wrap(generator.to(ctx.device).train())
+        self.discriminator = ctx.wrap(discriminator.to(ctx.device).train())
+        self.optimizer_g = torch.optim.AdamW(self.trainable, lr=preset.lr, betas=preset.betas,
+                                             weight_decay=preset.weight_decay)
+        self.optimizer_d = torch.optim.AdamW(discriminator.parameters(), lr=preset.lr, betas=preset.betas,
+                                             weight_decay=preset.weight_decay)
+        self.scheduler_g = torch.optim.lr_scheduler.ExponentialLR(self.optimizer_g, preset.lr_gamma)
+        self.scheduler_d = torch.optim.lr_scheduler.ExponentialLR(self.optimizer_d, preset.lr_gamma)
+        self.objective = Objective(preset.weights, self.sample_rate, ctx.device)
+        self._seed_training_stream()
+        if options.resume:
+            self._load_resume_state()
+
+        spec = ExcerptSpec(self.sample_rate, preset.excerpt_seconds, preset.loudness_lufs, preset.silence_lufs)
+        self.dataset = ExcerptDataset(self.train_corpus, spec, self.config.seed)
+        self.sampler = StepBatches(preset.batch_size, self.step, ctx.rank, ctx.world_size)
+        self.validation_audio = self._load_validation_set() if ctx.is_main else None
+
+    # -- setup ---------------------------------------------------------------------------
+    def _resolve_run(self) -> tuple[RunConfig, str | None]:
+        options, run = self.options, self.run_folder
+        saved = run.read_config()
+        if saved is not None and options.resume:
+            return resumed_config(saved, options), None
+        if run.holds_run():
+            raise TrainingStateError(f"{run.path} already holds a training run: add --resume to continue it, "
+                                     "or choose another --out folder")
+        base, name = None, None
+        if options.from_model is not None:
+            family_key, architecture, self._base_network, name = load_network(options.from_model)
+            base = (family_key, architecture)
+        config = new_config(options, base)
+        self._corpora = self._scan_data(config)  # refuse bad data before the run folder is created
+        run.write_config(config)
+        return config, name
+
+    @staticmethod
+    def _scan_data(config: RunConfig) -> tuple[Corpus, Corpus, str]:
+        train = scan_folder(config.data, "training")
+        require_usable(train, "training")
+        if config.val is not None:
+            val = scan_folder(config.val, "validation")
+            require_usable(val, "validation")
+            return train, val, "folder"
+        train, val = split_held_out(train, config.held_out_fraction)
+        return train, val, "held-out"
+
+    def _load_validation_set(self) -> torch.Tensor:
+        p = self.preset
+        spec = ExcerptSpec(self.sample_rate, p.val_seconds, p.loudness_lufs, p.silence_lufs)
+        audio, failures = fixed_set(self.val_corpus, spec, p.val_examples, VALIDATION_SEED)
+        self._report_failures(failures)
+        return audio
+
+    def _freeze(self, generator: nn.Module) -> list[nn.Parameter]:
+        for part in self.config.freeze:
+            module = getattr(generator, part, None)
+            if not isinstance(module, nn.Module):
+                raise TrainingError(f"--freeze {part}: this {self.config.family} model has no {part}")
+            for p in module.parameters():
+                p.requires_grad_(False)
+        trainable = [p for p in generator.parameters() if p.requires_grad]
+        if not trainable:
+            raise TrainingError("nothing left to train: every parameter is frozen")
+        return trainable
+
+    def _seed_training_stream(self) -> None:
+        """Per-rank random streams (quantizer dropout differs between ranks, as between items)."""
+        seed = self.config.seed * 1000 + self.ctx.rank + 1
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+
+    def _load_resume_state(self) -> None:
+        found = self.checkpoints.load_latest()
+        if found is None:
+            return
+        state, path, warnings = found
+        for w in warnings:
+            self._warn(w)
+        distributed.unwrap(self.generator).load_state_dict(state["generator"])
+        distributed.unwrap(self.discriminator).load_state_dict(state["discriminator"])
+        self.optimizer_g.load_state_dict(state["optimizer_generator"])
+        self.optimizer_d.load_state_dict(state["optimizer_discriminator"])
+        self.scheduler_g.load_state_dict(state["scheduler_generator"])
+        self.scheduler_d.load_state_dict(state["scheduler_discriminator"])
+        self.step = int(state["step"])
+        self.best_mel, self.best_step = state["best_mel_distance"], state["best_step"]
+        if state["sampler"]["train_fingerprint"] != _fingerprint(self.train_corpus):
+            self._warn("the training folder changed since the checkpoint: the data order differs from "
+                       "an uninterrupted run")
+        rng = state["rng"]
+        if len(rng) == self.ctx.world_size:
+            restore_rng_state(rng[self.ctx.rank])
+        else:
+            self._warn(f"the run was checkpointed with {len(rng)} processes and resumes with "
+                       f"{self.ctx.world_size}: random streams and data shards start afresh")
+        self.resumed = True
+        self.resumed_from = str(path)
+
+    # -- events --------------------------------------------------------------------------
+    def _warn(self, message: str, **extra) -> None:
+        self.reporter.emit({"event": "warning", "message": message, **extra})
+
+    def _report_failures(self, failures: list[Failure]) -> None:
+        for relative, reason in failures:
+            if relative not in self.reported_failures:
+                self.reported_failures.add(relative)
+                self._warn(f"skipping unreadable file {relative}: {reason}", path=relative)
+
+    def _emit_data(self) -> None:
+        self.reporter.emit({
+            "event": "data",
+            "train": self.train_corpus.summary(),
+            "validation": self.val_corpus.summary(),
+            "validation_source": self.validation_source,
+            "validation_examples": int(self.validation_audio.shape[0]),
+            "validation_seconds": self.preset.val_seconds,
+            "unreadable": [{"path": p, "reason": r} for p, r in self.train_corpus.skipped + self.val_corpus.skipped],
+        })
+        for relative, _ in self.train_corpus.skipped + self.val_corpus.skipped:
+            self.reported_failures.add(relative)
+
+    def _emit_start(self) -> None:
+        generator = distributed.unwrap(self.generator)
+        self.reporter.emit({
+            "event": "start",
+            "step": self.step,
+            "total_steps": self.preset.steps,
+            "resumed": self.resumed,
+            "resumed_from": self.resumed_from,
+            "run": str(self.run_folder.path),
+            "preset": self.preset.name,
+            "family": self.config.family,
+            "base_model": self.config.base_model,
+            "frozen": list(self.config.freeze),
+            "generator_parameters": sum(p.numel() for p in generator.parameters()),
+            "trainable_parameters": sum(p.numel() for p in self.trainable),
+            "discriminator_parameters": sum(p.numel() for p in self.discriminator.parameters()),
+            "batch_size": self.preset.batch_size,
+            "world_size": self.ctx.world_size,
+            "gan_start_step": self.preset.gan_start_step,
+            "device": str(self.ctx.device),
+        })
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self) -> TrainingResult:
+        if self.ctx.is_main:
+            self._emit_data()
+            self._emit_start()
+        total = self.preset.steps
+        if self.step == 0 and not self.resumed:
+            self._validate()
+        with self._stop_signals(), contextlib.closing(_Batches(self)) as batches:
+            meter = _RateMeter()
+            sums: dict[str, float] = {}
+            count = 0
+            while self.step < total:
+                audio = batches.next()
+                losses = self.train_step(audio)
+                self.step += 1
+                meter.tick()
+                count += 1
+                for k, v in losses.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                if self.step % self.preset.log_every == 0 or self.step == total:
+                    self._emit_step({k: v / count for k, v in sums.items()}, meter)
+                    sums, count = {}, 0
+                if self.ctx.any(self.stop_requested):
+                    break
+                if self.step % self.preset.val_every == 0 and self.step < total:
+                    with meter.paused():
+                        self._validate()
+                if self.step % self.preset.ckpt_every == 0 and self.step < total:
+                    with meter.paused():
+                        self._checkpoint("periodic")
+        if self.step >= total and not self.stop_requested:
+            reason = "completed"
+            self._validate()
+            self._checkpoint("final")
+        else:
+            reason = "interrupted"
+            self._checkpoint("interrupt")
+        model = str(self.run_folder.model_path) if self.run_folder.model_path.exists() else None
+        self.reporter.emit({"event": "done", "step": self.step, "reason": reason, "model": model,
+                            "best_mel_distance": self.best_mel, "best_step": self.best_step})
+        return TrainingResult(self.step, reason, model, self.best_mel)
+
+    def train_step(self, real: torch.Tensor) -> dict[str, float]:
+        p, device = self.preset, self.ctx.device
+        real = real.to(device, non_blocking=True)
+        gan = self.step >= p.gan_start_step
+        with self._autocast():
+            fake, quantized = self.generator(real)
+        out: dict[str, float] = {}
+        if gan:
+            with self._autocast():
+                d_loss = self.objective.discriminator(self.discriminator, real, fake)
+            self.optimizer_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            norm_d = torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), p.grad_clip_discriminator)
+            self.optimizer_d.step()
+            self.scheduler_d.step()
+            out["discriminator"] = float(d_loss.detach())
+            out["grad_norm_discriminator"] = float(norm_d)
+        with self._autocast():
+            total, terms = self.objective.generator(
+                real, fake, quantized, distributed.unwrap(self.discriminator) if gan else None)
+        self.optimizer_g.zero_grad(set_to_none=True)
+        total.backward()
+        norm_g = torch.nn.utils.clip_grad_norm_(self.trainable, p.grad_clip_generator)
+        self.optimizer_g.step()
+        self.scheduler_g.step()
+        sync = getattr(distributed.unwrap(self.generator), "synchronise_codebooks", None)
+        if sync is not None and self.ctx.enabled:
+            sync(self.ctx.average_)
+        out.update({k: float(v.detach()) for k, v in terms.items()})
+        out["total"] = float(total.detach())
+        out["grad_norm_generator"] = float(norm_g)
+        if not math.isfinite(out["total"]):
+            raise TrainingError(f"the loss became {out['total']} at step {self.step + 1}; the checkpoints so far "
+                                "are intact: resume from them with a lower --lr")
+        return out
+
+    def _autocast(self):
+        if self.ctx.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _emit_step(self, means: dict[str, float], meter: "_RateMeter") -> None:
+        rate = meter.rate()
+        remaining = self.preset.steps - self.step
+        self.reporter.emit({
+            "event": "step",
+            "step": self.step,
+            "total_steps": self.preset.steps,
+            "losses": {k: v for k, v in means.items() if not k.startswith("grad_norm")},
+            "grad_norms": {k.removeprefix("grad_norm_"): v for k, v in means.items() if k.startswith("grad_norm")},
+            "gan": self.step > self.preset.gan_start_step,
+            "lr": self.optimizer_g.param_groups[0]["lr"],
+            "steps_per_s": rate,
+            "eta_s": remaining / rate if rate else None,
+        })
+
+    # -- validation and checkpoints -------------------------------------------------------
+    def _validate(self) -> None:
+        if self.ctx.is_main:
+            result = validate(distributed.unwrap(self.generator), self.config.family, self.config.architecture,
+                              self.validation_audio, self.step, self.ctx.device)
+            best = self.best_mel is None or result.mel_distance < self.best_mel
+            self.reporter.emit({"event": "validation", **result.to_dict(), "mel_distance": result.mel_distance,
+                                "best": best})
+            if best:
+                self.best_mel, self.best_step = result.mel_distance, self.step
+                self._export(result)
+                # Rank 0's random state only: best.pt is for restarting from the best weights
+                # (copy it over the latest step file), not for exact multi-rank resume.
+                path = self.checkpoints.save_best(self._state([capture_rng_state()]))
+                self.reporter.emit({"event": "checkpoint", "step": self.step, "kind": "best", "path": str(path)})
+
+    def _export(self, result: ValidationResult) -> None:
+        export_model(distributed.unwrap(self.generator), self.run_folder.model_path, self.config, self.name, result,
+                     self.train_corpus.minutes, self.val_corpus.minutes)
+
+    def _state(self, rng: list[dict]) -> dict:
+        return {
+            "step": self.step,
+            "generator": distributed.unwrap(self.generator).state_dict(),
+            "discriminator": distributed.unwrap(self.discriminator).state_dict(),
+            "optimizer_generator": self.optimizer_g.state_dict(),
+            "optimizer_discriminator": self.optimizer_d.state_dict(),
+            "scheduler_generator": self.scheduler_g.state_dict(),
+            "scheduler_discriminator": self.scheduler_d.state_dict(),
+            "rng": rng,
+            "sampler": {"next_step": self.step, "batch_size": self.preset.batch_size,
+                        "world_size": self.ctx.world_size, "seed": self.config.seed,
+                        "train_fingerprint": _fingerprint(self.train_corpus)},
+            "best_mel_distance": self.best_mel,
+            "best_step": self.best_step,
+        }
+
+    def _checkpoint(self, kind: str) -> None:
+        rng = self.ctx.gather(capture_rng_state())
+        if self.ctx.is_main:
+            path = self.checkpoints.save(self.step, self._state(rng), self.preset.keep)
+            self.reporter.emit({"event": "checkpoint", "step": self.step, "kind": kind, "path": str(path)})
+        self.ctx.barrier()
+
+    @contextlib.contextmanager
+    def _stop_signals(self) -> Iterator[None]:
+        def request_stop(signum, _frame):
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+            self._warn(f"{signal.Signals(signum).name} received: stopping after this step and saving a checkpoint")
+
+        previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+
+class _Batches:
+    """The training batches, from the trainer's current step on."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        loader = batch_loader(trainer.dataset, trainer.sampler, trainer.options.workers)
+        self.iterator = iter(loader)
+
+    def next(self) -> torch.Tensor:
+        audio, failures = next(self.iterator)
+        self.trainer._report_failures(failures)
+        return audio
+
+    def close(self) -> None:
+        shutdown = getattr(self.iterator, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
+
+
+class _RateMeter:
+    """Training steps per second, smoothed, not counting validation and checkpoint time."""
+
+    SMOOTHING = 0.1
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.seconds_per_step: float | None = None
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        elapsed, self.last = now - self.last, now
+        if self.seconds_per_step is None:
+            self.seconds_per_step = elapsed
+        else:
+            self.seconds_per_step += self.SMOOTHING * (elapsed - self.seconds_per_step)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        yield
+        self.last = time.perf_counter()
+
+    def rate(self) -> float | None:
+        return 1.0 / self.seconds_per_step if self.seconds_per_step else None
