@@ -33,7 +33,6 @@ Design decisions:
 
 from __future__ import annotations
 
-import math
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ except ImportError as error:  # pragma: no cover - guidance for the wrong interp
     sys.exit(f"{error}: run this with /work/refenv/bin/python (scripts/make_reference_env.sh)")
 
 from fixture_io import save_npz, save_torch
+from fixture_signals import chirps_with_noise
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "dac"
 BATCH = 2
@@ -129,21 +129,6 @@ def calibrate_output_gain(model: "dac.DAC", audio: torch.Tensor, sample_rate: in
     scale = PRE_TANH_STD / captured[0].std().item()
     final_conv.weight_g.mul_(scale)
     final_conv.bias.mul_(scale)
-
-
-def make_input(seed: int, sample_rate: int, length: int) -> np.ndarray:
-    """Batch of log chirps (40 Hz to 0.45*sr, random phase) plus white noise, (B, 1, T)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(length) / sample_rate
-    duration = length / sample_rate
-    f0, f1 = 40.0, 0.45 * sample_rate
-    k = math.log(f1 / f0) / duration
-    items = []
-    for _ in range(BATCH):
-        phase = 2 * np.pi * f0 * (np.exp(k * t) - 1) / k + rng.uniform(0, 2 * np.pi)
-        amplitude = rng.uniform(0.3, 0.6)
-        items.append(amplitude * np.sin(phase) + 0.05 * rng.standard_normal(length))
-    return np.stack(items)[:, None, :].astype(np.float32)
 
 
 @torch.no_grad()
@@ -245,7 +230,7 @@ def main() -> None:
     for config in _configs():
         sample_rate = config.kwargs["sample_rate"]
         model = build_model(config)
-        audio = torch.from_numpy(make_input(config.seed + 2, sample_rate, config.input_length))
+        audio = torch.from_numpy(chirps_with_noise(config.seed + 2, sample_rate, config.input_length, BATCH))
         calibrate_output_gain(model, audio, sample_rate)
         arrays = record_outputs(model, audio, config)
         if np.any(arrays["input"][..., config.input_length:] != 0):
