@@ -8,10 +8,10 @@ ranks train on GPUs and gloo on CPUs.  Each rank gets its own data shard (see
 rank 0 writes files, but every rank's random state goes into the checkpoint (gathered to
 rank 0) so that a resumed multi-process run is exact too.
 
-Codebook statistics: DAC's factorised codebooks are ordinary parameters that DDP already
-averages.  Families whose quantizers keep running statistics outside autograd (EMA codebooks,
-as in SoundStream) implement ``synchronise_codebooks(average)`` on their network; the trainer
-calls it after every step with :meth:`DistributedContext.average_`.
+Codebook statistics: DAC's factorised codebooks are ordinary parameters that DDP averages
+with the other gradients; EMA codebooks (SoundStream, EnCodec) all-reduce their per-step
+counts and sums inside the quantizer (``model/ema_quantize.py``) whenever a process group
+exists, so every family's codebooks stay identical across ranks without help from here.
 """
 from __future__ import annotations
 
@@ -71,12 +71,6 @@ class DistributedContext:
         box = [obj]
         dist.broadcast_object_list(box, src=0)
         return box[0]
-
-    def average_(self, tensor: torch.Tensor) -> None:
-        """In-place mean of ``tensor`` over ranks."""
-        if self.enabled:
-            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-            tensor.div_(self.world_size)
 
     def barrier(self) -> None:
         if self.enabled:

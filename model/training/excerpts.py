@@ -14,8 +14,9 @@ DAC release (normalised to -16 LUFS, then scaled down if a peak exceeds full sca
 meter is pyloudnorm's BS.1770 K-weighting with one gating block as long as the excerpt
 (at most the standard 0.4 s), about 1 ms per excerpt.  Excerpts below the silence threshold
 are skipped and another is drawn; files that fail to decode are reported back to the caller
-(the main process lists each once) and another is drawn.  A skipped file is not remembered
-between examples, because remembering would make the data depend on worker history.
+(the main process lists each once) and another file is drawn.  A failed file is avoided for
+the rest of that example only, not remembered between examples: remembering would make the
+data depend on which worker loaded what before.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ import soundfile as sf
 from model.audio_io import AudioFileError, read_audio, resample
 from model.training.corpus import AudioSource, Corpus, DataError
 
-MAX_TRIES = 8
+MAX_TRIES = 16
 _RESAMPLE_MARGIN_SECONDS = 0.01
 _LOUDNESS_BLOCK_SECONDS = 0.4
 
@@ -45,12 +46,18 @@ class SourcePicker:
             raise DataError(f"no usable audio in {corpus.root}")
         self._cumulative = [np.cumsum([s.seconds for s in items]) for items in self.groups]
 
-    def pick(self, index: int, rng: np.random.Generator) -> AudioSource:
+    def pick(self, index: int, rng: np.random.Generator, exclude: frozenset[str] = frozenset()) -> AudioSource:
+        """A file of group ``index mod groups``, never one whose relative path is in ``exclude``."""
         g = index % len(self.groups)
-        cumulative = self._cumulative[g]
+        items, cumulative = self.groups[g], self._cumulative[g]
+        if exclude:
+            kept = [s.seconds if s.relative not in exclude else 0.0 for s in items]
+            if not any(kept):
+                raise DataError(f"no file of the group {items[0].group!r} can be read (e.g. {sorted(exclude)[0]})")
+            cumulative = np.cumsum(kept)
         position = rng.random() * cumulative[-1]
         k = min(int(np.searchsorted(cumulative, position, side="right")), len(cumulative) - 1)
-        return self.groups[g][k]
+        return items[k]
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,7 @@ class ExcerptReader:
         failures: list[Failure] = []
         quietest_fallback: tuple[float, np.ndarray] | None = None
         for _ in range(MAX_TRIES):
-            source = picker.pick(index, rng)
+            source = picker.pick(index, rng, frozenset(path for path, _ in failures))
             needed = math.ceil(self.spec.length * source.sample_rate / self.spec.sample_rate)
             start = int(rng.integers(0, max(0, source.frames - needed) + 1))
             channel = int(rng.integers(0, source.channels))

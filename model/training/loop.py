@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import random
 import signal
 import time
@@ -39,10 +38,10 @@ from model.training.checkpoint import (
 from model.training.corpus import Corpus, require_usable, scan_folder, split_held_out
 from model.training.excerpts import ExcerptSpec, Failure
 from model.training.exported_model import export_model
-from model.training.objective import Objective
 from model.training.presets import build_discriminator
 from model.training.progress import Reporter
 from model.training.run_config import RunConfig, RunFolder, TrainingOptions, new_config, resumed_config
+from model.training.step import LossNotFiniteError, TrainingStep
 from model.training.validation import VALIDATION_SEED, ValidationResult, validate
 
 
@@ -126,13 +125,8 @@ class Trainer:
         self.trainable = self._freeze(generator)
         self.generator = ctx.wrap(generator.to(ctx.device).train())
         self.discriminator = ctx.wrap(discriminator.to(ctx.device).train())
-        self.optimizer_g = torch.optim.AdamW(self.trainable, lr=preset.lr, betas=preset.betas,
-                                             weight_decay=preset.weight_decay)
-        self.optimizer_d = torch.optim.AdamW(discriminator.parameters(), lr=preset.lr, betas=preset.betas,
-                                             weight_decay=preset.weight_decay)
-        self.scheduler_g = torch.optim.lr_scheduler.ExponentialLR(self.optimizer_g, preset.lr_gamma)
-        self.scheduler_d = torch.optim.lr_scheduler.ExponentialLR(self.optimizer_d, preset.lr_gamma)
-        self.objective = Objective(preset.weights, self.sample_rate, ctx.device)
+        self.step_fn = TrainingStep(self.generator, self.discriminator, self.trainable, preset, self.sample_rate,
+                                    ctx.device)
         self._seed_training_stream()
         if options.resume:
             self._load_resume_state()
@@ -206,10 +200,7 @@ class Trainer:
             self._warn(w)
         distributed.unwrap(self.generator).load_state_dict(state["generator"])
         distributed.unwrap(self.discriminator).load_state_dict(state["discriminator"])
-        self.optimizer_g.load_state_dict(state["optimizer_generator"])
-        self.optimizer_d.load_state_dict(state["optimizer_discriminator"])
-        self.scheduler_g.load_state_dict(state["scheduler_generator"])
-        self.scheduler_d.load_state_dict(state["scheduler_discriminator"])
+        self.step_fn.load_state_dict(state)
         self.step = int(state["step"])
         self.best_mel, self.best_step = state["best_mel_distance"], state["best_step"]
         if state["sampler"]["train_fingerprint"] != _fingerprint(self.train_corpus):
@@ -313,45 +304,11 @@ class Trainer:
         return TrainingResult(self.step, reason, model, self.best_mel)
 
     def train_step(self, real: torch.Tensor) -> dict[str, float]:
-        p, device = self.preset, self.ctx.device
-        real = real.to(device, non_blocking=True)
-        gan = self.step >= p.gan_start_step
-        with self._autocast():
-            fake, quantized = self.generator(real)
-        out: dict[str, float] = {}
-        if gan:
-            with self._autocast():
-                d_loss = self.objective.discriminator(self.discriminator, real, fake)
-            self.optimizer_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            norm_d = torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), p.grad_clip_discriminator)
-            self.optimizer_d.step()
-            self.scheduler_d.step()
-            out["discriminator"] = float(d_loss.detach())
-            out["grad_norm_discriminator"] = float(norm_d)
-        with self._autocast():
-            total, terms = self.objective.generator(
-                real, fake, quantized, distributed.unwrap(self.discriminator) if gan else None)
-        self.optimizer_g.zero_grad(set_to_none=True)
-        total.backward()
-        norm_g = torch.nn.utils.clip_grad_norm_(self.trainable, p.grad_clip_generator)
-        self.optimizer_g.step()
-        self.scheduler_g.step()
-        sync = getattr(distributed.unwrap(self.generator), "synchronise_codebooks", None)
-        if sync is not None and self.ctx.enabled:
-            sync(self.ctx.average_)
-        out.update({k: float(v.detach()) for k, v in terms.items()})
-        out["total"] = float(total.detach())
-        out["grad_norm_generator"] = float(norm_g)
-        if not math.isfinite(out["total"]):
-            raise TrainingError(f"the loss became {out['total']} at step {self.step + 1}; the checkpoints so far "
-                                "are intact: resume from them with a lower --lr")
-        return out
-
-    def _autocast(self):
-        if self.ctx.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        try:
+            return self.step_fn(real, gan=self.step >= self.preset.gan_start_step)
+        except LossNotFiniteError as exc:
+            raise TrainingError(f"{exc} at step {self.step + 1}; the checkpoints so far are intact: "
+                                "resume from them with a lower --lr") from None
 
     def _emit_step(self, means: dict[str, float], meter: "_RateMeter") -> None:
         rate = meter.rate()
@@ -363,7 +320,7 @@ class Trainer:
             "losses": {k: v for k, v in means.items() if not k.startswith("grad_norm")},
             "grad_norms": {k.removeprefix("grad_norm_"): v for k, v in means.items() if k.startswith("grad_norm")},
             "gan": self.step > self.preset.gan_start_step,
-            "lr": self.optimizer_g.param_groups[0]["lr"],
+            "lr": self.step_fn.lr,
             "steps_per_s": rate,
             "eta_s": remaining / rate if rate else None,
         })
@@ -393,10 +350,7 @@ class Trainer:
             "step": self.step,
             "generator": distributed.unwrap(self.generator).state_dict(),
             "discriminator": distributed.unwrap(self.discriminator).state_dict(),
-            "optimizer_generator": self.optimizer_g.state_dict(),
-            "optimizer_discriminator": self.optimizer_d.state_dict(),
-            "scheduler_generator": self.scheduler_g.state_dict(),
-            "scheduler_discriminator": self.scheduler_d.state_dict(),
+            **self.step_fn.state_dict(),
             "rng": rng,
             "sampler": {"next_step": self.step, "batch_size": self.preset.batch_size,
                         "world_size": self.ctx.world_size, "seed": self.config.seed,

@@ -130,8 +130,6 @@ def test_folder_of_unreadable_files_is_a_clear_error(tmp_path, capsys):
 
 
 def test_single_file_without_validation_folder_is_a_clear_error(tmp_path, capsys):
-    from training_helpers import write_tone
-
     write_tone(tmp_path / "one" / "a.wav", 16000, 1.0)
     code, _, err = run(tiny_args(tmp_path / "one", tmp_path / "run"), capsys)
     assert code == 2 and "single usable file" in err and "--val" in err
@@ -152,8 +150,6 @@ def test_resume_refuses_settings_that_change_what_a_step_computes(audio_folder, 
 
 
 def test_validation_folder_is_used_instead_of_a_held_out_split(audio_folder, tmp_path, capsys):
-    from training_helpers import write_tone
-
     write_tone(tmp_path / "val" / "v.wav", 44100, 1.0, freq=1000.0)
     code, events, _ = run(tiny_args(audio_folder, tmp_path / "run", "--val", str(tmp_path / "val"), "--steps", "1",
                                     "--json-progress"), capsys)

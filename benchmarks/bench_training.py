@@ -1,0 +1,185 @@
+"""Training speed on this CPU: our step for the `default` and `dac-44k` presets, the reference
+package's step on the same configurations, and where the time goes.
+
+For each case it times the step that training runs (``model.training.step.TrainingStep``):
+a mel-only step (the warm-up before ``gan_start_step``) and a full GAN step (discriminator
+update + generator update with adversarial and feature-matching losses), best of
+``--repeats`` after one warm-up step, on loudness-normalised synthetic audio (chirps and noise).
+It reports steps/s and seconds of compute per second of training audio.
+
+The reference step is the DAC release's ``train_loop`` (``scripts/train.py``) written out with
+the official ``dac`` and ``audiotools`` modules: ``GANLoss`` with the release discriminator,
+``MelSpectrogramLoss`` / ``MultiScaleSTFTLoss`` / ``L1Loss`` with the ``conf/final/44khz.yml``
+settings, AdamW + ExponentialLR, clipping at 1000 / 10.  The release discriminator has no width
+setting, so the like-for-like comparison uses the full-width discriminator on both sides; our
+`default` preset's quarter-width discriminator is timed separately.
+
+Runs in the reference environment (scripts/make_reference_env.sh) to include the reference;
+in the project venv the reference columns are skipped:
+    OMP_NUM_THREADS=1 nice -n 10 /work/refenv/bin/python benchmarks/bench_training.py
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from model.registry import family
+from model.training.presets import DiscriminatorSettings, build_discriminator, preset
+from model.training.step import TrainingStep
+
+
+def synthetic_batch(batch: int, seconds: float, rate: int, seed: int = 0) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    items = []
+    for _ in range(batch):
+        f0 = rng.uniform(80, 2000)
+        x = np.sin(2 * np.pi * f0 * t * (1 + rng.uniform(0, 2) * t)) + 0.1 * rng.standard_normal(t.size)
+        items.append(0.1 * x / np.sqrt(np.mean(x**2)))
+    return torch.tensor(np.stack(items), dtype=torch.float32).unsqueeze(1)
+
+
+def best_time(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up: allocator, oneDNN primitive caches
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def our_step(architecture: dict, discriminator: DiscriminatorSettings, batch: torch.Tensor) -> TrainingStep:
+    torch.manual_seed(0)
+    generator = family("dac").build(architecture).train()
+    critic = build_discriminator(discriminator).train()
+    recipe = preset("dac-44k").with_overrides(batch_size=batch.shape[0])
+    return TrainingStep(generator, critic, list(generator.parameters()), recipe, architecture["sample_rate"],
+                        torch.device("cpu"))
+
+
+def reference_step(architecture: dict) -> Callable[[torch.Tensor, bool], None] | None:
+    """The DAC release's training step, or None outside the reference environment."""
+    try:
+        import dac
+        from audiotools import AudioSignal
+        from dac.nn import loss as dac_loss
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    generator = dac.model.DAC(**architecture).train()
+    critic = dac.model.Discriminator(rates=[], periods=[2, 3, 5, 7, 11], fft_sizes=[2048, 1024, 512],
+                                     sample_rate=architecture["sample_rate"],
+                                     bands=[(0.0, 0.1), (0.1, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0)]).train()
+    opt_g = torch.optim.AdamW(generator.parameters(), 1e-4, betas=(0.8, 0.99))
+    opt_d = torch.optim.AdamW(critic.parameters(), 1e-4, betas=(0.8, 0.99))
+    sched_g = torch.optim.lr_scheduler.ExponentialLR(opt_g, 0.999996)
+    sched_d = torch.optim.lr_scheduler.ExponentialLR(opt_d, 0.999996)
+    gan_loss = dac_loss.GANLoss(critic)
+    mel_loss = dac_loss.MelSpectrogramLoss(n_mels=[5, 10, 20, 40, 80, 160, 320],
+                                           window_lengths=[32, 64, 128, 256, 512, 1024, 2048],
+                                           mel_fmin=[0.0] * 7, mel_fmax=[None] * 7, pow=1.0, clamp_eps=1e-5,
+                                           mag_weight=0.0)
+    stft_loss = dac_loss.MultiScaleSTFTLoss(window_lengths=[2048, 512])
+    waveform_loss = dac_loss.L1Loss()
+    rate = architecture["sample_rate"]
+
+    def step(audio: torch.Tensor, gan: bool) -> None:
+        signal = AudioSignal(audio.clone(), rate)
+        out = generator(signal.audio_data, rate)
+        recons = AudioSignal(out["audio"], rate)
+        if gan:
+            d_loss = gan_loss.discriminator_loss(recons, signal)
+            opt_d.zero_grad()
+            d_loss.backward()
+            torch.nn.utils.clip_grad_norm_(critic.parameters(), 10.0)
+            opt_d.step()
+            sched_d.step()
+        stft_loss(recons, signal)
+        waveform_loss(recons, signal)
+        loss = (15 * mel_loss(recons, signal) + 0.25 * out["vq/commitment_loss"] + out["vq/codebook_loss"])
+        if gan:
+            adversarial, feature_matching = gan_loss.generator_loss(recons, signal)
+            loss = loss + adversarial + 2 * feature_matching
+        opt_g.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(generator.parameters(), 1e3)
+        opt_g.step()
+        sched_g.step()
+
+    return step
+
+
+def profile_summary(fn: Callable[[], object], rows: int) -> str:
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+
+
+def report(label: str, seconds: float, batch: torch.Tensor, rate: int) -> str:
+    audio_seconds = batch.shape[0] * batch.shape[-1] / rate
+    return f"{label:<44} {seconds:8.2f} s/step {1 / seconds:7.3f} steps/s {seconds / audio_seconds:7.2f} s per audio-s"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--dac44k-batch", type=int, default=2, help="batch for dac-44k (the paper's 72 is a GPU job)")
+    parser.add_argument("--profile-rows", type=int, default=15)
+    parser.add_argument("--skip-dac44k", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s), best of {args.repeats}\n")
+
+    default = preset("default")
+    rate = default.architecture["sample_rate"]
+    batch = synthetic_batch(default.batch_size, default.excerpt_seconds, rate)
+    full_width = DiscriminatorSettings()
+
+    ours = our_step(default.architecture, default.discriminator, batch)
+    mel_only = best_time(lambda: ours(batch, gan=False), args.repeats)
+    gan = best_time(lambda: ours(batch, gan=True), args.repeats)
+    print(f"preset default: {default.batch_size} x {default.excerpt_seconds} s, discriminator width "
+          f"{default.discriminator.width}")
+    print(report("  ours, mel-only (warm-up) step", mel_only, batch, rate))
+    print(report("  ours, GAN step", gan, batch, rate))
+    print(f"  discriminator share of a GAN step: {(gan - mel_only) / gan:.0%}\n")
+
+    print("default architecture, full-width DAC discriminator (same configuration on both sides):")
+    ours_full = our_step(default.architecture, full_width, batch)
+    theirs = reference_step(default.architecture)
+    for gan_on, name in ((False, "mel-only"), (True, "GAN")):
+        mine = best_time(lambda: ours_full(batch, gan=gan_on), args.repeats)
+        print(report(f"  ours, {name} step", mine, batch, rate))
+        if theirs is not None:
+            ref = best_time(lambda: theirs(batch, gan_on), args.repeats)
+            print(report(f"  reference (dac 1.0.0), {name} step", ref, batch, rate) + f"   ours {ref / mine:.2f}x faster")
+    print()
+
+    if not args.skip_dac44k:
+        big = preset("dac-44k")
+        big_batch = synthetic_batch(args.dac44k_batch, big.excerpt_seconds, rate, seed=1)
+        print(f"preset dac-44k at batch {args.dac44k_batch} x {big.excerpt_seconds} s (the paper trains 72 per step):")
+        ours_big = our_step(big.architecture, big.discriminator, big_batch)
+        mine = best_time(lambda: ours_big(big_batch, gan=True), args.repeats)
+        print(report("  ours, GAN step", mine, big_batch, rate))
+        theirs_big = reference_step(big.architecture)
+        if theirs_big is not None:
+            ref = best_time(lambda: theirs_big(big_batch, True), args.repeats)
+            print(report("  reference (dac 1.0.0), GAN step", ref, big_batch, rate) + f"   ours {ref / mine:.2f}x faster")
+        print()
+
+    print("where the time goes: one GAN step of the default preset (self CPU time per operator)")
+    print(profile_summary(lambda: ours(batch, gan=True), args.profile_rows))
+
+
+if __name__ == "__main__":
+    main()
