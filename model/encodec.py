@@ -61,6 +61,9 @@ class EncodecConfig(SeanetCodecConfig):
 
 class Encodec(SeanetCodec):
     def __init__(self, config: EncodecConfig) -> None:
+        if not config.target_bandwidths or config.n_codebooks < 1:
+            raise ValueError(f"target bandwidths {list(config.target_bandwidths)} kbps allow no codebook "
+                             f"({config.kbps_per_codebook:g} kbps each)")
         super().__init__(config)
 
     def describe(self) -> dict:

@@ -131,6 +131,8 @@ class HifiCodec(ConvolutionalCodec):
         super().__init__()
         if len(config.rates) != len(config.kernel_sizes):
             raise ValueError("rates and kernel_sizes must have the same length")
+        if config.decoder_dim % 2 ** len(config.rates):
+            raise ValueError(f"decoder_dim {config.decoder_dim} must be divisible by 2**{len(config.rates)}")
         self.config = config
         self.encoder = _encoder(config)
         self.quantizer = group_residual_quantizer(config)

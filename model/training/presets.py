@@ -21,7 +21,10 @@ from dataclasses import asdict, dataclass, field, replace
 from torch import nn
 
 from model.discriminators import DEFAULT_BANDS, DEFAULT_FFT_SIZES, DEFAULT_PERIODS, Discriminator
+from model.encodec import EncodecConfig
+from model.hificodec import HifiCodecConfig
 from model.presets import DAC_44KHZ_8KBPS, DEFAULT_DAC
+from model.soundstream import SoundStreamConfig
 
 
 class PresetError(ValueError):
@@ -157,10 +160,103 @@ TINY = TrainingPreset(
     description="A very small codec and discriminator, for tests: a step takes a few milliseconds.",
 )
 
-PRESETS: dict[str, TrainingPreset] = {p.name: p for p in (DEFAULT, DAC_44K, TINY)}
+# The other families, from scratch.  All use the trainer's DAC losses and discriminator (mel
+# distance, multi-period + multi-band STFT discriminator), not each paper's own; what each
+# preset takes from its paper is said in its description.  The EMA families (SoundStream,
+# EnCodec) have no codebook loss (the codebooks follow moving averages) and weigh the
+# commitment loss 1, as the EnCodec release does.
+_PAPER_OPTIMISER = dict(lr=3e-4, betas=(0.5, 0.9), weight_decay=0.0, lr_gamma=1.0)
+_EMA_WEIGHTS = LossWeights(codebook=0.0, commitment=1.0)
+
+SOUNDSTREAM_24K = TrainingPreset(
+    name="soundstream-24k",
+    family="soundstream",
+    architecture=SoundStreamConfig().to_dict(),
+    weights=_EMA_WEIGHTS,
+    batch_size=64,
+    excerpt_seconds=1.0,
+    steps=600_000,
+    **_PAPER_OPTIMISER,
+    description="The SoundStream paper's 24 kHz causal codec (C=32, strides 2/4/5/8, 24 x 1024 EMA "
+                "codebooks, quantizer dropout n ~ U{1..24}: 0.75-18 kbps); optimiser and data as the "
+                "EnCodec paper's recipe (Adam 3e-4, betas 0.5/0.9, 64 x 1 s). A GPU job.",
+)
+
+ENCODEC_24K = TrainingPreset(
+    name="encodec-24k",
+    family="encodec",
+    architecture=EncodecConfig(quantizer_dropout=1.0).to_dict(),
+    weights=_EMA_WEIGHTS,
+    batch_size=64,
+    excerpt_seconds=1.0,
+    steps=600_000,
+    **_PAPER_OPTIMISER,
+    description="The EnCodec 24 kHz release's architecture (SEANet + LSTM, 32 x 1024 EMA codebooks, "
+                "1.5-24 kbps) and the paper's recipe (Adam 3e-4, betas 0.5/0.9, 64 x 1 s, 300 x 2000 "
+                "steps); n ~ U{1..32} per example instead of one bandwidth per batch. A GPU job.",
+)
+
+HIFICODEC_24K = TrainingPreset(
+    name="hificodec-24k",
+    family="hificodec",
+    architecture=HifiCodecConfig().to_dict(),
+    lr=2e-4,
+    betas=(0.5, 0.9),
+    weight_decay=0.0,
+    batch_size=16,
+    excerpt_seconds=16000 / 24000,
+    steps=600_000,
+    description="HiFi-Codec's 24 kHz, 320-hop release (HiFi-GAN generator, 2 groups x 2 levels of "
+                "1024 codes: 3 kbps), its optimiser (Adam 2e-4, betas 0.5/0.9) and 16000-sample "
+                "excerpts; codebook and commitment weights 1 and 0.25 as the release. A GPU job.",
+)
+
+_TINY_RUN = dict(
+    discriminator=DiscriminatorSettings(periods=(2, 3), fft_sizes=(512,), width=1 / 16),
+    batch_size=2, excerpt_seconds=0.2, steps=6, gan_start_step=2, val_every=3, ckpt_every=2, keep=2,
+    val_examples=2, val_seconds=0.5, log_every=1,
+)
+
+SOUNDSTREAM_TINY = TrainingPreset(
+    name="soundstream-tiny",
+    family="soundstream",
+    architecture=SoundStreamConfig(sample_rate=16000, n_filters=2, dimension=8, ratios=(4, 4, 2),
+                                   n_codebooks=3, codebook_size=32, dead_code_threshold=0.1,
+                                   kmeans_iters=5).to_dict(),
+    weights=_EMA_WEIGHTS,
+    **_TINY_RUN,
+    description="A very small SoundStream, for tests.",
+)
+
+ENCODEC_TINY = TrainingPreset(
+    name="encodec-tiny",
+    family="encodec",
+    architecture=EncodecConfig(sample_rate=16000, n_filters=2, dimension=8, ratios=(4, 4, 2),
+                               codebook_size=32, target_bandwidths=(2.5, 7.5), dead_code_threshold=0.1,
+                               kmeans_iters=5, quantizer_dropout=1.0).to_dict(),
+    weights=_EMA_WEIGHTS,
+    **_TINY_RUN,
+    description="A very small EnCodec-style codec (with its LSTMs), for tests.",
+)
+
+HIFICODEC_TINY = TrainingPreset(
+    name="hificodec-tiny",
+    family="hificodec",
+    architecture=HifiCodecConfig(sample_rate=16000, encoder_dim=2, latent_dim=8, decoder_dim=16,
+                                 rates=(4, 4, 2), kernel_sizes=(8, 8, 4), resblock_kernel_sizes=(3, 5),
+                                 resblock_dilations=(1, 3), codebook_size=32).to_dict(),
+    **_TINY_RUN,
+    description="A very small HiFi-Codec (2 groups x 2 levels), for tests.",
+)
+
+PRESETS: dict[str, TrainingPreset] = {p.name: p for p in (
+    DEFAULT, DAC_44K, TINY, SOUNDSTREAM_24K, ENCODEC_24K, HIFICODEC_24K,
+    SOUNDSTREAM_TINY, ENCODEC_TINY, HIFICODEC_TINY)}
 
 # The recipe used when fine-tuning a model of each family without --preset.
-FINE_TUNE_PRESET: dict[str, str] = {"dac": "default"}
+FINE_TUNE_PRESET: dict[str, str] = {
+    "dac": "default", "soundstream": "soundstream-24k", "encodec": "encodec-24k", "hificodec": "hificodec-24k",
+}
 
 
 def preset(name: str) -> TrainingPreset:
