@@ -1,0 +1,76 @@
+"""`rvq-studio eval` and `info` on every codec family, with no family-specific code in app/.
+
+Models are random-weight networks of each family's tiny preset, saved with
+model/export.py (EMA codebooks initialised by one training step), plus the official-layout
+EnCodec fixture.
+"""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from app.cli import main
+from model.export import save_model_file
+from model.registry import family
+from model.training.presets import PRESETS
+
+ENCODEC_FIXTURE = Path(__file__).parent.parent / "fixtures" / "encodec" / "encodec24k.th"
+
+
+@pytest.fixture
+def clip(tmp_path) -> Path:
+    rate = 22050
+    t = np.arange(int(rate * 0.6)) / rate
+    x = np.stack([0.3 * np.sin(2 * np.pi * 330 * t), 0.2 * np.sin(2 * np.pi * 550 * t)], 1)
+    path = tmp_path / "clip.wav"
+    sf.write(path, x, rate)
+    return path
+
+
+@pytest.fixture(params=["soundstream", "encodec", "hificodec"])
+def model_file(request, tmp_path) -> tuple[str, Path]:
+    preset = PRESETS[f"{request.param}-tiny"]
+    torch.manual_seed(0)
+    net = family(preset.family).build(preset.architecture)
+    with torch.no_grad():
+        net.train()(0.3 * torch.randn(2, 1, 2048))
+    path = tmp_path / f"{request.param}.safetensors"
+    save_model_file(net.eval(), path, family=preset.family, config=preset.architecture, name=preset.name,
+                    trained=False)
+    return request.param, path
+
+
+def _eval_json(clip: Path, model: Path, capsys) -> dict:
+    assert main(["eval", str(clip), "--model", str(model), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_eval_runs_on_every_family(clip, model_file, capsys):
+    name, path = model_file
+    report = _eval_json(clip, path, capsys)
+    preset = PRESETS[f"{name}-tiny"]
+    expected = family(preset.family).build(preset.architecture).n_codebooks
+    assert [r["n_codebooks"] for r in report["rows"]] == list(range(1, expected + 1))
+    for row in report["rows"]:
+        assert all(math.isfinite(row[k]) for k in ("kbps", "mel_distance", "stft_distance", "si_sdr"))
+    assert len(report["entropy_bits"]) == expected
+
+
+def test_info_names_the_family(model_file, capsys):
+    name, path = model_file
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["family"] == name and info["trained"] is False
+
+
+def test_eval_and_info_on_the_official_encodec_layout(clip, capsys):
+    report = _eval_json(clip, ENCODEC_FIXTURE, capsys)
+    assert len(report["rows"]) == 32
+    assert report["rows"][7]["kbps"] == pytest.approx(6.0)
+    assert main(["info", str(ENCODEC_FIXTURE)]) == 0
+    out = capsys.readouterr().out
+    assert "encodec" in out and "6 kbps" in out

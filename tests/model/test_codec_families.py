@@ -1,0 +1,172 @@
+"""Every family behind the one interface: load_codec + Codec, exact chunking, files, SoundStream.
+
+Models are the tiny test presets of each family (model/training/presets.py), with their
+EMA codebooks initialised by one training step (k-means on the first batch).
+"""
+import pytest
+import torch
+from torch import nn
+
+from model import load_codec
+from model.codec import Codec
+from model.export import save_model_file
+from model.layers import PaddedConv1d, ResidualUnit
+from model.quantize import GroupSlice, to_vectors
+from model.receptive_field import span_of
+from model.registry import family
+from model.soundstream import SoundStream, SoundStreamConfig
+from model.training.presets import PRESETS
+
+FAMILIES = ["soundstream", "encodec", "hificodec"]
+
+
+def tiny_network(name: str, seed: int = 0, **changes) -> nn.Module:
+    """The family's tiny preset network with codebooks spread over its latents.
+
+    EMA codebooks get their k-means initialisation from one training step; HiFi-Codec's
+    gradient-learned ones (initialised near zero, as the release does) are set to latent
+    vectors level by level, as training would move them.
+    """
+    torch.manual_seed(seed)
+    preset = PRESETS[f"{name}-tiny"]
+    net = family(preset.family).build({**preset.architecture, **changes})
+    batch = 0.3 * torch.randn(4, 1, 32 * 64)
+    with torch.no_grad():
+        net.train()(batch)
+        net.eval()
+        residual = net.encoder_stack()(batch)
+        for stage in net.quantizer.quantizers:
+            if isinstance(stage, GroupSlice):
+                rows = to_vectors(residual[:, stage.start:stage.stop])
+                stage.stage.codebook.weight.copy_(rows[torch.randperm(len(rows))[:stage.stage.codebook_size]])
+            residual = residual - stage(residual).quantized
+    return net
+
+
+def _signal(seconds=0.4, rate=16000, batch=2, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return 0.3 * torch.randn(batch, 1, int(rate * seconds) + 19, generator=g)
+
+
+@pytest.fixture(params=FAMILIES)
+def codec(request) -> Codec:
+    return Codec(tiny_network(request.param), name="tiny", family=request.param, config={})
+
+
+def test_encode_decode_through_the_common_interface(codec):
+    x = _signal()
+    codes = codec.encode(x)
+    assert codes.shape == (2, codec.n_codebooks, -(-x.shape[-1] // codec.hop_length))
+    assert codes.dtype == torch.int64 and 0 <= int(codes.min()) and int(codes.max()) < codec.codebook_size
+    assert len(codes[:, 0].unique()) > 1  # initialised codebooks: the codes vary
+    for n in (1, codec.n_codebooks):
+        wave = codec.decode(codes[:, :n])
+        assert wave.shape == (2, 1, codes.shape[-1] * codec.hop_length)
+        assert torch.isfinite(wave).all()
+
+
+def test_chunking_is_exact_or_the_codec_runs_whole(codec):
+    x = _signal(0.6)
+    whole = codec.encode(x, chunk_seconds=100)
+    decoded = codec.decode(whole, chunk_seconds=100)
+    for seconds in (0.01, 0.07):
+        assert torch.equal(codec.encode(x, chunk_seconds=seconds), whole)
+        assert (codec.decode(whole, chunk_seconds=seconds) - decoded).abs().max() < 1e-5
+    assert codec.chunkable == (codec.family != "encodec")  # LSTMs: no finite context
+
+
+def test_own_model_file_round_trip_keeps_family_and_outputs(codec, tmp_path):
+    path = tmp_path / "model.safetensors"
+    preset = PRESETS[f"{codec.family}-tiny"]
+    save_model_file(codec.network, path, family=codec.family, config=preset.architecture, name="tiny")
+    loaded = load_codec(path)
+    assert loaded.family == codec.family and loaded.describe()["architecture"] == codec.describe()["architecture"]
+    x = _signal()
+    codes = codec.encode(x)
+    assert torch.equal(loaded.encode(x), codes)
+    assert torch.equal(loaded.decode(codes), codec.decode(codes))
+
+
+def test_training_forward_keeps_length_and_reports_quantizer_output(codec):
+    net = codec.network
+    for p in net.parameters():
+        p.requires_grad_(True)
+    x = _signal(0.1)
+    recon, q = net.train()(x)
+    assert recon.shape == x.shape
+    assert q.codes.shape[:2] == (2, codec.n_codebooks)
+    (recon.abs().mean() + q.commitment_loss + q.codebook_loss).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.encoder.parameters())
+
+
+# -- SoundStream ----------------------------------------------------------------------------
+
+def test_soundstream_default_is_the_papers_architecture():
+    c = SoundStreamConfig()
+    assert (c.sample_rate, c.hop_length, c.frame_rate) == (24000, 320, 75)
+    assert (c.n_codebooks, c.codebook_size, c.quantizer_dropout) == (24, 1024, 1.0)
+    net = SoundStream(SoundStreamConfig(n_filters=2, dimension=8, n_codebooks=2, codebook_size=16))
+    stack = list(net.encoder.model)
+    strided = [m for m in stack if isinstance(m, PaddedConv1d) and m.conv.stride > 1]
+    assert [m.conv.stride for m in strided] == [2, 4, 5, 8]
+    units = [m for m in stack if isinstance(m, ResidualUnit)]
+    assert [u.block[1].conv.dilation for u in units] == [1, 3, 9] * 4
+    assert all(u.block[1].conv.kernel_size == 7 and u.shortcut is None for u in units)
+    assert isinstance(stack[-2], nn.ELU) and stack[-1].conv.kernel_size == 3
+    assert stack[0].conv.weight_v.shape[1] == 1 and [m.conv.weight_v.shape[0] for m in strided] == [4, 8, 16, 32]
+
+
+def test_causal_soundstream_codes_and_audio_never_depend_on_the_future():
+    net = tiny_network("soundstream")
+    codec = Codec(net, name="tiny", family="soundstream", config={})
+    x = _signal(0.3, batch=1)
+    cut = 40 * codec.hop_length  # change everything from frame 40 on
+    y = x.clone()
+    y[..., cut:] = torch.randn_like(y[..., cut:])
+    a, b = codec.encode(x), codec.encode(y)
+    assert torch.equal(a[..., :40], b[..., :40]) and not torch.equal(a, b)
+    wa, wb = codec.decode(a), codec.decode(b)
+    assert torch.equal(wa[..., :cut], wb[..., :cut])
+    span = span_of(net.encoder.model)
+    assert span.right <= net.hop_length - 1  # a frame reads no sample after its own hop
+
+
+def test_non_causal_soundstream_looks_ahead_and_still_chunks_exactly():
+    net = tiny_network("soundstream", causal=False, pad_mode="reflect")
+    assert span_of(net.encoder.model).right > net.hop_length
+    codec = Codec(net, name="tiny", family="soundstream", config={})
+    x = _signal(0.6)
+    assert torch.equal(codec.encode(x, chunk_seconds=0.02), codec.encode(x, chunk_seconds=100))
+
+
+@pytest.mark.parametrize("side", ["encoder", "decoder"])
+def test_film_denoising_flag_conditions_the_chosen_side(side):
+    net = tiny_network("soundstream", film=side)
+    codec = Codec(net, name="tiny", family="soundstream", config={})
+    x = _signal()
+    plain_codes = codec.encode(x)
+    net.denoise = True
+    assert torch.equal(codec.encode(x), plain_codes)  # FiLM starts as the identity
+    with torch.no_grad():
+        net.film.gamma.weight[1].uniform_(0.2, 3.0)
+        net.film.beta.weight[1].normal_(0, 0.5)
+    denoise_codes = codec.encode(x)
+    assert torch.equal(denoise_codes, plain_codes) == (side == "decoder")  # decoder side: same codes
+    net.denoise = False
+    plain = codec.decode(plain_codes)
+    net.denoise = True
+    changed = (codec.decode(plain_codes) - plain).abs().max() > 1e-3
+    assert changed == (side == "decoder")  # encoder side: decoding ignores the flag
+    # the training forward takes the flag per item
+    recon, _ = net.eval()(x, denoise=torch.tensor([0, 1]))
+    ref0, _ = net(x[:1], denoise=False)
+    ref1, _ = net(x[1:], denoise=True)
+    torch.testing.assert_close(recon, torch.cat([ref0, ref1]), atol=1e-5, rtol=1e-5)
+
+
+def test_soundstream_dropout_draws_n_uniformly_for_every_example():
+    net = tiny_network("soundstream")
+    torch.manual_seed(5)
+    kept = net.quantizer.sample_kept(30000, torch.device("cpu"))
+    freq = torch.bincount(kept, minlength=4)[1:].float() / kept.numel()
+    torch.testing.assert_close(freq, torch.full((3,), 1 / 3), atol=0.01, rtol=0)
