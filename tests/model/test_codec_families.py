@@ -10,7 +10,7 @@ from torch import nn
 from model import load_codec
 from model.codec import Codec
 from model.export import save_model_file
-from model.layers import PaddedConv1d, ResidualUnit
+from model.layers import PaddedConv1d, ResidualUnit, fold_weight_norm, unfold_weight_norm
 from model.quantize import GroupSlice, to_vectors
 from model.receptive_field import span_of
 from model.registry import family
@@ -97,6 +97,22 @@ def test_training_forward_keeps_length_and_reports_quantizer_output(codec):
     assert q.codes.shape[:2] == (2, codec.n_codebooks)
     (recon.abs().mean() + q.commitment_loss + q.codebook_loss).backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.encoder.parameters())
+
+
+def test_fast_inference_path_equals_the_training_layout(codec):
+    """Folded weights, channels-last tiles and polyphase transposed convs change nothing."""
+    net = codec.network
+    x = _signal()
+    x = nn.functional.pad(x, (0, -x.shape[-1] % codec.hop_length))
+    codes = codec.encode(x)
+    unfold_weight_norm(net)
+    with torch.no_grad():
+        latents = net.encoder_stack()(x)
+        plain_codes = net.quantizer(latents).codes
+        plain = net.decoder_stack()(net.quantizer.decode(codes))
+    assert torch.equal(plain_codes, codes)
+    fold_weight_norm(net)
+    assert (codec.decode(codes) - plain).abs().max() < 1e-5
 
 
 # -- SoundStream ----------------------------------------------------------------------------
