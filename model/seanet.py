@@ -15,8 +15,8 @@ generic engine chunks the whole network (:meth:`SeanetCodec.context_frames`). An
 makes every output depend on the whole past, so no chunk of codes can be computed from a
 window of audio. Such a network therefore reports no context (``None``) and is always run
 on the whole signal -- but only its frame-rate part (the LSTM and the layers after it in
-the encoder, before it in the decoder: ``8 * n_filters`` channels at the frame rate,
-about 150 kB per second of audio for EnCodec 24 kHz) is computed in one piece. The
+the encoder, before it in the decoder: ``2**len(ratios) * n_filters`` channels at the
+frame rate, about 150 kB per second of audio for EnCodec 24 kHz) is computed in one piece. The
 audio-rate convolution stacks, where the memory is, run in exact chunks of
 :attr:`SeanetCodec.inference_chunk_frames` with receptive-field margins, so memory stays
 bounded by the chunk size plus the frame-rate tensors. Results equal the one-piece
@@ -78,9 +78,12 @@ class SeanetCodecConfig(SeanetConfig):
     ema_decay: float = 0.99
     ema_epsilon: float = 1e-5
     kmeans_iters: int = 50
+    # A code is restarted when its moving average of assignments per training step (summed
+    # over all processes) falls below this; 2 is EnCodec's value, sensible when a step holds
+    # several times more frames than there are codes (64 x 1 s x 75 frames for 1024 codes).
     dead_code_threshold: float = 2.0
     quantizer_dropout: float = 0.0
-    film: str | None = None
+    film: str | None = None  # None, "encoder" or "decoder": FiLM on the denoising flag
 
     @property
     def frame_rate(self) -> float:
@@ -207,7 +210,7 @@ class SeanetCodec(ConvolutionalCodec):
     def describe(self) -> dict:
         c = self.config
         return {
-            "channels": c.n_filters,
+            "base_channels": c.n_filters,
             "ratios": list(c.ratios),
             "latent_dim": c.dimension,
             "causal": c.causal,
