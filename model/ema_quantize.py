@@ -107,13 +107,13 @@ class EmaVectorQuantizer(nn.Module):
 
     def forward(self, residual: torch.Tensor) -> StageOutput:
         with torch.autocast(residual.device.type, enabled=False):
-            x = to_vectors(residual.float())
+            x = to_vectors(residual.detach().float())
             if self.training and not bool(self.inited):
-                self.init_from_kmeans(x.detach())
+                self.init_from_kmeans(x)
             indices = euclidean_nearest(x, self.embed)
             z_q = from_vectors(F.embedding(indices, self.embed), residual.shape[0]).to(residual.dtype)
             if self.training:
-                self.update(x.detach(), indices)
+                self.update(x, indices)
         indices = indices.view(residual.shape[0], -1)
         if torch.is_grad_enabled():
             commitment = per_item_mse(residual, z_q.detach())
