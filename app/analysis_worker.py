@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QThread, Signal
 
+from app.thread_priority import lower_current_thread_priority
+
 
 class AnalysisWorker(QThread):
     resultReady = Signal(str, object, object)  # key, token, result
@@ -50,6 +52,7 @@ class AnalysisWorker(QThread):
             return not self._tasks and not self._running
 
     def run(self) -> None:
+        lower_current_thread_priority()
         while True:
             with self._cond:
                 while not self._tasks and not self._stopping:

@@ -139,6 +139,10 @@ class AudioPlayer:
             self._loop = (max(0, int(start)), min(self.length, int(end)))
 
     @property
+    def loop(self) -> tuple[int, int] | None:
+        return self._loop
+
+    @property
     def playing(self) -> bool:
         return self._playing
 

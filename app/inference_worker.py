@@ -34,12 +34,14 @@ from app import render_planner
 from app.quality import rate_row
 from app.render_cache import DEFAULT_BUDGET_BYTES, RenderCache
 from app.studio_clip import StudioClip, chunk_grid, read_checked
+from app.thread_priority import lower_current_thread_priority
 from model import load_codec
 from model.codec import Codec
 from model.compression import TARGET_LUFS, model_input
 
 CONTROL, BACKGROUND = 0, 1
 CHUNK_SECONDS = 0.5
+ENCODE_CHUNK_SECONDS = 5.0  # progress and cancellation points during the first encode
 
 
 class Cancelled(Exception):
@@ -180,6 +182,7 @@ class InferenceWorker(QThread):
 
     # -- the thread -------------------------------------------------------------------------
     def run(self) -> None:
+        lower_current_thread_priority()
         while True:
             with self._cond:
                 job = self._take_job()
@@ -249,7 +252,7 @@ class InferenceWorker(QThread):
             self.encodeProgress.emit(done, total)
 
         self.encodeProgress.emit(0, 1)
-        codes = codec.encode(wave, progress=progress).numpy()
+        codes = codec.encode(wave, chunk_seconds=ENCODE_CHUNK_SECONDS, progress=progress).numpy()
         self._check(generation)
         gain = np.float32(1.0 if loudness is None else 10 ** ((TARGET_LUFS - loudness) / 20))
         samples = np.ascontiguousarray((wave[:, 0].numpy() / gain).T)

@@ -13,7 +13,7 @@ only when complete, so a failure leaves the previous session as it was.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ class ClipRejected(AudioFileError):
     """A readable file the studio will not open, with the reason in one line."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: a clip is one opening of a file
 class StudioClip:
     path: Path
     original_rate: int
@@ -40,7 +40,7 @@ class StudioClip:
     loudness_lufs: float | None  # measured before normalising; None when not normalised
     codes: np.ndarray  # [C, N, F] int64
     grid: ChunkGrid
-    cache: RenderCache = field(compare=False)
+    cache: RenderCache
 
     @property
     def gain(self) -> float:

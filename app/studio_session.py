@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.analysis_worker import AnalysisWorker
 from app.audio_output import StreamFactory
@@ -36,6 +36,7 @@ from model.metrics import bitrate_efficiency, codebook_entropy
 from model.rvq_format import RvqMetadata, write_rvq
 
 SOURCES = ("original", "reconstruction", "residual")
+VIEW_REFRESH_MS = 400
 
 
 class CodebookStats:
@@ -96,6 +97,12 @@ class StudioSession(QObject):
         w.qualityReady.connect(self._on_quality)
         w.jobFailed.connect(lambda text: self.message.emit("error", text))
         w.busyChanged.connect(self.busyChanged)
+        # while chunks stream in, refresh the rendering's views at most every 400 ms
+        self._view_refresh = QTimer(self)
+        self._view_refresh.setObjectName("viewRefreshThrottle")
+        self._view_refresh.setSingleShot(True)
+        self._view_refresh.setInterval(VIEW_REFRESH_MS)
+        self._view_refresh.timeout.connect(self._submit_rendering_analysis)
         self.analysis.resultReady.connect(self._on_analysis)
         self.analysis.taskFailed.connect(lambda key, text: self.message.emit("warning", f"{key}: {text}"))
         self.worker.start()
@@ -215,7 +222,7 @@ class StudioSession(QObject):
             return
         rate = self.model.sample_rate
         self.player.set_loop(int(start * rate), int(end * rate))
-        self.worker.loop = self.player._loop
+        self.worker.loop = self.player.loop
         self.worker.wake()
 
     def tick(self) -> int:
@@ -242,8 +249,8 @@ class StudioSession(QObject):
         if self.clip is None:
             return
         self.renderChanged.emit(n)
-        if n in (self.n, self.n - 1):
-            self._submit_rendering_analysis()
+        if n in (self.n, self.n - 1) and not self._view_refresh.isActive():
+            self._view_refresh.start()
 
     def _partial(self, clip: StudioClip, n: int) -> np.ndarray:
         out = np.zeros_like(clip.samples)
@@ -338,7 +345,7 @@ class StudioSession(QObject):
         rendered = all(clip.cache.is_complete(n) for n in range(1, clip.n_codebooks + 1))
         measured = len(self.quality) == clip.n_codebooks
         return rendered and measured and self.stats is not None and self.envelope is not None and \
-            len(self.opus) == clip.n_codebooks and self.analysis.idle() and \
+            len(self.opus) == clip.n_codebooks and self.analysis.idle() and not self._view_refresh.isActive() and \
             {"original", "reconstruction", "residual", "adds"} <= set(self.spectrograms)
 
     # -- export -----------------------------------------------------------------------------
@@ -400,6 +407,7 @@ class StudioSession(QObject):
 
     # -- shutdown ---------------------------------------------------------------------------
     def close(self) -> None:
+        self._view_refresh.stop()
         self.player.close()
         self.worker.stop()
         self.analysis.stop()

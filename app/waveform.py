@@ -17,7 +17,7 @@ class Envelope:
     seconds_per_bin: float
 
 
-def envelope(samples: np.ndarray, sample_rate: int, bins: int = 4000) -> Envelope:
+def envelope(samples: np.ndarray, sample_rate: int, bins: int = 2000) -> Envelope:
     """Min/max of ``samples`` (``[T]`` or ``[T, C]``, channels mixed) in ``<= bins`` bins."""
     mono = samples if samples.ndim == 1 else samples.mean(axis=1)
     per_bin = max(1, -(-mono.shape[0] // bins))

@@ -1,7 +1,7 @@
 """The studio window: wires the widgets to :class:`app.studio_session.StudioSession`.
 
 The window holds no state of its own beyond what it shows: every user intent goes to the
-session, every change comes back as a session signal. A 60 Hz frame timer pulls the play
+session, every change comes back as a session signal. A 40 Hz frame timer pulls the play
 position and output levels from the player (the audio thread never calls into Qt) and
 tells the session where the playhead is, which re-prioritises rendering.
 """
@@ -27,7 +27,7 @@ from ui.transport_bar import SOURCE_LABELS, TransportBar, format_clock
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.opus *.mp3 *.aif *.aiff);;All files (*)"
 MODEL_FILTER = "Model files (*.pth *.safetensors *.pt);;All files (*)"
-FRAME_MS = 16
+FRAME_MS = 25  # 40 fps playhead and meters
 SCREENSHOT_TIMEOUT_S = 1800
 
 

@@ -48,7 +48,7 @@ def apply(app: QApplication) -> None:
     font.setPointSize(9)
     app.setFont(font)
     app.setStyleSheet(STYLE)
-    pg.setConfigOptions(background=PLOT_BACKGROUND, foreground=MUTED, antialias=True, imageAxisOrder="row-major")
+    pg.setConfigOptions(background=PLOT_BACKGROUND, foreground=MUTED, antialias=False, imageAxisOrder="row-major")
 
 
 STYLE = f"""

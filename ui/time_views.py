@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
+from PySide6.QtWidgets import QGraphicsItem
 
 from app.spectrogram import axis_to_hz, hz_to_axis
 from ui import theme
@@ -50,6 +51,15 @@ class FrequencyAxis(pg.AxisItem):
         return [hz_label(round(float(axis_to_hz(v, self.scale_name, self.max_hz)), -1)) for v in values]
 
 
+def cached_image(colour_map: str) -> pg.ImageItem:
+    """An image drawn once into a device-sized pixmap: moving the playhead over it then costs a
+    blit of the exposed strip instead of rescaling the whole image every frame."""
+    image = pg.ImageItem(axisOrder="row-major")
+    image.setColorMap(pg.colormap.get(colour_map))
+    image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    return image
+
+
 class TimePlot(pg.PlotWidget):
     """A plot on the shared time axis with a playhead and click-to-seek."""
 
@@ -67,6 +77,7 @@ class TimePlot(pg.PlotWidget):
         item.getAxis("left").setWidth(44)
         self.label = pg.TextItem(title, color=theme.TEXT, anchor=(0, 0), fill=pg.mkBrush(20, 21, 24, 170))
         self.label.setZValue(20)
+        self.label.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.addItem(self.label, ignoreBounds=True)
         self.playhead = pg.InfiniteLine(0, angle=90, pen=pg.mkPen(theme.PLAYHEAD, width=1.5), movable=False)
         self.playhead.setZValue(30)
@@ -84,7 +95,8 @@ class TimePlot(pg.PlotWidget):
         vb.setXRange(0, seconds, padding=0)
 
     def set_playhead(self, seconds: float) -> None:
-        self.playhead.setValue(seconds)
+        if seconds != self.playhead.value():  # no repaint while paused
+            self.playhead.setValue(seconds)
 
     def _place_label(self, *_args) -> None:
         (x0, _x1), (_y0, y1) = self.getPlotItem().vb.viewRange()
@@ -104,8 +116,7 @@ class SpectrogramPlot(TimePlot):
     def __init__(self, object_name: str, title: str) -> None:
         self.frequency_axis = FrequencyAxis()
         super().__init__(object_name, title, self.frequency_axis)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setColorMap(pg.colormap.get(theme.SPECTROGRAM_MAP))
+        self.image = cached_image(theme.SPECTROGRAM_MAP)
         self.addItem(self.image)
         self.getPlotItem().vb.setLimits(yMin=0, yMax=1)
         self.getPlotItem().vb.setYRange(0, 1, padding=0)
@@ -133,6 +144,7 @@ class OverviewPlot(TimePlot):
         item.getAxis("left").setStyle(showValues=False)
         self.fill = pg.FillBetweenItem(pg.PlotDataItem([0, 0]), pg.PlotDataItem([0, 0]),
                                        brush=pg.mkBrush(theme.ORIGINAL + "aa"))
+        self.fill.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.addItem(self.fill)
         self.rendered = pg.ImageItem(axisOrder="row-major")
         self.rendered.setLookupTable(np.array([pg.mkColor(theme.UNRENDERED).getRgb(),
@@ -166,8 +178,7 @@ class TokenPlot(TimePlot):
 
     def __init__(self) -> None:
         super().__init__("tokenView", "Tokens (codebook × time, code index)")
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setColorMap(pg.colormap.get(theme.TOKEN_MAP))
+        self.image = cached_image(theme.TOKEN_MAP)
         self.addItem(self.image)
         self.shade = pg.QtWidgets.QGraphicsRectItem()
         self.shade.setBrush(pg.mkBrush(10, 10, 12, 190))

@@ -44,8 +44,8 @@ def test_selected_count_renders_first_and_equals_the_whole_decode(qtbot, studio)
     whole = codec.decode(torch.from_numpy(clip.codes[:, :n]))[:, 0, : clip.length].numpy().T
     rendered = clip.cache.assemble(n) * np.float32(clip.gain)
     np.testing.assert_allclose(rendered, whole, atol=1e-5)
-    overview = studio.timeline.overview.rendered.image
-    assert overview is not None and overview.all()
+    overview = studio.timeline.overview.rendered  # the timeline shows the rendered range
+    qtbot.waitUntil(lambda: overview.image is not None and overview.image.all(), timeout=5_000)
 
 
 def test_slider_number_keys_and_bitrate_label(qtbot, studio):
@@ -166,3 +166,33 @@ def test_screenshot_command_exits_zero(tmp_path, music_path):
                           env=env, capture_output=True, text=True, timeout=600, cwd=str(music_path.parent))
     assert done.returncode == 0, done.stderr[-2000:]
     assert out.stat().st_size > 10_000
+
+
+def test_cancelling_an_encode_keeps_the_previous_clip(qtbot, studio, tmp_path):
+    from app.synthetic_audio import write_music_clip
+
+    clip = wait_for_clip(qtbot, studio)
+    long_clip = write_music_clip(tmp_path / "long.wav", seconds=20.0)
+    progress = []
+    studio.session.encodeProgress.connect(lambda done, total: progress.append((done, total)))
+    studio.open_file(str(long_clip))
+    qtbot.waitUntil(lambda: bool(progress), timeout=30_000)
+    assert studio.cancel_button.isVisible()
+    studio.cancel_button.click()
+    qtbot.wait(3_000)  # longer than one 5 s encode chunk takes: the cancelled job has stopped
+    assert studio.session.clip is clip
+    assert not any(done == total for done, total in progress[1:])  # stopped before the last chunk
+
+
+def test_frequency_axis_and_db_range_apply_to_all_spectrograms(qtbot, studio):
+    wait_for_clip(qtbot, studio)
+    timeline = studio.timeline
+    timeline.scale.setCurrentText("mel")
+    plots = [studio.findChild(QWidget, name) for name in OBJECT_NAMES[3:6]]
+    qtbot.waitUntil(lambda: all(p.spectrogram is not None and p.spectrogram.scale == "mel" for p in plots),
+                    timeout=30_000)
+    timeline.top.setValue(-10)
+    timeline.range.setValue(60)
+    assert timeline.levels == (-70.0, -10.0)
+    for plot in plots:
+        assert tuple(plot.image.levels) == (-70.0, -10.0)

@@ -1,0 +1,160 @@
+"""Responsiveness of the studio window (issue: the studio window, point 10).
+
+Drives the real window offscreen on a procedurally generated music clip, with an output
+stream that runs at real-time pace (like a sound card) but discards the sound, and reports:
+
+* time to hear: from asking to open the clip to the first block of the reconstruction
+  leaving the player (play is pressed as soon as the clip is encoded);
+* slider switch latency when the new count is cached (target: one audio block, < 30 ms)
+  and when it is not rendered at the playhead yet (target < 150 ms): from the slider's
+  value change on the GUI thread to the audio callback that starts the crossfade;
+* the longest GUI event-loop stall while everything renders (target < 50 ms), measured by
+  a 5 ms GUI timer's worst gap.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_studio_responsiveness.py [--seconds 30]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from app import audio_output  # noqa: E402
+from app.audio_output import SilentClockStream  # noqa: E402
+from app.synthetic_audio import write_music_clip  # noqa: E402
+
+
+class TimedStream(SilentClockStream):
+    """Real-time paced callbacks; records when each block was produced and what it held."""
+
+    latest: "TimedStream | None" = None
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.blocks: list[tuple[float, float, int]] = []  # (time, peak, switches so far)
+        self.count_switches = lambda: 0
+        TimedStream.latest = self
+        inner = self.callback
+
+        def callback(out, frames, time_info, status):
+            inner(out, frames, time_info, status)
+            self.blocks.append((time.perf_counter(), float(abs(out).max()), self.count_switches()))
+
+        self.callback = callback
+
+
+class StallMeter:
+    """Worst gap between ticks of a 5 ms GUI timer."""
+
+    def __init__(self) -> None:
+        self.timer = QTimer()
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(self._tick)
+        self.last = None
+        self.worst = 0.0
+
+    def start(self) -> None:
+        self.last = time.perf_counter()
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self.last)
+        self.last = now
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+
+def pump_until(app: QApplication, condition, timeout: float) -> float:
+    start = time.perf_counter()
+    while not condition():
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError("benchmark step timed out")
+        app.processEvents()
+        time.sleep(0.001)
+    return time.perf_counter()
+
+
+def switch_latency(app, window, n: int) -> float:
+    """Slider move on the GUI thread -> the audio block in which the player switched."""
+    player, stream = window.session.player, TimedStream.latest
+    before = len(player.switch_log)
+    start = time.perf_counter()
+    window.transport.slider.setValue(n)
+    pump_until(app, lambda: any(t >= start and k > before for t, _, k in stream.blocks[-50:]), 60)
+    return next(t for t, _, k in stream.blocks if t >= start and k > before) - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--model", default="default")
+    args = parser.parse_args()
+
+    audio_output.open_device_stream = TimedStream
+    os.environ["RVQ_STUDIO_SETTINGS"] = str(Path(tempfile.mkdtemp()) / "settings.ini")
+    clip_path = write_music_clip(Path(tempfile.mkdtemp()) / "music30.wav", args.seconds, 44100, 1)
+    from app.main import create_window
+
+    app = QApplication.instance() or QApplication([])
+    stalls = StallMeter()
+    t_open = time.perf_counter()
+    window = create_window(str(clip_path), args.model)
+    window.show()
+    stalls.start()
+    session = window.session
+    t_encoded = pump_until(app, lambda: session.clip is not None, 600)
+    stream = TimedStream.latest
+    stream.count_switches = lambda: len(session.player.switch_log)
+    session.player.set_loop(0, session.clip.length)  # keep playing however long the steps take
+    session.player.play()
+
+    def first_reconstruction_block():
+        return session.player.audible is not None and session.player.audible[0] == "reconstruction"
+
+    t_heard = pump_until(app, first_reconstruction_block, 600)
+    first_sound = next((t for t, peak, _ in stream.blocks if peak > 0), t_heard)
+    print(f"clip {args.seconds:g} s, model {session.model.name}, chunks of {session.clip.grid.chunk_samples} samples")
+    print(f"time to encode (open -> codes):            {t_encoded - t_open:7.2f} s")
+    print(f"time to first sound (original):            {first_sound - t_open:7.2f} s")
+    print(f"time to hear the reconstruction:           {t_heard - t_open:7.2f} s")
+
+    # uncached switches: counts whose chunk at the playhead is not rendered yet
+    uncached = []
+    for n in (1, 6, 3, 9, 2):
+        cache = session.clip.cache
+        if cache.is_rendered(n, cache.grid.chunk_at(session.player.position)):
+            continue
+        uncached.append(switch_latency(app, window, n))
+    top = session.model.n_codebooks
+    pump_until(app, lambda: session.clip.cache.is_complete(top) and session.clip.cache.is_complete(top - 1), 900)
+    cached = [switch_latency(app, window, n) for n in [top - 1, top] * 10]
+    block_ms = 1000 * session.player.blocksize / session.model.sample_rate
+    print(f"audio block:                                {block_ms:7.1f} ms")
+    print(f"slider switch, cached   (median / max):    {1000 * statistics.median(cached):7.1f} / "
+          f"{1000 * max(cached):.1f} ms over {len(cached)} switches")
+    if uncached:
+        print(f"slider switch, uncached (median / max):    {1000 * statistics.median(uncached):7.1f} / "
+              f"{1000 * max(uncached):.1f} ms over {len(uncached)} switches")
+    session.player.pause()
+    pump_until(app, session.all_ready, 3600)
+    t_all = time.perf_counter()
+    stalls.stop()
+    print(f"everything rendered and measured:          {t_all - t_open:7.2f} s")
+    print(f"longest GUI stall while rendering:         {1000 * stalls.worst:7.1f} ms")
+    window.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Regenerate the studio screenshots in docs/screenshots/ (offscreen, no sound).
+
+    .venv/bin/python scripts/studio_screenshots.py [CLIP] [--model M] [--n 4]
+
+Without CLIP, the first demo clip in resources/audio is used, or else a generated music
+clip. Writes studio.png (quality tab) and studio_codebooks.png (codebook tab).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("RVQ_STUDIO_NO_AUDIO", "1")
+os.environ.setdefault("RVQ_STUDIO_SETTINGS", str(Path(tempfile.mkdtemp()) / "settings.ini"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("clip", nargs="?")
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--n", type=int, default=4, help="codebook count to show")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    args = parser.parse_args()
+
+    from app.main import create_window
+    from app.model_catalog import demo_clips
+    from app.synthetic_audio import write_music_clip
+
+    clip = args.clip or next(iter(map(str, demo_clips())), None)
+    if clip is None:
+        clip = str(write_music_clip(Path(tempfile.mkdtemp()) / "generated music.wav", 8.0, 44100, 2))
+    window = create_window(clip, args.model)
+    window.show()
+    if not window.wait_until_ready():
+        print("not ready", file=sys.stderr)
+        return 1
+    window.session.set_n(args.n)
+    window.session.seek_seconds(2.0)
+    if not window.wait_until_ready():
+        return 1
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ok = window.grab().save(str(out / "studio.png"))
+    window.tabs.setCurrentWidget(window.codebooks)
+    ok &= window.grab().save(str(out / "studio_codebooks.png"))
+    window.close()
+    print(f"wrote {out / 'studio.png'} and {out / 'studio_codebooks.png'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
