@@ -82,7 +82,7 @@ def test_euclidean_stage_losses_are_commitment_and_codebook_mse():
 
 
 def test_describe_exposes_the_groups_for_the_studio():
-    net = HifiCodec(HifiCodecConfig(encoder_dim=2, latent_dim=8, decoder_dim=8, codebook_size=16))
+    net = HifiCodec(HifiCodecConfig(encoder_dim=2, latent_dim=8, decoder_dim=16, codebook_size=16))
     groups = net.describe()["groups"]
     assert groups == {"n_groups": 2, "n_levels": 2, "channels_per_group": 4, "order": "level-major",
                       "group_of_codebook": [0, 1, 0, 1], "level_of_codebook": [0, 0, 1, 1]}
