@@ -39,9 +39,10 @@ from model import load_codec
 from model.codec import Codec
 from model.compression import TARGET_LUFS, model_input
 
-CONTROL, BACKGROUND = 0, 1
-CHUNK_SECONDS = 0.5
+CONTROL = 0  # priority of user-requested jobs (lower runs first)
+CHUNK_SECONDS = 0.25  # short chunks: an uncached slider move waits for at most two of them
 ENCODE_CHUNK_SECONDS = 5.0  # progress and cancellation points during the first encode
+INFERENCE_NICENESS = 5  # below the GUI thread, above the analysis thread and other niced jobs
 
 
 class Cancelled(Exception):
@@ -182,7 +183,7 @@ class InferenceWorker(QThread):
 
     # -- the thread -------------------------------------------------------------------------
     def run(self) -> None:
-        lower_current_thread_priority()
+        lower_current_thread_priority(INFERENCE_NICENESS)
         while True:
             with self._cond:
                 job = self._take_job()

@@ -154,7 +154,8 @@ class StudioSession(QObject):
         self.player.configure(self.model.sample_rate, clip.channels, original)
         if self.player.unavailable_reason and not self._audio_reason_shown:
             self._audio_reason_shown = True
-            self.message.emit("warning", self.player.unavailable_reason.capitalize() + ". Everything else works.")
+            reason = self.player.unavailable_reason
+            self.message.emit("warning", f"{reason[:1].upper()}{reason[1:]}. Everything else works.")
         self.worker.selected_n = self.n
         self.worker.playhead = 0
         self.worker.loop = None

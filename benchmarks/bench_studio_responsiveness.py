@@ -112,9 +112,9 @@ def main() -> None:
     t_open = time.perf_counter()
     window = create_window(str(clip_path), args.model)
     window.show()
-    stalls.start()
     session = window.session
     t_encoded = pump_until(app, lambda: session.clip is not None, 600)
+    stalls.start()  # from here on the model renders while the user listens
     stream = TimedStream.latest
     stream.count_switches = lambda: len(session.player.switch_log)
     session.player.set_loop(0, session.clip.length)  # keep playing however long the steps take

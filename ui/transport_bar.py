@@ -69,6 +69,7 @@ class TransportBar(QWidget):
         self.play_button.setMinimumWidth(90)
         self.stop_button = QPushButton("■")
         self.stop_button.setToolTip("Stop and return to the start (Home)")
+        self.stop_button.setFixedWidth(36)
         self.loop_button = QPushButton("⟲ Loop")
         self.loop_button.setCheckable(True)
         self.loop_button.setToolTip("Loop the highlighted region of the overview (L)")

@@ -196,3 +196,22 @@ def test_frequency_axis_and_db_range_apply_to_all_spectrograms(qtbot, studio):
     assert timeline.levels == (-70.0, -10.0)
     for plot in plots:
         assert tuple(plot.image.levels) == (-70.0, -10.0)
+
+
+def test_dropping_a_file_opens_it_and_remembers_it(qtbot, studio, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from app.synthetic_audio import write_music_clip
+
+    first = wait_for_clip(qtbot, studio)
+    dropped = write_music_clip(tmp_path / "dropped.wav", seconds=1.0, seed=3)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(dropped))])
+    event = QDropEvent(QPointF(100, 100), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    studio.dropEvent(event)
+    qtbot.waitUntil(lambda: studio.session.clip is not first, timeout=30_000)
+    assert studio.session.clip.path == dropped
+    assert studio.settings.recent_files()[0] == str(dropped.resolve())
+    assert "dropped.wav" in studio.windowTitle()
