@@ -40,16 +40,15 @@ class QualityPanel(QWidget):
             self.table.horizontalHeaderItem(j).setToolTip(tip)
         self.table.verticalHeader().setDefaultSectionSize(20)
 
-        self.metric = QComboBox()
-        self.metric.addItems(list(METRICS))
-        self.metric.currentTextChanged.connect(lambda _: self._redraw())
+        self.metric_box = QComboBox()
+        self.metric_box.addItems(list(METRICS))
+        self.metric_box.currentTextChanged.connect(lambda _: self._redraw())
         self.plot = pg.PlotWidget()
         self.plot.setObjectName("qualityPlot")
         item = self.plot.getPlotItem()
         item.setMenuEnabled(False)
         item.hideButtons()
         item.setLabel("bottom", "bitrate (kbps)")
-        item.showGrid(x=True, y=True, alpha=0.15)
         item.setTitle(f"<span style='color:{theme.RECONSTRUCTION}'>● codec</span>&nbsp;&nbsp;"
                       f"<span style='color:{theme.OPUS}'>■ Opus</span>&nbsp;&nbsp;"
                       f"<span style='color:{theme.PLAYHEAD}'>● current n</span>", size="9pt")
@@ -68,7 +67,7 @@ class QualityPanel(QWidget):
         label = QLabel("Plot")
         label.setStyleSheet(f"color: {theme.MUTED};")
         top.addWidget(label)
-        top.addWidget(self.metric, 1)
+        top.addWidget(self.metric_box, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.table, 3)
@@ -105,8 +104,8 @@ class QualityPanel(QWidget):
         self._redraw()
 
     def _redraw(self) -> None:
-        key = METRICS[self.metric.currentText()]
-        self.plot.getPlotItem().setLabel("left", self.metric.currentText().split(" (")[0])
+        key = METRICS[self.metric_box.currentText()]
+        self.plot.getPlotItem().setLabel("left", self.metric_box.currentText().split(" (")[0])
         codec = sorted(self.rows.items())
         self.codec_curve.setData([r.kbps for _, r in codec], [getattr(r, key) for _, r in codec])
         opus = sorted((p[0], getattr(p[1], key)) for p in self.opus.values() if p is not None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem
 
 from app.spectrogram import axis_to_hz, hz_to_axis
 from ui import theme
@@ -60,6 +60,27 @@ def cached_image(colour_map: str) -> pg.ImageItem:
     return image
 
 
+class Playhead(QGraphicsLineItem):
+    """The play position: a plain C++ line item (no Python in its paint or bounds), moved 40
+    times a second in six views -- pyqtgraph's InfiniteLine recomputes its bounds in Python
+    on every paint, which made the playhead the largest GUI cost while playing."""
+
+    SPAN = 1e4  # taller than any view (y ranges are at most a few dozen units); the ViewBox clips it
+
+    def __init__(self) -> None:
+        super().__init__(0.0, -self.SPAN, 0.0, self.SPAN)
+        pen = pg.mkPen(theme.PLAYHEAD, width=1.5)
+        pen.setCosmetic(True)
+        self.setPen(pen)
+        self.setZValue(30)
+        self.seconds = 0.0
+
+    def set_time(self, seconds: float) -> None:
+        if seconds != self.seconds:  # no repaint while paused
+            self.seconds = seconds
+            self.setLine(seconds, -self.SPAN, seconds, self.SPAN)
+
+
 class TimePlot(pg.PlotWidget):
     """A plot on the shared time axis with a playhead and click-to-seek."""
 
@@ -79,8 +100,7 @@ class TimePlot(pg.PlotWidget):
         self.label.setZValue(20)
         self.label.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.addItem(self.label, ignoreBounds=True)
-        self.playhead = pg.InfiniteLine(0, angle=90, pen=pg.mkPen(theme.PLAYHEAD, width=1.5), movable=False)
-        self.playhead.setZValue(30)
+        self.playhead = Playhead()
         self.addItem(self.playhead, ignoreBounds=True)
         self.scene().sigMouseClicked.connect(self._clicked)
         item.vb.sigRangeChanged.connect(self._place_label)
@@ -95,8 +115,7 @@ class TimePlot(pg.PlotWidget):
         vb.setXRange(0, seconds, padding=0)
 
     def set_playhead(self, seconds: float) -> None:
-        if seconds != self.playhead.value():  # no repaint while paused
-            self.playhead.setValue(seconds)
+        self.playhead.set_time(seconds)
 
     def _place_label(self, *_args) -> None:
         (x0, _x1), (_y0, y1) = self.getPlotItem().vb.viewRange()
