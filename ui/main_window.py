@@ -417,7 +417,7 @@ class MainWindow(QMainWindow):
         self.timeline.set_spectrogram(key, spec)
 
     def _on_stats(self, stats) -> None:
-        groups = self.session.model.description.get("codebook_groups") if self.session.model else None
+        groups = self.session.model.description.get("groups") if self.session.model else None
         self.codebooks.set_stats(stats, groups)
         self.codebooks.set_selected(self.session.n)
 
