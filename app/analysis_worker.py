@@ -34,11 +34,10 @@ class AnalysisWorker(QThread):
             self._tasks[key] = (token, fn)
             self._cond.notify()
 
-    def discard(self, prefix: str = "") -> None:
-        """Drop queued tasks whose key starts with ``prefix`` (all by default)."""
+    def discard(self) -> None:
+        """Drop all queued tasks (a new clip makes them pointless)."""
         with self._cond:
-            for key in [k for k in self._tasks if k.startswith(prefix)]:
-                del self._tasks[key]
+            self._tasks.clear()
 
     def stop(self) -> None:
         with self._cond:

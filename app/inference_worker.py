@@ -21,7 +21,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +88,6 @@ class InferenceWorker(QThread):
     chunkRendered = Signal(int, int)  # n, chunk
     qualityReady = Signal(object)  # RateRow
     jobFailed = Signal(str)
-    busyChanged = Signal(bool)
 
     def __init__(self, cache_budget_bytes: int = DEFAULT_BUDGET_BYTES, chunk_seconds: float = CHUNK_SECONDS) -> None:
         super().__init__()
@@ -108,7 +106,6 @@ class InferenceWorker(QThread):
         self.playhead = 0
         self.loop: tuple[int, int] | None = None
         self._quality_done: set[int] = set()
-        self._busy = False
 
     # -- requests (GUI thread) --------------------------------------------------------------
     def load_model(self, source: str, device: str = "cpu") -> None:
@@ -188,21 +185,14 @@ class InferenceWorker(QThread):
             with self._cond:
                 job = self._take_job()
                 while job is None and not self._stopping and not self._has_render_work():
-                    self._set_busy(False)
                     self._cond.wait(0.25)
                     job = self._take_job()
                 if self._stopping:
                     return
-            self._set_busy(True)
             if job is not None:
                 job.fn()
             else:
                 self._render_step()
-
-    def _set_busy(self, busy: bool) -> None:
-        if busy != self._busy:
-            self._busy = busy
-            self.busyChanged.emit(busy)
 
     def _take_job(self) -> _Job | None:
         while self._jobs and self._jobs[0].generation < self._generation and self._jobs[0].priority == CONTROL:
@@ -294,14 +284,3 @@ class InferenceWorker(QThread):
     def quality_row(self, clip: StudioClip, n: int):
         decoded = (self.full_rendering(clip, n).T * np.float32(clip.gain))[:, None, :]
         return rate_row(clip.reference(), decoded, self._codec.sample_rate, n, self._codec.kbps(n))
-
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Block until no job or render work remains (tests and scripts only)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._cond:
-                idle = not self._jobs and not self._busy and not self._has_render_work()
-            if idle:
-                return True
-            time.sleep(0.01)
-        return False

@@ -108,12 +108,6 @@ class RenderCache:
             self._rendered[n, chunk] = True
             self._evict_locked()
 
-    def touch(self, n: int, chunk: int) -> None:
-        """Mark a chunk as recently used (it was played or read for a view)."""
-        with self._lock:
-            if (n, chunk) in self._order:
-                self._order.move_to_end((n, chunk))
-
     def assemble(self, n: int) -> np.ndarray | None:
         """The whole reconstruction at ``n`` as one ``[length, channels]`` array, if complete."""
         pieces = [self._chunks.get((n, c)) for c in range(self.grid.n_chunks)]

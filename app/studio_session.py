@@ -64,7 +64,6 @@ class StudioSession(QObject):
     codebookStatsReady = Signal(object)
     envelopeReady = Signal(object)
     message = Signal(str, str)  # level ("error", "warning", "info"), text
-    busyChanged = Signal(bool)
     exported = Signal(str)
 
     def __init__(self, stream_factory: StreamFactory | None = None, cache_budget_bytes: int = DEFAULT_BUDGET_BYTES,
@@ -96,7 +95,6 @@ class StudioSession(QObject):
         w.chunkRendered.connect(self._on_chunk)
         w.qualityReady.connect(self._on_quality)
         w.jobFailed.connect(lambda text: self.message.emit("error", text))
-        w.busyChanged.connect(self.busyChanged)
         # while chunks stream in, refresh the rendering's views at most every 400 ms
         self._view_refresh = QTimer(self)
         self._view_refresh.setObjectName("viewRefreshThrottle")
@@ -237,10 +235,6 @@ class StudioSession(QObject):
                 protected.add(audible[1])
             self.clip.cache.protect(protected)
         return position
-
-    @property
-    def position_seconds(self) -> float:
-        return self.player.position / self.model.sample_rate if self.model else 0.0
 
     # -- rendering progress and analysis -----------------------------------------------------
     def rendered_fraction(self, n: int) -> float:

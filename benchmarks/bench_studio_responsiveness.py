@@ -103,6 +103,18 @@ def main() -> None:
     args = parser.parse_args()
 
     audio_output.open_device_stream = TimedStream
+    from app.inference_worker import InferenceWorker
+
+    chunk_times: list[float] = []
+    render_chunk = InferenceWorker.render_chunk
+
+    def timed_render(self, clip, n, chunk):
+        start = time.perf_counter()
+        piece = render_chunk(self, clip, n, chunk)
+        chunk_times.append(time.perf_counter() - start)
+        return piece
+
+    InferenceWorker.render_chunk = timed_render
     os.environ["RVQ_STUDIO_SETTINGS"] = str(Path(tempfile.mkdtemp()) / "settings.ini")
     clip_path = write_music_clip(Path(tempfile.mkdtemp()) / "music30.wav", args.seconds, 44100, 1)
     from app.main import create_window
@@ -142,6 +154,8 @@ def main() -> None:
     cached = [switch_latency(app, window, n) for n in [top - 1, top] * 10]
     block_ms = 1000 * session.player.blocksize / session.model.sample_rate
     print(f"audio block:                                {block_ms:7.1f} ms")
+    print(f"decode of one chunk (median / max):        {1000 * statistics.median(chunk_times):7.1f} / "
+          f"{1000 * max(chunk_times):.1f} ms over {len(chunk_times)} chunks")
     print(f"slider switch, cached   (median / max):    {1000 * statistics.median(cached):7.1f} / "
           f"{1000 * max(cached):.1f} ms over {len(cached)} switches")
     if uncached:

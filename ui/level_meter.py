@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QRectF, QSize
 from PySide6.QtGui import QColor, QLinearGradient, QPainter
 from PySide6.QtWidgets import QWidget
 
@@ -49,5 +49,4 @@ class LevelMeter(QWidget):
         for mark in (-48, -36, -24, -12, -6, 0):
             x = 2 + (self.width() - 4) * (mark - FLOOR_DB) / -FLOOR_DB
             painter.drawLine(int(x), 0, int(x), self.height())
-        painter.setPen(Qt.PenStyle.NoPen)
         painter.end()
