@@ -4,15 +4,18 @@ Nothing else touches the codec, so the GUI thread never waits on it. The worker 
 in this order each time it is free:
 
 1. *control* jobs the user asked for (load a model, open a clip, export) -- first come;
-2. the next chunk of the selected codebook count, asked afresh from
+2. while a new clip is being encoded (piece by piece, :mod:`app.progressive_encode`):
+   the chunks of the selected count just ahead of the playhead whose codes exist, else
+   the next encode piece -- so the start of a clip is heard seconds before its end is
+   encoded;
+3. the next chunk of the selected codebook count, asked afresh from
    :mod:`app.render_planner` with the current playhead (so slider moves and seeks reorder
    everything at once);
-3. speculative chunks (neighbouring counts, then the rest) while the cache has room;
-4. background jobs: the quality row of each count once its rendering is complete.
+4. speculative chunks (neighbouring counts, then the rest) while the cache has room;
+5. the quality row of each count once its rendering is complete.
 
 Cancellation is by generation: opening a clip or a model bumps it, queued jobs of older
-generations are dropped, and a running encode checks it at every progress callback (after
-each chunk) and stops. Results go to the GUI through queued Qt signals; rendered chunks go
+generations are dropped, and an encode in progress stops before its next piece. Results go to the GUI through queued Qt signals; rendered chunks go
 straight into the clip's :class:`~app.render_cache.RenderCache`, so the audio callback can
 use them before the GUI even hears about them.
 """
@@ -30,6 +33,7 @@ import torch
 from PySide6.QtCore import QThread, Signal
 
 from app import render_planner
+from app.progressive_encode import EncodeState, ProgressiveEncode
 from app.quality import rate_row
 from app.render_cache import DEFAULT_BUDGET_BYTES, RenderCache
 from app.studio_clip import StudioClip, chunk_grid, read_checked
@@ -40,7 +44,8 @@ from model.compression import TARGET_LUFS, model_input
 
 CONTROL = 0  # priority of user-requested jobs (lower runs first)
 CHUNK_SECONDS = 0.25  # short chunks: an uncached slider move waits for at most two of them
-ENCODE_CHUNK_SECONDS = 5.0  # progress and cancellation points during the first encode
+ENCODE_PIECE_SECONDS = 2.0  # encode granularity: progress, cancellation, first sound
+ENCODE_LOOKAHEAD_CHUNKS = 8  # while encoding, decode at most this far ahead of the playhead
 INFERENCE_NICENESS = 5  # below the GUI thread, above the analysis thread and other niced jobs
 
 
@@ -83,7 +88,8 @@ class InferenceWorker(QThread):
     modelLoaded = Signal(object)  # ModelInfo
     modelFailed = Signal(str)
     encodeProgress = Signal(int, int)
-    clipReady = Signal(object)  # StudioClip
+    clipReady = Signal(object)  # StudioClip, playable at once, codes still being filled
+    encodeFinished = Signal(object)  # StudioClip whose codes are all final
     clipFailed = Signal(str)
     chunkRendered = Signal(int, int)  # n, chunk
     qualityReady = Signal(object)  # RateRow
@@ -106,6 +112,7 @@ class InferenceWorker(QThread):
         self.playhead = 0
         self.loop: tuple[int, int] | None = None
         self._quality_done: set[int] = set()
+        self._encoding: tuple[ProgressiveEncode, StudioClip, int] | None = None  # (encoder, clip, generation)
 
     # -- requests (GUI thread) --------------------------------------------------------------
     def load_model(self, source: str, device: str = "cpu") -> None:
@@ -125,7 +132,7 @@ class InferenceWorker(QThread):
         self._submit(CONTROL, generation, lambda: self._open(Path(path), generation), self.clipFailed)
 
     def cancel(self) -> None:
-        """Drop queued work and stop a running encode (the current clip stays)."""
+        """Drop queued work and stop an encode in progress before its next piece."""
         self._new_generation()
 
     def set_clip(self, clip: StudioClip | None) -> None:
@@ -191,6 +198,8 @@ class InferenceWorker(QThread):
                     return
             if job is not None:
                 job.fn()
+            elif self._encoding is not None:
+                self._encode_step()
             else:
                 self._render_step()
 
@@ -200,6 +209,8 @@ class InferenceWorker(QThread):
         return heapq.heappop(self._jobs) if self._jobs else None
 
     def _has_render_work(self) -> bool:
+        if self._encoding is not None:
+            return True
         clip = self.clip
         if clip is None or self._codec is None:
             return False
@@ -211,9 +222,39 @@ class InferenceWorker(QThread):
         clip.cache.protect({self.selected_n})
         return render_planner.next_chunk(clip.cache, self.selected_n, self.playhead, self.loop)
 
+    def _encode_step(self) -> None:
+        """One piece of the encode, unless a chunk just ahead of the playhead can be decoded."""
+        encoder, clip, generation = self._encoding
+        if generation != self._generation:
+            self._encoding = None
+            return
+        if clip is self.clip:
+            ready = encoder.state.frames
+            last = -1
+            while last + 1 < clip.grid.n_chunks and \
+                    min(clip.grid.n_frames, clip.grid.frames(last + 1)[1] + self._codec.decoder_context) <= ready:
+                last += 1
+            target = render_planner.next_chunk(clip.cache, self.selected_n, self.playhead, self.loop,
+                                               speculative=False, last_chunk=last)
+            ahead = None if target is None else target[1] - clip.grid.chunk_at(self.playhead)
+            if ahead is not None and 0 <= ahead < ENCODE_LOOKAHEAD_CHUNKS:
+                self.render_chunk(clip, *target)
+                self.chunkRendered.emit(*target)
+                return
+        try:
+            encoder.step()
+        except (ValueError, RuntimeError) as exc:
+            self._encoding = None
+            self.clipFailed.emit(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return
+        self.encodeProgress.emit(encoder.state.frames, encoder.state.total)
+        if encoder.done:
+            self._encoding = None
+            self.encodeFinished.emit(clip)
+
     def _render_step(self) -> None:
         clip = self.clip
-        if clip is None:
+        if clip is None or not clip.encoding.complete:
             return
         target = self._next_chunk(clip)
         if target is not None:
@@ -231,25 +272,24 @@ class InferenceWorker(QThread):
 
     # -- model work (this thread only) --------------------------------------------------------
     def _open(self, path: Path, generation: int) -> None:
+        """Read and check the file, hand the GUI a playable clip, start encoding it."""
         codec = self._codec
         if codec is None:
             raise RuntimeError("no model is loaded")
         audio = read_checked(path)
         self._check(generation)
         wave, loudness = model_input(codec, audio)
-
-        def progress(done: int, total: int) -> None:
-            self._check(generation)
-            self.encodeProgress.emit(done, total)
-
-        self.encodeProgress.emit(0, 1)
-        codes = codec.encode(wave, chunk_seconds=ENCODE_CHUNK_SECONDS, progress=progress).numpy()
         self._check(generation)
         gain = np.float32(1.0 if loudness is None else 10 ** ((TARGET_LUFS - loudness) / 20))
         samples = np.ascontiguousarray((wave[:, 0].numpy() / gain).T)
         grid = chunk_grid(samples.shape[0], codec.hop_length, codec.frame_rate, self.chunk_seconds)
+        codes = np.zeros((wave.shape[0], codec.n_codebooks, grid.n_frames), dtype=np.int64)
+        state = EncodeState(0, grid.n_frames)
         cache = RenderCache(grid, codec.n_codebooks, self.cache_budget_bytes)
-        self.clipReady.emit(StudioClip(path, audio.sample_rate, audio.frames, samples, loudness, codes, grid, cache))
+        clip = StudioClip(path, audio.sample_rate, audio.frames, samples, loudness, codes, grid, cache, state)
+        self._encoding = (ProgressiveEncode(codec, wave, codes, state, ENCODE_PIECE_SECONDS), clip, generation)
+        self.encodeProgress.emit(0, grid.n_frames)
+        self.clipReady.emit(clip)
 
     def render_chunk(self, clip: StudioClip, n: int, chunk: int) -> np.ndarray:
         """Decode chunk ``chunk`` at ``n`` codebooks with its context margin, store and return it.

@@ -33,9 +33,12 @@ def count_order(selected: int, n_codebooks: int) -> list[int]:
 
 def next_chunk(
     cache: RenderCache, selected: int, playhead_sample: int, loop_samples: tuple[int, int] | None = None,
-    speculative: bool = True,
+    speculative: bool = True, last_chunk: int | None = None,
 ) -> tuple[int, int] | None:
-    """The ``(n, chunk)`` to render next, or None when nothing (affordable) is missing."""
+    """The ``(n, chunk)`` to render next, or None when nothing (affordable) is missing.
+
+    ``last_chunk`` limits the search to chunks whose codes exist (while encoding).
+    """
     grid = cache.grid
     playhead = grid.chunk_at(playhead_sample)
     loop = None
@@ -48,6 +51,6 @@ def next_chunk(
         if cache.is_complete(n):
             continue
         for c in chunk_order(grid.n_chunks, playhead, loop):
-            if not cache.is_rendered(n, c):
+            if not cache.is_rendered(n, c) and (last_chunk is None or c <= last_chunk):
                 return n, c
     return None

@@ -6,10 +6,11 @@ than :data:`MAX_SECONDS` (every rendering is kept in memory at the codec's rate)
 that are empty or digitally silent. The header is checked before any sample is read, so a
 multi-hour file is refused at once instead of after filling memory.
 
-A :class:`StudioClip` is immutable once built: the original at the codec's rate and at
-its own level (what the player plays), the loudness gain the codec saw, the codes, and the
-render cache of its reconstructions. Opening another clip builds a new one and swaps it in
-only when complete, so a failure leaves the previous session as it was.
+A :class:`StudioClip` holds the original at the codec's rate and at its own level (what
+the player plays), the loudness gain the codec saw, the codes -- written piece by piece by
+the worker while ``encoding`` says how far they are final -- and the render cache of its
+reconstructions. A file that cannot be read never replaces the open clip; an encode that
+is cancelled or fails hands the previous clip back (see :mod:`app.studio_session`).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.progressive_encode import EncodeState
 from app.render_cache import ChunkGrid, RenderCache
 from model.audio_io import AudioFileError, audio_info, read_audio
 from model.compression import TARGET_LUFS
@@ -38,9 +40,10 @@ class StudioClip:
     original_length: int
     samples: np.ndarray  # [T, C] float32 at the codec's rate, original level
     loudness_lufs: float | None  # measured before normalising; None when not normalised
-    codes: np.ndarray  # [C, N, F] int64
+    codes: np.ndarray  # [C, N, F] int64, filled progressively (see ``encoding``)
     grid: ChunkGrid
     cache: RenderCache
+    encoding: EncodeState
 
     @property
     def gain(self) -> float:

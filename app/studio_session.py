@@ -7,7 +7,9 @@ and the audio callback (the player). Everything here runs on the GUI thread and 
 once -- anything slower is handed to a worker.
 
 Failures never replace a working session: a clip or model that cannot be opened is
-reported through :attr:`message` and the previous clip, model and renderings stay.
+reported through :attr:`message` and the previous clip, model and renderings stay. A new
+clip is shown (and playable) as soon as it is read, while it is still being encoded; if
+that encode is cancelled or fails, the previous clip comes back.
 """
 from __future__ import annotations
 
@@ -55,7 +57,8 @@ class CodebookStats:
 
 class StudioSession(QObject):
     modelChanged = Signal(object)  # ModelInfo
-    clipChanged = Signal(object)  # StudioClip
+    clipChanged = Signal(object)  # StudioClip, or None when no clip is open
+    codesReady = Signal(object)  # StudioClip: its encode is complete
     encodeProgress = Signal(int, int)
     renderChanged = Signal(int)  # a chunk of count n arrived
     selectionChanged = Signal()  # n or source changed
@@ -84,12 +87,14 @@ class StudioSession(QObject):
         self.envelope = None
         self.spectrograms: dict[str, object] = {}
         self._pending_path: str | None = None
+        self._previous: StudioClip | None = None  # what comes back if the encode is cancelled
         self._sources: dict[tuple, object] = {}
         self._audio_reason_shown = False
         w = self.worker
         w.modelLoaded.connect(self._on_model_loaded)
-        w.modelFailed.connect(lambda text: self.message.emit("error", f"Could not load the model: {text}"))
+        w.modelFailed.connect(self._on_model_failed)
         w.clipReady.connect(self._on_clip_ready)
+        w.encodeFinished.connect(self._on_encode_finished)
         w.clipFailed.connect(self._on_clip_failed)
         w.encodeProgress.connect(self.encodeProgress)
         w.chunkRendered.connect(self._on_chunk)
@@ -118,13 +123,32 @@ class StudioSession(QObject):
         self.worker.open_clip(path)
 
     def cancel(self) -> None:
+        """Stop loading: drop queued work; a clip still encoding gives way to the previous one."""
         self.worker.cancel()
+        if self.clip is not None and not self.clip.encoding.complete:
+            self._revert()
         self.message.emit("info", "Cancelled.")
+
+    def _revert(self) -> None:
+        previous, self._previous = self._previous, None
+        if previous is not None:
+            self._on_clip_ready(previous)
+            return
+        self.clip = None
+        self.player.stop()
+        self.worker.set_clip(None)
+        self.clipChanged.emit(None)
+
+    def _on_model_failed(self, text: str) -> None:
+        self.message.emit("error", f"Could not load the model: {text}")
+        if self.clip is not None and not self.clip.encoding.complete:  # its encode was dropped: redo it
+            self.worker.open_clip(self.clip.path)
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         previous = self.clip
         self.model = info
         self.clip = None
+        self._previous = None  # codes of another model
         self.worker.set_clip(None)
         self.n = min(max(self.n, 1), info.n_codebooks) if previous else info.n_codebooks
         self.modelChanged.emit(info)
@@ -135,10 +159,14 @@ class StudioSession(QObject):
             self.open_file(path)
 
     def _on_clip_failed(self, text: str) -> None:
+        if self.clip is not None and not self.clip.encoding.complete:  # failed while encoding
+            self._revert()
         kept = " The previous clip stays open." if self.clip is not None else ""
         self.message.emit("error", f"Could not open the file: {text}.{kept}")
 
     def _on_clip_ready(self, clip: StudioClip) -> None:
+        if self.clip is not None and self.clip.encoding.complete and clip is not self.clip:
+            self._previous = self.clip
         self.clip = clip
         self.quality.clear()
         self.opus.clear()
@@ -163,6 +191,17 @@ class StudioSession(QObject):
         self._submit_original_analysis(clip)
         self.clipChanged.emit(clip)
         self.selectionChanged.emit()
+        if clip.encoding.complete:
+            self._on_encode_finished(clip)
+
+    def _on_encode_finished(self, clip: StudioClip) -> None:
+        if clip is not self.clip:
+            return
+        self._previous = None
+        size = self.model.codebook_size
+        self.analysis.submit("codebooks", clip, lambda: CodebookStats(clip.codes, size))
+        self._submit_opus(clip)
+        self.codesReady.emit(clip)
 
     # -- selection --------------------------------------------------------------------------
     def set_n(self, n: int) -> None:
@@ -259,17 +298,14 @@ class StudioSession(QObject):
     def set_frequency_scale(self, scale: str) -> None:
         self.frequency_scale = scale
         if self.clip is not None:
-            self._submit_original_analysis(self.clip, stats=False)
+            self._submit_original_analysis(self.clip, envelope_too=False)
 
-    def _submit_original_analysis(self, clip: StudioClip, stats: bool = True) -> None:
+    def _submit_original_analysis(self, clip: StudioClip, envelope_too: bool = True) -> None:
         rate, scale = self.model.sample_rate, self.frequency_scale
         self.analysis.submit("original", (clip, scale), lambda: spectrogram(clip.samples, rate, scale))
         self._submit_rendering_analysis()
-        if stats:
+        if envelope_too:
             self.analysis.submit("envelope", clip, lambda: envelope(clip.samples, rate))
-            size = self.model.codebook_size
-            self.analysis.submit("codebooks", clip, lambda: CodebookStats(clip.codes, size))
-            self._submit_opus(clip)
 
     def _submit_rendering_analysis(self) -> None:
         clip, n, rate, scale = self.clip, self.n, self.model.sample_rate, self.frequency_scale
@@ -335,7 +371,7 @@ class StudioSession(QObject):
     def all_ready(self) -> bool:
         """Clip encoded, every count rendered and measured, all views computed."""
         clip = self.clip
-        if clip is None or self.model is None:
+        if clip is None or self.model is None or not clip.encoding.complete:
             return False
         rendered = all(clip.cache.is_complete(n) for n in range(1, clip.n_codebooks + 1))
         measured = len(self.quality) == clip.n_codebooks

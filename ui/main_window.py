@@ -206,6 +206,7 @@ class MainWindow(QMainWindow):
         s = self.session
         s.modelChanged.connect(self._on_model)
         s.clipChanged.connect(self._on_clip)
+        s.codesReady.connect(self._on_codes_ready)
         s.encodeProgress.connect(self._on_encode_progress)
         s.renderChanged.connect(self._on_render)
         s.selectionChanged.connect(self._on_selection)
@@ -361,22 +362,37 @@ class MainWindow(QMainWindow):
         busy = done < total
         self.encode_progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
+        if self.session.clip is not None:  # tokens appear as the encode advances
+            self._show_tokens(self.session.clip)
+
+    def _show_tokens(self, clip) -> None:
+        info = self.session.model
+        self.timeline.tokens.set_codes(clip.codes[0], info.codebook_size, info.hop_length / info.sample_rate)
+        self.timeline.tokens.set_selected(self.session.n)
 
     def _on_clip(self, clip) -> None:
-        info = self.session.model
-        self.encode_progress.hide()
-        self.cancel_button.hide()
         self.messages.dismiss("info")
-        self.setWindowTitle(f"RVQ Studio — {clip.path.name}")
-        duration = clip.length / info.sample_rate
         self.timeline.clear()
-        self.timeline.set_duration(duration)
-        self.timeline.tokens.set_codes(clip.codes[0], info.codebook_size, info.hop_length / info.sample_rate)
-        self.quality.reset(info.kbps)
         self.transport.loop_button.setChecked(False)
+        self.quality.reset(self.session.model.kbps)
+        if clip is None:
+            self.setWindowTitle("RVQ Studio")
+            self.timeline.tokens.image.clear()
+            self.encode_progress.hide()
+            self.cancel_button.hide()
+            self.status_render.setText("")
+            return
+        self.setWindowTitle(f"RVQ Studio — {clip.path.name}")
+        self.timeline.set_duration(clip.length / self.session.model.sample_rate)
+        self._show_tokens(clip)
         self._levels_fitted = False
         self._on_selection()
         self._on_render(self.session.n)
+
+    def _on_codes_ready(self, clip) -> None:
+        self.encode_progress.hide()
+        self.cancel_button.hide()
+        self._show_tokens(clip)
 
     def _on_selection(self) -> None:
         s = self.session

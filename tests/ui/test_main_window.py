@@ -172,16 +172,38 @@ def test_cancelling_an_encode_keeps_the_previous_clip(qtbot, studio, tmp_path):
     from app.synthetic_audio import write_music_clip
 
     clip = wait_for_clip(qtbot, studio)
+    qtbot.waitUntil(lambda: clip.encoding.complete, timeout=30_000)
     long_clip = write_music_clip(tmp_path / "long.wav", seconds=20.0)
     progress = []
     studio.session.encodeProgress.connect(lambda done, total: progress.append((done, total)))
     studio.open_file(str(long_clip))
-    qtbot.waitUntil(lambda: bool(progress), timeout=30_000)
-    assert studio.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: studio.session.clip is not clip and bool(progress), timeout=30_000)
+    assert studio.cancel_button.isVisible() and not studio.session.clip.encoding.complete
     studio.cancel_button.click()
-    qtbot.wait(3_000)  # longer than one 5 s encode chunk takes: the cancelled job has stopped
+    assert studio.session.clip is clip and "music.wav" in studio.windowTitle()  # the previous clip is back
+    qtbot.wait(1_500)  # longer than one encode piece takes: a stale piece would show up now
     assert studio.session.clip is clip
-    assert not any(done == total for done, total in progress[1:])  # stopped before the last chunk
+    assert not any(done == total for done, total in progress)  # stopped before the last piece
+
+
+def test_a_long_clip_is_heard_before_its_encode_completes(qtbot, studio, tmp_path):
+    from app.synthetic_audio import write_music_clip
+
+    wait_for_clip(qtbot, studio)
+    long_clip = write_music_clip(tmp_path / "long.wav", seconds=20.0)
+    studio.open_file(str(long_clip))
+    qtbot.waitUntil(lambda: studio.session.clip.path == long_clip, timeout=30_000)
+    clip = studio.session.clip
+    cache, n = clip.cache, studio.session.n
+    qtbot.waitUntil(lambda: cache.is_rendered(n, 0), timeout=30_000)
+    assert not clip.encoding.complete  # the start is audible while the rest is still encoding
+    stream = ManualOutputStream.instances[-1]
+    studio.session.player.play()
+    stream.pull()
+    stream.pull()
+    assert studio.session.player.audible == ("reconstruction", n)
+    studio.session.player.pause()
+    studio.session.cancel()
 
 
 def test_frequency_axis_and_db_range_apply_to_all_spectrograms(qtbot, studio):
