@@ -69,3 +69,12 @@ def test_planner_renders_selected_count_from_playhead_then_neighbours_then_stops
     assert order[:5] == [(2, 3), (2, 4), (2, 0), (2, 1), (2, 2)]
     assert order[5] == (1, 3)  # then the neighbour below, from the playhead
     assert len(order) == 7  # speculative rendering stops once the budget is used
+
+
+def test_planner_only_offers_chunks_whose_codes_exist_while_encoding():
+    cache = RenderCache(grid(), 2)
+    assert next_chunk(cache, 2, playhead_sample=0, speculative=False, last_chunk=1) == (2, 0)
+    cache.put(2, 0, np.zeros((2000, 1), np.float32))
+    cache.put(2, 1, np.zeros((2000, 1), np.float32))
+    assert next_chunk(cache, 2, playhead_sample=0, speculative=False, last_chunk=1) is None
+    assert next_chunk(cache, 2, playhead_sample=0, speculative=False) == (2, 2)
