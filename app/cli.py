@@ -122,6 +122,9 @@ def _train_parser(sub) -> None:
                     help="data loading processes (default 1; 0 loads in the training process)")
     tr.add_argument("--threads", type=int, metavar="T", help="torch threads for the training step")
     tr.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    tr.add_argument("--compile", action="store_true",
+                    help="compile the generator with torch.compile: faster steps after minutes of compiling "
+                         "(worth it for long runs; needs a C++ compiler on CPU)")
     tr.add_argument("--json-progress", action="store_true",
                     help="print one JSON object per line on stdout (see docs/training.md)")
 

@@ -126,6 +126,7 @@ def run_train(args: argparse.Namespace) -> int:
         gan_start=args.gan_start, val_every=args.val_every, ckpt_every=args.ckpt_every, keep=args.keep,
         log_every=args.log_every, freeze=parse_freeze(args.freeze), seed=args.seed, resume=args.resume,
         workers=args.workers, threads=args.threads, device=args.device, json_progress=args.json_progress,
+        compile=args.compile,
     )
     try:
         train(options, reporter)

@@ -125,7 +125,10 @@ class Trainer:
         self.trainable = self._freeze(generator)
         self.generator = ctx.wrap(generator.to(ctx.device).train())
         self.discriminator = ctx.wrap(discriminator.to(ctx.device).train())
-        self.step_fn = TrainingStep(self.generator, self.discriminator, self.trainable, preset, self.sample_rate,
+        # torch.compile fuses the generator's element-wise work (Snake, weight norm): about 1.4x
+        # faster steps on this CPU after a one-off compilation of minutes (cached by inductor).
+        forward = torch.compile(self.generator) if options.compile else self.generator
+        self.step_fn = TrainingStep(forward, self.discriminator, self.trainable, preset, self.sample_rate,
                                     ctx.device)
         self._seed_training_stream()
         if options.resume:
@@ -258,6 +261,7 @@ class Trainer:
             "world_size": self.ctx.world_size,
             "gan_start_step": self.preset.gan_start_step,
             "device": str(self.ctx.device),
+            "compiled": self.options.compile,
         })
 
     # -- the loop ------------------------------------------------------------------------

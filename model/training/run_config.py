@@ -53,6 +53,7 @@ class TrainingOptions:
     resume: bool = False
     workers: int = 1
     threads: int | None = None
+    compile: bool = False  # torch.compile the generator's training forward (not part of config.json)
     device: str | None = None
     json_progress: bool = False
 

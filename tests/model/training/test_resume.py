@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import torch
 from training_helpers import REPO, cli_env, json_events, tiny_args
 
@@ -107,3 +108,17 @@ def test_after_sigkill_the_last_checkpoint_is_intact_and_resumes(audio_folder, t
     start = next(e for e in events if e["event"] == "start")
     assert start["resumed"] and start["step"] == latest
     assert events[-1]["event"] == "done" and events[-1]["step"] == latest + 2
+
+
+@pytest.mark.slow
+def test_resume_is_exact_with_a_compiled_generator_too(audio_folder, tmp_path, capsys):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(tiny_args(audio_folder, straight, "--compile", "--steps", "4")) == 0
+    assert main(tiny_args(audio_folder, split, "--compile", "--steps", "3")) == 0
+    assert main(tiny_args(audio_folder, split, "--compile", "--resume", "--steps", "4")) == 0
+    capsys.readouterr()
+    a = load_checkpoint(straight / "checkpoints" / "step-000000004.pt")
+    b = load_checkpoint(split / "checkpoints" / "step-000000004.pt")
+    for part in ("generator", "discriminator"):
+        for key, value in a[part].items():
+            torch.testing.assert_close(value, b[part][key], rtol=1e-6, atol=1e-7, msg=f"{part} {key}")
