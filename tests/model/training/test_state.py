@@ -137,3 +137,21 @@ def test_human_reporter_prints_validation_and_done_lines():
     text = stream.getvalue()
     assert "validation at step 10: mel 1.250, STFT 2.500, SI-SDR 4.00 dB with 3 codebooks (best so far)" in text
     assert "interrupted; resume with --resume at step 12" in text
+
+
+def test_human_reporter_draws_a_bar_on_a_terminal():
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    reporter = HumanReporter(stream)
+    reporter.emit({"event": "step", "step": 30, "total_steps": 120, "losses": {"mel": 2.5, "adversarial": 1.0},
+                   "steps_per_s": 0.5, "eta_s": 180.0})
+    reporter.emit({"event": "checkpoint", "step": 30, "kind": "periodic", "path": "/r/step-30.pt"})
+    text = stream.getvalue()
+    assert text.startswith("\rstep 30/120 [#####...............]  25% mel 2.500 adversarial 1.000 | 0.50 steps/s | "
+                           "ETA 3m00s")
+    assert text.endswith("\r\x1b[Kcheckpoint (periodic) at step 30: /r/step-30.pt\n")  # the bar is cleared first
