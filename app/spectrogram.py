@@ -73,8 +73,8 @@ def stft_power_db(mono: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.nda
     return (10.0 * np.log10(np.maximum(power, 10 ** (DB_FLOOR / 10)))).astype(np.float32)
 
 
-def spectrogram(samples: np.ndarray, sample_rate: int, scale: str = "log", rows: int = 320,
-                max_columns: int = 2400, n_fft: int = 2048, hop: int = 512) -> Spectrogram:
+def spectrogram(samples: np.ndarray, sample_rate: int, scale: str = "log", rows: int = 256,
+                max_columns: int = 1600, n_fft: int = 2048, hop: int = 512) -> Spectrogram:
     """Display spectrogram of ``samples`` ``[T]`` or ``[T, C]`` (channels averaged first)."""
     mono = samples if samples.ndim == 1 else samples.mean(axis=1)
     db = stft_power_db(mono, n_fft, hop)

@@ -9,8 +9,9 @@ stream that runs at real-time pace (like a sound card) but discards the sound, a
 * slider switch latency when the new count is cached (target: one audio block, < 30 ms)
   and when it is not rendered at the playhead yet (target < 150 ms): from the slider's
   value change on the GUI thread to the audio callback that starts the crossfade;
-* the longest GUI event-loop stall while everything renders (target < 50 ms), measured by
-  a 5 ms GUI timer's worst gap.
+* the longest GUI event-loop stall while everything encodes and renders (target < 50 ms),
+  measured by a 5 ms GUI timer's worst gap -- over the whole time, and leaving out the
+  first half second after the clip appears, when every view is laid out once for it.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_studio_responsiveness.py [--seconds 30]
 """
@@ -62,7 +63,7 @@ class StallMeter:
         self.timer.setInterval(5)
         self.timer.timeout.connect(self._tick)
         self.last = None
-        self.worst = 0.0
+        self.gaps: list[tuple[float, float]] = []  # (when the gap started, its length)
 
     def start(self) -> None:
         self.last = time.perf_counter()
@@ -70,8 +71,11 @@ class StallMeter:
 
     def _tick(self) -> None:
         now = time.perf_counter()
-        self.worst = max(self.worst, now - self.last)
+        self.gaps.append((self.last, now - self.last))
         self.last = now
+
+    def worst(self, after: float = 0.0) -> float:
+        return max((gap for start, gap in self.gaps if start >= after), default=0.0)
 
     def stop(self) -> None:
         self.timer.stop()
@@ -169,7 +173,8 @@ def main() -> None:
     t_all = time.perf_counter()
     stalls.stop()
     print(f"everything rendered and measured:          {t_all - t_open:7.2f} s")
-    print(f"longest GUI stall while rendering:         {1000 * stalls.worst:7.1f} ms")
+    print(f"longest GUI stall while rendering:         {1000 * stalls.worst():7.1f} ms")
+    print(f"  ... after the first 0.5 s of the clip:   {1000 * stalls.worst(t_opened + 0.5):7.1f} ms")
     window.close()
 
 

@@ -62,23 +62,28 @@ def cached_image(colour_map: str) -> pg.ImageItem:
 
 class Playhead(QGraphicsLineItem):
     """The play position: a plain C++ line item (no Python in its paint or bounds), moved 40
-    times a second in six views -- pyqtgraph's InfiniteLine recomputes its bounds in Python
-    on every paint, which made the playhead the largest GUI cost while playing."""
-
-    SPAN = 1e4  # taller than any view (y ranges are at most a few dozen units); the ViewBox clips it
+    times a second in six views. pyqtgraph's InfiniteLine recomputes its bounds in Python on
+    every paint, which made the playhead the largest GUI cost while playing. The line spans
+    exactly the visible y range, so its repaint strip stays inside the plot and never
+    touches the axes."""
 
     def __init__(self) -> None:
-        super().__init__(0.0, -self.SPAN, 0.0, self.SPAN)
+        super().__init__(0.0, 0.0, 0.0, 1.0)
         pen = pg.mkPen(theme.PLAYHEAD, width=1.5)
         pen.setCosmetic(True)
         self.setPen(pen)
         self.setZValue(30)
         self.seconds = 0.0
+        self.span = (0.0, 1.0)
+
+    def set_span(self, low: float, high: float) -> None:
+        self.span = (low, high)
+        self.setLine(self.seconds, low, self.seconds, high)
 
     def set_time(self, seconds: float) -> None:
         if seconds != self.seconds:  # no repaint while paused
             self.seconds = seconds
-            self.setLine(seconds, -self.SPAN, seconds, self.SPAN)
+            self.setLine(seconds, self.span[0], seconds, self.span[1])
 
 
 class TimePlot(pg.PlotWidget):
@@ -118,8 +123,9 @@ class TimePlot(pg.PlotWidget):
         self.playhead.set_time(seconds)
 
     def _place_label(self, *_args) -> None:
-        (x0, _x1), (_y0, y1) = self.getPlotItem().vb.viewRange()
+        (x0, _x1), (y0, y1) = self.getPlotItem().vb.viewRange()
         self.label.setPos(x0, y1)
+        self.playhead.set_span(y0, y1)
 
     def _clicked(self, event) -> None:
         if event.button() != 1 or event.double():
