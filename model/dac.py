@@ -167,10 +167,15 @@ class DAC(ConvolutionalCodec):
 
 
 def _init_weights(m: nn.Module) -> None:
-    """The release's initialisation: truncated normal (std 0.02) convolutions, zero bias."""
-    if isinstance(m, (WNConv1d,)):
+    """The release's *effective* initialisation: PyTorch's default weights, zero conv biases.
+
+    The release calls ``trunc_normal_(conv.weight, std=0.02)`` after wrapping its convolutions
+    in ``weight_norm``; there ``weight`` is a tensor derived from ``weight_g`` / ``weight_v``
+    that the pre-forward hook recomputes, so the call changes nothing and the convolutions keep
+    PyTorch's default (Kaiming-uniform) weights, which our layers already start from.  Truly
+    applying std 0.02 shrinks every layer (the first encoder conv 10x), and a fresh model then
+    maps all audio onto one code per codebook and takes hundreds of steps to recover.
+    """
+    if isinstance(m, WNConv1d) and m.bias is not None:
         with torch.no_grad():
-            nn.init.trunc_normal_(m.weight_v, std=0.02)
-            m.weight_g.copy_(torch.linalg.vector_norm(m.weight_v, dim=(1, 2), keepdim=True))
-            if m.bias is not None:
-                m.bias.zero_()
+            m.bias.zero_()
