@@ -139,27 +139,26 @@ DEFAULT = TrainingPreset(
 )
 """The recipe of the bundled default model, chosen for the most learning per CPU-second.
 
-Measured on this 2-core machine (one thread, the second core busy with other work, so absolute
-times are pessimistic; ``benchmarks/bench_training.py`` has clean figures), batch 8 x 0.38 s:
+Measured on this 2-core machine, one thread, in CPU seconds (``benchmarks/bench_training.py``;
+CPU time, because the machine is shared), batch 8 x 0.38 s:
 
-* Discriminator width.  The full DAC discriminator (42.5 M parameters) costs about 37 s per
-  step here (24 s update + 13 s for the generator's adversarial pass) against 4.3 s for the
-  generator's own mel-loss step: 90 % of the time would go to the critic of a 2 M-parameter
-  generator.  At width 1/4 (2.7 M parameters, the generator's size) the critic adds 5.6 s,
-  at 1/8 it adds 3.2 s but has a third of the generator's parameters.  1/4 keeps the game
-  balanced at a cost a CPU can carry.
-* GAN warm-up.  A mel-only step costs about 40 % of a GAN step, and early on the
-  discriminator has nothing useful to say about reconstructions that are still poor.  The
-  first 10 000 steps (7 to 9 CPU-hours, two or three sessions) train reconstruction only,
-  as many CPU codec recipes do; adversarial and feature-matching losses join afterwards.
-* Learning rate.  Paired runs on the same 100 batches of the corpus (mel-only, same seed),
-  mean training mel loss over steps 51-75 / 76-100: lr 1e-4 4.50 / 4.47, 3e-4 4.37 / 4.36,
-  1e-3 4.34 / 4.33.  3e-4 learns nearly as fast as 1e-3 early on while staying three times
-  closer to the release's proven 1e-4 for the long adversarial phase.
+* Discriminator width.  With DAC's full discriminator (42.5 M parameters) a GAN step costs
+  25.2 CPU s against 2.3 s for the generator's mel-only step: 91 % of the time would go to the
+  critic of a 2 M-parameter generator.  At width 1/4 (2.7 M parameters, the generator's size)
+  a GAN step costs 6.2 s (4.1 s with ``--compile``), so the critic takes 57 %.  1/4 keeps the
+  game balanced at a cost a CPU can carry.
+* GAN warm-up.  A mel-only step costs 2.7 s (1.5 s compiled), about 40 % of a GAN step, and
+  early on the discriminator has nothing useful to say about reconstructions that are still
+  poor.  The first 10 000 steps (4 to 8 CPU-hours: two or three sessions) train
+  reconstruction only, as many CPU codec recipes do; adversarial losses join afterwards.
+* Learning rate.  Paired runs on the same 150 batches of the corpus (mel-only, same seed,
+  compiled), mean training mel loss over steps 101-125 / 126-150: lr 1e-4 4.28 / 4.15,
+  3e-4 3.79 / 3.71, 1e-3 4.49 / 4.53 (stalls).  3e-4, three times the release's rate for a
+  ninth of its batch.
 * Batch 8 x 0.38 s: the paper's excerpt length and a ninth of its batch, so that a step
   takes seconds, not a minute.
-* Validation on 24 fixed 2 s excerpts every 1000 steps takes about 1.5 minutes (under 3 % of
-  the time); a checkpoint every 200 steps (about 12 minutes) bounds the work lost to a crash.
+* Validation on 24 fixed 2 s excerpts every 1000 steps takes about 1.5 minutes (a few % of
+  the time); a checkpoint every 200 steps (5 to 10 minutes) bounds the work lost to a crash.
 """
 
 TINY = TrainingPreset(
