@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from training_helpers import REPO, cli_env, json_events
+from training_helpers import REPO, cli_env, initial_tiny_generator_state, json_events
 
 from model.training.checkpoint import load_checkpoint
 
@@ -38,6 +38,5 @@ def test_two_gloo_ranks_keep_identical_weights(audio_folder, tmp_path):
     assert len(final["rng"]) == 2 and not torch.equal(final["rng"][0]["torch"], final["rng"][1]["torch"])
     for key, value in final["generator"].items():
         assert torch.equal(value, ranks[0]["generator"][key])
-    initial = load_checkpoint(out / "checkpoints" / "best.pt")
-    assert initial["step"] == 0 and not torch.equal(initial["generator"]["decoder.model.0.weight_v"],
-                                                     final["generator"]["decoder.model.0.weight_v"])
+    initial = initial_tiny_generator_state()
+    assert sum(not torch.equal(initial[k], final["generator"][k]) for k in initial) > len(initial) // 2

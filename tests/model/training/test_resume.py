@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from training_helpers import REPO, cli_env, json_events, tiny_args
+from training_helpers import REPO, cli_env, initial_tiny_generator_state, json_events, tiny_args
 
 from app.cli import main
 from model.training.checkpoint import CheckpointFolder, load_checkpoint
@@ -43,8 +43,8 @@ def test_interrupted_and_resumed_run_equals_the_uninterrupted_one(audio_folder, 
                 torch.testing.assert_close(fa[key], fb[key], rtol=1e-6, atol=1e-7, msg=f"{part} {key}")
             else:
                 assert fa[key] == fb[key], (part, key)
-    initial = load_checkpoint(straight / "checkpoints" / "best.pt")  # step 0: untrained
-    assert not torch.equal(initial["generator"]["decoder.model.0.weight_v"], a["generator"]["decoder.model.0.weight_v"])
+    initial = initial_tiny_generator_state()
+    assert sum(not torch.equal(initial[k], a["generator"][k]) for k in initial) > len(initial) // 2  # it trained
 
 
 def _start(args):

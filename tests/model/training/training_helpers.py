@@ -53,3 +53,14 @@ def run_cli(args: list[str], timeout: float = 300) -> subprocess.CompletedProces
 
 def json_events(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def initial_tiny_generator_state() -> dict:
+    """The weights a fresh tiny run starts from (the trainer seeds with the run's seed, 0)."""
+    import torch
+
+    from model.registry import family
+    from model.training.presets import preset
+
+    torch.manual_seed(0)
+    return family("dac").build(preset("tiny").architecture).state_dict()
