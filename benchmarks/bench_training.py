@@ -5,7 +5,7 @@ For each case it times the step that training runs (``model.training.step.Traini
 a mel-only step (the warm-up before ``gan_start_step``) and a full GAN step (discriminator
 update + generator update with adversarial and feature-matching losses), best of
 ``--repeats`` after one warm-up step, on loudness-normalised synthetic audio (chirps and noise).
-It reports steps/s and seconds of compute per second of training audio.
+It reports steps per CPU-second and CPU seconds per second of training audio (one thread).
 
 The reference step is the DAC release's ``train_loop`` (``scripts/train.py``) written out with
 the official ``dac`` and ``audiotools`` modules: ``GANLoss`` with the release discriminator,
@@ -44,15 +44,19 @@ def synthetic_batch(batch: int, seconds: float, rate: int, seed: int = 0) -> tor
 
 
 def best_times(fns: list[Callable[[], object]], repeats: int) -> list[float]:
-    """Best wall time of each function, calls interleaved so that load changes hit all alike."""
+    """Best CPU time of each function, calls interleaved so that load changes hit all alike.
+
+    CPU time of this (single-threaded) process, not wall time: on a shared machine a niced
+    benchmark gets a varying share of a core, which wall time would measure instead of the step.
+    """
     for fn in fns:
         fn()  # warm-up: allocator, oneDNN primitive caches
     best = [float("inf")] * len(fns)
     for _ in range(repeats):
         for i, fn in enumerate(fns):
-            start = time.perf_counter()
+            start = time.process_time()
             fn()
-            best[i] = min(best[i], time.perf_counter() - start)
+            best[i] = min(best[i], time.process_time() - start)
     return best
 
 
@@ -130,7 +134,8 @@ def profile_summary(fn: Callable[[], object], rows: int) -> str:
 
 def report(label: str, seconds: float, batch: torch.Tensor, rate: int) -> str:
     audio_seconds = batch.shape[0] * batch.shape[-1] / rate
-    return f"{label:<44} {seconds:8.2f} s/step {1 / seconds:7.3f} steps/s {seconds / audio_seconds:7.2f} s per audio-s"
+    return (f"{label:<44} {seconds:8.2f} CPU s/step {1 / seconds:7.3f} steps/CPU-s "
+            f"{seconds / audio_seconds:7.2f} CPU s per audio-s")
 
 
 def main() -> None:
