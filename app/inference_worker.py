@@ -231,8 +231,9 @@ class InferenceWorker(QThread):
         if clip is self.clip:
             ready = encoder.state.frames
             last = -1
+            context = self._codec.decoder_context if self._codec.chunkable else clip.grid.n_frames
             while last + 1 < clip.grid.n_chunks and \
-                    min(clip.grid.n_frames, clip.grid.frames(last + 1)[1] + self._codec.decoder_context) <= ready:
+                    min(clip.grid.n_frames, clip.grid.frames(last + 1)[1] + context) <= ready:
                 last += 1
             target = render_planner.next_chunk(clip.cache, self.selected_n, self.playhead, self.loop,
                                                speculative=False, last_chunk=last)
@@ -299,6 +300,8 @@ class InferenceWorker(QThread):
         """
         codec = self._codec
         grid = clip.grid
+        if not codec.chunkable:
+            return self._render_whole(clip, n, chunk)
         start, end = grid.frames(chunk)
         margin = codec.decoder_context
         lo, hi = max(0, start - margin), min(grid.n_frames, end + margin)
@@ -312,6 +315,26 @@ class InferenceWorker(QThread):
         piece = piece.T / np.float32(clip.gain)
         clip.cache.put(n, chunk, piece)
         return piece
+
+    def _render_whole(self, clip: StudioClip, n: int, chunk: int) -> np.ndarray:
+        """Codecs with an unbounded receptive field (recurrent ones) decode the whole clip.
+
+        Chunks of such a decode are not exact, so the clip is decoded once at ``n`` and every
+        chunk of it is cached; later requests at the same ``n`` are cache hits.
+        """
+        codec, grid = self._codec, clip.grid
+        wave = codec.decode(torch.from_numpy(clip.codes[:, :n]))[:, 0].numpy()
+        total = grid.samples(grid.n_chunks - 1)[1]
+        if wave.shape[1] < total:
+            wave = np.pad(wave, ((0, 0), (0, total - wave.shape[1])))
+        wanted = None
+        for c in range(grid.n_chunks):
+            s_start, s_end = grid.samples(c)
+            piece = wave[:, s_start:s_end].T / np.float32(clip.gain)
+            clip.cache.put(n, c, piece)
+            if c == chunk:
+                wanted = piece
+        return wanted
 
     def full_rendering(self, clip: StudioClip, n: int) -> np.ndarray:
         """``[T, C]`` reconstruction at ``n``, from the cache where possible."""

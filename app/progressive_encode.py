@@ -40,7 +40,9 @@ class ProgressiveEncode:
                  piece_seconds: float) -> None:
         self.codec, self.wave, self.codes, self.state = codec, wave, codes, state
         piece_frames = max(1, round(piece_seconds * codec.frame_rate))
-        self._plan = list(chunk_plan(state.total, piece_frames, codec.encoder_context))
+        if not codec.chunkable:  # recurrent codecs: pieces would not be exact; one piece
+            piece_frames = max(1, state.total)
+        self._plan = list(chunk_plan(state.total, piece_frames, codec.encoder_context or 0))
         self._next = 0
 
     @property
