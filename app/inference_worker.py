@@ -40,7 +40,7 @@ from app.studio_clip import StudioClip, chunk_grid, read_checked
 from app.thread_priority import lower_current_thread_priority
 from model import load_codec
 from model.codec import Codec
-from model.compression import TARGET_LUFS, model_input
+from model.compression import model_input, normalisation_gain
 
 CONTROL = 0  # priority of user-requested jobs (lower runs first)
 CHUNK_SECONDS = 0.25  # short chunks: an uncached slider move waits for at most two of them
@@ -281,7 +281,7 @@ class InferenceWorker(QThread):
         self._check(generation)
         wave, loudness = model_input(codec, audio)
         self._check(generation)
-        gain = np.float32(1.0 if loudness is None else 10 ** ((TARGET_LUFS - loudness) / 20))
+        gain = np.float32(normalisation_gain(loudness))
         samples = np.ascontiguousarray((wave[:, 0].numpy() / gain).T)
         grid = chunk_grid(samples.shape[0], codec.hop_length, codec.frame_rate, self.chunk_seconds)
         codes = np.zeros((wave.shape[0], codec.n_codebooks, grid.n_frames), dtype=np.int64)

@@ -22,7 +22,7 @@ import numpy as np
 from app.progressive_encode import EncodeState
 from app.render_cache import ChunkGrid, RenderCache
 from model.audio_io import AudioFileError, audio_info, read_audio
-from model.compression import TARGET_LUFS
+from model.compression import normalisation_gain
 
 MAX_SECONDS = 30 * 60
 MAX_CHANNELS = 2
@@ -48,7 +48,7 @@ class StudioClip:
     @property
     def gain(self) -> float:
         """The linear gain the codec's input got (loudness normalisation)."""
-        return 1.0 if self.loudness_lufs is None else 10 ** ((TARGET_LUFS - self.loudness_lufs) / 20)
+        return normalisation_gain(self.loudness_lufs)
 
     @property
     def channels(self) -> int:

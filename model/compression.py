@@ -39,7 +39,12 @@ class EncodedClip:
     @property
     def gain(self) -> float:
         """The linear gain that was applied before encoding."""
-        return 1.0 if self.loudness_lufs is None else 10 ** ((TARGET_LUFS - self.loudness_lufs) / 20)
+        return normalisation_gain(self.loudness_lufs)
+
+
+def normalisation_gain(loudness_lufs: float | None) -> float:
+    """Linear gain bringing a signal of ``loudness_lufs`` to the target (1 when not normalised)."""
+    return 1.0 if loudness_lufs is None else 10 ** ((TARGET_LUFS - loudness_lufs) / 20)
 
 
 def measure_loudness(samples: np.ndarray, sample_rate: int) -> float | None:
@@ -56,7 +61,7 @@ def model_input(codec: Codec, audio: Audio, normalize: bool = True) -> tuple[tor
     loudness = measure_loudness(samples, codec.sample_rate) if normalize else None
     wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)).unsqueeze(1)
     if loudness is not None:
-        wave = wave * 10 ** ((TARGET_LUFS - loudness) / 20)
+        wave = wave * normalisation_gain(loudness)
     return wave, loudness
 
 

@@ -75,9 +75,14 @@ class WeightNormMixin:
     weight_g: nn.Parameter
     weight_v: nn.Parameter
 
-    def _init_weight_norm(self, weight: torch.Tensor) -> None:
-        self.weight_v = nn.Parameter(weight.detach().clone())
-        self.weight_g = nn.Parameter(_norm_except_dim0(weight.detach()))
+    def _adopt(self, proto: nn.modules.conv._ConvNd) -> None:
+        """Take geometry, initial weight and bias from a freshly built torch convolution."""
+        self.kernel_size, self.stride = proto.kernel_size[0], proto.stride[0]
+        self.padding, self.dilation = proto.padding[0], proto.dilation[0]
+        weight = proto.weight.detach()
+        self.weight_v = nn.Parameter(weight.clone())
+        self.weight_g = nn.Parameter(_norm_except_dim0(weight))
+        self.bias = proto.bias
         # Non-persistent buffers: they move with .to(device) and never enter the state dict.
         self.register_buffer("_folded", None, persistent=False)
         self.register_buffer("_folded_fast", None, persistent=False)
@@ -120,11 +125,7 @@ class WNConv1d(WeightNormMixin, nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        proto = nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding, dilation, bias=bias)
-        self.kernel_size, self.stride = kernel_size, stride
-        self.padding, self.dilation = padding, dilation
-        self._init_weight_norm(proto.weight)
-        self.bias = proto.bias
+        self._adopt(nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding, dilation, bias=bias))
 
     def fold(self) -> None:
         super().fold()
@@ -156,11 +157,7 @@ class WNConvTranspose1d(WeightNormMixin, nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        proto = nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride, padding, bias=bias)
-        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.dilation = 1
-        self._init_weight_norm(proto.weight)
-        self.bias = proto.bias
+        self._adopt(nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride, padding, bias=bias))
         self.register_buffer("_poly_weight", None, persistent=False)
         self.register_buffer("_poly_bias", None, persistent=False)
 

@@ -28,8 +28,8 @@ from model.seanet import SeanetCodec, SeanetCodecConfig
 
 @dataclass(frozen=True)
 class SoundStreamConfig(SeanetCodecConfig):
-    n_filters: int = 32
-    ratios: tuple[int, ...] = (8, 5, 4, 2)
+    """Only what differs from SEANet's EnCodec defaults (32 filters, ratios 8-5-4-2, causal)."""
+
     n_residual_layers: int = 3
     residual_kernel_size: int = 7
     dilation_base: int = 3
@@ -37,7 +37,6 @@ class SoundStreamConfig(SeanetCodecConfig):
     true_skip: bool = True
     encoder_last_kernel_size: int = 3
     lstm_layers: int = 0
-    causal: bool = True
     pad_mode: str = "zero"
     quantizer_dropout: float = 1.0
     n_codebooks: int = 24

@@ -43,12 +43,8 @@ class QualityPanel(QWidget):
         self.metric_box = QComboBox()
         self.metric_box.addItems(list(METRICS))
         self.metric_box.currentTextChanged.connect(lambda _: self._redraw())
-        self.plot = pg.PlotWidget()
-        self.plot.setObjectName("qualityPlot")
+        self.plot = theme.panel_plot("qualityPlot", "bitrate (kbps)")
         item = self.plot.getPlotItem()
-        item.setMenuEnabled(False)
-        item.hideButtons()
-        item.setLabel("bottom", "bitrate (kbps)")
         item.setTitle(f"<span style='color:{theme.RECONSTRUCTION}'>● codec</span>&nbsp;&nbsp;"
                       f"<span style='color:{theme.OPUS}'>■ Opus</span>&nbsp;&nbsp;"
                       f"<span style='color:{theme.PLAYHEAD}'>● current n</span>", size="9pt")

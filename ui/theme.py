@@ -65,3 +65,16 @@ QLabel#clockLabel {{ color: {PLAYHEAD}; font-family: monospace; font-size: 13pt;
 QTableWidget {{ gridline-color: #2e3035; }}
 QHeaderView::section {{ background: {PANEL}; color: {MUTED}; border: none; padding: 3px; }}
 """
+
+
+def panel_plot(object_name: str, bottom: str, left: str | None = None) -> pg.PlotWidget:
+    """A plot for the side panels: named, labelled, without pyqtgraph's context menu and 'A' button."""
+    plot = pg.PlotWidget()
+    plot.setObjectName(object_name)
+    item = plot.getPlotItem()
+    item.setMenuEnabled(False)
+    item.hideButtons()
+    item.setLabel("bottom", bottom)
+    if left is not None:
+        item.setLabel("left", left)
+    return plot
