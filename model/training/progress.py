@@ -68,7 +68,7 @@ class HumanReporter:
         if kind == "step":
             self._step(event)
             return
-        text = self._message(event)
+        text = event_text(event)
         if text:
             self._clear_bar()
             self.stream.write(text + "\n")
@@ -98,38 +98,39 @@ class HumanReporter:
             self.stream.write("\r\x1b[K")
             self._bar_drawn = False
 
-    @staticmethod
-    def _message(e: Event) -> str:
-        kind = e.get("event")
-        if kind == "data":
-            train, val = e["train"], e["validation"]
-            groups = ", ".join(f"{name} {g['minutes']:.1f} min" for name, g in train["groups"].items())
-            text = (f"training data: {train['files']} files, {train['minutes']:.1f} min ({groups}); "
-                    f"validation: {val['files']} files ({e['validation_source']})")
-            if e.get("unreadable"):
-                text += f"; {len(e['unreadable'])} unreadable files skipped"
-            return text
-        if kind == "start":
-            what = f"fine-tuning {e['base_model']}" if e.get("base_model") else "training from scratch"
-            resumed = f", resumed at step {e['step']}" if e.get("resumed") else ""
-            return (f"{what}: {e['family']} model, {e['generator_parameters'] / 1e6:.2f} M parameters "
-                    f"({e['trainable_parameters'] / 1e6:.2f} M trained), preset {e['preset']}{resumed}")
-        if kind == "validation":
-            full = e["rows"][-1]
-            best = " (best so far)" if e.get("best") else ""
-            return (f"validation at step {e['step']}: mel {full['mel_distance']:.3f}, "
-                    f"STFT {full['stft_distance']:.3f}, SI-SDR {full['si_sdr']:.2f} dB "
-                    f"with {full['n_codebooks']} codebooks{best}")
-        if kind == "checkpoint":
-            return f"checkpoint ({e['kind']}) at step {e['step']}: {e['path']}"
-        if kind == "warning":
-            return f"warning: {e['message']}"
-        if kind == "error":
-            return f"error: {e['message']}"
-        if kind == "done":
-            reason = "interrupted; resume with --resume" if e["reason"] == "interrupted" else "finished"
-            return f"training {reason} at step {e['step']}; model: {e.get('model') or 'none yet'}"
-        return ""
+
+def event_text(e: Event) -> str:
+    """One line for people about an event (empty for ``step`` events and unknown kinds)."""
+    kind = e.get("event")
+    if kind == "data":
+        train, val = e["train"], e["validation"]
+        groups = ", ".join(f"{name} {g['minutes']:.1f} min" for name, g in train["groups"].items())
+        text = (f"training data: {train['files']} files, {train['minutes']:.1f} min ({groups}); "
+                f"validation: {val['files']} files ({e['validation_source']})")
+        if e.get("unreadable"):
+            text += f"; {len(e['unreadable'])} unreadable files skipped"
+        return text
+    if kind == "start":
+        what = f"fine-tuning {e['base_model']}" if e.get("base_model") else "training from scratch"
+        resumed = f", resumed at step {e['step']}" if e.get("resumed") else ""
+        return (f"{what}: {e['family']} model, {e['generator_parameters'] / 1e6:.2f} M parameters "
+                f"({e['trainable_parameters'] / 1e6:.2f} M trained), preset {e['preset']}{resumed}")
+    if kind == "validation":
+        full = e["rows"][-1]
+        best = " (best so far)" if e.get("best") else ""
+        return (f"validation at step {e['step']}: mel {full['mel_distance']:.3f}, "
+                f"STFT {full['stft_distance']:.3f}, SI-SDR {full['si_sdr']:.2f} dB "
+                f"with {full['n_codebooks']} codebooks{best}")
+    if kind == "checkpoint":
+        return f"checkpoint ({e['kind']}) at step {e['step']}: {e['path']}"
+    if kind == "warning":
+        return f"warning: {e['message']}"
+    if kind == "error":
+        return f"error: {e['message']}"
+    if kind == "done":
+        reason = "interrupted; resume with --resume" if e["reason"] == "interrupted" else "finished"
+        return f"training {reason} at step {e['step']}; model: {e.get('model') or 'none yet'}"
+    return ""
 
 
 class MultiReporter:

@@ -1,0 +1,122 @@
+"""How long a training step of a given setup takes on this machine, measured, not guessed.
+
+The studio shows "time per 1000 steps" before a run starts.  Step time depends on the model,
+the discriminator, the batch, the frozen parts, the device, the thread count and whatever else
+the machine is doing, so no table of constants could be honest; instead this builds exactly
+what the trainer would build (the same generator or ``--from`` network, the same freezing,
+the preset's discriminator and :class:`~model.training.step.TrainingStep`) and times real
+steps on a random batch of the preset's shape (a step's cost does not depend on what the audio
+sounds like).  Both kinds of step are timed: mel-only (before ``gan_start_step``) and GAN
+(discriminator update plus adversarial losses), since a run's time is a mix of the two.
+
+Each kind gets one warm-up step (allocator and oneDNN caches) before the timed ones.  Wall
+time is reported, not CPU time: the estimate is for a person waiting on this machine as it is
+loaded now.  Batches larger than :data:`MAX_MEASURED_BATCH` are timed at that batch and scaled
+linearly (convolution cost is linear in the batch), and the result says so.
+
+Run as ``python -m model.training.step_timing --preset tiny`` it prints one JSON object, so the
+GUI can measure in a separate process that it can kill at any moment.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+from model.loading import load_network
+from model.registry import family
+from model.training.presets import build_discriminator, fine_tune_preset, preset
+from model.training.run_config import parse_freeze
+from model.training.step import TrainingStep
+
+MAX_MEASURED_BATCH = 8
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    mel_only_seconds: float  # one step before gan_start_step
+    gan_seconds: float  # one step with the discriminator and adversarial losses
+    batch_size: int  # the batch the times are for
+    measured_batch: int  # the batch actually run (smaller when scaled)
+    device: str
+    threads: int
+
+    def run_seconds(self, first_step: int, last_step: int, gan_start_step: int) -> float:
+        """Training time of steps ``first_step + 1 .. last_step`` (validation not included)."""
+        mel_only = max(0, min(last_step, gan_start_step) - first_step)
+        gan = max(0, last_step - max(first_step, gan_start_step))
+        return mel_only * self.mel_only_seconds + gan * self.gan_seconds
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def measure_steps(preset_name: str | None = None, from_model: str | None = None,
+                  freeze: tuple[str, ...] = (), batch: int | None = None, device: str = "cpu",
+                  threads: int | None = None, repeats: int = 1) -> StepTiming:
+    """Time ``repeats`` mel-only and GAN steps of the setup ``rvq-studio train`` would run."""
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    if from_model is not None:
+        family_key, _, generator, _ = load_network(from_model)
+        recipe = preset(preset_name) if preset_name else fine_tune_preset(family_key)
+    else:
+        recipe = preset(preset_name or "default")
+        generator = family(recipe.family).build(recipe.architecture)
+    batch_size = batch or recipe.batch_size
+    measured = min(batch_size, MAX_MEASURED_BATCH)
+    for part in freeze:
+        module = getattr(generator, part, None)
+        if not isinstance(module, torch.nn.Module):
+            raise ValueError(f"--freeze {part}: this model has no {part}")
+        module.requires_grad_(False)
+    target = torch.device(device)
+    generator = generator.to(target).train()
+    discriminator = build_discriminator(recipe.discriminator).to(target).train()
+    trainable = [p for p in generator.parameters() if p.requires_grad]
+    step = TrainingStep(generator, discriminator, trainable, recipe, int(generator.sample_rate), target)
+    audio = 0.1 * torch.randn(measured, 1, round(recipe.excerpt_seconds * generator.sample_rate))
+    scale = batch_size / measured
+    times = {}
+    for gan in (False, True):
+        step(audio, gan=gan)
+        _synchronise(target)
+        started = time.perf_counter()
+        for _ in range(repeats):
+            step(audio, gan=gan)
+        _synchronise(target)
+        times[gan] = (time.perf_counter() - started) / repeats * scale
+    return StepTiming(times[False], times[True], batch_size, measured, str(target), torch.get_num_threads())
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Time training steps; prints one JSON object.")
+    parser.add_argument("--preset")
+    parser.add_argument("--from", dest="from_model")
+    parser.add_argument("--freeze")
+    parser.add_argument("--batch", type=int)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int)
+    args = parser.parse_args(argv)
+    try:
+        timing = measure_steps(args.preset, args.from_model, parse_freeze(args.freeze) or (), args.batch,
+                               args.device, args.threads)
+    except (ValueError, OSError, RuntimeError) as exc:
+        print(json.dumps({"error": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}))
+        return 2
+    print(json.dumps(timing.to_dict()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

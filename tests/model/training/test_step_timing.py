@@ -1,0 +1,41 @@
+"""Measured step times: the trainer's own step on the preset's batch shape, and a run's time from them."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from model.training.step_timing import MAX_MEASURED_BATCH, StepTiming, main, measure_steps
+
+
+def test_a_runs_time_counts_mel_only_steps_before_the_gan_start_and_gan_steps_after():
+    timing = StepTiming(mel_only_seconds=2.0, gan_seconds=5.0, batch_size=8, measured_batch=8, device="cpu",
+                        threads=1)
+    assert timing.run_seconds(0, 100, gan_start_step=30) == 30 * 2.0 + 70 * 5.0
+    assert timing.run_seconds(50, 100, gan_start_step=30) == 50 * 5.0  # resumed after the GAN started
+    assert timing.run_seconds(0, 20, gan_start_step=30) == 20 * 2.0  # never reaches it
+
+
+def test_both_kinds_of_step_are_timed_on_the_preset_batch():
+    timing = measure_steps("tiny", threads=1)
+    assert timing.batch_size == timing.measured_batch == 2
+    assert math.isfinite(timing.mel_only_seconds) and timing.mel_only_seconds > 0
+    assert math.isfinite(timing.gan_seconds) and timing.gan_seconds > 0
+
+
+def test_large_batches_are_timed_at_the_cap_and_scaled():
+    timing = measure_steps("tiny", batch=3 * MAX_MEASURED_BATCH, threads=1)
+    assert (timing.batch_size, timing.measured_batch) == (3 * MAX_MEASURED_BATCH, MAX_MEASURED_BATCH)
+
+
+def test_the_command_prints_one_json_object_or_the_error(capsys):
+    assert main(["--preset", "tiny", "--threads", "1"]) == 0
+    assert StepTiming(**json.loads(capsys.readouterr().out)).batch_size == 2
+    assert main(["--preset", "tiny", "--freeze", "nothing"]) == 2
+    assert "unknown part 'nothing'" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_freezing_a_part_the_model_lacks_is_refused():
+    with pytest.raises(ValueError, match="has no"):
+        measure_steps("tiny", freeze=("discriminator",), threads=1)
