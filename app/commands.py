@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 
 from app.progress import TerminalProgress
+from app.training_summary import summary_lines
 from model import Codec, load_codec
 from model.audio_io import read_audio
 from model.compression import compress_file, decompress_file, encode_clip, model_input
 from model.evaluation import evaluate
+from model.training.exported_model import read_training_summary
 
 
 def _load(args: argparse.Namespace) -> Codec:
@@ -87,8 +89,9 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_info(args: argparse.Namespace) -> int:
     codec = load_codec(args.model)
     info = codec.describe()
+    training = read_training_summary(args.model) if args.model != "default" else None
     if args.json:
-        print(json.dumps(info, indent=2))
+        print(json.dumps({**info, "training": training} if training else info, indent=2))
         return 0
     lo, hi = info.pop("kbps_range")
     print(f"{info.pop('name')}")
@@ -101,6 +104,8 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"  trained       {'yes' if info.pop('trained') else 'no (random weights)'}")
     for key, value in info.items():
         print(f"  {key:<13} {value}")
+    if training:
+        print("  training      " + "\n                ".join(summary_lines(training)))
     return 0
 
 

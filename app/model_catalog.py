@@ -1,8 +1,9 @@
 """Which models and devices the studio can offer without the user browsing for files.
 
 Official Descript Audio Codec weights are found where the ``dac`` package downloads them
-(``~/.cache/descript/dac/weights_*.pth``); the bundled default comes first; checkpoints the
-user opened before come from the settings. Demo clips are the audio files in
+(``~/.cache/descript/dac/weights_*.pth``); the bundled default comes first; then the models
+the user kept from training runs (:mod:`app.user_models`), each with its training summary as
+a tooltip; checkpoints the user opened before come from the settings. Demo clips are the audio files in
 ``resources/audio``. Devices: the CPU, and each CUDA device when
 torch sees one.
 """
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from app.training_summary import model_summary_text
+from app.user_models import kept_models
 from model.presets import RESOURCES
 
 DAC_CACHE = Path("~/.cache/descript/dac")
@@ -24,6 +27,7 @@ DEMO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 class ModelEntry:
     label: str
     source: str  # what load_codec takes
+    summary: str = ""  # how it was trained, for models made by a training run
 
 
 def official_dac_weights(folder: Path | None = None) -> list[ModelEntry]:
@@ -33,10 +37,14 @@ def official_dac_weights(folder: Path | None = None) -> list[ModelEntry]:
     return [ModelEntry(f"DAC {p.stem.removeprefix('weights_')}", str(p)) for p in sorted(folder.glob("*.pth"))]
 
 
-def model_entries(recent: list[str], dac_folder: Path | None = None) -> list[ModelEntry]:
+def model_entries(recent: list[str], dac_folder: Path | None = None, kept_folder: Path | None = None
+                  ) -> list[ModelEntry]:
     entries = [ModelEntry("Default (bundled)", "default"), *official_dac_weights(dac_folder)]
+    if kept_folder is not None:
+        entries += [ModelEntry(f"Mine: {p.stem}", str(p), model_summary_text(p)) for p in kept_models(kept_folder)]
     known = {e.source for e in entries}
-    entries += [ModelEntry(Path(p).name, p) for p in recent if p not in known and Path(p).is_file()]
+    entries += [ModelEntry(Path(p).name, p, model_summary_text(p)) for p in recent
+                if p not in known and Path(p).is_file()]
     return entries
 
 

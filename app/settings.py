@@ -1,13 +1,17 @@
 """Remembered choices: recent files, recent checkpoints, view settings (QSettings, no widgets).
 
 ``RVQ_STUDIO_SETTINGS`` may name an INI file to use instead of the user's settings store;
-tests and scripts set it so they never read or change a person's preferences.
+tests and scripts set it so they never read or change a person's preferences.  The app's data
+folder (kept models, training runs) follows the same switch: beside that INI file when it is
+set, else the platform's application-data folder, so a test never writes into a person's.
 """
 from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSettings
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QStandardPaths
 
 MAX_RECENT = 10
 
@@ -15,6 +19,7 @@ MAX_RECENT = 10
 class StudioSettings:
     def __init__(self, settings: QSettings | None = None) -> None:
         path = os.environ.get("RVQ_STUDIO_SETTINGS")
+        self._data_folder = Path(path).parent if path else None
         if settings is None:
             settings = QSettings(path, QSettings.Format.IniFormat) if path else QSettings("RVQ Studio", "RVQ Studio")
         self._s = settings
@@ -42,6 +47,19 @@ class StudioSettings:
     def add_recent_model(self, source: str) -> None:
         if source != "default":
             self._push("recent/models", source)
+
+    def data_folder(self) -> Path:
+        """Where the app keeps what it makes: ``models/`` (kept models) and ``runs/`` (training)."""
+        if self._data_folder is not None:
+            return self._data_folder
+        location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+        return Path(location or Path.home() / ".rvq-studio")
+
+    def models_folder(self) -> Path:
+        return self.data_folder() / "models"
+
+    def runs_folder(self) -> Path:
+        return self.data_folder() / "runs"
 
     def value(self, key: str, default):
         value = self._s.value(key, default)

@@ -1,4 +1,4 @@
-"""A procedural music-like clip: chords, a bass line, hats and kicks, deterministic.
+"""A procedural music-like clip: chords, a bass line, hats and kicks, deterministic; folders of them.
 
 Tests, benchmarks and screenshots need realistic material (harmonics, transients, noise,
 stereo) without shipping recordings; this makes it from a seed in milliseconds.
@@ -51,3 +51,15 @@ def write_music_clip(path: str | Path, seconds: float = 4.0, sample_rate: int = 
                      seed: int = 0) -> Path:
     write_audio(path, music_clip(seconds, sample_rate, channels, seed), sample_rate)
     return Path(path)
+
+
+def write_recordings_folder(root: str | Path, groups: tuple[tuple[str, int, float], ...] = (
+        ("speech", 16000, 2.0), ("music", 44100, 3.0), ("field", 22050, 2.0)), files_per_group: int = 2) -> Path:
+    """A folder of recordings to train on: one sub-folder per ``(name, sample rate, seconds)``,
+    mono and stereo files alternating, every file a different seed."""
+    root = Path(root)
+    for g, (name, rate, seconds) in enumerate(groups):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for k in range(files_per_group):
+            write_music_clip(root / name / f"take{k + 1}.wav", seconds, rate, channels=1 + k % 2, seed=10 * g + k)
+    return root
