@@ -1,0 +1,280 @@
+"""The bundled model's card (resources/models/README.md): how it was made and how good it is.
+
+Everything on the card is computed, nothing typed in: the architecture from the run's
+config.json and the loaded model, corpus minutes from the trainer's ``data`` event, steps,
+compute and the validation history from the training log (:mod:`app.training_log`), the
+per-domain table from :mod:`app.domain_evaluation` on the shipped file itself. The issue's three
+targets are checked here, in code, so "met" on the card can only mean the numbers say so.
+
+The card says plainly when the model is an interim checkpoint of a run still in training.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from app.domain_evaluation import DomainResult
+from app.model_shipping import StorageAgreement
+from app.training_log import TrainingLog
+from model.codec import Codec
+from model.metrics import bitrate_efficiency, codebook_entropy
+from model.training.run_config import RunConfig
+
+ENTROPY_TARGET_BITS = 9.0
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    target: str
+    met: bool
+    measured: str
+    lever: str  # the next thing to try when missed
+
+
+@dataclass
+class CardInputs:
+    config: RunConfig
+    codec: Codec  # the shipped model, as loaded
+    file_bytes: int
+    best_step: int
+    log: TrainingLog
+    threads: int  # training threads, for CPU-hours
+    domains: list[DomainResult]
+    excerpts: int
+    excerpt_seconds: float
+    seed: int
+    storage: StorageAgreement
+    evaluation_cpu_seconds: float
+    command: str
+
+
+def pooled_entropy(domains: list[DomainResult], codebook_size: int) -> list[float]:
+    """Usage entropy of each codebook over the codes of every domain together."""
+    codes = torch.cat([d.codes for d in domains], dim=0)
+    return [float(h) for h in codebook_entropy(codes, codebook_size)]
+
+
+def check_targets(domains: list[DomainResult], entropy: list[float]) -> list[TargetCheck]:
+    """The issue's three targets, each with the numbers that decide it."""
+    falling = []
+    for d in domains:
+        mels = [r.mel_distance for r in d.evaluation.rows]
+        rises = [f"{n + 2} (+{mels[n + 1] - mels[n]:.3f})" for n in range(len(mels) - 1) if mels[n + 1] >= mels[n]]
+        falling.append((d.domain, mels, rises))
+    mel_detail = "; ".join(
+        f"{name}: {m[0]:.3f} to {m[-1]:.3f}" + (f", not lower at n = {', '.join(r)}" if r else ", every step lower")
+        for name, m, r in falling)
+    low = [(i + 1, h) for i, h in enumerate(entropy) if h < ENTROPY_TARGET_BITS]
+    entropy_detail = (f"lowest {min(entropy):.2f} bits (codebook {entropy.index(min(entropy)) + 1}); "
+                      + (f"{len(low)} of {len(entropy)} below {ENTROPY_TARGET_BITS:g}: "
+                         + ", ".join(f"{i}: {h:.2f}" for i, h in low) if low else "all at or above 9 bits"))
+    opus_parts, opus_met = [], True
+    for d in domains:
+        full = d.evaluation.rows[-1]
+        opus = d.opus.get(full.n_codebooks)
+        if opus is None:
+            opus_parts.append(f"{d.domain}: no Opus point")
+            opus_met = False
+            continue
+        opus_met &= full.mel_distance < opus.row.mel_distance
+        opus_parts.append(f"{d.domain}: {full.mel_distance:.3f} vs Opus {opus.row.mel_distance:.3f} "
+                          f"({_signed(full.mel_distance - opus.row.mel_distance)})")
+    return [
+        TargetCheck("Mel distance strictly decreasing as codebooks are added (each domain)",
+                    all(not r for _, _, r in falling), mel_detail,
+                    "More training: under quantizer dropout the later codebooks take part in fewer updates "
+                    "than the first, so they become useful last."),
+        TargetCheck(f"Codebook usage entropy >= {ENTROPY_TARGET_BITS:g} bits of 10 for every codebook "
+                    "(all domains' codes together)", not low, entropy_detail,
+                    "More training spreads the codes; if usage stalls, restarting unused codes from encoder "
+                    "outputs, as the EMA quantizers in model/ema_quantize.py do (the DAC quantizer has no "
+                    "restart)."),
+        TargetCheck("Lower mel distance than Opus at full bitrate, on speech, music and general",
+                    opus_met, "; ".join(opus_parts), "More training."),
+    ]
+
+
+def render_card(inputs: CardInputs) -> str:
+    entropy = pooled_entropy(inputs.domains, inputs.codec.codebook_size)
+    targets = check_targets(inputs.domains, entropy)
+    parts = [
+        _header(inputs),
+        _architecture(inputs),
+        _training(inputs),
+        _history(inputs),
+        _domains(inputs, entropy),
+        _targets(targets, inputs.log),
+        _storage(inputs),
+        _reproduce(inputs),
+    ]
+    return "\n".join(parts)
+
+
+# -- sections ---------------------------------------------------------------------------------
+
+def _header(i: CardInputs) -> str:
+    log, preset = i.log, i.config.preset
+    lines = ["# The default model", "",
+             "`resources/models/default.safetensors`: what `rvq-studio` and `load_codec(\"default\")` load.", ""]
+    if not log.finished:
+        phase = ("in its mel-only warm-up" if log.last_step < preset.gan_start_step
+                 else "in its GAN phase")
+        lines += [f"> **Interim checkpoint -- the model is still in training.** This is the best validation "
+                  f"checkpoint so far, step {i.best_step:,}; the run has logged {log.last_step:,} of "
+                  f"{preset.steps:,} steps and is {phase} (mel-only until step {preset.gan_start_step:,}, "
+                  f"then adversarial). Every number below is for this checkpoint and will change when a "
+                  f"later one is shipped.", ""]
+    return "\n".join(lines)
+
+
+def _architecture(i: CardInputs) -> str:
+    c, a = i.codec, i.config.architecture
+    return "\n".join([
+        "## Architecture", "",
+        f"DAC-style Improved RVQGAN ({i.config.family}), mono, {c.sample_rate} Hz, hop {c.hop_length} "
+        f"({c.frame_rate:.2f} frames/s); {c.n_codebooks} codebooks of {c.codebook_size} entries with "
+        f"{a['codebook_dim']}-dimensional factorised codes, {c.kbps(1):.2f} to {c.kbps(c.n_codebooks):.2f} kbps; "
+        f"quantizer dropout {a['quantizer_dropout']}.", "",
+        "| part | setting |", "| --- | --- |",
+        f"| encoder | width {a['encoder_dim']}, strides {a['encoder_rates']} |",
+        f"| latent | {a['latent_dim']} channels |",
+        f"| decoder | width {a['decoder_dim']}, strides {a['decoder_rates']} |",
+        f"| parameters | {c.n_parameters():,} ({c.n_parameters() / 1e6:.2f} M) |",
+        f"| file | {i.file_bytes / 1e6:.1f} MB, float16 storage (loaded as float32) |",
+        "",
+    ])
+
+
+def _training(i: CardInputs) -> str:
+    p, log = i.config.preset, i.log
+    lines = ["## Training", "",
+             f"Preset `{p.name}`: batch {p.batch_size} x {p.excerpt_seconds} s excerpts at {p.loudness_lufs:g} LUFS, "
+             f"AdamW lr {p.lr:g} (betas {tuple(p.betas)}, decay {p.lr_gamma} per step), mel-only until step "
+             f"{p.gan_start_step:,}, adversarial (critic width {p.discriminator.width:g}) to step "
+             f"{p.steps:,}; validation every {p.val_every:,} steps. Seed {i.config.seed}.", ""]
+    if log.data is not None:
+        train, val = log.data["train"]["groups"], log.data["validation"]["groups"]
+        lines += ["Corpus (`scripts/build_corpus.py`, [docs/corpus.md](../../docs/corpus.md)): Debian packages "
+                  "only, as the trainer read it:", "",
+                  "| domain | train files | train minutes | validation files | validation minutes |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        for name in sorted(set(train) | set(val)):
+            t, v = train.get(name, {}), val.get(name, {})
+            lines.append(f"| {name} | {t.get('files', 0)} | {t.get('minutes', 0):.1f} | {v.get('files', 0)} | "
+                         f"{v.get('minutes', 0):.1f} |")
+        lines.append(f"| all | {log.data['train']['files']} | {log.data['train']['minutes']:.1f} | "
+                     f"{log.data['validation']['files']} | {log.data['validation']['minutes']:.1f} |")
+        lines.append("")
+    lines += [
+        f"Steps: this checkpoint is step {i.best_step:,}; the log reaches step {log.last_step:,} of "
+        f"{p.steps:,} over {log.sessions} session(s) (resumed from checkpoints).",
+        "",
+        f"Compute: **{log.cpu_hours(i.threads):.2f} CPU-hours** for the whole log (to step {log.last_step:,}), estimated as the training loop's wall "
+        f"time x {i.threads} thread(s): {log.steps_computed:,} steps computed (steps repeated after a resume "
+        f"count twice) at the step rates the log reports, {log.step_seconds / 3600:.2f} h, plus "
+        f"{log.validation_seconds / 3600:.2f} h of validation. Not counted: the data-loading worker, "
+        f"checkpoint writing, start-up. (`app/training_log.py` has the method.)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _history(i: CardInputs) -> str:
+    validations = i.log.validations
+    if not validations:
+        return "## Validation history\n\nNo validation logged yet.\n"
+    n = len(validations[0].rows)
+    p = i.config.preset
+    lines = ["## Validation history", "",
+             f"The trainer's validation set: {p.val_examples} excerpts x {p.val_seconds:g} s of all domains "
+             f"together. Mel distance at each codebook count n; entropy is the lowest codebook's, in bits "
+             f"of 10; * marks the best, which is what ships.", "",
+             "| step | " + " | ".join(f"n={k}" for k in range(1, n + 1)) + " | min entropy | efficiency |",
+             "| ---: | " + " | ".join("---:" for _ in range(n)) + " | ---: | ---: |"]
+    best = i.log.best()
+    for v in validations:
+        mark = " *" if best is not None and v.step == best.step else ""
+        mels = " | ".join(_fmt(r.mel_distance, ".3f") for r in v.rows)
+        lines.append(f"| {v.step:,}{mark} | {mels} | {min(v.entropy_bits):.2f} | {v.bitrate_efficiency:.1%} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _domains(i: CardInputs, entropy: list[float]) -> str:
+    codec = i.codec
+    lines = ["## Per-domain evaluation", "",
+             f"The shipped file (float16, as loaded), on each domain of the validation split apart: "
+             f"{i.excerpts} excerpts x {i.excerpt_seconds:g} s per domain, drawn like the trainer's "
+             f"validation set (the domain's packages in turn, mono, -16 LUFS; seed {i.seed}; "
+             f"`app/domain_evaluation.py`). Mel and STFT distance as in the DAC paper (lower is better), "
+             f"SI-SDR in dB; entropy of codebook n in bits of {codec.bits_per_code:g}; efficiency = used / "
+             f"nominal bits of codebooks 1..n. Opus: libopus through libsndfile at the codec's bitrate, the "
+             f"domain's excerpts as one stream, measured bitrate (Ogg overhead included); none below "
+             f"6 kbps. {i.evaluation_cpu_seconds / 60:.1f} CPU-minutes for all three domains.", ""]
+    for d in i.domains:
+        lines += [f"### {d.domain}", "",
+                  "| n | kbps | mel | STFT | SI-SDR | entropy | efficiency | Opus kbps | Opus mel | Opus STFT | Opus SI-SDR |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        h = d.evaluation.entropy_bits
+        for r in d.evaluation.rows:
+            o = d.opus.get(r.n_codebooks)
+            opus = ("| " + " | ".join([f"{o.measured_kbps:.2f}", _fmt(o.row.mel_distance, ".3f"),
+                                       _fmt(o.row.stft_distance, ".3f"), _fmt(o.row.si_sdr, ".2f")])
+                    if o else "| – | – | – | –")
+            lines.append(f"| {r.n_codebooks} | {r.kbps:.2f} | {_fmt(r.mel_distance, '.3f')} | "
+                         f"{_fmt(r.stft_distance, '.3f')} | {_fmt(r.si_sdr, '.2f')} | {h[r.n_codebooks - 1]:.2f} | "
+                         f"{bitrate_efficiency(h[:r.n_codebooks], codec.codebook_size):.1%} {opus} |")
+        lines.append("")
+    lines += ["Codebook usage entropy over all three domains' codes (bits of "
+              f"{codec.bits_per_code:g}): " + ", ".join(f"{h:.2f}" for h in entropy)
+              + f"; bitrate efficiency {bitrate_efficiency(entropy, codec.codebook_size):.1%}.", ""]
+    return "\n".join(lines)
+
+
+def _targets(targets: list[TargetCheck], log: TrainingLog) -> str:
+    lines = ["## Targets (issue 5)", "", "| target | | measured |", "| --- | --- | --- |"]
+    for t in targets:
+        lines.append(f"| {t.target} | **{'met' if t.met else 'missed'}** | {t.measured} |")
+    missed = [t for t in targets if not t.met]
+    if missed:
+        lines += ["", f"Next levers. {_progress(log)}", ""]
+        lines += [f"- {t.target}: {t.lever}" for t in missed]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _storage(i: CardInputs) -> str:
+    s = i.storage
+    return "\n".join([
+        "## Float16 storage", "",
+        f"Against the float32 checkpoint on the music excerpts above: {s.code_agreement:.2%} of the codes "
+        f"are the same, and decoding the float32 model's codes with the stored file gives "
+        f"{s.decoded_snr_db:.1f} dB SNR against the float32 decoding.", ""])
+
+
+def _reproduce(i: CardInputs) -> str:
+    return "\n".join(["## Reproduce", "", "```sh", i.command, "```", "",
+                      "The corpus: `scripts/build_corpus.py` (docs/corpus.md); the training: docs/training.md.", ""])
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+def _progress(log: TrainingLog) -> str:
+    """Where the run stands, and whether its last two validations still improved."""
+    text = f"The run has logged {log.last_step:,} of {log.total_steps or 0:,} steps."
+    v = log.validations
+    if len(v) >= 2:
+        a, b = v[-2], v[-1]
+        word = "still falling" if b.mel_distance < a.mel_distance else "no longer falling"
+        text += (f" Its validation mel distance is {word} ({a.mel_distance:.3f} at step {a.step:,}, "
+                 f"{b.mel_distance:.3f} at step {b.step:,}).")
+    return text
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.3f}"
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "–" if value is None else format(value, spec)

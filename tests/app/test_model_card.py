@@ -1,0 +1,141 @@
+"""Shipping a run and writing its card, end to end on a tiny training run; the target checks."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from safetensors import safe_open
+
+from app.cli import main
+from app.domain_evaluation import (DOMAINS, DomainEvaluationError, DomainResult, OpusRow, domain_excerpts,
+                                   evaluate_domain, opus_rows)
+from app.model_card import CardInputs, check_targets, render_card
+from app.model_shipping import ShippingError, read_best, ship, storage_agreement
+from app.quality import rate_row
+from app.training_log import read_training_log
+from model.evaluation import Evaluation, RateRow
+from model.export import save_model_file
+from model.loading import load_codec
+
+
+def _tone(path, rate: int, seconds: float, freq: float, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(rate * seconds)) / rate
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, (0.3 * np.sin(2 * np.pi * freq * t) + 0.02 * rng.standard_normal(t.size)).astype(np.float32), rate)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A finished ``tiny`` run on train/ and val/ folders of three domains, two packages each."""
+    root = tmp_path_factory.mktemp("card")
+    for s, split in enumerate(("train", "val")):
+        for g, domain in enumerate(DOMAINS):
+            for k in range(2):
+                _tone(root / split / domain / f"package{k}" / "clip.wav", 16000, 1.5,
+                      150.0 * (g + 1) + 40 * k + 13 * s, seed=100 * s + 10 * g + k)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["train", "--data", str(root / "train"), "--val", str(root / "val"), "--out", str(root / "run"),
+                     "--preset", "tiny", "--threads", "1", "--workers", "0", "--json-progress"])
+    assert code == 0
+    (root / "run.log").write_text(out.getvalue())
+    return root
+
+
+def test_the_shipped_file_is_the_best_checkpoint_in_float16(tiny_run, tmp_path):
+    best = read_best(tiny_run / "run")
+    assert best.step == read_training_log(tiny_run / "run.log").best().step
+    path = tmp_path / "shipped.safetensors"
+    assert ship(best, path) == path.stat().st_size
+    with safe_open(str(path), framework="pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+        assert json.loads(f.metadata()["training"])["steps"] == best.step
+    audio = domain_excerpts(tiny_run / "val", "music", 16000, 4, 0.5)
+    agreement = storage_agreement(best.codec(), load_codec(path), audio)
+    assert agreement.code_agreement > 0.9 and agreement.decoded_snr_db > 40.0
+
+
+def test_a_run_export_from_another_step_than_best_pt_is_refused(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_bytes((tiny_run / "run" / "config.json").read_bytes())
+    (run / "checkpoints" / "best.pt").write_bytes((tiny_run / "run" / "checkpoints" / "best.pt").read_bytes())
+    codec = load_codec(tiny_run / "run" / "model.safetensors")
+    best = read_best(tiny_run / "run")
+    save_model_file(best.network(), run / "model.safetensors", family="dac", config=codec.config, name="x",
+                    extra={"training": json.dumps({"steps": best.step + 1})})
+    with pytest.raises(ShippingError, match="run again"):
+        read_best(run)
+
+
+def test_domain_excerpts_are_the_same_every_time(tiny_run):
+    first = domain_excerpts(tiny_run / "val", "speech", 16000, 4, 0.5)
+    assert first.shape == (4, 1, 8000)
+    assert torch.equal(first, domain_excerpts(tiny_run / "val", "speech", 16000, 4, 0.5))
+    assert not torch.equal(first, domain_excerpts(tiny_run / "val", "music", 16000, 4, 0.5))
+    with pytest.raises(DomainEvaluationError, match="no such validation folder"):
+        domain_excerpts(tiny_run / "val", "birdsong", 16000, 4, 0.5)
+
+
+def test_opus_rows_cut_the_stream_back_into_its_excerpts():
+    rate = 44100
+    t = np.arange(rate) / rate
+    reference = torch.from_numpy(np.stack([0.3 * np.sin(2 * np.pi * f * t) for f in (220.0, 1000.0, 3000.0)])
+                                 [:, None, :].astype(np.float32))
+    rows = [RateRow(1, 3.0, 0, 0, 0), RateRow(2, 12.0, 0, 0, 0)]
+    opus = opus_rows(reference, rate, rows)
+    assert set(opus) == {2}  # Opus has no mode below 6 kbps
+    shifted = rate_row(reference.numpy(), np.roll(reference.numpy(), 1, axis=0), rate, 2, 12.0)
+    assert opus[2].row.si_sdr > 3.0 and shifted.si_sdr < -20.0  # each excerpt is compared with its own
+
+
+def _domain(name: str, mels: list[float], entropy: list[float], opus_mel: float | None) -> DomainResult:
+    rows = [RateRow(n + 1, 0.86 * (n + 1), m, 1.0, 0.0) for n, m in enumerate(mels)]
+    opus = {} if opus_mel is None else {len(mels): OpusRow(0.86 * len(mels), RateRow(len(mels), 0, opus_mel, 1, 0))}
+    return DomainResult(name, 1.0, Evaluation(rows, entropy, 0.9), torch.zeros(1, len(mels), 4, dtype=torch.long), opus)
+
+
+def test_targets_are_met_only_when_the_numbers_say_so():
+    good = [_domain(d, [3.0, 2.0, 1.0], [9.5, 9.2, 9.0], 1.5) for d in DOMAINS]
+    assert [t.met for t in check_targets(good, [9.5, 9.2, 9.0])] == [True, True, True]
+    bad = [_domain("speech", [3.0, 2.0, 2.1], [9.5, 9.2, 9.0], 2.0), *good[1:]]
+    mel, entropy, opus = check_targets(bad, [9.5, 8.99, 9.0])
+    assert not mel.met and "not lower at n = 3 (+0.100)" in mel.measured
+    assert not entropy.met and "2: 8.99" in entropy.measured
+    assert not opus.met and "speech: 2.100 vs Opus 2.000 (+0.100)" in opus.measured
+    no_opus = [_domain(d, [3.0, 2.0, 1.0], [9.5, 9.2, 9.0], None) for d in DOMAINS]
+    assert not check_targets(no_opus, [9.5, 9.2, 9.0])[2].met
+
+
+def test_card_from_a_tiny_run(tiny_run, tmp_path):
+    best = read_best(tiny_run / "run")
+    path = tmp_path / "shipped.safetensors"
+    size = ship(best, path)
+    codec = load_codec(path)
+    results = [evaluate_domain(codec, d, domain_excerpts(tiny_run / "val", d, codec.sample_rate, 2, 0.5))
+               for d in DOMAINS]
+    audio = domain_excerpts(tiny_run / "val", "music", codec.sample_rate, 2, 0.5)
+
+    def card(log) -> str:
+        return render_card(CardInputs(best.config, codec, size, best.step, log, 1, results, 2, 0.5, 0,
+                                      storage_agreement(best.codec(), codec, audio), 1.0, "make it"))
+
+    log = read_training_log(tiny_run / "run.log")
+    finished = card(log)
+    assert "Interim" not in finished and "## Targets" in finished
+    for result in results:
+        section = finished.split(f"### {result.domain}\n")[1].split("###")[0]
+        first, last = result.evaluation.rows[0], result.evaluation.rows[-1]
+        assert f"| 1 | {first.kbps:.2f} | {first.mel_distance:.3f} |" in section
+        assert "| – | – | – | – |" in section.splitlines()[4]  # 2.5 kbps: no Opus
+        assert f"| {result.opus[3].measured_kbps:.2f} | {result.opus[3].row.mel_distance:.3f} |" in section
+        assert last.n_codebooks == 3
+    lines = (tiny_run / "run.log").read_text().splitlines()
+    (tmp_path / "cut.log").write_text("\n".join(lines[:-1]) + "\n")  # no "done" yet: still training
+    assert "Interim checkpoint" in card(read_training_log(tmp_path / "cut.log"))
