@@ -1,4 +1,4 @@
-"""Exact chunked encoding and decoding for signals of any length.
+"""Exact chunked encoding and decoding for signals of any length, on one or more cores.
 
 Each chunk is computed with enough context on both sides (at least the receptive field,
 see :mod:`model.receptive_field`) that its central part equals the whole-signal
@@ -7,12 +7,26 @@ the first and last chunks contain the true signal edges, so the zero padding the
 there is the same as in one whole-signal pass. Codes therefore never depend on the chunk
 size (unlike the reference ``compress``, whose codes change with its window length), and
 memory stays bounded by the chunk size for files of any length.
+
+Because chunks are independent, ``workers > 1`` computes them concurrently, one chunk per
+single-threaded worker. The small convolutions of a CPU-sized codec scale poorly across
+threads inside one operator (1 -> 2 threads gives about 1.2x for the default model), while
+independent chunks scale almost linearly. Each worker then takes ``chunk_frames / workers``
+so the memory in flight stays what ``chunk_frames`` allows, and chunks are sized equally so
+no core idles at the end. Results are collected, and ``progress`` is called, in the calling
+thread, in signal order.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
+
+# A chunk is only split further for parallel workers while its margins stay small against
+# it: below this many frames per margin frame the duplicated context costs more than the
+# second core gains.
+MIN_FRAMES_PER_MARGIN = 8
 
 
 def chunk_plan(n_frames: int, chunk_frames: int, margin_frames: int) -> Iterator[tuple[int, int, int, int]]:
@@ -24,6 +38,20 @@ def chunk_plan(n_frames: int, chunk_frames: int, margin_frames: int) -> Iterator
         yield start, end, max(0, start - margin_frames), min(n_frames, end + margin_frames)
 
 
+def parallel_chunk_frames(n_frames: int, chunk_frames: int, margin_frames: int, workers: int) -> tuple[int, int]:
+    """``(chunk_frames, workers)`` to use: equal chunks, a multiple of ``workers`` of them.
+
+    Falls back to fewer workers when the signal is too short for the split to pay.
+    """
+    workers = max(1, min(workers, n_frames // max(1, MIN_FRAMES_PER_MARGIN * margin_frames)))
+    if workers == 1:
+        return chunk_frames, 1
+    per_worker = max(1, chunk_frames // workers)
+    n_chunks = -(-n_frames // per_worker)
+    n_chunks = -(-n_chunks // workers) * workers
+    return -(-n_frames // n_chunks), workers
+
+
 def encode_chunked(
     encode: Callable[[torch.Tensor], torch.Tensor],
     wave: torch.Tensor,
@@ -32,6 +60,7 @@ def encode_chunked(
     chunk_frames: int,
     progress: Callable[[int, int], None] | None = None,
     pad_end: bool = True,
+    workers: int = 1,
 ) -> torch.Tensor:
     """Codes ``[B, N, F]`` for ``wave [B, 1, T]``, ``F = ceil(T / hop)``, computed chunk-wise.
 
@@ -43,18 +72,22 @@ def encode_chunked(
     """
     length = wave.shape[-1]
     n_frames = -(-length // hop_length)
-    pad = n_frames * hop_length - length
-    pieces = []
-    for start, end, ctx_start, ctx_end in chunk_plan(n_frames, chunk_frames, margin_frames):
-        excerpt = wave[..., ctx_start * hop_length : min(length, ctx_end * hop_length)]
-        if ctx_end == n_frames and pad and pad_end:
-            excerpt = torch.nn.functional.pad(excerpt, (0, pad))
-        codes = encode(excerpt)
-        pieces.append(codes[..., start - ctx_start : end - ctx_start])
-        if progress is not None:
-            progress(end, n_frames)
-    if not pieces:
+    if n_frames == 0:
         raise ValueError("cannot encode an empty signal")
+    pad = n_frames * hop_length - length
+    chunk_frames, workers = parallel_chunk_frames(n_frames, chunk_frames, margin_frames, workers)
+
+    def job(start: int, end: int, ctx_start: int, ctx_end: int) -> Callable[[], torch.Tensor]:
+        def run() -> torch.Tensor:
+            excerpt = wave[..., ctx_start * hop_length : min(length, ctx_end * hop_length)]
+            if ctx_end == n_frames and pad and pad_end:
+                excerpt = torch.nn.functional.pad(excerpt, (0, pad))
+            return encode(excerpt)[..., start - ctx_start : end - ctx_start]
+        return run
+
+    plan = list(chunk_plan(n_frames, chunk_frames, margin_frames))
+    pieces = run_jobs([job(*ranges) for ranges in plan], [end for _, end, _, _ in plan], n_frames,
+                      workers, progress)
     return torch.cat(pieces, dim=-1)
 
 
@@ -65,6 +98,7 @@ def decode_chunked(
     margin_frames: int,
     chunk_frames: int,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> torch.Tensor:
     """Waveform for ``codes [B, n, F]``, computed chunk-wise; equal to ``decode(codes)``.
 
@@ -75,12 +109,61 @@ def decode_chunked(
     n_frames = codes.shape[-1]
     if n_frames == 0:
         raise ValueError("cannot decode zero frames")
-    pieces = []
-    for start, end, ctx_start, ctx_end in chunk_plan(n_frames, chunk_frames, margin_frames):
-        wave = decode(codes[..., ctx_start:ctx_end])
-        first = (start - ctx_start) * hop_length
-        last = None if end == n_frames else (end - ctx_start) * hop_length
-        pieces.append(wave[..., first:last])
-        if progress is not None:
-            progress(end, n_frames)
+    chunk_frames, workers = parallel_chunk_frames(n_frames, chunk_frames, margin_frames, workers)
+
+    def job(start: int, end: int, ctx_start: int, ctx_end: int) -> Callable[[], torch.Tensor]:
+        def run() -> torch.Tensor:
+            wave = decode(codes[..., ctx_start:ctx_end])
+            first = (start - ctx_start) * hop_length
+            last = None if end == n_frames else (end - ctx_start) * hop_length
+            return wave[..., first:last]
+        return run
+
+    plan = list(chunk_plan(n_frames, chunk_frames, margin_frames))
+    pieces = run_jobs([job(*ranges) for ranges in plan], [end for _, end, _, _ in plan], n_frames,
+                      workers, progress)
     return torch.cat(pieces, dim=-1)
+
+
+def run_jobs(
+    jobs: list[Callable[[], torch.Tensor]],
+    ends: list[int],
+    total: int,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> list[torch.Tensor]:
+    """Results of ``jobs`` in order; ``progress(ends[i], total)`` after job ``i``.
+
+    With several workers each runs with one torch thread, under the caller's grad mode
+    (grad and inference modes are thread-local). If ``progress`` raises (a cancellation),
+    jobs not yet started are dropped and the running ones finish before it propagates.
+    """
+    if workers <= 1:
+        results = []
+        for run, end in zip(jobs, ends):
+            results.append(run())
+            if progress is not None:
+                progress(end, total)
+        return results
+    grad_enabled, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+    caller_threads = torch.get_num_threads()
+
+    def in_caller_mode(run: Callable[[], torch.Tensor]) -> torch.Tensor:
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad_enabled):
+            return run()
+
+    pool = ThreadPoolExecutor(max_workers=workers, initializer=torch.set_num_threads, initargs=(1,),
+                              thread_name_prefix="chunk")
+    try:
+        futures: list[Future[torch.Tensor]] = [pool.submit(in_caller_mode, run) for run in jobs]
+        results = []
+        for future, end in zip(futures, ends):
+            results.append(future.result())
+            if progress is not None:
+                progress(end, total)
+        return results
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        # torch keeps the thread count of new threads in one process-wide setting, which the
+        # workers lowered; the caller's own setting is per thread and was never touched.
+        torch.set_num_threads(caller_threads)

@@ -150,10 +150,13 @@ class Codec:
         n_codebooks: int | None = None,
         chunk_seconds: float = 20.0,
         progress: ProgressFn | None = None,
+        workers: int | None = None,
     ) -> torch.Tensor:
         """``float32 [B, 1, T]`` at ``sample_rate`` -> ``int64 [B, n, ceil(T / hop)]``.
 
-        ``chunk_seconds`` bounds the work per chunk of chunkable codecs; others run whole.
+        ``chunk_seconds`` bounds the memory in flight for chunkable codecs; others run whole.
+        ``workers`` chunks are computed concurrently (default: the caller's torch thread
+        count on CPU, one on other devices); the codes do not depend on it.
         """
         wave = self._check_wave(wave)
         n = self.n_codebooks if n_codebooks is None else self._check_n(n_codebooks)
@@ -164,6 +167,7 @@ class Codec:
                 codes = encode_chunked(
                     self.network.encode_codes, wave.to(self.device), self.hop_length,
                     self.encoder_context, self._chunk_frames(chunk_seconds), progress,
+                    workers=self._workers(workers),
                 )
         return codes[:, :n].cpu()
 
@@ -172,8 +176,12 @@ class Codec:
         codes: torch.Tensor,
         chunk_seconds: float = 10.0,
         progress: ProgressFn | None = None,
+        workers: int | None = None,
     ) -> torch.Tensor:
-        """``int64 [B, n, F]`` with ``1 <= n <= n_codebooks`` -> ``float32 [B, 1, T']``."""
+        """``int64 [B, n, F]`` with ``1 <= n <= n_codebooks`` -> ``float32 [B, 1, T']``.
+
+        ``chunk_seconds`` and ``workers`` as for :meth:`encode`.
+        """
         if codes.dim() != 3:
             raise ValueError(f"codes must be [batch, codebooks, frames], got shape {tuple(codes.shape)}")
         self._check_n(codes.shape[1])
@@ -186,6 +194,7 @@ class Codec:
                 wave = decode_chunked(
                     self.network.decode_codes, codes.to(self.device, torch.long), self.hop_length,
                     self.decoder_context, self._chunk_frames(chunk_seconds), progress,
+                    workers=self._workers(workers),
                 )
         return wave.float().cpu()
 
@@ -198,6 +207,13 @@ class Codec:
         if progress is not None:
             progress(1, 1)
         return y
+
+    def _workers(self, requested: int | None) -> int:
+        if requested is not None:
+            if requested < 1:
+                raise ValueError(f"workers must be at least 1, got {requested}")
+            return requested
+        return torch.get_num_threads() if self.device.type == "cpu" else 1
 
     def _chunk_frames(self, seconds: float) -> int:
         return max(1, int(seconds * self.frame_rate))

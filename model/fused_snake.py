@@ -2,7 +2,8 @@
 
 Snake is element-wise but, written with PyTorch operators, costs four passes over memory;
 at the 44.1 kHz end of a codec that is a third to a half of all inference time. The C++
-kernel in ``csrc/snake.cpp`` does it in one vectorised pass (4-10x faster per call).
+kernel in ``csrc/snake.cpp`` does it in one vectorised pass with an inlined sine (see
+there why), 10-30x faster per call than the eager formulation.
 
 It is strictly optional. :func:`build` compiles it once (about a minute; the setup script
 does it) into a per-user cache keyed by source, torch version and CPU; :func:`load` only
@@ -17,6 +18,7 @@ import importlib.util
 import os
 import platform
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -25,10 +27,15 @@ import torch
 SOURCE = Path(__file__).parent / "csrc" / "snake.cpp"
 _module: ModuleType | None = None
 _tried_load = False
+# Native code for this CPU, at its full vector width (GCC otherwise prefers 256-bit vectors
+# on AVX-512 machines).
+CFLAGS = ["-O3", "-ffast-math", "-fopenmp-simd", "-march=native", "-mprefer-vector-width=512"]
+_load_lock = threading.Lock()
 
 
 def _build_key() -> str:
     h = hashlib.sha256(SOURCE.read_bytes())
+    h.update(" ".join(CFLAGS).encode())
     h.update(torch.__version__.encode())
     h.update(sys.version.encode())
     h.update(platform.machine().encode())
@@ -54,14 +61,23 @@ def _disabled() -> bool:
 
 
 def load() -> ModuleType | None:
-    """Import an existing build (fast); None when there is none or it is disabled."""
-    global _module, _tried_load
+    """Import an existing build (fast); None when there is none or it is disabled.
+
+    Thread-safe: parallel chunk workers may ask at the same time, and none may see "no
+    kernel" while another is still importing it.
+    """
     if _disabled():
         return None
     if _module is not None:
         return _module
-    if _tried_load:
-        return None
+    with _load_lock:
+        return _load_once()
+
+
+def _load_once() -> ModuleType | None:
+    global _module, _tried_load
+    if _module is not None or _tried_load:
+        return _module
     _tried_load = True
     candidates = list(_build_dir().glob(f"{_module_name()}*.so"))
     if not candidates:
@@ -90,7 +106,7 @@ def build(verbose: bool = False) -> ModuleType | None:
     try:
         _module = load_extension(
             name=_module_name(), sources=[str(SOURCE)], build_directory=str(folder),
-            extra_cflags=["-O3", "-ffast-math", "-fopenmp-simd", "-march=native"], verbose=verbose,
+            extra_cflags=CFLAGS, verbose=verbose,
         )
     except (RuntimeError, OSError, ImportError) as exc:  # no compiler, no headers, ...
         if verbose:
