@@ -77,6 +77,7 @@ class WeightNormMixin:
 
     def _adopt(self, proto: nn.modules.conv._ConvNd) -> None:
         """Take geometry, initial weight and bias from a freshly built torch convolution."""
+        self.in_channels, self.out_channels = proto.in_channels, proto.out_channels
         self.kernel_size, self.stride = proto.kernel_size[0], proto.stride[0]
         self.padding, self.dilation = proto.padding[0], proto.dilation[0]
         weight = proto.weight.detach()

@@ -23,13 +23,14 @@ TILE_ELEMENTS = 1 << 18  # activations per tile (1 MiB of float32): fits in L2 c
 MIN_TILE = 8192  # samples; shorter tiles cost more in per-call overhead than they save
 
 
-_GEOMETRY: "weakref.WeakKeyDictionary[nn.Module, tuple[int, int, int, int]]" = weakref.WeakKeyDictionary()
+_GEOMETRY: "weakref.WeakKeyDictionary[nn.Module, tuple[int, int, int, int, int]]" = weakref.WeakKeyDictionary()
 
 
-def _stage_geometry(stage: nn.Module) -> tuple[int, int, int, int]:
-    """(up, down, halo_left, halo_right) of a stage, halos in input samples (cached)."""
+def _stage_geometry(stage: nn.Module) -> tuple[int, int, int, int, int]:
+    """(up, down, halo_left, halo_right, output channels) of a stage, halos in input samples
+    (cached)."""
     if stage not in _GEOMETRY:
-        _GEOMETRY[stage] = _derive_geometry(span_of(stage))
+        _GEOMETRY[stage] = (*_derive_geometry(span_of(stage)), _output_channels(stage))
     return _GEOMETRY[stage]
 
 
@@ -43,6 +44,16 @@ def _derive_geometry(span: Span) -> tuple[int, int, int, int]:
     return up, down, _round_up(left, down), _round_up(right, down)
 
 
+def _output_channels(stage: nn.Module) -> int:
+    """Channels the stage outputs: those of its last convolution (its input's if it has none).
+
+    A stage that widens its input (a codec's first convolution: 1 channel in, many out) must
+    be tiled by its output, not its input, to stay in cache.
+    """
+    widths = [m.out_channels for m in stage.modules() if isinstance(getattr(m, "out_channels", None), int)]
+    return widths[-1] if widths else 0
+
+
 def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
@@ -53,10 +64,11 @@ def run_tiled(stage: nn.Module, x: torch.Tensor, tile_elements: int | None = Non
     Only long, narrow activations are tiled (the high-rate end of a codec); wide low-rate
     stages run whole, where per-call costs would dominate.
     """
-    up, down, halo_left, halo_right = _stage_geometry(stage)
+    up, down, halo_left, halo_right, out_channels = _stage_geometry(stage)
     length = x.shape[-1]
     budget = TILE_ELEMENTS if tile_elements is None else tile_elements
-    tile = _round_up(max(MIN_TILE, 8 * (halo_left + halo_right), budget // (x.shape[1] * up)), down)
+    width = max(x.shape[1] * up, out_channels * up // down)  # activations per input sample
+    tile = _round_up(max(MIN_TILE, 8 * (halo_left + halo_right), budget // max(1, width)), down)
     if length <= 2 * tile or length % down:
         return stage(x)
     pieces = []
