@@ -47,12 +47,16 @@ class OriginalSource:
 
 
 class ReconstructionSource:
-    """The reconstruction at ``n`` codebooks, assembled from cached chunks as they arrive."""
+    """The reconstruction at ``n`` codebooks, assembled from cached chunks as they arrive.
 
-    def __init__(self, cache: RenderCache, n: int) -> None:
+    ``kind`` names whose reconstruction it is: the studio model's, or a second model's
+    ("finetuned", :mod:`app.comparison_render`) -- the player tells sources apart by key.
+    """
+
+    def __init__(self, cache: RenderCache, n: int, kind: str = "reconstruction") -> None:
         self.cache, self.n = cache, n
         self.length = cache.grid.length
-        self.key = ("reconstruction", n)
+        self.key = (kind, n)
 
     def ready(self, start: int, frames: int) -> bool:
         grid = self.cache.grid

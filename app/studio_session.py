@@ -6,6 +6,10 @@ threads: the inference worker (owns the model), the analysis worker (numpy views
 and the audio callback (the player). Everything here runs on the GUI thread and returns at
 once -- anything slower is handed to a worker.
 
+A second model -- a training run's -- can be offered beside the studio's as the source
+"finetuned" (:meth:`StudioSession.compare_with`): :mod:`app.comparison_render` renders the same
+clip with it, and the player switches between the two like between any sources.
+
 Failures never replace a working session: a clip or model that cannot be opened is
 reported through :attr:`message` and the previous clip, model and renderings stay. A new
 clip is shown (and playable) as soon as it is read, while it is still being encoded; if
@@ -25,6 +29,7 @@ from app.analysis_worker import AnalysisWorker
 from app.audio_output import StreamFactory
 from app.audio_player import AudioPlayer
 from app.audio_sources import OriginalSource, ReconstructionSource, ResidualSource
+from app.comparison_render import ComparisonRender
 from app.inference_worker import InferenceWorker, ModelInfo
 from app.quality import opus_round_trip, rate_row
 from app.render_cache import DEFAULT_BUDGET_BYTES
@@ -37,7 +42,7 @@ from model.evaluation import RateRow
 from model.metrics import bitrate_efficiency, codebook_entropy
 from model.rvq_format import RvqMetadata, write_rvq
 
-SOURCES = ("original", "reconstruction", "residual")
+SOURCES = ("original", "reconstruction", "residual", "finetuned")
 VIEW_REFRESH_MS = 400
 
 
@@ -68,6 +73,7 @@ class StudioSession(QObject):
     envelopeReady = Signal(object)
     message = Signal(str, str)  # level ("error", "warning", "info"), text
     exported = Signal(str)
+    comparisonChanged = Signal(object)  # the second model's source, or None: no "finetuned" source
 
     def __init__(self, stream_factory: StreamFactory | None = None, cache_budget_bytes: int = DEFAULT_BUDGET_BYTES,
                  chunk_seconds: float | None = None) -> None:
@@ -108,6 +114,9 @@ class StudioSession(QObject):
         self._view_refresh.timeout.connect(self._submit_rendering_analysis)
         self.analysis.resultReady.connect(self._on_analysis)
         self.analysis.taskFailed.connect(lambda key, text: self.message.emit("warning", f"{key}: {text}"))
+        self.comparison = ComparisonRender()  # its thread starts with the first comparison
+        self.comparison.ready.connect(self._on_comparison_ready)
+        self.comparison.failed.connect(lambda text: self.message.emit("warning", text))
         self.worker.start()
         self.analysis.start()
 
@@ -187,6 +196,8 @@ class StudioSession(QObject):
         self.worker.loop = None
         self.worker.set_clip(clip)
         self._route_player()
+        if self.comparison.active:
+            self.comparison.open_clip(clip.path, self.model)
         self.analysis.discard()
         self._submit_original_analysis(clip)
         self.clipChanged.emit(clip)
@@ -220,6 +231,8 @@ class StudioSession(QObject):
     def set_source(self, source: str) -> None:
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r} (expected one of {', '.join(SOURCES)})")
+        if source == "finetuned" and not self.comparison.active:
+            raise ValueError("no second model to compare with: start a training run's preview first")
         if source != self.source:
             self.source = source
             self._route_player()
@@ -230,10 +243,14 @@ class StudioSession(QObject):
         self.set_source("original" if self.source != "original" else "reconstruction")
 
     def _source_object(self, kind: str, n: int):
+        if kind == "finetuned" and not self.comparison.renders(self.clip):
+            return self._source_object("reconstruction", n)  # the base until the comparison is ready
         key = (kind, n) if kind != "original" else ("original",)
         if key not in self._sources:
             if kind == "reconstruction":
                 self._sources[key] = ReconstructionSource(self.clip.cache, n)
+            elif kind == "finetuned":
+                self._sources[key] = ReconstructionSource(self.comparison.clip.cache, n, kind)
             else:
                 self._sources[key] = ResidualSource(self._sources[("original",)],
                                                     self._source_object("reconstruction", n))
@@ -242,6 +259,29 @@ class StudioSession(QObject):
     def _route_player(self) -> None:
         if self.clip is not None:
             self.player.set_source(self._source_object(self.source, self.n))
+
+    # -- comparison with a second model -------------------------------------------------------
+    def compare_with(self, model_source: str | None) -> None:
+        """Offer ``model_source`` as the "finetuned" source (re-rendered if already offered); None ends it."""
+        if model_source is None:
+            self.comparison.clear()
+            self._forget_comparison_sources()
+            if self.source == "finetuned":
+                self.set_source("reconstruction")
+        else:
+            if self.model is None:
+                raise ValueError("load a model in the studio first")
+            self.comparison.render(model_source, self.clip.path if self.clip else None, self.model)
+        self.comparisonChanged.emit(model_source)
+
+    def _on_comparison_ready(self) -> None:
+        self._forget_comparison_sources()
+        if self.source == "finetuned":
+            self._route_player()
+
+    def _forget_comparison_sources(self) -> None:
+        for key in [k for k in self._sources if k[0] == "finetuned"]:
+            del self._sources[key]
 
     # -- transport --------------------------------------------------------------------------
     def toggle_play(self) -> None:
@@ -267,6 +307,8 @@ class StudioSession(QObject):
         """Called by the GUI's frame timer: tell the worker where the playhead is."""
         position = self.player.position
         self.worker.playhead = position
+        if self.comparison.active:
+            self.comparison.follow(self.n, position, self.player.loop)
         if self.clip is not None:
             protected = {self.n}
             audible = self.player.audible
@@ -441,4 +483,5 @@ class StudioSession(QObject):
         self._view_refresh.stop()
         self.player.close()
         self.worker.stop()
+        self.comparison.close()
         self.analysis.stop()

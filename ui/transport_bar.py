@@ -3,7 +3,8 @@
 Only widgets and signals: the window connects them to the session. The source switch is a
 segmented control (three exclusive buttons) so what is selected is visible at a glance; a
 small "hearing" note says when the player is still on the previous source because the new
-one is not rendered at the playhead yet.
+one is not rendered at the playhead yet. While a training run's model is offered for comparison,
+the switch gains "Fine-tuned" and "Reconstruction" reads "Base".
 """
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QS
 
 from ui.level_meter import LevelMeter
 
-SOURCE_LABELS = {"original": "Original", "reconstruction": "Reconstruction", "residual": "Residual"}
+SOURCE_LABELS = {"original": "Original", "reconstruction": "Reconstruction", "finetuned": "Fine-tuned",
+                 "residual": "Residual"}
+SOURCE_TIPS = {"original": "Hear the input (A toggles)",
+               "reconstruction": "Hear the codec's output at n codebooks (A toggles)",
+               "residual": "Hear what the codec removed, lifted by 12 dB (R)",
+               "finetuned": "Hear the training run's model at the same n codebooks"}
 
 
 def format_clock(seconds: float) -> str:
@@ -21,7 +27,7 @@ def format_clock(seconds: float) -> str:
 
 
 class SourceToggle(QWidget):
-    """Original | Reconstruction | Residual, one checked at a time."""
+    """Original | Reconstruction (| Fine-tuned) | Residual, one checked at a time."""
 
     sourceChosen = Signal(str)
 
@@ -39,13 +45,18 @@ class SourceToggle(QWidget):
             button.setObjectName("sourceButton")
             button.setCheckable(True)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            button.setToolTip({"original": "Hear the input (A toggles)",
-                               "reconstruction": "Hear the codec's output at n codebooks (A toggles)",
-                               "residual": "Hear what the codec removed, lifted by 12 dB (R)"}[key])
+            button.setToolTip(SOURCE_TIPS[key])
             self.group.addButton(button)
             layout.addWidget(button)
             self.buttons[key] = button
             button.clicked.connect(lambda _=False, k=key: self.sourceChosen.emit(k))
+        self.buttons["finetuned"].hide()
+
+    def set_comparison(self, model_source: object) -> None:
+        """Show "Fine-tuned" (and call the studio's reconstruction "Base") while a comparison is offered."""
+        comparing = model_source is not None
+        self.buttons["finetuned"].setVisible(comparing)
+        self.buttons["reconstruction"].setText("Base" if comparing else SOURCE_LABELS["reconstruction"])
 
     def set_source(self, key: str) -> None:
         self.buttons[key].setChecked(True)
