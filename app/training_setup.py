@@ -25,9 +25,9 @@ from model.training.exported_model import read_model_header
 from model.training.presets import FINE_TUNE_PRESET, PRESETS, TrainingPreset, preset
 
 MODES = {
-    "quick": "Quick fine-tune: decoder only, codes stay compatible",
-    "full": "Full fine-tune: every part learns",
-    "scratch": "From scratch: the preset's architecture",
+    "quick": "Quick fine-tune (decoder only, same codes)",
+    "full": "Full fine-tune (every part learns)",
+    "scratch": "From scratch (the preset's architecture)",
 }
 FROZEN_IN_QUICK_MODE = ("encoder", "quantizer")
 

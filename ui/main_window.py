@@ -23,6 +23,7 @@ from ui.codebook_panel import CodebookPanel
 from ui.message_bar import MessageBar
 from ui.quality_panel import QualityPanel
 from ui.timeline_panel import TimelinePanel
+from ui.training_tab import TrainingTab
 from ui.transport_bar import SOURCE_LABELS, TransportBar, format_clock
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.opus *.mp3 *.aif *.aiff);;All files (*)"
@@ -70,7 +71,13 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.messages)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.transport)
-        self.setCentralWidget(central)
+        self.training = TrainingTab(self.session, self.settings)
+        self.pages = QTabWidget()
+        self.pages.setObjectName("pages")
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(central, "Studio")
+        self.pages.addTab(self.training, "Training")
+        self.setCentralWidget(self.pages)
 
         self._build_toolbar(model)
         self._build_status_bar()
@@ -122,11 +129,12 @@ class MainWindow(QMainWindow):
 
     def _fill_models(self, current: str) -> None:
         self.model_box.clear()
-        entries = model_entries(self.settings.recent_models())
+        entries = model_entries(self.settings.recent_models(), kept_folder=self.settings.models_folder())
         if current not in {e.source for e in entries}:
             entries.append(type(entries[0])(Path(current).name, current))
         for entry in entries:
             self.model_box.addItem(entry.label, entry.source)
+            self.model_box.setItemData(self.model_box.count() - 1, entry.summary or None, Qt.ItemDataRole.ToolTipRole)
         self.model_box.addItem("Open checkpoint…", None)
         self.model_box.setCurrentIndex(self.model_box.findData(current))
 
@@ -225,6 +233,8 @@ class MainWindow(QMainWindow):
         self.timeline.seekRequested.connect(s.seek_seconds)
         self.timeline.loopChanged.connect(self._on_loop_moved)
         self.timeline.scaleChanged.connect(s.set_frequency_scale)
+        s.comparisonChanged.connect(t.source_toggle.set_comparison)
+        self.training.modelKept.connect(lambda _path: self._fill_models(self.model_box.currentData() or "default"))
 
     # -- user intent --------------------------------------------------------------------------
     def open_file(self, path: str) -> None:
@@ -466,12 +476,16 @@ class MainWindow(QMainWindow):
 
     # -- lifetime -----------------------------------------------------------------------------
     def closeEvent(self, event) -> None:
+        if not self.training.confirm_close():
+            event.ignore()
+            return
         self.shutdown()
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        """Stop the timer, the audio stream and both worker threads (idempotent)."""
+        """Stop the timer, the audio stream, the worker threads and the training tab's work (idempotent)."""
         self.frame_timer.stop()
+        self.training.shutdown()
         self.session.close()
 
     def wait_until_ready(self, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool:

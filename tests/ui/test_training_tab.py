@@ -1,0 +1,252 @@
+"""The training tab in the real window, offscreen, with the real `rvq-studio train` process.
+
+The studio opens a clip with an untrained copy of the ``tiny`` architecture as its model; the
+tab fine-tunes it (tiny preset, generated recordings) so that the run's model can be compared
+with the studio's on the same clip, sample clock and codebook slider.  A fixture fails a test
+that leaves a training process of its own behind.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QWidget
+
+from app.run_launch import process_alive
+from app.synthetic_audio import write_recordings_folder
+from app.training_run import ACTIVE, FAILED, PAUSED, RUNNING, STOPPED
+from model import load_codec
+from model.export import save_model_file
+from model.registry import family
+from model.training.presets import preset
+from ui.main_window import build_main_window
+from ui.training_tab import TrainingTab
+
+OBJECT_NAMES = ["trainingTab", "trainDataPath", "trainPreset", "trainSteps", "trainStart", "trainPause",
+                "trainStop", "trainLossPlot", "trainUseModel"]
+TIMEOUT_MS = 120_000
+
+
+def training_processes(folder: Path) -> list[int]:
+    """PIDs of live processes whose command line mentions ``folder``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if str(folder) in cmdline and process_alive(int(entry.name), None):
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def closing_stops_the_run(monkeypatch):
+    """No modal question in tests: closing a window stops its run unless a test answers otherwise."""
+    monkeypatch.setattr(TrainingTab, "ask_close_choice", lambda self: "stop")
+
+
+@pytest.fixture
+def no_leftover_training(tmp_path):
+    yield
+    deadline = time.monotonic() + 60  # a stopped run finishes its step and writes a checkpoint first
+    while training_processes(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = training_processes(tmp_path)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"training processes left running: {left}"
+
+
+@pytest.fixture
+def tiny_base(tmp_path) -> Path:
+    torch.manual_seed(0)
+    architecture = preset("tiny").architecture
+    path = tmp_path / "tiny-base.safetensors"
+    save_model_file(family("dac").build(architecture), path, family="dac", config=architecture, name="tiny base",
+                    trained=False)
+    return path
+
+
+@pytest.fixture
+def recordings(tmp_path) -> Path:
+    return write_recordings_folder(tmp_path / "recordings")
+
+
+def open_window(qtbot, clip: Path, model: Path):
+    window = build_main_window(str(clip), str(model), open_demo=False)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.session.clip is not None, timeout=TIMEOUT_MS)
+    return window
+
+
+@pytest.fixture
+def window(qtbot, music_path, tiny_base, no_leftover_training):
+    w = open_window(qtbot, music_path, tiny_base)
+    w.pages.setCurrentWidget(w.training)
+    yield w
+    w.shutdown()
+
+
+def choose_data(qtbot, tab, folder: Path) -> None:
+    tab.data_panel.set_folder(str(folder))
+    qtbot.waitUntil(lambda: tab.data is not None, timeout=TIMEOUT_MS)
+
+
+def set_up_quick_tiny(tab, steps: int) -> None:
+    tab.mode_box.setCurrentIndex(tab.mode_box.findData("quick"))
+    tab.preset_box.setCurrentText("tiny")
+    tab.findChild(QWidget, "trainSteps").setValue(steps)
+
+
+def click(qtbot, tab, name: str) -> None:
+    button = tab.findChild(QWidget, name)
+    assert button.isEnabled(), f"{name} is disabled"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_key_controls_have_stable_object_names(window):
+    for name in OBJECT_NAMES:
+        assert window.findChild(QWidget, name) is not None, name
+
+
+def test_a_dropped_folder_is_scanned_and_too_little_audio_is_said(qtbot, window, recordings):
+    tab = window.training
+    (recordings / "field" / "broken.wav").write_bytes(b"RIFF....WAVEfmt not audio")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(recordings))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    tab.dropEvent(drop)
+    qtbot.waitUntil(lambda: tab.data is not None, timeout=TIMEOUT_MS)
+    assert tab.findChild(QWidget, "trainDataPath").text() == str(recordings)
+    groups = tab.findChild(QWidget, "trainDataGroups")
+    assert [groups.item(i, 0).text() for i in range(groups.rowCount())] == ["field", "music", "speech"]
+    assert tab.data_panel.unreadable.item(0).text() == "✕ field/broken.wav"
+    warnings = tab.findChild(QWidget, "trainDataWarnings")
+    tab.mode_box.setCurrentIndex(tab.mode_box.findData("scratch"))
+    tab.preset_box.setCurrentText("default")  # validates on 24 x 2 s: far more than the held-out files hold
+    assert "Too little audio for validation" in warnings.text()
+    tab.preset_box.setCurrentText("tiny")  # 2 x 0.5 s
+    assert "Too little audio for validation" not in warnings.text()
+    assert "cannot be read" in warnings.text()
+
+
+def test_typing_a_number_into_the_setup_does_not_move_the_studios_slider(qtbot, window):
+    steps = window.training.findChild(QWidget, "trainSteps")
+    n = window.session.n
+    steps.setFocus()
+    steps.selectAll()
+    qtbot.keyClicks(steps, "1")
+    assert steps.value() == 1 and window.session.n == n
+
+
+def test_a_crashing_training_is_reported_and_the_studio_carries_on(qtbot, window, recordings, tiny_base, tmp_path):
+    tab = window.training
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"format\": oops}")
+    choose_data(qtbot, tab, recordings)
+    set_up_quick_tiny(tab, 50)
+    tab.select_base(str(broken))
+    click(qtbot, tab, "trainStart")
+    qtbot.waitUntil(lambda: tab.run.state == FAILED, timeout=TIMEOUT_MS)
+    assert tab.messages.level == "error"
+    assert "Training failed" in tab.messages.text() and "broken.safetensors" in tab.messages.text()
+    assert tab.findChild(QWidget, "trainStart").isEnabled()
+    window.session.set_n(1)  # the studio is untouched
+    assert window.session.n == 1 and window.session.model.source == str(tiny_base)
+
+
+@pytest.mark.slow
+def test_train_watch_preview_pause_resume_stop_and_use_the_model(qtbot, window, recordings):
+    tab, session = window.training, window.session
+    choose_data(qtbot, tab, recordings)
+    set_up_quick_tiny(tab, 2000)
+    click(qtbot, tab, "trainStart")
+    assert tab.run.state == RUNNING
+    qtbot.waitUntil(lambda: len(tab.history.steps) >= 3, timeout=TIMEOUT_MS)
+    # the scan's minutes are the trainer's
+    assert tab.history.data["train"]["minutes"] == pytest.approx(tab.data.train_minutes, abs=1e-3)
+    assert tab.history.data["validation"]["minutes"] == pytest.approx(tab.data.validation_minutes, abs=1e-3)
+    mel = tab.charts.loss_curves["mel"].getData()
+    assert list(mel[0]) == tab.history.steps[: len(mel[0])] and np.isfinite(mel[1]).all()
+
+    # the preview: Fine-tuned beside Base on the studio's switch
+    qtbot.waitUntil(lambda: session.comparison.renders(session.clip), timeout=TIMEOUT_MS)
+    toggle = window.transport.source_toggle
+    assert not toggle.buttons["finetuned"].isHidden() and toggle.buttons["reconstruction"].text() == "Base"
+    session.set_source("finetuned")
+    n = session.n
+    qtbot.waitUntil(lambda: session.comparison.clip.cache.is_complete(n), timeout=TIMEOUT_MS)
+    assert session.player.requested == ("finetuned", n)
+
+    click(qtbot, tab, "trainPause")
+    qtbot.waitUntil(lambda: tab.run.state == PAUSED, timeout=TIMEOUT_MS)
+    paused_at = tab.history.step
+    assert tab.findChild(QWidget, "trainPause").text().endswith("Resume")
+
+    # paused, the run's model file holds still: the preview must be exactly that model on the clip
+    model_file = tab.run.run_folder / "model.safetensors"
+    tuned = load_codec(model_file)
+    qtbot.waitUntil(lambda: session.comparison.renders(session.clip) and session.comparison.worker.codec is not None
+                    and session.comparison.worker.codec.digest() == tuned.digest(), timeout=TIMEOUT_MS)
+    clip = session.comparison.clip
+    qtbot.waitUntil(lambda: clip.encoding.complete and clip.cache.is_complete(n), timeout=TIMEOUT_MS)
+    assert np.array_equal(clip.codes, session.clip.codes)  # decoder-only: the base's codes, unchanged
+    whole = tuned.decode(torch.from_numpy(clip.codes[:, :n]))[:, 0, : clip.length].numpy().T
+    np.testing.assert_allclose(clip.cache.assemble(n) * np.float32(clip.gain), whole, atol=1e-5)
+
+    click(qtbot, tab, "trainPause")  # Resume
+    qtbot.waitUntil(lambda: tab.run.state == RUNNING and tab.history.step > paused_at, timeout=TIMEOUT_MS)
+    assert tab.history.start["resumed"] and tab.history.start["step"] == paused_at
+    click(qtbot, tab, "trainStop")
+    qtbot.waitUntil(lambda: tab.run.state == STOPPED, timeout=TIMEOUT_MS)
+
+    click(qtbot, tab, "trainUseModel")
+    kept = window.settings.models_folder() / f"{tab.run.run_folder.name}.safetensors"
+    assert kept.read_bytes() == model_file.read_bytes()
+    picker = window.model_box
+    index = picker.findData(str(kept))
+    assert index >= 0 and "fine-tuned from tiny-base.safetensors" in picker.itemData(index, Qt.ItemDataRole.ToolTipRole)
+    window.load_model(str(kept))
+    qtbot.waitUntil(lambda: session.model is not None and session.model.source == str(kept), timeout=TIMEOUT_MS)
+
+
+def test_closing_asks_about_a_running_training_and_the_next_window_follows_it(qtbot, music_path, tiny_base,
+                                                                              recordings, no_leftover_training):
+    first = open_window(qtbot, music_path, tiny_base)
+    tab = first.training
+    choose_data(qtbot, tab, recordings)
+    set_up_quick_tiny(tab, 2000)
+    tab.start()
+    qtbot.waitUntil(lambda: len(tab.history.steps) >= 1, timeout=TIMEOUT_MS)
+    pid, folder = tab.run.pid, tab.run.run_folder
+    tab.ask_close_choice = lambda: "cancel"
+    assert not first.close() and first.isVisible()
+    tab.ask_close_choice = lambda: "leave"
+    assert first.close()
+    assert process_alive(pid, None)  # left running in the background
+
+    second = open_window(qtbot, music_path, tiny_base)
+    try:
+        follower = second.training
+        assert follower.run.state == RUNNING and follower.run.run_folder == folder
+        assert "Following the training run" in follower.messages.text()
+        seen = follower.history.step
+        assert seen >= 1 and follower.history.data is not None  # replayed from the start
+        qtbot.waitUntil(lambda: follower.history.step > seen, timeout=TIMEOUT_MS)
+        follower.ask_close_choice = lambda: "stop"
+        assert second.close()
+    finally:
+        second.shutdown()
+    qtbot.waitUntil(lambda: not process_alive(pid, None), timeout=TIMEOUT_MS)
+    assert tab.run.state in ACTIVE  # the first window stopped following; the process ended on its own
