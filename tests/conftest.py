@@ -1,5 +1,19 @@
-"""Suite-wide settings: deterministic threads, offscreen Qt."""
+"""Suite-wide settings and guards: deterministic threads, offscreen Qt, no leaked Python threads.
+
+A test that leaves a thread running makes later tests fail in ways that point nowhere near
+the cause (a thread still decoding takes the CPU, holds a file or calls back into a closed
+object). So every test must end the Python threads it started: the guard compares
+:func:`threading.enumerate` before and after each test, lets the new ones finish for a short
+grace period (a thread told to stop may need a moment to see it), and fails the test naming
+what is left -- thread name and the function it runs, so the owner is found at once. Threads
+Qt created (``_DummyThread``, the Python face of a QThread) are left to the Qt guard in
+``tests/ui/conftest.py``, which knows when a QThread has finished.
+"""
 import os
+import threading
+import time
+
+import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -8,3 +22,40 @@ import torch  # noqa: E402
 # Two cores, often shared with a background training run: one intra-op thread keeps test
 # timings stable and avoids oversubscription (OpenMP spinning) that slows small ops 10x.
 torch.set_num_threads(1)
+
+THREAD_GRACE_S = 2.0
+
+
+def _python_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate()
+            if t is not threading.main_thread() and not isinstance(t, threading._DummyThread)}
+
+
+class ThreadWatch:
+    """The Python threads that exist now, and later the ones started since that still run."""
+
+    def __init__(self) -> None:
+        self.before = _python_threads()
+
+    def still_running(self, grace_s: float) -> list[threading.Thread]:
+        """New threads still alive after waiting up to ``grace_s`` in all for them to end."""
+        deadline = time.monotonic() + grace_s
+        for thread in _python_threads() - self.before:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return [t for t in _python_threads() - self.before if t.is_alive()]
+
+    @staticmethod
+    def describe(thread: threading.Thread) -> str:
+        """``name (module.function, daemon)``: enough to tell which code started it."""
+        target = getattr(thread, "_target", None)
+        where = f"{target.__module__}.{target.__qualname__}" if callable(target) else type(thread).__name__
+        return f"{thread.name} ({where}{', daemon' if thread.daemon else ''})"
+
+
+@pytest.fixture(autouse=True)
+def no_dangling_threads():
+    watch = ThreadWatch()
+    yield watch
+    left = watch.still_running(THREAD_GRACE_S)
+    assert not left, ("test left Python threads running (still alive after a "
+                      f"{THREAD_GRACE_S:g} s grace period): {', '.join(map(watch.describe, left))}")

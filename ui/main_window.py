@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer
+from PySide6.QtCore import QDeadlineTimer, QEventLoop, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QLabel, QMainWindow, QProgressBar,
                                QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget)
@@ -489,8 +489,12 @@ class MainWindow(QMainWindow):
         self.session.close()
 
     def wait_until_ready(self, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool:
-        """Run the event loop until every rendering, measurement and view is done."""
+        """Run the event loop until every rendering, measurement and view is done.
+
+        One polling timer, stopped on return, checks both readiness and the deadline: a
+        timeout timer of its own would stay armed for half an hour after every call."""
         loop = QEventLoop()
+        deadline = QDeadlineTimer(int(timeout_s * 1000))
         result = {"ready": False}
 
         def check() -> None:
@@ -498,13 +502,12 @@ class MainWindow(QMainWindow):
             if s.model is not None and (s.all_ready() if self._clip_requested else True):
                 result["ready"] = True
                 loop.quit()
-            elif self._last_error and s.clip is None and self._clip_requested:
+            elif self._last_error and s.clip is None and self._clip_requested or deadline.hasExpired():
                 loop.quit()
 
         poll = QTimer()
         poll.timeout.connect(check)
         poll.start(100)
-        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
         loop.exec()
         poll.stop()
         return result["ready"]
