@@ -6,7 +6,9 @@ compute and the validation history from the training log (:mod:`app.training_log
 per-domain table from :mod:`app.domain_evaluation` on the shipped file itself. The issue's three
 targets are checked here, in code, so "met" on the card can only mean the numbers say so.
 
-The card says plainly when the model is an interim checkpoint of a run still in training.
+The card says plainly when the model is an interim checkpoint of a run still in training. The one
+text not computed here is ``earlier``: the record of runs whose logs no longer exist (kept next to
+the parked run, resources/training/default-run/EARLIER.md), reproduced verbatim under the history.
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ class CardInputs:
     storage: StorageAgreement
     evaluation_cpu_seconds: float
     command: str
+    earlier: str = ""  # markdown: runs this one continues whose logs are gone
 
 
 def pooled_entropy(domains: list[DomainResult], codebook_size: int) -> list[float]:
@@ -189,7 +192,9 @@ def _history(i: CardInputs) -> str:
     lines = ["## Validation history", "",
              f"The trainer's validation set: {p.val_examples} excerpts x {p.val_seconds:g} s of all domains "
              f"together. Mel distance at each codebook count n; entropy is the lowest codebook's, in bits "
-             f"of 10; * marks the best, which is what ships.", "",
+             f"of 10; * marks the best, which is what ships."
+             + (f" The run started from the weights of `{i.config.base_model}`"
+                + ("; the runs before it are below." if i.earlier else ".") if i.config.base_model else ""), "",
              "| step | " + " | ".join(f"n={k}" for k in range(1, n + 1)) + " | min entropy | efficiency |",
              "| ---: | " + " | ".join("---:" for _ in range(n)) + " | ---: | ---: |"]
     best = i.log.best()
@@ -198,6 +203,8 @@ def _history(i: CardInputs) -> str:
         mels = " | ".join(_fmt(r.mel_distance, ".3f") for r in v.rows)
         lines.append(f"| {v.step:,}{mark} | {mels} | {min(v.entropy_bits):.2f} | {v.bitrate_efficiency:.1%} |")
     lines.append("")
+    if i.earlier:
+        lines += [i.earlier.strip(), ""]
     return "\n".join(lines)
 
 

@@ -35,6 +35,7 @@ from model.presets import DEFAULT_MODEL_PATH  # noqa: E402
 from model.training.validation import VALIDATION_SEED  # noqa: E402
 
 CARD_PATH = DEFAULT_MODEL_PATH.parent / "README.md"
+EARLIER_PATH = ROOT / "resources" / "training" / "default-run" / "EARLIER.md"
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,6 +50,9 @@ def parse_args() -> argparse.Namespace:
                         help="threads the training ran with (--threads of rvq-studio train), for CPU-hours")
     parser.add_argument("--excerpts", type=int, default=EXCERPTS_PER_DOMAIN, help="excerpts per domain")
     parser.add_argument("--seconds", type=float, default=EXCERPT_SECONDS, help="seconds per excerpt")
+    parser.add_argument("--earlier", type=Path, default=EARLIER_PATH,
+                        help="markdown record of earlier runs whose logs are gone, shown under the history "
+                             f"(default: {EARLIER_PATH.relative_to(ROOT)}, when it exists)")
     return parser.parse_args()
 
 
@@ -87,8 +91,9 @@ def make(args: argparse.Namespace, model_path: Path) -> tuple[str, str]:
         music = audio if domain == "music" else music
     cpu = time.process_time() - started
     storage = storage_agreement(best.codec(), codec, music)
+    earlier = args.earlier.read_text(encoding="utf-8") if args.earlier.exists() else ""
     card = render_card(CardInputs(best.config, codec, size, best.step, log, args.threads, domains, args.excerpts,
-                                  args.seconds, VALIDATION_SEED, storage, cpu, command_line(args)))
+                                  args.seconds, VALIDATION_SEED, storage, cpu, command_line(args), earlier))
     return card, codec.digest()
 
 

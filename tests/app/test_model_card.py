@@ -122,9 +122,9 @@ def test_card_from_a_tiny_run(tiny_run, tmp_path):
                for d in DOMAINS]
     audio = domain_excerpts(tiny_run / "val", "music", codec.sample_rate, 2, 0.5)
 
-    def card(log) -> str:
+    def card(log, earlier: str = "") -> str:
         return render_card(CardInputs(best.config, codec, size, best.step, log, 1, results, 2, 0.5, 0,
-                                      storage_agreement(best.codec(), codec, audio), 1.0, "make it"))
+                                      storage_agreement(best.codec(), codec, audio), 1.0, "make it", earlier))
 
     log = read_training_log(tiny_run / "run.log")
     finished = card(log)
@@ -139,3 +139,8 @@ def test_card_from_a_tiny_run(tiny_run, tmp_path):
     lines = (tiny_run / "run.log").read_text().splitlines()
     (tmp_path / "cut.log").write_text("\n".join(lines[:-1]) + "\n")  # no "done" yet: still training
     assert "Interim checkpoint" in card(read_training_log(tmp_path / "cut.log"))
+    record = "### Run 0\n\n| step | n=1 |\n| ---: | ---: |\n| 0 | 6.745 |\n"
+    with_record = card(log, record)
+    history = with_record.split("## Validation history")[1].split("## Per-domain")[0]
+    assert history.rstrip().endswith(record.rstrip())  # verbatim, after this run's own table
+    assert "### Run 0" not in finished
