@@ -18,6 +18,11 @@ Cancellation is by generation: opening a clip or a model bumps it, queued jobs o
 generations are dropped, and an encode in progress stops before its next piece. Results go to the GUI through queued Qt signals; rendered chunks go
 straight into the clip's :class:`~app.render_cache.RenderCache`, so the audio callback can
 use them before the GUI even hears about them.
+
+A chunk is decoded only once the codes under it and its context margin are final: the
+codes of a clip still being encoded are zeros past :attr:`StudioClip.encoding`, and a
+chunk decoded from them would be cached -- and heard, measured, exported -- as if it were
+the reconstruction.
 """
 from __future__ import annotations
 
@@ -301,10 +306,12 @@ class InferenceWorker(QThread):
         codec = self._codec
         grid = clip.grid
         if not codec.chunkable:
+            _require_codes(clip, chunk, grid.n_frames)
             return self._render_whole(clip, n, chunk)
         start, end = grid.frames(chunk)
         margin = codec.decoder_context
         lo, hi = max(0, start - margin), min(grid.n_frames, end + margin)
+        _require_codes(clip, chunk, hi)
         codes = torch.from_numpy(clip.codes[:, :n, lo:hi])
         wave = codec.decode(codes, chunk_seconds=(hi - lo + 1) / codec.frame_rate)[:, 0].numpy()
         s_start, s_end = grid.samples(chunk)
@@ -347,3 +354,11 @@ class InferenceWorker(QThread):
     def quality_row(self, clip: StudioClip, n: int):
         decoded = (self.full_rendering(clip, n).T * np.float32(clip.gain))[:, None, :]
         return rate_row(clip.reference(), decoded, self._codec.sample_rate, n, self._codec.kbps(n))
+
+
+def _require_codes(clip: StudioClip, chunk: int, frames: int) -> None:
+    """Refuse to decode ``chunk`` before the leading ``frames`` codes it depends on are final."""
+    encoded = clip.encoding.frames
+    if encoded < frames:
+        raise ValueError(f"chunk {chunk} cannot be decoded yet: it needs the codes of frames 0-{frames - 1}, and only "
+                         f"{encoded} of {clip.encoding.total} frames are encoded")

@@ -14,6 +14,11 @@ Failures never replace a working session: a clip or model that cannot be opened 
 reported through :attr:`message` and the previous clip, model and renderings stay. A new
 clip is shown (and playable) as soon as it is read, while it is still being encoded; if
 that encode is cancelled or fails, the previous clip comes back.
+
+Exports need every code of the clip, so one asked for while the clip is still encoding
+waits here until the encode has finished (said at once through :attr:`message`); if the
+clip gives way first -- Cancel, another file or model, a failed encode -- the export is
+reported as cancelled.
 """
 from __future__ import annotations
 
@@ -94,6 +99,7 @@ class StudioSession(QObject):
         self.spectrograms: dict[str, object] = {}
         self._pending_path: str | None = None
         self._previous: StudioClip | None = None  # what comes back if the encode is cancelled
+        self._waiting_exports: list[tuple[StudioClip, str, object]] = []  # (clip, name, job): until encoded
         self._sources: dict[tuple, object] = {}
         self._audio_reason_shown = False
         w = self.worker
@@ -146,6 +152,7 @@ class StudioSession(QObject):
         self.clip = None
         self.player.stop()
         self.worker.set_clip(None)
+        self._settle_waiting_exports()
         self.clipChanged.emit(None)
 
     def _on_model_failed(self, text: str) -> None:
@@ -159,6 +166,7 @@ class StudioSession(QObject):
         self.clip = None
         self._previous = None  # codes of another model
         self.worker.set_clip(None)
+        self._settle_waiting_exports()
         self.n = min(max(self.n, 1), info.n_codebooks) if previous else info.n_codebooks
         self.modelChanged.emit(info)
         if not info.trained:
@@ -177,6 +185,7 @@ class StudioSession(QObject):
         if self.clip is not None and self.clip.encoding.complete and clip is not self.clip:
             self._previous = self.clip
         self.clip = clip
+        self._settle_waiting_exports()
         self.quality.clear()
         self.opus.clear()
         self.spectrograms.clear()
@@ -212,6 +221,7 @@ class StudioSession(QObject):
         size = self.model.codebook_size
         self.analysis.submit("codebooks", clip, lambda: CodebookStats(clip.codes, size))
         self._submit_opus(clip)
+        self._settle_waiting_exports()
         self.codesReady.emit(clip)
 
     # -- selection --------------------------------------------------------------------------
@@ -435,7 +445,7 @@ class StudioSession(QObject):
             write_audio(path, out, clip.original_rate)
             self.exported.emit(str(path))
 
-        worker.run_control(job)
+        self._export(clip, path, job)
 
     def export_rvq(self, path: str | Path) -> None:
         """The clip's codes at the current n as a ``.rvq`` file (no re-encoding)."""
@@ -451,7 +461,27 @@ class StudioSession(QObject):
             write_rvq(path, clip.codes[:, :n], meta)
             self.exported.emit(str(path))
 
-        self.worker.run_control(job)
+        self._export(clip, path, job)
+
+    def _export(self, clip: StudioClip, path: Path, job) -> None:
+        """Run ``job`` on the worker once ``clip`` is encoded: before that its codes are partly zeros."""
+        name = f"Export to {path.name}"
+        if clip.encoding.complete:
+            self.worker.run_control(job)
+            return
+        self._waiting_exports.append((clip, name, job))
+        self.message.emit("info", f"{path.name} will be written when the clip is encoded.")
+
+    def _settle_waiting_exports(self) -> None:
+        """Start the exports whose clip is now encoded; cancel those whose clip gave way."""
+        waiting, self._waiting_exports = self._waiting_exports, []
+        for clip, name, job in waiting:
+            if clip is not self.clip:
+                self.message.emit("warning", f"{name} was cancelled: its clip was closed before it was encoded.")
+            elif clip.encoding.complete:
+                self.worker.run_control(job)
+            else:
+                self._waiting_exports.append((clip, name, job))
 
     def metrics_csv(self) -> str:
         out = io.StringIO()

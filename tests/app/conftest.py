@@ -1,0 +1,36 @@
+"""A studio session without a window, on the bundled model, that never opens a sound device."""
+import pytest
+
+from app.audio_output import ManualOutputStream
+from app.studio_session import StudioSession
+from app.synthetic_audio import write_music_clip
+
+LOAD_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="session")
+def clip_path(tmp_path_factory):
+    """3 s of stereo music-like audio: several encode pieces and a dozen render chunks."""
+    return write_music_clip(tmp_path_factory.mktemp("clips") / "music.wav", seconds=3.0, channels=2)
+
+
+@pytest.fixture
+def session(qtbot):
+    """A session with the default model loaded; closed (threads joined, stream closed) after the test."""
+    session = StudioSession(ManualOutputStream)
+    with qtbot.waitSignal(session.modelChanged, timeout=LOAD_TIMEOUT_MS):
+        session.load_model("default")
+    yield session
+    session.close()
+    assert not session.worker.isRunning() and not session.analysis.isRunning()
+    assert session.player._stream is None
+
+
+@pytest.fixture
+def open_encoded(qtbot, session):
+    """``open_encoded(path)``: open ``path`` in the session, wait until it is encoded, return the clip."""
+    def open_encoded(path):
+        with qtbot.waitSignal(session.codesReady, timeout=LOAD_TIMEOUT_MS) as ready:
+            session.open_file(path)
+        return ready.args[0]
+    return open_encoded

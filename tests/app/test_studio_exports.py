@@ -1,0 +1,76 @@
+"""Exports write the finished encode, whenever they are asked for, and are never lost silently."""
+import threading
+from contextlib import contextmanager
+
+import pytest
+
+from app import inference_worker
+
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def hold_worker(session):
+    """``with hold_worker():`` -- the inference worker waits (between jobs) until the block ends."""
+    @contextmanager
+    def hold():
+        gate = threading.Event()
+        session.worker.run_control(lambda: gate.wait(TIMEOUT_MS / 1000))
+        try:
+            yield
+        finally:
+            gate.set()
+    return hold
+
+
+@pytest.fixture
+def messages(session):
+    received = []
+    session.message.connect(lambda level, text: received.append((level, text)))
+    return received
+
+
+@pytest.fixture
+def exported(session):
+    paths = []
+    session.exported.connect(paths.append)
+    return paths
+
+
+def test_exports_asked_for_mid_encode_wait_for_it_and_equal_exports_after_it(
+        qtbot, session, hold_worker, messages, exported, open_encoded, clip_path, tmp_path, monkeypatch):
+    monkeypatch.setattr(inference_worker, "ENCODE_PIECE_SECONDS", 0.5)  # several pieces
+    session.open_file(clip_path)
+    with hold_worker():  # runs right after the clip is read: no encode piece yet
+        qtbot.waitUntil(lambda: session.clip is not None, timeout=TIMEOUT_MS)
+        clip, n = session.clip, session.n
+        assert not clip.encoding.complete
+        session.export_rvq(tmp_path / "early.rvq")
+        session.export_reconstruction(tmp_path / "early.wav")
+        assert ("info", "early.rvq will be written when the clip is encoded.") in messages
+        with pytest.raises(ValueError, match="cannot be decoded yet"):  # nor can any chunk be rendered
+            session.worker.render_chunk(clip, n, 0)
+    qtbot.waitUntil(lambda: len(exported) == 2, timeout=TIMEOUT_MS)
+    assert clip.encoding.complete
+
+    again = open_encoded(clip_path)  # a fresh clip and render cache
+    assert again is not clip and session.n == n
+    session.export_rvq(tmp_path / "late.rvq")
+    session.export_reconstruction(tmp_path / "late.wav")
+    qtbot.waitUntil(lambda: len(exported) == 4, timeout=TIMEOUT_MS)
+    assert (tmp_path / "early.rvq").read_bytes() == (tmp_path / "late.rvq").read_bytes()
+    assert (tmp_path / "early.wav").read_bytes() == (tmp_path / "late.wav").read_bytes()
+    assert not [m for m in messages if m[0] == "error"]
+
+
+def test_an_export_waiting_for_an_encode_that_is_cancelled_is_reported_cancelled(
+        qtbot, session, hold_worker, messages, exported, clip_path, tmp_path):
+    session.open_file(clip_path)
+    with hold_worker():
+        qtbot.waitUntil(lambda: session.clip is not None, timeout=TIMEOUT_MS)
+        session.export_reconstruction(tmp_path / "never.wav")
+        session.cancel()
+    assert session.clip is None
+    assert ("warning", "Export to never.wav was cancelled: its clip was closed before it was encoded.") in messages
+    qtbot.wait(200)
+    assert not (tmp_path / "never.wav").exists() and not exported
