@@ -15,9 +15,11 @@ in this order each time it is free:
 5. the quality row of each count once its rendering is complete.
 
 Cancellation is by generation: opening a clip or a model bumps it, queued jobs of older
-generations are dropped, and an encode in progress stops before its next piece. Results go to the GUI through queued Qt signals; rendered chunks go
-straight into the clip's :class:`~app.render_cache.RenderCache`, so the audio callback can
-use them before the GUI even hears about them.
+generations are dropped, and an encode in progress stops before its next piece. A dropped
+job the user asked for by name (an export) is reported as cancelled, never lost silently.
+Results go to the GUI through queued Qt signals; rendered chunks go straight into the clip's
+:class:`~app.render_cache.RenderCache`, so the audio callback can use them before the GUI
+even hears about them.
 
 A chunk is decoded only once the codes under it and its context margin are final: the
 codes of a clip still being encoded are zeros past :attr:`StudioClip.encoding`, and a
@@ -87,6 +89,7 @@ class _Job:
     seq: int
     generation: int = 0
     fn: Callable[[], None] | None = None
+    on_cancel: Callable[[str], None] | None = None  # told why, when the job is dropped unrun
 
 
 class InferenceWorker(QThread):
@@ -110,6 +113,7 @@ class InferenceWorker(QThread):
         self._seq = itertools.count()
         self._stopping = False
         self._generation = 0
+        self._cancel_reason = ""  # why the current generation began: told to the jobs it drops
         self._codec: Codec | None = None
         # render target, written by the GUI thread (single attribute assignments)
         self.clip: StudioClip | None = None
@@ -121,7 +125,7 @@ class InferenceWorker(QThread):
 
     # -- requests (GUI thread) --------------------------------------------------------------
     def load_model(self, source: str, device: str = "cpu") -> None:
-        generation = self._new_generation()
+        generation = self._new_generation("another model was loaded")
 
         def job() -> None:
             codec = load_codec(source, device)
@@ -133,12 +137,12 @@ class InferenceWorker(QThread):
         self._submit(CONTROL, generation, job, self.modelFailed)
 
     def open_clip(self, path: str | Path) -> None:
-        generation = self._new_generation()
+        generation = self._new_generation("another file was opened")
         self._submit(CONTROL, generation, lambda: self._open(Path(path), generation), self.clipFailed)
 
     def cancel(self) -> None:
         """Drop queued work and stop an encode in progress before its next piece."""
-        self._new_generation()
+        self._new_generation("loading was cancelled")
 
     def set_clip(self, clip: StudioClip | None) -> None:
         """Render for ``clip`` from now on (the GUI accepted it)."""
@@ -146,9 +150,15 @@ class InferenceWorker(QThread):
         self._quality_done = set()
         self.wake()
 
-    def run_control(self, fn: Callable[[], None], on_error: Signal | None = None) -> None:
-        """Run ``fn`` on this thread before any rendering (exports and other model work)."""
-        self._submit(CONTROL, self._generation, fn, on_error or self.jobFailed)
+    def run_control(self, fn: Callable[[], None], on_error: Signal | None = None, name: str | None = None) -> None:
+        """Run ``fn`` on this thread before any rendering (exports and other model work).
+
+        A ``name``d job ("Export to x.wav") that a newer request drops before it ran is
+        reported on ``on_error`` as cancelled, with the reason.
+        """
+        on_error = on_error or self.jobFailed
+        on_cancel = None if name is None else (lambda reason: on_error.emit(f"{name} was cancelled: {reason}."))
+        self._submit(CONTROL, self._generation, fn, on_error, on_cancel)
 
     def wake(self) -> None:
         with self._cond:
@@ -166,24 +176,37 @@ class InferenceWorker(QThread):
         """For jobs running on this thread only."""
         return self._codec
 
-    def _new_generation(self) -> int:
+    def _new_generation(self, reason: str) -> int:
         with self._cond:
             self._generation += 1
+            self._cancel_reason = reason
+            dropped = [j for j in self._jobs if j.priority == CONTROL and j.generation != self._generation]
             self._jobs = [j for j in self._jobs if j.priority != CONTROL or j.generation == self._generation]
-            return self._generation
+            heapq.heapify(self._jobs)
+            generation = self._generation
+        self._report_dropped(dropped, reason)
+        return generation
 
-    def _submit(self, priority: int, generation: int, fn: Callable[[], None], on_error: Signal) -> None:
+    @staticmethod
+    def _report_dropped(jobs: list[_Job], reason: str) -> None:
+        for job in jobs:
+            if job.on_cancel is not None:
+                job.on_cancel(reason)
+
+    def _submit(self, priority: int, generation: int, fn: Callable[[], None], on_error: Signal,
+                on_cancel: Callable[[str], None] | None = None) -> None:
         def guarded() -> None:
             try:
                 fn()
             except Cancelled:
-                pass
+                if on_cancel is not None:
+                    on_cancel(self._cancel_reason)
             except (ValueError, OSError, RuntimeError) as exc:
                 text = str(exc).strip()
                 on_error.emit(text.splitlines()[0] if text else type(exc).__name__)
 
         with self._cond:
-            heapq.heappush(self._jobs, _Job(priority, next(self._seq), generation, guarded))
+            heapq.heappush(self._jobs, _Job(priority, next(self._seq), generation, guarded, on_cancel))
             self._cond.notify()
 
     def _check(self, generation: int) -> None:
@@ -195,12 +218,15 @@ class InferenceWorker(QThread):
         lower_current_thread_priority(INFERENCE_NICENESS)
         while True:
             with self._cond:
-                job = self._take_job()
+                stale, job = self._take_job()
                 while job is None and not self._stopping and not self._has_render_work():
                     self._cond.wait(0.25)
-                    job = self._take_job()
+                    more, job = self._take_job()
+                    stale += more
+                reason = self._cancel_reason
                 if self._stopping:
                     return
+            self._report_dropped(stale, reason)
             if job is not None:
                 job.fn()
             elif self._encoding is not None:
@@ -208,10 +234,12 @@ class InferenceWorker(QThread):
             else:
                 self._render_step()
 
-    def _take_job(self) -> _Job | None:
+    def _take_job(self) -> tuple[list[_Job], _Job | None]:
+        """``(stale control jobs dropped, the job to run)``: jobs submitted just before a newer request."""
+        stale = []
         while self._jobs and self._jobs[0].generation < self._generation and self._jobs[0].priority == CONTROL:
-            heapq.heappop(self._jobs)
-        return heapq.heappop(self._jobs) if self._jobs else None
+            stale.append(heapq.heappop(self._jobs))
+        return stale, (heapq.heappop(self._jobs) if self._jobs else None)
 
     def _has_render_work(self) -> bool:
         if self._encoding is not None:

@@ -467,7 +467,7 @@ class StudioSession(QObject):
         """Run ``job`` on the worker once ``clip`` is encoded: before that its codes are partly zeros."""
         name = f"Export to {path.name}"
         if clip.encoding.complete:
-            self.worker.run_control(job)
+            self.worker.run_control(job, name=name)
             return
         self._waiting_exports.append((clip, name, job))
         self.message.emit("info", f"{path.name} will be written when the clip is encoded.")
@@ -479,7 +479,7 @@ class StudioSession(QObject):
             if clip is not self.clip:
                 self.message.emit("warning", f"{name} was cancelled: its clip was closed before it was encoded.")
             elif clip.encoding.complete:
-                self.worker.run_control(job)
+                self.worker.run_control(job, name=name)
             else:
                 self._waiting_exports.append((clip, name, job))
 

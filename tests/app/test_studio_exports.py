@@ -63,6 +63,17 @@ def test_exports_asked_for_mid_encode_wait_for_it_and_equal_exports_after_it(
     assert not [m for m in messages if m[0] == "error"]
 
 
+def test_a_queued_export_dropped_by_opening_another_file_is_reported_cancelled(
+        qtbot, session, hold_worker, messages, exported, open_encoded, clip_path, tmp_path):
+    open_encoded(clip_path)
+    with hold_worker():
+        session.export_rvq(tmp_path / "dropped.rvq")
+        with qtbot.waitSignal(session.codesReady, timeout=TIMEOUT_MS):
+            session.open_file(clip_path)
+            assert ("error", "Export to dropped.rvq was cancelled: another file was opened.") in messages
+    assert not (tmp_path / "dropped.rvq").exists() and not exported
+
+
 def test_an_export_waiting_for_an_encode_that_is_cancelled_is_reported_cancelled(
         qtbot, session, hold_worker, messages, exported, clip_path, tmp_path):
     session.open_file(clip_path)
