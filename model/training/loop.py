@@ -20,6 +20,7 @@ import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -335,18 +336,19 @@ class Trainer:
             result = validate(distributed.unwrap(self.generator), self.config.family, self.config.architecture,
                               self.validation_audio, self.step, self.ctx.device)
             best = self.best_mel is None or result.mel_distance < self.best_mel
+            self._export(result, self.run_folder.latest_model_path)
             self.reporter.emit({"event": "validation", **result.to_dict(), "mel_distance": result.mel_distance,
-                                "best": best})
+                                "best": best, "model": str(self.run_folder.latest_model_path)})
             if best:
                 self.best_mel, self.best_step = result.mel_distance, self.step
-                self._export(result)
+                self._export(result, self.run_folder.model_path)
                 # Rank 0's random state only: best.pt is for restarting from the best weights
                 # (copy it over the latest step file), not for exact multi-rank resume.
                 path = self.checkpoints.save_best(self._state([capture_rng_state()]))
                 self.reporter.emit({"event": "checkpoint", "step": self.step, "kind": "best", "path": str(path)})
 
-    def _export(self, result: ValidationResult) -> None:
-        export_model(distributed.unwrap(self.generator), self.run_folder.model_path, self.config, self.name, result,
+    def _export(self, result: ValidationResult, path: Path) -> None:
+        export_model(distributed.unwrap(self.generator), path, self.config, self.name, result,
                      self.train_corpus.minutes, self.val_corpus.minutes)
 
     def _state(self, rng: list[dict]) -> dict:

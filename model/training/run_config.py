@@ -23,6 +23,7 @@ from model.training.presets import TrainingPreset, fine_tune_preset, preset
 RUN_FORMAT = "rvq-studio-training-run"
 CONFIG_NAME = "config.json"
 MODEL_NAME = "model.safetensors"
+LATEST_MODEL_NAME = "latest.safetensors"
 FREEZABLE = ("encoder", "quantizer", "decoder")
 HELD_OUT_FRACTION = 0.05
 
@@ -102,7 +103,13 @@ class RunFolder:
 
     @property
     def model_path(self) -> Path:
+        """The best model so far (by validation mel distance): what a run is kept as."""
         return self.path / MODEL_NAME
+
+    @property
+    def latest_model_path(self) -> Path:
+        """The model of the latest validation, better or not: what a live preview plays."""
+        return self.path / LATEST_MODEL_NAME
 
     def holds_run(self) -> bool:
         return self.config_path.exists() or self.checkpoints.exists()

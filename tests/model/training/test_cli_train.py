@@ -11,6 +11,7 @@ from safetensors import safe_open
 from app.cli import main
 from model.loading import load_codec, load_network
 from model.training.checkpoint import load_checkpoint
+from model.training.exported_model import read_training_summary
 
 DAC_FIXTURE = FIXTURES / "dac" / "dac44k.pth"
 
@@ -64,6 +65,7 @@ def test_json_progress_follows_the_documented_schema(audio_folder, tmp_path, cap
         assert {"n_codebooks", "kbps", "mel_distance", "stft_distance", "si_sdr"} == e["rows"][0].keys()
         assert e["mel_distance"] == e["rows"][-1]["mel_distance"]
     assert [e["step"] for e in events if e["event"] == "validation"] == [0, 3, 6]
+    assert {e["model"] for e in events if e["event"] == "validation"} == {str(tmp_path / "run" / "latest.safetensors")}
     assert [(e["kind"], e["step"]) for e in events if e["event"] == "checkpoint" and e["kind"] != "best"] == [
         ("periodic", 2), ("periodic", 4), ("final", 6)]
 
@@ -157,3 +159,14 @@ def test_validation_folder_is_used_instead_of_a_held_out_split(audio_folder, tmp
     data = events[0]
     assert data["validation_source"] == "folder" and data["validation"]["files"] == 1
     assert data["train"]["files"] == 6  # nothing held out
+
+
+def test_latest_model_is_the_last_validated_and_model_the_best(audio_folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, events, _ = run(tiny_args(audio_folder, out, "--json-progress"), capsys)
+    assert code == 0
+    validations = [e for e in events if e["event"] == "validation"]
+    best = min(validations, key=lambda e: e["mel_distance"])
+    latest, kept = read_training_summary(out / "latest.safetensors"), read_training_summary(out / "model.safetensors")
+    assert latest["steps"] == validations[-1]["step"] and kept["steps"] == best["step"]
+    assert latest["validation"]["rows"] == validations[-1]["rows"]
