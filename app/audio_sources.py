@@ -4,7 +4,14 @@ All three read the same sample grid (the codec's rate, the clip's length), so sw
 between them at sample index ``i`` means the same instant of the music. A source answers
 two questions inside the audio callback: is ``[start, start + frames)`` available now, and
 write it into this buffer. Reads touch only immutable arrays (the original, cached chunks)
-and write into buffers the player owns.
+and write into buffers the player owns or the source allocated beforehand.
+
+The residual is heard at a level-matched gain: the one that would bring its RMS to the
+original's (:func:`level_matching_gain_db`), never below 0 dB (a residual louder than the
+original stays as it is) and at most :data:`RESIDUAL_MAX_GAIN_DB`. A fixed lift made a
+poor reconstruction's residual clip while a good one's stayed faint. The gain is measured
+once per rendering, off the audio thread (:func:`residual_gain_db`), and swapped in by one
+attribute write; peaks the lift pushes past full scale are bent by :mod:`app.soft_limiter`.
 """
 from __future__ import annotations
 
@@ -13,8 +20,10 @@ from typing import Protocol
 import numpy as np
 
 from app.render_cache import RenderCache
+from app.soft_limiter import soft_limit
 
-RESIDUAL_GAIN_DB = 12.0  # the residual is quiet at useful bitrates; lift it to listening level
+RESIDUAL_MAX_GAIN_DB = 24.0  # more would lift a near-perfect reconstruction's rounding noise to full level
+MAX_READ_FRAMES = 16384  # the longest read a source prepares scratch space for (longer reads go in pieces)
 
 
 class AudioSource(Protocol):
@@ -83,26 +92,56 @@ class ReconstructionSource:
 
 
 class ResidualSource:
-    """Original minus reconstruction at ``n`` (what the codec removed), lifted by a fixed gain."""
+    """Original minus reconstruction at ``n`` (what the codec removed), lifted and soft-limited."""
 
-    def __init__(self, original: OriginalSource, reconstruction: ReconstructionSource,
-                 gain_db: float = RESIDUAL_GAIN_DB) -> None:
+    def __init__(self, original: OriginalSource, reconstruction: ReconstructionSource, gain_db: float = 0.0) -> None:
         self.original, self.reconstruction = original, reconstruction
         self.length = original.length
-        self.gain = np.float32(10 ** (gain_db / 20))
-        self.gain_db = gain_db
         self.key = ("residual", reconstruction.n)
-        self._scratch = np.zeros((0, 0), dtype=np.float32)
+        self.set_gain_db(gain_db)
+        shape = (MAX_READ_FRAMES, original.samples.shape[1])
+        self._scratch = tuple(np.zeros(shape, dtype=np.float32) for _ in range(3))  # recon, |x|, bent
+
+    def set_gain_db(self, gain_db: float) -> None:
+        """Apply a new gain (from any thread: the callback reads ``gain`` once per block)."""
+        self.gain_db = float(gain_db)
+        self.gain = np.float32(10 ** (self.gain_db / 20))
 
     def ready(self, start: int, frames: int) -> bool:
         return self.reconstruction.ready(start, frames)
 
     def read(self, start: int, out: np.ndarray) -> None:
-        if self._scratch.shape[0] < out.shape[0] or self._scratch.shape[1] != out.shape[1]:
-            self._scratch = np.zeros(out.shape, dtype=np.float32)
-        scratch = self._scratch[: out.shape[0]]
-        self.original.read(start, out)
-        self.reconstruction.read(start, scratch)
-        out -= scratch
-        out *= self.gain
-        np.clip(out, -1.0, 1.0, out=out)
+        gain = self.gain
+        for offset in range(0, out.shape[0], MAX_READ_FRAMES):
+            piece = out[offset : offset + MAX_READ_FRAMES]
+            recon, magnitude, bent = (buffer[: piece.shape[0]] for buffer in self._scratch)
+            self.original.read(start + offset, piece)
+            self.reconstruction.read(start + offset, recon)
+            piece -= recon
+            piece *= gain
+            soft_limit(piece, magnitude, bent)
+
+
+def level_matching_gain_db(original_energy: float, residual_energy: float) -> float:
+    """The gain bringing the residual's energy to the original's, within ``[0, RESIDUAL_MAX_GAIN_DB]`` dB."""
+    if original_energy <= 0.0:
+        return 0.0
+    if residual_energy <= 0.0:
+        return RESIDUAL_MAX_GAIN_DB
+    return float(np.clip(10.0 * np.log10(original_energy / residual_energy), 0.0, RESIDUAL_MAX_GAIN_DB))
+
+
+def residual_gain_db(original: np.ndarray, cache: RenderCache, n: int) -> float:
+    """:func:`level_matching_gain_db` of the residual at ``n`` over the chunks of ``n`` in ``cache``.
+
+    Chunk by chunk, so no clip-sized temporary is made; ``original`` is ``[T, C]``.
+    """
+    original_energy = residual_energy = 0.0
+    for chunk in range(cache.grid.n_chunks):
+        piece = cache.get(n, chunk)
+        if piece is not None:
+            start, end = cache.grid.samples(chunk)
+            excerpt = original[start:end].astype(np.float64)
+            original_energy += float(np.square(excerpt).sum())
+            residual_energy += float(np.square(excerpt - piece).sum())
+    return level_matching_gain_db(original_energy, residual_energy)

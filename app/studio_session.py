@@ -33,7 +33,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.analysis_worker import AnalysisWorker
 from app.audio_output import StreamFactory
 from app.audio_player import AudioPlayer
-from app.audio_sources import OriginalSource, ReconstructionSource, ResidualSource
+from app.audio_sources import OriginalSource, ReconstructionSource, ResidualSource, residual_gain_db
 from app.comparison_render import ComparisonRender
 from app.inference_worker import InferenceWorker, ModelInfo
 from app.quality import opus_round_trip, rate_row
@@ -79,6 +79,7 @@ class StudioSession(QObject):
     message = Signal(str, str)  # level ("error", "warning", "info"), text
     exported = Signal(str)
     comparisonChanged = Signal(object)  # the second model's source, or None: no "finetuned" source
+    residualGainChanged = Signal(int, float)  # n, the gain (dB) the residual at n is heard with, once measured
 
     def __init__(self, stream_factory: StreamFactory | None = None, cache_budget_bytes: int = DEFAULT_BUDGET_BYTES,
                  chunk_seconds: float | None = None) -> None:
@@ -101,6 +102,7 @@ class StudioSession(QObject):
         self._previous: StudioClip | None = None  # what comes back if the encode is cancelled
         self._waiting_exports: list[tuple[StudioClip, str, object]] = []  # (clip, name, job): until encoded
         self._sources: dict[tuple, object] = {}
+        self._residual_gains: dict[int, float] = {}  # n -> dB, measured once the rendering at n is complete
         self._audio_reason_shown = False
         w = self.worker
         w.modelLoaded.connect(self._on_model_loaded)
@@ -192,6 +194,7 @@ class StudioSession(QObject):
         self.stats = None
         self.envelope = None
         self._sources.clear()
+        self._residual_gains.clear()
         self.n = min(self.n, clip.n_codebooks)
         original = OriginalSource(clip.samples)
         self._sources[original.key] = original
@@ -263,7 +266,8 @@ class StudioSession(QObject):
                 self._sources[key] = ReconstructionSource(self.comparison.clip.cache, n, kind)
             else:
                 self._sources[key] = ResidualSource(self._sources[("original",)],
-                                                    self._source_object("reconstruction", n))
+                                                    self._source_object("reconstruction", n),
+                                                    self._residual_gains.get(n, 0.0))
         return self._sources[key]
 
     def _route_player(self) -> None:
@@ -328,6 +332,14 @@ class StudioSession(QObject):
         return position
 
     # -- rendering progress and analysis -----------------------------------------------------
+    @property
+    def residual_gain_db(self) -> float | None:
+        """The gain (dB) the residual at the current n is heard with; None until its rendering is measured.
+
+        Until then the residual plays unlifted (0 dB).
+        """
+        return self._residual_gains.get(self.n)
+
     def rendered_fraction(self, n: int) -> float:
         return float(self.clip.cache.rendered_map(n).mean()) if self.clip else 0.0
 
@@ -337,6 +349,9 @@ class StudioSession(QObject):
         self.renderChanged.emit(n)
         if n in (self.n, self.n - 1) and not self._view_refresh.isActive():
             self._view_refresh.start()
+        if n not in self._residual_gains and self.clip.cache.is_complete(n):
+            clip = self.clip
+            self.analysis.submit(f"residual_gain:{n}", clip, lambda: residual_gain_db(clip.samples, clip.cache, n))
 
     def _partial(self, clip: StudioClip, n: int) -> np.ndarray:
         out = np.zeros_like(clip.samples)
@@ -402,6 +417,9 @@ class StudioSession(QObject):
             if token is clip:
                 self.envelope = result
                 self.envelopeReady.emit(result)
+        elif key.startswith("residual_gain:"):
+            if token is clip:
+                self._on_residual_gain(int(key.partition(":")[2]), result)
         elif key == "codebooks":
             if token is clip:
                 self.stats = result
@@ -413,6 +431,13 @@ class StudioSession(QObject):
         elif token == (clip, self.frequency_scale, self.n):
             self.spectrograms[key] = result
             self.spectrogramReady.emit(key, result)
+
+    def _on_residual_gain(self, n: int, gain_db: float) -> None:
+        self._residual_gains[n] = gain_db
+        source = self._sources.get(("residual", n))
+        if source is not None:
+            source.set_gain_db(gain_db)
+        self.residualGainChanged.emit(n, gain_db)
 
     def _on_quality(self, row: RateRow) -> None:
         if self.clip is not None:

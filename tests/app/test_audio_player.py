@@ -4,7 +4,7 @@ import pytest
 
 from app.audio_output import AudioUnavailable, ManualOutputStream, SilentClockStream
 from app.audio_player import AudioPlayer
-from app.audio_sources import OriginalSource, ReconstructionSource, ResidualSource
+from app.audio_sources import OriginalSource, ReconstructionSource
 from app.crossfade import FadeRamps
 from app.render_cache import ChunkGrid, RenderCache
 
@@ -104,16 +104,6 @@ def test_loop_wraps_inside_a_block(setup):
     block = stream.pull(1024)[:, 0]
     np.testing.assert_array_equal(block, np.r_[original[1000:1700, 0], original[1000:1324, 0]])
     assert player.position == 1324
-
-
-def test_residual_is_original_minus_reconstruction_lifted(setup):
-    player, stream, source, cache, original, recon = setup
-    fill(cache, 1, recon, range(cache.grid.n_chunks))
-    residual = ResidualSource(source, ReconstructionSource(cache, 1), gain_db=6.0)
-    out = np.zeros((256, 1), np.float32)
-    residual.read(5000, out)
-    expected = np.clip((original[5000:5256, 0] - recon[5000:5256, 0]) * 10 ** (6 / 20), -1, 1)
-    np.testing.assert_allclose(out[:, 0], expected, atol=1e-6)
 
 
 def test_playback_stops_at_the_end(setup):
