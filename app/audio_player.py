@@ -4,7 +4,9 @@ Design (after Friture and the usual pro-audio rule "never block the audio thread
 
 * The output stream calls :meth:`AudioPlayer._callback` for every block. The callback reads
   immutable numpy arrays through :mod:`app.audio_sources`, writes into buffers allocated
-  beforehand, takes no lock and makes no Qt call.
+  beforehand (a block longer than them is played in pieces), records switches in a
+  fixed-size ring (:mod:`app.switch_log`), takes no lock and makes no Qt call: allocating
+  can take the allocator's lock or wake the garbage collector mid-block.
 * The GUI never pushes audio. It changes *requests* -- the wanted source, a seek, play or
   pause -- by assigning a single attribute (atomic under the GIL); the callback picks them
   up at its next block. The GUI pulls :attr:`position` and :attr:`levels` on its timer.
@@ -25,8 +27,9 @@ import numpy as np
 
 from app import audio_output
 from app.audio_output import AudioUnavailable, SilentClockStream, StreamFactory
-from app.audio_sources import AudioSource
+from app.audio_sources import MAX_READ_FRAMES, AudioSource
 from app.crossfade import FadeRamps, mix_crossfade
+from app.switch_log import SwitchLog
 
 DEFAULT_BLOCKSIZE = 512
 DEVICE_CHANNELS = 2
@@ -36,7 +39,7 @@ class AudioPlayer:
     """Plays one of several :class:`AudioSource` s on a shared sample clock."""
 
     def __init__(self, stream_factory: StreamFactory | None = None, blocksize: int = DEFAULT_BLOCKSIZE,
-                 max_block: int = 16384) -> None:
+                 max_block: int = MAX_READ_FRAMES) -> None:
         self._factory = stream_factory
         self.blocksize = blocksize
         self.max_block = max_block
@@ -58,9 +61,11 @@ class AudioPlayer:
         self._fade_progress = 0
         self._pos = 0
         self.levels = np.zeros(DEVICE_CHANNELS, dtype=np.float32)
-        self.switch_log: list[tuple[int, tuple, tuple]] = []  # (sample, from key, to key), bounded
+        self.switch_log = SwitchLog()  # (sample, from key, to key) of the latest switches
         self._mix = np.zeros((0, 0), dtype=np.float32)
         self._fade = np.zeros((0, 0), dtype=np.float32)
+        self._magnitude = np.zeros((max_block, DEVICE_CHANNELS), dtype=np.float32)  # for the level meters
+        self._piece_levels = np.zeros(DEVICE_CHANNELS, dtype=np.float32)
 
     # -- setup ------------------------------------------------------------------------------
     def configure(self, sample_rate: int, channels: int, original: AudioSource) -> None:
@@ -170,9 +175,22 @@ class AudioPlayer:
             outdata.fill(0.0)
             self.levels[:] = 0.0
             return
-        if frames > self._mix.shape[0]:  # a device asked for more than planned: grow once
-            self._mix = np.zeros((frames, self.channels), dtype=np.float32)
-            self._fade = np.zeros((frames, self.channels), dtype=np.float32)
+        for start in range(0, frames, self.max_block):
+            piece = outdata[start : start + self.max_block]
+            self._play(piece)
+            magnitude = self._magnitude[: piece.shape[0]]
+            np.abs(piece, out=magnitude)
+            np.max(magnitude, axis=0, out=self._piece_levels)
+            if start == 0:
+                self.levels[:] = self._piece_levels
+            else:
+                np.maximum(self.levels, self._piece_levels, out=self.levels)
+        if self._pos >= self.length and self._loop is None:
+            self._playing = False
+
+    def _play(self, outdata: np.ndarray) -> None:
+        """Fill ``outdata`` (at most ``max_block`` frames): switch if asked, crossfade, advance."""
+        frames = outdata.shape[0]
         mix, fade = self._mix[:frames], self._fade[:frames]
         self._apply_requests(frames)
         self._pos = self._read(self._current, self._pos, mix)
@@ -182,9 +200,6 @@ class AudioPlayer:
             if self._fade_progress >= self._ramps.length:
                 self._fading = None
         outdata[:] = mix  # broadcasts a mono clip to both device channels
-        np.max(np.abs(outdata), axis=0, out=self.levels)
-        if self._pos >= self.length and self._loop is None:
-            self._playing = False
 
     def _apply_requests(self, frames: int) -> None:
         seek = self._seek_request
@@ -199,8 +214,7 @@ class AudioPlayer:
             self._switch_to(self._fallback)
 
     def _switch_to(self, source: AudioSource) -> None:
-        if len(self.switch_log) < 10_000:
-            self.switch_log.append((self._pos, self._current.key, source.key))
+        self.switch_log.record(self._pos, self._current.key, source.key)
         self._start_fade(self._current, self._pos)
         self._current = source
 

@@ -72,7 +72,10 @@ class ReconstructionSource:
         if start >= self.length:
             return True
         last = grid.chunk_at(min(self.length, start + frames) - 1)
-        return all(self.cache.is_rendered(self.n, c) for c in range(grid.chunk_at(start), last + 1))
+        for chunk in range(grid.chunk_at(start), last + 1):  # a plain loop: no generator in the callback
+            if not self.cache.is_rendered(self.n, chunk):
+                return False
+        return True
 
     def read(self, start: int, out: np.ndarray) -> None:
         grid = self.cache.grid
@@ -100,7 +103,7 @@ class ResidualSource:
         self.key = ("residual", reconstruction.n)
         self.set_gain_db(gain_db)
         shape = (MAX_READ_FRAMES, original.samples.shape[1])
-        self._scratch = tuple(np.zeros(shape, dtype=np.float32) for _ in range(3))  # recon, |x|, bent
+        self._recon, self._magnitude, self._bent = (np.zeros(shape, dtype=np.float32) for _ in range(3))
 
     def set_gain_db(self, gain_db: float) -> None:
         """Apply a new gain (from any thread: the callback reads ``gain`` once per block)."""
@@ -114,12 +117,13 @@ class ResidualSource:
         gain = self.gain
         for offset in range(0, out.shape[0], MAX_READ_FRAMES):
             piece = out[offset : offset + MAX_READ_FRAMES]
-            recon, magnitude, bent = (buffer[: piece.shape[0]] for buffer in self._scratch)
+            frames = piece.shape[0]
+            recon = self._recon[:frames]
             self.original.read(start + offset, piece)
             self.reconstruction.read(start + offset, recon)
             piece -= recon
             piece *= gain
-            soft_limit(piece, magnitude, bent)
+            soft_limit(piece, self._magnitude[:frames], self._bent[:frames])
 
 
 def level_matching_gain_db(original_energy: float, residual_energy: float) -> float:

@@ -8,7 +8,9 @@ transition continuous; since ``cos^2 + sin^2 = 1`` the summed power stays consta
 uncorrelated signals, so the level does not dip mid-fade as with a linear fade.
 
 The ramps are precomputed once per fade length; :func:`mix_crossfade` only multiplies and
-adds into buffers the caller owns, so it is safe to run inside the audio callback.
+adds in place into the incoming buffer, with no temporary array (the mix is computed as
+``(incoming * tan + outgoing) * cos``, which equals ``incoming * sin + outgoing * cos``), so it
+is safe to run inside the audio callback, which must not allocate.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ class FadeRamps:
         phase = (np.arange(length, dtype=np.float64) + 0.5) / length * (np.pi / 2)
         self.fade_in = np.sin(phase).astype(np.float32)[:, None]
         self.fade_out = np.cos(phase).astype(np.float32)[:, None]
+        self.tangent = np.tan(phase).astype(np.float32)[:, None]  # fade_in / fade_out: finite at sample centres
 
     @classmethod
     def for_rate(cls, sample_rate: int, seconds: float = DEFAULT_FADE_SECONDS) -> "FadeRamps":
@@ -39,11 +42,13 @@ def mix_crossfade(outgoing: np.ndarray, incoming: np.ndarray, ramps: FadeRamps, 
     ``progress`` is how many samples of the fade were already played; the fade continues
     from there, and past its end ``incoming`` is left untouched. Writing into ``incoming``
     lets the player render the new signal straight into the device buffer and only the
-    old one into scratch space.
+    old one into scratch space; ``outgoing`` is only read.
     """
     frames = incoming.shape[0]
     k = max(0, min(frames, ramps.length - progress))
     if k:
-        incoming[:k] *= ramps.fade_in[progress : progress + k]
-        incoming[:k] += outgoing[:k] * ramps.fade_out[progress : progress + k]
+        mixed = incoming[:k]
+        mixed *= ramps.tangent[progress : progress + k]
+        mixed += outgoing[:k]
+        mixed *= ramps.fade_out[progress : progress + k]
     return progress + frames

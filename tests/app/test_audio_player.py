@@ -1,12 +1,15 @@
 """The player on a hand-driven stream: switches at the same sample index, fades, waits, loops."""
+import tracemalloc
+
 import numpy as np
 import pytest
 
 from app.audio_output import AudioUnavailable, ManualOutputStream, SilentClockStream
 from app.audio_player import AudioPlayer
-from app.audio_sources import OriginalSource, ReconstructionSource
+from app.audio_sources import OriginalSource, ReconstructionSource, ResidualSource
 from app.crossfade import FadeRamps
 from app.render_cache import ChunkGrid, RenderCache
+from app.switch_log import SwitchLog
 
 RATE, LENGTH, BLOCK = 44100, 44100, 512
 
@@ -133,3 +136,50 @@ def test_without_a_device_a_silent_clock_drives_the_player():
     finally:
         player.close()
     assert player._stream is None
+
+
+def test_the_callback_allocates_no_buffers(setup):
+    """Switches, crossfades, seeks, loop wraps and the limited residual, block after block."""
+    player, stream, source, cache, original, recon = setup
+    fill(cache, 1, recon, range(cache.grid.n_chunks))
+    sources = [ReconstructionSource(cache, 1), ResidualSource(source, ReconstructionSource(cache, 1), 24.0), source]
+    frames = 4096
+    out = np.zeros((frames, 2), np.float32)  # the device's buffer: not the callback's to allocate
+    player.play()
+
+    def blocks():
+        player.set_loop(0, LENGTH)  # keep playing
+        player.seek(0)
+        for k in range(60):
+            if k % 3 == 0:
+                player.set_source(sources[k // 3 % len(sources)])
+            if k == 20:
+                player.seek(30_000)
+            if k == 30:
+                player.set_loop(10_000, 13_000)  # shorter than a block: wraps inside it
+                player.seek(10_500)
+            stream.callback(out, frames, None, None)
+
+    blocks()  # first calls may warm caches (numpy's, Python's)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        blocks()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert player.playing and player.switch_log.total == 40 and 10_000 <= player.position < 13_000  # all paths ran
+    # one channel of one block is 16 kB: a block-sized temporary would show; a few small Python
+    # objects (array views, ints) do not
+    assert peak - before < 4096
+
+
+def test_switch_log_keeps_the_latest_switches_in_a_fixed_ring():
+    log = SwitchLog(capacity=4)
+    for k in range(10):
+        log.record(k, ("original",), ("reconstruction", k))
+    assert len(log) == 4 and log.total == 10
+    assert log == [(k, ("original",), ("reconstruction", k)) for k in range(6, 10)]
+    assert log[-1] == (9, ("original",), ("reconstruction", 9)) and log[0][0] == 6
+    log.clear()
+    assert len(log) == 0 and log == []
