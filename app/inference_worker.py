@@ -319,7 +319,7 @@ class InferenceWorker(QThread):
         grid = chunk_grid(samples.shape[0], codec.hop_length, codec.frame_rate, self.chunk_seconds)
         codes = np.zeros((wave.shape[0], codec.n_codebooks, grid.n_frames), dtype=np.int64)
         state = EncodeState(0, grid.n_frames)
-        cache = RenderCache(grid, codec.n_codebooks, self.cache_budget_bytes)
+        cache = RenderCache(grid, codec.n_codebooks, self.cache_budget_bytes, samples.shape[1])
         clip = StudioClip(path, audio.sample_rate, audio.frames, samples, loudness, codes, grid, cache, state)
         self._encoding = (ProgressiveEncode(codec, wave, codes, state, ENCODE_PIECE_SECONDS), clip, generation)
         self.encodeProgress.emit(0, grid.n_frames)

@@ -6,10 +6,14 @@ are keyed ``(n, chunk)`` and hold immutable ``[frames, channels]`` float32 array
 callback reads them with a plain dict lookup (atomic under the GIL), never a lock, while the
 worker adds chunks and evicts old ones under a lock of its own.
 
-Eviction is least-recently-used over chunks of counts that are not protected (the counts
-being listened to and the one selected), so sweeping the slider never drops what is
-playing. :meth:`RenderCache.has_room` lets the planner stop rendering speculative chunks
-once the budget is reached, instead of churning.
+The budget is hard: the cache never holds more. Eviction is least-recently-rendered, first
+over chunks of counts that are not protected (the counts being listened to and the one
+selected), so sweeping the slider never drops what is playing while anything else can go;
+only when the protected counts alone exceed the budget (a long clip, a small budget) do
+their oldest chunks make way too. :meth:`RenderCache.has_room` lets the planner stop
+rendering speculative chunks once the budget is reached, and :meth:`RenderCache.fits`
+tells it when the protected counts no longer fit, so it renders only what is about to be
+played instead of churning (see :mod:`app.render_planner`).
 """
 from __future__ import annotations
 
@@ -55,17 +59,22 @@ class ChunkGrid:
 
 
 class RenderCache:
-    """``(n, chunk) -> samples`` with a byte budget and per-count rendered maps."""
+    """``(n, chunk) -> samples`` ``[frames, channels]`` with a hard byte budget and per-count rendered maps."""
 
-    def __init__(self, grid: ChunkGrid, n_codebooks: int, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+    def __init__(self, grid: ChunkGrid, n_codebooks: int, budget_bytes: int = DEFAULT_BUDGET_BYTES,
+                 channels: int = 1) -> None:
         self.grid = grid
         self.n_codebooks = n_codebooks
         self.budget_bytes = budget_bytes
+        self.chunk_bytes = grid.chunk_samples * channels * np.dtype(np.float32).itemsize  # the largest chunk
+        if budget_bytes < self.chunk_bytes:
+            raise ValueError(f"a render cache of {budget_bytes} bytes cannot hold one chunk ({self.chunk_bytes} bytes)")
         self._chunks: dict[tuple[int, int], np.ndarray] = {}
         self._order: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._rendered = np.zeros((n_codebooks + 1, grid.n_chunks), dtype=bool)
         self._protected: frozenset[int] = frozenset()
         self._bytes = 0
+        self._count_bytes = [0] * (n_codebooks + 1)
         self._lock = threading.Lock()
 
     # -- lock-free reads (audio callback, GUI) ----------------------------------------------
@@ -88,25 +97,37 @@ class RenderCache:
 
     # -- writes (worker) --------------------------------------------------------------------
     def protect(self, counts: set[int] | frozenset[int]) -> None:
-        """Counts whose chunks are never evicted (what plays and what is selected)."""
+        """Counts whose chunks are evicted last (what plays and what is selected)."""
         self._protected = frozenset(counts)
 
     def has_room(self, extra_bytes: int) -> bool:
+        """Whether ``extra_bytes`` more fit without evicting anything."""
         return self._bytes + extra_bytes <= self.budget_bytes
+
+    def fits(self, extra_bytes: int) -> bool:
+        """Whether ``extra_bytes`` more fit by evicting only chunks of unprotected counts."""
+        protected = sum(self._count_bytes[n] for n in self._protected if 0 <= n <= self.n_codebooks)
+        return protected + extra_bytes <= self.budget_bytes
 
     def put(self, n: int, chunk: int, samples: np.ndarray) -> None:
         samples = np.ascontiguousarray(samples, dtype=np.float32)
         samples.setflags(write=False)
         key = (n, chunk)
+        if samples.nbytes > self.chunk_bytes:
+            raise ValueError(f"chunk ({n}, {chunk}) has {samples.nbytes} bytes; chunks of this cache have at most "
+                             f"{self.chunk_bytes}")
         with self._lock:
-            if key in self._chunks:
-                self._bytes -= self._chunks[key].nbytes
+            replaced = self._chunks.get(key)
+            if replaced is not None:  # re-rendered: swapped in place, never missing for a reader
+                self._bytes -= replaced.nbytes
+                self._count_bytes[n] -= replaced.nbytes
             self._chunks[key] = samples
             self._order[key] = None
             self._order.move_to_end(key)
             self._bytes += samples.nbytes
+            self._count_bytes[n] += samples.nbytes
             self._rendered[n, chunk] = True
-            self._evict_locked()
+            self._evict_locked(keep=key)
 
     def assemble(self, n: int) -> np.ndarray | None:
         """The whole reconstruction at ``n`` as one ``[length, channels]`` array, if complete."""
@@ -115,14 +136,26 @@ class RenderCache:
             return None
         return np.concatenate(pieces, axis=0)
 
-    def _evict_locked(self) -> None:
-        if self._bytes <= self.budget_bytes:
-            return
-        for key in list(self._order):
-            if self._bytes <= self.budget_bytes:
-                break
-            if key[0] in self._protected:
-                continue
-            del self._order[key]
-            self._bytes -= self._chunks.pop(key).nbytes
-            self._rendered[key] = False
+    def _evict_locked(self, keep: tuple[int, int]) -> None:
+        """Back within budget: oldest unprotected chunks first, then oldest protected ones, never ``keep``.
+
+        ``keep`` (the chunk just stored) always fits: the budget holds at least one chunk.
+        """
+        excess = self._bytes - self.budget_bytes
+        victims = []
+        for protected_pass in (False, True):
+            for key in self._order:
+                if excess <= 0:
+                    break
+                if key != keep and (key[0] in self._protected) == protected_pass:
+                    victims.append(key)
+                    excess -= self._chunks[key].nbytes
+        for key in victims:
+            self._forget_locked(key)
+
+    def _forget_locked(self, key: tuple[int, int]) -> None:
+        samples = self._chunks.pop(key)
+        del self._order[key]
+        self._bytes -= samples.nbytes
+        self._count_bytes[key[0]] -= samples.nbytes
+        self._rendered[key] = False

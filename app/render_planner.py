@@ -10,11 +10,17 @@ queue to cancel. Order:
 3. every other count, nearest to n first.
 
 Speculative work (2 and 3) stops when the cache budget is reached, so rendering never
-evicts what it will need again.
+evicts what it will need again. When even the protected counts do not fit the budget (a
+long clip, a small budget), the selected count is rendered only :data:`STREAMING_CHUNKS`
+chunks into its order -- what is about to be played -- each one displacing the oldest
+cached chunk, so playback streams through the budget instead of re-rendering the whole
+clip round and round.
 """
 from __future__ import annotations
 
 from app.render_cache import RenderCache
+
+STREAMING_CHUNKS = 2  # the chunk at the playhead and the next: always rendered, budget or not
 
 
 def chunk_order(n_chunks: int, playhead_chunk: int, loop: tuple[int, int] | None = None) -> list[int]:
@@ -44,13 +50,15 @@ def next_chunk(
     loop = None
     if loop_samples is not None:
         loop = (grid.chunk_at(loop_samples[0]), grid.chunk_at(max(loop_samples[0], loop_samples[1] - 1)))
-    chunk_bytes = grid.chunk_samples * 4
+    chunk_bytes = cache.chunk_bytes
     for n in count_order(selected, cache.n_codebooks):
         if n != selected and (not speculative or not cache.has_room(chunk_bytes)):
             return None
         if cache.is_complete(n):
             continue
-        for c in chunk_order(grid.n_chunks, playhead, loop):
+        for k, c in enumerate(chunk_order(grid.n_chunks, playhead, loop)):
             if not cache.is_rendered(n, c) and (last_chunk is None or c <= last_chunk):
+                if k >= STREAMING_CHUNKS and not cache.fits(chunk_bytes):
+                    return None
                 return n, c
     return None

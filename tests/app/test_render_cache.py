@@ -78,3 +78,39 @@ def test_planner_only_offers_chunks_whose_codes_exist_while_encoding():
     cache.put(2, 1, np.zeros((2000, 1), np.float32))
     assert next_chunk(cache, 2, playhead_sample=0, speculative=False, last_chunk=1) is None
     assert next_chunk(cache, 2, playhead_sample=0, speculative=False) == (2, 2)
+
+
+def test_budget_is_hard_protected_chunks_go_last_oldest_first():
+    g = grid()
+    chunk = np.zeros((2000, 1), np.float32)
+    cache = RenderCache(g, 2, budget_bytes=3 * chunk.nbytes)
+    cache.protect({2})
+    cache.put(1, 0, chunk)
+    for c in range(5):
+        cache.put(2, c, chunk)
+        assert cache.used_bytes <= cache.budget_bytes
+    assert not cache.is_rendered(1, 0)  # the unprotected chunk went first
+    assert [c for c in range(5) if cache.is_rendered(2, c)] == [2, 3, 4]  # then the oldest protected ones
+    assert cache.used_bytes == 3 * chunk.nbytes and cache.rendered_map(2).tolist() == [False, False, True, True, True]
+
+
+def test_a_budget_below_one_chunk_is_refused():
+    with pytest.raises(ValueError, match="cannot hold one chunk"):
+        RenderCache(grid(), 2, budget_bytes=2000 * 4 - 1)
+
+
+def test_planner_streams_around_the_playhead_when_the_selected_count_does_not_fit():
+    cache = RenderCache(grid(), 2, budget_bytes=3 * 2000 * 4)
+    cache.protect({2})
+
+    def render_all(playhead):
+        order = []
+        while (job := next_chunk(cache, 2, playhead_sample=playhead)) is not None:
+            order.append(job)
+            cache.put(*job, np.zeros((2000, 1), np.float32))
+            assert cache.used_bytes <= cache.budget_bytes and len(order) < 10  # no churn
+        return order
+
+    assert render_all(6500) == [(2, 3), (2, 4), (2, 0)]  # as many as fit, from the playhead
+    assert render_all(0) == [(2, 1)]  # the next chunk to play displaces the oldest, (2, 3)
+    assert [c for c in range(5) if cache.is_rendered(2, c)] == [0, 1, 4]

@@ -52,7 +52,7 @@ def rendered():
     rng = np.random.default_rng(3)
     original = (0.5 * rng.standard_normal((LENGTH, 2))).astype(np.float32)
     recon = (original + 0.3 * rng.standard_normal((LENGTH, 2))).astype(np.float32)  # a poor reconstruction
-    cache = RenderCache(ChunkGrid(LENGTH, -(-LENGTH // 441), 441, 20), 1)
+    cache = RenderCache(ChunkGrid(LENGTH, -(-LENGTH // 441), 441, 20), 1, channels=2)
     for c in range(cache.grid.n_chunks):
         start, end = cache.grid.samples(c)
         cache.put(1, c, recon[start:end])
