@@ -1,52 +1,133 @@
-"""Output level meters: peak per channel in dBFS with a slow-falling hold.
+"""Output level meters: peak per channel in dBFS on a -60..0 dB scale, peak hold, clip lights.
 
-The player writes the peak of each block it plays; the window's frame timer hands that to
-:meth:`LevelMeter.set_peaks`, and the meter decays smoothly (about 20 dB/s) so short peaks
-stay visible, as on a hardware meter.
+The player writes the peak of each block it plays; the window's frame timer hands it to
+:meth:`LevelMeter.set_peaks`. The ballistics are those of a digital peak programme meter:
+the bar rises at once and falls at :data:`FALL_DB_PER_S`, so short peaks stay visible; a
+hold marker (and the number beside the bar) stays on the highest recent peak for
+:data:`HOLD_S`, then falls; a clip light latches when a sample reaches full scale -- where
+the device clips -- until the meter is clicked. Falling is computed from elapsed time, not
+from the number of frames, so a GUI thread that is late now and then shows the same meter.
 """
 from __future__ import annotations
 
 import math
+import time
 
-from PySide6.QtCore import QRectF, QSize
-from PySide6.QtGui import QColor, QLinearGradient, QPainter
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QWidget
 
 FLOOR_DB = -60.0
-DECAY_DB_PER_TICK = 0.4
+FALL_DB_PER_S = 20.0
+HOLD_S = 1.5
+CLIP_PEAK = 1.0  # 0 dBFS
+SCALE_DB = (-60, -40, -20, -12, -6, 0)
+ZONES = ((-18.0, "#2f9e44"), (-6.0, "#d9b830"), (0.0, "#e03131"))  # (upper edge in dB, colour), bottom up
+CHANNEL_NAMES = ("L", "R")
+BAR_HEIGHT, BAR_GAP, NAME_WIDTH, CLIP_WIDTH, READOUT_WIDTH = 9, 3, 11, 9, 36
+
+
+def peak_db(peak: float) -> float:
+    """A linear peak in dBFS, no lower than the meter's floor."""
+    return max(FLOOR_DB, 20 * math.log10(peak)) if peak > 0 else FLOOR_DB
 
 
 class LevelMeter(QWidget):
     def __init__(self, channels: int = 2) -> None:
         super().__init__()
         self.setObjectName("levelMeter")
-        self.levels_db = [FLOOR_DB] * channels
-        self.setMinimumWidth(120)
-        self.setToolTip("Output level (peak dBFS)")
+        self.level_db = [FLOOR_DB] * channels  # the bars
+        self.hold_db = [FLOOR_DB] * channels  # the hold markers and numbers
+        self.clipped = [False] * channels
+        self._hold_until = [0.0] * channels
+        self._last: float | None = None
+        self.setMinimumWidth(280)
+        self.setMinimumHeight(38)
+        self.setToolTip("Output level per channel, peak dBFS. The tick and the number hold the highest "
+                        f"peak for {HOLD_S:g} s; the red light latches at 0 dBFS (clipping): click to reset.")
 
     def sizeHint(self) -> QSize:
-        return QSize(160, 22)
+        return QSize(300, 38)
 
-    def set_peaks(self, peaks) -> None:
-        for i, peak in enumerate(list(peaks)[: len(self.levels_db)]):
-            db = 20 * math.log10(peak) if peak > 1e-6 else FLOOR_DB
-            self.levels_db[i] = max(db, self.levels_db[i] - DECAY_DB_PER_TICK, FLOOR_DB)
+    def set_peaks(self, peaks, now: float | None = None) -> None:
+        """The peak (linear, 0..1+) of the latest block for each channel."""
+        now = time.monotonic() if now is None else now
+        fall = FALL_DB_PER_S * (min(now - self._last, 1.0) if self._last is not None else 0.0)
+        self._last = now
+        for i, peak in enumerate(list(peaks)[: len(self.level_db)]):
+            db = peak_db(float(peak))
+            self.level_db[i] = max(db, self.level_db[i] - fall)
+            if db >= self.hold_db[i]:
+                self.hold_db[i], self._hold_until[i] = db, now + HOLD_S
+            elif now > self._hold_until[i]:
+                self.hold_db[i] = max(self.hold_db[i] - fall, self.level_db[i])
+            self.clipped[i] |= peak >= CLIP_PEAK
         self.update()
+
+    def reset_clip(self) -> None:
+        self.clipped = [False] * len(self.clipped)
+        self.update()
+
+    def mousePressEvent(self, event) -> None:
+        self.reset_clip()
+
+    # -- drawing ------------------------------------------------------------------------------
+    def _bar_span(self) -> tuple[float, float]:
+        left = NAME_WIDTH
+        return left, self.width() - CLIP_WIDTH - READOUT_WIDTH - 6 - left
+
+    def x_of(self, db: float) -> float:
+        """Where ``db`` sits on the bars (the scale is linear in dB)."""
+        left, width = self._bar_span()
+        return left + width * (min(max(db, FLOOR_DB), 0.0) - FLOOR_DB) / -FLOOR_DB
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#141518"))
-        gradient = QLinearGradient(0, 0, self.width(), 0)
-        gradient.setColorAt(0.0, QColor("#2f9e44"))
-        gradient.setColorAt(0.75, QColor("#e0c341"))
-        gradient.setColorAt(1.0, QColor("#e03131"))
-        rows = len(self.levels_db)
-        h = (self.height() - 2 * (rows + 1)) / rows
-        for i, db in enumerate(self.levels_db):
-            fraction = (db - FLOOR_DB) / -FLOOR_DB
-            painter.fillRect(QRectF(2, 2 + i * (h + 2), (self.width() - 4) * fraction, h), gradient)
-        painter.setPen(QColor("#3a3c42"))
-        for mark in (-48, -36, -24, -12, -6, 0):
-            x = 2 + (self.width() - 4) * (mark - FLOOR_DB) / -FLOOR_DB
-            painter.drawLine(int(x), 0, int(x), self.height())
+        small = QFont(self.font())
+        small.setPointSizeF(7)
+        painter.setFont(small)
+        left, width = self._bar_span()
+        top = 3
+        for i, db in enumerate(self.level_db):
+            y = top + i * (BAR_HEIGHT + BAR_GAP)
+            painter.setPen(QColor("#8a8d94"))
+            painter.drawText(QRectF(0, y - 2, NAME_WIDTH - 2, BAR_HEIGHT + 4), Qt.AlignmentFlag.AlignCenter,
+                             CHANNEL_NAMES[i] if len(self.level_db) == 2 else str(i + 1))
+            painter.fillRect(QRectF(left, y, width, BAR_HEIGHT), QColor("#25272b"))
+            self._draw_bar(painter, y, db)
+            hold = self.hold_db[i]
+            if hold > FLOOR_DB:
+                x = self.x_of(hold)
+                painter.fillRect(QRectF(x - 1, y, 2, BAR_HEIGHT), QColor("#f1f3f5"))
+            clip = QRectF(left + width + 3, y, CLIP_WIDTH, BAR_HEIGHT)
+            painter.fillRect(clip, QColor("#ff3b3b") if self.clipped[i] else QColor("#3a2326"))
+            painter.setPen(QColor("#e03131") if self.clipped[i] else QColor("#d8d9dc"))
+            painter.drawText(QRectF(clip.right() + 3, y - 3, READOUT_WIDTH, BAR_HEIGHT + 6),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                             f"{hold:.1f}" if hold > FLOOR_DB else "-inf")
+        self._draw_scale(painter, top + len(self.level_db) * (BAR_HEIGHT + BAR_GAP))
         painter.end()
+
+    def _draw_bar(self, painter: QPainter, y: float, db: float) -> None:
+        low = FLOOR_DB
+        for edge, colour in ZONES:  # hard colour zones, as on a hardware meter
+            high = min(db, edge)
+            if high > low:
+                x0, x1 = self.x_of(low), self.x_of(high)
+                painter.fillRect(QRectF(x0, y, x1 - x0, BAR_HEIGHT), QColor(colour))
+            low = edge
+            if db <= edge:
+                break
+
+    def _draw_scale(self, painter: QPainter, y: float) -> None:
+        painter.setPen(QColor("#8a8d94"))
+        for mark in SCALE_DB:
+            x = self.x_of(mark)
+            painter.drawLine(int(round(x)), int(y - BAR_GAP + 1), int(round(x)), int(y))
+            text = f"{mark}"
+            rect = QRectF(x - 18, y, 36, self.height() - y)
+            align = Qt.AlignmentFlag.AlignHCenter
+            if mark == SCALE_DB[0]:
+                rect, align = QRectF(x - 1, y, 36, self.height() - y), Qt.AlignmentFlag.AlignLeft
+            painter.drawText(rect, align | Qt.AlignmentFlag.AlignTop, text)

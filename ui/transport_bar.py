@@ -9,6 +9,7 @@ the switch gains "Fine-tuned" and "Reconstruction" reads "Base".
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
 from ui.level_meter import LevelMeter
@@ -88,6 +89,10 @@ class TransportBar(QWidget):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.clock = QLabel(format_clock(0))
         self.clock.setObjectName("clockLabel")
+        clock_font = QFont("monospace", 13)
+        clock_font.setStyleHint(QFont.StyleHint.Monospace)
+        self.clock.setFont(clock_font)  # wide enough for any time, so the bar never shifts while playing
+        self.clock.setMinimumWidth(QFontMetrics(clock_font).horizontalAdvance("00:00.000 / 00:00.000") + 8)
         self.source_toggle = SourceToggle()
         self.hearing = QLabel("")
         self.hearing.setObjectName("hearingLabel")
@@ -98,7 +103,7 @@ class TransportBar(QWidget):
         self.slider.setPageStep(1)
         self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
         self.slider.setTickInterval(1)
-        self.slider.setMinimumWidth(240)
+        self.slider.setMinimumWidth(150)
         self.slider.setToolTip("Codebooks used for the reconstruction (keys 1-9)")
         self.bitrate = QLabel("")
         self.bitrate.setObjectName("bitrateLabel")
