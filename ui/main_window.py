@@ -139,9 +139,16 @@ class MainWindow(QMainWindow):
         self.model_box.setCurrentIndex(self.model_box.findData(current))
 
     def _build_status_bar(self) -> None:
+        """Separate fields (model and device, bitrate, rendering, measuring), each its own label."""
         status = self.statusBar()
         self.status_model = QLabel("No model")
+        self.status_model.setObjectName("statusModel")
+        self.status_rate = QLabel("")
+        self.status_rate.setObjectName("statusRate")
         self.status_render = QLabel("")
+        self.status_render.setObjectName("statusRender")
+        self.status_measured = QLabel("")
+        self.status_measured.setObjectName("statusMeasured")
         self.encode_progress = QProgressBar()
         self.encode_progress.setObjectName("encodeProgress")
         self.encode_progress.setMaximumWidth(220)
@@ -151,8 +158,9 @@ class MainWindow(QMainWindow):
         self.cancel_button.setObjectName("cancelButton")
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self._cancel)
-        status.addWidget(self.status_model)
-        status.addWidget(self.status_render, 1)
+        for label in (self.status_model, self.status_rate, self.status_render):
+            status.addWidget(label)
+        status.addWidget(self.status_measured, 1)
         status.addPermanentWidget(self.encode_progress)
         status.addPermanentWidget(self.cancel_button)
 
@@ -301,7 +309,7 @@ class MainWindow(QMainWindow):
     # -- export -------------------------------------------------------------------------------
     def _exportable_views(self) -> dict[str, QWidget]:
         views = {"Whole window": self, "All time views": self.timeline}
-        views.update({p.title: p for p in self.timeline.plots})
+        views.update({plot.title: frame for plot, frame in self.timeline.frames.items()})
         views.update({"Quality plot": self.quality.plot, "Quality table": self.quality.table,
                       "Codebook usage": self.codebooks})
         return views
@@ -377,7 +385,9 @@ class MainWindow(QMainWindow):
 
     def _show_tokens(self, clip) -> None:
         info = self.session.model
-        self.timeline.tokens.set_codes(clip.codes[0], info.codebook_size, info.hop_length / info.sample_rate)
+        channels = clip.codes.shape[0]
+        names = ["L", "R"] if channels == 2 else [f"ch{c + 1}" for c in range(channels)]
+        self.timeline.tokens.set_codes(clip.codes, info.codebook_size, info.hop_length / info.sample_rate, names)
         self.timeline.tokens.set_selected(self.session.n)
 
     def _on_clip(self, clip) -> None:
@@ -387,10 +397,11 @@ class MainWindow(QMainWindow):
         self.quality.reset(self.session.model.kbps)
         if clip is None:
             self.setWindowTitle("RVQ Studio")
-            self.timeline.tokens.image.clear()
+            self.timeline.tokens.clear_codes()
             self.encode_progress.hide()
             self.cancel_button.hide()
             self.status_render.setText("")
+            self.status_measured.setText("")
             return
         self.setWindowTitle(f"RVQ Studio — {clip.path.name}")
         self.timeline.set_duration(clip.length / self.session.model.sample_rate)
@@ -414,11 +425,18 @@ class MainWindow(QMainWindow):
         self.timeline.tokens.set_selected(s.n)
         self.codebooks.set_selected(s.n)
         self.quality.set_selected(s.n)
-        self.timeline.spectrograms["reconstruction"].label.setText(f"Reconstruction at n = {s.n}")
-        self.timeline.spectrograms["adds"].label.setText(
-            f"What codebook {s.n} adds" if s.n > 1 else "What codebook 1 adds (= reconstruction at 1)")
-        self.status_model.setText(f"{info.name}  ·  {info.device}  ·  {info.kbps[s.n - 1]:.2f} kbps "
-                                  f"(n = {s.n})")
+        t, views = self.timeline, self.timeline.spectrograms
+        t.set_title(views["reconstruction"], f"Reconstruction at n = {s.n}")
+        t.set_note(views["reconstruction"], f"{info.kbps[s.n - 1]:.2f} kbps  ·  {s.n} of {info.n_codebooks} codebooks")
+        t.set_note(views["residual"], "what the codec removed: hear it with R (+12 dB)")
+        t.set_title(views["residual"], f"Residual: original − reconstruction at n = {s.n}")
+        t.set_title(views["adds"], f"What codebook {s.n} adds: reconstruction at {s.n} − at {s.n - 1}"
+                    if s.n > 1 else "What codebook 1 adds (= the reconstruction at 1)")
+        heard = f"codebooks 1–{s.n} heard" if s.n > 1 else "codebook 1 heard"
+        t.set_note(t.tokens, f"colour: code index  ·  {heard}" +
+                   (f", {s.n + 1}–{info.n_codebooks} dimmed" if s.n < info.n_codebooks else ""))
+        self.status_model.setText(f"{info.name}  ·  {info.device}")
+        self.status_rate.setText(f"{info.kbps[s.n - 1]:.2f} kbps at n = {s.n}")
         self._on_render(s.n)
 
     def _on_render(self, n: int) -> None:
@@ -427,10 +445,14 @@ class MainWindow(QMainWindow):
             return
         if n == s.n:
             rendered = s.clip.cache.rendered_map(n)
-            self.timeline.overview.set_rendered(rendered, s.clip.grid.chunk_samples / s.model.sample_rate)
+            overview = self.timeline.overview
+            overview.set_rendered(rendered, s.clip.grid.chunk_samples / s.model.sample_rate, n)
+            self.timeline.set_note(overview, f"<span style='color:{theme.RENDERED}'>■</span> rendered at n = {n}"
+                                   f" ({rendered.mean():.0%})&nbsp;&nbsp;<span style='color:{theme.UNRENDERED}'>■"
+                                   "</span> not yet")
         total = sum(s.rendered_fraction(k) for k in range(1, s.clip.n_codebooks + 1)) / s.clip.n_codebooks
-        self.status_render.setText(f"Rendered: n = {s.n} {s.rendered_fraction(s.n):.0%}  ·  all counts {total:.0%}"
-                                   f"  ·  measured {len(s.quality)}/{s.clip.n_codebooks}")
+        self.status_render.setText(f"Rendered: n = {s.n} {s.rendered_fraction(s.n):.0%}, all counts {total:.0%}")
+        self.status_measured.setText(f"Measured: {len(s.quality)} / {s.clip.n_codebooks} counts")
 
     def _on_quality(self) -> None:
         self.quality.update_results(self.session.quality, self.session.opus)

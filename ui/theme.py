@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QWidget
 
 BACKGROUND = "#1b1c1f"
 PANEL = "#232428"
@@ -20,8 +20,8 @@ ORIGINAL = "#9ad17b"
 RECONSTRUCTION = "#4fa3ff"
 RESIDUAL = "#ff7a66"
 OPUS = "#c792ea"
-RENDERED = "#3a7d44"
-UNRENDERED = "#3a3b40"
+RENDERED = "#46a35a"
+UNRENDERED = "#4a4c52"
 SPECTROGRAM_MAP = "inferno"
 TOKEN_MAP = "turbo"
 USAGE_MAP = "viridis"
@@ -59,12 +59,25 @@ QTabBar::tab {{ background: {PANEL}; color: {MUTED}; padding: 5px 12px; border: 
 QTabBar::tab:selected {{ color: {TEXT}; border-bottom: 2px solid {ACCENT}; }}
 QPushButton#sourceButton {{ padding: 4px 10px; border: 1px solid #3a3c42; background: {PANEL}; }}
 QPushButton#sourceButton:checked {{ background: {ACCENT}; color: #0b0c0e; border-color: {ACCENT}; }}
-QLabel#viewTitle {{ color: {MUTED}; font-weight: bold; padding-left: 4px; }}
-QLabel#bitrateLabel {{ color: {TEXT}; font-weight: bold; min-width: 150px; }}
-QLabel#clockLabel {{ color: {PLAYHEAD}; font-family: monospace; font-size: 13pt; min-width: 150px; }}
+QWidget#titleStrip {{ background: {PANEL}; }}
+QLabel#viewTitle {{ color: {TEXT}; font-weight: bold; font-size: 8pt; }}
+QLabel#viewNote {{ color: {MUTED}; font-size: 8pt; }}
+QStatusBar QLabel {{ color: {MUTED}; padding: 0 8px; border-right: 1px solid #3a3c42; }}
+QLabel#bitrateLabel {{ color: {TEXT}; font-weight: bold; }}
+QLabel#clockLabel {{ color: {PLAYHEAD}; }}
 QTableWidget {{ gridline-color: #2e3035; }}
 QHeaderView::section {{ background: {PANEL}; color: {MUTED}; border: none; padding: 3px; }}
 """
+
+
+def control_row(caption: str, control: QWidget) -> QHBoxLayout:
+    """A muted caption and the control it names, the control taking the rest of the row."""
+    row = QHBoxLayout()
+    label = QLabel(caption)
+    label.setStyleSheet(f"color: {MUTED};")
+    row.addWidget(label)
+    row.addWidget(control, 1)
+    return row
 
 
 def panel_plot(object_name: str, bottom: str, left: str | None = None) -> pg.PlotWidget:

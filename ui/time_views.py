@@ -1,54 +1,99 @@
-"""The time-linked views: waveform overview, spectrograms and the token view.
+"""The time-linked views: time ruler, waveform overview, spectrograms and the token view.
 
 All share one time axis in seconds (``setXLink``), zoom and pan horizontally together, show
-the playhead (an ``InfiniteLine`` moved by the window's frame timer), and ask for a seek
-when clicked. Spectrogram images carry explicit levels set by the shared colour bar, so the
-original, the reconstruction and the residual are comparable pixel for pixel; their rows
-are evenly spaced on the chosen frequency axis (see :mod:`app.spectrogram`) and
-:class:`FrequencyAxis` labels them in Hz.
+the playhead (a line moved by the window's frame timer), and ask for a seek when clicked.
+Spectrogram images carry explicit levels set by the shared colour scale, so the original,
+the reconstruction and the residual are comparable pixel for pixel; their rows are evenly
+spaced on the chosen frequency axis (see :mod:`app.spectrogram`) and :class:`FrequencyAxis`
+labels them in Hz. Nothing is drawn over the data: titles live in the strip above each view
+(:mod:`ui.timeline_panel`), and axes choose how many labels fit the pixels they have.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsRectItem
 
 from app.spectrogram import axis_to_hz, hz_to_axis
 from ui import theme
 
-NICE_HZ = (20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000)
+LOG_HZ_BY_PRIORITY = (1000, 100, 10000, 5000, 500, 200, 2000, 50, 20000, 20)
+LABEL_SPACING_PX = 24  # a label is about 11 px tall; keep a label's height free between two
+EDGE_MARGIN_PX = 7  # half a label: a label centred closer to the end of its axis would be cut
+LEFT_AXIS_PX = 46
+TOKEN_BLOCK_GAP = 0.6  # rows of space between the channels' blocks in the token view
+TOKEN_LABEL_PX = 13  # codebook labels at least this far apart
 
 
 def hz_label(hz: float) -> str:
     return f"{hz / 1000:g}k" if hz >= 1000 else f"{hz:g}"
 
 
+def spaced_ticks(positions: list[float], low: float, high: float, size_px: float,
+                 spacing_px: float = LABEL_SPACING_PX, edge_px: float = EDGE_MARGIN_PX) -> list[float]:
+    """The positions (taken in priority order) that keep ``spacing_px`` apart on an axis of
+    ``size_px`` pixels showing ``low..high``, and none so close to an end that its label is cut."""
+    if high <= low or size_px <= 0:
+        return []
+    px = lambda p: (p - low) / (high - low) * size_px  # noqa: E731
+    kept: list[float] = []
+    for p in positions:
+        at = px(p)
+        if edge_px <= at <= size_px - edge_px and all(abs(at - px(k)) >= spacing_px for k in kept):
+            kept.append(p)
+    return sorted(kept)
+
+
 class FrequencyAxis(pg.AxisItem):
-    """Left axis of a spectrogram whose y runs 0..1 on a linear, log or mel scale."""
+    """Left axis of a spectrogram whose y runs 0..1 on a linear, log or mel scale.
+
+    The labels are round frequencies, the most telling first (1k, 100, 10k, ...), as many as
+    fit the axis's height; a short view shows three, a tall one all of them."""
 
     def __init__(self) -> None:
         super().__init__("left")
         self.scale_name, self.max_hz = "log", 22050.0
-        self.setWidth(44)
+        self.setWidth(LEFT_AXIS_PX)
 
     def set_scale(self, scale: str, max_hz: float) -> None:
         self.scale_name, self.max_hz = scale, max_hz
         self.picture = None
         self.update()
 
+    def candidate_hz(self) -> list[float]:
+        if self.scale_name != "linear":
+            return [h for h in LOG_HZ_BY_PRIORITY if h < self.max_hz]
+        steps = (10000, 5000, 2000, 1000)
+        return [float(h) for step in steps for h in np.arange(step, self.max_hz, step)]
+
     def tickValues(self, minVal, maxVal, size):
-        if self.scale_name == "linear":
-            step = 2000 if self.max_hz <= 12000 else 5000
-            hz = np.arange(0, self.max_hz + 1, step)
-        else:
-            hz = np.array([h for h in NICE_HZ if h <= self.max_hz], dtype=float)
-        positions = hz_to_axis(hz, self.scale_name, self.max_hz)
-        keep = [float(p) for p in positions if minVal <= p <= maxVal]
-        return [(1.0, keep)]
+        hz = np.array(self.candidate_hz(), dtype=float)
+        positions = [float(p) for p in hz_to_axis(hz, self.scale_name, self.max_hz)]
+        return [(1.0, spaced_ticks(positions, minVal, maxVal, size))]
 
     def tickStrings(self, values, scale, spacing):
         return [hz_label(round(float(axis_to_hz(v, self.scale_name, self.max_hz)), -1)) for v in values]
+
+
+def time_label(seconds: float, spacing: float, minutes: bool) -> str:
+    """``1.5 s`` (or ``1:05.5`` once the clip reaches a minute), decimals as fine as the ticks."""
+    decimals = max(0, math.ceil(-math.log10(spacing) - 1e-9)) if spacing < 1 else 0
+    if minutes:
+        m, s = divmod(max(0.0, seconds), 60)
+        width = 3 + decimals if decimals else 2
+        return f"{int(m)}:{s:0{width}.{decimals}f}"
+    return f"{seconds:.{decimals}f} s"
+
+
+class TimeAxis(pg.AxisItem):
+    """Seconds with their unit on every label, so the time axis reads without a legend."""
+
+    def tickStrings(self, values, scale, spacing):
+        minutes = bool(values) and max(values) >= 60
+        return [time_label(float(v), spacing, minutes) for v in values]
 
 
 def cached_image(colour_map: str) -> pg.ImageItem:
@@ -62,7 +107,7 @@ def cached_image(colour_map: str) -> pg.ImageItem:
 
 class Playhead(QGraphicsLineItem):
     """The play position: a plain C++ line item (no Python in its paint or bounds), moved 40
-    times a second in six views. pyqtgraph's InfiniteLine recomputes its bounds in Python on
+    times a second in seven views. pyqtgraph's InfiniteLine recomputes its bounds in Python on
     every paint, which made the playhead the largest GUI cost while playing. The line spans
     exactly the visible y range, so its repaint strip stays inside the plot and never
     touches the axes."""
@@ -91,8 +136,11 @@ class TimePlot(pg.PlotWidget):
 
     seekRequested = Signal(float)
 
-    def __init__(self, object_name: str, title: str, left_axis: pg.AxisItem | None = None) -> None:
-        axes = {"left": left_axis} if left_axis is not None else {}
+    def __init__(self, object_name: str, title: str, left_axis: pg.AxisItem | None = None,
+                 time_axis: str = "bottom") -> None:
+        axes = {time_axis: TimeAxis(time_axis)}
+        if left_axis is not None:
+            axes["left"] = left_axis
         super().__init__(axisItems=axes)
         self.setObjectName(object_name)
         self.title = title
@@ -100,19 +148,16 @@ class TimePlot(pg.PlotWidget):
         item.setMenuEnabled(False)
         item.hideButtons()
         item.setMouseEnabled(x=True, y=False)
-        item.getAxis("left").setWidth(44)
-        self.label = pg.TextItem(title, color=theme.TEXT, anchor=(0, 0), fill=pg.mkBrush(20, 21, 24, 170))
-        self.label.setZValue(20)
-        self.label.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.addItem(self.label, ignoreBounds=True)
+        item.getAxis("left").setWidth(LEFT_AXIS_PX)
         self.playhead = Playhead()
         self.addItem(self.playhead, ignoreBounds=True)
         self.scene().sigMouseClicked.connect(self._clicked)
-        item.vb.sigRangeChanged.connect(self._place_label)
+        item.vb.sigRangeChanged.connect(self._fit_playhead)
 
     def show_time_axis(self, show: bool) -> None:
-        self.getPlotItem().getAxis("bottom").setStyle(showValues=show)
-        self.getPlotItem().getAxis("bottom").setHeight(22 if show else 4)
+        axis = self.getPlotItem().getAxis("bottom")
+        axis.setStyle(showValues=show)
+        axis.setHeight(22 if show else 3)
 
     def set_duration(self, seconds: float) -> None:
         vb = self.getPlotItem().vb
@@ -122,9 +167,8 @@ class TimePlot(pg.PlotWidget):
     def set_playhead(self, seconds: float) -> None:
         self.playhead.set_time(seconds)
 
-    def _place_label(self, *_args) -> None:
-        (x0, _x1), (y0, y1) = self.getPlotItem().vb.viewRange()
-        self.label.setPos(x0, y1)
+    def _fit_playhead(self, *_args) -> None:
+        _x, (y0, y1) = self.getPlotItem().vb.viewRange()
         self.playhead.set_span(y0, y1)
 
     def _clicked(self, event) -> None:
@@ -133,6 +177,24 @@ class TimePlot(pg.PlotWidget):
         vb = self.getPlotItem().vb
         if vb.sceneBoundingRect().contains(event.scenePos()):
             self.seekRequested.emit(float(vb.mapSceneToView(event.scenePos()).x()))
+
+
+class TimeRuler(TimePlot):
+    """Seconds above the whole stack, so the time of anything is read without scrolling down;
+    a thin lane under the labels carries the playhead (click it to seek)."""
+
+    HEIGHT_PX = 30
+
+    def __init__(self) -> None:
+        super().__init__("timeRuler", "Time", time_axis="top")
+        item = self.getPlotItem()
+        item.getAxis("top").setHeight(20)
+        item.getAxis("left").setStyle(showValues=False)
+        item.getAxis("left").setPen(pg.mkPen(None))
+        item.hideAxis("bottom")
+        item.vb.setLimits(yMin=0, yMax=1)
+        item.vb.setYRange(0, 1, padding=0)
+        self.setFixedHeight(self.HEIGHT_PX)
 
 
 class SpectrogramPlot(TimePlot):
@@ -159,12 +221,17 @@ class SpectrogramPlot(TimePlot):
 
 
 class OverviewPlot(TimePlot):
-    """The waveform (min/max envelope), which parts of the selected rendering exist, the loop."""
+    """The waveform (min/max envelope), a lane showing which chunks of the selected rendering
+    exist, and the loop region.
+
+    The lane keeps :data:`LANE_PX` pixels whatever the view's height: the y range is refitted
+    on every resize so the waveform fills [-1, 1] and the lane sits below it."""
 
     loopChanged = Signal(float, float)
+    LANE_PX, GAP_PX, TOP = 6, 2, 1.04
 
     def __init__(self) -> None:
-        super().__init__("waveformOverview", "Waveform · rendered range")
+        super().__init__("waveformOverview", "Waveform")
         item = self.getPlotItem()
         item.getAxis("left").setStyle(showValues=False)
         self.fill = pg.FillBetweenItem(pg.PlotDataItem([0, 0]), pg.PlotDataItem([0, 0]),
@@ -175,13 +242,25 @@ class OverviewPlot(TimePlot):
         self.rendered.setLookupTable(np.array([pg.mkColor(theme.UNRENDERED).getRgb(),
                                                pg.mkColor(theme.RENDERED).getRgb()], dtype=np.ubyte))
         self.addItem(self.rendered)
+        self.rendered_n = 0
+        self._lane = (-1.2, 0.1)  # (bottom, height) in view units, set by _fit_lane
         self.loop = pg.LinearRegionItem(brush=pg.mkBrush(79, 163, 255, 40), pen=pg.mkPen(theme.ACCENT))
         self.loop.setZValue(10)
         self.loop.hide()
         self.addItem(self.loop, ignoreBounds=True)
         self.loop.sigRegionChangeFinished.connect(lambda r: self.loopChanged.emit(*r.getRegion()))
-        item.vb.setLimits(yMin=-1.25, yMax=1.05)
-        item.vb.setYRange(-1.25, 1.05, padding=0)
+        item.vb.sigResized.connect(self._fit_lane)
+        self._fit_lane()
+
+    def _fit_lane(self, *_args) -> None:
+        height = max(float(self.getPlotItem().vb.height()), self.LANE_PX + self.GAP_PX + 10.0)
+        per_px = (self.TOP + 1.0) / (height - self.LANE_PX - self.GAP_PX)
+        bottom = -1.0 - (self.LANE_PX + self.GAP_PX) * per_px
+        self._lane = (bottom, self.LANE_PX * per_px)
+        vb = self.getPlotItem().vb
+        vb.setLimits(yMin=bottom, yMax=self.TOP)
+        vb.setYRange(bottom, self.TOP, padding=0)
+        self._place_rendered()
 
     def set_envelope(self, env) -> None:
         x = (np.arange(env.low.shape[0]) + 0.5) * env.seconds_per_bin
@@ -189,41 +268,117 @@ class OverviewPlot(TimePlot):
         scale = 1.0 / peak if peak < 1.0 else 1.0  # quiet clips still fill the lane
         self.fill.setCurves(pg.PlotDataItem(x, env.low * scale), pg.PlotDataItem(x, env.high * scale))
 
-    def set_rendered(self, rendered: np.ndarray, chunk_seconds: float) -> None:
+    def set_rendered(self, rendered: np.ndarray, chunk_seconds: float, n: int) -> None:
+        """``rendered[c]``: chunk ``c`` of the reconstruction at ``n`` exists."""
+        self.rendered_n = n
+        self._rendered_seconds = chunk_seconds * rendered.size
         self.rendered.setImage(rendered.astype(np.uint8)[None, :], autoLevels=False, levels=(0, 1))
-        self.rendered.setRect(QRectF(0, -1.22, chunk_seconds * rendered.size, 0.14))
+        self.rendered.setToolTip(f"Rendered at n = {n}: {rendered.mean():.0%} "
+                                 "(green: ready to play, grey: not yet)")
+        self._place_rendered()
+
+    def _place_rendered(self) -> None:
+        if self.rendered.image is not None:
+            bottom, height = self._lane
+            self.rendered.setRect(QRectF(0, bottom, self._rendered_seconds, height))
 
     def show_loop(self, start: float, end: float) -> None:
         self.loop.setRegion((start, end))
         self.loop.show()
 
 
-class TokenPlot(TimePlot):
-    """Code indices as an image: codebook (rows) by frame (columns); unused codebooks dimmed."""
+class TokenAxis(pg.AxisItem):
+    """Left axis of the token view: codebook numbers, as many as fit, in each channel's block.
+
+    The first label of a block names its channel (``L 1``, ``R 1``) when there are several."""
 
     def __init__(self) -> None:
-        super().__init__("tokenView", "Tokens (codebook × time, code index)")
-        self.image = cached_image(theme.TOKEN_MAP)
-        self.addItem(self.image)
-        self.shade = pg.QtWidgets.QGraphicsRectItem()
-        self.shade.setBrush(pg.mkBrush(10, 10, 12, 190))
-        self.shade.setPen(pg.mkPen(None))
-        self.shade.setZValue(5)
-        self.addItem(self.shade, ignoreBounds=True)
+        super().__init__("left")
+        self.setWidth(LEFT_AXIS_PX)
+        self.blocks: list[tuple[str, float]] = []  # (channel name, bottom row) per block
+        self.n_codebooks = 1
+
+    def set_layout(self, blocks: list[tuple[str, float]], n_codebooks: int) -> None:
+        self.blocks, self.n_codebooks = blocks, n_codebooks
+        self.picture = None
+        self.update()
+
+    def tickValues(self, minVal, maxVal, size):
+        """The same codebook numbers in every block: the densest round set whose labels fit."""
+        row_px = size / max(maxVal - minVal, 1e-9)
+        for numbers in self._label_sets():
+            values = sorted(bottom + k - 0.5 for k in numbers for _name, bottom in self.blocks)
+            if all((b - a) * row_px >= TOKEN_LABEL_PX for a, b in zip(values, values[1:])):
+                break
+        return [(1.0, [v for v in values if minVal <= v <= maxVal])]
+
+    def _label_sets(self):
+        """Codebook numbers from every one down to 1 and the multiples of a step, then only 1."""
+        n = self.n_codebooks
+        for step in (1, 2, 4, 6, 8, 12, 16, 32, 64):
+            if step < n:
+                yield sorted({1, *range(step, n + 1, step)})
+        yield [1]
+
+    def tickStrings(self, values, scale, spacing):
+        labels = []
+        for v in values:
+            name, bottom = next(b for b in self.blocks if b[1] <= v <= b[1] + self.n_codebooks)
+            k = int(round(v - bottom + 0.5))
+            labels.append(f"{name} {k}" if name and k == 1 else str(k))
+        return labels
+
+
+class TokenPlot(TimePlot):
+    """Code indices as images, one block per channel: codebook (rows, 1 at the bottom) by frame
+    (columns); the codebooks above the selected n are dimmed, as they are not heard."""
+
+    def __init__(self) -> None:
+        self.token_axis = TokenAxis()
+        super().__init__("tokenView", "Tokens", self.token_axis)
+        self.images: list[pg.ImageItem] = []
+        self.shades: list[QGraphicsRectItem] = []
         self.n_codebooks = 1
         self.duration = 0.0
+        self.bottoms: list[float] = []
 
-    def set_codes(self, codes: np.ndarray, codebook_size: int, seconds_per_frame: float) -> None:
-        """``codes`` ``[N, F]`` of one channel."""
-        self.n_codebooks = codes.shape[0]
-        self.duration = codes.shape[1] * seconds_per_frame
-        self.image.setImage(codes.astype(np.float32), autoLevels=False, levels=(0, codebook_size - 1))
-        self.image.setRect(QRectF(0, 0, self.duration, self.n_codebooks))
+    def set_codes(self, codes: np.ndarray, codebook_size: int, seconds_per_frame: float,
+                  channel_names: list[str]) -> None:
+        """``codes`` ``[C, N, F]``; the first channel's block on top."""
+        channels, n, frames = codes.shape
+        if channels != len(self.images):
+            self._make_blocks(channels)
+        self.n_codebooks = n
+        self.duration = frames * seconds_per_frame
+        self.bottoms = [(channels - 1 - c) * (n + TOKEN_BLOCK_GAP) for c in range(channels)]
+        for image, block, bottom in zip(self.images, codes, self.bottoms):
+            image.setImage(block.astype(np.float32), autoLevels=False, levels=(0, codebook_size - 1))
+            image.setRect(QRectF(0, bottom, self.duration, n))
+        top = self.bottoms[0] + n
         vb = self.getPlotItem().vb
-        vb.setLimits(yMin=0, yMax=self.n_codebooks)
-        vb.setYRange(0, self.n_codebooks, padding=0)
-        ticks = [(i + 0.5, str(i + 1)) for i in range(self.n_codebooks) if self.n_codebooks <= 16 or i % 4 == 0]
-        self.getPlotItem().getAxis("left").setTicks([ticks])
+        vb.setLimits(yMin=0, yMax=top)
+        vb.setYRange(0, top, padding=0)
+        names = channel_names if channels > 1 else [""]
+        self.token_axis.set_layout(list(zip(names, self.bottoms)), n)
+
+    def _make_blocks(self, channels: int) -> None:
+        for item in [*self.images, *self.shades]:
+            self.removeItem(item)
+        self.images = [cached_image(theme.TOKEN_MAP) for _ in range(channels)]
+        self.shades = []
+        for image in self.images:
+            self.addItem(image)
+            shade = QGraphicsRectItem()
+            shade.setBrush(pg.mkBrush(10, 10, 12, 200))
+            shade.setPen(pg.mkPen(None))
+            shade.setZValue(5)
+            self.addItem(shade, ignoreBounds=True)
+            self.shades.append(shade)
+
+    def clear_codes(self) -> None:
+        for image in self.images:
+            image.clear()
 
     def set_selected(self, n: int) -> None:
-        self.shade.setRect(QRectF(0, n, self.duration, self.n_codebooks - n))
+        for shade, bottom in zip(self.shades, self.bottoms):
+            shade.setRect(QRectF(0, bottom + n, self.duration, self.n_codebooks - n))

@@ -1,19 +1,22 @@
-"""The stack of time-linked views with the shared colour bar and the spectrogram controls.
+"""The stack of time-linked views with the shared colour scale and the spectrogram controls.
 
-One :class:`pyqtgraph.ColorBarItem` drives the levels of all four spectrogram images, so a
-colour means the same dB everywhere; the dB range spin boxes and dragging the bar edit the
-same levels. Views sit in a vertical splitter so a user can give room to what they study.
+A time ruler on top, then the waveform, the four spectrograms and the tokens, each under a
+slim title strip: the title on the left, what the view's colours mean on the right, so no
+text covers the data. One :class:`ui.colour_scale.ColourScale` and the Top / Range spin
+boxes edit the same levels, applied to all four spectrogram images, so a colour means the
+same dB everywhere. Views sit in a vertical splitter so a user can give room to what they
+study.
 """
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout,
                                QWidget)
 
 from ui import theme
-from ui.time_views import OverviewPlot, SpectrogramPlot, TokenPlot
+from ui.colour_scale import ColourScale
+from ui.time_views import LEFT_AXIS_PX, OverviewPlot, SpectrogramPlot, TimePlot, TimeRuler, TokenPlot
 
 SPECTROGRAMS = {
     "original": ("spectrogramOriginal", "Original"),
@@ -22,6 +25,33 @@ SPECTROGRAMS = {
     "adds": ("spectrogramAdds", "What codebook n adds (n − (n−1))"),
 }
 DEFAULT_RANGE_DB = 90.0
+TITLE_STRIP_PX = 17
+
+
+class TitledView(QWidget):
+    """A view under its title strip: ``title`` left, a ``note`` (legend, units) right."""
+
+    def __init__(self, plot: TimePlot) -> None:
+        super().__init__()
+        self.setObjectName(f"{plot.objectName()}Frame")
+        self.plot = plot
+        self.title = QLabel(plot.title)
+        self.title.setObjectName("viewTitle")
+        self.note = QLabel("")
+        self.note.setObjectName("viewNote")
+        strip = QWidget()
+        strip.setObjectName("titleStrip")
+        strip.setFixedHeight(TITLE_STRIP_PX)
+        row = QHBoxLayout(strip)
+        row.setContentsMargins(LEFT_AXIS_PX + 2, 0, 6, 0)
+        row.addWidget(self.title)
+        row.addStretch(1)
+        row.addWidget(self.note)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(strip)
+        layout.addWidget(plot, 1)
 
 
 class TimelinePanel(QWidget):
@@ -31,66 +61,72 @@ class TimelinePanel(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
+        self.ruler = TimeRuler()
         self.overview = OverviewPlot()
         self.spectrograms = {key: SpectrogramPlot(name, title) for key, (name, title) in SPECTROGRAMS.items()}
         self.tokens = TokenPlot()
-        plots = [self.overview, *self.spectrograms.values(), self.tokens]
-        self.plots = plots
-        for plot in plots:
+        self.plots: list[TimePlot] = [self.overview, *self.spectrograms.values(), self.tokens]
+        for plot in [self.ruler, *self.plots]:
             plot.seekRequested.connect(self.seekRequested)
             if plot is not self.spectrograms["original"]:
                 plot.setXLink(self.spectrograms["original"])
-            plot.show_time_axis(plot is self.tokens)
+            if plot is not self.ruler:
+                plot.show_time_axis(plot is self.tokens)
         self.overview.loopChanged.connect(self.loopChanged)
+        self.frames = {plot: TitledView(plot) for plot in self.plots}
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setChildrenCollapsible(False)
         splitter.setHandleWidth(3)
-        for plot, stretch, minimum in zip(plots, (2, 4, 4, 4, 3, 3), (60, 90, 90, 90, 70, 70)):
-            plot.setMinimumHeight(minimum)
-            splitter.addWidget(plot)
+        for plot, stretch, minimum in zip(self.plots, (2, 4, 4, 4, 3, 3), (50, 80, 80, 80, 60, 70)):
+            frame = self.frames[plot]
+            frame.setMinimumHeight(minimum + TITLE_STRIP_PX)
+            splitter.addWidget(frame)
             splitter.setStretchFactor(splitter.count() - 1, stretch)
         self.splitter = splitter
+        stack = QVBoxLayout()
+        stack.setContentsMargins(0, 0, 0, 0)
+        stack.setSpacing(0)
+        stack.addWidget(self.ruler)
+        stack.addWidget(splitter, 1)
 
-        # colour bar and controls on the right
-        self.colour_widget = pg.GraphicsLayoutWidget()
-        self.colour_widget.setFixedWidth(78)
-        self.colour_bar = pg.ColorBarItem(values=(-90, 0), colorMap=pg.colormap.get(theme.SPECTROGRAM_MAP),
-                                          label="dBFS", interactive=True, rounding=1, width=16)
-        self.colour_bar.setImageItem([p.image for p in self.spectrograms.values()])
-        self.colour_widget.addItem(self.colour_bar)
-        self.colour_bar.sigLevelsChanged.connect(self._levels_from_bar)
-
+        # colour scale and controls on the right
+        self.colour_scale = ColourScale(theme.SPECTROGRAM_MAP)
         self.scale = QComboBox()
         self.scale.setObjectName("frequencyScale")
         self.scale.addItems(["log", "mel", "linear"])
         self.scale.setToolTip("Frequency axis of the spectrograms")
         self.scale.currentTextChanged.connect(self.scaleChanged)
-        self.top = self._spin(0.0, "Top of the colour scale (dBFS)")
-        self.range = self._spin(DEFAULT_RANGE_DB, "Dynamic range shown (dB)", 10, 160)
+        self.top = self._spin(0.0, "Top of the colour scale (dBFS): the upper handle", -60, 20)
+        self.range = self._spin(DEFAULT_RANGE_DB, "Dynamic range shown (dB): from the upper to the lower handle",
+                                10, 160)
         self.top.valueChanged.connect(self._levels_from_spins)
         self.range.valueChanged.connect(self._levels_from_spins)
+        self.colour_scale.levelsChanged.connect(self._levels_from_scale)
 
         side = QVBoxLayout()
         side.setContentsMargins(0, 0, 0, 0)
+        side.setSpacing(2)
         for text, widget in (("Frequency", self.scale), ("Top dB", self.top), ("Range dB", self.range)):
             label = QLabel(text)
             label.setStyleSheet(f"color: {theme.MUTED};")
             side.addWidget(label)
             side.addWidget(widget)
-        side.addWidget(self.colour_widget, 1)
+            side.addSpacing(4)
+        side.addWidget(self.colour_scale, 1)
         side_widget = QWidget()
         side_widget.setLayout(side)
-        side_widget.setFixedWidth(84)
+        side_widget.setFixedWidth(80)
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
-        layout.addWidget(splitter, 1)
+        layout.addLayout(stack, 1)
         layout.addWidget(side_widget)
+        self._levels_from_spins()
 
     @staticmethod
-    def _spin(value: float, tip: str, low: float = -60, high: float = 20) -> QDoubleSpinBox:
+    def _spin(value: float, tip: str, low: float, high: float) -> QDoubleSpinBox:
         spin = QDoubleSpinBox()
         spin.setRange(low, high)
         spin.setDecimals(0)
@@ -103,29 +139,37 @@ class TimelinePanel(QWidget):
     # -- levels -----------------------------------------------------------------------------
     @property
     def levels(self) -> tuple[float, float]:
-        low, high = self.colour_bar.levels()
-        return float(low), float(high)
+        top = self.top.value()
+        return top - self.range.value(), top
 
     def _levels_from_spins(self) -> None:
-        top = self.top.value()
-        self.colour_bar.setLevels((top - self.range.value(), top))
-
-    def _levels_from_bar(self, bar) -> None:
         low, high = self.levels
+        self.colour_scale.set_levels(low, high)
+        for plot in self.spectrograms.values():
+            plot.image.setLevels((low, high))
+
+    def _levels_from_scale(self, low: float, high: float) -> None:
+        """A handle was dragged: the spin boxes follow (clamped to what they allow)."""
         for spin, value in ((self.top, high), (self.range, high - low)):
             spin.blockSignals(True)
-            spin.setValue(round(value))
+            spin.setValue(value)
             spin.blockSignals(False)
+        self._levels_from_spins()
 
     def fit_levels(self, spec) -> None:
         """Top of the scale at the loudest bin of ``spec`` (rounded up to 5 dB)."""
         top = float(np.ceil(np.max(spec.db) / 5) * 5)
         self.top.setValue(min(max(top, self.top.minimum()), self.top.maximum()))
-        self._levels_from_spins()
 
     # -- content ----------------------------------------------------------------------------
+    def set_title(self, plot: TimePlot, text: str) -> None:
+        self.frames[plot].title.setText(text)
+
+    def set_note(self, plot: TimePlot, text: str) -> None:
+        self.frames[plot].note.setText(text)
+
     def set_duration(self, seconds: float) -> None:
-        for plot in self.plots:
+        for plot in [self.ruler, *self.plots]:
             plot.set_duration(seconds)
 
     def set_spectrogram(self, key: str, spec) -> None:
@@ -136,7 +180,7 @@ class TimelinePanel(QWidget):
             plot.clear_image()
 
     def set_playhead(self, seconds: float) -> None:
-        for plot in self.plots:
+        for plot in [self.ruler, *self.plots]:
             plot.set_playhead(seconds)
 
     def visible_range(self) -> tuple[float, float]:
