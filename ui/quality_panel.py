@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableWidget,
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHeaderView, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ui import theme
 
-COLUMNS = ("n", "kbps", "mel", "STFT", "SI-SDR", "Opus\nkbps", "Opus\nmel", "Opus\nSI-SDR")
+COLUMNS = ("n", "kbps", "mel", "STFT", "SI-SDR", "Opus\nkbps", "Opus\nmel", "Opus\nSTFT", "Opus\nSI-SDR")
 TIPS = ("codebooks", "nominal bitrate per channel", "mel distance (DAC)", "multi-scale STFT distance (DAC)",
         "scale-invariant SDR in dB", "bitrate Opus actually used, per channel", "Opus mel distance",
-        "Opus SI-SDR in dB")
+        "Opus multi-scale STFT distance", "Opus SI-SDR in dB")
+OPUS_COLUMNS = (5, 6, 7, 8)
+ROW_PX = 20
+MAX_ROWS_SHOWN = 16  # beyond this many codebook counts the table scrolls
 METRICS = {"Mel distance (lower is better)": "mel_distance", "STFT distance (lower is better)": "stft_distance",
            "SI-SDR dB (higher is better)": "si_sdr"}
 
@@ -38,7 +42,8 @@ class QualityPanel(QWidget):
         header.setMinimumSectionSize(30)
         for j, tip in enumerate(TIPS):
             self.table.horizontalHeaderItem(j).setToolTip(tip)
-        self.table.verticalHeader().setDefaultSectionSize(20)
+        self.table.verticalHeader().setDefaultSectionSize(ROW_PX)
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
 
         self.metric_box = QComboBox()
         self.metric_box.addItems(list(METRICS))
@@ -59,16 +64,11 @@ class QualityPanel(QWidget):
         self.kbps: tuple[float, ...] = ()
         self.n = 1
 
-        top = QHBoxLayout()
-        label = QLabel("Plot")
-        label.setStyleSheet(f"color: {theme.MUTED};")
-        top.addWidget(label)
-        top.addWidget(self.metric_box, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.table, 3)
-        layout.addLayout(top)
-        layout.addWidget(self.plot, 3)
+        layout.addWidget(self.table)
+        layout.addLayout(theme.control_row("Plot", self.metric_box))
+        layout.addWidget(self.plot, 1)
 
     def reset(self, kbps: tuple[float, ...]) -> None:
         self.kbps, self.rows, self.opus = kbps, {}, {}
@@ -78,8 +78,17 @@ class QualityPanel(QWidget):
             for j, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if j in OPUS_COLUMNS:
+                    cell.setForeground(QColor(theme.OPUS))
                 self.table.setItem(i, j, cell)
+        self._fit_table_height()
         self._redraw()
+
+    def _fit_table_height(self) -> None:
+        """As tall as its rows (up to :data:`MAX_ROWS_SHOWN`): the plot gets the rest, no blank band."""
+        shown = min(self.table.rowCount(), MAX_ROWS_SHOWN)
+        header = self.table.horizontalHeader().sizeHint().height()
+        self.table.setFixedHeight(header + shown * ROW_PX + 2 * self.table.frameWidth() + 2)
 
     def update_results(self, rows: dict, opus: dict) -> None:
         self.rows, self.opus = dict(rows), dict(opus)
@@ -87,9 +96,10 @@ class QualityPanel(QWidget):
             for j, text in ((2, f"{r.mel_distance:.3f}"), (3, f"{r.stft_distance:.3f}"), (4, f"{r.si_sdr:.2f}")):
                 self.table.item(n - 1, j).setText(text)
         for n, point in self.opus.items():
-            texts = ("—", "—", "—") if point is None else (
-                f"{point[0]:.2f}", f"{point[1].mel_distance:.3f}", f"{point[1].si_sdr:.2f}")
-            for j, text in zip((5, 6, 7), texts):
+            texts = ("—",) * len(OPUS_COLUMNS) if point is None else (
+                f"{point[0]:.2f}", f"{point[1].mel_distance:.3f}", f"{point[1].stft_distance:.3f}",
+                f"{point[1].si_sdr:.2f}")
+            for j, text in zip(OPUS_COLUMNS, texts):
                 self.table.item(n - 1, j).setText(text)
         self._redraw()
 
