@@ -9,6 +9,8 @@ titles (as in the quality panel), so they never cover a curve.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QGridLayout, QWidget
@@ -27,6 +29,22 @@ LOSS_CURVES = {  # key -> (legend, colour)
 VALIDATION_MAP = "viridis"
 VALIDATION_TITLE = "Validation mel distance (lower is better)"
 MARKED_VALIDATIONS = 60  # beyond this many validations, markers would hide the curves
+SPARSE_LABEL_PX = 22
+
+
+class SparseAxis(pg.AxisItem):
+    """A value axis for a short plot: round major ticks only, at least :data:`SPARSE_LABEL_PX` apart.
+
+    pyqtgraph asks for about log(pixels) major ticks however short the axis, and always draws
+    them, so in a plot 40 px tall six labels ran into each other."""
+
+    def tickSpacing(self, minVal, maxVal, size):
+        span = maxVal - minVal
+        if span <= 0 or size <= 0:
+            return super().tickSpacing(minVal, maxVal, size)
+        wanted = span / max(1.0, size / SPARSE_LABEL_PX)
+        magnitude = 10 ** math.floor(math.log10(wanted))
+        return [(next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= wanted), 0)]
 
 
 def _title(plot: pg.PlotWidget, text: str, keys: list[tuple[str, str]]) -> None:
@@ -54,6 +72,8 @@ class TrainingCharts(QWidget):
         self.speed = theme.panel_plot("trainSpeedPlot", "step", "steps / s")
         _title(self.speed, "Training speed (steps per second, validation and checkpoints excluded)", [])
         self.speed_curve = self.speed.plot([], [], pen=pg.mkPen(theme.ACCENT, width=1.5), connect="finite")
+        self.speed.getPlotItem().setAxisItems({"left": SparseAxis("left")})
+        self.speed.getPlotItem().setLabel("left", "steps / s")
         for plot in (self.losses, self.speed):  # a long run has tens of thousands of points per curve
             plot.getPlotItem().setDownsampling(auto=True, mode="peak")
             plot.getPlotItem().setClipToView(True)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QListWidget, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
+                               QLineEdit, QListWidget, QPushButton, QTableView, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout)
 
 from app.data_scan import DataSummary
 from app.training_summary import format_minutes
@@ -16,6 +17,16 @@ from ui import theme
 
 WARNING_COLOUR = "#ffd479"
 ERROR_COLOUR = "#ff9a9a"
+ROW_PX = 20
+ROWS_SHOWN = 5  # beyond this many sub-folders or unreadable files, the list scrolls
+
+
+def fit_rows(view: QAbstractItemView, header_px: int = 0) -> None:
+    """Make a table or list exactly as tall as its rows (up to :data:`ROWS_SHOWN`): no blank band."""
+    view.ensurePolished()  # the style sheet's paddings are part of the header's and rows' sizes
+    rows = view.model().rowCount()
+    row_px = (view.rowHeight(0) if isinstance(view, QTableView) else view.sizeHintForRow(0)) if rows else ROW_PX
+    view.setFixedHeight(header_px + min(rows, ROWS_SHOWN) * row_px + 2 * view.frameWidth())
 
 
 class DataPanel(QGroupBox):
@@ -39,17 +50,16 @@ class DataPanel(QGroupBox):
         self.groups.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.groups.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.groups.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.groups.verticalHeader().setDefaultSectionSize(20)
+        self.groups.verticalHeader().setDefaultSectionSize(ROW_PX)
         header = self.groups.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in (1, 2):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.groups.setMaximumHeight(110)
         self.rates = QLabel("")
         self.rates.setStyleSheet(f"color: {theme.MUTED};")
         self.unreadable = QListWidget()
         self.unreadable.setObjectName("trainUnreadable")
-        self.unreadable.setMaximumHeight(60)
+        self.unreadable.setToolTip("Files that cannot be read (hover one for the reason); training skips them")
         self.warnings = QLabel("")
         self.warnings.setObjectName("trainDataWarnings")
         self.warnings.setWordWrap(True)
@@ -110,10 +120,14 @@ class DataPanel(QGroupBox):
                 self.groups.setItem(i, j, item)
         self.rates.setText("Sample rates: " + ", ".join(f"{rate / 1000:g} kHz ({n})"
                                                        for rate, n in summary.sample_rates.items()))
+        header = self.groups.horizontalHeader()
+        header.ensurePolished()
+        fit_rows(self.groups, header.sizeHint().height())
         self.unreadable.clear()
         for relative, reason in summary.unreadable:
             self.unreadable.addItem(f"✕ {relative}")
             self.unreadable.item(self.unreadable.count() - 1).setToolTip(reason)
+        fit_rows(self.unreadable)
         problem = [summary.problem] if summary.problem else []
         self.warnings.setText("\n".join(f"⚠ {w}" for w in problem + warnings))
         self.warnings.setStyleSheet(f"color: {ERROR_COLOUR if problem else WARNING_COLOUR};")

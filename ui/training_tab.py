@@ -51,6 +51,7 @@ from ui.training_data_panel import DataPanel
 
 SETTINGS_RUN_KEY = "training/run"
 REDRAW_MS = 250
+LEFT_COLUMN_PX = 420
 LOG_LINES_KEPT = 5000
 GROUP_STYLE = f"""
 QGroupBox {{ border: 1px solid #2e3035; border-radius: 4px; margin-top: 16px; padding: 6px 4px 4px 4px; }}
@@ -140,8 +141,11 @@ class TrainingTab(QWidget):
         scroll.setWidget(left)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFixedWidth(430)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        # as wide as the column's content needs *plus* the scroll bar, so a scroll bar that
+        # appears (a short window) takes room of its own instead of covering the content
+        content = max(LEFT_COLUMN_PX, left.minimumSizeHint().width())
+        scroll.setFixedWidth(content + scroll.verticalScrollBar().sizeHint().width())
 
         right = QVBoxLayout()
         right.addLayout(self._build_status())
@@ -201,11 +205,12 @@ class TrainingTab(QWidget):
         out_row.addWidget(self.out_path, 1)
         out_row.addWidget(out_browse)
         numbers = QHBoxLayout()
-        for label, widget in (("Steps", self.steps_box), ("Batch", self.batch_box), ("LR", self.lr_box)):
-            caption = QLabel(label)
-            caption.setStyleSheet(f"color: {theme.MUTED};")
-            numbers.addWidget(caption)
-            numbers.addWidget(widget, 1)
+        numbers.addWidget(self.batch_box, 1)
+        lr_caption = QLabel("Learning rate")
+        lr_caption.setToolTip("Adam's learning rate; the arrows halve or double it")
+        numbers.addSpacing(6)
+        numbers.addWidget(lr_caption)
+        numbers.addWidget(self.lr_box, 1)
         self.estimate_label = QLabel("")
         self.estimate_label.setObjectName("trainEstimate")
         self.estimate_label.setWordWrap(True)
@@ -221,7 +226,8 @@ class TrainingTab(QWidget):
         form.addRow("Base model", self.base_box)
         form.addRow("Preset", self.preset_box)
         form.addRow("", self.preset_note)
-        form.addRow(numbers)
+        form.addRow("Steps", self.steps_box)
+        form.addRow("Batch size", numbers)
         form.addRow("Device", self.device_box)
         form.addRow("Output", out_row)
         form.addRow("Speed", estimate_row)
