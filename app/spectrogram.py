@@ -6,10 +6,18 @@ rows (linear interpolation between bins; a log axis starts at :data:`LOG_MIN_HZ`
 clips are reduced to at most ``max_columns`` time columns by taking the loudest frame of
 each group, so a transient is never averaged away. numpy only: this runs in the analysis
 thread, never the GUI thread.
+
+:class:`SpectrogramLayout` fixes, for a clip's length, which STFT frames make each display
+column and which samples each frame reads, so any range of columns can be computed on its
+own from just the samples under it (:meth:`SpectrogramLayout.columns`) -- equal to the
+same columns of the whole computation, which is itself that method applied to every
+column. A rendering that grows chunk by chunk thus recomputes only the columns whose
+windows reach into a new chunk (:mod:`app.rendering_spectrograms`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -63,28 +71,109 @@ def hz_to_axis(hz, scale: str, max_hz: float):
 
 
 def stft_power_db(mono: np.ndarray, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
-    """``[frames, n_fft // 2 + 1]`` power in dB (full-scale sine = 0 dB), Hann window."""
-    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    """``[frames, n_fft // 2 + 1]`` power in dB (full-scale sine = 0 dB), Hann window, centred frames."""
     padded = np.pad(np.asarray(mono, dtype=np.float32), (n_fft // 2, n_fft // 2))
     n_frames = max(1, 1 + (padded.shape[0] - n_fft) // hop)
+    return _frames_power_db(padded, n_frames, n_fft, hop)
+
+
+def _frames_power_db(padded: np.ndarray, n_frames: int, n_fft: int, hop: int) -> np.ndarray:
+    """Power in dB of the ``n_frames`` windows at ``0, hop, 2 hop, ...`` of ``padded``."""
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop][:n_frames]
     spectrum = np.fft.rfft(frames * window, axis=1)
     power = (spectrum.real**2 + spectrum.imag**2) * (2.0 / window.sum()) ** 2
     return (10.0 * np.log10(np.maximum(power, 10 ** (DB_FLOOR / 10)))).astype(np.float32)
 
 
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """``[T]`` from ``[T]`` or ``[T, C]`` (channels averaged)."""
+    return samples if samples.ndim == 1 else samples.mean(axis=1)
+
+
+def excerpt(samples: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """``samples[start:stop]`` along the first axis, zeros where the range leaves the signal."""
+    out = np.zeros((stop - start, *samples.shape[1:]), dtype=samples.dtype)
+    lo, hi = max(0, start), min(samples.shape[0], stop)
+    if hi > lo:
+        out[lo - start : hi - start] = samples[lo:hi]
+    return out
+
+
+@dataclass(frozen=True)
+class SpectrogramLayout:
+    """Display columns and rows of the spectrogram of a clip of ``length`` samples."""
+
+    length: int
+    sample_rate: int
+    scale: str = "log"
+    rows: int = 256
+    max_columns: int = 1600
+    n_fft: int = 2048
+    hop: int = 512
+
+    @property
+    def n_frames(self) -> int:
+        return max(1, 1 + (self.length + 2 * (self.n_fft // 2) - self.n_fft) // self.hop)
+
+    @property
+    def group(self) -> int:
+        """STFT frames per display column (their maximum is shown)."""
+        return max(1, -(-self.n_frames // self.max_columns))
+
+    @property
+    def n_columns(self) -> int:
+        return -(-self.n_frames // self.group)
+
+    @property
+    def max_hz(self) -> float:
+        return self.sample_rate / 2
+
+    def columns_touching(self, start: int, stop: int) -> tuple[int, int]:
+        """Columns ``[first, end)`` with a frame whose window reads a sample of ``[start, stop)``."""
+        half = self.n_fft // 2
+        # frame f reads samples [f hop - half, f hop - half + n_fft)
+        first_frame = max(0, (start + half - self.n_fft) // self.hop + 1)
+        last_frame = min(self.n_frames - 1, (stop - 1 + half) // self.hop)
+        if last_frame < first_frame:
+            return 0, 0
+        return first_frame // self.group, last_frame // self.group + 1
+
+    def samples_of(self, first: int, end: int) -> tuple[int, int]:
+        """Samples ``[start, stop)`` that columns ``[first, end)`` read (may reach past the clip)."""
+        first_frame, end_frame = first * self.group, min(self.n_frames, end * self.group)
+        start = first_frame * self.hop - self.n_fft // 2
+        return start, (end_frame - 1) * self.hop - self.n_fft // 2 + self.n_fft
+
+    def columns(self, mono: np.ndarray, first: int, end: int) -> np.ndarray:
+        """``[end - first, rows]`` dB of columns ``[first, end)`` from ``mono`` = the samples :meth:`samples_of` them."""
+        end_frame = min(self.n_frames, end * self.group)
+        db = _frames_power_db(np.asarray(mono, dtype=np.float32), end_frame - first * self.group, self.n_fft,
+                              self.hop)
+        if self.group > 1:
+            pad = (-db.shape[0]) % self.group
+            db = np.pad(db, ((0, pad), (0, 0)), constant_values=DB_FLOOR)
+            db = db.reshape(-1, self.group, db.shape[1]).max(axis=1)
+        lo, frac = self._bins
+        return (db[:, lo] * (1 - frac) + db[:, lo + 1] * frac).astype(np.float32)
+
+    @cached_property
+    def _bins(self) -> tuple[np.ndarray, np.ndarray]:
+        """STFT bin below each display row and the interpolation weight of the one above."""
+        half = self.n_fft // 2
+        bins = axis_to_hz((np.arange(self.rows) + 0.5) / self.rows, self.scale, self.max_hz) / self.max_hz * half
+        lo = np.clip(np.floor(bins).astype(int), 0, half - 1)
+        return lo, (bins - lo).astype(np.float32)
+
+    def spectrogram(self, db: np.ndarray) -> Spectrogram:
+        """``db`` (all columns) as a :class:`Spectrogram` of this layout."""
+        return Spectrogram(db, self.hop * self.group / self.sample_rate, self.scale, self.max_hz)
+
+
 def spectrogram(samples: np.ndarray, sample_rate: int, scale: str = "log", rows: int = 256,
                 max_columns: int = 1600, n_fft: int = 2048, hop: int = 512) -> Spectrogram:
     """Display spectrogram of ``samples`` ``[T]`` or ``[T, C]`` (channels averaged first)."""
-    mono = samples if samples.ndim == 1 else samples.mean(axis=1)
-    db = stft_power_db(mono, n_fft, hop)
-    group = max(1, -(-db.shape[0] // max_columns))
-    if group > 1:
-        pad = (-db.shape[0]) % group
-        db = np.pad(db, ((0, pad), (0, 0)), constant_values=DB_FLOOR).reshape(-1, group, db.shape[1]).max(axis=1)
-    max_hz = sample_rate / 2
-    bins = axis_to_hz((np.arange(rows) + 0.5) / rows, scale, max_hz) / max_hz * (n_fft // 2)
-    lo = np.clip(np.floor(bins).astype(int), 0, n_fft // 2 - 1)
-    frac = (bins - lo).astype(np.float32)
-    display = db[:, lo] * (1 - frac) + db[:, lo + 1] * frac
-    return Spectrogram(display.astype(np.float32), hop * group / sample_rate, scale, max_hz)
+    layout = SpectrogramLayout(samples.shape[0], sample_rate, scale, rows, max_columns, n_fft, hop)
+    mono = to_mono(samples)
+    return layout.spectrogram(layout.columns(excerpt(mono, *layout.samples_of(0, layout.n_columns)), 0,
+                                             layout.n_columns))

@@ -38,7 +38,8 @@ from app.comparison_render import ComparisonRender
 from app.inference_worker import InferenceWorker, ModelInfo
 from app.quality import opus_round_trip, rate_row
 from app.render_cache import DEFAULT_BUDGET_BYTES
-from app.spectrogram import spectrogram
+from app.rendering_spectrograms import RenderingSpectrograms
+from app.spectrogram import SpectrogramLayout, spectrogram
 from app.studio_clip import StudioClip
 from app.waveform import envelope
 from model.atomic_file import atomic_path
@@ -74,6 +75,9 @@ class StudioSession(QObject):
     selectionChanged = Signal()  # n or source changed
     qualityChanged = Signal()
     spectrogramReady = Signal(str, object)  # "original" | "reconstruction" | "residual" | "adds"
+    # the same, with the columns [first, end) that changed since the view's last snapshot (all of
+    # them for a new clip, scale or n): a view can redraw only those while a rendering streams in
+    spectrogramUpdated = Signal(str, object, int, int)
     codebookStatsReady = Signal(object)
     envelopeReady = Signal(object)
     message = Signal(str, str)  # level ("error", "warning", "info"), text
@@ -98,6 +102,7 @@ class StudioSession(QObject):
         self.stats: CodebookStats | None = None
         self.envelope = None
         self.spectrograms: dict[str, object] = {}
+        self._rendering_views: tuple[tuple, RenderingSpectrograms] | None = None  # (token, views)
         self._pending_path: str | None = None
         self._previous: StudioClip | None = None  # what comes back if the encode is cancelled
         self._waiting_exports: list[tuple[StudioClip, str, object]] = []  # (clip, name, job): until encoded
@@ -353,15 +358,6 @@ class StudioSession(QObject):
             clip = self.clip
             self.analysis.submit(f"residual_gain:{n}", clip, lambda: residual_gain_db(clip.samples, clip.cache, n))
 
-    def _partial(self, clip: StudioClip, n: int) -> np.ndarray:
-        out = np.zeros_like(clip.samples)
-        for c in range(clip.grid.n_chunks):
-            piece = clip.cache.get(n, c)
-            if piece is not None:
-                start, end = clip.grid.samples(c)
-                out[start:end] = piece
-        return out
-
     def set_frequency_scale(self, scale: str) -> None:
         self.frequency_scale = scale
         if self.clip is not None:
@@ -375,24 +371,15 @@ class StudioSession(QObject):
             self.analysis.submit("envelope", clip, lambda: envelope(clip.samples, rate))
 
     def _submit_rendering_analysis(self) -> None:
-        clip, n, rate, scale = self.clip, self.n, self.model.sample_rate, self.frequency_scale
+        """Bring the rendering's views up to date: whole for a new clip, scale or n, else the new chunks' columns."""
+        clip = self.clip
         if clip is None:
             return
-        token = (clip, scale, n)
-
-        def reconstruction():
-            return spectrogram(self._partial(clip, n), rate, scale)
-
-        def residual():
-            return spectrogram(clip.samples - self._partial(clip, n), rate, scale)
-
-        def adds():
-            below = self._partial(clip, n - 1) if n > 1 else np.zeros_like(clip.samples)
-            return spectrogram(self._partial(clip, n) - below, rate, scale)
-
-        self.analysis.submit("reconstruction", token, reconstruction)
-        self.analysis.submit("residual", token, residual)
-        self.analysis.submit("adds", token, adds)
+        token = (clip, self.frequency_scale, self.n)
+        if self._rendering_views is None or self._rendering_views[0] != token:
+            layout = SpectrogramLayout(clip.length, self.model.sample_rate, self.frequency_scale)
+            self._rendering_views = token, RenderingSpectrograms(clip.samples, clip.cache, self.n, layout)
+        self.analysis.submit("rendering", token, self._rendering_views[1].update)
 
     def _submit_opus(self, clip: StudioClip) -> None:
         reference, rate = clip.reference(), self.model.sample_rate
@@ -426,11 +413,16 @@ class StudioSession(QObject):
                 self.codebookStatsReady.emit(result)
         elif key == "original":
             if token == (clip, self.frequency_scale):
-                self.spectrograms[key] = result
-                self.spectrogramReady.emit(key, result)
-        elif token == (clip, self.frequency_scale, self.n):
-            self.spectrograms[key] = result
-            self.spectrogramReady.emit(key, result)
+                self._show_spectrogram(key, result, 0, result.db.shape[0])
+        elif key == "rendering":
+            if token == (clip, self.frequency_scale, self.n):
+                for view, spec, first, end in result:
+                    self._show_spectrogram(view, spec, first, end)
+
+    def _show_spectrogram(self, view: str, spec, first: int, end: int) -> None:
+        self.spectrograms[view] = spec
+        self.spectrogramReady.emit(view, spec)
+        self.spectrogramUpdated.emit(view, spec, first, end)
 
     def _on_residual_gain(self, n: int, gain_db: float) -> None:
         self._residual_gains[n] = gain_db
