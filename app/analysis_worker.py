@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QThread, Signal
 
+from app.qthread_record import forgets_its_record
 from app.thread_priority import lower_current_thread_priority
 
 
@@ -50,6 +51,7 @@ class AnalysisWorker(QThread):
         with self._cond:
             return not self._tasks and not self._running
 
+    @forgets_its_record
     def run(self) -> None:
         lower_current_thread_priority()
         while True:

@@ -41,6 +41,7 @@ from PySide6.QtCore import QThread, Signal
 
 from app import render_planner
 from app.progressive_encode import EncodeState, ProgressiveEncode
+from app.qthread_record import forgets_its_record
 from app.quality import rate_row
 from app.render_cache import DEFAULT_BUDGET_BYTES, RenderCache
 from app.studio_clip import StudioClip, chunk_grid, read_checked
@@ -214,6 +215,7 @@ class InferenceWorker(QThread):
             raise Cancelled
 
     # -- the thread -------------------------------------------------------------------------
+    @forgets_its_record
     def run(self) -> None:
         lower_current_thread_priority(INFERENCE_NICENESS)
         while True:
