@@ -242,6 +242,7 @@ class MainWindow(QMainWindow):
         self.timeline.loopChanged.connect(self._on_loop_moved)
         self.timeline.scaleChanged.connect(s.set_frequency_scale)
         s.comparisonChanged.connect(t.source_toggle.set_comparison)
+        s.residualGainChanged.connect(self._show_residual_gain)
         self.training.modelKept.connect(lambda _path: self._fill_models(self.model_box.currentData() or "default"))
 
     # -- user intent --------------------------------------------------------------------------
@@ -428,7 +429,7 @@ class MainWindow(QMainWindow):
         t, views = self.timeline, self.timeline.spectrograms
         t.set_title(views["reconstruction"], f"Reconstruction at n = {s.n}")
         t.set_note(views["reconstruction"], f"{info.kbps[s.n - 1]:.2f} kbps  ·  {s.n} of {info.n_codebooks} codebooks")
-        t.set_note(views["residual"], "what the codec removed: hear it with R (+12 dB)")
+        self._show_residual_gain()
         t.set_title(views["residual"], f"Residual: original − reconstruction at n = {s.n}")
         t.set_title(views["adds"], f"What codebook {s.n} adds: reconstruction at {s.n} − at {s.n - 1}"
                     if s.n > 1 else "What codebook 1 adds (= the reconstruction at 1)")
@@ -438,6 +439,12 @@ class MainWindow(QMainWindow):
         self.status_model.setText(f"{info.name}  ·  {info.device}")
         self.status_rate.setText(f"{info.kbps[s.n - 1]:.2f} kbps at n = {s.n}")
         self._on_render(s.n)
+
+    def _show_residual_gain(self, *_args) -> None:
+        gain = self.session.residual_gain_db
+        lifted = f"lifted {gain:+.1f} dB to the original's level" if gain is not None else "level being measured"
+        self.timeline.set_note(self.timeline.spectrograms["residual"],
+                               f"what the codec removed · heard with R, {lifted}")
 
     def _on_render(self, n: int) -> None:
         s = self.session

@@ -18,7 +18,7 @@ SOURCE_LABELS = {"original": "Original", "reconstruction": "Reconstruction", "fi
                  "residual": "Residual"}
 SOURCE_TIPS = {"original": "Hear the input (A toggles)",
                "reconstruction": "Hear the codec's output at n codebooks (A toggles)",
-               "residual": "Hear what the codec removed, lifted by 12 dB (R)",
+               "residual": "Hear what the codec removed, lifted to the original's level (R)",
                "finetuned": "Hear the training run's model at the same n codebooks"}
 
 
