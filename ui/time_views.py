@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsRectItem
 
 from app.spectrogram import axis_to_hz, hz_to_axis
@@ -172,7 +172,7 @@ class TimePlot(pg.PlotWidget):
         self.playhead.set_span(y0, y1)
 
     def _clicked(self, event) -> None:
-        if event.button() != 1 or event.double():
+        if event.button() != Qt.MouseButton.LeftButton or event.double():  # a Flag: never equal to 1
             return
         vb = self.getPlotItem().vb
         if vb.sceneBoundingRect().contains(event.scenePos()):

@@ -149,3 +149,12 @@ def studio(qtbot, music_path):
     qtbot.waitActive(window)  # shortcuts (Space, A, 1-9) go to the active window
     yield window
     window.shutdown()
+
+
+@pytest.fixture
+def loaded(qtbot, studio):
+    """The studio with its clip open and the selected codebook count rendered."""
+    qtbot.waitUntil(lambda: studio.session.clip is not None, timeout=60_000)
+    clip = studio.session.clip
+    qtbot.waitUntil(lambda: clip.cache.is_complete(studio.session.n), timeout=60_000)
+    return studio
