@@ -17,7 +17,7 @@ import pytest
 import torch
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QScrollArea, QWidget
 
 from app.run_launch import process_alive
 from app.synthetic_audio import write_recordings_folder
@@ -164,6 +164,84 @@ def test_a_crashing_training_is_reported_and_the_studio_carries_on(qtbot, window
     assert tab.findChild(QWidget, "trainStart").isEnabled()
     window.session.set_n(1)  # the studio is untouched
     assert window.session.n == 1 and window.session.model.source == str(tiny_base)
+
+
+def test_a_killed_training_process_is_reported_and_the_studio_carries_on(qtbot, window, recordings):
+    tab = window.training
+    choose_data(qtbot, tab, recordings)
+    set_up_quick_tiny(tab, 2000)
+    click(qtbot, tab, "trainStart")
+    qtbot.waitUntil(lambda: tab.history.step >= 1, timeout=TIMEOUT_MS)
+    os.kill(tab.run.pid, signal.SIGKILL)  # as the out-of-memory killer would: no report, no checkpoint
+    qtbot.waitUntil(lambda: tab.run.state == FAILED, timeout=TIMEOUT_MS)
+    assert tab.messages.level == "error"
+    assert "killed by signal 9" in tab.messages.text() and "without a final report" in tab.messages.text()
+    assert tab.findChild(QWidget, "trainStart").isEnabled() and window.isVisible()
+    window.findChild(QWidget, "codebookSlider").setValue(1)  # the studio is untouched
+    assert window.session.n == 1 and window.session.clip is not None
+
+
+def test_a_segfaulting_training_process_is_reported_with_its_last_words(qtbot, window, recordings, tmp_path):
+    tab = window.training
+    crashing = tmp_path / "crashing-python"  # stands in for the interpreter: dies of SIGSEGV at once
+    crashing.write_text("#!/bin/sh\necho 'Fatal Python error: Segmentation fault' >&2\nkill -SEGV $$\n")
+    crashing.chmod(0o755)
+    tab.run.python = str(crashing)
+    choose_data(qtbot, tab, recordings)
+    set_up_quick_tiny(tab, 50)
+    click(qtbot, tab, "trainStart")
+    qtbot.waitUntil(lambda: tab.run.state == FAILED, timeout=TIMEOUT_MS)
+    text = tab.messages.text()
+    assert "killed by signal 11" in text and "Fatal Python error: Segmentation fault" in text
+    assert tab.findChild(QWidget, "trainStart").isEnabled()
+
+
+def test_reopening_offers_to_resume_a_paused_run_and_resume_continues_it(qtbot, music_path, tiny_base,
+                                                                         recordings, no_leftover_training):
+    first = open_window(qtbot, music_path, tiny_base)
+    tab = first.training
+    choose_data(qtbot, tab, recordings)
+    set_up_quick_tiny(tab, 2000)
+    tab.start()
+    qtbot.waitUntil(lambda: tab.history.step >= 2, timeout=TIMEOUT_MS)
+    click(qtbot, tab, "trainPause")
+    qtbot.waitUntil(lambda: tab.run.state == PAUSED, timeout=TIMEOUT_MS)
+    paused_at, folder = tab.history.step, tab.run.run_folder
+    assert first.close()  # nothing runs: no question asked
+
+    second = open_window(qtbot, music_path, tiny_base)
+    try:
+        again = second.training
+        assert again.run.state == PAUSED and again.run.run_folder == folder
+        offer = again.messages.text()
+        assert f"stopped at step {paused_at:,}" in offer and "Resume continues it" in offer
+        resume = again.findChild(QWidget, "trainPause")
+        assert resume.text().endswith("Resume") and resume.isEnabled()
+        click(qtbot, again, "trainPause")
+        qtbot.waitUntil(lambda: again.run.state == RUNNING and again.history.step > paused_at, timeout=TIMEOUT_MS)
+        assert again.history.start["resumed"] and again.history.start["step"] == paused_at
+        click(qtbot, again, "trainStop")
+        qtbot.waitUntil(lambda: again.run.state == STOPPED, timeout=TIMEOUT_MS)
+    finally:
+        second.shutdown()
+
+
+def test_the_setup_column_is_not_covered_by_its_scroll_bar_and_tables_fit_their_rows(qtbot, window, recordings):
+    tab = window.training
+    (recordings / "field" / "broken.wav").write_bytes(b"RIFF....WAVEfmt not audio")
+    window.resize(1280, 800)
+    choose_data(qtbot, tab, recordings)
+    qtbot.wait(50)
+    scroll = tab.findChild(QScrollArea)
+    assert scroll.verticalScrollBar().isVisible()  # 800 px: the column scrolls...
+    assert scroll.widget().width() <= scroll.viewport().width()  # ...beside its content, not over it
+    groups = tab.findChild(QWidget, "trainDataGroups")
+    assert groups.viewport().height() == groups.verticalHeader().length()  # three rows, no blank band
+    unreadable = tab.data_panel.unreadable
+    assert unreadable.isVisible() and unreadable.viewport().height() == unreadable.sizeHintForRow(0)
+    (recordings / "field" / "broken.wav").unlink()
+    choose_data(qtbot, tab, recordings)
+    assert not unreadable.isVisible()  # shown only when some file cannot be read
 
 
 @pytest.mark.slow
