@@ -119,6 +119,7 @@ class InferenceWorker(QThread):
         # render target, written by the GUI thread (single attribute assignments)
         self.clip: StudioClip | None = None
         self.selected_n = 1
+        self.audible_n: int | None = None  # the count still heard while a crossfade waits for selected_n
         self.playhead = 0
         self.loop: tuple[int, int] | None = None
         self._quality_done: set[int] = set()
@@ -254,7 +255,8 @@ class InferenceWorker(QThread):
         return len(self._quality_done) < clip.n_codebooks
 
     def _next_chunk(self, clip: StudioClip) -> tuple[int, int] | None:
-        clip.cache.protect({self.selected_n})
+        # The worker alone sets protection: the count selected and the one still being heard.
+        clip.cache.protect({self.selected_n} | ({self.audible_n} if self.audible_n is not None else set()))
         return render_planner.next_chunk(clip.cache, self.selected_n, self.playhead, self.loop)
 
     def _encode_step(self) -> None:

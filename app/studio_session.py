@@ -328,12 +328,8 @@ class StudioSession(QObject):
         self.worker.playhead = position
         if self.comparison.active:
             self.comparison.follow(self.n, position, self.player.loop)
-        if self.clip is not None:
-            protected = {self.n}
-            audible = self.player.audible
-            if audible and len(audible) == 2:
-                protected.add(audible[1])
-            self.clip.cache.protect(protected)
+        audible = self.player.audible
+        self.worker.audible_n = audible[1] if audible and len(audible) == 2 else None
         return position
 
     # -- rendering progress and analysis -----------------------------------------------------
