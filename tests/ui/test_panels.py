@@ -4,7 +4,7 @@ import pytest
 
 from app.studio_session import CodebookStats
 from model.evaluation import RateRow
-from ui.codebook_panel import GROUP_COLOURS, CodebookPanel
+from ui.codebook_panel import GROUP_COLOURS, CodebookPanel, gather_columns
 from ui.quality_panel import QualityPanel
 
 
@@ -47,8 +47,60 @@ def test_quality_table_and_plot_follow_results_and_selection(qtbot):
     panel.set_selected(2)
     assert panel.table.item(1, 2).text() == "2.000" and panel.table.item(0, 5).text() == "—"
     assert panel.table.item(2, 5).text() == "3.20"
+    assert [panel.table.item(2, j).text() for j in (6, 7, 8)] == ["1.500", "2.000", "12.00"]  # Opus mel, STFT, SI-SDR
     assert panel.table.selectedItems()[0].row() == 1
     x, y = panel.codec_curve.getData()
     assert list(x) == [1.0, 2.0, 3.0] and list(y) == [2.5, 2.0, 1.5]
     assert list(panel.opus_curve.getData()[0]) == [3.2]
     assert list(panel.current.getData()[0]) == [2.0]
+
+
+def test_codes_are_gathered_into_columns_by_their_largest_count():
+    counts = np.array([[0, 3, 0, 0, 7, 1, 0]])
+    assert gather_columns(counts, 3).tolist() == [[3, 7, 0]]  # a used code never vanishes between pixels
+    assert gather_columns(counts, 1).tolist() == counts.tolist()
+
+
+@pytest.fixture
+def panel(qtbot):
+    widget = CodebookPanel()
+    qtbot.addWidget(widget)
+    widget.resize(440, 700)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def test_the_heatmap_shows_each_code_when_it_fits_with_a_count_scale(panel, stats):
+    panel.set_stats(stats)
+    assert panel.codes_per_column == 1
+    np.testing.assert_allclose(panel.image.image, np.log10(1.0 + stats.counts))
+    ticks = [label for _, label in panel.count_bar.axis._tickLevels[0]]
+    assert ticks == ["0", "1", "10", "100"]  # counts up to 500
+    assert panel.describe_cell(3, 0) == "Codebook 3, code 0 — counts 0: 500"
+
+
+def test_a_large_codebook_is_gathered_to_the_width_and_ordered_by_usage_cropped(panel):
+    rng = np.random.default_rng(1)
+    codes = np.stack([rng.integers(0, 100, (1, 3000)), rng.integers(0, 40, (1, 3000))], axis=1)
+    stats = CodebookStats(codes, 1024)
+    panel.set_stats(stats)
+    k = panel.codes_per_column
+    assert k > 1 and panel.image.image.shape == (2, -(-1024 // k))
+    assert panel.describe_cell(1, k).startswith(f"Codebook 1, codes {k}–{2 * k - 1} — counts {k}: ")
+    panel.order_box.setCurrentText("usage (most used first)")
+    assert panel.usage.getPlotItem().vb.viewRange()[0] == [0, 110]  # 100 entries used at most, then unused
+    row = panel.image.image[1]
+    assert (np.diff(row) <= 0).all() and row[-1] == 0  # most used first; past its 40 entries, nothing
+    assert panel.codes_per_column == 1  # 110 ranks fit the width one per column
+    most = int(np.argmax(stats.counts[1]))
+    assert panel.describe_cell(2, 0) == f"Codebook 2, usage rank 1 — counts code {most}: {stats.counts[1, most]:,}"
+
+
+def test_codebooks_past_n_are_dimmed_with_a_line_at_n(panel, stats):
+    panel.set_stats(stats)
+    panel.set_selected(2)
+    rect = panel.unheard.rect()
+    assert (rect.top(), rect.height()) == (2.5, 2.0) and panel.n_line.value() == 2.5 and panel.n_line.isVisible()
+    panel.set_selected(4)
+    assert not panel.n_line.isVisible()

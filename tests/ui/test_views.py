@@ -1,0 +1,133 @@
+"""The time views' axes and the colour scale, as widgets on known data."""
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from ui.colour_scale import BAR_X, BAR_WIDTH
+from ui.time_views import (EDGE_MARGIN_PX, LABEL_SPACING_PX, TOKEN_LABEL_PX, FrequencyAxis, TokenAxis, TokenPlot,
+                           time_label)
+from ui.timeline_panel import TimelinePanel
+
+
+def pixels(values, low, high, size):
+    return [(v - low) / (high - low) * size for v in values]
+
+
+@pytest.mark.parametrize("scale", ["log", "mel", "linear"])
+@pytest.mark.parametrize("size", [60, 130, 300, 700])
+def test_frequency_labels_fit_the_axis_they_have(qtbot, scale, size):
+    axis = FrequencyAxis()
+    axis.set_scale(scale, 22050.0)
+    ticks = axis.tickValues(0.0, 1.0, size)[0][1]
+    at = pixels(ticks, 0.0, 1.0, size)
+    assert all(b - a >= LABEL_SPACING_PX for a, b in zip(at, at[1:]))  # never crammed
+    assert all(EDGE_MARGIN_PX <= p <= size - EDGE_MARGIN_PX for p in at)  # never cut at an end
+    assert len(ticks) >= min(2, size // LABEL_SPACING_PX - 1)
+
+
+def test_a_short_log_axis_shows_the_telling_frequencies_and_a_tall_one_more(qtbot):
+    axis = FrequencyAxis()
+    axis.set_scale("log", 22050.0)
+
+    def labels(size):
+        return axis.tickStrings(axis.tickValues(0.0, 1.0, size)[0][1], 1, 1)
+
+    assert labels(130) == ["100", "1k", "10k"]  # 20k (at 98.6 % of the height) would be cut: not shown
+    assert labels(700) == ["50", "100", "200", "500", "1k", "2k", "5k", "10k", "20k"]  # 20 Hz: the bottom edge
+    axis.set_scale("linear", 22050.0)
+    assert labels(130) == ["5k", "10k", "15k", "20k"]
+    assert labels(700) == [f"{k}k" for k in range(1, 22)]
+
+
+def test_time_labels_carry_their_unit_and_as_many_decimals_as_the_ticks_need():
+    assert time_label(0.5, 0.5, minutes=False) == "0.5 s"
+    assert time_label(2.0, 1.0, minutes=False) == "2 s"
+    assert time_label(1.25, 0.05, minutes=False) == "1.25 s"
+    assert time_label(65.5, 0.5, minutes=True) == "1:05.5"
+    assert time_label(120.0, 10.0, minutes=True) == "2:00"
+
+
+@pytest.mark.parametrize("size", [40, 80, 150, 400])
+def test_token_labels_number_every_channel_alike_and_never_touch(qtbot, size):
+    axis = TokenAxis()
+    gap = 0.6
+    axis.set_layout([("L", 12 + gap), ("R", 0.0)], 12)
+    top = 24 + gap
+    values = axis.tickValues(0.0, top, size)[0][1]
+    labels = axis.tickStrings(values, 1, 1)
+    at = pixels(values, 0.0, top, size)
+    assert all(b - a >= TOKEN_LABEL_PX for a, b in zip(at, at[1:])) or len(values) == 2
+    lower, upper = labels[: len(labels) // 2], labels[len(labels) // 2:]
+    assert lower[0] == "R 1" and upper[0] == "L 1" and lower[1:] == upper[1:]  # same numbers in both blocks
+    if size == 400:  # 16 px a row: every codebook is labelled
+        assert upper == ["L 1", *map(str, range(2, 13))]
+
+
+def test_tokens_of_every_channel_with_the_codebooks_past_n_dimmed(qtbot):
+    plot = TokenPlot()
+    qtbot.addWidget(plot)
+    codes = np.stack([np.full((12, 40), 5), np.full((12, 40), 9)])  # [C=2, N=12, F=40]
+    plot.set_codes(codes, 1024, 0.01, ["L", "R"])
+    plot.set_selected(4)
+    top, bottom = plot.bottoms
+    assert [image.image[0, 0] for image in plot.images] == [5, 9]  # the first channel's block on top
+    assert top > bottom and plot.images[0].mapRectToParent(plot.images[0].boundingRect()).top() == top
+    for shade, start in zip(plot.shades, plot.bottoms):
+        rect = shade.rect()
+        assert (rect.top(), rect.height(), rect.width()) == (start + 4, 8, pytest.approx(0.4))
+
+
+@pytest.fixture
+def panel(qtbot):
+    widget = TimelinePanel()
+    qtbot.addWidget(widget)
+    widget.resize(900, 700)
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.top.setValue(-10)
+    widget.range.setValue(60)
+    return widget
+
+
+def drag(qtbot, widget, from_y: float, to_y: float) -> None:
+    x = BAR_X + BAR_WIDTH // 2
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=QPoint(x, round(from_y)))
+    qtbot.mouseMove(widget, QPoint(x, round(to_y)))
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=QPoint(x, round(to_y)))
+
+
+def test_the_colour_scale_handles_are_the_top_and_bottom_of_the_range(panel):
+    scale = panel.colour_scale
+    assert (scale.low, scale.high) == (-70.0, -10.0)
+    assert scale.grab_at(scale.y_of(-10.0)) == "top" and scale.grab_at(scale.y_of(-70.0)) == "bottom"
+    assert scale.grab_at(scale.y_of(-40.0)) == "band"
+    for plot in panel.spectrograms.values():
+        assert tuple(plot.image.levels) == (-70.0, -10.0)
+
+
+def test_dragging_the_top_handle_edits_top_db_and_range_with_the_bottom_fixed(qtbot, panel):
+    scale = panel.colour_scale
+    per_px = scale.db_per_px()
+    drag(qtbot, scale, scale.y_of(-10.0), scale.y_of(-10.0) + 20)
+    moved = round(-20 * per_px)
+    assert (panel.top.value(), panel.range.value()) == (-10 + moved, 60 + moved)
+    assert panel.levels == (-70.0, -10.0 + moved) == (scale.low, scale.high)
+    for plot in panel.spectrograms.values():
+        assert tuple(plot.image.levels) == panel.levels
+
+
+def test_dragging_the_bottom_handle_edits_the_range_only_and_the_band_moves_both(qtbot, panel):
+    scale = panel.colour_scale
+    drag(qtbot, scale, scale.y_of(-70.0), scale.y_of(-70.0) + 30)
+    assert panel.top.value() == -10 and panel.range.value() > 60
+    low, high = panel.levels
+    drag(qtbot, scale, scale.y_of((low + high) / 2), scale.y_of((low + high) / 2) - 25)
+    assert panel.range.value() == high - low and panel.top.value() > -10
+
+
+def test_spin_boxes_move_the_handles(panel):
+    panel.top.setValue(-20)
+    panel.range.setValue(40)
+    scale = panel.colour_scale
+    assert (scale.low, scale.high) == (-60.0, -20.0)
+    assert scale.grab_at(scale.y_of(-20.0)) == "top"
