@@ -158,3 +158,15 @@ def loaded(qtbot, studio):
     clip = studio.session.clip
     qtbot.waitUntil(lambda: clip.cache.is_complete(studio.session.n), timeout=60_000)
     return studio
+
+
+@pytest.fixture
+def shown(qtbot):
+    """``shown(widget, width, height)``: the widget laid out and on screen (offscreen), closed after the test."""
+    def show(widget, width: int, height: int):
+        qtbot.addWidget(widget)
+        widget.resize(width, height)
+        widget.show()
+        qtbot.waitExposed(widget)
+        return widget
+    return show

@@ -62,13 +62,8 @@ def test_codes_are_gathered_into_columns_by_their_largest_count():
 
 
 @pytest.fixture
-def panel(qtbot):
-    widget = CodebookPanel()
-    qtbot.addWidget(widget)
-    widget.resize(440, 700)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+def panel(shown):
+    return shown(CodebookPanel(), 440, 700)
 
 
 def test_the_heatmap_shows_each_code_when_it_fits_with_a_count_scale(panel, stats):

@@ -78,12 +78,8 @@ def test_tokens_of_every_channel_with_the_codebooks_past_n_dimmed(qtbot):
 
 
 @pytest.fixture
-def panel(qtbot):
-    widget = TimelinePanel()
-    qtbot.addWidget(widget)
-    widget.resize(900, 700)
-    widget.show()
-    qtbot.waitExposed(widget)
+def panel(shown):
+    widget = shown(TimelinePanel(), 900, 700)
     widget.top.setValue(-10)
     widget.range.setValue(60)
     return widget
