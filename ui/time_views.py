@@ -242,7 +242,7 @@ class OverviewPlot(TimePlot):
         self.rendered.setLookupTable(np.array([pg.mkColor(theme.UNRENDERED).getRgb(),
                                                pg.mkColor(theme.RENDERED).getRgb()], dtype=np.ubyte))
         self.addItem(self.rendered)
-        self.rendered_n = 0
+        self._rendered_seconds = 0.0
         self._lane = (-1.2, 0.1)  # (bottom, height) in view units, set by _fit_lane
         self.loop = pg.LinearRegionItem(brush=pg.mkBrush(79, 163, 255, 40), pen=pg.mkPen(theme.ACCENT))
         self.loop.setZValue(10)
@@ -270,7 +270,6 @@ class OverviewPlot(TimePlot):
 
     def set_rendered(self, rendered: np.ndarray, chunk_seconds: float, n: int) -> None:
         """``rendered[c]``: chunk ``c`` of the reconstruction at ``n`` exists."""
-        self.rendered_n = n
         self._rendered_seconds = chunk_seconds * rendered.size
         self.rendered.setImage(rendered.astype(np.uint8)[None, :], autoLevels=False, levels=(0, 1))
         self.rendered.setToolTip(f"Rendered at n = {n}: {rendered.mean():.0%} "

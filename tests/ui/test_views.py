@@ -1,11 +1,11 @@
 """The time views' axes and the colour scale, as widgets on known data."""
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 
 from ui.colour_scale import BAR_X, BAR_WIDTH
-from ui.time_views import (EDGE_MARGIN_PX, LABEL_SPACING_PX, TOKEN_LABEL_PX, FrequencyAxis, TokenAxis, TokenPlot,
-                           time_label)
+from ui.time_views import (EDGE_MARGIN_PX, LABEL_SPACING_PX, TOKEN_LABEL_PX, FrequencyAxis, OverviewPlot, TokenAxis,
+                           TokenPlot, time_label)
 from ui.timeline_panel import TimelinePanel
 
 
@@ -127,3 +127,16 @@ def test_spin_boxes_move_the_handles(panel):
     scale = panel.colour_scale
     assert (scale.low, scale.high) == (-60.0, -20.0)
     assert scale.grab_at(scale.y_of(-20.0)) == "top"
+
+
+@pytest.mark.parametrize("height", [70, 160])
+def test_the_rendered_lane_stays_six_pixels_tall_under_the_waveform(shown, height):
+    plot = shown(OverviewPlot(), 600, height)
+    plot.set_duration(1.5)
+    plot.set_rendered(np.array([True, False, True]), 0.5, 4)
+    vb = plot.getPlotItem().vb
+    lane = vb.mapViewToDevice(plot.rendered.mapRectToParent(plot.rendered.boundingRect())).boundingRect()
+    wave_bottom = vb.mapViewToDevice(QPointF(0, -1.0)).y()
+    assert lane.height() == pytest.approx(OverviewPlot.LANE_PX, abs=0.5)
+    assert lane.top() - wave_bottom == pytest.approx(OverviewPlot.GAP_PX, abs=0.5)
+    assert "Rendered at n = 4: 67%" in plot.rendered.toolTip()
