@@ -24,7 +24,7 @@ CLIP_PEAK = 1.0  # 0 dBFS
 SCALE_DB = (-60, -40, -20, -12, -6, 0)
 ZONES = ((-18.0, "#2f9e44"), (-6.0, "#d9b830"), (0.0, "#e03131"))  # (upper edge in dB, colour), bottom up
 CHANNEL_NAMES = ("L", "R")
-BAR_HEIGHT, BAR_GAP, NAME_WIDTH, CLIP_WIDTH, READOUT_WIDTH = 9, 3, 11, 9, 36
+BAR_HEIGHT, BAR_GAP, NAME_WIDTH, CLIP_WIDTH, READOUT_WIDTH = 10, 3, 12, 10, 40
 
 
 def peak_db(peak: float) -> float:
@@ -41,13 +41,13 @@ class LevelMeter(QWidget):
         self.clipped = [False] * channels
         self._hold_until = [0.0] * channels
         self._last: float | None = None
-        self.setMinimumWidth(280)
-        self.setMinimumHeight(38)
+        self.setMinimumWidth(300)
+        self.setMinimumHeight(42)
         self.setToolTip("Output level per channel, peak dBFS. The tick and the number hold the highest "
                         f"peak for {HOLD_S:g} s; the red light latches at 0 dBFS (clipping): click to reset.")
 
     def sizeHint(self) -> QSize:
-        return QSize(300, 38)
+        return QSize(340, 42)
 
     def set_peaks(self, peaks, now: float | None = None) -> None:
         """The peak (linear, 0..1+) of the latest block for each channel."""
@@ -85,7 +85,7 @@ class LevelMeter(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#141518"))
         small = QFont(self.font())
-        small.setPointSizeF(7)
+        small.setPointSizeF(7.5)
         painter.setFont(small)
         left, width = self._bar_span()
         top = 3
