@@ -442,7 +442,8 @@ class MainWindow(QMainWindow):
 
     def _show_residual_gain(self, *_args) -> None:
         gain = self.session.residual_gain_db
-        lifted = f"lifted {gain:+.1f} dB to the original's level" if gain is not None else "level being measured"
+        lifted = ("level being measured" if gain is None else "at its own level" if gain < 0.05 else
+                  f"lifted {gain:+.1f} dB to the original's level")
         self.timeline.set_note(self.timeline.spectrograms["residual"],
                                f"what the codec removed · heard with R, {lifted}")
 
