@@ -5,8 +5,9 @@ colour scale in counts beside it, so rare and frequent codes are both visible. A
 has far more codes than the panel has pixels (1024 in ~350 px), so neighbouring codes are
 gathered into columns of a few codes each, coloured by the most used code among them -- a
 used code never disappears between pixels -- and hovering a cell lists the codes in it.
-Ordered "by usage", each row is sorted from the most used code down, which shows at a
-glance how many codes a codebook really uses and how evenly. Codebooks beyond the selected
+Ordered by usage (the default), each row is sorted from the most used code down, which shows
+at a glance how many codes a codebook really uses and how evenly; in code-index order the
+rows look like noise, as a well-spread codebook should. Codebooks beyond the selected
 n (not heard) are dimmed, with a line at n.
 
 Under the heatmap, per codebook: the entropy in bits (bars), ``log2`` of the number of
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QLabel, QToolTip, QV
 from ui import theme
 
 GROUP_COLOURS = (theme.ACCENT, theme.OPUS, theme.ORIGINAL, theme.PLAYHEAD)
-ORDERS = {"code index": "index", "usage (most used first)": "usage"}
+ORDERS = {"usage (most used first)": "usage", "code index": "index"}  # the first is the default
 MIN_COLUMN_PX = 1.5  # a column narrower than this is gathered with its neighbours
 COUNT_TICKS = (0, 1, 10, 100, 1000, 10000, 100000)
 

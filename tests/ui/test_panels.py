@@ -67,6 +67,7 @@ def panel(shown):
 
 
 def test_the_heatmap_shows_each_code_when_it_fits_with_a_count_scale(panel, stats):
+    panel.order_box.setCurrentText("code index")
     panel.set_stats(stats)
     assert panel.codes_per_column == 1
     np.testing.assert_allclose(panel.image.image, np.log10(1.0 + stats.counts))
@@ -79,6 +80,7 @@ def test_a_large_codebook_is_gathered_to_the_width_and_ordered_by_usage_cropped(
     rng = np.random.default_rng(1)
     codes = np.stack([rng.integers(0, 100, (1, 3000)), rng.integers(0, 40, (1, 3000))], axis=1)
     stats = CodebookStats(codes, 1024)
+    panel.order_box.setCurrentText("code index")
     panel.set_stats(stats)
     k = panel.codes_per_column
     assert k > 1 and panel.image.image.shape == (2, -(-1024 // k))
