@@ -41,7 +41,7 @@ class LevelMeter(QWidget):
         self.clipped = [False] * channels
         self._hold_until = [0.0] * channels
         self._last: float | None = None
-        self.setMinimumWidth(300)
+        self.setMinimumWidth(210)  # the transport bar must fit a 1280 px window
         self.setMinimumHeight(42)
         self.setToolTip("Output level per channel, peak dBFS. The tick and the number hold the highest "
                         f"peak for {HOLD_S:g} s; the red light latches at 0 dBFS (clipping): click to reset.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from ui.level_meter import LevelMeter
 
@@ -89,40 +89,47 @@ class TransportBar(QWidget):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.clock = QLabel(format_clock(0))
         self.clock.setObjectName("clockLabel")
-        clock_font = QFont("monospace", 13)
+        clock_font = QFont("monospace", 11)
         clock_font.setStyleHint(QFont.StyleHint.Monospace)
         self.clock.setFont(clock_font)  # wide enough for any time, so the bar never shifts while playing
         self.clock.setMinimumWidth(QFontMetrics(clock_font).horizontalAdvance("00:00.000 / 00:00.000") + 8)
         self.source_toggle = SourceToggle()
         self.hearing = QLabel("")
         self.hearing.setObjectName("hearingLabel")
-        self.hearing.setStyleSheet("color: #ffd479;")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName("codebookSlider")
         self.slider.setRange(1, 1)
         self.slider.setPageStep(1)
         self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
         self.slider.setTickInterval(1)
-        self.slider.setMinimumWidth(150)
+        self.slider.setMinimumWidth(170)
         self.slider.setToolTip("Codebooks used for the reconstruction (keys 1-9)")
         self.bitrate = QLabel("")
         self.bitrate.setObjectName("bitrateLabel")
         self.meter = LevelMeter()
 
+        # Notes sit above or below their controls rather than beside them, so that no text that
+        # comes and goes (the "hearing" note, the bitrate) widens the bar: it fits a 1280 px window.
+        self.hearing.setStyleSheet("color: #ffd479; font-size: 8pt;")
+        source_column = QVBoxLayout()
+        source_column.setSpacing(1)
+        source_column.addWidget(self.source_toggle)
+        source_column.addWidget(self.hearing, 0, Qt.AlignmentFlag.AlignHCenter)
+        slider_column = QVBoxLayout()
+        slider_column.setSpacing(0)
+        slider_column.addWidget(self.bitrate)
+        slider_column.addWidget(self.slider)
+
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setContentsMargins(8, 4, 8, 4)
         layout.setSpacing(8)
         for w in (self.play_button, self.stop_button, self.loop_button, self.clock):
             layout.addWidget(w)
+        layout.addSpacing(4)
+        layout.addLayout(source_column)
         layout.addSpacing(8)
-        layout.addWidget(self.source_toggle)
-        layout.addWidget(self.hearing)
+        layout.addLayout(slider_column, 1)
         layout.addSpacing(8)
-        label = QLabel("Codebooks")
-        label.setStyleSheet("color: #8a8d94;")
-        layout.addWidget(label)
-        layout.addWidget(self.slider, 1)
-        layout.addWidget(self.bitrate)
         layout.addWidget(self.meter)
 
         self.play_button.clicked.connect(self.playToggled)
@@ -141,7 +148,7 @@ class TransportBar(QWidget):
             self.slider.blockSignals(True)
             self.slider.setValue(n)
             self.slider.blockSignals(False)
-        self.bitrate.setText(f"n = {n} / {n_codebooks}  ·  {kbps:.2f} kbps")
+        self.bitrate.setText(f"{n} of {n_codebooks} codebooks  ·  {kbps:.2f} kbps")
 
     def set_playing(self, playing: bool) -> None:
         self.play_button.setText("❚❚  Pause" if playing else "▶  Play")

@@ -237,3 +237,15 @@ def test_dropping_a_file_opens_it_and_remembers_it(qtbot, studio, tmp_path):
     assert studio.session.clip.path == dropped
     assert studio.settings.recent_files()[0] == str(dropped.resolve())
     assert "dropped.wav" in studio.windowTitle()
+
+
+def test_the_window_fits_a_1280_by_800_screen_with_every_page_and_note_shown(qtbot, studio):
+    studio.transport.hearing.setText("hearing reconstruction until rendered")  # the longest transient note
+    studio.transport.set_codebooks(32, 32, 24.00)  # the longest bitrate text
+    studio.transport.source_toggle.set_comparison("run/model.safetensors")  # "Fine-tuned" shown too
+    for page in (studio.training, studio.pages.widget(0)):
+        studio.pages.setCurrentWidget(page)
+        hint = studio.minimumSizeHint()
+        assert hint.width() <= 1280 and hint.height() <= 800, (page.objectName(), hint)
+    studio.resize(1280, 800)
+    qtbot.waitUntil(lambda: (studio.width(), studio.height()) == (1280, 800), timeout=2_000)
