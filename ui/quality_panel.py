@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHeaderView, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -39,7 +39,12 @@ class QualityPanel(QWidget):
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setMinimumSectionSize(30)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setMinimumSectionSize(24)
+        compact = QFont(self.table.font())
+        compact.setPointSizeF(8)  # nine columns in a side panel: numbers and headers fit at 1280 px
+        self.table.setFont(compact)
+        header.setFont(compact)
         for j, tip in enumerate(TIPS):
             self.table.horizontalHeaderItem(j).setToolTip(tip)
         self.table.verticalHeader().setDefaultSectionSize(ROW_PX)
