@@ -2,8 +2,9 @@
 
     .venv/bin/python scripts/studio_screenshots.py [CLIP] [--model M] [--n 4]
 
-Without CLIP, the first demo clip in resources/audio is used, or else a generated music
-clip. Writes studio.png (quality tab) and studio_codebooks.png (codebook tab).
+Without CLIP, the first demo clip in resources/audio (the music one) is used, or else a
+generated music clip. Writes studio.png (quality tab) and studio_codebooks.png (codebook
+tab), taken while the clip plays (silently) from 2 s, so the meters show its level.
 """
 from __future__ import annotations
 
@@ -18,6 +19,22 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("RVQ_STUDIO_NO_AUDIO", "1")
 os.environ.setdefault("RVQ_STUDIO_SETTINGS", str(Path(tempfile.mkdtemp()) / "settings.ini"))
+
+
+PLAY_SECONDS = 0.8
+
+
+def play_briefly(window, seconds: float) -> None:
+    """Play for ``seconds`` of wall time, running the event loop, and leave it playing."""
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    window.session.player.play()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.01)
 
 
 def main() -> int:
@@ -44,11 +61,13 @@ def main() -> int:
     window.session.seek_seconds(2.0)
     if not window.wait_until_ready():
         return 1
+    play_briefly(window, PLAY_SECONDS)  # (silently) so the playhead and the level meters show something
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ok = window.grab().save(str(out / "studio.png"))
     window.tabs.setCurrentWidget(window.codebooks)
     ok &= window.grab().save(str(out / "studio_codebooks.png"))
+    window.session.player.pause()
     window.close()
     print(f"wrote {out / 'studio.png'} and {out / 'studio_codebooks.png'}")
     return 0 if ok else 1

@@ -4,8 +4,8 @@
 
 Offscreen, no sound, private settings. It writes a small folder of generated recordings
 (speech-like and music-like groups, one unreadable file), saves an untrained copy of the
-``tiny`` preset's architecture as the base model, opens a generated clip with it in the
-studio, starts a quick (decoder-only) fine-tune of ``--steps`` steps from the tab and grabs
+``tiny`` preset's architecture as the base model, opens the bundled music demo clip with it in
+the studio, starts a quick (decoder-only) fine-tune of ``--steps`` steps from the tab and grabs
 the window once that many steps have been reported, then stops the run.
 """
 from __future__ import annotations
@@ -47,6 +47,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.main import create_window
+    from app.model_catalog import demo_clips
     from app.synthetic_audio import write_music_clip, write_recordings_folder
     from app.training_run import ACTIVE
 
@@ -54,7 +55,7 @@ def main() -> int:
                                                                ("field", 22050, 5.0)), files_per_group=3)
     (recordings / "field" / "truncated.wav").write_bytes(b"RIFF....WAVEfmt not really audio")
     make_base(WORK / "tiny-base.safetensors")
-    clip = write_music_clip(WORK / "clip.wav", 6.0, 44100, channels=1, seed=3)
+    clip = next(iter(demo_clips()), None) or write_music_clip(WORK / "clip.wav", 6.0, 44100, channels=1, seed=3)
     window = create_window(str(clip), str(WORK / "tiny-base.safetensors"))
     window.show()
     tab = window.training
