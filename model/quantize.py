@@ -98,14 +98,51 @@ def euclidean_nearest(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Te
     does). The distance matrix is formed a block of rows at a time: whole, it is megabytes
     per second of audio, written and re-read by each operator, and freshly allocated each
     time; a block stays in cache (2x faster for a 1024-entry codebook).
+
+    Where float32 cannot tell the nearest codeword from the runner-up (within
+    :data:`NEAR_TIE_RELATIVE`) the choice is made again exactly (:func:`_exact_nearest`), so a
+    row's code depends on that row alone -- not on how many rows share the matrix product,
+    which changes its rounding. Chunked encoding then gives the same codes as whole encoding
+    on any CPU, even at a near-tie (about 1 % more time for the search).
     """
-    rows = NEAREST_BLOCK_ROWS
-    if vectors.shape[0] <= rows:
-        return _distances(vectors, codebook).argmin(1)
-    indices = torch.empty(vectors.shape[0], dtype=torch.long, device=vectors.device)
-    for start in range(0, vectors.shape[0], rows):
-        indices[start : start + rows] = _distances(vectors[start : start + rows], codebook).argmin(1)
+    with torch.no_grad():  # an index has no gradient: no autograd graph for the search
+        rows = NEAREST_BLOCK_ROWS
+        if vectors.shape[0] <= rows:
+            return _nearest_block(vectors, codebook)
+        indices = torch.empty(vectors.shape[0], dtype=torch.long, device=vectors.device)
+        for start in range(0, vectors.shape[0], rows):
+            indices[start : start + rows] = _nearest_block(vectors[start : start + rows], codebook)
+        return indices
+
+
+NEAR_TIE_RELATIVE = 1e-5
+"""Distances closer than this times ``(|x| + max |e|)^2`` count as tied in float32.
+
+The expansion's rounding error is a few float32 ulps (1.2e-7) of its largest terms,
+``|x|^2 + 2|x||e| + |e|^2 <= (|x| + |e|)^2``, accumulated over ``d`` products: below 1e-6 of
+that scale for the codebook dimensions used here (8 to 128), so 1e-5 is a safe margin.
+"""
+
+
+def _nearest_block(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    distances = _distances(vectors, codebook)
+    best, indices = distances.min(1)
+    distances.scatter_(1, indices[:, None], float("inf"))
+    runner_up = distances.amin(1)
+    scale = (vectors.norm(dim=1) + codebook.norm(dim=1).max()).pow(2)
+    tied = runner_up - best <= NEAR_TIE_RELATIVE * scale
+    if bool(tied.any()):
+        indices[tied] = _exact_nearest(vectors[tied], codebook)
     return indices
+
+
+def _exact_nearest(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    """Nearest codeword by float64 distance, for the rare rows float32 cannot decide.
+
+    A row's runner-up within rounding of its best is a near-tie (two codewords equally far to
+    about 1e-5); float64 orders them by the stored values alone, whatever the batch.
+    """
+    return (vectors[:, None, :].double() - codebook[None].double()).pow(2).sum(-1).argmin(1)
 
 
 def _distances(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:

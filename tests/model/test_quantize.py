@@ -2,7 +2,7 @@
 import torch
 import torch.nn.functional as F
 
-from model.quantize import FactorizedVectorQuantizer, ResidualVectorQuantizer
+from model.quantize import FactorizedVectorQuantizer, ResidualVectorQuantizer, euclidean_nearest
 
 
 def _rvq(n=6, dropout=0.0, dim=16, size=32, seed=0):
@@ -61,3 +61,33 @@ def test_straight_through_gradient_reaches_encoder_side():
     out = rvq(z, n_codebooks=2)
     (out.quantized.sum() + out.commitment_loss).backward()
     assert z.grad is not None and z.grad.abs().sum() > 0
+
+
+def test_near_ties_are_settled_exactly_whatever_the_batch():
+    """Rows with two codewords equally near to ~1e-7: float32's expansion cannot order them."""
+    g = torch.Generator().manual_seed(3)
+    codebook = torch.randn(1024, 8, generator=g)
+    centres = torch.randn(40, 8, generator=g)
+    offsets = F.normalize(torch.randn(40, 2, 8, generator=g), dim=2) * 0.01
+    for i in range(40):  # codewords 2i and 2i+1 at the same distance from row i
+        codebook[2 * i], codebook[2 * i + 1] = centres[i] + offsets[i, 0], centres[i] + offsets[i, 1]
+    vectors = torch.cat([centres, torch.randn(999, 8, generator=g)])
+    exact = (vectors[:, None].double() - codebook[None].double()).pow(2).sum(-1)
+    two = exact[:40].topk(2, dim=1, largest=False)
+    assert (two.indices.sort(1).values == torch.arange(80).view(40, 2)).all()  # the pair is nearest
+    assert (two.values[:, 1] - two.values[:, 0]).max() < 1e-8  # and tied, far below float32's resolution here
+    plain = (vectors.pow(2).sum(1, keepdim=True) - 2 * vectors @ codebook.t() + codebook.pow(2).sum(1)).argmin(1)
+    assert (plain[:40] != exact[:40].argmin(1)).any()  # one float32 product gets some of them wrong
+    whole = euclidean_nearest(vectors, codebook)
+    assert torch.equal(whole, exact.argmin(1))
+    singly = torch.cat([euclidean_nearest(vectors[i:i + 1], codebook) for i in range(len(vectors))])
+    assert torch.equal(singly, whole)  # a row's code does not depend on the rows beside it
+
+
+def test_plain_rows_keep_the_float32_choice():
+    g = torch.Generator().manual_seed(4)
+    codebook, vectors = torch.randn(256, 8, generator=g), torch.randn(3000, 8, generator=g)
+    plain = (vectors.pow(2).sum(1, keepdim=True) - 2 * vectors @ codebook.t() + codebook.pow(2).sum(1)).argmin(1)
+    found = euclidean_nearest(vectors, codebook)
+    assert torch.equal(found, (vectors[:, None].double() - codebook[None].double()).pow(2).sum(-1).argmin(1))
+    assert (found != plain).sum() <= 1  # only a genuine near-tie may differ from one float32 product
