@@ -7,9 +7,10 @@ measurement :class:`app.training_estimate.SpeedEstimate`, the curves
 open clip with the run's model (:meth:`app.studio_session.StudioSession.compare_with`), which
 puts "Fine-tuned" beside "Base" on the studio's source switch.
 
-The preview follows the run's ``model.safetensors``, which the trainer rewrites at every
-validation that improves on the best so far; so the clip is re-rendered at each improved
-validation (a validation that is not better leaves the model, and the preview, unchanged).
+The preview follows the run's ``latest.safetensors``, which the trainer rewrites at every
+validation, better or not, and names in its ``validation`` event; so the clip is re-rendered
+with each validated model, and the user hears the run as it goes. "Use this model" keeps
+``model.safetensors``, the best so far.
 
 The last run shown is remembered in the settings; a reopened studio shows it again,
 following its process if it still runs, or offering to resume it.
@@ -292,7 +293,7 @@ class TrainingTab(QWidget):
         self.log.setFont(QFont("monospace", 8))
         self.validation_table = self._table("trainValidationTable", ["n", "kbps", "mel", "STFT", "SI-SDR"])
         preview = QWidget()
-        self.preview_box = QCheckBox("Render the studio's clip with the run's model at each improved validation")
+        self.preview_box = QCheckBox("Render the studio's clip with the run's model at each validation")
         self.preview_box.setObjectName("trainPreview")
         self.preview_box.setChecked(True)
         self.preview_status = QLabel("")
@@ -596,7 +597,7 @@ class TrainingTab(QWidget):
             self.steps_box.blockSignals(False)
         if self._replaying:
             return
-        if event.get("event") == "checkpoint" and event.get("kind") == "best":
+        if event.get("event") == "validation":
             self._preview()
         self._schedule_refresh()
 
@@ -698,13 +699,20 @@ class TrainingTab(QWidget):
         self.modelKept.emit(str(kept))
 
     # -- preview ------------------------------------------------------------------------------
+    def _preview_model(self) -> Path | None:
+        """The model of the run's latest validation (a run of an older trainer: its best)."""
+        folder = self.run.run_folder
+        if folder is None:
+            return None
+        return next((p for p in (folder / "latest.safetensors", folder / "model.safetensors") if p.is_file()), None)
+
     def _preview(self) -> None:
-        model = self._run_model()
+        model = self._preview_model()
         if not self.preview_box.isChecked() or model is None or self.session.model is None:
             return
-        best = self.history.best
+        latest = self.history.validations[-1] if self.history.validations else None
         self.session.compare_with(str(model))
-        what = f"the model of step {best.step:,}" if best else "the run's model"
+        what = f"the model of step {latest.step:,}" if latest else "the run's model"
         clip = self.session.clip
         self.preview_status.setText(f"Rendering {clip.path.name} with {what}…" if clip else
                                     f"Open a clip in the studio to hear {what} on it.")
@@ -718,8 +726,8 @@ class TrainingTab(QWidget):
             self.preview_table.setRowCount(0)
 
     def _on_preview_ready(self) -> None:
-        best = self.history.best
-        step = f" (model of step {best.step:,})" if best else ""
+        latest = self.history.validations[-1] if self.history.validations else None
+        step = f" (model of step {latest.step:,})" if latest else ""
         self.preview_status.setText(f"Ready{step}: in the Studio tab, switch between Base and Fine-tuned; "
                                     "the codebook slider sets n for both.")
         self._show_preview_quality()

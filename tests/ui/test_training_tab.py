@@ -24,6 +24,7 @@ from app.synthetic_audio import write_recordings_folder
 from app.training_run import ACTIVE, FAILED, PAUSED, RUNNING, STOPPED
 from model import load_codec
 from model.export import save_model_file
+from model.training.exported_model import read_training_summary
 from model.registry import family
 from model.training.presets import preset
 from ui.main_window import build_main_window
@@ -272,9 +273,10 @@ def test_train_watch_preview_pause_resume_stop_and_use_the_model(qtbot, window, 
     paused_at = tab.history.step
     assert tab.findChild(QWidget, "trainPause").text().endswith("Resume")
 
-    # paused, the run's model file holds still: the preview must be exactly that model on the clip
-    model_file = tab.run.run_folder / "model.safetensors"
-    tuned = load_codec(model_file)
+    # paused, the run's files hold still: the preview must be exactly the last validated model on the clip
+    latest = tab.history.validations[-1]
+    assert read_training_summary(tab.run.run_folder / "latest.safetensors")["steps"] == latest.step
+    tuned = load_codec(tab.run.run_folder / "latest.safetensors")
     qtbot.waitUntil(lambda: session.comparison.renders(session.clip) and session.comparison.worker.codec is not None
                     and session.comparison.worker.codec.digest() == tuned.digest(), timeout=TIMEOUT_MS)
     clip = session.comparison.clip
@@ -291,7 +293,7 @@ def test_train_watch_preview_pause_resume_stop_and_use_the_model(qtbot, window, 
 
     click(qtbot, tab, "trainUseModel")
     kept = window.settings.models_folder() / f"{tab.run.run_folder.name}.safetensors"
-    assert kept.read_bytes() == model_file.read_bytes()
+    assert kept.read_bytes() == (tab.run.run_folder / "model.safetensors").read_bytes()  # the best, kept
     picker = window.model_box
     index = picker.findData(str(kept))
     assert index >= 0 and "fine-tuned from tiny-base.safetensors" in picker.itemData(index, Qt.ItemDataRole.ToolTipRole)
