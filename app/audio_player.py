@@ -4,12 +4,13 @@ Design (after Friture and the usual pro-audio rule "never block the audio thread
 
 * The output stream calls :meth:`AudioPlayer._callback` for every block. The callback reads
   immutable numpy arrays through :mod:`app.audio_sources`, writes into buffers allocated
-  beforehand (a block longer than them is played in pieces), records switches in a
-  fixed-size ring (:mod:`app.switch_log`), takes no lock and makes no Qt call: allocating
-  can take the allocator's lock or wake the garbage collector mid-block.
+  beforehand (a block longer than them is played in pieces), records switches and the
+  output's levels in fixed-size rings (:mod:`app.switch_log`, :mod:`app.output_levels`),
+  takes no lock and makes no Qt call: allocating can take the allocator's lock or wake the
+  garbage collector mid-block.
 * The GUI never pushes audio. It changes *requests* -- the wanted source, a seek, play or
   pause -- by assigning a single attribute (atomic under the GIL); the callback picks them
-  up at its next block. The GUI pulls :attr:`position` and :attr:`levels` on its timer.
+  up at its next block. The GUI pulls :attr:`position` and :meth:`take_levels` on its timer.
 * Every switch (source, codebook count, seek) is an equal-power crossfade of about 10 ms
   (:mod:`app.crossfade`) between the old and the new voice, both read at the sample index
   where the switch happens (a seek fades from the old position to the new one).
@@ -29,6 +30,7 @@ from app import audio_output
 from app.audio_output import AudioUnavailable, SilentClockStream, StreamFactory
 from app.audio_sources import MAX_READ_FRAMES, AudioSource
 from app.crossfade import FadeRamps, mix_crossfade
+from app.output_levels import OutputLevels
 from app.switch_log import SwitchLog
 
 DEFAULT_BLOCKSIZE = 512
@@ -60,12 +62,10 @@ class AudioPlayer:
         self._fade_at = 0
         self._fade_progress = 0
         self._pos = 0
-        self.levels = np.zeros(DEVICE_CHANNELS, dtype=np.float32)
         self.switch_log = SwitchLog()  # (sample, from key, to key) of the latest switches
+        self._levels = OutputLevels(DEVICE_CHANNELS, max_block)  # for the level meters
         self._mix = np.zeros((0, 0), dtype=np.float32)
         self._fade = np.zeros((0, 0), dtype=np.float32)
-        self._magnitude = np.zeros((max_block, DEVICE_CHANNELS), dtype=np.float32)  # for the level meters
-        self._piece_levels = np.zeros(DEVICE_CHANNELS, dtype=np.float32)
 
     # -- setup ------------------------------------------------------------------------------
     def configure(self, sample_rate: int, channels: int, original: AudioSource) -> None:
@@ -85,7 +85,7 @@ class AudioPlayer:
         self._pos = 0
         self._seek_request = None
         self._loop = None
-        self.levels[:] = 0.0
+        self._levels.skip()
         self.switch_log.clear()
 
     def _open_stream(self) -> None:
@@ -169,24 +169,28 @@ class AudioPlayer:
     def requested(self) -> tuple | None:
         return self._requested.key if self._requested is not None else None
 
+    def take_levels(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(peak, rms)`` per device channel, linear, of all that was played since the previous call.
+
+        For the GUI's meters, and for one reader only: each call hands over the blocks played
+        since the last one (see :mod:`app.output_levels`), so none is missed between two frames."""
+        return self._levels.take()
+
     # -- the audio callback -----------------------------------------------------------------
     def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
+        levels = self._levels
+        levels.begin()
         if not self._playing or self._current is None:
             outdata.fill(0.0)
-            self.levels[:] = 0.0
-            return
-        for start in range(0, frames, self.max_block):
-            piece = outdata[start : start + self.max_block]
-            self._play(piece)
-            magnitude = self._magnitude[: piece.shape[0]]
-            np.abs(piece, out=magnitude)
-            np.max(magnitude, axis=0, out=self._piece_levels)
-            if start == 0:
-                self.levels[:] = self._piece_levels
-            else:
-                np.maximum(self.levels, self._piece_levels, out=self.levels)
-        if self._pos >= self.length and self._loop is None:
-            self._playing = False
+            levels.add_silence(frames)
+        else:
+            for start in range(0, frames, self.max_block):
+                piece = outdata[start : start + self.max_block]
+                self._play(piece)
+                levels.add(piece)
+            if self._pos >= self.length and self._loop is None:
+                self._playing = False
+        levels.publish()
 
     def _play(self, outdata: np.ndarray) -> None:
         """Fill ``outdata`` (at most ``max_block`` frames): switch if asked, crossfade, advance."""
