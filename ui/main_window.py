@@ -487,7 +487,7 @@ class MainWindow(QMainWindow):
         duration = s.clip.length / s.model.sample_rate if s.clip else 0.0
         self.transport.clock.setText(f"{format_clock(seconds)} / {format_clock(duration)}")
         self.transport.set_playing(s.player.playing)
-        self.transport.meter.set_peaks(s.player.take_levels()[0])
+        self.transport.meter.set_levels(*s.player.take_levels())
         requested, audible = s.player.requested, s.player.audible
         waiting = s.player.playing and requested != audible and audible is not None
         self.transport.hearing.setText(f"hearing {SOURCE_LABELS[audible[0]].lower()} until rendered"
