@@ -227,7 +227,7 @@ class MainWindow(QMainWindow):
         s.renderChanged.connect(self._on_render)
         s.selectionChanged.connect(self._on_selection)
         s.qualityChanged.connect(self._on_quality)
-        s.spectrogramReady.connect(self._on_spectrogram)
+        s.spectrogramUpdated.connect(self._on_spectrogram)  # not spectrogramReady too: that would draw twice
         s.codebookStatsReady.connect(self._on_stats)
         s.envelopeReady.connect(self.timeline.overview.set_envelope)
         s.message.connect(self._on_message)
@@ -466,11 +466,12 @@ class MainWindow(QMainWindow):
         self.quality.update_results(self.session.quality, self.session.opus)
         self._on_render(self.session.n)
 
-    def _on_spectrogram(self, key: str, spec) -> None:
+    def _on_spectrogram(self, key: str, spec, first: int, end: int) -> None:
+        """Columns ``[first, end)`` of view ``key`` changed: only they are redrawn."""
         if key == "original" and not getattr(self, "_levels_fitted", False):
             self.timeline.fit_levels(spec)
             self._levels_fitted = True
-        self.timeline.set_spectrogram(key, spec)
+        self.timeline.spectrograms[key].set_spectrogram(spec, self.timeline.levels, first, end)
 
     def _on_stats(self, stats) -> None:
         groups = self.session.model.description.get("groups") if self.session.model else None

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsRectIte
 
 from app.spectrogram import axis_to_hz, hz_to_axis
 from ui import theme
+from ui.column_image import ColumnImage
 
 LOG_HZ_BY_PRIORITY = (1000, 100, 10000, 5000, 500, 200, 2000, 50, 20000, 20)
 LABEL_SPACING_PX = 24  # a label is about 11 px tall; keep a label's height free between two
@@ -59,6 +60,8 @@ class FrequencyAxis(pg.AxisItem):
         self.setWidth(LEFT_AXIS_PX)
 
     def set_scale(self, scale: str, max_hz: float) -> None:
+        if (scale, max_hz) == (self.scale_name, self.max_hz):
+            return  # unchanged (every update of a growing spectrogram): no new labels, no repaint
         self.scale_name, self.max_hz = scale, max_hz
         self.picture = None
         self.update()
@@ -94,15 +97,6 @@ class TimeAxis(pg.AxisItem):
     def tickStrings(self, values, scale, spacing):
         minutes = bool(values) and max(values) >= 60
         return [time_label(float(v), spacing, minutes) for v in values]
-
-
-def cached_image(colour_map: str) -> pg.ImageItem:
-    """An image drawn once into a device-sized pixmap: moving the playhead over it then costs a
-    blit of the exposed strip instead of rescaling the whole image every frame."""
-    image = pg.ImageItem(axisOrder="row-major")
-    image.setColorMap(pg.colormap.get(colour_map))
-    image.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-    return image
 
 
 class Playhead(QGraphicsLineItem):
@@ -203,15 +197,17 @@ class SpectrogramPlot(TimePlot):
     def __init__(self, object_name: str, title: str) -> None:
         self.frequency_axis = FrequencyAxis()
         super().__init__(object_name, title, self.frequency_axis)
-        self.image = cached_image(theme.SPECTROGRAM_MAP)
+        self.image = ColumnImage(theme.SPECTROGRAM_MAP)
         self.addItem(self.image)
         self.getPlotItem().vb.setLimits(yMin=0, yMax=1)
         self.getPlotItem().vb.setYRange(0, 1, padding=0)
         self.spectrogram = None
 
-    def set_spectrogram(self, spec, levels: tuple[float, float]) -> None:
+    def set_spectrogram(self, spec, levels: tuple[float, float], first: int = 0, end: int | None = None) -> None:
+        """Show ``spec``, which differs from the one shown only in time columns ``[first, end)``
+        (all of them by default): only those are recoloured."""
         self.spectrogram = spec
-        self.image.setImage(spec.db.T, autoLevels=False, levels=levels)
+        self.image.set_values(spec.db.T, first, end, levels)
         self.image.setRect(QRectF(0, 0, spec.duration, 1))
         self.frequency_axis.set_scale(spec.scale, spec.max_hz)
 
@@ -335,7 +331,7 @@ class TokenPlot(TimePlot):
     def __init__(self) -> None:
         self.token_axis = TokenAxis()
         super().__init__("tokenView", "Tokens", self.token_axis)
-        self.images: list[pg.ImageItem] = []
+        self.images: list[ColumnImage] = []
         self.shades: list[QGraphicsRectItem] = []
         self.n_codebooks = 1
         self.duration = 0.0
@@ -351,7 +347,7 @@ class TokenPlot(TimePlot):
         self.duration = frames * seconds_per_frame
         self.bottoms = [(channels - 1 - c) * (n + TOKEN_BLOCK_GAP) for c in range(channels)]
         for image, block, bottom in zip(self.images, codes, self.bottoms):
-            image.setImage(block.astype(np.float32), autoLevels=False, levels=(0, codebook_size - 1))
+            image.set_values(block, levels=(0, codebook_size - 1))
             image.setRect(QRectF(0, bottom, self.duration, n))
         top = self.bottoms[0] + n
         vb = self.getPlotItem().vb
@@ -363,7 +359,7 @@ class TokenPlot(TimePlot):
     def _make_blocks(self, channels: int) -> None:
         for item in [*self.images, *self.shades]:
             self.removeItem(item)
-        self.images = [cached_image(theme.TOKEN_MAP) for _ in range(channels)]
+        self.images = [ColumnImage(theme.TOKEN_MAP) for _ in range(channels)]
         self.shades = []
         for image in self.images:
             self.addItem(image)

@@ -13,6 +13,7 @@ from app.audio_output import AudioUnavailable, ManualOutputStream
 from app.crossfade import FadeRamps
 from model import load_codec
 from model.rvq_format import read_rvq
+from ui.column_image import colour_indices
 
 OBJECT_NAMES = ["codebookSlider", "sourceToggle", "playButton", "spectrogramOriginal", "spectrogramReconstruction",
                 "spectrogramResidual", "codebookUsage", "qualityTable"]
@@ -217,7 +218,8 @@ def test_frequency_axis_and_db_range_apply_to_all_spectrograms(qtbot, studio):
     timeline.range.setValue(60)
     assert timeline.levels == (-70.0, -10.0)
     for plot in plots:
-        assert tuple(plot.image.levels) == (-70.0, -10.0)
+        assert tuple(plot.image.getLevels()) == (-70.0, -10.0)
+        np.testing.assert_array_equal(plot.image.image, colour_indices(plot.spectrogram.db.T, (-70.0, -10.0)))
 
 
 def test_dropping_a_file_opens_it_and_remembers_it(qtbot, studio, tmp_path):

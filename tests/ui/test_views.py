@@ -3,9 +3,14 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
+from app.render_cache import ChunkGrid, RenderCache
+from app.rendering_spectrograms import RenderingSpectrograms
+from app.spectrogram import SpectrogramLayout
 from ui.colour_scale import BAR_X, BAR_WIDTH
-from ui.time_views import (EDGE_MARGIN_PX, LABEL_SPACING_PX, TOKEN_LABEL_PX, FrequencyAxis, OverviewPlot, TokenAxis,
-                           TokenPlot, time_label)
+from ui import column_image
+from ui.column_image import colour_indices
+from ui.time_views import (EDGE_MARGIN_PX, LABEL_SPACING_PX, TOKEN_LABEL_PX, FrequencyAxis, OverviewPlot,
+                           SpectrogramPlot, TokenAxis, TokenPlot, time_label)
 from ui.timeline_panel import TimelinePanel
 
 
@@ -70,11 +75,48 @@ def test_tokens_of_every_channel_with_the_codebooks_past_n_dimmed(qtbot):
     plot.set_codes(codes, 1024, 0.01, ["L", "R"])
     plot.set_selected(4)
     top, bottom = plot.bottoms
-    assert [image.image[0, 0] for image in plot.images] == [5, 9]  # the first channel's block on top
+    assert [image.values[0, 0] for image in plot.images] == [5, 9]  # the first channel's block on top
+    assert [image.image[0, 0] for image in plot.images] == [5 * 256 // 1023, 9 * 256 // 1023]  # colour indices
     assert top > bottom and plot.images[0].mapRectToParent(plot.images[0].boundingRect()).top() == top
     for shade, start in zip(plot.shades, plot.bottoms):
         rect = shade.rect()
         assert (rect.top(), rect.height(), rect.width()) == (start + 4, 8, pytest.approx(0.4))
+
+
+def test_a_spectrogram_drawn_column_range_by_range_equals_the_final_one_drawn_at_once(qtbot, monkeypatch):
+    """A rendering arrives chunk by chunk; each update recolours only its columns, and a level change
+    on the way recolours them all: the image is the final spectrogram's, pixel for pixel."""
+    coloured = []  # columns converted per call
+    convert = column_image.colour_indices
+    monkeypatch.setattr(column_image, "colour_indices", lambda v, lv: coloured.append(v.shape[1]) or convert(v, lv))
+    rate, length = 44100, 2 * 44100 + 1234
+    rng = np.random.default_rng(3)
+    original = (0.3 * rng.standard_normal((length, 1))).astype(np.float32)
+    rendering = (original + 0.05 * rng.standard_normal((length, 1))).astype(np.float32)
+    grid = ChunkGrid(length, -(-length // 441), 441, 20)
+    cache = RenderCache(grid, 1, channels=1)
+    views = RenderingSpectrograms(original, cache, 1, SpectrogramLayout(length, rate, "log"))
+    growing, once = SpectrogramPlot("growing", "Growing"), SpectrogramPlot("once", "Once")
+    qtbot.addWidget(growing)
+    qtbot.addWidget(once)
+    levels, spec, reported = (-90.0, 0.0), None, []
+    for step, chunk in enumerate([None, 3, 0, 7, 1, 2, 4, 5, 6, 8, 9]):
+        if chunk is not None:
+            start, end = grid.samples(chunk)
+            cache.put(1, chunk, rendering[start:end])
+        if step == 5:
+            levels = (-70.0, -10.0)  # the colour scale moved: every column is recoloured
+            growing.image.setLevels(levels)
+        for spec, first, end in [u[1:] for u in views.update() if u[0] == "residual"]:
+            reported.append(end - first)
+            growing.set_spectrogram(spec, levels, first, end)
+            np.testing.assert_array_equal(growing.image.image, colour_indices(spec.db.T, levels))
+    columns = spec.db.shape[0]
+    assert reported[0] == columns and all(k < columns / 4 for k in reported[1:]) and len(reported) == 11
+    assert coloured == [columns, *reported[1:5], columns, *reported[5:]]  # only the changed columns converted
+    once.set_spectrogram(spec, levels)
+    np.testing.assert_array_equal(growing.image.image, once.image.image)
+    np.testing.assert_array_equal(once.image.image, colour_indices(spec.db.T, levels))
 
 
 @pytest.fixture
@@ -98,7 +140,7 @@ def test_the_colour_scale_handles_are_the_top_and_bottom_of_the_range(panel):
     assert scale.grab_at(scale.y_of(-10.0)) == "top" and scale.grab_at(scale.y_of(-70.0)) == "bottom"
     assert scale.grab_at(scale.y_of(-40.0)) == "band"
     for plot in panel.spectrograms.values():
-        assert tuple(plot.image.levels) == (-70.0, -10.0)
+        assert tuple(plot.image.getLevels()) == (-70.0, -10.0)
 
 
 def test_dragging_the_top_handle_edits_top_db_and_range_with_the_bottom_fixed(qtbot, panel):
@@ -109,7 +151,7 @@ def test_dragging_the_top_handle_edits_top_db_and_range_with_the_bottom_fixed(qt
     assert (panel.top.value(), panel.range.value()) == (-10 + moved, 60 + moved)
     assert panel.levels == (-70.0, -10.0 + moved) == (scale.low, scale.high)
     for plot in panel.spectrograms.values():
-        assert tuple(plot.image.levels) == panel.levels
+        assert tuple(plot.image.getLevels()) == panel.levels
 
 
 def test_dragging_the_bottom_handle_edits_the_range_only_and_the_band_moves_both(qtbot, panel):
