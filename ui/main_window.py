@@ -381,14 +381,15 @@ class MainWindow(QMainWindow):
         busy = done < total
         self.encode_progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
-        if self.session.clip is not None:  # tokens appear as the encode advances
-            self._show_tokens(self.session.clip)
+        if self.session.clip is not None:  # tokens appear as the encode advances, only the new ones drawn
+            self.timeline.tokens.extend_final(self.session.clip.encoding.frames)
 
     def _show_tokens(self, clip) -> None:
         info = self.session.model
         channels = clip.codes.shape[0]
         names = ["L", "R"] if channels == 2 else [f"ch{c + 1}" for c in range(channels)]
-        self.timeline.tokens.set_codes(clip.codes, info.codebook_size, info.hop_length / info.sample_rate, names)
+        self.timeline.tokens.set_codes(clip.codes, info.codebook_size, info.hop_length / info.sample_rate, names,
+                                       clip.encoding.frames)
         self.timeline.tokens.set_selected(self.session.n)
 
     def _on_clip(self, clip) -> None:
@@ -414,7 +415,7 @@ class MainWindow(QMainWindow):
     def _on_codes_ready(self, clip) -> None:
         self.encode_progress.hide()
         self.cancel_button.hide()
-        self._show_tokens(clip)
+        self.timeline.tokens.extend_final(clip.encoding.frames)
 
     def _on_selection(self) -> None:
         s = self.session

@@ -336,10 +336,15 @@ class TokenPlot(TimePlot):
         self.n_codebooks = 1
         self.duration = 0.0
         self.bottoms: list[float] = []
+        self.codes: np.ndarray | None = None
+        self.final_frames = 0
 
     def set_codes(self, codes: np.ndarray, codebook_size: int, seconds_per_frame: float,
-                  channel_names: list[str]) -> None:
-        """``codes`` ``[C, N, F]``; the first channel's block on top."""
+                  channel_names: list[str], final_frames: int) -> None:
+        """``codes`` ``[C, N, F]``, its first ``final_frames`` frames final; the first channel's block on top.
+
+        The array is kept: while the encode fills it, :meth:`extend_final` redraws only the
+        frames that have become final."""
         channels, n, frames = codes.shape
         if channels != len(self.images):
             self._make_blocks(channels)
@@ -349,6 +354,7 @@ class TokenPlot(TimePlot):
         for image, block, bottom in zip(self.images, codes, self.bottoms):
             image.set_values(block, levels=(0, codebook_size - 1))
             image.setRect(QRectF(0, bottom, self.duration, n))
+        self.codes, self.final_frames = codes, final_frames
         top = self.bottoms[0] + n
         vb = self.getPlotItem().vb
         vb.setLimits(yMin=0, yMax=top)
@@ -370,7 +376,16 @@ class TokenPlot(TimePlot):
             self.addItem(shade, ignoreBounds=True)
             self.shades.append(shade)
 
+    def extend_final(self, frames: int) -> None:
+        """The first ``frames`` frames of the codes are final now: redraw those that were not yet."""
+        if self.codes is None or frames <= self.final_frames:
+            return
+        for image, block in zip(self.images, self.codes):
+            image.set_values(block, self.final_frames, frames)
+        self.final_frames = frames
+
     def clear_codes(self) -> None:
+        self.codes = None
         for image in self.images:
             image.clear()
 

@@ -72,7 +72,7 @@ def test_tokens_of_every_channel_with_the_codebooks_past_n_dimmed(qtbot):
     plot = TokenPlot()
     qtbot.addWidget(plot)
     codes = np.stack([np.full((12, 40), 5), np.full((12, 40), 9)])  # [C=2, N=12, F=40]
-    plot.set_codes(codes, 1024, 0.01, ["L", "R"])
+    plot.set_codes(codes, 1024, 0.01, ["L", "R"], final_frames=40)
     plot.set_selected(4)
     top, bottom = plot.bottoms
     assert [image.values[0, 0] for image in plot.images] == [5, 9]  # the first channel's block on top
@@ -81,6 +81,27 @@ def test_tokens_of_every_channel_with_the_codebooks_past_n_dimmed(qtbot):
     for shade, start in zip(plot.shades, plot.bottoms):
         rect = shade.rect()
         assert (rect.top(), rect.height(), rect.width()) == (start + 4, 8, pytest.approx(0.4))
+
+
+def test_tokens_drawn_as_the_encode_advances_equal_the_tokens_drawn_once_encoded(qtbot):
+    """Each piece's frames are drawn when they become final, though the encoder writes ahead of that."""
+    final = np.random.default_rng(0).integers(0, 1024, (2, 9, 300))
+    codes = np.zeros_like(final)  # what the clip holds before its encode
+    growing, whole = TokenPlot(), TokenPlot()
+    qtbot.addWidget(growing)
+    qtbot.addWidget(whole)
+    growing.set_codes(codes, 1024, 0.01, ["L", "R"], final_frames=0)
+    for start, end in [(0, 86), (86, 172), (172, 258), (258, 300)]:
+        codes[:, :, start:end] = final[:, :, start:end]
+        codes[:, :, end : end + 20] = final[:, :, end : end + 20] // 2  # the next piece, half written
+        growing.extend_final(end)
+    codes[:] = final
+    growing.extend_final(300)  # the encode's end: nothing left to draw
+    whole.set_codes(final, 1024, 0.01, ["L", "R"], final_frames=300)
+    for grown, once in zip(growing.images, whole.images):
+        np.testing.assert_array_equal(grown.image, once.image)
+        np.testing.assert_array_equal(grown.image, colour_indices(final[0 if grown is growing.images[0] else 1],
+                                                                  (0, 1023)))
 
 
 def test_a_spectrogram_drawn_column_range_by_range_equals_the_final_one_drawn_at_once(qtbot, monkeypatch):
