@@ -172,9 +172,6 @@ class TimelinePanel(QWidget):
         for plot in [self.ruler, *self.plots]:
             plot.set_duration(seconds)
 
-    def set_spectrogram(self, key: str, spec) -> None:
-        self.spectrograms[key].set_spectrogram(spec, self.levels)
-
     def clear(self) -> None:
         for plot in self.spectrograms.values():
             plot.clear_image()
