@@ -31,6 +31,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,8 @@ CONTROL = 0  # priority of user-requested jobs (lower runs first)
 CHUNK_SECONDS = 0.25  # short chunks: an uncached slider move waits for at most two of them
 ENCODE_PIECE_SECONDS = 2.0  # encode granularity: progress, cancellation, first sound
 ENCODE_LOOKAHEAD_CHUNKS = 8  # while encoding, decode at most this far ahead of the playhead
+CHUNK_DECODE_GUESS_S = 0.05  # a chunk's decode time until one is measured (the bundled model: ~40 ms)
+AUDIO_LATENCY_GUESS_S = 0.012  # one output block: a rendered chunk is heard from the next callback
 INFERENCE_NICENESS = 5  # below the GUI thread, above the analysis thread and other niced jobs
 
 
@@ -121,6 +124,8 @@ class InferenceWorker(QThread):
         self.selected_n = 1
         self.audible_n: int | None = None  # the count still heard while a crossfade waits for selected_n
         self.playhead = 0
+        self.playing = False
+        self._decode_seconds = CHUNK_DECODE_GUESS_S  # moving average of one chunk's decode (this thread)
         self.loop: tuple[int, int] | None = None
         self._quality_done: set[int] = set()
         self._encoding: tuple[ProgressiveEncode, StudioClip, int] | None = None  # (encoder, clip, generation)
@@ -257,7 +262,14 @@ class InferenceWorker(QThread):
     def _next_chunk(self, clip: StudioClip) -> tuple[int, int] | None:
         # The worker alone sets protection: the count selected and the one still being heard.
         clip.cache.protect({self.selected_n} | ({self.audible_n} if self.audible_n is not None else set()))
-        return render_planner.next_chunk(clip.cache, self.selected_n, self.playhead, self.loop)
+        return render_planner.next_chunk(clip.cache, self.selected_n, self._planning_position(clip), self.loop)
+
+    def _planning_position(self, clip: StudioClip) -> int:
+        """Plan from where the playhead will be when a decode started now is done."""
+        if not self.playing:
+            return self.playhead
+        return render_planner.position_after(self.playhead, self._decode_seconds + AUDIO_LATENCY_GUESS_S,
+                                             self._codec.sample_rate, clip.grid.length, self.loop)
 
     def _encode_step(self) -> None:
         """One piece of the encode, unless a chunk just ahead of the playhead can be decoded."""
@@ -272,7 +284,7 @@ class InferenceWorker(QThread):
             while last + 1 < clip.grid.n_chunks and \
                     min(clip.grid.n_frames, clip.grid.frames(last + 1)[1] + context) <= ready:
                 last += 1
-            target = render_planner.next_chunk(clip.cache, self.selected_n, self.playhead, self.loop,
+            target = render_planner.next_chunk(clip.cache, self.selected_n, self._planning_position(clip), self.loop,
                                                speculative=False, last_chunk=last)
             ahead = None if target is None else target[1] - clip.grid.chunk_at(self.playhead)
             if ahead is not None and 0 <= ahead < ENCODE_LOOKAHEAD_CHUNKS:
@@ -345,7 +357,9 @@ class InferenceWorker(QThread):
         lo, hi = max(0, start - margin), min(grid.n_frames, end + margin)
         _require_codes(clip, chunk, hi)
         codes = torch.from_numpy(clip.codes[:, :n, lo:hi])
+        started = time.perf_counter()
         wave = codec.decode(codes, chunk_seconds=(hi - lo + 1) / codec.frame_rate)[:, 0].numpy()
+        self._decode_seconds += 0.25 * (time.perf_counter() - started - self._decode_seconds)
         s_start, s_end = grid.samples(chunk)
         first = (start - lo) * grid.hop_length
         piece = wave[:, first : first + (s_end - s_start)]

@@ -23,6 +23,20 @@ from app.render_cache import RenderCache
 STREAMING_CHUNKS = 2  # the chunk at the playhead and the next: always rendered, budget or not
 
 
+def position_after(playhead: int, seconds: float, sample_rate: int, length: int,
+                   loop: tuple[int, int] | None = None) -> int:
+    """Where a playing playhead will be ``seconds`` from now (round the loop, stopped at the end).
+
+    The worker plans from here, ``seconds`` being how long a chunk takes to decode: a decode
+    started for the chunk under the playhead now would finish after the playhead has left it
+    when the playhead is near the chunk's end, and the switch would wait for a second decode.
+    """
+    position = playhead + int(round(seconds * sample_rate))
+    if loop is not None and loop[0] <= playhead < loop[1] and position >= loop[1]:
+        position = loop[0] + (position - loop[0]) % max(1, loop[1] - loop[0])
+    return min(position, max(0, length - 1))
+
+
 def chunk_order(n_chunks: int, playhead_chunk: int, loop: tuple[int, int] | None = None) -> list[int]:
     """Chunks from the playhead onwards, wrapping; those in ``loop`` (inclusive chunk range) first."""
     order = [(playhead_chunk + k) % n_chunks for k in range(n_chunks)]

@@ -325,7 +325,7 @@ class StudioSession(QObject):
     def tick(self) -> int:
         """Called by the GUI's frame timer: tell the worker where the playhead is."""
         position = self.player.position
-        self.worker.playhead = position
+        self.worker.playhead, self.worker.playing = position, self.player.playing
         if self.comparison.active:
             self.comparison.follow(self.n, position, self.player.loop)
         audible = self.player.audible

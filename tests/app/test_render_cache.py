@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from app.render_cache import ChunkGrid, RenderCache
-from app.render_planner import chunk_order, count_order, next_chunk
+from app.render_planner import chunk_order, count_order, next_chunk, position_after
 
 
 def grid(length=10_000, hop=100, chunk_frames=20):
@@ -114,3 +114,20 @@ def test_planner_streams_around_the_playhead_when_the_selected_count_does_not_fi
     assert render_all(6500) == [(2, 3), (2, 4), (2, 0)]  # as many as fit, from the playhead
     assert render_all(0) == [(2, 1)]  # the next chunk to play displaces the oldest, (2, 3)
     assert [c for c in range(5) if cache.is_rendered(2, c)] == [0, 1, 4]
+
+
+def test_planning_position_is_where_the_playhead_will_be_after_a_decode():
+    rate, length = 44100, 44100 * 10
+    assert position_after(1000, 0.05, rate, length) == 1000 + 2205
+    assert position_after(length - 10, 0.05, rate, length) == length - 1  # the clip ends there
+    loop = (44100, 2 * 44100)
+    assert position_after(2 * 44100 - 100, 0.05, rate, length, loop) == 44100 + 2205 - 100  # round the loop
+    assert position_after(3 * 44100, 0.05, rate, length, loop) == 3 * 44100 + 2205  # outside it: straight on
+
+
+def test_a_chunk_the_playhead_leaves_during_its_decode_is_not_planned_first():
+    grid = ChunkGrid(length=8 * 1024, n_frames=16, hop_length=512, chunk_frames=2)  # chunks of 1024 samples
+    cache = RenderCache(grid, n_codebooks=2, budget_bytes=1 << 20)
+    near_end = 1024 - 100  # 100 samples before chunk 1 starts; a decode lasts 441 samples at 44.1 kHz
+    assert next_chunk(cache, 1, near_end) == (1, 0)
+    assert next_chunk(cache, 1, position_after(near_end, 0.01, 44100, grid.length)) == (1, 1)
