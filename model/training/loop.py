@@ -72,6 +72,10 @@ def train(options: TrainingOptions, reporter: Reporter) -> TrainingResult:
         return Trainer(options, ctx, reporter).run()
     finally:
         ctx.close()
+        if options.compile:  # inductor's compile pool would outlive the run in a caller's process
+            from torch._inductor.async_compile import shutdown_compile_workers
+
+            shutdown_compile_workers()
 
 
 def _on_main(ctx: distributed.DistributedContext, work):
