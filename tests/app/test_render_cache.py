@@ -18,11 +18,16 @@ def test_grid_covers_the_clip_without_gaps():
     assert g.chunk_at(0) == 0 and g.chunk_at(1999) == 0 and g.chunk_at(2000) == 1 and g.chunk_at(10_049) == g.n_chunks - 1
 
 
-def test_cache_evicts_least_recent_unprotected_chunks_within_budget():
-    g = grid()
+def three_chunk_cache(n_codebooks: int) -> tuple[RenderCache, np.ndarray]:
+    """A cache whose budget holds three chunks, count 2 protected, and a chunk to put in it."""
     chunk = np.zeros((2000, 1), np.float32)
-    cache = RenderCache(g, 4, budget_bytes=3 * chunk.nbytes)
+    cache = RenderCache(grid(), n_codebooks, budget_bytes=3 * chunk.nbytes)
     cache.protect({2})
+    return cache, chunk
+
+
+def test_cache_evicts_least_recent_unprotected_chunks_within_budget():
+    cache, chunk = three_chunk_cache(4)
     cache.put(2, 0, chunk)
     cache.put(1, 0, chunk)
     cache.put(3, 0, chunk)
@@ -81,10 +86,7 @@ def test_planner_only_offers_chunks_whose_codes_exist_while_encoding():
 
 
 def test_budget_is_hard_protected_chunks_go_last_oldest_first():
-    g = grid()
-    chunk = np.zeros((2000, 1), np.float32)
-    cache = RenderCache(g, 2, budget_bytes=3 * chunk.nbytes)
-    cache.protect({2})
+    cache, chunk = three_chunk_cache(2)
     cache.put(1, 0, chunk)
     for c in range(5):
         cache.put(2, c, chunk)

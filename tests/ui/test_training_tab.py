@@ -109,6 +109,15 @@ def set_up_quick_tiny(tab, steps: int) -> None:
     tab.findChild(QWidget, "trainSteps").setValue(steps)
 
 
+def start_tiny_run(qtbot, tab, recordings: Path, until_step: int) -> None:
+    """A quick decoder-only fine-tune with the tiny preset, running until it has reached ``until_step``."""
+    choose_data(qtbot, tab, recordings)
+    set_up_quick_tiny(tab, 2000)
+    click(qtbot, tab, "trainStart")
+    assert tab.run.state == RUNNING
+    qtbot.waitUntil(lambda: tab.history.step >= until_step, timeout=TIMEOUT_MS)
+
+
 def click(qtbot, tab, name: str) -> None:
     button = tab.findChild(QWidget, name)
     assert button.isEnabled(), f"{name} is disabled"
@@ -169,10 +178,7 @@ def test_a_crashing_training_is_reported_and_the_studio_carries_on(qtbot, window
 
 def test_a_killed_training_process_is_reported_and_the_studio_carries_on(qtbot, window, recordings):
     tab = window.training
-    choose_data(qtbot, tab, recordings)
-    set_up_quick_tiny(tab, 2000)
-    click(qtbot, tab, "trainStart")
-    qtbot.waitUntil(lambda: tab.history.step >= 1, timeout=TIMEOUT_MS)
+    start_tiny_run(qtbot, tab, recordings, until_step=1)
     os.kill(tab.run.pid, signal.SIGKILL)  # as the out-of-memory killer would: no report, no checkpoint
     qtbot.waitUntil(lambda: tab.run.state == FAILED, timeout=TIMEOUT_MS)
     assert tab.messages.level == "error"
@@ -201,10 +207,7 @@ def test_reopening_offers_to_resume_a_paused_run_and_resume_continues_it(qtbot, 
                                                                          recordings, no_leftover_training):
     first = open_window(qtbot, music_path, tiny_base)
     tab = first.training
-    choose_data(qtbot, tab, recordings)
-    set_up_quick_tiny(tab, 2000)
-    tab.start()
-    qtbot.waitUntil(lambda: tab.history.step >= 2, timeout=TIMEOUT_MS)
+    start_tiny_run(qtbot, tab, recordings, until_step=2)
     click(qtbot, tab, "trainPause")
     qtbot.waitUntil(lambda: tab.run.state == PAUSED, timeout=TIMEOUT_MS)
     paused_at, folder = tab.history.step, tab.run.run_folder
@@ -248,11 +251,7 @@ def test_the_setup_column_is_not_covered_by_its_scroll_bar_and_tables_fit_their_
 @pytest.mark.slow
 def test_train_watch_preview_pause_resume_stop_and_use_the_model(qtbot, window, recordings):
     tab, session = window.training, window.session
-    choose_data(qtbot, tab, recordings)
-    set_up_quick_tiny(tab, 2000)
-    click(qtbot, tab, "trainStart")
-    assert tab.run.state == RUNNING
-    qtbot.waitUntil(lambda: len(tab.history.steps) >= 3, timeout=TIMEOUT_MS)
+    start_tiny_run(qtbot, tab, recordings, until_step=3)
     # the scan's minutes are the trainer's
     assert tab.history.data["train"]["minutes"] == pytest.approx(tab.data.train_minutes, abs=1e-3)
     assert tab.history.data["validation"]["minutes"] == pytest.approx(tab.data.validation_minutes, abs=1e-3)
@@ -305,10 +304,7 @@ def test_closing_asks_about_a_running_training_and_the_next_window_follows_it(qt
                                                                               recordings, no_leftover_training):
     first = open_window(qtbot, music_path, tiny_base)
     tab = first.training
-    choose_data(qtbot, tab, recordings)
-    set_up_quick_tiny(tab, 2000)
-    tab.start()
-    qtbot.waitUntil(lambda: len(tab.history.steps) >= 1, timeout=TIMEOUT_MS)
+    start_tiny_run(qtbot, tab, recordings, until_step=1)
     pid, folder = tab.run.pid, tab.run.run_folder
     tab.ask_close_choice = lambda: "cancel"
     assert not first.close() and first.isVisible()
