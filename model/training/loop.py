@@ -72,10 +72,23 @@ def train(options: TrainingOptions, reporter: Reporter) -> TrainingResult:
         return Trainer(options, ctx, reporter).run()
     finally:
         ctx.close()
-        if options.compile:  # inductor's compile pool would outlive the run in a caller's process
-            from torch._inductor.async_compile import shutdown_compile_workers
+        if options.compile:
+            _release_compile_workers()
 
-            shutdown_compile_workers()
+
+def _release_compile_workers() -> None:
+    """Stop inductor's compile pools, which would otherwise outlive the run in a caller's process.
+
+    Inductor keeps two kinds: the process pools that ``shutdown_compile_workers`` knows about,
+    and a thread pool (``AsyncCompile.pool``, cached, created only on a cold compile cache) that it
+    does not; both are stopped and forgotten, so a later compile makes fresh ones.
+    """
+    from torch._inductor.async_compile import AsyncCompile, shutdown_compile_workers
+
+    shutdown_compile_workers()
+    if AsyncCompile.pool.cache_info().currsize:
+        AsyncCompile.pool().shutdown(wait=True)
+        AsyncCompile.pool.cache_clear()
 
 
 def _on_main(ctx: distributed.DistributedContext, work):
