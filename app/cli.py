@@ -117,6 +117,9 @@ def _train_parser(sub) -> None:
     tr.add_argument("--ckpt-every", type=int, metavar="C", help="checkpoint every C steps")
     tr.add_argument("--keep", type=int, metavar="K", help="periodic checkpoints to keep")
     tr.add_argument("--log-every", type=int, metavar="L", help="progress report every L steps")
+    tr.add_argument("--revive-every", type=int, metavar="R",
+                    help="every R steps, move rarely used codes of learned codebooks onto batch latents "
+                         "(0: off; default: the preset's; may be changed on --resume)")
     tr.add_argument("--seed", type=int, help="random seed of a new run (default 0)")
     tr.add_argument("--workers", type=int, default=1, metavar="W",
                     help="data loading processes (default 1; 0 loads in the training process)")

@@ -71,6 +71,10 @@ class FactorizedVectorQuantizer(nn.Module):
         enc = F.normalize(latents.transpose(1, 2).reshape(b * t, d))
         return euclidean_nearest(enc, F.normalize(self.codebook.weight)).view(b, t)
 
+    def code_vectors(self, residual: torch.Tensor) -> torch.Tensor:
+        """The stage's input as rows ``[B*T, d]`` of the code space its codebook lives in."""
+        return to_vectors(self.in_proj(residual))
+
     def forward(self, residual: torch.Tensor) -> StageOutput:
         z_e = self.in_proj(residual)
         indices = self.nearest(z_e)
@@ -177,6 +181,10 @@ class EuclideanVectorQuantizer(nn.Module):
         self.codebook = nn.Embedding(codebook_size, dim)
         nn.init.uniform_(self.codebook.weight, -1.0 / codebook_size, 1.0 / codebook_size)
 
+    def code_vectors(self, residual: torch.Tensor) -> torch.Tensor:
+        """The stage's input as rows ``[B*T, d]`` of the code space its codebook lives in."""
+        return to_vectors(residual)
+
     def forward(self, residual: torch.Tensor) -> StageOutput:
         indices = euclidean_nearest(to_vectors(residual), self.codebook.weight).view(residual.shape[0], -1)
         z_q = self.decode_indices(indices)
@@ -215,6 +223,24 @@ class GroupSlice(nn.Module):
 
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
         return self._place(self.stage.decode_indices(indices))
+
+    def learned_codebook(self) -> nn.Embedding | None:
+        return learned_codebook(self.stage)
+
+    def code_vectors(self, residual: torch.Tensor) -> torch.Tensor:
+        return self.stage.code_vectors(residual[:, self.start : self.stop])
+
+
+def learned_codebook(stage: nn.Module) -> nn.Embedding | None:
+    """The codebook a stage learns by gradient (DAC's, HiFi-Codec's), or ``None`` (EMA codebooks).
+
+    Only such codebooks need the trainer's dead-code revival (:mod:`model.training.code_revival`);
+    EMA stages restart their own dead codes.
+    """
+    if isinstance(stage, GroupSlice):
+        return stage.learned_codebook()
+    codebook = getattr(stage, "codebook", None)
+    return codebook if isinstance(codebook, nn.Embedding) and hasattr(stage, "code_vectors") else None
 
 
 @dataclass
@@ -284,6 +310,23 @@ class ResidualVectorQuantizer(nn.Module):
             codebook = codebook + (out.codebook_loss * mask).mean()
             codes.append(out.indices)
         return QuantizerOutput(quantized, torch.stack(codes, 1), commitment, codebook, kept)
+
+    @torch.no_grad()
+    def stage_inputs(self, z: torch.Tensor) -> list[torch.Tensor]:
+        """The residual each stage quantizes when all ``N`` are applied to ``z [B, D, T]``.
+
+        The stages run in eval mode, so looking does not move an EMA codebook.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            inputs, residual = [], z
+            for stage in self.quantizers:
+                inputs.append(residual)
+                residual = residual - stage(residual).quantized
+            return inputs
+        finally:
+            self.train(was_training)
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Sum of the stages' codewords for ``codes [B, n, T]`` (n <= N)."""

@@ -36,6 +36,7 @@ from model.training.checkpoint import (
     capture_rng_state,
     restore_rng_state,
 )
+from model.training.code_revival import CodeRevival
 from model.training.corpus import Corpus, require_usable, scan_folder, split_held_out
 from model.training.excerpts import ExcerptSpec, Failure
 from model.training.exported_model import export_model
@@ -146,8 +147,10 @@ class Trainer:
         # torch.compile fuses the generator's element-wise work (Snake, weight norm): about 1.4x
         # faster steps on this CPU after a one-off compilation of minutes (cached by inductor).
         forward = torch.compile(self.generator) if options.compile else self.generator
+        self.revival = CodeRevival.for_network(distributed.unwrap(self.generator), preset.revival_window,
+                                               preset.revival_min_uses, self.config.seed)
         self.step_fn = TrainingStep(forward, self.discriminator, self.trainable, preset, self.sample_rate,
-                                    ctx.device)
+                                    ctx.device, on_codes=self.revival.observe if self.revival else None)
         self._seed_training_stream()
         if options.resume:
             self._load_resume_state()
@@ -162,7 +165,10 @@ class Trainer:
         options, run = self.options, self.run_folder
         saved = run.read_config()
         if saved is not None and options.resume:
-            return resumed_config(saved, options), None
+            config = resumed_config(saved, options)
+            if config.preset != saved.preset:  # a changed setting holds for later resumes too
+                run.write_config(config)
+            return config, None
         if run.holds_run():
             raise TrainingStateError(f"{run.path} already holds a training run: add --resume to continue it, "
                                      "or choose another --out folder")
@@ -222,6 +228,8 @@ class Trainer:
         distributed.unwrap(self.generator).load_state_dict(state["generator"])
         distributed.unwrap(self.discriminator).load_state_dict(state["discriminator"])
         self.step_fn.load_state_dict(state)
+        if self.revival is not None and "revival" in state:
+            self.revival.load_state_dict(state["revival"])
         self.step = int(state["step"])
         self.best_mel, self.best_step = state["best_mel_distance"], state["best_step"]
         if state["sampler"]["train_fingerprint"] != _fingerprint(self.train_corpus):
@@ -298,6 +306,8 @@ class Trainer:
                 audio = batches.next()
                 losses = self.train_step(audio)
                 self.step += 1
+                if self.revival is not None and self.revival.due():
+                    self.reporter.emit(self.revival.revive(audio, self.step_fn.optimizer_g, self.step))
                 meter.tick()
                 count += 1
                 for k, v in losses.items():
@@ -374,6 +384,7 @@ class Trainer:
             "generator": distributed.unwrap(self.generator).state_dict(),
             "discriminator": distributed.unwrap(self.discriminator).state_dict(),
             **self.step_fn.state_dict(),
+            **({"revival": self.revival.state_dict()} if self.revival is not None else {}),
             "rng": rng,
             "sampler": {"next_step": self.step, "batch_size": self.preset.batch_size,
                         "world_size": self.ctx.world_size, "seed": self.config.seed,

@@ -74,6 +74,8 @@ class TrainingPreset:
     log_every: int = 10
     loudness_lufs: float = -16.0  # excerpts are normalised to this loudness
     silence_lufs: float = -40.0  # quieter excerpts are skipped
+    revival_window: int = 0  # steps between dead-code revivals of learned codebooks (0: off)
+    revival_min_uses: int = 3  # a code used fewer times within the window is revived
     description: str = ""
 
     def to_dict(self) -> dict:
@@ -102,7 +104,7 @@ class TrainingPreset:
     def check(self) -> None:
         positive = {"batch_size": self.batch_size, "steps": self.steps, "val_every": self.val_every,
                     "ckpt_every": self.ckpt_every, "keep": self.keep, "val_examples": self.val_examples,
-                    "log_every": self.log_every}
+                    "log_every": self.log_every, "revival_min_uses": self.revival_min_uses}
         for name, value in positive.items():
             if value < 1:
                 raise PresetError(f"{name} must be at least 1, got {value}")
@@ -112,6 +114,8 @@ class TrainingPreset:
             raise PresetError(f"excerpt length must be within 0.05..60 s, got {self.excerpt_seconds}")
         if self.gan_start_step < 0:
             raise PresetError(f"gan_start_step must be >= 0, got {self.gan_start_step}")
+        if self.revival_window < 0:
+            raise PresetError(f"the revival window must be >= 0 steps (0: off), got {self.revival_window}")
 
 
 DAC_44K = TrainingPreset(
@@ -135,6 +139,8 @@ DEFAULT = TrainingPreset(
     keep=3,
     val_examples=24,
     val_seconds=2.0,
+    revival_window=200,
+    revival_min_uses=3,
     description="The bundled default model (DEFAULT_DAC), trained on a CPU in resumable sessions of a few hours.",
 )
 """The recipe of the bundled default model, chosen for the most learning per CPU-second.
@@ -159,6 +165,10 @@ CPU time, because the machine is shared), batch 8 x 0.38 s:
   takes seconds, not a minute.
 * Validation on 24 fixed 2 s excerpts every 1000 steps takes about 1.5 minutes (a few % of
   the time); a checkpoint every 200 steps (5 to 10 minutes) bounds the work lost to a crash.
+* Dead-code revival every 200 steps (:mod:`model.training.code_revival`): a window is 52 800
+  frames, about 52 per code if usage were uniform; codes used fewer than 3 times are moved onto
+  latents of the batch.  Without it, the first 4 000 steps left 300-600 of each codebook's
+  1 024 codes unused on validation and the lowest codebook entropy falling (5.4 to 4.2 bits).
 """
 
 TINY = TrainingPreset(

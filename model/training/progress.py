@@ -123,6 +123,10 @@ def event_text(e: Event) -> str:
                 f"with {full['n_codebooks']} codebooks{best}")
     if kind == "checkpoint":
         return f"checkpoint ({e['kind']}) at step {e['step']}: {e['path']}"
+    if kind == "revival":
+        revived = e["revived"]
+        return (f"codes revived at step {e['step']}: {sum(revived)} in all, per codebook "
+                f"{' '.join(str(r) for r in revived)} (used < {e['min_uses']} times in {e['window']} steps)")
     if kind == "warning":
         return f"warning: {e['message']}"
     if kind == "error":

@@ -28,7 +28,7 @@ FREEZABLE = ("encoder", "quantizer", "decoder")
 HELD_OUT_FRACTION = 0.05
 
 # Options that may differ from config.json on --resume: they never change what a step computes.
-CHANGEABLE_ON_RESUME = ("steps", "val_every", "ckpt_every", "keep", "log_every")
+CHANGEABLE_ON_RESUME = ("steps", "val_every", "ckpt_every", "keep", "log_every", "revival_window")
 
 
 @dataclass
@@ -49,6 +49,7 @@ class TrainingOptions:
     ckpt_every: int | None = None
     keep: int | None = None
     log_every: int | None = None
+    revive_every: int | None = None
     freeze: tuple[str, ...] | None = None
     seed: int | None = None
     resume: bool = False
@@ -155,7 +156,7 @@ def _preset_overrides(options: TrainingOptions) -> dict:
     return {"steps": options.steps, "batch_size": options.batch, "lr": options.lr,
             "excerpt_seconds": options.excerpt_seconds, "gan_start_step": options.gan_start,
             "val_every": options.val_every, "ckpt_every": options.ckpt_every, "keep": options.keep,
-            "log_every": options.log_every}
+            "log_every": options.log_every, "revival_window": options.revive_every}
 
 
 def new_config(options: TrainingOptions, base: tuple[str, dict] | None) -> RunConfig:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -28,10 +29,12 @@ class LossNotFiniteError(ValueError):
 
 class TrainingStep:
     def __init__(self, generator: nn.Module, discriminator: nn.Module, trainable: list[nn.Parameter],
-                 preset: TrainingPreset, sample_rate: int, device: torch.device) -> None:
+                 preset: TrainingPreset, sample_rate: int, device: torch.device,
+                 on_codes: Callable[[torch.Tensor], None] | None = None) -> None:
         """``generator`` / ``discriminator`` may be DDP-wrapped; ``trainable`` is the generator's
-        unfrozen parameters."""
+        unfrozen parameters; ``on_codes`` sees each step's codes ``[B, N, T]`` (usage counts)."""
         self.generator, self.discriminator, self.trainable = generator, discriminator, trainable
+        self.on_codes = on_codes
         self.preset, self.device = preset, device
         self.optimizer_g = torch.optim.AdamW(trainable, lr=preset.lr, betas=preset.betas,
                                              weight_decay=preset.weight_decay)
@@ -47,6 +50,8 @@ class TrainingStep:
         real = real.to(self.device, non_blocking=True)
         with self._autocast():
             fake, quantized = self.generator(real)
+        if self.on_codes is not None:
+            self.on_codes(quantized.codes)
         out: dict[str, float] = {}
         if gan:
             with self._autocast():
