@@ -169,6 +169,13 @@ def _training(i: CardInputs) -> str:
         lines.append(f"| all | {log.data['train']['files']} | {log.data['train']['minutes']:.1f} | "
                      f"{log.data['validation']['files']} | {log.data['validation']['minutes']:.1f} |")
         lines.append("")
+    if log.revivals:
+        steps = sorted(log.revivals)
+        lines += [f"Dead-code revival ([docs/training.md](../../docs/training.md#dead-code-revival---revive-every-r)): "
+                  f"every {p.revival_window:,} steps, codes used fewer than {p.revival_min_uses} times in that window "
+                  f"moved onto latents of the batch; {len(steps)} revival(s) from step {steps[0]:,} to {steps[-1]:,}, "
+                  f"{log.revivals[steps[0]]:,} codes revived at the first and {log.revivals[steps[-1]]:,} at the last "
+                  f"(of {i.codec.n_codebooks * i.codec.codebook_size:,}).", ""]
     lines += [
         f"Steps: this checkpoint is step {i.best_step:,}; the log reaches step {log.last_step:,} of "
         f"{p.steps:,} over {log.sessions} session(s) (resumed from checkpoints).",

@@ -52,6 +52,7 @@ class TrainingLog:
     steps_computed: int = 0  # replayed steps included
     validation_seconds: float = 0.0
     data: dict | None = None  # the last "data" event
+    revivals: dict[int, int] = field(default_factory=dict)  # step -> codes revived (all codebooks)
     finished: bool = False  # the last event is "done" with reason "completed"
     skipped_lines: int = 0
 
@@ -106,6 +107,8 @@ def read_training_log(path: str | Path) -> TrainingLog:
                 [float(h) for h in event["entropy_bits"]], float(event["bitrate_efficiency"]),
                 float(event.get("seconds") or 0.0))
             log.validation_seconds += float(event.get("seconds") or 0.0)
+        elif kind == "revival":
+            log.revivals[int(event["step"])] = sum(int(r) for r in event["revived"])
     if log.sessions == 0:
         raise TrainingLogError(f"{path}: not a training log (no 'start' event)")
     log.validations = [validations[s] for s in sorted(validations)]

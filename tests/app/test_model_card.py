@@ -42,7 +42,7 @@ def tiny_run(tmp_path_factory):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = main(["train", "--data", str(root / "train"), "--val", str(root / "val"), "--out", str(root / "run"),
-                     "--preset", "tiny", "--threads", "1", "--workers", "0", "--json-progress"])
+                     "--preset", "tiny", "--threads", "1", "--workers", "0", "--revive-every", "2", "--json-progress"])
     assert code == 0
     (root / "run.log").write_text(out.getvalue())
     return root
@@ -129,6 +129,10 @@ def test_card_from_a_tiny_run(tiny_run, tmp_path):
     log = read_training_log(tiny_run / "run.log")
     finished = card(log)
     assert "Interim" not in finished and "## Targets" in finished
+    revived = log.revivals
+    assert sorted(revived) == [2, 4, 6]
+    assert (f"3 revival(s) from step 2 to 6, {revived[2]:,} codes revived at the first and {revived[6]:,} at the "
+            f"last (of 96)") in finished
     for result in results:
         section = finished.split(f"### {result.domain}\n")[1].split("###")[0]
         first, last = result.evaluation.rows[0], result.evaluation.rows[-1]

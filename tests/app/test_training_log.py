@@ -71,3 +71,10 @@ def test_a_file_without_a_start_event_is_refused(tmp_path):
         read_training_log(path)
     with pytest.raises(TrainingLogError, match="cannot read"):
         read_training_log(tmp_path / "missing.log")
+
+
+def test_revivals_are_read_as_codes_revived_per_step(tmp_path):
+    path = tmp_path / "run.log"
+    revival = {"event": "revival", "rare": [9, 9], "min_uses": 3, "window": 10}
+    _write(path, [_start(0), {**revival, "step": 10, "revived": [5, 4]}, {**revival, "step": 20, "revived": [1, 0]}])
+    assert read_training_log(path).revivals == {10: 9, 20: 1}
