@@ -58,6 +58,11 @@ ENCODE_LOOKAHEAD_CHUNKS = 8  # while encoding, decode at most this far ahead of 
 CHUNK_DECODE_GUESS_S = 0.05  # a chunk's decode time until one is measured (the bundled model: ~40 ms)
 AUDIO_LATENCY_GUESS_S = 0.012  # one output block: a rendered chunk is heard from the next callback
 INFERENCE_NICENESS = 5  # below the GUI thread, above the analysis thread and other niced jobs
+# One core for the model, the other left to the GUI, the audio callback and the analysis thread.
+# Two intra-op threads meet at a barrier after every small operator: with the second core busy
+# (the GUI, the analysis, anything else) one of them waits its turn there and a chunk's decode
+# went from ~40 ms to 200-700 ms. The codec's parallel chunk pool defaults to this count too.
+INFERENCE_TORCH_THREADS = 1
 
 
 class Cancelled(Exception):
@@ -183,6 +188,26 @@ class InferenceWorker(QThread):
         """For jobs running on this thread only."""
         return self._codec
 
+    def playback_waits(self) -> bool:
+        """Playing, the selected count is missing under the playhead, and this thread can decode it now.
+
+        The player is then still playing the previous count (a slider move) or the original:
+        any thread may ask, so that it can hold back work that would slow that decode down.
+        """
+        clip, codec = self.clip, self._codec
+        if clip is None or codec is None or not self.playing:
+            return False
+        chunk = clip.grid.chunk_at(self.playhead)
+        if clip.cache.is_rendered(self.selected_n, chunk):
+            return False
+        return clip.encoding.frames >= self._frames_needed(clip, chunk)
+
+    def _frames_needed(self, clip: StudioClip, chunk: int) -> int:
+        """How many leading frames must have final codes before ``chunk`` can be decoded (margin included)."""
+        if not self._codec.chunkable:
+            return clip.grid.n_frames
+        return min(clip.grid.n_frames, clip.grid.frames(chunk)[1] + self._codec.decoder_context)
+
     def _new_generation(self, reason: str) -> int:
         with self._cond:
             self._generation += 1
@@ -224,6 +249,7 @@ class InferenceWorker(QThread):
     @forgets_its_record
     def run(self) -> None:
         lower_current_thread_priority(INFERENCE_NICENESS)
+        torch.set_num_threads(INFERENCE_TORCH_THREADS)  # this thread's; also the default of threads started later
         while True:
             with self._cond:
                 stale, job = self._take_job()
@@ -280,9 +306,7 @@ class InferenceWorker(QThread):
         if clip is self.clip:
             ready = encoder.state.frames
             last = -1
-            context = self._codec.decoder_context if self._codec.chunkable else clip.grid.n_frames
-            while last + 1 < clip.grid.n_chunks and \
-                    min(clip.grid.n_frames, clip.grid.frames(last + 1)[1] + context) <= ready:
+            while last + 1 < clip.grid.n_chunks and self._frames_needed(clip, last + 1) <= ready:
                 last += 1
             target = render_planner.next_chunk(clip.cache, self.selected_n, self._planning_position(clip), self.loop,
                                                speculative=False, last_chunk=last)

@@ -90,7 +90,7 @@ class StudioSession(QObject):
         super().__init__()
         kwargs = {} if chunk_seconds is None else {"chunk_seconds": chunk_seconds}
         self.worker = InferenceWorker(cache_budget_bytes, **kwargs)
-        self.analysis = AnalysisWorker()
+        self.analysis = AnalysisWorker(defer_while=self.worker.playback_waits)
         self.player = AudioPlayer(stream_factory)
         self.model: ModelInfo | None = None
         self.clip: StudioClip | None = None

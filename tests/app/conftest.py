@@ -1,5 +1,6 @@
 """A studio session without a window, on the bundled model, that never opens a sound device."""
 import pytest
+import torch
 
 from app.audio_output import ManualOutputStream
 from app.studio_session import StudioSession
@@ -12,6 +13,15 @@ LOAD_TIMEOUT_MS = 60_000
 def clip_path(tmp_path_factory):
     """3 s of stereo music-like audio: several encode pieces and a dozen render chunks."""
     return write_music_clip(tmp_path_factory.mktemp("clips") / "music.wav", seconds=3.0, channels=2)
+
+
+@pytest.fixture
+def two_torch_threads():
+    """The process's torch default at two threads (the suite runs on one), restored after the test."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -1,0 +1,88 @@
+"""The studio's background threads leave the GUI and the decode a playback waits for what they need.
+
+On two cores: the inference worker and the analysis thread each run torch on one thread (two
+spin at a barrier whenever the other core is busy), and the analysis thread holds its next
+task back while the player waits for a decode.
+"""
+import threading
+import time
+
+import torch
+
+from app import analysis_worker
+from app.analysis_worker import AnalysisWorker
+
+TIMEOUT_S = 60
+
+
+def test_the_inference_worker_runs_torch_on_one_thread_whatever_the_process_default(
+        two_torch_threads, session):
+    seen = []
+    done = threading.Event()
+    session.worker.run_control(lambda: (seen.append(torch.get_num_threads()), done.set()))
+    assert done.wait(TIMEOUT_S)
+    assert seen == [1] and torch.get_num_threads() == 2  # the GUI thread's own setting is untouched
+
+
+def run_analysis(defer_while, task):
+    """Start an analysis thread, give it ``task``; returns (thread, event set when the task ran)."""
+    worker = AnalysisWorker(defer_while)
+    worker.start()
+    ran = threading.Event()
+    worker.submit("task", None, lambda: (task(), ran.set()))
+    return worker, ran
+
+
+def test_the_analysis_thread_runs_torch_on_one_thread(qtbot, two_torch_threads):
+    seen = []
+    worker, ran = run_analysis(None, lambda: seen.append(torch.get_num_threads()))
+    try:
+        assert ran.wait(TIMEOUT_S)
+    finally:
+        worker.stop()
+    assert seen == [1]
+
+
+def test_the_analysis_thread_holds_its_next_task_back_while_playback_waits(qtbot):
+    waiting = threading.Event()
+    waiting.set()
+    worker, ran = run_analysis(waiting.is_set, lambda: None)
+    try:
+        assert not ran.wait(analysis_worker.DEFER_LIMIT_S / 2)
+        waiting.clear()  # the decode arrived
+        assert ran.wait(TIMEOUT_S)
+    finally:
+        worker.stop()
+
+
+def test_the_analysis_thread_gives_way_for_a_bounded_time_only(qtbot):
+    started = time.monotonic()
+    worker, ran = run_analysis(lambda: True, lambda: None)  # a playback that never stops waiting
+    try:
+        assert ran.wait(TIMEOUT_S)
+        assert time.monotonic() - started >= analysis_worker.DEFER_LIMIT_S
+    finally:
+        worker.stop()
+
+
+def test_playback_waits_for_a_missing_chunk_of_the_selected_count_under_a_playing_playhead(
+        session, open_encoded, clip_path):
+    clip = open_encoded(clip_path)
+    worker, cache, grid = session.worker, clip.cache, clip.grid
+    held, gate = threading.Event(), threading.Event()
+    worker.run_control(lambda: (held.set(), gate.wait(TIMEOUT_S)))
+    assert held.wait(TIMEOUT_S)
+    try:  # the worker waits at the gate: nothing is rendered meanwhile
+        missing = next((n, c) for n in range(1, clip.n_codebooks + 1) for c in range(grid.n_chunks)
+                       if not cache.is_rendered(n, c))
+        rendered = next((n, c) for n in range(1, clip.n_codebooks + 1) for c in range(grid.n_chunks)
+                        if cache.is_rendered(n, c))
+        for (n, chunk), playing, waits in [(missing, True, True), (missing, False, False), (rendered, True, False)]:
+            worker.selected_n, worker.playhead, worker.playing = n, grid.samples(chunk)[0], playing
+            assert worker.playback_waits() is waits, (n, chunk, playing)
+        worker.selected_n, worker.playhead, worker.playing = missing[0], grid.samples(missing[1])[0], True
+        encoded, clip.encoding.frames = clip.encoding.frames, grid.frames(missing[1])[0]
+        assert not worker.playback_waits()  # its codes are not final yet: the encode comes first
+        clip.encoding.frames = encoded
+    finally:
+        gate.set()
