@@ -6,11 +6,12 @@ receives is compared sample for sample with what it should be.
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app.audio_output import ManualOutputStream
 from app.crossfade import FadeRamps
+from ui.transport_bar import TransportBar, format_clock
 
 
 def pull(frames: int) -> np.ndarray:
@@ -21,6 +22,35 @@ def pull(frames: int) -> np.ndarray:
         blocks.append(stream.pull())
         done += blocks[-1].shape[0]
     return np.concatenate(blocks)[:frames]
+
+
+class LayoutRequests(QObject):
+    """Counts the new layouts a widget is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, _watched, event) -> bool:
+        self.count += event.type() == QEvent.Type.LayoutRequest
+        return False
+
+
+def test_the_running_clock_asks_for_no_new_layout(qtbot):
+    """A label that may change size asks for a new layout on every new text, and the window
+    then repainted every widget in it at the frame rate while playing."""
+    bar = TransportBar()
+    qtbot.addWidget(bar)
+    bar.show()
+    qtbot.waitExposed(bar)
+    qtbot.wait(50)  # the layouts of showing it
+    requests = LayoutRequests()
+    bar.installEventFilter(requests)
+    for ms in range(0, 75_000, 1_237):  # clock texts of every width, past a minute
+        bar.clock.setText(f"{format_clock(ms / 1000)} / {format_clock(75.0)}")
+        QApplication.processEvents()
+    bar.removeEventFilter(requests)
+    assert requests.count == 0
 
 
 @pytest.mark.parametrize("view", ["spectrogramOriginal", "tokenView", "timeRuler"])
