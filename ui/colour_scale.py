@@ -37,7 +37,9 @@ class ColourScale(QWidget):
         self.setObjectName("colourScale")
         self.unit, self.limits = unit, limits
         lut = pg.colormap.get(colour_map).getLookupTable(nPts=256, alpha=False)
-        self.colours = [QColor(int(r), int(g), int(b)) for r, g, b in lut]
+        self._rgb32 = (0xFF000000 | (lut[:, 0].astype(np.uint32) << 16) | (lut[:, 1].astype(np.uint32) << 8)
+                       | lut[:, 2].astype(np.uint32))
+        self._bar: tuple[tuple, QImage] | None = None  # (what it was made for, the image)
         self.low, self.high = -90.0, 0.0
         self.span = self._fitted_span()
         self._drag: tuple[str, float, float, float] | None = None  # (what, press y, low, high)
@@ -116,12 +118,7 @@ class ColourScale(QWidget):
         painter.fillRect(self.rect(), QColor(theme.PLOT_BACKGROUND))
         bar_top, bar_bottom = MARGIN_TOP, self.height() - MARGIN_BOTTOM
         rows = max(1, bar_bottom - bar_top)
-        image = QImage(1, rows, QImage.Format.Format_RGB32)
-        for row in range(rows):
-            db = self.span[1] - (row + 0.5) * self.db_per_px()
-            index = int(np.clip((db - self.low) / (self.high - self.low) * 255, 0, 255))
-            image.setPixelColor(0, row, self.colours[index])
-        painter.drawImage(QRectF(BAR_X, bar_top, BAR_WIDTH, rows), image)
+        painter.drawImage(QRectF(BAR_X, bar_top, BAR_WIDTH, rows), self._bar_image(rows))
         painter.setPen(QColor("#3a3c42"))
         painter.drawRect(QRectF(BAR_X, bar_top, BAR_WIDTH, rows))
         self._draw_ticks(painter, bar_top, bar_bottom)
@@ -130,6 +127,20 @@ class ColourScale(QWidget):
         painter.setPen(QColor(theme.MUTED))
         painter.drawText(QRectF(0, 2, self.width(), MARGIN_TOP - 6), Qt.AlignmentFlag.AlignCenter, self.unit)
         painter.end()
+
+    def _bar_image(self, rows: int) -> QImage:
+        """The bar's colours, one pixel per row, made again only when the levels or the height change.
+
+        The window repaints this widget with its neighbours (a label that changes size relays
+        out the window); a Python loop over the rows made that 12 ms of every such repaint."""
+        key = (rows, self.span, self.low, self.high)
+        if self._bar is None or self._bar[0] != key:
+            db = self.span[1] - (np.arange(rows) + 0.5) * self.db_per_px()
+            index = np.clip((db - self.low) / (self.high - self.low) * 255, 0, 255).astype(np.intp)
+            pixels = np.ascontiguousarray(self._rgb32[index])
+            image = QImage(pixels.data, 1, rows, 4, QImage.Format.Format_RGB32).copy()  # owns its pixels
+            self._bar = key, image
+        return self._bar[1]
 
     def _draw_ticks(self, painter: QPainter, bar_top: float, bar_bottom: float) -> None:
         per_px = self.db_per_px()

@@ -1,5 +1,6 @@
 """The time views' axes and the colour scale, as widgets on known data."""
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
@@ -7,7 +8,7 @@ from app.render_cache import ChunkGrid, RenderCache
 from app.rendering_spectrograms import RenderingSpectrograms
 from app.spectrogram import SpectrogramLayout
 from ui.colour_scale import BAR_X, BAR_WIDTH
-from ui import column_image
+from ui import column_image, theme
 from ui.column_image import colour_indices
 from ui.time_views import (EDGE_MARGIN_PX, LABEL_SPACING_PX, TOKEN_LABEL_PX, FrequencyAxis, OverviewPlot,
                            SpectrogramPlot, TokenAxis, TokenPlot, time_label)
@@ -182,6 +183,20 @@ def test_dragging_the_bottom_handle_edits_the_range_only_and_the_band_moves_both
     low, high = panel.levels
     drag(qtbot, scale, scale.y_of((low + high) / 2), scale.y_of((low + high) / 2) - 25)
     assert panel.range.value() == high - low and panel.top.value() > -10
+
+
+def test_the_colour_scale_bar_is_the_colour_map_between_the_handles_and_its_ends_past_them(panel):
+    scale = panel.colour_scale
+    image = scale.grab().toImage()
+    lut = pg.colormap.get(theme.SPECTROGRAM_MAP).getLookupTable(nPts=256, alpha=False)
+
+    def index_at(db: float) -> int:
+        c = image.pixelColor(BAR_X + BAR_WIDTH // 2, int(scale.y_of(db)))
+        return int(np.argmin(np.abs(lut.astype(int) - (c.red(), c.green(), c.blue())).sum(axis=1)))
+
+    assert index_at(scale.high + 4) == 255 and index_at(scale.low - 4) == 0  # past the handles: the ends
+    for db in (-60.0, -40.0, -20.0):  # between them: the map, linear in dB (one row is ~0.4 of an index)
+        assert index_at(db) == pytest.approx((db - scale.low) / (scale.high - scale.low) * 255, abs=1.5)
 
 
 def test_spin_boxes_move_the_handles(panel):
