@@ -13,7 +13,11 @@ stream that runs at real-time pace (like a sound card) but discards the sound, a
   measured by a 5 ms GUI timer's worst gap -- over the whole time, and leaving out the
   first half second after the clip appears, when every view is laid out once for it.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_studio_responsiveness.py [--seconds 30]
+Run it as the studio is run, without ``OMP_NUM_THREADS``: the studio's threads choose their
+own torch thread counts, and that choice is part of what is measured. A variable set in the
+environment is printed with the figures.
+
+    .venv/bin/python benchmarks/bench_studio_responsiveness.py [--seconds 30]
 """
 from __future__ import annotations
 
@@ -142,7 +146,8 @@ def main() -> None:
 
     t_heard = pump_until(app, first_reconstruction_block, 600)
     first_sound = next((t for t, peak, _ in stream.blocks if peak > 0), t_heard)
-    print(f"clip {args.seconds:g} s, model {session.model.name}, chunks of {session.clip.grid.chunk_samples} samples")
+    print(f"clip {args.seconds:g} s, model {session.model.name}, chunks of {session.clip.grid.chunk_samples} samples"
+          + "".join(f", {k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ))
     t_encoded = pump_until(app, lambda: session.clip.encoding.complete, 600)
     print(f"time to open (read, playable):             {t_opened - t_open:7.2f} s")
     print(f"time to first sound (original):            {first_sound - t_open:7.2f} s")
