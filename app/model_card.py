@@ -175,7 +175,8 @@ def _training(i: CardInputs) -> str:
                   f"every {p.revival_window:,} steps, codes used fewer than {p.revival_min_uses} times in that window "
                   f"moved onto latents of the batch; {len(steps)} revival(s) from step {steps[0]:,} to {steps[-1]:,}, "
                   f"{log.revivals[steps[0]]:,} codes revived at the first and {log.revivals[steps[-1]]:,} at the last "
-                  f"(of {i.codec.n_codebooks * i.codec.codebook_size:,}).", ""]
+                  f"(of {i.codec.n_codebooks * i.codec.codebook_size:,}). The shipped checkpoint (step "
+                  f"{i.best_step:,}) is from {'before' if i.best_step < steps[0] else 'after'} the first revival.", ""]
     lines += [
         f"Steps: this checkpoint is step {i.best_step:,}; the log reaches step {log.last_step:,} of "
         f"{p.steps:,} over {log.sessions} session(s) (resumed from checkpoints).",

@@ -133,6 +133,7 @@ def test_card_from_a_tiny_run(tiny_run, tmp_path):
     assert sorted(revived) == [2, 4, 6]
     assert (f"3 revival(s) from step 2 to 6, {revived[2]:,} codes revived at the first and {revived[6]:,} at the "
             f"last (of 96)") in finished
+    assert f"The shipped checkpoint (step {best.step:,}) is from {'before' if best.step < 2 else 'after'}" in finished
     for result in results:
         section = finished.split(f"### {result.domain}\n")[1].split("###")[0]
         first, last = result.evaluation.rows[0], result.evaluation.rows[-1]
