@@ -22,9 +22,12 @@ from ui import theme
 from ui.codebook_panel import CodebookPanel
 from ui.message_bar import MessageBar
 from ui.quality_panel import QualityPanel
+from ui.steady_label import SteadyLabel
+from ui.studio_texts import (measured_status, render_status, rendered_note, residual_note, residual_notes,
+                             selection_texts)
 from ui.timeline_panel import TimelinePanel
 from ui.training_tab import TrainingTab
-from ui.transport_bar import SOURCE_LABELS, TransportBar, format_clock
+from ui.transport_bar import SOURCE_LABELS, TransportBar, format_clock, hearing_note
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.opus *.mp3 *.aif *.aiff);;All files (*)"
 MODEL_FILTER = "Model files (*.pth *.safetensors *.pt);;All files (*)"
@@ -139,15 +142,17 @@ class MainWindow(QMainWindow):
         self.model_box.setCurrentIndex(self.model_box.findData(current))
 
     def _build_status_bar(self) -> None:
-        """Separate fields (model and device, bitrate, rendering, measuring), each its own label."""
+        """Separate fields (model and device, bitrate, rendering, measuring), each its own label.
+
+        Steady labels: the rendering field changes with every chunk (see ui.steady_label)."""
         status = self.statusBar()
-        self.status_model = QLabel("No model")
+        self.status_model = SteadyLabel("No model")
         self.status_model.setObjectName("statusModel")
-        self.status_rate = QLabel("")
+        self.status_rate = SteadyLabel("")
         self.status_rate.setObjectName("statusRate")
-        self.status_render = QLabel("")
+        self.status_render = SteadyLabel("")
         self.status_render.setObjectName("statusRender")
-        self.status_measured = QLabel("")
+        self.status_measured = SteadyLabel("")
         self.status_measured.setObjectName("statusMeasured")
         self.encode_progress = QProgressBar()
         self.encode_progress.setObjectName("encodeProgress")
@@ -158,9 +163,8 @@ class MainWindow(QMainWindow):
         self.cancel_button.setObjectName("cancelButton")
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self._cancel)
-        for label in (self.status_model, self.status_rate, self.status_render):
+        for label in (self.status_model, self.status_rate, self.status_render, self.status_measured):
             status.addWidget(label)
-        status.addWidget(self.status_measured, 1)
         status.addPermanentWidget(self.encode_progress)
         status.addPermanentWidget(self.cancel_button)
 
@@ -366,7 +370,8 @@ class MainWindow(QMainWindow):
         self.messages.show_message(level, text)
 
     def _on_model(self, info) -> None:
-        self.transport.set_codebook_range(info.n_codebooks, self.session.n)
+        self.transport.set_codebook_range(info.kbps, self.session.n)
+        self._reserve_texts(info.kbps)
         trained = "" if info.trained else "  ·  untrained"
         self.model_summary.setText(f"{info.sample_rate / 1000:g} kHz  ·  hop {info.hop_length}  ·  "
                                    f"{info.n_codebooks} × {info.codebook_size} codes  ·  "
@@ -427,26 +432,36 @@ class MainWindow(QMainWindow):
         self.timeline.tokens.set_selected(s.n)
         self.codebooks.set_selected(s.n)
         self.quality.set_selected(s.n)
-        t, views = self.timeline, self.timeline.spectrograms
-        t.set_title(views["reconstruction"], f"Reconstruction at n = {s.n}")
-        t.set_note(views["reconstruction"], f"{info.kbps[s.n - 1]:.2f} kbps  ·  {s.n} of {info.n_codebooks} codebooks")
+        labels = self._selection_labels()
+        for key, text in selection_texts(info.kbps, s.n).items():
+            labels[key].setText(text)
         self._show_residual_gain()
-        t.set_title(views["residual"], f"Residual: original − reconstruction at n = {s.n}")
-        t.set_title(views["adds"], f"What codebook {s.n} adds: reconstruction at {s.n} − at {s.n - 1}"
-                    if s.n > 1 else "What codebook 1 adds (= the reconstruction at 1)")
-        heard = f"codebooks 1–{s.n} heard" if s.n > 1 else "codebook 1 heard"
-        t.set_note(t.tokens, f"colour: code index  ·  {heard}" +
-                   (f", {s.n + 1}–{info.n_codebooks} dimmed" if s.n < info.n_codebooks else ""))
         self.status_model.setText(f"{info.name}  ·  {info.device}")
-        self.status_rate.setText(f"{info.kbps[s.n - 1]:.2f} kbps at n = {s.n}")
         self._on_render(s.n)
 
+    def _selection_labels(self) -> dict[str, SteadyLabel]:
+        """The labels :func:`ui.studio_texts.selection_texts` writes, by its keys."""
+        frames, views = self.timeline.frames, self.timeline.spectrograms
+        return {"reconstruction_title": frames[views["reconstruction"]].title,
+                "reconstruction_note": frames[views["reconstruction"]].note,
+                "residual_title": frames[views["residual"]].title,
+                "adds_title": frames[views["adds"]].title,
+                "tokens_note": frames[self.timeline.tokens].note,
+                "status_rate": self.status_rate}
+
+    def _reserve_texts(self, kbps: tuple[float, ...]) -> None:
+        """Room for the widest form of every text that changes while playing, with this model's counts."""
+        counts = range(1, len(kbps) + 1)
+        for key, label in self._selection_labels().items():
+            label.reserve(selection_texts(kbps, n)[key] for n in counts)
+        frames = self.timeline.frames
+        frames[self.timeline.spectrograms["residual"]].note.reserve(residual_notes())
+        frames[self.timeline.overview].note.reserve(rendered_note(n, 1.0) for n in counts)
+        self.status_render.reserve(render_status(n, 1.0, 1.0) for n in counts)
+        self.status_measured.reserve(measured_status(k, len(kbps)) for k in range(len(kbps) + 1))
+
     def _show_residual_gain(self, *_args) -> None:
-        gain = self.session.residual_gain_db
-        lifted = ("level being measured" if gain is None else "at its own level" if gain < 0.05 else
-                  f"lifted {gain:+.1f} dB to the original's level")
-        self.timeline.set_note(self.timeline.spectrograms["residual"],
-                               f"what the codec removed · heard with R, {lifted}")
+        self.timeline.set_note(self.timeline.spectrograms["residual"], residual_note(self.session.residual_gain_db))
 
     def _on_render(self, n: int) -> None:
         s = self.session
@@ -456,12 +471,10 @@ class MainWindow(QMainWindow):
             rendered = s.clip.cache.rendered_map(n)
             overview = self.timeline.overview
             overview.set_rendered(rendered, s.clip.grid.chunk_samples / s.model.sample_rate, n)
-            self.timeline.set_note(overview, f"<span style='color:{theme.RENDERED}'>■</span> rendered at n = {n}"
-                                   f" ({rendered.mean():.0%})&nbsp;&nbsp;<span style='color:{theme.UNRENDERED}'>■"
-                                   "</span> not yet")
+            self.timeline.set_note(overview, rendered_note(n, rendered.mean()))
         total = sum(s.rendered_fraction(k) for k in range(1, s.clip.n_codebooks + 1)) / s.clip.n_codebooks
-        self.status_render.setText(f"Rendered: n = {s.n} {s.rendered_fraction(s.n):.0%}, all counts {total:.0%}")
-        self.status_measured.setText(f"Measured: {len(s.quality)} / {s.clip.n_codebooks} counts")
+        self.status_render.setText(render_status(s.n, s.rendered_fraction(s.n), total))
+        self.status_measured.setText(measured_status(len(s.quality), s.clip.n_codebooks))
 
     def _on_quality(self) -> None:
         self.quality.update_results(self.session.quality, self.session.opus)
@@ -492,8 +505,7 @@ class MainWindow(QMainWindow):
         self.transport.meter.set_levels(*s.player.take_levels())
         requested, audible = s.player.requested, s.player.audible
         waiting = s.player.playing and requested != audible and audible is not None
-        self.transport.hearing.setText(f"hearing {SOURCE_LABELS[audible[0]].lower()} until rendered"
-                                       if waiting else "")
+        self.transport.hearing.setText(hearing_note(SOURCE_LABELS[audible[0]]) if waiting else "")
 
     # -- drag and drop ------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:

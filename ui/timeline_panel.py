@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, Q
 
 from ui import theme
 from ui.colour_scale import ColourScale
+from ui.steady_label import SteadyLabel
 from ui.time_views import LEFT_AXIS_PX, OverviewPlot, SpectrogramPlot, TimePlot, TimeRuler, TokenPlot
 
 SPECTROGRAMS = {
@@ -35,9 +36,10 @@ class TitledView(QWidget):
         super().__init__()
         self.setObjectName(f"{plot.objectName()}Frame")
         self.plot = plot
-        self.title = QLabel(plot.title)
+        # steady: the notes change with every rendered chunk and slider move (see ui.steady_label)
+        self.title = SteadyLabel(plot.title)
         self.title.setObjectName("viewTitle")
-        self.note = QLabel("")
+        self.note = SteadyLabel("", Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.note.setObjectName("viewNote")
         strip = QWidget()
         strip.setObjectName("titleStrip")

@@ -13,6 +13,7 @@ from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from ui.level_meter import LevelMeter
+from ui.steady_label import SteadyLabel
 
 SOURCE_LABELS = {"original": "Original", "reconstruction": "Reconstruction", "finetuned": "Fine-tuned",
                  "residual": "Residual"}
@@ -25,6 +26,15 @@ SOURCE_TIPS = {"original": "Hear the input (A toggles)",
 def format_clock(seconds: float) -> str:
     minutes, rest = divmod(max(0.0, seconds), 60)
     return f"{int(minutes):02d}:{rest:06.3f}"
+
+
+def bitrate_text(n: int, n_codebooks: int, kbps: float) -> str:
+    return f"{n} of {n_codebooks} codebooks  ·  {kbps:.2f} kbps"
+
+
+def hearing_note(source_label: str) -> str:
+    """The note shown while the player still plays ``source_label`` because the chosen source is not rendered yet."""
+    return f"hearing {source_label.lower()} until rendered"
 
 
 class SourceToggle(QWidget):
@@ -98,7 +108,7 @@ class TransportBar(QWidget):
         self.clock.setFixedSize(QFontMetrics(clock_font).horizontalAdvance("00:00.000 / 00:00.000") + 8,
                                 self.clock.sizeHint().height())
         self.source_toggle = SourceToggle()
-        self.hearing = QLabel("")
+        self.hearing = SteadyLabel("", Qt.AlignmentFlag.AlignCenter)  # steady: see ui.steady_label
         self.hearing.setObjectName("hearingLabel")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName("codebookSlider")
@@ -108,13 +118,16 @@ class TransportBar(QWidget):
         self.slider.setTickInterval(1)
         self.slider.setMinimumWidth(170)
         self.slider.setToolTip("Codebooks used for the reconstruction (keys 1-9)")
-        self.bitrate = QLabel("")
+        self.bitrate = SteadyLabel("")
         self.bitrate.setObjectName("bitrateLabel")
         self.meter = LevelMeter()
 
         # Notes sit above or below their controls rather than beside them, so that no text that
         # comes and goes (the "hearing" note, the bitrate) widens the bar: it fits a 1280 px window.
         self.hearing.setStyleSheet("color: #ffd479; font-size: 8pt;")
+        # reserved: the note comes and goes at the moment a slider move waits for its decode, and
+        # growing then would repaint the whole window just when the GUI should leave the core to it
+        self.hearing.reserve(hearing_note(label) for label in SOURCE_LABELS.values())
         source_column = QVBoxLayout()
         source_column.setSpacing(1)
         source_column.addWidget(self.source_toggle)
@@ -141,18 +154,20 @@ class TransportBar(QWidget):
         self.loop_button.toggled.connect(self.loopToggled)
         self.slider.valueChanged.connect(self.codebookChanged)
 
-    def set_codebook_range(self, n_codebooks: int, n: int) -> None:
+    def set_codebook_range(self, kbps: tuple[float, ...], n: int) -> None:
+        """A model of ``len(kbps)`` codebooks (``kbps[k - 1]`` the bitrate at k), ``n`` selected."""
         self.slider.blockSignals(True)
-        self.slider.setRange(1, n_codebooks)
+        self.slider.setRange(1, len(kbps))
         self.slider.setValue(n)
         self.slider.blockSignals(False)
+        self.bitrate.reserve(bitrate_text(k, len(kbps), rate) for k, rate in enumerate(kbps, start=1))
 
     def set_codebooks(self, n: int, n_codebooks: int, kbps: float) -> None:
         if self.slider.value() != n:
             self.slider.blockSignals(True)
             self.slider.setValue(n)
             self.slider.blockSignals(False)
-        self.bitrate.setText(f"{n} of {n_codebooks} codebooks  ·  {kbps:.2f} kbps")
+        self.bitrate.setText(bitrate_text(n, n_codebooks, kbps))
 
     def set_playing(self, playing: bool) -> None:
         self.play_button.setText("❚❚  Pause" if playing else "▶  Play")

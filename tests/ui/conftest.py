@@ -15,7 +15,8 @@ import weakref
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QProcess, QThread, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QProcess, QThread, QTimer
+from PySide6.QtWidgets import QWidget
 
 from app import audio_output
 from app.audio_output import ManualOutputStream
@@ -170,3 +171,40 @@ def shown(qtbot):
         qtbot.waitExposed(widget)
         return widget
     return show
+
+
+class LayoutRequests(QObject):
+    """Counts the new layouts asked of the widgets it watches."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.watched: list[QWidget] = []
+
+    def watch(self, widget: QWidget) -> "LayoutRequests":
+        """Count the requests of ``widget`` and of every widget in it, from now on."""
+        for each in [widget, *widget.findChildren(QWidget)]:
+            each.installEventFilter(self)
+            self.watched.append(each)
+        return self
+
+    def eventFilter(self, _watched, event) -> bool:  # noqa: N802 (Qt's name)
+        self.count += event.type() == QEvent.Type.LayoutRequest
+        return False
+
+    def stop(self) -> None:
+        for each in self.watched:
+            if _alive(each):
+                each.removeEventFilter(self)
+        self.watched.clear()
+
+
+@pytest.fixture
+def layout_requests():
+    """``layout_requests.watch(widget)`` counts the layouts asked of it and its children; removed after the test.
+
+    A label whose size may change asks for one on every new text, and the window then lays
+    out and repaints every widget in it."""
+    counter = LayoutRequests()
+    yield counter
+    counter.stop()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app import audio_output
 from app.audio_output import AudioUnavailable, ManualOutputStream
@@ -14,6 +14,7 @@ from app.crossfade import FadeRamps
 from model import load_codec
 from model.rvq_format import read_rvq
 from ui.column_image import colour_indices
+from ui.transport_bar import SOURCE_LABELS, hearing_note
 
 OBJECT_NAMES = ["codebookSlider", "sourceToggle", "playButton", "spectrogramOriginal", "spectrogramReconstruction",
                 "spectrogramResidual", "codebookUsage", "qualityTable"]
@@ -239,6 +240,25 @@ def test_dropping_a_file_opens_it_and_remembers_it(qtbot, studio, tmp_path):
     assert studio.session.clip.path == dropped
     assert studio.settings.recent_files()[0] == str(dropped.resolve())
     assert "dropped.wav" in studio.windowTitle()
+
+
+def test_the_texts_that_change_while_playing_ask_the_window_for_no_new_layout(qtbot, loaded, layout_requests):
+    """Notes, titles, the bitrate and the status fields change with every rendered chunk and
+    slider move; each change of a label's size relaid out and repainted the whole window."""
+    session, transport = loaded.session, loaded.transport
+    requests = layout_requests.watch(loaded)
+    for _ in range(20):  # layouts still due from showing the clip
+        QApplication.processEvents()
+    requests.count = 0
+    last = session.model.n_codebooks
+    for n in [1, *range(last, 0, -1), last]:  # every count, from and to the widest neighbours
+        transport.slider.setValue(n)
+        for label in SOURCE_LABELS.values():
+            transport.hearing.setText(hearing_note(label))
+            QApplication.processEvents()
+        transport.hearing.setText("")
+        QApplication.processEvents()
+    assert requests.count == 0
 
 
 def test_the_window_fits_a_1280_by_800_screen_with_every_page_and_note_shown(qtbot, studio):

@@ -6,7 +6,7 @@ receives is compared sample for sample with what it should be.
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from app.audio_output import ManualOutputStream
@@ -24,19 +24,7 @@ def pull(frames: int) -> np.ndarray:
     return np.concatenate(blocks)[:frames]
 
 
-class LayoutRequests(QObject):
-    """Counts the new layouts a widget is asked for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def eventFilter(self, _watched, event) -> bool:
-        self.count += event.type() == QEvent.Type.LayoutRequest
-        return False
-
-
-def test_the_running_clock_asks_for_no_new_layout(qtbot):
+def test_the_running_clock_asks_for_no_new_layout(qtbot, layout_requests):
     """A label that may change size asks for a new layout on every new text, and the window
     then repainted every widget in it at the frame rate while playing."""
     bar = TransportBar()
@@ -44,15 +32,13 @@ def test_the_running_clock_asks_for_no_new_layout(qtbot):
     bar.show()
     qtbot.waitExposed(bar)
     bar.clock.setText(f"{format_clock(0)} / {format_clock(75.0)}")  # playing starts
-    requests = LayoutRequests()
-    bar.installEventFilter(requests)
+    requests = layout_requests.watch(bar)
     for _ in range(20):  # layouts still due from showing it (or from a style a previous test left)
         QApplication.processEvents()
     requests.count = 0
     for ms in range(25, 75_000, 1_237):  # clock texts of every width, past a minute
         bar.clock.setText(f"{format_clock(ms / 1000)} / {format_clock(75.0)}")
         QApplication.processEvents()
-    bar.removeEventFilter(requests)
     assert requests.count == 0
 
 

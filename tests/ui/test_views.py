@@ -218,3 +218,17 @@ def test_the_rendered_lane_stays_six_pixels_tall_under_the_waveform(shown, heigh
     assert lane.height() == pytest.approx(OverviewPlot.LANE_PX, abs=0.5)
     assert lane.top() - wave_bottom == pytest.approx(OverviewPlot.GAP_PX, abs=0.5)
     assert "Rendered at n = 4: 67%" in plot.rendered.toolTip()
+
+
+def test_a_steady_label_grows_to_fit_a_wider_text_and_keeps_its_size_for_a_narrower_one(qtbot):
+    from ui.steady_label import SteadyLabel
+
+    label = SteadyLabel("n = 1")
+    qtbot.addWidget(label)
+    narrow = label.width()
+    label.setText("Reconstruction at n = 12")
+    wide = label.width()
+    label.setText("n = 2")
+    assert wide > narrow and label.width() == wide and label.minimumSize() == label.maximumSize()
+    label.reserve(["Reconstruction at n = 12, and more"])
+    assert label.width() > wide and label.text() == "n = 2"
