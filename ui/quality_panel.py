@@ -109,17 +109,25 @@ class QualityPanel(QWidget):
         self._redraw()
 
     def set_selected(self, n: int) -> None:
+        """Only the marker of the selected count moves: a slider move redraws nothing else."""
         self.n = n
         if 0 < n <= self.table.rowCount():
             self.table.selectRow(n - 1)
-        self._redraw()
+        self._mark_selected()
 
     def _redraw(self) -> None:
         key = METRICS[self.metric_box.currentText()]
-        self.plot.getPlotItem().setLabel("left", self.metric_box.currentText().split(" (")[0])
+        label = self.metric_box.currentText().split(" (")[0]
+        item = self.plot.getPlotItem()
+        if item.getAxis("left").labelText != label:  # a new label lays the plot out again: 3-4 ms a time
+            item.setLabel("left", label)
         codec = sorted(self.rows.items())
         self.codec_curve.setData([r.kbps for _, r in codec], [getattr(r, key) for _, r in codec])
         opus = sorted((p[0], getattr(p[1], key)) for p in self.opus.values() if p is not None)
         self.opus_curve.setData([x for x, _ in opus], [y for _, y in opus])
+        self._mark_selected()
+
+    def _mark_selected(self) -> None:
+        key = METRICS[self.metric_box.currentText()]
         row = self.rows.get(self.n)
         self.current.setData([row.kbps] if row else [], [getattr(row, key)] if row else [])
