@@ -32,6 +32,7 @@ import heapq
 import itertools
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,7 @@ CHUNK_SECONDS = 0.25  # short chunks: an uncached slider move waits for at most 
 ENCODE_PIECE_SECONDS = 2.0  # encode granularity: progress, cancellation, first sound
 ENCODE_LOOKAHEAD_CHUNKS = 8  # while encoding, decode at most this far ahead of the playhead
 CHUNK_DECODE_GUESS_S = 0.05  # a chunk's decode time until one is measured (the bundled model: ~40 ms)
+DECODE_HISTORY = 9  # the latest decodes the planning estimate is taken from (render_planner.decode_estimate)
 AUDIO_LATENCY_GUESS_S = 0.012  # one output block: a rendered chunk is heard from the next callback
 INFERENCE_NICENESS = 5  # below the GUI thread, above the analysis thread and other niced jobs
 # One core for the model, the other left to the GUI, the audio callback and the analysis thread.
@@ -130,7 +132,8 @@ class InferenceWorker(QThread):
         self.audible_n: int | None = None  # the count still heard while a crossfade waits for selected_n
         self.playhead = 0
         self.playing = False
-        self._decode_seconds = CHUNK_DECODE_GUESS_S  # moving average of one chunk's decode (this thread)
+        self._playhead_at: float | None = None  # time.monotonic() when follow() last set the playhead
+        self.recent_decodes: deque[float] = deque(maxlen=DECODE_HISTORY)  # seconds; this thread appends
         self.loop: tuple[int, int] | None = None
         self._quality_done: set[int] = set()
         self._encoding: tuple[ProgressiveEncode, StudioClip, int] | None = None  # (encoder, clip, generation)
@@ -171,6 +174,14 @@ class InferenceWorker(QThread):
         on_error = on_error or self.jobFailed
         on_cancel = None if name is None else (lambda reason: on_error.emit(f"{name} was cancelled: {reason}."))
         self._submit(CONTROL, self._generation, fn, on_error, on_cancel)
+
+    def follow(self, playhead: int, playing: bool) -> None:
+        """The player is at ``playhead`` now (the GUI's frame timer): plans extrapolate from this moment.
+
+        The frame timer runs every 25 ms: a playhead it told is up to two audio blocks old
+        by the time the worker plans from it.
+        """
+        self.playhead, self.playing, self._playhead_at = playhead, playing, time.monotonic()
 
     def wake(self) -> None:
         with self._cond:
@@ -288,13 +299,18 @@ class InferenceWorker(QThread):
     def _next_chunk(self, clip: StudioClip) -> tuple[int, int] | None:
         # The worker alone sets protection: the count selected and the one still being heard.
         clip.cache.protect({self.selected_n} | ({self.audible_n} if self.audible_n is not None else set()))
-        return render_planner.next_chunk(clip.cache, self.selected_n, self._planning_position(clip), self.loop)
+        return render_planner.next_chunk(clip.cache, self.selected_n, self.planned_playhead(clip), self.loop)
 
-    def _planning_position(self, clip: StudioClip) -> int:
-        """Plan from where the playhead will be when a decode started now is done."""
+    def planned_playhead(self, clip: StudioClip) -> int:
+        """Where the playhead will be when a decode started now is heard: plans start at its chunk.
+
+        From the playhead last followed, the time since, the decode estimate and one block.
+        """
         if not self.playing:
             return self.playhead
-        return render_planner.position_after(self.playhead, self._decode_seconds + AUDIO_LATENCY_GUESS_S,
+        since = 0.0 if self._playhead_at is None else max(0.0, time.monotonic() - self._playhead_at)
+        ahead = since + render_planner.decode_estimate(self.recent_decodes, CHUNK_DECODE_GUESS_S)
+        return render_planner.position_after(self.playhead, ahead + AUDIO_LATENCY_GUESS_S,
                                              self._codec.sample_rate, clip.grid.length, self.loop)
 
     def _encode_step(self) -> None:
@@ -308,7 +324,7 @@ class InferenceWorker(QThread):
             last = -1
             while last + 1 < clip.grid.n_chunks and self._frames_needed(clip, last + 1) <= ready:
                 last += 1
-            target = render_planner.next_chunk(clip.cache, self.selected_n, self._planning_position(clip), self.loop,
+            target = render_planner.next_chunk(clip.cache, self.selected_n, self.planned_playhead(clip), self.loop,
                                                speculative=False, last_chunk=last)
             ahead = None if target is None else target[1] - clip.grid.chunk_at(self.playhead)
             if ahead is not None and 0 <= ahead < ENCODE_LOOKAHEAD_CHUNKS:
@@ -383,7 +399,7 @@ class InferenceWorker(QThread):
         codes = torch.from_numpy(clip.codes[:, :n, lo:hi])
         started = time.perf_counter()
         wave = codec.decode(codes, chunk_seconds=(hi - lo + 1) / codec.frame_rate)[:, 0].numpy()
-        self._decode_seconds += 0.25 * (time.perf_counter() - started - self._decode_seconds)
+        self.recent_decodes.append(time.perf_counter() - started)
         s_start, s_end = grid.samples(chunk)
         first = (start - lo) * grid.hop_length
         piece = wave[:, first : first + (s_end - s_start)]

@@ -18,9 +18,28 @@ clip round and round.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from app.render_cache import RenderCache
 
 STREAMING_CHUNKS = 2  # the chunk at the playhead and the next: always rendered, budget or not
+DECODE_ESTIMATE_QUANTILE = 0.75
+
+
+def decode_estimate(recent: Sequence[float], guess: float) -> float:
+    """How long the next chunk's decode will take, from the latest ones (``guess`` before any).
+
+    The upper quartile: one slow decode (the other core busy for a moment) does not move it,
+    as it moved a moving average for several decodes -- the worker then planned so far ahead
+    that it decoded the chunk after the playhead's while the playhead's, in time, waited. It
+    still leans long, because erring long is cheaper: planning one chunk too far ahead costs
+    at most the error (the playhead reaches that chunk a little later), planning too short
+    costs a whole second decode (the chunk decoded is left behind before it is heard).
+    """
+    if not recent:
+        return guess
+    ordered = sorted(recent)
+    return ordered[int(DECODE_ESTIMATE_QUANTILE * (len(ordered) - 1))]
 
 
 def position_after(playhead: int, seconds: float, sample_rate: int, length: int,

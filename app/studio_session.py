@@ -209,7 +209,7 @@ class StudioSession(QObject):
             reason = self.player.unavailable_reason
             self.message.emit("warning", f"{reason[:1].upper()}{reason[1:]}. Everything else works.")
         self.worker.selected_n = self.n
-        self.worker.playhead = 0
+        self.worker.follow(0, False)
         self.worker.loop = None
         self.worker.set_clip(clip)
         self._route_player()
@@ -308,8 +308,9 @@ class StudioSession(QObject):
 
     def seek_seconds(self, seconds: float) -> None:
         if self.model is not None:
-            self.player.seek(int(seconds * self.model.sample_rate))
-            self.worker.playhead = self.player.position
+            sample = int(seconds * self.model.sample_rate)
+            self.player.seek(sample)
+            self.worker.follow(sample, self.player.playing)  # the player's position moves at its next block
             self.worker.wake()
 
     def set_loop_seconds(self, start: float | None, end: float | None) -> None:
@@ -325,7 +326,7 @@ class StudioSession(QObject):
     def tick(self) -> int:
         """Called by the GUI's frame timer: tell the worker where the playhead is."""
         position = self.player.position
-        self.worker.playhead, self.worker.playing = position, self.player.playing
+        self.worker.follow(position, self.player.playing)
         if self.comparison.active:
             self.comparison.follow(self.n, position, self.player.loop)
         audible = self.player.audible

@@ -69,9 +69,7 @@ def test_playback_waits_for_a_missing_chunk_of_the_selected_count_under_a_playin
         session, open_encoded, clip_path):
     clip = open_encoded(clip_path)
     worker, cache, grid = session.worker, clip.cache, clip.grid
-    held, gate = threading.Event(), threading.Event()
-    worker.run_control(lambda: (held.set(), gate.wait(TIMEOUT_S)))
-    assert held.wait(TIMEOUT_S)
+    gate = hold(worker)
     try:  # the worker waits at the gate: nothing is rendered meanwhile
         missing = next((n, c) for n in range(1, clip.n_codebooks + 1) for c in range(grid.n_chunks)
                        if not cache.is_rendered(n, c))
@@ -86,3 +84,49 @@ def test_playback_waits_for_a_missing_chunk_of_the_selected_count_under_a_playin
         clip.encoding.frames = encoded
     finally:
         gate.set()
+
+
+def hold(worker):
+    """Keep ``worker`` waiting at a gate (nothing decoded meanwhile); returns the gate to set."""
+    held, gate = threading.Event(), threading.Event()
+    worker.run_control(lambda: (held.set(), gate.wait(TIMEOUT_S)))
+    assert held.wait(TIMEOUT_S)
+    return gate
+
+
+def test_one_slow_decode_does_not_make_the_worker_plan_past_the_chunk_the_playhead_is_heard_in(
+        session, open_encoded, clip_path):
+    """A moving average of decode times, after one slow decode, planned from the next chunk
+    while the playhead's -- which a decode would still have reached in time -- waited."""
+    clip = open_encoded(clip_path)
+    worker, grid, rate = session.worker, clip.grid, session.model.sample_rate
+    gate = hold(worker)
+    try:
+        worker.recent_decodes.clear()
+        worker.recent_decodes.extend([0.04] * 8 + [0.4])
+        worker.follow(grid.samples(1)[1] - int(0.1 * rate), True)  # 100 ms before chunk 1 ends
+        assert grid.chunk_at(worker.planned_playhead(clip)) == 1  # a 40 ms decode is heard inside it
+        worker.recent_decodes.extend([0.2] * 3)  # decodes take 200 ms now
+        assert grid.chunk_at(worker.planned_playhead(clip)) == 2
+    finally:
+        gate.set()
+
+
+def test_the_worker_plans_from_where_the_playhead_has_moved_since_it_was_last_told(
+        session, open_encoded, clip_path):
+    """The frame timer tells the worker the playhead every 25 ms; the player moves on meanwhile."""
+    clip = open_encoded(clip_path)
+    worker, grid, rate = session.worker, clip.grid, session.model.sample_rate
+    gate = hold(worker)
+    try:
+        worker.recent_decodes.clear()
+        worker.recent_decodes.extend([0.04] * 9)
+        worker.follow(grid.samples(1)[1] - int(0.1 * rate), True)
+        time.sleep(0.08)  # 80 ms on, a decode started now is heard after chunk 1 has ended
+        assert grid.chunk_at(worker.planned_playhead(clip)) == 2
+        worker.follow(grid.samples(1)[1] - int(0.1 * rate), False)  # paused: the playhead stays
+        time.sleep(0.08)
+        assert grid.chunk_at(worker.planned_playhead(clip)) == 1
+    finally:
+        gate.set()
+

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from app.render_cache import ChunkGrid, RenderCache
-from app.render_planner import chunk_order, count_order, next_chunk, position_after
+from app.render_planner import chunk_order, count_order, decode_estimate, next_chunk, position_after
 
 
 def grid(length=10_000, hop=100, chunk_frames=20):
@@ -133,3 +133,11 @@ def test_a_chunk_the_playhead_leaves_during_its_decode_is_not_planned_first():
     near_end = 1024 - 100  # 100 samples before chunk 1 starts; a decode lasts 441 samples at 44.1 kHz
     assert next_chunk(cache, 1, near_end) == (1, 0)
     assert next_chunk(cache, 1, position_after(near_end, 0.01, 44100, grid.length)) == (1, 1)
+
+
+def test_one_slow_decode_does_not_move_the_decode_estimate_and_a_run_of_them_does():
+    fast = [0.04] * 8
+    assert decode_estimate([], 0.05) == 0.05  # nothing measured yet
+    assert decode_estimate(fast + [0.4], 0.05) == 0.04
+    assert decode_estimate(fast[:6] + [0.4] * 3, 0.05) == 0.4  # the other core stays busy
+    assert decode_estimate([0.03, 0.04, 0.05, 0.06, 0.07], 0.05) == 0.06  # leans long: the upper quartile
