@@ -21,6 +21,10 @@ Results go to the GUI through queued Qt signals; rendered chunks go straight int
 :class:`~app.render_cache.RenderCache`, so the audio callback can use them before the GUI
 even hears about them.
 
+A slider move to a count not rendered at the playhead does not wait for the decode in
+progress when that is of another count (a speculative chunk, the previous count's next one):
+a hook on the codec's layers abandons it between two layers, and it is planned again later.
+
 A chunk is decoded only once the codes under it and its context margin are final: the
 codes of a clip still being encoded are zeros past :attr:`StudioClip.encoding`, and a
 chunk decoded from them would be cached -- and heard, measured, exported -- as if it were
@@ -69,6 +73,10 @@ INFERENCE_TORCH_THREADS = 1
 
 class Cancelled(Exception):
     """Raised inside a job when a newer request made it pointless."""
+
+
+class Abandoned(Exception):
+    """Raised inside a planned chunk's decode (between two layers) once playback waits for another count."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,7 @@ class InferenceWorker(QThread):
         self.recent_decodes: deque[float] = deque(maxlen=DECODE_HISTORY)  # seconds; this thread appends
         self.loop: tuple[int, int] | None = None
         self._quality_done: set[int] = set()
+        self._abandonable: tuple[int, int] | None = None  # the planned (n, chunk) being decoded
         self._encoding: tuple[ProgressiveEncode, StudioClip, int] | None = None  # (encoder, clip, generation)
 
     # -- requests (GUI thread) --------------------------------------------------------------
@@ -145,6 +154,8 @@ class InferenceWorker(QThread):
         def job() -> None:
             codec = load_codec(source, device)
             self._check(generation)
+            for module in codec.network.modules():
+                module.register_forward_pre_hook(self._abandon_if_pointless)
             self._codec = codec
             self.clip = None
             self.modelLoaded.emit(ModelInfo.of(codec, source))
@@ -328,8 +339,7 @@ class InferenceWorker(QThread):
                                                speculative=False, last_chunk=last)
             ahead = None if target is None else target[1] - clip.grid.chunk_at(self.playhead)
             if ahead is not None and 0 <= ahead < ENCODE_LOOKAHEAD_CHUNKS:
-                self.render_chunk(clip, *target)
-                self.chunkRendered.emit(*target)
+                self._render_planned(clip, *target)
                 return
         try:
             encoder.step()
@@ -348,8 +358,7 @@ class InferenceWorker(QThread):
             return
         target = self._next_chunk(clip)
         if target is not None:
-            self.render_chunk(clip, *target)
-            self.chunkRendered.emit(*target)
+            self._render_planned(clip, *target)
             return
         for n in render_planner.count_order(self.selected_n, clip.n_codebooks):
             if n not in self._quality_done:
@@ -359,6 +368,30 @@ class InferenceWorker(QThread):
                 except (ValueError, RuntimeError) as exc:
                     self.jobFailed.emit(f"quality at n={n}: {exc}")
                 return
+
+    def _render_planned(self, clip: StudioClip, n: int, chunk: int) -> None:
+        """Render the chunk the planner chose, unless a slider move makes it pointless on the way.
+
+        A decode takes 40-100 ms; a slider move to a count not rendered at the playhead waited
+        for the decode in progress (most often the previous count's next chunk, or a speculative
+        one) before its own could start. It is abandoned instead, between two layers of the
+        network, and planned again later.
+        """
+        self._abandonable = (n, chunk)
+        try:
+            self.render_chunk(clip, n, chunk)
+        except Abandoned:
+            return
+        finally:
+            self._abandonable = None
+        self.chunkRendered.emit(n, chunk)
+
+    def _abandon_if_pointless(self, _module, _inputs) -> None:
+        """Forward pre-hook on every layer of the codec: stop a planned decode of another count
+        than the selected one while playback waits for the selected one."""
+        target = self._abandonable
+        if target is not None and target[0] != self.selected_n and self.playback_waits():
+            raise Abandoned
 
     # -- model work (this thread only) --------------------------------------------------------
     def _open(self, path: Path, generation: int) -> None:

@@ -112,14 +112,19 @@ def main() -> None:
     args = parser.parse_args()
 
     audio_output.open_device_stream = TimedStream
-    from app.inference_worker import InferenceWorker
+    from app.inference_worker import Abandoned, InferenceWorker
 
-    chunk_times: list[float] = []
+    chunk_times: list[float] = []  # decodes that finished
+    abandoned: list[float] = []  # time spent on decodes abandoned for a slider move
     render_chunk = InferenceWorker.render_chunk
 
     def timed_render(self, clip, n, chunk):
         start = time.perf_counter()
-        piece = render_chunk(self, clip, n, chunk)
+        try:
+            piece = render_chunk(self, clip, n, chunk)
+        except Abandoned:
+            abandoned.append(time.perf_counter() - start)
+            raise
         chunk_times.append(time.perf_counter() - start)
         return piece
 
@@ -168,6 +173,7 @@ def main() -> None:
     print(f"audio block:                                {block_ms:7.1f} ms")
     print(f"decode of one chunk (median / max):        {1000 * statistics.median(chunk_times):7.1f} / "
           f"{1000 * max(chunk_times):.1f} ms over {len(chunk_times)} chunks")
+    print(f"decodes abandoned for a slider move:        {len(abandoned):7d}   ({1000 * sum(abandoned):.0f} ms of work)")
     print(f"slider switch, cached   (median / max):    {1000 * statistics.median(cached):7.1f} / "
           f"{1000 * max(cached):.1f} ms over {len(cached)} switches")
     if uncached:

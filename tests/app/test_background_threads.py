@@ -130,3 +130,30 @@ def test_the_worker_plans_from_where_the_playhead_has_moved_since_it_was_last_to
     finally:
         gate.set()
 
+
+def test_a_decode_of_another_count_is_abandoned_while_playback_waits_for_the_selected_one(
+        session, open_encoded, clip_path):
+    """A slider move to a count not rendered at the playhead no longer waits for the decode in
+    progress -- a speculative chunk, or the previous count's next one -- to finish first."""
+    clip = open_encoded(clip_path)
+    worker, cache, grid = session.worker, clip.cache, clip.grid
+    outcomes, done = [], threading.Event()
+
+    def job():
+        worker._render_planned(clip, 2, 5)
+        outcomes.append(cache.is_rendered(2, 5))
+        worker.follow(grid.samples(0)[0], False)  # paused: nobody waits
+        worker._render_planned(clip, 2, 5)
+        outcomes.append(cache.is_rendered(2, 5))
+        done.set()
+
+    gate = hold(worker)
+    try:  # the selected count renders first: counts 1 and 2 have not begun
+        assert not cache.is_rendered(1, 0) and not cache.is_rendered(2, 5)
+        worker.selected_n = 1
+        worker.follow(grid.samples(0)[0], True)  # playing, count 1 missing under the playhead
+        worker.run_control(job)
+    finally:
+        gate.set()
+    assert done.wait(TIMEOUT_S)
+    assert outcomes == [False, True]
