@@ -90,9 +90,8 @@ def check_targets(domains: list[DomainResult], entropy: list[float]) -> list[Tar
                     "than the first, so they become useful last."),
         TargetCheck(f"Codebook usage entropy >= {ENTROPY_TARGET_BITS:g} bits of 10 for every codebook "
                     "(all domains' codes together)", not low, entropy_detail,
-                    "More training spreads the codes; if usage stalls, restarting unused codes from encoder "
-                    "outputs, as the EMA quantizers in model/ema_quantize.py do (the DAC quantizer has no "
-                    "restart)."),
+                    "More training with dead-code revival (see Training); if usage stalls, revive codes "
+                    "used more often (a higher preset revival_min_uses) or draw latents from more than one batch."),
         TargetCheck("Lower mel distance than Opus at full bitrate, on speech, music and general",
                     opus_met, "; ".join(opus_parts), "More training."),
     ]
