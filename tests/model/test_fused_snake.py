@@ -1,4 +1,8 @@
-"""The fused Snake kernel (when it can be built here) equals the eager formulation."""
+"""The fused Snake kernel (when it can be built here) equals the eager formulation, and lets
+other Python threads run while it works."""
+import threading
+import time
+
 import pytest
 import torch
 
@@ -41,3 +45,31 @@ def test_training_never_uses_the_kernel(kernel):
 def test_disabled_by_environment(kernel, monkeypatch):
     monkeypatch.setenv("RVQ_NO_FUSED_SNAKE", "1")
     assert fused_snake.fused_snake(torch.randn(1, 2, 8), torch.ones(1, 2, 1)) is None
+
+
+
+def test_other_python_threads_run_during_a_call(kernel):
+    """The studio decodes on a worker thread: a kernel holding the GIL would stall the GUI.
+
+    A thread runs the kernel on a large buffer while this one sleeps briefly: if the call
+    held the GIL, this thread could not wake before the call had ended."""
+    x = torch.randn(1, 64, 1, 400_000).contiguous(memory_format=torch.channels_last)
+    alpha = torch.ones(1, 64, 1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        start = time.perf_counter()
+        kernel.snake(x, alpha)
+        duration = time.perf_counter() - start
+        began: list[float] = []
+        worker = threading.Thread(target=lambda: (began.append(time.perf_counter()), kernel.snake(x, alpha)))
+        worker.start()
+        while not began:
+            time.sleep(0.0001)
+        time.sleep(0.001)
+        woke = time.perf_counter() - began[0]
+        worker.join()
+    finally:
+        torch.set_num_threads(threads)
+    assert duration > 0.01, "the buffer is too small to tell"
+    assert woke < duration / 2
