@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app import long_lived_objects
 from app.analysis_worker import AnalysisWorker
 from app.audio_output import StreamFactory
 from app.audio_player import AudioPlayer
@@ -176,6 +177,7 @@ class StudioSession(QObject):
         self._settle_waiting_exports()
         self.n = min(max(self.n, 1), info.n_codebooks) if previous else info.n_codebooks
         self.modelChanged.emit(info)
+        long_lived_objects.settle()  # the previous model and clip are gone; the new one stays
         if not info.trained:
             self.message.emit("warning", f"{info.name}: this model is untrained -- reconstructions are noise-like.")
         path = self._pending_path or (str(previous.path) if previous else None)

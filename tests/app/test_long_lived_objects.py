@@ -1,0 +1,46 @@
+"""Loading a model settles the long-lived objects: they leave the garbage collector's
+generations (so a full collection no longer walks them), and cycles left over from before
+are freed then."""
+import gc
+import weakref
+
+from app import long_lived_objects
+LOAD_TIMEOUT_MS = 60_000
+
+
+class Node:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle: only the cyclic collector can free it
+
+
+def tracked_ids() -> set[int]:
+    return {id(o) for o in gc.get_objects()}
+
+
+def test_the_loaded_model_is_frozen_out_of_full_collections(session):
+    model = session.worker._codec
+    parameter = next(model.network.parameters())
+    tracked = tracked_ids()
+    assert id(model) not in tracked and id(parameter) not in tracked
+    assert gc.get_freeze_count() > len(gc.get_objects())  # most objects are exempt
+
+
+def test_loading_another_model_frees_cycles_frozen_by_the_last_settle(qtbot, session):
+    cycle = Node()
+    gone = weakref.ref(cycle)
+    long_lived_objects.settle()
+    del cycle
+    gc.collect()
+    assert gone() is not None  # frozen: ordinary collections leave it
+    with qtbot.waitSignal(session.modelChanged, timeout=LOAD_TIMEOUT_MS):
+        session.load_model("default")
+    assert gone() is None
+
+
+def test_objects_made_after_a_settle_are_collected_as_usual():
+    long_lived_objects.settle()
+    cycle = Node()
+    gone = weakref.ref(cycle)
+    del cycle
+    gc.collect()
+    assert gone() is None
