@@ -17,16 +17,25 @@ Run it as the studio is run, without ``OMP_NUM_THREADS``: the studio's threads c
 own torch thread counts, and that choice is part of what is measured. A variable set in the
 environment is printed with the figures.
 
-    .venv/bin/python benchmarks/bench_studio_responsiveness.py [--seconds 30]
+    .venv/bin/python benchmarks/bench_studio_responsiveness.py [--seconds 30] [--trace-stalls 30]
+
+``--trace-stalls MS`` also explains every stall longer than MS: a watchdog thread samples
+the GUI thread's Python stack every 2 ms while it is stalled, and garbage collections are
+timed on whichever thread runs them (a collection holds the GIL, so it stalls the GUI thread
+too). Sampling costs a little GIL time itself, so take the figures from a run without it.
 """
 from __future__ import annotations
 
 import argparse
+import collections
+import gc
 import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -85,6 +94,65 @@ class StallMeter:
         self.timer.stop()
 
 
+class StallTracer:
+    """Samples the GUI thread's stack while the stall meter has not ticked for a while."""
+
+    def __init__(self, meter: StallMeter, threshold_s: float) -> None:
+        self.meter, self.threshold = meter, threshold_s
+        self.gui = threading.get_ident()
+        self.samples: dict[float, collections.Counter] = collections.defaultdict(collections.Counter)
+        self.collections: list[tuple[float, float, int, str]] = []  # (start, length, generation, thread)
+        self._gc_started: dict[int, float] = {}
+        self._running = True
+        self._thread = threading.Thread(target=self._watch, name="stall-tracer", daemon=True)
+
+    def start(self) -> None:
+        gc.callbacks.append(self._on_gc)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._running = False
+        self._thread.join()
+        gc.callbacks.remove(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        ident, now = threading.get_ident(), time.perf_counter()
+        if phase == "start":
+            self._gc_started[ident] = now
+        elif ident in self._gc_started:
+            start = self._gc_started.pop(ident)
+            self.collections.append((start, now - start, info["generation"], threading.current_thread().name))
+
+    def _watch(self) -> None:
+        while self._running:
+            time.sleep(0.002)
+            last = self.meter.last
+            if last is None or time.perf_counter() - last < self.threshold:
+                continue
+            frames = sys._current_frames()
+            names = {t.ident: t.name for t in threading.enumerate()}
+            for ident, frame in frames.items():
+                if ident == threading.get_ident():
+                    continue
+                stack = traceback.extract_stack(frame)[-5:]
+                text = " < ".join(f"{Path(f.filename).stem}:{f.lineno} {f.name}" for f in reversed(stack))
+                self.samples[last][("GUI: " if ident == self.gui else f"{names.get(ident, ident)}: ") + text] += 1
+
+    def report(self, after: float) -> None:
+        stalls = sorted(((gap, start) for start, gap in self.meter.gaps if start >= after and gap >= self.threshold),
+                        reverse=True)
+        print(f"\nstalls of {1000 * self.threshold:.0f} ms or more after the first 0.5 s: {len(stalls)}")
+        for gap, start in stalls[:12]:
+            print(f"  {1000 * gap:6.1f} ms at t={start - after + 0.5:6.2f} s")
+            for begun, length, generation, thread in self.collections:
+                if start <= begun <= start + gap:
+                    print(f"      gc generation {generation} on {thread}: {1000 * length:.1f} ms")
+            for stack, count in self.samples.get(start, collections.Counter()).most_common(8):
+                print(f"      {2 * count:3d} ms  {stack}")
+        full = [length for _, length, generation, _ in self.collections if generation == 2]
+        print(f"full collections: {len(full)}, longest {1000 * max(full, default=0):.1f} ms")
+
+
 def pump_until(app: QApplication, condition, timeout: float) -> float:
     start = time.perf_counter()
     while not condition():
@@ -109,6 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--model", default="default")
+    parser.add_argument("--trace-stalls", type=float, metavar="MS", help="explain every stall longer than MS")
     args = parser.parse_args()
 
     audio_output.open_device_stream = TimedStream
@@ -141,6 +210,9 @@ def main() -> None:
     session = window.session
     t_opened = pump_until(app, lambda: session.clip is not None, 600)
     stalls.start()  # from here on the model encodes and renders while the user listens
+    tracer = StallTracer(stalls, args.trace_stalls / 1000) if args.trace_stalls else None
+    if tracer:
+        tracer.start()
     stream = TimedStream.latest
     stream.count_switches = lambda: len(session.player.switch_log)
     session.player.set_loop(0, session.clip.length)  # keep playing however long the steps take
@@ -186,6 +258,9 @@ def main() -> None:
     print(f"everything rendered and measured:          {t_all - t_open:7.2f} s")
     print(f"longest GUI stall while rendering:         {1000 * stalls.worst():7.1f} ms")
     print(f"  ... after the first 0.5 s of the clip:   {1000 * stalls.worst(t_opened + 0.5):7.1f} ms")
+    if tracer:
+        tracer.stop()
+        tracer.report(t_opened + 0.5)
     window.close()
 
 
