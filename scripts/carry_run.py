@@ -91,7 +91,7 @@ def main() -> int:
     except (CarryError, OSError) as exc:
         print(f"carry_run: {exc}", file=sys.stderr)
         return 2
-    print(f"carry_run: {args.direction}ed step {step}")
+    print(f"carry_run: {'parked' if args.direction == 'park' else 'restored'} step {step}")
     return 0
 
 
