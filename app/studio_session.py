@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app import long_lived_objects
+from app import long_lived_objects, thread_priority
 from app.analysis_worker import AnalysisWorker
 from app.audio_output import StreamFactory
 from app.audio_player import AudioPlayer
@@ -89,6 +89,7 @@ class StudioSession(QObject):
     def __init__(self, stream_factory: StreamFactory | None = None, cache_budget_bytes: int = DEFAULT_BUDGET_BYTES,
                  chunk_seconds: float | None = None) -> None:
         super().__init__()
+        thread_priority.shorten_gil_waits()  # the GUI and the audio callback wait less for Python
         kwargs = {} if chunk_seconds is None else {"chunk_seconds": chunk_seconds}
         self.worker = InferenceWorker(cache_budget_bytes, **kwargs)
         self.analysis = AnalysisWorker(defer_while=self.worker.playback_waits)
