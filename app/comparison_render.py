@@ -89,10 +89,14 @@ class ComparisonRender(QObject):
             self._rendering = True
             self._open()
 
-    def follow(self, n: int, playhead: int, loop: tuple[int, int] | None) -> None:
-        """Render what the studio plays first: its codebook count around its playhead."""
+    def follow(self, n: int, playhead: int, playing: bool, loop: tuple[int, int] | None) -> None:
+        """Render what the studio plays first: its codebook count around its playhead.
+
+        Like the studio's own worker, this one plans from where the playhead will be when
+        a decode is heard, so it is told whether the player is moving and when it was here."""
         w = self.worker
-        w.selected_n, w.playhead, w.loop = n, playhead, loop
+        w.selected_n, w.loop = n, loop
+        w.follow(playhead, playing)
         w.wake()
 
     def close(self) -> None:

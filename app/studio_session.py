@@ -331,7 +331,7 @@ class StudioSession(QObject):
         position = self.player.position
         self.worker.follow(position, self.player.playing)
         if self.comparison.active:
-            self.comparison.follow(self.n, position, self.player.loop)
+            self.comparison.follow(self.n, position, self.player.playing, self.player.loop)
         audible = self.player.audible
         self.worker.audible_n = audible[1] if audible and len(audible) == 2 else None
         return position
