@@ -1,7 +1,9 @@
-"""A second, model-free thread for the views' numerical work: spectrograms and the Opus curve.
+"""A model-free thread for numerical work: the views' spectrograms and the Opus curve, and
+(a second instance, owned by the inference worker) the quality rows.
 
 Spectrograms of a 30 s clip take tens of milliseconds -- too long for the GUI thread, and
-they should not wait behind the decoder either. Tasks are keyed; a newer task with the same
+they should not wait behind the decoder either; a quality row takes seconds, and neither
+the decoder nor the views should wait behind it. Tasks are keyed; a newer task with the same
 key replaces a queued one (only the latest spectrogram of "reconstruction" matters), and a
 result is delivered with its key and a token so the GUI can ignore stale answers.
 

@@ -1,4 +1,4 @@
-"""The one thread that owns the model: loading, encoding, chunk rendering, quality.
+"""The one thread that owns the model: loading, encoding, chunk rendering.
 
 Nothing else touches the codec, so the GUI thread never waits on it. The worker runs jobs
 in this order each time it is free:
@@ -12,7 +12,10 @@ in this order each time it is free:
    :mod:`app.render_planner` with the current playhead (so slider moves and seeks reorder
    everything at once);
 4. speculative chunks (neighbouring counts, then the rest) while the cache has room;
-5. the quality row of each count once its rendering is complete.
+5. once a count's rendering is complete, its quality row -- measured on a second thread
+   of the worker's own (an :class:`~app.analysis_worker.AnalysisWorker`), since metrics over
+   a whole clip take seconds (2 s for 30 s of stereo) and this thread must stay free to
+   open the next file or decode what a seek needs.
 
 Cancellation is by generation: opening a clip or a model bumps it, queued jobs of older
 generations are dropped, and an encode in progress stops before its next piece. A dropped
@@ -46,6 +49,7 @@ import torch
 from PySide6.QtCore import QThread, Signal
 
 from app import render_planner
+from app.analysis_worker import AnalysisWorker
 from app.progressive_encode import EncodeState, ProgressiveEncode
 from app.qthread_record import forgets_its_record
 from app.quality import rate_row
@@ -143,7 +147,11 @@ class InferenceWorker(QThread):
         self._playhead_at: float | None = None  # time.monotonic() when follow() last set the playhead
         self.recent_decodes: deque[float] = deque(maxlen=DECODE_HISTORY)  # seconds; this thread appends
         self.loop: tuple[int, int] | None = None
-        self._quality_done: set[int] = set()
+        self._quality_done: set[int] = set()  # counts whose measurement was handed over
+        self._measurer = AnalysisWorker(defer_while=self.playback_waits)
+        self._measurer.setObjectName("measurementWorker")
+        self._measurer.resultReady.connect(self._on_measured)
+        self._measurer.taskFailed.connect(self._on_measurement_failed)
         self._abandonable: tuple[int, int] | None = None  # the planned (n, chunk) being decoded
         self._encoding: tuple[ProgressiveEncode, StudioClip, int] | None = None  # (encoder, clip, generation)
 
@@ -174,6 +182,7 @@ class InferenceWorker(QThread):
         """Render for ``clip`` from now on (the GUI accepted it)."""
         self.clip = clip
         self._quality_done = set()
+        self._measurer.discard()
         self.wake()
 
     def run_control(self, fn: Callable[[], None], on_error: Signal | None = None, name: str | None = None) -> None:
@@ -198,12 +207,23 @@ class InferenceWorker(QThread):
         with self._cond:
             self._cond.notify()
 
+    def start(self, *args) -> None:
+        self._measurer.start()
+        super().start(*args)
+
     def stop(self) -> None:
         with self._cond:
             self._stopping = True
             self._generation += 1
             self._cond.notify()
         self.wait()
+        self._measurer.stop()
+
+    def _on_measured(self, n: str, clip, row) -> None:
+        """A quality row arrived (GUI thread): pass it on unless its clip has gone meanwhile."""
+        if clip is self.clip:
+            self.qualityReady.emit(row)
+        self.wake()  # the next count can be handed over
 
     @property
     def codec(self) -> Codec | None:
@@ -305,7 +325,7 @@ class InferenceWorker(QThread):
             return False
         if self._next_chunk(clip) is not None:
             return True
-        return len(self._quality_done) < clip.n_codebooks
+        return len(self._quality_done) < clip.n_codebooks and self._measurer.idle()
 
     def _next_chunk(self, clip: StudioClip) -> tuple[int, int] | None:
         # The worker alone sets protection: the count selected and the one still being heard.
@@ -360,11 +380,13 @@ class InferenceWorker(QThread):
         if target is not None:
             self._render_planned(clip, *target)
             return
+        if not self._measurer.idle():  # one rendering at a time in its hands: they can be large
+            return
         for n in render_planner.count_order(self.selected_n, clip.n_codebooks):
             if n not in self._quality_done:
                 self._quality_done.add(n)
                 try:
-                    self.qualityReady.emit(self.quality_row(clip, n))
+                    self._measure(clip, n)
                 except (ValueError, RuntimeError) as exc:
                     self.jobFailed.emit(f"quality at n={n}: {exc}")
                 return
@@ -470,9 +492,15 @@ class InferenceWorker(QThread):
             pieces.append(piece if piece is not None else self.render_chunk(clip, n, c))
         return np.concatenate(pieces, axis=0)
 
-    def quality_row(self, clip: StudioClip, n: int):
+    def _on_measurement_failed(self, n: str, text: str) -> None:
+        self.jobFailed.emit(f"quality at n={n}: {text}")
+        self.wake()
+
+    def _measure(self, clip: StudioClip, n: int) -> None:
+        """Hand the complete rendering at ``n`` to the measurement thread; the row comes as :attr:`qualityReady`."""
         decoded = (self.full_rendering(clip, n).T * np.float32(clip.gain))[:, None, :]
-        return rate_row(clip.reference(), decoded, self._codec.sample_rate, n, self._codec.kbps(n))
+        rate, kbps = self._codec.sample_rate, self._codec.kbps(n)
+        self._measurer.submit(str(n), clip, lambda: rate_row(clip.reference(), decoded, rate, n, kbps))
 
 
 def _require_codes(clip: StudioClip, chunk: int, frames: int) -> None:

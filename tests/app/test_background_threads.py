@@ -7,6 +7,8 @@ task back while the player waits for a decode.
 import threading
 import time
 
+import numpy as np
+import pytest
 import torch
 
 from app import analysis_worker
@@ -157,3 +159,35 @@ def test_a_decode_of_another_count_is_abandoned_while_playback_waits_for_the_sel
         gate.set()
     assert done.wait(TIMEOUT_S)
     assert outcomes == [False, True]
+
+
+def test_the_worker_stays_free_while_a_quality_row_is_measured(qtbot, session, open_encoded, clip_path, monkeypatch):
+    """A quality row takes seconds on a long clip: it is measured beside the worker, which
+    meanwhile runs what the user asks for; the rows are those of the clip's renderings."""
+    from app import inference_worker
+
+    measuring, release = threading.Event(), threading.Event()
+    real_rate_row = inference_worker.rate_row
+
+    def slow_rate_row(*args):
+        measuring.set()
+        assert release.wait(TIMEOUT_S)
+        return real_rate_row(*args)
+
+    monkeypatch.setattr(inference_worker, "rate_row", slow_rate_row)
+    clip = open_encoded(clip_path)
+    try:
+        assert measuring.wait(TIMEOUT_S)
+        ran = threading.Event()
+        session.worker.run_control(ran.set)  # e.g. opening the next file
+        assert ran.wait(TIMEOUT_S) and not release.is_set()
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: len(session.quality) == clip.n_codebooks, timeout=TIMEOUT_S * 1000)
+    for n, row in session.quality.items():
+        rendering = np.concatenate([clip.cache.get(n, c) for c in range(clip.grid.n_chunks)])
+        decoded = (rendering.T * np.float32(clip.gain))[:, None, :]
+        expected = real_rate_row(clip.reference(), decoded, session.model.sample_rate, n, session.model.kbps[n - 1])
+        assert (row.n_codebooks, row.kbps) == (expected.n_codebooks, expected.kbps)
+        assert (row.mel_distance, row.stft_distance, row.si_sdr) == pytest.approx(
+            (expected.mel_distance, expected.stft_distance, expected.si_sdr), rel=1e-5)
