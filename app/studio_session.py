@@ -2,8 +2,8 @@
 
 Like napari's components, this object owns the state and its rules, and announces changes
 through Qt signals; the window only draws it and forwards user intent. It wires three
-threads: the inference worker (owns the model), the analysis worker (numpy views, Opus),
-and the audio callback (the player). Everything here runs on the GUI thread and returns at
+threads: the inference worker (owns the model; measures quality on a thread of its own),
+the analysis worker (numpy views, Opus), and the audio callback (the player). Everything here runs on the GUI thread and returns at
 once -- anything slower is handed to a worker.
 
 A second model -- a training run's -- can be offered beside the studio's as the source
