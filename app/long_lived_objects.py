@@ -8,11 +8,12 @@ triggers it holds the GIL throughout: the GUI thread stalls, and so does the aud
 callback's Python code, which can drop out. Most objects are allocated while rendering, so
 such a collection comes round every minute or so.
 
-:func:`settle` runs one collection at a moment the user already waits for (a model has
-just loaded), then moves the survivors to the permanent generation with :func:`gc.freeze`,
-where later collections skip them. Cycles among frozen objects are only freed by the next
-:func:`settle`: it unfreezes first, so a previous model's cycles go then. Objects made
-after the freeze (a clip's views, caches and results) are collected as usual.
+:func:`settle` runs one collection at a moment the user already waits for and nothing is
+heard (a clip has just been opened and playback stopped for it), then moves the survivors
+to the permanent generation with :func:`gc.freeze`, where later collections skip them.
+Cycles among frozen objects are only freed by the next :func:`settle`: it unfreezes first,
+so a previous model's or clip's cycles go at the next opening. Objects made after the
+freeze (the clip's renderings, views and results) are collected as usual.
 """
 from __future__ import annotations
 

@@ -178,7 +178,6 @@ class StudioSession(QObject):
         self._settle_waiting_exports()
         self.n = min(max(self.n, 1), info.n_codebooks) if previous else info.n_codebooks
         self.modelChanged.emit(info)
-        long_lived_objects.settle()  # the previous model and clip are gone; the new one stays
         if not info.trained:
             self.message.emit("warning", f"{info.name}: this model is untrained -- reconstructions are noise-like.")
         path = self._pending_path or (str(previous.path) if previous else None)
@@ -207,6 +206,7 @@ class StudioSession(QObject):
         original = OriginalSource(clip.samples)
         self._sources[original.key] = original
         self.player.configure(self.model.sample_rate, clip.channels, original)
+        long_lived_objects.settle()  # playback has just stopped for the new clip: no block waits for it
         if self.player.unavailable_reason and not self._audio_reason_shown:
             self._audio_reason_shown = True
             reason = self.player.unavailable_reason
