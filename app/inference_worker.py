@@ -12,10 +12,11 @@ in this order each time it is free:
    :mod:`app.render_planner` with the current playhead (so slider moves and seeks reorder
    everything at once);
 4. speculative chunks (neighbouring counts, then the rest) while the cache has room;
-5. once a count's rendering is complete, its quality row -- measured on a second thread
-   of the worker's own (an :class:`~app.analysis_worker.AnalysisWorker`), since metrics over
-   a whole clip take seconds (2 s for 30 s of stereo) and this thread must stay free to
-   open the next file or decode what a seek needs.
+5. each count's quality row: its whole rendering is gathered from the cache, one missing
+   chunk decoded per step (a long clip's renderings do not all fit in the cache), then
+   measured on a second thread of the worker's own (an
+   :class:`~app.analysis_worker.AnalysisWorker`), since metrics over a whole clip take
+   seconds (1-2 s for 30 s) -- this thread stays free for the next file or a seek.
 
 Cancellation is by generation: opening a clip or a model bumps it, queued jobs of older
 generations are dropped, and an encode in progress stops before its next piece. A dropped
@@ -148,6 +149,7 @@ class InferenceWorker(QThread):
         self.recent_decodes: deque[float] = deque(maxlen=DECODE_HISTORY)  # seconds; this thread appends
         self.loop: tuple[int, int] | None = None
         self._quality_done: set[int] = set()  # counts whose measurement was handed over
+        self._gathering: tuple[StudioClip, int, list[np.ndarray]] | None = None  # (clip, n, chunks so far)
         self._measurer = AnalysisWorker(defer_while=self.playback_waits)
         self._measurer.setObjectName("measurementWorker")
         self._measurer.resultReady.connect(self._on_measured)
@@ -182,6 +184,7 @@ class InferenceWorker(QThread):
         """Render for ``clip`` from now on (the GUI accepted it)."""
         self.clip = clip
         self._quality_done = set()
+        self._gathering = None
         self._measurer.discard()
         self.wake()
 
@@ -380,16 +383,30 @@ class InferenceWorker(QThread):
         if target is not None:
             self._render_planned(clip, *target)
             return
-        if not self._measurer.idle():  # one rendering at a time in its hands: they can be large
-            return
-        for n in render_planner.count_order(self.selected_n, clip.n_codebooks):
-            if n not in self._quality_done:
-                self._quality_done.add(n)
-                try:
-                    self._measure(clip, n)
-                except (ValueError, RuntimeError) as exc:
-                    self.jobFailed.emit(f"quality at n={n}: {exc}")
+        if self._measurer.idle():  # one rendering at a time in its hands: they can be large
+            self._gather_step(clip)
+
+    def _gather_step(self, clip: StudioClip) -> None:
+        """Add to the next count's whole rendering: cached chunks at once, at most one decode."""
+        if self._gathering is None or self._gathering[0] is not clip:
+            n = next((n for n in render_planner.count_order(self.selected_n, clip.n_codebooks)
+                      if n not in self._quality_done), None)
+            if n is None:
                 return
+            self._gathering = (clip, n, [])
+        _, n, pieces = self._gathering
+        try:
+            while len(pieces) < clip.grid.n_chunks:
+                piece = clip.cache.get(n, len(pieces))
+                decoded = piece is None
+                pieces.append(self.render_chunk(clip, n, len(pieces)) if decoded else piece)
+                if decoded and len(pieces) < clip.grid.n_chunks:
+                    return  # next step: the planner and queued jobs come first
+            self._measure(clip, n, np.concatenate(pieces, axis=0))
+        except (ValueError, RuntimeError) as exc:
+            self.jobFailed.emit(f"quality at n={n}: {exc}")
+        self._gathering = None
+        self._quality_done.add(n)
 
     def _render_planned(self, clip: StudioClip, n: int, chunk: int) -> None:
         """Render the chunk the planner chose, unless a slider move makes it pointless on the way.
@@ -496,9 +513,9 @@ class InferenceWorker(QThread):
         self.jobFailed.emit(f"quality at n={n}: {text}")
         self.wake()
 
-    def _measure(self, clip: StudioClip, n: int) -> None:
-        """Hand the complete rendering at ``n`` to the measurement thread; the row comes as :attr:`qualityReady`."""
-        decoded = (self.full_rendering(clip, n).T * np.float32(clip.gain))[:, None, :]
+    def _measure(self, clip: StudioClip, n: int, rendering: np.ndarray) -> None:
+        """Hand ``rendering`` (``[T, C]``, at ``n``) to the measurement thread; its row comes as :attr:`qualityReady`."""
+        decoded = (rendering.T * np.float32(clip.gain))[:, None, :]
         rate, kbps = self._codec.sample_rate, self._codec.kbps(n)
         self._measurer.submit(str(n), clip, lambda: rate_row(clip.reference(), decoded, rate, n, kbps))
 

@@ -13,6 +13,7 @@ import torch
 
 from app import analysis_worker
 from app.analysis_worker import AnalysisWorker
+from app.quality import rate_row
 
 TIMEOUT_S = 60
 
@@ -191,3 +192,49 @@ def test_the_worker_stays_free_while_a_quality_row_is_measured(qtbot, session, o
         assert (row.n_codebooks, row.kbps) == (expected.n_codebooks, expected.kbps)
         assert (row.mel_distance, row.stft_distance, row.si_sdr) == pytest.approx(
             (expected.mel_distance, expected.stft_distance, expected.si_sdr), rel=1e-5)
+
+
+def test_a_rendering_evicted_from_a_small_cache_is_gathered_for_its_quality_row_a_decode_at_a_time(
+        qtbot, clip_path, monkeypatch):
+    """Renderings that do not all fit in the cache are decoded again for their quality rows:
+    one chunk per worker step, so a job the user asks for meanwhile runs after at most one
+    decode; the rows still measure the whole rendering."""
+    from app.audio_output import ManualOutputStream
+    from app.inference_worker import InferenceWorker
+    from app.studio_session import StudioSession
+
+    events: list[tuple] = []
+    render_chunk = InferenceWorker.render_chunk
+
+    def recorded(self, clip, n, chunk):
+        gathering = self._gathering is not None
+        piece = render_chunk(self, clip, n, chunk)
+        if gathering:
+            events.append(("gathered", n, chunk))
+            if sum(e[0] == "gathered" for e in events) == 1:
+                self.run_control(lambda: events.append(("control",)))
+        return piece
+
+    monkeypatch.setattr(InferenceWorker, "render_chunk", recorded)
+    session = StudioSession(ManualOutputStream, cache_budget_bytes=3 << 20)  # ~3 of the clip's 12 renderings
+    try:
+        with qtbot.waitSignal(session.modelChanged, timeout=TIMEOUT_S * 1000):
+            session.load_model("default")
+        with qtbot.waitSignal(session.codesReady, timeout=TIMEOUT_S * 1000) as ready:
+            session.open_file(clip_path)
+        clip = ready.args[0]
+        qtbot.waitUntil(lambda: len(session.quality) == clip.n_codebooks, timeout=10 * TIMEOUT_S * 1000)
+        gathered = [e for e in events if e[0] == "gathered"]
+        assert len(gathered) > clip.grid.n_chunks  # renderings had been evicted
+        assert events.index(("control",)) == 1  # right after the first decode of a gathering
+        n = max(session.quality)
+        renderings, done = [], threading.Event()  # decoded again where evicted, on the model's thread
+        session.worker.run_control(lambda: (renderings.append(session.worker.full_rendering(clip, n)), done.set()))
+        assert done.wait(TIMEOUT_S)
+        decoded = (renderings[0].T * np.float32(clip.gain))[:, None, :]
+        row, expected = session.quality[n], rate_row(clip.reference(), decoded, session.model.sample_rate, n,
+                                                     session.model.kbps[n - 1])
+        assert (row.mel_distance, row.stft_distance, row.si_sdr) == pytest.approx(
+            (expected.mel_distance, expected.stft_distance, expected.si_sdr), rel=1e-5)
+    finally:
+        session.close()
