@@ -181,7 +181,9 @@ def _training(i: CardInputs) -> str:
         f"{p.steps:,} over {log.sessions} session(s) (resumed from checkpoints).",
         "",
         f"Compute: **{log.cpu_hours(i.threads):.2f} CPU-hours** for the whole log (to step {log.last_step:,}), estimated as the training loop's wall "
-        f"time x {i.threads} thread(s): {log.steps_computed:,} steps computed (steps repeated after a resume "
+        f"time x each session's thread count"
+        f"{f' ({i.threads} where the log does not say)' if log.sessions_without_threads else ''}: "
+        f"{log.steps_computed:,} steps computed (steps repeated after a resume "
         f"count twice) at the step rates the log reports, {log.step_seconds / 3600:.2f} h, plus "
         f"{log.validation_seconds / 3600:.2f} h of validation. Not counted: the data-loading worker, "
         f"checkpoint writing, start-up. (`app/training_log.py` has the method.)",

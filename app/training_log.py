@@ -9,8 +9,10 @@ Compute: the events carry no clock times. Each ``step`` event carries the step r
 checkpoints), so the steps since the previous event are taken to have lasted their count
 divided by that rate; ``validation`` events carry their own seconds. Steps computed again after
 a resume (a session stopped past its last checkpoint) are counted: they were paid for twice. The
-sum is wall time of the training loop; times its thread count it estimates CPU time. Not
-counted: the data-loading worker process, checkpoint writing and start-up.
+sum is wall time of the training loop; times the session's thread count (``threads`` x
+``world_size`` of its ``start`` event) it estimates CPU time. Sessions logged before ``start``
+carried ``threads`` are counted at a thread count the caller gives. Not counted: the
+data-loading worker process, checkpoint writing and start-up.
 
 Lines that are not JSON objects (a line cut short while the trainer is writing it) are skipped
 and counted, not fatal: the card is made while training runs.
@@ -49,6 +51,8 @@ class TrainingLog:
     gan_start_step: int | None = None
     sessions: int = 0
     step_seconds: float = 0.0
+    thread_seconds: float = 0.0  # wall seconds x threads, of sessions whose start event gives threads
+    unthreaded_seconds: float = 0.0  # wall seconds of sessions whose start event does not
     steps_computed: int = 0  # replayed steps included
     validation_seconds: float = 0.0
     data: dict | None = None  # the last "data" event
@@ -64,7 +68,12 @@ class TrainingLog:
         return next((v for v in self.validations if v.step == step), None)
 
     def cpu_hours(self, threads: int) -> float:
-        return (self.step_seconds + self.validation_seconds) * threads / 3600.0
+        """Estimated CPU-hours; ``threads`` for sessions whose log does not say how many they ran."""
+        return (self.thread_seconds + self.unthreaded_seconds * threads) / 3600.0
+
+    @property
+    def sessions_without_threads(self) -> bool:
+        return self.unthreaded_seconds > 0
 
 
 def read_training_log(path: str | Path) -> TrainingLog:
@@ -76,6 +85,7 @@ def read_training_log(path: str | Path) -> TrainingLog:
     log = TrainingLog()
     validations: dict[int, LoggedValidation] = {}
     previous_step = 0
+    threads: int | None = None  # the current session's CPU threads, where its start event says
     last_event = None
     for line in lines:
         try:
@@ -92,12 +102,15 @@ def read_training_log(path: str | Path) -> TrainingLog:
         elif kind == "start":
             log.sessions += 1
             previous_step = int(event["step"])
+            threads = int(event["threads"]) * int(event.get("world_size", 1)) if "threads" in event else None
             log.total_steps = event.get("total_steps", log.total_steps)
             log.gan_start_step = event.get("gan_start_step", log.gan_start_step)
         elif kind == "step":
             step, rate = int(event["step"]), event.get("steps_per_s")
             if rate and step > previous_step:
-                log.step_seconds += (step - previous_step) / rate
+                seconds = (step - previous_step) / rate
+                log.step_seconds += seconds
+                _add_compute(log, seconds, threads)
                 log.steps_computed += step - previous_step
             previous_step = step
             log.last_step = max(log.last_step, step)
@@ -107,6 +120,7 @@ def read_training_log(path: str | Path) -> TrainingLog:
                 [float(h) for h in event["entropy_bits"]], float(event["bitrate_efficiency"]),
                 float(event.get("seconds") or 0.0))
             log.validation_seconds += float(event.get("seconds") or 0.0)
+            _add_compute(log, float(event.get("seconds") or 0.0), threads)
         elif kind == "revival":
             log.revivals[int(event["step"])] = sum(int(r) for r in event["revived"])
     if log.sessions == 0:
@@ -114,3 +128,10 @@ def read_training_log(path: str | Path) -> TrainingLog:
     log.validations = [validations[s] for s in sorted(validations)]
     log.finished = last_event is not None and last_event["event"] == "done" and last_event.get("reason") == "completed"
     return log
+
+
+def _add_compute(log: TrainingLog, seconds: float, threads: int | None) -> None:
+    if threads is None:
+        log.unthreaded_seconds += seconds
+    else:
+        log.thread_seconds += seconds * threads

@@ -285,6 +285,7 @@ class Trainer:
             "discriminator_parameters": sum(p.numel() for p in self.discriminator.parameters()),
             "batch_size": self.preset.batch_size,
             "world_size": self.ctx.world_size,
+            "threads": torch.get_num_threads(),  # per process: with world_size, what the run's CPU-hours count
             "gan_start_step": self.preset.gan_start_step,
             "device": str(self.ctx.device),
             "compiled": self.options.compile,

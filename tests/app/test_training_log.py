@@ -49,6 +49,20 @@ def test_history_steps_and_compute_across_a_resume(tmp_path):
     assert log.skipped_lines == 1 and not log.finished and log.data["train"]["files"] == 3
 
 
+def test_compute_counts_each_session_at_its_own_threads_and_processes(tmp_path):
+    events = [
+        _start(0), _step(10, 1.0), _validation(10, 3.0, seconds=5.0),  # an old log: no thread count
+        {**_start(10), "threads": 2}, _step(20, 0.5),
+        {**_start(20), "threads": 2, "world_size": 3}, _step(30, 2.0),
+    ]
+    path = tmp_path / "run.log"
+    _write(path, events)
+    log = read_training_log(path)
+    assert log.sessions_without_threads
+    assert log.cpu_hours(threads=1) == pytest.approx(((10 + 5.0) * 1 + 20 * 2 + 5 * 6) / 3600)
+    assert log.step_seconds == pytest.approx(10 + 20 + 5)  # wall time, not CPU time
+
+
 def test_a_validation_repeated_after_a_resume_counts_once_with_its_last_numbers(tmp_path):
     path = tmp_path / "run.log"
     _write(path, [_start(0), _validation(10, 4.0), _start(0), _validation(10, 3.5),

@@ -53,6 +53,8 @@ def test_json_progress_follows_the_documented_schema(audio_folder, tmp_path, cap
     assert data["train"]["groups"].keys() | data["validation"]["groups"].keys() == {"speech", "music", "general"}
     assert data["train"]["files"] + data["validation"]["files"] == 6 and data["validation_source"] == "held-out"
     assert [u["path"] for u in data["unreadable"]] == ["general/broken.wav"]
+    start = events[1]
+    assert start["world_size"] == 1 and start["threads"] == torch.get_num_threads()  # what CPU-hours count
     steps = [e for e in events if e["event"] == "step"]
     assert [e["step"] for e in steps] == [1, 2, 3, 4, 5, 6]
     for e in steps:
