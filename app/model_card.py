@@ -285,6 +285,10 @@ def _progress(log: TrainingLog) -> str:
         word = "still falling" if b.mel_distance < a.mel_distance else "no longer falling"
         text += (f" Its validation mel distance is {word} ({a.mel_distance:.3f} at step {a.step:,}, "
                  f"{b.mel_distance:.3f} at step {b.step:,}).")
+    gan = log.gan_start_step
+    if gan is not None and log.last_step > gan and not any(x.step > gan for x in v):
+        text += (f" Those are mel-only steps: the adversarial phase began at step {gan:,} and has no "
+                 "validation yet.")
     return text
 
 

@@ -14,10 +14,10 @@ from safetensors import safe_open
 from app.cli import main
 from app.domain_evaluation import (DOMAINS, DomainEvaluationError, DomainResult, OpusRow, domain_excerpts,
                                    evaluate_domain, opus_rows)
-from app.model_card import CardInputs, check_targets, render_card
+from app.model_card import CardInputs, _progress, check_targets, render_card
 from app.model_shipping import ShippingError, read_best, ship, storage_agreement
 from app.quality import rate_row
-from app.training_log import read_training_log
+from app.training_log import LoggedValidation, TrainingLog, read_training_log
 from model.evaluation import Evaluation, RateRow
 from model.export import save_model_file
 from model.loading import load_codec
@@ -149,3 +149,17 @@ def test_card_from_a_tiny_run(tiny_run, tmp_path):
     history = with_record.split("## Validation history")[1].split("## Per-domain")[0]
     assert history.rstrip().endswith(record.rstrip())  # verbatim, after this run's own table
     assert "### Run 0" not in finished
+
+
+def test_progress_says_when_the_adversarial_phase_has_begun_without_a_validation():
+    def validation(step, mel):
+        return LoggedValidation(step, [RateRow(12, 10.3, mel, 4.0, -30.0)], [8.0], 0.8, 50.0)
+
+    log = TrainingLog(validations=[validation(7000, 2.05), validation(8000, 2.07)], last_step=8030,
+                      total_steps=28000, gan_start_step=8000)
+    text = _progress(log)
+    assert "no longer falling (2.050 at step 7,000, 2.070 at step 8,000)" in text
+    assert "adversarial phase began at step 8,000" in text
+    log.validations.append(validation(9000, 2.01))
+    log.last_step = 9000
+    assert "adversarial" not in _progress(log) and "still falling" in _progress(log)
