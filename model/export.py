@@ -2,17 +2,23 @@
 
 safetensors holds only tensors and a string-to-string header, so opening one of our files
 can never execute code, and the header alone says how to rebuild the network.
+
+The same weights always give the same bytes. safetensors writes the header's metadata in
+hash-map order, which changes from call to call, so re-exporting an unchanged model would
+otherwise make a byte-different file (churn in git, no reproducible builds); the header is
+rewritten with its metadata keys sorted before the file is written.
 """
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch import nn
 
-from model.atomic_file import atomic_path
+from model.atomic_file import write_bytes_atomic
 from model.loading import FORMAT_TAG
 
 
@@ -40,5 +46,14 @@ def save_model_file(
         "trained": "true" if trained else "false",
         **(extra or {}),
     }
-    with atomic_path(path) as tmp:
-        save_file(state, tmp, metadata=meta)
+    write_bytes_atomic(path, _with_sorted_metadata(save(state, metadata=meta)))
+
+
+def _with_sorted_metadata(blob: bytes) -> tuple[bytes | memoryview, ...]:
+    """``blob``'s header and data, the header's metadata in key order (the tensors already are)."""
+    size = struct.unpack("<Q", blob[:8])[0]
+    header = json.loads(blob[8:8 + size])
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # safetensors aligns the data to 8 bytes with spaces
+    return struct.pack("<Q", len(text)), text, memoryview(blob)[8 + size:]

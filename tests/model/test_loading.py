@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
 
 from model import CheckpointError, load_codec
 from model.export import save_model_file
@@ -105,6 +106,18 @@ def test_own_safetensors_round_trip_preserves_outputs(tmp_path):
     codes = official.encode(x)
     assert torch.equal(mine.encode(x), codes)
     assert torch.equal(mine.decode(codes), official.decode(codes))
+
+
+def test_exporting_the_same_model_twice_gives_identical_bytes(tmp_path):
+    official = load_codec(OFFICIAL)
+    extra = {f"key{i}": str(i) for i in range(8)}  # enough keys that hash-map order would vary
+    files = [tmp_path / f"{n}.safetensors" for n in "ab"]
+    for path in files:
+        save_model_file(official.network, path, family="dac", config=official.config, name="same", extra=extra)
+    assert files[0].read_bytes() == files[1].read_bytes()
+    with safe_open(files[0], "pt") as opened:
+        assert list(opened.metadata()) and opened.metadata()["key7"] == "7"
+    assert load_codec(files[0]).digest() == official.digest()
 
 
 def test_half_precision_file_loads_close_to_original(tmp_path):
