@@ -254,7 +254,7 @@ def _targets(targets: list[TargetCheck], log: TrainingLog) -> str:
         lines.append(f"| {t.target} | **{'met' if t.met else 'missed'}** | {t.measured} |")
     missed = [t for t in targets if not t.met]
     if missed:
-        lines += ["", f"Next levers. {_progress(log)}", ""]
+        lines += ["", f"Next levers. {run_progress(log)}", ""]
         lines += [f"- {t.target}: {t.lever}" for t in missed]
     lines.append("")
     return "\n".join(lines)
@@ -276,19 +276,28 @@ def _reproduce(i: CardInputs) -> str:
 
 # -- helpers ----------------------------------------------------------------------------------
 
-def _progress(log: TrainingLog) -> str:
-    """Where the run stands, and whether its last two validations still improved."""
+def run_progress(log: TrainingLog) -> str:
+    """Where the run stands: its best validation, whether the last two still improved, its phase.
+
+    The best is named apart from the trend because the two part ways once the adversarial phase
+    begins: its first validations are usually worse than the mel-only phase's best, and may fall
+    again for a long time before they beat it.
+    """
     text = f"The run has logged {log.last_step:,} of {log.total_steps or 0:,} steps."
-    v = log.validations
+    v, best = log.validations, log.best()
+    if best is not None:
+        text += f" Its best validation mel distance is {best.mel_distance:.3f}, at step {best.step:,}."
     if len(v) >= 2:
         a, b = v[-2], v[-1]
-        word = "still falling" if b.mel_distance < a.mel_distance else "no longer falling"
-        text += (f" Its validation mel distance is {word} ({a.mel_distance:.3f} at step {a.step:,}, "
+        word = "still falling" if b.mel_distance < a.mel_distance else "not falling"
+        text += (f" The last two are {word} ({a.mel_distance:.3f} at step {a.step:,}, "
                  f"{b.mel_distance:.3f} at step {b.step:,}).")
     gan = log.gan_start_step
-    if gan is not None and log.last_step > gan and not any(x.step > gan for x in v):
-        text += (f" Those are mel-only steps: the adversarial phase began at step {gan:,} and has no "
-                 "validation yet.")
+    if gan is not None and log.last_step > gan:
+        adversarial = sum(x.step > gan for x in v)
+        text += (f" The adversarial phase began at step {gan:,}; "
+                 + (f"{adversarial} of the validations are from it." if adversarial
+                    else "it has no validation yet, so those are mel-only steps."))
     return text
 
 

@@ -14,7 +14,7 @@ from safetensors import safe_open
 from app.cli import main
 from app.domain_evaluation import (DOMAINS, DomainEvaluationError, DomainResult, OpusRow, domain_excerpts,
                                    evaluate_domain, opus_rows)
-from app.model_card import CardInputs, _progress, check_targets, render_card
+from app.model_card import CardInputs, check_targets, render_card, run_progress
 from app.model_shipping import ShippingError, read_best, ship, storage_agreement
 from app.quality import rate_row
 from app.training_log import LoggedValidation, TrainingLog, read_training_log
@@ -151,15 +151,20 @@ def test_card_from_a_tiny_run(tiny_run, tmp_path):
     assert "### Run 0" not in finished
 
 
-def test_progress_says_when_the_adversarial_phase_has_begun_without_a_validation():
+def test_progress_names_the_best_the_trend_and_the_adversarial_phase():
     def validation(step, mel):
         return LoggedValidation(step, [RateRow(12, 10.3, mel, 4.0, -30.0)], [8.0], 0.8, 50.0)
 
-    log = TrainingLog(validations=[validation(7000, 2.05), validation(8000, 2.07)], last_step=8030,
-                      total_steps=28000, gan_start_step=8000)
-    text = _progress(log)
-    assert "no longer falling (2.050 at step 7,000, 2.070 at step 8,000)" in text
-    assert "adversarial phase began at step 8,000" in text
-    log.validations.append(validation(9000, 2.01))
-    log.last_step = 9000
-    assert "adversarial" not in _progress(log) and "still falling" in _progress(log)
+    log = TrainingLog(validations=[validation(6000, 2.035), validation(7000, 2.05), validation(8000, 2.07)],
+                      last_step=8030, total_steps=28000, gan_start_step=8000)
+    text = run_progress(log)
+    assert "best validation mel distance is 2.035, at step 6,000" in text
+    assert "not falling (2.050 at step 7,000, 2.070 at step 8,000)" in text
+    assert "adversarial phase began at step 8,000; it has no validation yet" in text
+    log.validations.append(validation(9000, 2.23))
+    log.validations.append(validation(10000, 2.11))
+    log.last_step = 10000
+    text = run_progress(log)
+    assert "still falling (2.230 at step 9,000, 2.110 at step 10,000)" in text
+    assert "best validation mel distance is 2.035, at step 6,000" in text
+    assert "2 of the validations are from it" in text
