@@ -104,6 +104,9 @@ def _train_parser(sub) -> None:
     tr.add_argument("--steps", type=int, metavar="N", help="train until step N (may be raised on --resume)")
     tr.add_argument("--batch", type=int, metavar="B", help="excerpts per step and process")
     tr.add_argument("--lr", type=float, help="initial learning rate (decays exponentially)")
+    tr.add_argument("--lr-gamma", type=float, metavar="G",
+                    help="learning-rate decay per step, 0 < G <= 1 (default: the preset's; may be changed on "
+                         "--resume: the new decay starts from the rate reached so far)")
     tr.add_argument("--excerpt-seconds", type=float, metavar="S", help="excerpt length (default 0.38)")
     tr.add_argument("--gan-start", type=int, metavar="STEP",
                     help="adversarial losses from this step on (reconstruction losses only before)")

@@ -127,7 +127,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise ValueError("--threads must be at least 1")
     options = TrainingOptions(
         out=args.out, data=args.data, val=args.val, from_model=args.from_model, preset=args.preset,
-        steps=args.steps, batch=args.batch, lr=args.lr, excerpt_seconds=args.excerpt_seconds,
+        steps=args.steps, batch=args.batch, lr=args.lr, lr_gamma=args.lr_gamma, excerpt_seconds=args.excerpt_seconds,
         gan_start=args.gan_start, val_every=args.val_every, ckpt_every=args.ckpt_every, keep=args.keep,
         log_every=args.log_every, revive_every=args.revive_every, freeze=parse_freeze(args.freeze), seed=args.seed, resume=args.resume,
         workers=args.workers, threads=args.threads, device=args.device, json_progress=args.json_progress,

@@ -148,11 +148,19 @@ def _architecture(i: CardInputs) -> str:
     ])
 
 
+def _lr_decay(configured: float, decays: list[tuple[int, float]]) -> str:
+    """The decay per step, with the steps where a resume changed it."""
+    if len(decays) < 2:
+        return f"decay {configured} per step"
+    later = ", ".join(f"{gamma} from step {step:,}" for step, gamma in decays[1:])
+    return f"decay {decays[0][1]} per step, {later}"
+
+
 def _training(i: CardInputs) -> str:
     p, log = i.config.preset, i.log
     lines = ["## Training", "",
              f"Preset `{p.name}`: batch {p.batch_size} x {p.excerpt_seconds} s excerpts at {p.loudness_lufs:g} LUFS, "
-             f"AdamW lr {p.lr:g} (betas {tuple(p.betas)}, decay {p.lr_gamma} per step), mel-only until step "
+             f"AdamW lr {p.lr:g} (betas {tuple(p.betas)}, {_lr_decay(p.lr_gamma, log.lr_decays)}), mel-only until step "
              f"{p.gan_start_step:,}, adversarial (critic width {p.discriminator.width:g}) to step "
              f"{p.steps:,}; validation every {p.val_every:,} steps. Seed {i.config.seed}.", ""]
     if log.data is not None:

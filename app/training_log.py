@@ -14,6 +14,11 @@ sum is wall time of the training loop; times the session's thread count (``threa
 carried ``threads`` are counted at a thread count the caller gives. Not counted: the
 data-loading worker process, checkpoint writing and start-up.
 
+Learning-rate schedule: ``start`` events name the decay per step in force from their step on
+(``lr_gamma``) and, on a resume, the one the checkpoint was trained with (``resumed_lr_gamma``),
+so a decay changed on resume is on record even when the earlier sessions' events predate these
+fields.
+
 Lines that are not JSON objects (a line cut short while the trainer is writing it) are skipped
 and counted, not fatal: the card is made while training runs.
 """
@@ -57,6 +62,7 @@ class TrainingLog:
     validation_seconds: float = 0.0
     data: dict | None = None  # the last "data" event
     revivals: dict[int, int] = field(default_factory=dict)  # step -> codes revived (all codebooks)
+    lr_decays: list[tuple[int, float]] = field(default_factory=list)  # (from step, decay per step), by step
     finished: bool = False  # the last event is "done" with reason "completed"
     skipped_lines: int = 0
 
@@ -105,6 +111,7 @@ def read_training_log(path: str | Path) -> TrainingLog:
             threads = int(event["threads"]) * int(event.get("world_size", 1)) if "threads" in event else None
             log.total_steps = event.get("total_steps", log.total_steps)
             log.gan_start_step = event.get("gan_start_step", log.gan_start_step)
+            _record_lr_decay(log, previous_step, event)
         elif kind == "step":
             step, rate = int(event["step"]), event.get("steps_per_s")
             if rate and step > previous_step:
@@ -128,6 +135,15 @@ def read_training_log(path: str | Path) -> TrainingLog:
     log.validations = [validations[s] for s in sorted(validations)]
     log.finished = last_event is not None and last_event["event"] == "done" and last_event.get("reason") == "completed"
     return log
+
+
+def _record_lr_decay(log: TrainingLog, step: int, start: dict) -> None:
+    # A session resumed from an older checkpoint replays steps: its decay holds from its own step.
+    log.lr_decays = [(s, g) for s, g in log.lr_decays if s < step]
+    if start.get("resumed_lr_gamma") is not None and not log.lr_decays:
+        log.lr_decays.append((0, float(start["resumed_lr_gamma"])))
+    if start.get("lr_gamma") is not None and (not log.lr_decays or log.lr_decays[-1][1] != start["lr_gamma"]):
+        log.lr_decays.append((step, float(start["lr_gamma"])))
 
 
 def _add_compute(log: TrainingLog, seconds: float, threads: int | None) -> None:

@@ -131,6 +131,7 @@ class Trainer:
         self._base_network: nn.Module | None = None  # rank 0's --from network (DDP copies it to the others)
         self._corpora: tuple[Corpus, Corpus, str] | None = None
         self.resumed_from: str | None = None
+        self.resumed_lr_gamma: float | None = None  # the decay the checkpoint was trained with
         self.config, base_name = _on_main(ctx, self._resolve_run)
         self.preset = preset = self.config.preset
         self.train_corpus, self.val_corpus, self.validation_source = _on_main(
@@ -229,6 +230,7 @@ class Trainer:
             self._warn(w)
         distributed.unwrap(self.generator).load_state_dict(state["generator"])
         distributed.unwrap(self.discriminator).load_state_dict(state["discriminator"])
+        self.resumed_lr_gamma = float(state["scheduler_generator"]["gamma"])
         self.step_fn.load_state_dict(state)
         if self.revival is not None and "revival" in state:
             self.revival.load_state_dict(state["revival"])
@@ -289,6 +291,9 @@ class Trainer:
             "world_size": self.ctx.world_size,
             "threads": torch.get_num_threads(),  # per process: with world_size, what the run's CPU-hours count
             "gan_start_step": self.preset.gan_start_step,
+            "lr": self.step_fn.lr,  # the rate at this step, where the decay below starts
+            "lr_gamma": self.preset.lr_gamma,
+            "resumed_lr_gamma": self.resumed_lr_gamma,
             "device": str(self.ctx.device),
             "compiled": self.options.compile,
         })

@@ -110,6 +110,8 @@ class TrainingPreset:
                 raise PresetError(f"{name} must be at least 1, got {value}")
         if not self.lr > 0:
             raise PresetError(f"the learning rate must be positive, got {self.lr}")
+        if not 0 < self.lr_gamma <= 1:
+            raise PresetError(f"the learning-rate decay per step must be within (0, 1], got {self.lr_gamma}")
         if not 0.05 <= self.excerpt_seconds <= 60:
             raise PresetError(f"excerpt length must be within 0.05..60 s, got {self.excerpt_seconds}")
         if self.gan_start_step < 0:

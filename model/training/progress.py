@@ -99,6 +99,14 @@ class HumanReporter:
             self._bar_drawn = False
 
 
+def _schedule(start: Event) -> str:
+    if "lr_gamma" not in start:  # logged before start events named the schedule
+        return ""
+    changed = start.get("resumed_lr_gamma") not in (None, start["lr_gamma"])
+    return (f"; lr {start['lr']:.3g}, decay {start['lr_gamma']} per step"
+            + (f" (changed from {start['resumed_lr_gamma']})" if changed else ""))
+
+
 def event_text(e: Event) -> str:
     """One line for people about an event (empty for ``step`` events and unknown kinds)."""
     kind = e.get("event")
@@ -114,7 +122,7 @@ def event_text(e: Event) -> str:
         what = f"fine-tuning {e['base_model']}" if e.get("base_model") else "training from scratch"
         resumed = f", resumed at step {e['step']}" if e.get("resumed") else ""
         return (f"{what}: {e['family']} model, {e['generator_parameters'] / 1e6:.2f} M parameters "
-                f"({e['trainable_parameters'] / 1e6:.2f} M trained), preset {e['preset']}{resumed}")
+                f"({e['trainable_parameters'] / 1e6:.2f} M trained), preset {e['preset']}{resumed}{_schedule(e)}")
     if kind == "validation":
         full = e["rows"][-1]
         best = " (best so far)" if e.get("best") else ""

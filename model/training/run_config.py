@@ -6,7 +6,9 @@ architecture, preset with overrides, frozen parts, seed), ``checkpoints/`` and t
 command line only needs ``--out``; options repeated on the command line must agree with it,
 except the ones that cannot change the result of a step (how long to train, how often to
 validate and checkpoint, how many checkpoints to keep, worker and thread counts), which may be
-changed on every resume.  A fresh run refuses a folder that already holds a run, so nobody
+changed on every resume.  The learning-rate decay may be changed on resume too: it acts from the
+resumed step on, starting from the rate reached so far, and every ``start`` event of the log
+records the decay in force, so the schedule a model was trained with stays on record.  A fresh run refuses a folder that already holds a run, so nobody
 overwrites weeks of training by forgetting ``--resume``.
 """
 from __future__ import annotations
@@ -27,8 +29,9 @@ LATEST_MODEL_NAME = "latest.safetensors"
 FREEZABLE = ("encoder", "quantizer", "decoder")
 HELD_OUT_FRACTION = 0.05
 
-# Options that may differ from config.json on --resume: they never change what a step computes.
-CHANGEABLE_ON_RESUME = ("steps", "val_every", "ckpt_every", "keep", "log_every", "revival_window")
+# Options that may differ from config.json on --resume: they never change what a step computes,
+# except lr_gamma, which changes the schedule from the resumed step on (see the module docstring).
+CHANGEABLE_ON_RESUME = ("steps", "val_every", "ckpt_every", "keep", "log_every", "revival_window", "lr_gamma")
 
 
 @dataclass
@@ -43,6 +46,7 @@ class TrainingOptions:
     steps: int | None = None
     batch: int | None = None
     lr: float | None = None
+    lr_gamma: float | None = None
     excerpt_seconds: float | None = None
     gan_start: int | None = None
     val_every: int | None = None
@@ -153,7 +157,7 @@ def _base_model(source: str | None) -> str | None:
 
 
 def _preset_overrides(options: TrainingOptions) -> dict:
-    return {"steps": options.steps, "batch_size": options.batch, "lr": options.lr,
+    return {"steps": options.steps, "batch_size": options.batch, "lr": options.lr, "lr_gamma": options.lr_gamma,
             "excerpt_seconds": options.excerpt_seconds, "gan_start_step": options.gan_start,
             "val_every": options.val_every, "ckpt_every": options.ckpt_every, "keep": options.keep,
             "log_every": options.log_every, "revival_window": options.revive_every}

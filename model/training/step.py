@@ -92,6 +92,9 @@ class TrainingStep:
         self.optimizer_d.load_state_dict(state["optimizer_discriminator"])
         self.scheduler_g.load_state_dict(state["scheduler_generator"])
         self.scheduler_d.load_state_dict(state["scheduler_discriminator"])
+        # A scheduler's state carries its gamma; the run's (possibly changed on resume) decay wins,
+        # applied from the rate the saved optimisers reached.
+        self.scheduler_g.gamma = self.scheduler_d.gamma = self.preset.lr_gamma
 
     def _autocast(self):
         if self.device.type == "cuda":

@@ -149,6 +149,9 @@ def test_card_from_a_tiny_run(tiny_run, tmp_path):
     history = with_record.split("## Validation history")[1].split("## Per-domain")[0]
     assert history.rstrip().endswith(record.rstrip())  # verbatim, after this run's own table
     assert "### Run 0" not in finished
+    assert f"decay {best.config.preset.lr_gamma} per step)" in finished
+    log.lr_decays = [(0, 0.999996), (4, 0.9)]  # a resume changed the decay at step 4
+    assert "decay 0.999996 per step, 0.9 from step 4)" in card(log)
 
 
 def test_progress_names_the_best_the_trend_and_the_adversarial_phase():

@@ -92,3 +92,18 @@ def test_revivals_are_read_as_codes_revived_per_step(tmp_path):
     revival = {"event": "revival", "rare": [9, 9], "min_uses": 3, "window": 10}
     _write(path, [_start(0), {**revival, "step": 10, "revived": [5, 4]}, {**revival, "step": 20, "revived": [1, 0]}])
     assert read_training_log(path).revivals == {10: 9, 20: 1}
+
+
+def test_the_learning_rate_decay_is_on_record_when_a_resume_changes_it(tmp_path):
+    path = tmp_path / "run.log"
+    old = _start(0)  # a log from before start events named the decay
+    changed = {**_start(20), "lr_gamma": 0.9999, "resumed_lr_gamma": 0.999996}
+    again = {**_start(30), "lr_gamma": 0.9999, "resumed_lr_gamma": 0.9999}
+    _write(path, [old, _step(25, 1.0), changed, _step(40, 1.0), again])
+    assert read_training_log(path).lr_decays == [(0, 0.999996), (20, 0.9999)]
+    replayed = {**_start(10), "lr_gamma": 0.99, "resumed_lr_gamma": 0.999996}  # resumed from before step 20
+    _write(path, [old, changed, replayed])
+    assert read_training_log(path).lr_decays == [(0, 0.999996), (10, 0.99)]
+    fresh = {**_start(0), "lr_gamma": 0.999996, "resumed_lr_gamma": None}
+    _write(path, [fresh, {**fresh, "step": 10, "resumed_lr_gamma": 0.999996}])
+    assert read_training_log(path).lr_decays == [(0, 0.999996)]

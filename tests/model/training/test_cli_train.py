@@ -12,6 +12,7 @@ from app.cli import main
 from model.loading import load_codec, load_network
 from model.training.checkpoint import load_checkpoint
 from model.training.exported_model import read_training_summary
+from model.training.progress import event_text
 
 DAC_FIXTURE = FIXTURES / "dac" / "dac44k.pth"
 
@@ -151,6 +152,37 @@ def test_resume_refuses_settings_that_change_what_a_step_computes(audio_folder, 
     assert run(tiny_args(audio_folder, out, "--steps", "1"), capsys)[0] == 0
     code, _, err = run(tiny_args(audio_folder, out, "--resume", "--lr", "0.01"), capsys)
     assert code == 2 and "--lr differs from the run being resumed" in err
+
+
+def test_resume_may_change_the_learning_rate_decay_from_the_rate_reached(audio_folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run(tiny_args(audio_folder, out, "--steps", "3"), capsys)[0] == 0
+    before = load_checkpoint(out / "checkpoints" / "step-000000003.pt")
+    lr_at_3 = before["optimizer_generator"]["param_groups"][0]["lr"]
+    code, events, _ = run(tiny_args(audio_folder, out, "--resume", "--steps", "5", "--lr-gamma", "0.5",
+                                    "--json-progress"), capsys)
+    assert code == 0
+    start = next(e for e in events if e["event"] == "start")
+    assert start["lr"] == pytest.approx(lr_at_3) and start["lr_gamma"] == 0.5
+    assert start["resumed_lr_gamma"] == before["scheduler_generator"]["gamma"] != 0.5
+    assert f"decay 0.5 per step (changed from {start['resumed_lr_gamma']})" in event_text(start)
+    after = load_checkpoint(out / "checkpoints" / "step-000000005.pt")
+    for part in ("generator", "discriminator"):
+        assert after[f"scheduler_{part}"]["gamma"] == 0.5
+        reached = before[f"optimizer_{part}"]["param_groups"][0]["lr"]  # the critic's decays from the GAN's start
+        assert after[f"optimizer_{part}"]["param_groups"][0]["lr"] == pytest.approx(reached * 0.5**2)
+    assert json.loads((out / "config.json").read_text())["preset"]["lr_gamma"] == 0.5  # holds for later resumes
+    code, events, _ = run(tiny_args(audio_folder, out, "--resume", "--steps", "6", "--json-progress"), capsys)
+    assert code == 0 and next(e for e in events if e["event"] == "start")["lr_gamma"] == 0.5
+    final = load_checkpoint(out / "checkpoints" / "step-000000006.pt")
+    assert final["optimizer_generator"]["param_groups"][0]["lr"] == pytest.approx(lr_at_3 * 0.5**3)
+
+
+@pytest.mark.parametrize("gamma", ["0", "1.5", "-0.1"])
+def test_a_learning_rate_decay_outside_0_to_1_is_a_clear_error(audio_folder, tmp_path, capsys, gamma):
+    code, _, err = run(tiny_args(audio_folder, tmp_path / "run", "--lr-gamma", gamma), capsys)
+    assert code == 2 and "decay per step must be within (0, 1]" in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_validation_folder_is_used_instead_of_a_held_out_split(audio_folder, tmp_path, capsys):
