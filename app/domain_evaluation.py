@@ -10,8 +10,20 @@ Excerpts are drawn exactly as the trainer draws its validation set
 packages -- take turns, files are picked in proportion to their length, a random channel, -16
 LUFS, silent draws replaced), with the trainer's validation seed: the same audio on every
 machine and every run, and a count divisible by the package count of each domain (30: 10 speech,
-6 music, 5 general packages) gives each package the same number of excerpts. Clips shorter than
-an excerpt are zero-padded, as in the trainer's validation.
+6 music, 5 general packages) gives each package the same number of excerpts.
+
+Only real audio is scored. Clips shorter than an excerpt come back zero-padded at the end (the
+trainer's validation batches them so), and in the short-clip packages that padding is a large
+share: a fifth of the speech frames. Scoring it would measure the harness, not the codec, and
+unevenly so: Opus is VBR and spends almost nothing on digital silence, so on a stream that is
+one-fifth padding its nominal bitrate buys it more bits per second of speech, while the codec
+spends the same bits on every frame; and codes spent on silence pile onto a few entries and
+lower the usage entropy. So each excerpt is cut back to its last non-zero sample (padding and
+any digital silence a file ends with alike: neither is audio anyone listens to), coded at that
+length on its own, and the metrics are averaged over excerpts weighted by their duration; Opus
+gets the cut excerpts end to end; entropy counts the codes of the cut excerpts. The padded
+measure is kept beside it (:func:`evaluate_domain_padded`) so the card can show what the cut
+changes.
 
 Codec rows come from :func:`model.evaluation.evaluate`, Opus rows from
 :func:`app.quality.rate_row` -- the same metric functions as ``rvq-studio eval`` and the studio.
@@ -26,11 +38,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from app.quality import opus_round_trip, rate_row
 from model.codec import Codec
 from model.evaluation import Evaluation, RateRow, evaluate
+from model.metrics import bitrate_efficiency, codebook_entropy
 from model.training.batches import fixed_set
 from model.training.corpus import scan_folder
 from model.training.excerpts import ExcerptSpec
@@ -51,22 +65,43 @@ class OpusRow:
     row: RateRow  # row.kbps is the codec bitrate Opus was asked for
 
 
+@dataclass(frozen=True)
+class DomainExcerpts:
+    """A domain's fixed excerpt set: ``audio [N, 1, T]`` (zero-padded) and each excerpt's real length."""
+
+    audio: torch.Tensor
+    lengths: list[int]  # samples up to and including the last non-zero one
+
+    @property
+    def clips(self) -> list[torch.Tensor]:
+        """Each excerpt ``[1, 1, length]``, without its trailing digital silence."""
+        return [self.audio[i:i + 1, :, :n] for i, n in enumerate(self.lengths)]
+
+    @property
+    def padded_share(self) -> float:
+        """The share of samples in ``audio`` that are trailing digital silence."""
+        return 1.0 - sum(self.lengths) / self.audio.numel()
+
+
 @dataclass
 class DomainResult:
     domain: str
-    seconds: float  # each excerpt
+    seconds: float  # of audio scored, all excerpts together
     evaluation: Evaluation
-    codes: torch.Tensor  # [excerpts, codebooks, frames], for code statistics across domains
+    codes: torch.Tensor  # [1, codebooks, frames]: every excerpt's codes end to end, for code statistics
     opus: dict[int, OpusRow]  # by the codebook count of the codec row at the same bitrate
+    excerpts: int
 
-    @property
-    def excerpts(self) -> int:
-        return int(self.codes.shape[0])
+
+def real_length(excerpt: torch.Tensor) -> int:
+    """Samples of ``excerpt [..., T]`` up to its last non-zero one (at least one)."""
+    nonzero = torch.nonzero(excerpt.reshape(-1, excerpt.shape[-1]).abs().amax(dim=0))
+    return int(nonzero[-1]) + 1 if nonzero.numel() else 1
 
 
 def domain_excerpts(validation_root: str | Path, domain: str, sample_rate: int,
-                    count: int = EXCERPTS_PER_DOMAIN, seconds: float = EXCERPT_SECONDS) -> torch.Tensor:
-    """The fixed excerpt set ``[count, 1, T]`` of ``validation_root/domain``."""
+                    count: int = EXCERPTS_PER_DOMAIN, seconds: float = EXCERPT_SECONDS) -> DomainExcerpts:
+    """The fixed excerpt set of ``validation_root/domain``."""
     folder = Path(validation_root) / domain
     if not folder.is_dir():
         raise DomainEvaluationError(f"{folder}: no such validation folder")
@@ -75,28 +110,59 @@ def domain_excerpts(validation_root: str | Path, domain: str, sample_rate: int,
     if failures:
         path, reason = failures[0]
         raise DomainEvaluationError(f"{folder}: {len(failures)} unreadable files (e.g. {path}: {reason})")
-    return audio
+    return DomainExcerpts(audio, [real_length(x) for x in audio])
 
 
-def opus_rows(reference: torch.Tensor, sample_rate: int, rows: list[RateRow]) -> dict[int, OpusRow]:
-    """Opus at each row's bitrate on ``reference [N, 1, T]`` (one stream, see the module notes)."""
-    items, _, length = reference.shape
-    stream = reference.numpy().reshape(1, 1, items * length)
+def weighted_row(rows: list[RateRow], weights: list[float]) -> RateRow:
+    """The rows' metrics averaged with ``weights`` (their excerpts' durations)."""
+    total = sum(weights)
+
+    def mean(name: str) -> float:
+        return sum(getattr(r, name) * w for r, w in zip(rows, weights)) / total
+    return RateRow(rows[0].n_codebooks, rows[0].kbps, mean("mel_distance"), mean("stft_distance"), mean("si_sdr"))
+
+
+def opus_rows(clips: list[np.ndarray], sample_rate: int, rows: list[RateRow]) -> dict[int, OpusRow]:
+    """Opus at each row's bitrate on ``clips`` (each ``[1, 1, T_i]``; one stream, see the module notes)."""
+    lengths = [c.shape[-1] for c in clips]
+    stream = np.concatenate(clips, axis=-1)
+    cuts = np.cumsum(lengths)[:-1]
     out = {}
     for row in rows:
         point = opus_round_trip(stream, sample_rate, row.kbps)
         if point is None:
             continue
-        decoded = point.decoded.reshape(items, 1, length)
-        out[row.n_codebooks] = OpusRow(point.measured_kbps,
-                                       rate_row(reference.numpy(), decoded, sample_rate, row.n_codebooks, row.kbps))
+        decoded = np.split(point.decoded, cuts, axis=-1)
+        per_clip = [rate_row(ref, est, sample_rate, row.n_codebooks, row.kbps) for ref, est in zip(clips, decoded)]
+        out[row.n_codebooks] = OpusRow(point.measured_kbps, weighted_row(per_clip, lengths))
     return out
 
 
-def evaluate_domain(codec: Codec, domain: str, audio: torch.Tensor,
+def evaluate_domain(codec: Codec, domain: str, excerpts: DomainExcerpts,
                     progress: Callable[[int, int], None] | None = None) -> DomainResult:
-    """Codec rows for every codebook count and Opus rows beside them, on ``audio [N, 1, T]``."""
+    """Codec rows for every codebook count and Opus rows beside them, on the excerpts' real audio."""
+    clips = excerpts.clips
+    evaluations, codes = [], []
+    for k, clip in enumerate(clips):
+        clip_codes = codec.encode(clip)
+        evaluations.append(evaluate(codec, clip, clip_codes))
+        codes.append(clip_codes)
+        if progress is not None:
+            progress(k + 1, len(clips))
+    lengths = excerpts.lengths
+    rows = [weighted_row([e.rows[i] for e in evaluations], lengths) for i in range(len(evaluations[0].rows))]
+    all_codes = torch.cat(codes, dim=-1)
+    entropy = codebook_entropy(all_codes, codec.codebook_size)
+    evaluation = Evaluation(rows, [float(h) for h in entropy], bitrate_efficiency(entropy, codec.codebook_size))
+    opus = opus_rows([c.numpy() for c in clips], codec.sample_rate, rows)
+    return DomainResult(domain, sum(lengths) / codec.sample_rate, evaluation, all_codes, opus, len(clips))
+
+
+def evaluate_domain_padded(codec: Codec, domain: str, excerpts: DomainExcerpts) -> DomainResult:
+    """The same on the zero-padded excerpts, padding scored (the card's measure up to step 17,000)."""
+    audio = excerpts.audio
     codes = codec.encode(audio)
-    evaluation = evaluate(codec, audio, codes, progress=progress)
-    opus = opus_rows(audio, codec.sample_rate, evaluation.rows)
-    return DomainResult(domain, audio.shape[-1] / codec.sample_rate, evaluation, codes, opus)
+    evaluation = evaluate(codec, audio, codes)
+    opus = opus_rows(list(audio.numpy()[:, None]), codec.sample_rate, evaluation.rows)
+    flat = codes.transpose(0, 1).reshape(1, codes.shape[1], -1)
+    return DomainResult(domain, audio.numel() / codec.sample_rate, evaluation, flat, opus, audio.shape[0])

@@ -50,11 +50,12 @@ class CardInputs:
     evaluation_cpu_seconds: float
     command: str
     earlier: str = ""  # markdown: runs this one continues whose logs are gone
+    padded: list[DomainResult] | None = None  # the same excerpts with their zero padding scored
 
 
 def pooled_entropy(domains: list[DomainResult], codebook_size: int) -> list[float]:
     """Usage entropy of each codebook over the codes of every domain together."""
-    codes = torch.cat([d.codes for d in domains], dim=0)
+    codes = torch.cat([d.codes for d in domains], dim=-1)
     return [float(h) for h in codebook_entropy(codes, codebook_size)]
 
 
@@ -107,6 +108,7 @@ def render_card(inputs: CardInputs) -> str:
         _history(inputs),
         _domains(inputs, entropy),
         _targets(targets, inputs.log),
+        _padding(inputs, targets),
         _storage(inputs),
         _reproduce(inputs),
     ]
@@ -231,10 +233,15 @@ def _domains(i: CardInputs, entropy: list[float]) -> str:
              f"The shipped file (float16, as loaded), on each domain of the validation split apart: "
              f"{i.excerpts} excerpts x {i.excerpt_seconds:g} s per domain, drawn like the trainer's "
              f"validation set (the domain's packages in turn, mono, -16 LUFS; seed {i.seed}; "
-             f"`app/domain_evaluation.py`). Mel and STFT distance as in the DAC paper (lower is better), "
+             f"`app/domain_evaluation.py`). Real audio only: excerpts from clips shorter than "
+             f"{i.excerpt_seconds:g} s are cut at their last non-zero sample, each excerpt is coded on its "
+             f"own and the metrics are averaged weighted by duration ("
+             + ", ".join(f"{d.domain} {d.seconds:.1f} s of {i.excerpts * i.excerpt_seconds:g} s"
+                         for d in i.domains)
+             + "). Mel and STFT distance as in the DAC paper (lower is better), "
              f"SI-SDR in dB; entropy of codebook n in bits of {codec.bits_per_code:g}; efficiency = used / "
              f"nominal bits of codebooks 1..n. Opus: libopus through libsndfile at the codec's bitrate, the "
-             f"domain's excerpts as one stream, measured bitrate (Ogg overhead included); none below "
+             f"domain's cut excerpts as one stream, measured bitrate (Ogg overhead included); none below "
              f"6 kbps. {i.evaluation_cpu_seconds / 60:.1f} CPU-minutes for all three domains.", ""]
     for d in i.domains:
         lines += [f"### {d.domain}", "",
@@ -264,6 +271,33 @@ def _targets(targets: list[TargetCheck], log: TrainingLog) -> str:
     if missed:
         lines += ["", f"Next levers. {run_progress(log)}", ""]
         lines += [f"- {t.target}: {t.lever}" for t in missed]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _padding(i: CardInputs, targets: list[TargetCheck]) -> str:
+    """What scoring the harness's zero padding changed: the card's measure up to step 17,000."""
+    if not i.padded:
+        return ""
+    padded_targets = check_targets(i.padded, pooled_entropy(i.padded, i.codec.codebook_size))
+    lines = ["## Padding check", "",
+             "Up to step 17,000 the card scored the excerpts as the trainer batches them, zero padding "
+             "included. The same excerpts both ways, at full bitrate (`app/domain_evaluation.py` says why "
+             "the padding is left out):", "",
+             "| domain | padding | mel, real audio | Opus mel, real audio | mel, padded | Opus mel, padded |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for real, padded in zip(i.domains, i.padded):
+        n = real.evaluation.rows[-1].n_codebooks
+        share = 1.0 - real.seconds / padded.seconds
+
+        def opus(d: DomainResult) -> str:
+            return f"{d.opus[n].row.mel_distance:.3f}" if n in d.opus else "–"
+        lines.append(f"| {real.domain} | {share:.1%} | {real.evaluation.rows[-1].mel_distance:.3f} | {opus(real)} | "
+                     f"{padded.evaluation.rows[-1].mel_distance:.3f} | {opus(padded)} |")
+    lines += ["", "| target | real audio | padded |", "| --- | --- | --- |"]
+    for now, before in zip(targets, padded_targets):
+        lines.append(f"| {now.target} | {'met' if now.met else 'missed'} | "
+                     f"{'met' if before.met else 'missed'}: {before.measured} |")
     lines.append("")
     return "\n".join(lines)
 

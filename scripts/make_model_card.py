@@ -10,7 +10,8 @@ float16 file goes to a temporary folder and the card to stdout (or --card), for 
 
 The card's per-domain table evaluates the written file as load_codec loads it, on a fixed set of
 validation excerpts per domain (app/domain_evaluation.py), next to Opus; the history, steps and
-compute come from the log (app/training_log.py). About 10 CPU-minutes with the default set.
+compute come from the log (app/training_log.py). About 15 CPU-minutes with the default set (the
+real-audio evaluation and, for the card's padding check, the zero-padded one).
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.domain_evaluation import (  # noqa: E402
-    DOMAINS, EXCERPT_SECONDS, EXCERPTS_PER_DOMAIN, DomainEvaluationError, domain_excerpts, evaluate_domain)
+    DOMAINS, EXCERPT_SECONDS, EXCERPTS_PER_DOMAIN, DomainEvaluationError, domain_excerpts, evaluate_domain,
+    evaluate_domain_padded)
 from app.model_card import CardInputs, render_card  # noqa: E402
 from app.model_shipping import ShippingError, read_best, ship, storage_agreement  # noqa: E402
 from app.training_log import TrainingLogError, read_training_log  # noqa: E402
@@ -82,18 +84,19 @@ def make(args: argparse.Namespace, model_path: Path) -> tuple[str, str]:
     say(f"step {best.step}: {size / 1e6:.2f} MB in float16")
     codec = load_codec(model_path)
     started = time.process_time()
-    domains, music = [], None
+    domains, padded, music = [], [], None
     for domain in DOMAINS:
-        audio = domain_excerpts(validation, domain, codec.sample_rate, args.excerpts, args.seconds)
-        say(f"{domain}: {audio.shape[0]} excerpts x {args.seconds:g} s")
-        domains.append(evaluate_domain(codec, domain, audio,
-                                       progress=lambda k, n, d=domain: say(f"  {d}: {k}/{n} codebook counts")))
-        music = audio if domain == "music" else music
+        excerpts = domain_excerpts(validation, domain, codec.sample_rate, args.excerpts, args.seconds)
+        say(f"{domain}: {len(excerpts.lengths)} excerpts x {args.seconds:g} s, {excerpts.padded_share:.1%} padding")
+        domains.append(evaluate_domain(codec, domain, excerpts,
+                                       progress=lambda k, n, d=domain: say(f"  {d}: {k}/{n} excerpts")))
+        padded.append(evaluate_domain_padded(codec, domain, excerpts))
+        music = excerpts.audio if domain == "music" else music
     cpu = time.process_time() - started
     storage = storage_agreement(best.codec(), codec, music)
     earlier = args.earlier.read_text(encoding="utf-8") if args.earlier.exists() else ""
     card = render_card(CardInputs(best.config, codec, size, best.step, log, args.threads, domains, args.excerpts,
-                                  args.seconds, VALIDATION_SEED, storage, cpu, command_line(args), earlier))
+                                  args.seconds, VALIDATION_SEED, storage, cpu, command_line(args), earlier, padded))
     return card, codec.digest()
 
 

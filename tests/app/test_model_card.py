@@ -12,13 +12,13 @@ import torch
 from safetensors import safe_open
 
 from app.cli import main
-from app.domain_evaluation import (DOMAINS, DomainEvaluationError, DomainResult, OpusRow, domain_excerpts,
-                                   evaluate_domain, opus_rows)
+from app.domain_evaluation import (DOMAINS, DomainEvaluationError, DomainExcerpts, DomainResult, OpusRow,
+                                   domain_excerpts, evaluate_domain, evaluate_domain_padded, opus_rows, real_length)
 from app.model_card import CardInputs, check_targets, render_card, run_progress
 from app.model_shipping import ShippingError, read_best, ship, storage_agreement
 from app.quality import rate_row
 from app.training_log import LoggedValidation, TrainingLog, read_training_log
-from model.evaluation import Evaluation, RateRow
+from model.evaluation import Evaluation, RateRow, evaluate
 from model.export import save_model_file
 from model.loading import load_codec
 
@@ -56,7 +56,7 @@ def test_the_shipped_file_is_the_best_checkpoint_in_float16(tiny_run, tmp_path):
     with safe_open(str(path), framework="pt") as f:
         assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
         assert json.loads(f.metadata()["training"])["steps"] == best.step
-    audio = domain_excerpts(tiny_run / "val", "music", 16000, 4, 0.5)
+    audio = domain_excerpts(tiny_run / "val", "music", 16000, 4, 0.5).audio
     agreement = storage_agreement(best.codec(), load_codec(path), audio)
     assert agreement.code_agreement > 0.9 and agreement.decoded_snr_db > 40.0
 
@@ -76,9 +76,9 @@ def test_a_run_export_from_another_step_than_best_pt_is_refused(tiny_run, tmp_pa
 
 def test_domain_excerpts_are_the_same_every_time(tiny_run):
     first = domain_excerpts(tiny_run / "val", "speech", 16000, 4, 0.5)
-    assert first.shape == (4, 1, 8000)
-    assert torch.equal(first, domain_excerpts(tiny_run / "val", "speech", 16000, 4, 0.5))
-    assert not torch.equal(first, domain_excerpts(tiny_run / "val", "music", 16000, 4, 0.5))
+    assert first.audio.shape == (4, 1, 8000) and first.lengths == [8000] * 4  # 1.5 s files: no padding
+    assert torch.equal(first.audio, domain_excerpts(tiny_run / "val", "speech", 16000, 4, 0.5).audio)
+    assert not torch.equal(first.audio, domain_excerpts(tiny_run / "val", "music", 16000, 4, 0.5).audio)
     with pytest.raises(DomainEvaluationError, match="no such validation folder"):
         domain_excerpts(tiny_run / "val", "birdsong", 16000, 4, 0.5)
 
@@ -86,19 +86,22 @@ def test_domain_excerpts_are_the_same_every_time(tiny_run):
 def test_opus_rows_cut_the_stream_back_into_its_excerpts():
     rate = 44100
     t = np.arange(rate) / rate
-    reference = torch.from_numpy(np.stack([0.3 * np.sin(2 * np.pi * f * t) for f in (220.0, 1000.0, 3000.0)])
-                                 [:, None, :].astype(np.float32))
+    reference = np.stack([0.3 * np.sin(2 * np.pi * f * t) for f in (220.0, 1000.0, 3000.0)])[:, None, :]
+    reference = reference.astype(np.float32)
     rows = [RateRow(1, 3.0, 0, 0, 0), RateRow(2, 12.0, 0, 0, 0)]
-    opus = opus_rows(reference, rate, rows)
+    opus = opus_rows(list(reference[:, None]), rate, rows)
     assert set(opus) == {2}  # Opus has no mode below 6 kbps
-    shifted = rate_row(reference.numpy(), np.roll(reference.numpy(), 1, axis=0), rate, 2, 12.0)
+    shifted = rate_row(reference, np.roll(reference, 1, axis=0), rate, 2, 12.0)
     assert opus[2].row.si_sdr > 3.0 and shifted.si_sdr < -20.0  # each excerpt is compared with its own
+    uneven = [reference[0:1, :, :rate // 3], reference[1:2], reference[2:3, :, :rate // 2]]  # cut back apart by length
+    assert opus_rows(uneven, rate, rows)[2].row.si_sdr > 3.0
 
 
 def _domain(name: str, mels: list[float], entropy: list[float], opus_mel: float | None) -> DomainResult:
     rows = [RateRow(n + 1, 0.86 * (n + 1), m, 1.0, 0.0) for n, m in enumerate(mels)]
     opus = {} if opus_mel is None else {len(mels): OpusRow(0.86 * len(mels), RateRow(len(mels), 0, opus_mel, 1, 0))}
-    return DomainResult(name, 1.0, Evaluation(rows, entropy, 0.9), torch.zeros(1, len(mels), 4, dtype=torch.long), opus)
+    return DomainResult(name, 1.0, Evaluation(rows, entropy, 0.9), torch.zeros(1, len(mels), 4, dtype=torch.long), opus,
+                        1)
 
 
 def test_targets_are_met_only_when_the_numbers_say_so():
@@ -118,13 +121,15 @@ def test_card_from_a_tiny_run(tiny_run, tmp_path):
     path = tmp_path / "shipped.safetensors"
     size = ship(best, path)
     codec = load_codec(path)
-    results = [evaluate_domain(codec, d, domain_excerpts(tiny_run / "val", d, codec.sample_rate, 2, 0.5))
-               for d in DOMAINS]
-    audio = domain_excerpts(tiny_run / "val", "music", codec.sample_rate, 2, 0.5)
+    excerpts = {d: domain_excerpts(tiny_run / "val", d, codec.sample_rate, 2, 0.5) for d in DOMAINS}
+    results = [evaluate_domain(codec, d, excerpts[d]) for d in DOMAINS]
+    padded = [evaluate_domain_padded(codec, d, excerpts[d]) for d in DOMAINS]
+    audio = excerpts["music"].audio
 
-    def card(log, earlier: str = "") -> str:
+    def card(log, earlier: str = "", padding: list[DomainResult] | None = None) -> str:
         return render_card(CardInputs(best.config, codec, size, best.step, log, 1, results, 2, 0.5, 0,
-                                      storage_agreement(best.codec(), codec, audio), 1.0, "make it", earlier))
+                                      storage_agreement(best.codec(), codec, audio), 1.0, "make it", earlier,
+                                      padding))
 
     log = read_training_log(tiny_run / "run.log")
     finished = card(log)
@@ -149,6 +154,10 @@ def test_card_from_a_tiny_run(tiny_run, tmp_path):
     history = with_record.split("## Validation history")[1].split("## Per-domain")[0]
     assert history.rstrip().endswith(record.rstrip())  # verbatim, after this run's own table
     assert "### Run 0" not in finished
+    assert "## Padding check" not in finished
+    check = card(log, padding=padded).split("## Padding check")[1].split("## Float16")[0]
+    music = check.split("| music | ")[1].splitlines()[0]
+    assert music.startswith(f"0.0% | {results[1].evaluation.rows[-1].mel_distance:.3f} |")
     assert f"decay {best.config.preset.lr_gamma} per step)" in finished
     log.lr_decays = [(0, 0.999996), (4, 0.9)]  # a resume changed the decay at step 4
     assert "decay 0.999996 per step, 0.9 from step 4)" in card(log)
@@ -171,3 +180,37 @@ def test_progress_names_the_best_the_trend_and_the_adversarial_phase():
     assert "still falling (2.230 at step 9,000, 2.110 at step 10,000)" in text
     assert "best validation mel distance is 2.035, at step 6,000" in text
     assert "2 of the validations are from it" in text
+
+
+def test_real_length_ends_at_the_last_non_zero_sample():
+    excerpt = torch.zeros(1, 1, 100)
+    excerpt[0, 0, [3, 41]] = torch.tensor([0.5, -1e-7])
+    assert real_length(excerpt) == 42
+    assert real_length(torch.zeros(1, 1, 10)) == 1  # nothing to score; one sample keeps the shapes valid
+
+
+@pytest.fixture(scope="module")
+def short_clips(tmp_path_factory):
+    """A validation domain of clips shorter than the excerpt: the excerpts come back zero-padded."""
+    root = tmp_path_factory.mktemp("short")
+    _tone(root / "speech" / "a" / "letter.wav", 16000, 0.3, 220.0, seed=1)
+    _tone(root / "speech" / "b" / "word.wav", 16000, 0.8, 330.0, seed=2)
+    return domain_excerpts(root, "speech", 16000, 4, 1.0)
+
+
+def test_short_clips_are_scored_on_their_real_audio_only(tiny_run, short_clips):
+    lengths = short_clips.lengths
+    assert sorted(set(lengths)) == [4800, 12800]  # 0.3 s and 0.8 s of 1 s, each group twice
+    assert short_clips.padded_share == pytest.approx(1 - 2 * (4800 + 12800) / 64000)
+    codec = load_codec(tiny_run / "run" / "model.safetensors")
+    result = evaluate_domain(codec, "speech", short_clips)
+    assert result.seconds == pytest.approx(sum(lengths) / 16000) and result.excerpts == 4
+    assert result.codes.shape == (1, codec.n_codebooks, sum(-(-n // codec.hop_length) for n in lengths))
+    alone = [evaluate(codec, clip, codec.encode(clip)).rows[-1] for clip in short_clips.clips]
+    expected = sum(r.mel_distance * n for r, n in zip(alone, lengths)) / sum(lengths)
+    assert result.evaluation.rows[-1].mel_distance == pytest.approx(expected)
+    padded = evaluate_domain_padded(codec, "speech", short_clips)
+    whole = evaluate(codec, short_clips.audio, codec.encode(short_clips.audio))
+    assert padded.evaluation.rows == whole.rows  # the card's measure up to step 17,000, unchanged
+    assert padded.codes.shape[-1] == 4 * codec.encode(short_clips.audio).shape[-1]
+    assert padded.evaluation.rows[-1].mel_distance != pytest.approx(result.evaluation.rows[-1].mel_distance)
