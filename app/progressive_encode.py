@@ -5,7 +5,9 @@ anything made "open a file, hear it" slow. The worker instead encodes in pieces 
 seconds and, between pieces, decodes what is already possible around the playhead. Each
 piece is encoded with the encoder's context on both sides and only its centre kept -- the
 rule of :func:`model.chunked.encode_chunked` -- so the codes equal those of one
-``codec.encode`` of the whole clip, bit for bit, whatever the piece size.
+``codec.encode`` of the whole clip, whatever the piece size: bit for bit where the CPU's
+convolution kernels round alike for every input length, and otherwise but for the rare
+decision float32 cannot make (two codewords equally near to about 1e-6).
 
 :class:`EncodeState` is the part the other threads read: how many leading frames have
 final codes. Codes are written in place into the clip's array, always ahead of that count.

@@ -4,9 +4,11 @@ Each chunk is computed with enough context on both sides (at least the receptive
 see :mod:`model.receptive_field`) that its central part equals the whole-signal
 computation; only that central part is kept. Chunk boundaries are aligned to the hop, and
 the first and last chunks contain the true signal edges, so the zero padding the layers see
-there is the same as in one whole-signal pass. Codes therefore never depend on the chunk
-size (unlike the reference ``compress``, whose codes change with its window length), and
-memory stays bounded by the chunk size for files of any length.
+there is the same as in one whole-signal pass. Codes therefore do not depend on the chunk
+size (unlike the reference ``compress``, whose codes change with its window length) -- up to
+float rounding: on CPUs whose convolution kernels round differently for different input
+lengths, a decision between two equally near codewords may differ -- and memory stays
+bounded by the chunk size for files of any length.
 
 Because chunks are independent, ``workers > 1`` computes them concurrently, one chunk per
 single-threaded worker. The small convolutions of a CPU-sized codec scale poorly across

@@ -107,7 +107,10 @@ def euclidean_nearest(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Te
     :data:`NEAR_TIE_RELATIVE`) the choice is made again exactly (:func:`_exact_nearest`), so a
     row's code depends on that row alone -- not on how many rows share the matrix product,
     which changes its rounding. Chunked encoding then gives the same codes as whole encoding
-    on any CPU, even at a near-tie (about 1 % more time for the search).
+    wherever the encoder gives both the same latents, even at a near-tie (about 1 % more
+    time for the search). Some CPUs' convolution kernels round differently for different
+    input lengths; there the latents differ in their last bits and such a near-tie may
+    still go either way.
     """
     with torch.no_grad():  # an index has no gradient: no autograd graph for the search
         rows = NEAREST_BLOCK_ROWS
