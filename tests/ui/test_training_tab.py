@@ -255,8 +255,10 @@ def test_train_watch_preview_pause_resume_stop_and_use_the_model(qtbot, window, 
     # the scan's minutes are the trainer's
     assert tab.history.data["train"]["minutes"] == pytest.approx(tab.data.train_minutes, abs=1e-3)
     assert tab.history.data["validation"]["minutes"] == pytest.approx(tab.data.validation_minutes, abs=1e-3)
-    mel = tab.charts.loss_curves["mel"].getData()
-    assert list(mel[0]) == tab.history.steps[: len(mel[0])] and np.isfinite(mel[1]).all()
+    # the charts are redrawn from the history at most every REDRAW_MS, so wait for one redraw
+    mel = tab.charts.loss_curves["mel"]
+    qtbot.waitUntil(lambda: mel.xData is not None and len(mel.xData) >= 3, timeout=TIMEOUT_MS)
+    assert list(mel.xData) == tab.history.steps[: len(mel.xData)] and np.isfinite(mel.yData).all()
 
     # the preview: Fine-tuned beside Base on the studio's switch
     qtbot.waitUntil(lambda: session.comparison.renders(session.clip), timeout=TIMEOUT_MS)
