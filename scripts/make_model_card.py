@@ -49,7 +49,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--card", type=Path, help="where the card goes (default: resources/models/README.md "
                                                   "with --ship, else stdout)")
     parser.add_argument("--threads", type=int, default=1,
-                        help="threads the training ran with (--threads of rvq-studio train), for CPU-hours")
+                        help="for CPU-hours: the training threads of sessions whose start event does not "
+                             "record them (logged before the trainer recorded its thread count); "
+                             "other sessions count at their own")
     parser.add_argument("--excerpts", type=int, default=EXCERPTS_PER_DOMAIN, help="excerpts per domain")
     parser.add_argument("--seconds", type=float, default=EXCERPT_SECONDS, help="seconds per excerpt")
     parser.add_argument("--earlier", type=Path, default=EARLIER_PATH,
