@@ -40,13 +40,14 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))  # synthetic audio
 
 from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app import audio_output  # noqa: E402
-from app.audio_output import SilentClockStream  # noqa: E402
-from app.synthetic_audio import write_music_clip  # noqa: E402
+from app.playback.audio_output import SilentClockStream  # noqa: E402
+from synthetic_audio import write_music_clip  # noqa: E402
 
 
 class TimedStream(SilentClockStream):
@@ -181,7 +182,7 @@ def main() -> None:
     args = parser.parse_args()
 
     audio_output.open_device_stream = TimedStream
-    from app.inference_worker import Abandoned, InferenceWorker
+    from app.studio.inference_worker import Abandoned, InferenceWorker
 
     chunk_times: list[float] = []  # decodes that finished
     abandoned: list[float] = []  # time spent on decodes abandoned for a slider move

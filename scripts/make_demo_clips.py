@@ -18,7 +18,7 @@ Design decisions:
   scaled down if a peak would pass -1 dBFS; 10 ms fades at both ends, so no cut clicks.
   16-bit FLAC keeps three clips at a few hundred kB in git.
 * File names start with a number because the studio opens the first demo clip in name order
-  (app.model_catalog.demo_clips): music first, where adding codebooks is easiest to hear.
+  (app.studio.model_catalog.demo_clips): music first, where adding codebooks is easiest to hear.
 * LICENSES.md is written from the same table as the clips, so the two cannot drift apart.
   Licences are those in each package's /usr/share/doc/<package>/copyright.
 """

@@ -9,8 +9,8 @@ and resources/models/README.md (the card). Without it nothing in the repository 
 float16 file goes to a temporary folder and the card to stdout (or --card), for a preview.
 
 The card's per-domain table evaluates the written file as load_codec loads it, on a fixed set of
-validation excerpts per domain (app/domain_evaluation.py), next to Opus; the history, steps and
-compute come from the log (app/training_log.py). About 15 CPU-minutes with the default set (the
+validation excerpts per domain (release/domain_evaluation.py), next to Opus; the history, steps and
+compute come from the log (release/training_log.py). About 15 CPU-minutes with the default set (the
 real-audio evaluation and, for the card's padding check, the zero-padded one).
 """
 from __future__ import annotations
@@ -25,12 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.domain_evaluation import (  # noqa: E402
+from release.domain_evaluation import (  # noqa: E402
     DOMAINS, EXCERPT_SECONDS, EXCERPTS_PER_DOMAIN, DomainEvaluationError, domain_excerpts, evaluate_domain,
     evaluate_domain_padded)
-from app.model_card import CardInputs, render_card  # noqa: E402
-from app.model_shipping import ShippingError, read_best, ship, storage_agreement  # noqa: E402
-from app.training_log import TrainingLogError, read_training_log  # noqa: E402
+from release.model_card import CardInputs, render_card  # noqa: E402
+from release.model_shipping import ShippingError, read_best, ship, storage_agreement  # noqa: E402
+from release.training_log import TrainingLogError, read_training_log  # noqa: E402
 from model.atomic_file import atomic_path  # noqa: E402
 from model.loading import CheckpointError, load_codec  # noqa: E402
 from model.presets import DEFAULT_MODEL_PATH  # noqa: E402

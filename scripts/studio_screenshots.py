@@ -16,6 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "support"))  # synthetic audio
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("RVQ_STUDIO_NO_AUDIO", "1")
 os.environ.setdefault("RVQ_STUDIO_SETTINGS", str(Path(tempfile.mkdtemp()) / "settings.ini"))
@@ -46,8 +47,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from app.main import create_window
-    from app.model_catalog import demo_clips
-    from app.synthetic_audio import write_music_clip
+    from app.studio.model_catalog import demo_clips
+    from synthetic_audio import write_music_clip
 
     clip = args.clip or next(iter(map(str, demo_clips())), None)
     if clip is None:

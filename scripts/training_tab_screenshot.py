@@ -19,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "support"))  # synthetic audio
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("RVQ_STUDIO_NO_AUDIO", "1")
 WORK = Path(tempfile.mkdtemp(prefix="rvq-training-shot-"))
@@ -47,9 +48,9 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.main import create_window
-    from app.model_catalog import demo_clips
-    from app.synthetic_audio import write_music_clip, write_recordings_folder
-    from app.training_run import ACTIVE
+    from app.studio.model_catalog import demo_clips
+    from synthetic_audio import write_music_clip, write_recordings_folder
+    from app.training.run import ACTIVE
 
     recordings = write_recordings_folder(WORK / "recordings", (("speech", 16000, 6.0), ("music", 44100, 9.0),
                                                                ("field", 22050, 5.0)), files_per_group=3)

@@ -10,10 +10,19 @@ Qt created (``_DummyThread``, the Python face of a QThread) are left to the Qt g
 ``tests/ui/conftest.py``, which knows when a QThread has finished.
 """
 import os
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
+
+# Test helpers (tests/support: synthetic audio) and the release tooling (release/, not part of
+# the installed application) are imported by name from here on.
+_REPO = Path(__file__).resolve().parent.parent
+for _folder in (_REPO / "tests" / "support", _REPO):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

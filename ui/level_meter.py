@@ -1,7 +1,7 @@
 """Output level meters per channel in dBFS on a -60..0 dB scale: peak and RMS bars, peak hold, clip lights.
 
 The window's frame timer takes from the player the peak and the RMS of everything played
-since its previous look (:meth:`app.audio_player.AudioPlayer.take_levels`, so no block's
+since its previous look (:meth:`app.playback.player.AudioPlayer.take_levels`, so no block's
 peak is missed) and hands them to :meth:`LevelMeter.set_levels`. The look is the usual
 peak + RMS meter: a dim outer bar for the peak and a bright inner one for the RMS, which is
 nearer to how loud it sounds. The peak's ballistics are those of a digital peak programme

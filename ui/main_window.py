@@ -1,4 +1,4 @@
-"""The studio window: wires the widgets to :class:`app.studio_session.StudioSession`.
+"""The studio window: wires the widgets to :class:`app.studio.session.StudioSession`.
 
 The window holds no state of its own beyond what it shows: every user intent goes to the
 session, every change comes back as a session signal. A 40 Hz frame timer pulls the play
@@ -14,10 +14,10 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QLabel, QMainWindow, QProgressBar,
                                QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
-from app.audio_output import StreamFactory
-from app.model_catalog import available_devices, demo_clips, model_entries
-from app.settings import StudioSettings
-from app.studio_session import StudioSession
+from app.playback.audio_output import StreamFactory
+from app.studio.model_catalog import available_devices, demo_clips, model_entries
+from app.studio.settings import StudioSettings
+from app.studio.session import StudioSession
 from ui import theme
 from ui.codebook_panel import CodebookPanel
 from ui.message_bar import MessageBar

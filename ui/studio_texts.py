@@ -7,7 +7,7 @@ whole window.
 """
 from __future__ import annotations
 
-from app.audio_sources import RESIDUAL_MAX_GAIN_DB
+from app.playback.sources import RESIDUAL_MAX_GAIN_DB
 from ui import theme
 
 

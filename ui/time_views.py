@@ -4,7 +4,7 @@ All share one time axis in seconds (``setXLink``), zoom and pan horizontally tog
 the playhead (a line moved by the window's frame timer), and ask for a seek when clicked.
 Spectrogram images carry explicit levels set by the shared colour scale, so the original,
 the reconstruction and the residual are comparable pixel for pixel; their rows are evenly
-spaced on the chosen frequency axis (see :mod:`app.spectrogram`) and :class:`FrequencyAxis`
+spaced on the chosen frequency axis (see :mod:`app.studio.spectrogram`) and :class:`FrequencyAxis`
 labels them in Hz. Nothing is drawn over the data: titles live in the strip above each view
 (:mod:`ui.timeline_panel`), and axes choose how many labels fit the pixels they have.
 """
@@ -17,7 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsRectItem
 
-from app.spectrogram import axis_to_hz, hz_to_axis
+from app.studio.spectrogram import axis_to_hz, hz_to_axis
 from ui import theme
 from ui.column_image import ColumnImage
 

@@ -1,6 +1,6 @@
 """A run's curves: training losses, validation mel distance per codebook count, speed.
 
-Drawn from :class:`app.training_history.RunHistory` as a whole (``draw``), so a live event,
+Drawn from :class:`app.training.history.RunHistory` as a whole (``draw``), so a live event,
 a replay after reopening and a resumed run all go through one path.  Losses are on a log
 axis: the reconstruction terms fall over decades while the adversarial ones stay near one.
 Validation has one curve per codebook count, dark (1) to bright (all), so one sees whether
@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from app.training_history import RunHistory
+from app.training.history import RunHistory
 from ui import theme
 
 LOSS_CURVES = {  # key -> (legend, colour)

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxL
                                QLineEdit, QListWidget, QPushButton, QTableView, QTableWidget, QTableWidgetItem,
                                QVBoxLayout)
 
-from app.data_scan import DataSummary
-from app.training_summary import format_minutes
+from app.training.data_scan import DataSummary
+from app.training.summary import format_minutes
 from ui import theme
 
 WARNING_COLOUR = "#ffd479"

@@ -1,10 +1,10 @@
 """The training tab: fine-tune on your own recordings and hear the result against the base model.
 
-Widgets and wiring only.  The run is :class:`app.training_run.TrainingRun` (a separate
-``rvq-studio train`` process), the folder scan :class:`app.data_scan.DataScan`, the speed
-measurement :class:`app.training_estimate.SpeedEstimate`, the curves
-:class:`app.training_history.RunHistory`; the preview asks the studio's session to render its
-open clip with the run's model (:meth:`app.studio_session.StudioSession.compare_with`), which
+Widgets and wiring only.  The run is :class:`app.training.run.TrainingRun` (a separate
+``rvq-studio train`` process), the folder scan :class:`app.training.data_scan.DataScan`, the speed
+measurement :class:`app.training.estimate.SpeedEstimate`, the curves
+:class:`app.training.history.RunHistory`; the preview asks the studio's session to render its
+open clip with the run's model (:meth:`app.studio.session.StudioSession.compare_with`), which
 puts "Fine-tuned" beside "Base" on the studio's source switch.
 
 The preview follows the run's ``latest.safetensors``, which the trainer rewrites at every
@@ -30,18 +30,18 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
                                QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSpinBox, QTableWidget,
                                QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
-from app.data_scan import DataScan, DataSummary, data_warnings, passes_over_data
-from app.model_catalog import available_devices, model_entries
-from app.settings import StudioSettings
-from app.studio_session import StudioSession
-from app.training_estimate import SpeedEstimate
-from app.training_history import RunHistory
-from app.training_run import (ACTIVE, FAILED, FINISHED, IDLE, PAUSED, PAUSING, RESUMABLE, RUNNING, STOPPED,
+from app.training.data_scan import DataScan, DataSummary, data_warnings, passes_over_data
+from app.studio.model_catalog import available_devices, model_entries
+from app.studio.settings import StudioSettings
+from app.studio.session import StudioSession
+from app.training.estimate import SpeedEstimate
+from app.training.history import RunHistory
+from app.training.run import (ACTIVE, FAILED, FINISHED, IDLE, PAUSED, PAUSING, RESUMABLE, RUNNING, STOPPED,
                               STOPPING, TrainingRun)
-from app.training_setup import (MODES, TrainingRequest, default_preset, default_run_folder, default_threads,
+from app.training.request import (MODES, TrainingRequest, default_preset, default_run_folder, default_threads,
                                 model_family, presets_for)
-from app.training_summary import model_summary_text
-from app.user_models import KeepModelError, keep_model
+from app.training.summary import model_summary_text
+from app.training.user_models import KeepModelError, keep_model
 from model.training.presets import PRESETS
 from model.training.progress import event_text, format_duration
 from model.training.step_timing import StepTiming

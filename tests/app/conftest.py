@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from app.audio_output import ManualOutputStream
-from app.studio_session import StudioSession
-from app.synthetic_audio import write_music_clip
+from app.playback.audio_output import ManualOutputStream
+from app.studio.session import StudioSession
+from synthetic_audio import write_music_clip
 
 LOAD_TIMEOUT_MS = 60_000
 

@@ -6,13 +6,13 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from app.audio_output import AudioUnavailable, ManualOutputStream, SilentClockStream
-from app.audio_player import AudioPlayer
-from app.audio_sources import OriginalSource, ReconstructionSource, ResidualSource
-from app.crossfade import FadeRamps
-from app.output_levels import OutputLevels
-from app.render_cache import ChunkGrid, RenderCache
-from app.switch_log import SwitchLog
+from app.playback.audio_output import AudioUnavailable, ManualOutputStream, SilentClockStream
+from app.playback.player import AudioPlayer
+from app.playback.sources import OriginalSource, ReconstructionSource, ResidualSource
+from app.playback.crossfade import FadeRamps
+from app.playback.output_levels import OutputLevels
+from app.studio.render_cache import ChunkGrid, RenderCache
+from app.playback.switch_log import SwitchLog
 
 RATE, LENGTH, BLOCK = 44100, 44100, 512
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from app import analysis_worker
-from app.analysis_worker import AnalysisWorker
-from app.quality import rate_row
+from app.studio import analysis_worker
+from app.studio.analysis_worker import AnalysisWorker
+from app.studio.quality import rate_row
 
 TIMEOUT_S = 60
 
@@ -165,7 +165,7 @@ def test_a_decode_of_another_count_is_abandoned_while_playback_waits_for_the_sel
 def test_the_worker_stays_free_while_a_quality_row_is_measured(qtbot, session, open_encoded, clip_path, monkeypatch):
     """A quality row takes seconds on a long clip: it is measured beside the worker, which
     meanwhile runs what the user asks for; the rows are those of the clip's renderings."""
-    from app import inference_worker
+    from app.studio import inference_worker
 
     measuring, release = threading.Event(), threading.Event()
     real_rate_row = inference_worker.rate_row
@@ -199,9 +199,9 @@ def test_a_rendering_evicted_from_a_small_cache_is_gathered_for_its_quality_row_
     """Renderings that do not all fit in the cache are decoded again for their quality rows:
     one chunk per worker step, so a job the user asks for meanwhile runs after at most one
     decode; the rows still measure the whole rendering."""
-    from app.audio_output import ManualOutputStream
-    from app.inference_worker import InferenceWorker
-    from app.studio_session import StudioSession
+    from app.playback.audio_output import ManualOutputStream
+    from app.studio.inference_worker import InferenceWorker
+    from app.studio.session import StudioSession
 
     events: list[tuple] = []
     render_chunk = InferenceWorker.render_chunk

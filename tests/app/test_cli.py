@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.cli import main
+from app.cli.command_line import main
 from model import load_codec
 from model.rvq_format import read_rvq
 

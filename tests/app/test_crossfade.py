@@ -1,7 +1,7 @@
 """Equal-power crossfades: constant power, no click, continuation across blocks."""
 import numpy as np
 
-from app.crossfade import FadeRamps, mix_crossfade
+from app.playback.crossfade import FadeRamps, mix_crossfade
 
 RATE = 44100
 

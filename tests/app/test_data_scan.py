@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.data_scan import data_warnings, passes_over_data, scan_data
-from app.synthetic_audio import write_music_clip, write_recordings_folder
+from app.training.data_scan import data_warnings, passes_over_data, scan_data
+from synthetic_audio import write_music_clip, write_recordings_folder
 from model.training.corpus import DataError, require_usable, scan_folder, split_held_out
 from model.training.presets import preset
 

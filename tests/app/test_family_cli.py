@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from app.cli import main
+from app.cli.command_line import main
 from model.export import save_model_file
 from model.registry import family
 from model.training.presets import PRESETS

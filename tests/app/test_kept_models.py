@@ -6,12 +6,12 @@ import json
 import pytest
 import torch
 
-from app.cli import main
-from app.model_catalog import model_entries
-from app.settings import StudioSettings
-from app.synthetic_audio import write_recordings_folder
-from app.training_summary import model_summary_text, summary_lines
-from app.user_models import KeepModelError, keep_model, kept_models
+from app.cli.command_line import main
+from app.studio.model_catalog import model_entries
+from app.studio.settings import StudioSettings
+from synthetic_audio import write_recordings_folder
+from app.training.summary import model_summary_text, summary_lines
+from app.training.user_models import KeepModelError, keep_model, kept_models
 from model.export import save_model_file
 from model.registry import family
 from model.training.exported_model import read_training_summary

@@ -4,7 +4,7 @@ are freed then."""
 import gc
 import weakref
 
-from app import long_lived_objects
+from app.runtime import long_lived_objects
 
 
 class Node:

@@ -1,8 +1,8 @@
 """Models offered in the picker, demo clips, devices, and remembered recent files."""
 from PySide6.QtCore import QSettings
 
-from app.model_catalog import available_devices, demo_clips, model_entries, official_dac_weights
-from app.settings import MAX_RECENT, StudioSettings
+from app.studio.model_catalog import available_devices, demo_clips, model_entries, official_dac_weights
+from app.studio.settings import MAX_RECENT, StudioSettings
 
 
 def test_official_dac_weights_are_listed_from_the_cache_folder(tmp_path):

@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from app.progressive_encode import EncodeState, ProgressiveEncode
-from app.synthetic_audio import music_clip
+from app.studio.progressive_encode import EncodeState, ProgressiveEncode
+from synthetic_audio import music_clip
 from model import load_codec
 
 # Gap between the nearest and second-nearest unit-norm codeword (squared distance, of 0..4)

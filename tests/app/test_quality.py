@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from app.quality import OPUS_MIN_BPS, opus_level, opus_round_trip, rate_row
-from app.synthetic_audio import music_clip
+from app.studio.quality import OPUS_MIN_BPS, opus_level, opus_round_trip, rate_row
+from synthetic_audio import music_clip
 from model.metrics import si_sdr
 
 RATE = 44100

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from app.render_cache import ChunkGrid, RenderCache
-from app.render_planner import chunk_order, count_order, decode_estimate, next_chunk, position_after
+from app.studio.render_cache import ChunkGrid, RenderCache
+from app.studio.render_planner import chunk_order, count_order, decode_estimate, next_chunk, position_after
 
 
 def grid(length=10_000, hop=100, chunk_frames=20):

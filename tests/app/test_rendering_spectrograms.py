@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from app.render_cache import ChunkGrid, RenderCache
-from app.rendering_spectrograms import VIEWS, RenderingSpectrograms
-from app.spectrogram import SpectrogramLayout, excerpt, spectrogram, to_mono
+from app.studio.render_cache import ChunkGrid, RenderCache
+from app.studio.rendering_spectrograms import VIEWS, RenderingSpectrograms
+from app.studio.spectrogram import SpectrogramLayout, excerpt, spectrogram, to_mono
 
 RATE = 44100
 LENGTH = 2 * RATE + 1234  # not a whole number of chunks

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from app.audio_output import ManualOutputStream
-from app.audio_sources import (RESIDUAL_MAX_GAIN_DB, OriginalSource, ReconstructionSource, ResidualSource,
+from app.playback.audio_output import ManualOutputStream
+from app.playback.sources import (RESIDUAL_MAX_GAIN_DB, OriginalSource, ReconstructionSource, ResidualSource,
                                level_matching_gain_db, residual_gain_db)
-from app.render_cache import ChunkGrid, RenderCache
-from app.soft_limiter import KNEE, soft_limit
+from app.studio.render_cache import ChunkGrid, RenderCache
+from app.playback.soft_limiter import KNEE, soft_limit
 
 RATE, LENGTH = 44100, 44100
 

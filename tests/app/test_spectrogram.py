@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from app.spectrogram import SCALES, axis_to_hz, hz_to_axis, spectrogram, stft_power_db
+from app.studio.spectrogram import SCALES, axis_to_hz, hz_to_axis, spectrogram, stft_power_db
 
 RATE = 44100
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.studio_clip import MAX_SECONDS, ClipRejected, read_checked
+from app.studio.clip import MAX_SECONDS, ClipRejected, read_checked
 from model.audio_io import AudioFileError
 
 

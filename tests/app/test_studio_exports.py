@@ -4,7 +4,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from app import inference_worker
+from app.studio import inference_worker
 
 TIMEOUT_MS = 60_000
 

@@ -2,8 +2,8 @@
 chunk pool is left behind, whatever the process's torch thread count."""
 import threading
 
-from app.audio_output import AudioUnavailable, SilentClockStream
-from app.studio_session import StudioSession
+from app.playback.audio_output import AudioUnavailable, SilentClockStream
+from app.studio.session import StudioSession
 
 
 def no_device(*_args):

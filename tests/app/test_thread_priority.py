@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from app import thread_priority
-from app.audio_output import ManualOutputStream
-from app.studio_session import StudioSession
+from app.runtime import thread_priority
+from app.playback.audio_output import ManualOutputStream
+from app.studio.session import StudioSession
 
 
 @pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread nice values are a Linux feature")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QProcess
 
-from app.training_estimate import SpeedEstimate, timing_args
-from app.training_setup import TrainingRequest
+from app.training.estimate import SpeedEstimate, timing_args
+from app.training.request import TrainingRequest
 from model.training.step_timing import StepTiming
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from app.training_history import RunHistory
+from app.training.history import RunHistory
 
 
 def step(n: int, mel: float, gan: bool = False) -> dict:

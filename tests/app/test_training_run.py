@@ -13,10 +13,10 @@ import subprocess
 
 import pytest
 
-from app.run_launch import LaunchRecord, RunFiles, process_alive, process_start_ticks, write_record
-from app.synthetic_audio import write_recordings_folder
-from app.training_run import FAILED, PAUSED, RUNNING, STOPPED, TrainingRun
-from app.training_setup import TrainingRequest
+from app.training.run_launch import LaunchRecord, RunFiles, process_alive, process_start_ticks, write_record
+from synthetic_audio import write_recordings_folder
+from app.training.run import FAILED, PAUSED, RUNNING, STOPPED, TrainingRun
+from app.training.request import TrainingRequest
 from model.loading import CheckpointError, load_codec
 
 TIMEOUT_MS = 120_000

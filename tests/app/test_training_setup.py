@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from app.cli import build_parser
-from app.training_setup import (TrainingRequest, default_preset, model_family, presets_for, resume_args)
+from app.cli.command_line import build_parser
+from app.training.request import (TrainingRequest, default_preset, model_family, presets_for, resume_args)
 from model.export import save_model_file
 from model.registry import family
 from model.training.presets import PRESETS, preset

@@ -53,14 +53,18 @@ def test_other_python_threads_run_during_a_call(kernel):
 
     A thread runs the kernel on a large buffer while this one sleeps briefly: if the call
     held the GIL, this thread could not wake before the call had ended."""
-    x = torch.randn(1, 64, 1, 400_000).contiguous(memory_format=torch.channels_last)
     alpha = torch.ones(1, 64, 1)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        start = time.perf_counter()
-        kernel.snake(x, alpha)
-        duration = time.perf_counter() - start
+        # A buffer long enough that one call takes > 20 ms on this CPU, whatever its speed.
+        length, duration = 400_000, 0.0
+        while duration <= 0.02 and length <= 400_000 * 64:
+            x = torch.randn(1, 64, 1, length).contiguous(memory_format=torch.channels_last)
+            start = time.perf_counter()
+            kernel.snake(x, alpha)
+            duration = time.perf_counter() - start
+            length *= 2
         began: list[float] = []
         worker = threading.Thread(target=lambda: (began.append(time.perf_counter()), kernel.snake(x, alpha)))
         worker.start()

@@ -1,6 +1,6 @@
 """Fixtures for driving the real studio window offscreen.
 
-* No test opens a sound device: ``app.audio_output.open_device_stream`` is replaced by
+* No test opens a sound device: ``app.playback.audio_output.open_device_stream`` is replaced by
   :class:`ManualOutputStream`, which produces blocks only when a test pulls them.
 * No test touches a person's settings (``RVQ_STUDIO_SETTINGS`` points into tmp_path).
 * Like napari's conftest, a test fails if it leaves a QThread running, a QTimer active
@@ -18,9 +18,9 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QProcess, QThread, QTimer
 from PySide6.QtWidgets import QWidget
 
-from app import audio_output
-from app.audio_output import ManualOutputStream
-from app.synthetic_audio import write_music_clip
+from app.playback import audio_output
+from app.playback.audio_output import ManualOutputStream
+from synthetic_audio import write_music_clip
 
 QT_GRACE_S = 1.0
 _UNOWNED_SHOTS: set[QTimer] = set()  # single-shot timers without a parent, alive until they fire

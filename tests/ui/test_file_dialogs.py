@@ -10,7 +10,7 @@ import torch
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog
 
-from app.synthetic_audio import write_music_clip
+from synthetic_audio import write_music_clip
 from model.export import save_model_file
 from model.registry import family
 from model.rvq_format import read_rvq

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from app.audio_output import ManualOutputStream
-from app.audio_player import AudioPlayer
-from app.audio_sources import OriginalSource
+from app.playback.audio_output import ManualOutputStream
+from app.playback.player import AudioPlayer
+from app.playback.sources import OriginalSource
 from ui.level_meter import FALL_DB_PER_S, FLOOR_DB, HOLD_S, RMS_TIME_S, LevelMeter
 
 QUIET = [0.0, 0.0]

@@ -8,9 +8,9 @@ import torch
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
-from app import audio_output
-from app.audio_output import AudioUnavailable, ManualOutputStream
-from app.crossfade import FadeRamps
+from app.playback import audio_output
+from app.playback.audio_output import AudioUnavailable, ManualOutputStream
+from app.playback.crossfade import FadeRamps
 from model import load_codec
 from model.rvq_format import read_rvq
 from ui.column_image import colour_indices
@@ -171,7 +171,7 @@ def test_screenshot_command_exits_zero(tmp_path, music_path):
 
 
 def test_cancelling_an_encode_keeps_the_previous_clip(qtbot, studio, tmp_path):
-    from app.synthetic_audio import write_music_clip
+    from synthetic_audio import write_music_clip
 
     clip = wait_for_clip(qtbot, studio)
     qtbot.waitUntil(lambda: clip.encoding.complete, timeout=30_000)
@@ -189,7 +189,7 @@ def test_cancelling_an_encode_keeps_the_previous_clip(qtbot, studio, tmp_path):
 
 
 def test_a_long_clip_is_heard_before_its_encode_completes(qtbot, studio, tmp_path):
-    from app.synthetic_audio import write_music_clip
+    from synthetic_audio import write_music_clip
 
     wait_for_clip(qtbot, studio)
     long_clip = write_music_clip(tmp_path / "long.wav", seconds=20.0)
@@ -227,7 +227,7 @@ def test_dropping_a_file_opens_it_and_remembers_it(qtbot, studio, tmp_path):
     from PySide6.QtCore import QMimeData, QPointF, QUrl
     from PySide6.QtGui import QDropEvent
 
-    from app.synthetic_audio import write_music_clip
+    from synthetic_audio import write_music_clip
 
     first = wait_for_clip(qtbot, studio)
     dropped = write_music_clip(tmp_path / "dropped.wav", seconds=1.0, seed=3)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from app.studio_session import CodebookStats
+from app.studio.session import CodebookStats
 from model.evaluation import RateRow
 from ui.codebook_panel import GROUP_COLOURS, CodebookPanel, gather_columns
 from ui.quality_panel import QualityPanel

@@ -19,9 +19,9 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QScrollArea, QWidget
 
-from app.run_launch import process_alive
-from app.synthetic_audio import write_recordings_folder
-from app.training_run import ACTIVE, FAILED, PAUSED, RUNNING, STOPPED
+from app.training.run_launch import process_alive
+from synthetic_audio import write_recordings_folder
+from app.training.run import ACTIVE, FAILED, PAUSED, RUNNING, STOPPED
 from model import load_codec
 from model.export import save_model_file
 from model.training.exported_model import read_training_summary

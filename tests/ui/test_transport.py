@@ -9,8 +9,8 @@ import soundfile as sf
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
-from app.audio_output import ManualOutputStream
-from app.crossfade import FadeRamps
+from app.playback.audio_output import ManualOutputStream
+from app.playback.crossfade import FadeRamps
 from ui.transport_bar import TransportBar, format_clock
 
 

@@ -4,9 +4,9 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 
-from app.render_cache import ChunkGrid, RenderCache
-from app.rendering_spectrograms import RenderingSpectrograms
-from app.spectrogram import SpectrogramLayout
+from app.studio.render_cache import ChunkGrid, RenderCache
+from app.studio.rendering_spectrograms import RenderingSpectrograms
+from app.studio.spectrogram import SpectrogramLayout
 from ui.colour_scale import BAR_X, BAR_WIDTH
 from ui import column_image, theme
 from ui.column_image import colour_indices

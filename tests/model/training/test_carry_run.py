@@ -7,7 +7,7 @@ import sys
 import torch
 from training_helpers import REPO, cli_env, json_events, tiny_args
 
-from app.cli import main
+from app.cli.command_line import main
 from model.training.checkpoint import CheckpointFolder, load_checkpoint
 
 SCRIPT = REPO / "scripts" / "carry_run.py"

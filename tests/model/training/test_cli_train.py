@@ -8,7 +8,7 @@ import torch
 from training_helpers import FIXTURES, json_events, tiny_args, write_tone
 from safetensors import safe_open
 
-from app.cli import main
+from app.cli.command_line import main
 from model.loading import load_codec, load_network
 from model.training.checkpoint import load_checkpoint
 from model.training.exported_model import read_training_summary

@@ -7,7 +7,7 @@ import pytest
 import torch
 from training_helpers import json_events, tiny_args
 
-from app.cli import main
+from app.cli.command_line import main
 from model.registry import family as codec_family
 from model.hificodec import HifiCodec, HifiCodecConfig
 from model.soundstream import SoundStream, SoundStreamConfig

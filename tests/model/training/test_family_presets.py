@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from app.cli import main
+from app.cli.command_line import main
 from model.loading import load_codec
 
 

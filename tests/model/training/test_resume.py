@@ -9,7 +9,7 @@ import pytest
 import torch
 from training_helpers import REPO, cli_env, initial_tiny_generator_state, json_events, tiny_args
 
-from app.cli import main
+from app.cli.command_line import main
 from model.training.checkpoint import CheckpointFolder, load_checkpoint
 
 

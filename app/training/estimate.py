@@ -12,8 +12,8 @@ import sys
 
 from PySide6.QtCore import QObject, QProcess, Signal
 
-from app.training_run import PACKAGE_ROOT
-from app.training_setup import FROZEN_IN_QUICK_MODE, TrainingRequest
+from app.training.run import PACKAGE_ROOT
+from app.training.request import FROZEN_IN_QUICK_MODE, TrainingRequest
 from model.training.step_timing import StepTiming
 
 

@@ -2,7 +2,7 @@
 
 A run's ``model.safetensors`` is rewritten at every improved validation and disappears with
 the run folder, so "Use this model" copies it into the app's ``models/`` folder (see
-:meth:`app.settings.StudioSettings.models_folder`) under a name that never replaces an earlier
+:meth:`app.studio.settings.StudioSettings.models_folder`) under a name that never replaces an earlier
 one.  The copy is atomic (temporary file in the same folder, fsync, rename): the picker never
 sees half a file, and a copy racing the trainer's own atomic rewrite gets either the old or
 the new model whole.  The training summary travels inside the file's header, so the copy

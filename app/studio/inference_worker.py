@@ -4,25 +4,25 @@ Nothing else touches the codec, so the GUI thread never waits on it. The worker 
 in this order each time it is free:
 
 1. *control* jobs the user asked for (load a model, open a clip, export) -- first come;
-2. while a new clip is being encoded (piece by piece, :mod:`app.progressive_encode`):
+2. while a new clip is being encoded (piece by piece, :mod:`app.studio.progressive_encode`):
    the chunks of the selected count just ahead of the playhead whose codes exist, else
    the next encode piece -- so the start of a clip is heard seconds before its end is
    encoded;
 3. the next chunk of the selected codebook count, asked afresh from
-   :mod:`app.render_planner` with the current playhead (so slider moves and seeks reorder
+   :mod:`app.studio.render_planner` with the current playhead (so slider moves and seeks reorder
    everything at once);
 4. speculative chunks (neighbouring counts, then the rest) while the cache has room;
 5. each count's quality row: its whole rendering is gathered from the cache, one missing
    chunk decoded per step (a long clip's renderings do not all fit in the cache), then
    measured on a second thread of the worker's own (an
-   :class:`~app.analysis_worker.AnalysisWorker`), since metrics over a whole clip take
+   :class:`~app.studio.analysis_worker.AnalysisWorker`), since metrics over a whole clip take
    seconds (1-2 s for 30 s) -- this thread stays free for the next file or a seek.
 
 Cancellation is by generation: opening a clip or a model bumps it, queued jobs of older
 generations are dropped, and an encode in progress stops before its next piece. A dropped
 job the user asked for by name (an export) is reported as cancelled, never lost silently.
 Results go to the GUI through queued Qt signals; rendered chunks go straight into the clip's
-:class:`~app.render_cache.RenderCache`, so the audio callback can use them before the GUI
+:class:`~app.studio.render_cache.RenderCache`, so the audio callback can use them before the GUI
 even hears about them.
 
 A slider move to a count not rendered at the playhead does not wait for the decode in
@@ -49,14 +49,14 @@ import numpy as np
 import torch
 from PySide6.QtCore import QThread, Signal
 
-from app import render_planner
-from app.analysis_worker import AnalysisWorker
-from app.progressive_encode import EncodeState, ProgressiveEncode
-from app.qthread_record import forgets_its_record
-from app.quality import rate_row
-from app.render_cache import DEFAULT_BUDGET_BYTES, RenderCache
-from app.studio_clip import StudioClip, chunk_grid, read_checked
-from app.thread_priority import lower_current_thread_priority
+from app.studio import render_planner
+from app.studio.analysis_worker import AnalysisWorker
+from app.studio.progressive_encode import EncodeState, ProgressiveEncode
+from app.runtime.qthread_record import forgets_its_record
+from app.studio.quality import rate_row
+from app.studio.render_cache import DEFAULT_BUDGET_BYTES, RenderCache
+from app.studio.clip import StudioClip, chunk_grid, read_checked
+from app.runtime.thread_priority import lower_current_thread_priority
 from model import load_codec
 from model.codec import Codec
 from model.compression import model_input, normalisation_gain

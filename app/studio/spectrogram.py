@@ -12,7 +12,7 @@ column and which samples each frame reads, so any range of columns can be comput
 own from just the samples under it (:meth:`SpectrogramLayout.columns`) -- equal to the
 same columns of the whole computation, which is itself that method applied to every
 column. A rendering that grows chunk by chunk thus recomputes only the columns whose
-windows reach into a new chunk (:mod:`app.rendering_spectrograms`).
+windows reach into a new chunk (:mod:`app.studio.rendering_spectrograms`).
 """
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
 """The studio's clip rendered by a second model -- a training run's -- for Base / Fine-tuned A/B.
 
 Nothing of the rendering pipeline is repeated here: a second
-:class:`~app.inference_worker.InferenceWorker` owns the second model and does for it exactly
+:class:`~app.studio.inference_worker.InferenceWorker` owns the second model and does for it exactly
 what the first does for the studio's model (read the clip, encode it piece by piece, decode
 chunks around the playhead first, then the rest, then measure quality).  Its clip has its own
 codes and render cache; the player reads it through an ordinary
-:class:`~app.audio_sources.ReconstructionSource`, so switching Base <-> Fine-tuned is the same
+:class:`~app.playback.sources.ReconstructionSource`, so switching Base <-> Fine-tuned is the same
 crossfade at the same sample as any other switch.
 
 Only a model with the studio model's sample rate and codebook count is accepted: the two must
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from app.inference_worker import InferenceWorker, ModelInfo
-from app.studio_clip import StudioClip
+from app.studio.inference_worker import InferenceWorker, ModelInfo
+from app.studio.clip import StudioClip
 
 CACHE_BUDGET_BYTES = 256 << 20  # the comparison is one extra source: a quarter of the studio's budget
 

@@ -24,8 +24,8 @@ from collections.abc import Callable
 import torch
 from PySide6.QtCore import QThread, Signal
 
-from app.qthread_record import forgets_its_record
-from app.thread_priority import lower_current_thread_priority
+from app.runtime.qthread_record import forgets_its_record
+from app.runtime.thread_priority import lower_current_thread_priority
 
 
 ANALYSIS_TORCH_THREADS = 1

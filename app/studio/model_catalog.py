@@ -2,7 +2,7 @@
 
 Official Descript Audio Codec weights are found where the ``dac`` package downloads them
 (``~/.cache/descript/dac/weights_*.pth``); the bundled default comes first; then the models
-the user kept from training runs (:mod:`app.user_models`), each with its training summary as
+the user kept from training runs (:mod:`app.training.user_models`), each with its training summary as
 a tooltip; checkpoints the user opened before come from the settings. Demo clips are the audio files in
 ``resources/audio``. Devices: the CPU, and each CUDA device when
 torch sees one.
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from app.training_summary import model_summary_text
-from app.user_models import kept_models
+from app.training.summary import model_summary_text
+from app.training.user_models import kept_models
 from model.presets import RESOURCES
 
 DAC_CACHE = Path("~/.cache/descript/dac")

@@ -11,7 +11,7 @@ original's (:func:`level_matching_gain_db`), never below 0 dB (a residual louder
 original stays as it is) and at most :data:`RESIDUAL_MAX_GAIN_DB`. A fixed lift made a
 poor reconstruction's residual clip while a good one's stayed faint. The gain is measured
 once per rendering, off the audio thread (:func:`residual_gain_db`), and swapped in by one
-attribute write; peaks the lift pushes past full scale are bent by :mod:`app.soft_limiter`.
+attribute write; peaks the lift pushes past full scale are bent by :mod:`app.playback.soft_limiter`.
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from typing import Protocol
 
 import numpy as np
 
-from app.render_cache import RenderCache
-from app.soft_limiter import soft_limit
+from app.studio.render_cache import RenderCache
+from app.playback.soft_limiter import soft_limit
 
 RESIDUAL_MAX_GAIN_DB = 24.0  # more would lift a near-perfect reconstruction's rounding noise to full level
 MAX_READ_FRAMES = 16384  # the longest read a source prepares scratch space for (longer reads go in pieces)
@@ -59,7 +59,7 @@ class ReconstructionSource:
     """The reconstruction at ``n`` codebooks, assembled from cached chunks as they arrive.
 
     ``kind`` names whose reconstruction it is: the studio model's, or a second model's
-    ("finetuned", :mod:`app.comparison_render`) -- the player tells sources apart by key.
+    ("finetuned", :mod:`app.studio.comparison_render`) -- the player tells sources apart by key.
     """
 
     def __init__(self, cache: RenderCache, n: int, kind: str = "reconstruction") -> None:

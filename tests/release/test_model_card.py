@@ -11,13 +11,13 @@ import soundfile as sf
 import torch
 from safetensors import safe_open
 
-from app.cli import main
-from app.domain_evaluation import (DOMAINS, DomainEvaluationError, DomainExcerpts, DomainResult, OpusRow,
+from app.cli.command_line import main
+from release.domain_evaluation import (DOMAINS, DomainEvaluationError, DomainExcerpts, DomainResult, OpusRow,
                                    domain_excerpts, evaluate_domain, evaluate_domain_padded, opus_rows, real_length)
-from app.model_card import CardInputs, check_targets, render_card, run_progress
-from app.model_shipping import ShippingError, read_best, ship, storage_agreement
-from app.quality import rate_row
-from app.training_log import LoggedValidation, TrainingLog, read_training_log
+from release.model_card import CardInputs, check_targets, render_card, run_progress
+from release.model_shipping import ShippingError, read_best, ship, storage_agreement
+from app.studio.quality import rate_row
+from release.training_log import LoggedValidation, TrainingLog, read_training_log
 from model.evaluation import Evaluation, RateRow, evaluate
 from model.export import save_model_file
 from model.loading import load_codec

@@ -6,13 +6,13 @@ minus at n - 1), each of the *partial* rendering -- zeros where no chunk exists 
 Recomputing all three whole every few hundred milliseconds took the analysis thread (and
 so a core) for most of a long clip's rendering. Here a chunk that arrives changes only the
 display columns whose STFT windows reach into it -- those inside it and those straddling
-its edges -- so only those are computed (:class:`app.spectrogram.SpectrogramLayout`),
+its edges -- so only those are computed (:class:`app.studio.spectrogram.SpectrogramLayout`),
 from the same samples the whole computation would read: the result equals
-:func:`app.spectrogram.spectrogram` of the partial rendering, column for column.
+:func:`app.studio.spectrogram.spectrogram` of the partial rendering, column for column.
 
 An instance belongs to one (clip, frequency scale, n) and lives on the analysis thread:
 only tasks there call :meth:`RenderingSpectrograms.update`, one at a time. Each update
-returns new :class:`~app.spectrogram.Spectrogram` snapshots (the GUI may hold the old ones
+returns new :class:`~app.studio.spectrogram.Spectrogram` snapshots (the GUI may hold the old ones
 while they are replaced) and the column range that changed. A chunk counts once it is
 taken in; one evicted from the render cache later keeps its columns as drawn.
 """
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.render_cache import RenderCache
-from app.spectrogram import Spectrogram, SpectrogramLayout, excerpt, to_mono
+from app.studio.render_cache import RenderCache
+from app.studio.spectrogram import Spectrogram, SpectrogramLayout, excerpt, to_mono
 
 VIEWS = ("reconstruction", "residual", "adds")
 

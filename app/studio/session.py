@@ -7,7 +7,7 @@ the analysis worker (numpy views, Opus), and the audio callback (the player). Ev
 once -- anything slower is handed to a worker.
 
 A second model -- a training run's -- can be offered beside the studio's as the source
-"finetuned" (:meth:`StudioSession.compare_with`): :mod:`app.comparison_render` renders the same
+"finetuned" (:meth:`StudioSession.compare_with`): :mod:`app.studio.comparison_render` renders the same
 clip with it, and the player switches between the two like between any sources.
 
 Failures never replace a working session: a clip or model that cannot be opened is
@@ -30,19 +30,20 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app import long_lived_objects, thread_priority
-from app.analysis_worker import AnalysisWorker
-from app.audio_output import StreamFactory
-from app.audio_player import AudioPlayer
-from app.audio_sources import OriginalSource, ReconstructionSource, ResidualSource, residual_gain_db
-from app.comparison_render import ComparisonRender
-from app.inference_worker import InferenceWorker, ModelInfo
-from app.quality import opus_round_trip, rate_row
-from app.render_cache import DEFAULT_BUDGET_BYTES
-from app.rendering_spectrograms import RenderingSpectrograms
-from app.spectrogram import SpectrogramLayout, spectrogram
-from app.studio_clip import StudioClip
-from app.waveform import envelope
+from app.runtime import long_lived_objects
+from app.runtime import thread_priority
+from app.studio.analysis_worker import AnalysisWorker
+from app.playback.audio_output import StreamFactory
+from app.playback.player import AudioPlayer
+from app.playback.sources import OriginalSource, ReconstructionSource, ResidualSource, residual_gain_db
+from app.studio.comparison_render import ComparisonRender
+from app.studio.inference_worker import InferenceWorker, ModelInfo
+from app.studio.quality import opus_round_trip, rate_row
+from app.studio.render_cache import DEFAULT_BUDGET_BYTES
+from app.studio.rendering_spectrograms import RenderingSpectrograms
+from app.studio.spectrogram import SpectrogramLayout, spectrogram
+from app.studio.clip import StudioClip
+from app.studio.waveform import envelope
 from model.atomic_file import atomic_path
 from model.audio_io import resample, write_audio
 from model.evaluation import RateRow

@@ -2,8 +2,8 @@
 
 Everything on the card is computed, nothing typed in: the architecture from the run's
 config.json and the loaded model, corpus minutes from the trainer's ``data`` event, steps,
-compute and the validation history from the training log (:mod:`app.training_log`), the
-per-domain table from :mod:`app.domain_evaluation` on the shipped file itself. The issue's three
+compute and the validation history from the training log (:mod:`release.training_log`), the
+per-domain table from :mod:`release.domain_evaluation` on the shipped file itself. The issue's three
 targets are checked here, in code, so "met" on the card can only mean the numbers say so.
 
 The card says plainly when the model is an interim checkpoint of a run still in training. The one
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import torch
 
-from app.domain_evaluation import DomainResult
-from app.model_shipping import StorageAgreement
-from app.training_log import TrainingLog
+from release.domain_evaluation import DomainResult
+from release.model_shipping import StorageAgreement
+from release.training_log import TrainingLog
 from model.codec import Codec
 from model.metrics import bitrate_efficiency, codebook_entropy
 from model.training.run_config import RunConfig
@@ -196,7 +196,7 @@ def _training(i: CardInputs) -> str:
         f"{log.steps_computed:,} steps computed (steps repeated after a resume "
         f"count twice) at the step rates the log reports, {log.step_seconds / 3600:.2f} h, plus "
         f"{log.validation_seconds / 3600:.2f} h of validation. Not counted: the data-loading worker, "
-        f"checkpoint writing, start-up. (`app/training_log.py` has the method.)",
+        f"checkpoint writing, start-up. (`release/training_log.py` has the method.)",
         "",
     ]
     return "\n".join(lines)
@@ -233,7 +233,7 @@ def _domains(i: CardInputs, entropy: list[float]) -> str:
              f"The shipped file (float16, as loaded), on each domain of the validation split apart: "
              f"{i.excerpts} excerpts x {i.excerpt_seconds:g} s per domain, drawn like the trainer's "
              f"validation set (the domain's packages in turn, mono, -16 LUFS; seed {i.seed}; "
-             f"`app/domain_evaluation.py`). Real audio only: excerpts from clips shorter than "
+             f"`release/domain_evaluation.py`). Real audio only: excerpts from clips shorter than "
              f"{i.excerpt_seconds:g} s are cut at their last non-zero sample, each excerpt is coded on its "
              f"own and the metrics are averaged weighted by duration ("
              + ", ".join(f"{d.domain} {d.seconds:.1f} s of {i.excerpts * i.excerpt_seconds:g} s"
@@ -282,7 +282,7 @@ def _padding(i: CardInputs, targets: list[TargetCheck]) -> str:
     padded_targets = check_targets(i.padded, pooled_entropy(i.padded, i.codec.codebook_size))
     lines = ["## Padding check", "",
              "Up to step 17,000 the card scored the excerpts as the trainer batches them, zero padding "
-             "included. The same excerpts both ways, at full bitrate (`app/domain_evaluation.py` says why "
+             "included. The same excerpts both ways, at full bitrate (`release/domain_evaluation.py` says why "
              "the padding is left out):", "",
              "| domain | padding | mel, real audio | Opus mel, real audio | mel, padded | Opus mel, padded |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.render_cache import RenderCache
+from app.studio.render_cache import RenderCache
 
 STREAMING_CHUNKS = 2  # the chunk at the playhead and the next: always rendered, budget or not
 DECODE_ESTIMATE_QUANTILE = 0.75

@@ -177,10 +177,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _run_command(args: argparse.Namespace) -> int:
-    from app import commands
+    from app.cli import commands
 
     return getattr(commands, f"run_{args.command}")(args)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

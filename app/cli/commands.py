@@ -10,8 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from app.progress import TerminalProgress
-from app.training_summary import summary_lines
+from app.cli.progress_bar import TerminalProgress
+from app.training.summary import summary_lines
 from model import Codec, load_codec
 from model.audio_io import read_audio
 from model.compression import compress_file, decompress_file, encode_clip, model_input

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from app.training_log import TrainingLogError, read_training_log
+from release.training_log import TrainingLogError, read_training_log
 
 
 def _validation(step: int, mel12: float, seconds: float = 10.0) -> dict:

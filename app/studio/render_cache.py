@@ -13,7 +13,7 @@ only when the protected counts alone exceed the budget (a long clip, a small bud
 their oldest chunks make way too. :meth:`RenderCache.has_room` lets the planner stop
 rendering speculative chunks once the budget is reached, and :meth:`RenderCache.fits`
 tells it when the protected counts no longer fit, so it renders only what is about to be
-played instead of churning (see :mod:`app.render_planner`).
+played instead of churning (see :mod:`app.studio.render_planner`).
 """
 from __future__ import annotations
 

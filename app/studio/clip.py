@@ -10,7 +10,7 @@ A :class:`StudioClip` holds the original at the codec's rate and at its own leve
 the player plays), the loudness gain the codec saw, the codes -- written piece by piece by
 the worker while ``encoding`` says how far they are final -- and the render cache of its
 reconstructions. A file that cannot be read never replaces the open clip; an encode that
-is cancelled or fails hands the previous clip back (see :mod:`app.studio_session`).
+is cancelled or fails hands the previous clip back (see :mod:`app.studio.session`).
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app.progressive_encode import EncodeState
-from app.render_cache import ChunkGrid, RenderCache
+from app.studio.progressive_encode import EncodeState
+from app.studio.render_cache import ChunkGrid, RenderCache
 from model.audio_io import AudioFileError, audio_info, read_audio
 from model.compression import normalisation_gain
 

@@ -3,16 +3,16 @@
 Design (after Friture and the usual pro-audio rule "never block the audio thread"):
 
 * The output stream calls :meth:`AudioPlayer._callback` for every block. The callback reads
-  immutable numpy arrays through :mod:`app.audio_sources`, writes into buffers allocated
+  immutable numpy arrays through :mod:`app.playback.sources`, writes into buffers allocated
   beforehand (a block longer than them is played in pieces), records switches and the
-  output's levels in fixed-size rings (:mod:`app.switch_log`, :mod:`app.output_levels`),
+  output's levels in fixed-size rings (:mod:`app.playback.switch_log`, :mod:`app.playback.output_levels`),
   takes no lock and makes no Qt call: allocating can take the allocator's lock or wake the
   garbage collector mid-block.
 * The GUI never pushes audio. It changes *requests* -- the wanted source, a seek, play or
   pause -- by assigning a single attribute (atomic under the GIL); the callback picks them
   up at its next block. The GUI pulls :attr:`position` and :meth:`take_levels` on its timer.
 * Every switch (source, codebook count, seek) is an equal-power crossfade of about 10 ms
-  (:mod:`app.crossfade`) between the old and the new voice, both read at the sample index
+  (:mod:`app.playback.crossfade`) between the old and the new voice, both read at the sample index
   where the switch happens (a seek fades from the old position to the new one).
 * Keep playing until ready: a requested source whose samples are not rendered yet at the
   playhead is not switched to; the player keeps playing what it was playing and switches
@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from app import audio_output
-from app.audio_output import AudioUnavailable, SilentClockStream, StreamFactory
-from app.audio_sources import MAX_READ_FRAMES, AudioSource
-from app.crossfade import FadeRamps, mix_crossfade
-from app.output_levels import OutputLevels
-from app.switch_log import SwitchLog
+from app.playback import audio_output
+from app.playback.audio_output import AudioUnavailable, SilentClockStream, StreamFactory
+from app.playback.sources import MAX_READ_FRAMES, AudioSource
+from app.playback.crossfade import FadeRamps, mix_crossfade
+from app.playback.output_levels import OutputLevels
+from app.playback.switch_log import SwitchLog
 
 DEFAULT_BLOCKSIZE = 512
 DEVICE_CHANNELS = 2
@@ -177,7 +177,7 @@ class AudioPlayer:
         """``(peak, rms)`` per device channel, linear, of all that was played since the previous call.
 
         For the GUI's meters, and for one reader only: each call hands over the blocks played
-        since the last one (see :mod:`app.output_levels`), so none is missed between two frames."""
+        since the last one (see :mod:`app.playback.output_levels`), so none is missed between two frames."""
         return self._levels.take()
 
     # -- the audio callback -----------------------------------------------------------------

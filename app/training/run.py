@@ -5,7 +5,7 @@ training (or in a library under it) can never take the studio down, and the wind
 waits on a training step.  The process is started with :class:`subprocess.Popen` rather than
 ``QProcess``: a ``QProcess`` kills its child when it is destroyed, and "close the studio,
 leave the run going" needs a child that outlives the window.  For the same reason the
-process writes to files in the run folder (:mod:`app.run_launch`), not to pipes -- a pipe
+process writes to files in the run folder (:mod:`app.training.run_launch`), not to pipes -- a pipe
 whose reader is gone would kill the trainer at its next line -- and starts in its own
 session, so a Ctrl-C in the terminal that launched the studio does not reach it.  A timer
 reads what the files gained every :data:`POLL_MS`: events are parsed as they arrive, the
@@ -34,13 +34,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.run_launch import LaunchRecord, RunFiles, process_alive, process_start_ticks, read_record, write_record
-from app.training_setup import TrainingRequest, resume_args
+from app.training.run_launch import LaunchRecord, RunFiles, process_alive, process_start_ticks, read_record, write_record
+from app.training.request import TrainingRequest, resume_args
 
 POLL_MS = 200
 TRAINING_NICENESS = 10
 STDERR_LINES_KEPT = 400
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # holds app/, model/: what `-m app.cli` needs
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # holds app/, model/: what `-m app.cli` needs
 
 IDLE, RUNNING, PAUSING, STOPPING = "idle", "running", "pausing", "stopping"
 PAUSED, STOPPED, FINISHED, FAILED = "paused", "stopped", "finished", "failed"

@@ -26,7 +26,7 @@ measure is kept beside it (:func:`evaluate_domain_padded`) so the card can show 
 changes.
 
 Codec rows come from :func:`model.evaluation.evaluate`, Opus rows from
-:func:`app.quality.rate_row` -- the same metric functions as ``rvq-studio eval`` and the studio.
+:func:`app.studio.quality.rate_row` -- the same metric functions as ``rvq-studio eval`` and the studio.
 Opus encodes one stream per bitrate: the domain's excerpts end to end, cut back apart after
 decoding. Files of a few seconds each would each pay Ogg and Opus headers and the encoder's
 start-up, a visible share at 6 kbit/s; the codec, which has no such overhead, would be
@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.quality import opus_round_trip, rate_row
+from app.studio.quality import opus_round_trip, rate_row
 from model.codec import Codec
 from model.evaluation import Evaluation, RateRow, evaluate
 from model.metrics import bitrate_efficiency, codebook_entropy

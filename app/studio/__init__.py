@@ -1,0 +1,1 @@
+"""The studio engine without widgets: the session, its clip, the workers, renderings and measurements."""
