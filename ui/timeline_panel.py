@@ -164,9 +164,6 @@ class TimelinePanel(QWidget):
         self.top.setValue(min(max(top, self.top.minimum()), self.top.maximum()))
 
     # -- content ----------------------------------------------------------------------------
-    def set_title(self, plot: TimePlot, text: str) -> None:
-        self.frames[plot].title.setText(text)
-
     def set_note(self, plot: TimePlot, text: str) -> None:
         self.frames[plot].note.setText(text)
 

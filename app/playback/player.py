@@ -161,10 +161,6 @@ class AudioPlayer:
         return max(0, self._pos - behind)
 
     @property
-    def playing(self) -> bool:
-        return self._playing
-
-    @property
     def audible(self) -> tuple | None:
         """Key of the source heard now (may lag the requested one until it is rendered)."""
         return self._current.key if self._current is not None else None
