@@ -111,9 +111,9 @@ def run_info(args: argparse.Namespace) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train or fine-tune; exits 0 when finished or stopped by a signal (after a checkpoint)."""
-    from model.training import TrainingOptions, train
+    from model.training.loop import train
     from model.training.progress import HumanReporter, JsonLinesReporter, MultiReporter
-    from model.training.run_config import parse_freeze
+    from model.training.run_config import TrainingOptions, parse_freeze
 
     reporters = []
     if args.json_progress:

@@ -14,8 +14,7 @@ Modules, one job each:
 - ``progress``: JSON-lines and terminal reporting.
 - ``distributed``: torchrun, DDP and the collectives the loop needs.
 - ``loop``: the trainer that ties them together.
-"""
-from model.training.loop import TrainingError, TrainingResult, train
-from model.training.run_config import TrainingOptions
 
-__all__ = ["TrainingError", "TrainingOptions", "TrainingResult", "train"]
+The package itself imports nothing: the studio reads presets and progress lines without loading the
+training loop, so each module is imported by its own name (``from model.training.loop import train``).
+"""
