@@ -3,16 +3,19 @@
 Everything on the card is computed, nothing typed in: the architecture from the run's
 config.json and the loaded model, corpus minutes from the trainer's ``data`` event, steps,
 compute and the validation history from the training log (:mod:`release.training_log`), the
-per-domain table from :mod:`release.domain_evaluation` on the shipped file itself. The issue's three
-targets are checked here, in code, so "met" on the card can only mean the numbers say so.
+per-domain table from :mod:`release.domain_evaluation` on the shipped file itself. The three
+quality targets the bundled model is held to are checked here, in code, so "met" on the card can
+only mean the numbers say so.
 
 The card says plainly when the model is an interim checkpoint of a run still in training. The one
-text not computed here is ``earlier``: the record of runs whose logs no longer exist (kept next to
-the parked run, resources/training/default-run/EARLIER.md), reproduced verbatim under the history.
+text not computed here is ``earlier``: the record of the runs this one continues (a run started
+``--from`` an earlier model carries none of that model's history in its own log), reproduced
+verbatim under the history.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 
 import torch
 
@@ -60,7 +63,7 @@ def pooled_entropy(domains: list[DomainResult], codebook_size: int) -> list[floa
 
 
 def check_targets(domains: list[DomainResult], entropy: list[float]) -> list[TargetCheck]:
-    """The issue's three targets, each with the numbers that decide it."""
+    """The bundled model's three quality targets, each with the numbers that decide it."""
     falling = []
     for d in domains:
         mels = [r.mel_distance for r in d.evaluation.rows]
@@ -188,11 +191,12 @@ def _training(i: CardInputs) -> str:
                   f"{i.best_step:,}) is from {'before' if i.best_step < steps[0] else 'after'} the first revival.", ""]
     lines += [
         f"Steps: this checkpoint is step {i.best_step:,}; the log reaches step {log.last_step:,} of "
-        f"{p.steps:,} over {log.sessions} session(s) (resumed from checkpoints).",
+        f"{p.steps:,} over {log.launches} launch(es) of the trainer (each after the first resumed from a "
+        f"checkpoint).",
         "",
         f"Compute: **{log.cpu_hours(i.threads):.2f} CPU-hours** for the whole log (to step {log.last_step:,}), estimated as the training loop's wall "
-        f"time x each session's thread count"
-        f"{f' ({i.threads} where the log does not say)' if log.sessions_without_threads else ''}: "
+        f"time x each launch's thread count"
+        f"{f' ({i.threads} where the log does not say)' if log.launches_without_threads else ''}: "
         f"{log.steps_computed:,} steps computed (steps repeated after a resume "
         f"count twice) at the step rates the log reports, {log.step_seconds / 3600:.2f} h, plus "
         f"{log.validation_seconds / 3600:.2f} h of validation. Not counted: the data-loading worker, "
@@ -212,7 +216,7 @@ def _history(i: CardInputs) -> str:
              f"The trainer's validation set: {p.val_examples} excerpts x {p.val_seconds:g} s of all domains "
              f"together. Mel distance at each codebook count n; entropy is the lowest codebook's, in bits "
              f"of 10; * marks the best, which is what ships."
-             + (f" The run started from the weights of `{i.config.base_model}`"
+             + (f" The run started from the weights of `{PurePath(i.config.base_model).name}`"
                 + ("; the runs before it are below." if i.earlier else ".") if i.config.base_model else ""), "",
              "| step | " + " | ".join(f"n={k}" for k in range(1, n + 1)) + " | min entropy | efficiency |",
              "| ---: | " + " | ".join("---:" for _ in range(n)) + " | ---: | ---: |"]
@@ -264,7 +268,7 @@ def _domains(i: CardInputs, entropy: list[float]) -> str:
 
 
 def _targets(targets: list[TargetCheck], log: TrainingLog) -> str:
-    lines = ["## Targets (issue 5)", "", "| target | | measured |", "| --- | --- | --- |"]
+    lines = ["## Targets", "", "| target | | measured |", "| --- | --- | --- |"]
     for t in targets:
         lines.append(f"| {t.target} | **{'met' if t.met else 'missed'}** | {t.measured} |")
     missed = [t for t in targets if not t.met]
@@ -276,14 +280,14 @@ def _targets(targets: list[TargetCheck], log: TrainingLog) -> str:
 
 
 def _padding(i: CardInputs, targets: list[TargetCheck]) -> str:
-    """What scoring the harness's zero padding changed: the card's measure up to step 17,000."""
+    """The same excerpts scored with the zero padding the trainer's batches carry, for comparison."""
     if not i.padded:
         return ""
     padded_targets = check_targets(i.padded, pooled_entropy(i.padded, i.codec.codebook_size))
     lines = ["## Padding check", "",
-             "Up to step 17,000 the card scored the excerpts as the trainer batches them, zero padding "
-             "included. The same excerpts both ways, at full bitrate (`release/domain_evaluation.py` says why "
-             "the padding is left out):", "",
+             "The trainer's validation batches pad excerpts of clips shorter than an excerpt with zeros. "
+             "The same excerpts scored both ways at full bitrate: real audio only, as above, and with that "
+             "padding (`release/domain_evaluation.py` says why the card leaves it out):", "",
              "| domain | padding | mel, real audio | Opus mel, real audio | mel, padded | Opus mel, padded |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for real, padded in zip(i.domains, i.padded):
@@ -313,6 +317,12 @@ def _storage(i: CardInputs) -> str:
 
 def _reproduce(i: CardInputs) -> str:
     return "\n".join(["## Reproduce", "", "```sh", i.command, "```", "",
+                      "`--run` names the training run's folder (its `checkpoints/best.pt` is what ships, its "
+                      "`config.json` gives the architecture and preset) and `--log` the trainer's "
+                      "`--json-progress` output (the training, history and compute sections); both live in "
+                      "the user's data folder, not in the repository. The per-domain evaluation, targets and "
+                      "padding check are measured on the shipped file with the corpus's validation split; "
+                      "the float16 check compares it with the run's float32 best checkpoint.", "",
                       "The corpus: `scripts/build_corpus.py` (docs/corpus.md); the training: docs/training.md.", ""])
 
 

@@ -2,21 +2,22 @@
 
 The log (``rvq-studio train --json-progress``, events in docs/training.md) is the only complete
 record of a run: checkpoints keep the last few states, the log keeps every validation of every
-session, so the model card's history comes from here.
+launch of the trainer (a run stopped and resumed appends to it), so the model card's history
+comes from here.
 
 Compute: the events carry no clock times. Each ``step`` event carries the step rate
 (``steps_per_s``: an exponential average over about ten steps, not counting validation and
 checkpoints), so the steps since the previous event are taken to have lasted their count
 divided by that rate; ``validation`` events carry their own seconds. Steps computed again after
-a resume (a session stopped past its last checkpoint) are counted: they were paid for twice. The
-sum is wall time of the training loop; times the session's thread count (``threads`` x
-``world_size`` of its ``start`` event) it estimates CPU time. Sessions logged before ``start``
+a resume (a launch stopped past its last checkpoint) are counted: they were paid for twice. The
+sum is wall time of the training loop; times the launch's thread count (``threads`` x
+``world_size`` of its ``start`` event) it estimates CPU time. Launches logged before ``start``
 carried ``threads`` are counted at a thread count the caller gives. Not counted: the
 data-loading worker process, checkpoint writing and start-up.
 
 Learning-rate schedule: ``start`` events name the decay per step in force from their step on
 (``lr_gamma``) and, on a resume, the one the checkpoint was trained with (``resumed_lr_gamma``),
-so a decay changed on resume is on record even when the earlier sessions' events predate these
+so a decay changed on resume is on record even when the earlier launches' events predate these
 fields.
 
 Lines that are not JSON objects (a line cut short while the trainer is writing it) are skipped
@@ -54,10 +55,10 @@ class TrainingLog:
     last_step: int = 0
     total_steps: int | None = None
     gan_start_step: int | None = None
-    sessions: int = 0
+    launches: int = 0  # "start" events: the first launch and every resume
     step_seconds: float = 0.0
-    thread_seconds: float = 0.0  # wall seconds x threads, of sessions whose start event gives threads
-    unthreaded_seconds: float = 0.0  # wall seconds of sessions whose start event does not
+    thread_seconds: float = 0.0  # wall seconds x threads, of launches whose start event gives threads
+    unthreaded_seconds: float = 0.0  # wall seconds of launches whose start event does not
     steps_computed: int = 0  # replayed steps included
     validation_seconds: float = 0.0
     data: dict | None = None  # the last "data" event
@@ -74,11 +75,11 @@ class TrainingLog:
         return next((v for v in self.validations if v.step == step), None)
 
     def cpu_hours(self, threads: int) -> float:
-        """Estimated CPU-hours; ``threads`` for sessions whose log does not say how many they ran."""
+        """Estimated CPU-hours; ``threads`` for launches whose log does not say how many they ran."""
         return (self.thread_seconds + self.unthreaded_seconds * threads) / 3600.0
 
     @property
-    def sessions_without_threads(self) -> bool:
+    def launches_without_threads(self) -> bool:
         return self.unthreaded_seconds > 0
 
 
@@ -91,7 +92,7 @@ def read_training_log(path: str | Path) -> TrainingLog:
     log = TrainingLog()
     validations: dict[int, LoggedValidation] = {}
     previous_step = 0
-    threads: int | None = None  # the current session's CPU threads, where its start event says
+    threads: int | None = None  # the current launch's CPU threads, where its start event says
     last_event = None
     for line in lines:
         try:
@@ -106,7 +107,7 @@ def read_training_log(path: str | Path) -> TrainingLog:
         if kind == "data":
             log.data = event
         elif kind == "start":
-            log.sessions += 1
+            log.launches += 1
             previous_step = int(event["step"])
             threads = int(event["threads"]) * int(event.get("world_size", 1)) if "threads" in event else None
             log.total_steps = event.get("total_steps", log.total_steps)
@@ -130,7 +131,7 @@ def read_training_log(path: str | Path) -> TrainingLog:
             _add_compute(log, float(event.get("seconds") or 0.0), threads)
         elif kind == "revival":
             log.revivals[int(event["step"])] = sum(int(r) for r in event["revived"])
-    if log.sessions == 0:
+    if log.launches == 0:
         raise TrainingLogError(f"{path}: not a training log (no 'start' event)")
     log.validations = [validations[s] for s in sorted(validations)]
     log.finished = last_event is not None and last_event["event"] == "done" and last_event.get("reason") == "completed"
@@ -138,7 +139,7 @@ def read_training_log(path: str | Path) -> TrainingLog:
 
 
 def _record_lr_decay(log: TrainingLog, step: int, start: dict) -> None:
-    # A session resumed from an older checkpoint replays steps: its decay holds from its own step.
+    # A launch resumed from an older checkpoint replays steps: its decay holds from its own step.
     log.lr_decays = [(s, g) for s, g in log.lr_decays if s < step]
     if start.get("resumed_lr_gamma") is not None and not log.lr_decays:
         log.lr_decays.append((0, float(start["resumed_lr_gamma"])))

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Ship a training run's best checkpoint as the bundled default model, with its model card.
 
-    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python scripts/make_model_card.py \\
-        --run /work/data/runs/default --log /work/data/runs/default.log --ship
+    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python scripts/make_model_card.py --run RUN --log LOG --ship
+
+RUN is the training run's folder (``rvq-studio train --out RUN``) and LOG its ``--json-progress``
+output; both live in the user's data folder, never in the repository.
 
 With --ship: writes resources/models/default.safetensors (float16, from checkpoints/best.pt)
 and resources/models/README.md (the card). Without it nothing in the repository changes: the
@@ -37,7 +39,6 @@ from model.presets import DEFAULT_MODEL_PATH  # noqa: E402
 from model.training.validation import VALIDATION_SEED  # noqa: E402
 
 CARD_PATH = DEFAULT_MODEL_PATH.parent / "README.md"
-EARLIER_PATH = ROOT / "resources" / "training" / "default-run" / "EARLIER.md"
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,21 +50,39 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--card", type=Path, help="where the card goes (default: resources/models/README.md "
                                                   "with --ship, else stdout)")
     parser.add_argument("--threads", type=int, default=1,
-                        help="for CPU-hours: the training threads of sessions whose start event does not "
-                             "record them (logged before the trainer recorded its thread count); "
-                             "other sessions count at their own")
+                        help="for CPU-hours: the training threads of launches of the trainer whose start event "
+                             "does not record them (logged before the trainer recorded its thread count); "
+                             "other launches count at their own")
     parser.add_argument("--excerpts", type=int, default=EXCERPTS_PER_DOMAIN, help="excerpts per domain")
     parser.add_argument("--seconds", type=float, default=EXCERPT_SECONDS, help="seconds per excerpt")
-    parser.add_argument("--earlier", type=Path, default=EARLIER_PATH,
-                        help="markdown record of earlier runs whose logs are gone, shown under the history "
-                             f"(default: {EARLIER_PATH.relative_to(ROOT)}, when it exists)")
-    return parser.parse_args()
+    parser.add_argument("--earlier", type=Path,
+                        help="markdown record of the runs this one continues (a --from base model's own "
+                             "history), shown verbatim under the history")
+    args = parser.parse_args()
+    if args.earlier is not None and not args.earlier.is_file():
+        parser.error(f"--earlier {args.earlier}: no such file")
+    return args
+
+
+def shown(path: Path, role: str) -> str:
+    """A path as the card's command shows it: relative inside the repository, else by its role.
+
+    A path outside the repository names a folder of the machine that made the card, which means
+    nothing to a reader; the role (RUN, LOG, ...) says what to put there.
+    """
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return role
 
 
 def command_line(args: argparse.Namespace) -> str:
-    words = [".venv/bin/python", "scripts/make_model_card.py", "--run", str(args.run), "--log", str(args.log)]
+    words = [".venv/bin/python", "scripts/make_model_card.py", "--run", shown(args.run, "RUN"),
+             "--log", shown(args.log, "LOG")]
     if args.val:
-        words += ["--val", str(args.val)]
+        words += ["--val", shown(args.val, "VAL")]
+    if args.earlier:
+        words += ["--earlier", shown(args.earlier, "EARLIER")]
     if args.threads != 1:
         words += ["--threads", str(args.threads)]
     if args.excerpts != EXCERPTS_PER_DOMAIN:
@@ -96,7 +115,7 @@ def make(args: argparse.Namespace, model_path: Path) -> tuple[str, str]:
         music = excerpts.audio if domain == "music" else music
     cpu = time.process_time() - started
     storage = storage_agreement(best.codec(), codec, music)
-    earlier = args.earlier.read_text(encoding="utf-8") if args.earlier.exists() else ""
+    earlier = args.earlier.read_text(encoding="utf-8") if args.earlier else ""
     card = render_card(CardInputs(best.config, codec, size, best.step, log, args.threads, domains, args.excerpts,
                                   args.seconds, VALIDATION_SEED, storage, cpu, command_line(args), earlier, padded))
     return card, codec.digest()

@@ -1,4 +1,4 @@
-"""Reading a training run's JSON-lines log: history, sessions, resumes, compute, damaged lines."""
+"""Reading a training run's JSON-lines log: history, launches, resumes, compute, damaged lines."""
 from __future__ import annotations
 
 import json
@@ -41,7 +41,7 @@ def test_history_steps_and_compute_across_a_resume(tmp_path):
     assert [v.mel_distance for v in log.validations] == [5.0, 3.0, 2.5]
     assert log.best().step == 30 and log.at_step(20).entropy_bits == [8.0, 9.5]
     assert log.validations[0].rows[0].si_sdr is None  # non-finite numbers are logged as null
-    assert (log.sessions, log.last_step, log.total_steps, log.gan_start_step) == (2, 40, 100, 50)
+    assert (log.launches, log.last_step, log.total_steps, log.gan_start_step) == (2, 40, 100, 50)
     assert log.steps_computed == 50  # steps 21-30 ran twice
     assert log.step_seconds == pytest.approx(10 / 0.5 + 10 / 1.0 + 10 / 2.0 + 10 / 0.25 + 10 / 1.0)
     assert log.validation_seconds == pytest.approx(40.0)
@@ -49,7 +49,7 @@ def test_history_steps_and_compute_across_a_resume(tmp_path):
     assert log.skipped_lines == 1 and not log.finished and log.data["train"]["files"] == 3
 
 
-def test_compute_counts_each_session_at_its_own_threads_and_processes(tmp_path):
+def test_compute_counts_each_launch_at_its_own_threads_and_processes(tmp_path):
     events = [
         _start(0), _step(10, 1.0), _validation(10, 3.0, seconds=5.0),  # an old log: no thread count
         {**_start(10), "threads": 2}, _step(20, 0.5),
@@ -58,7 +58,7 @@ def test_compute_counts_each_session_at_its_own_threads_and_processes(tmp_path):
     path = tmp_path / "run.log"
     _write(path, events)
     log = read_training_log(path)
-    assert log.sessions_without_threads
+    assert log.launches_without_threads
     assert log.cpu_hours(threads=1) == pytest.approx(((10 + 5.0) * 1 + 20 * 2 + 5 * 6) / 3600)
     assert log.step_seconds == pytest.approx(10 + 20 + 5)  # wall time, not CPU time
 
