@@ -27,7 +27,8 @@ from model.loading import load_weights_strict
 from model.registry import family
 from model.training.checkpoint import CheckpointFolder, TrainingStateError, load_checkpoint
 from model.training.exported_model import read_training_summary
-from model.training.run_config import RunConfig, RunFolder
+from model.training.run_config import RunConfig, read_run_config
+from model.training.run_folder import RunFolder
 
 
 class ShippingError(ValueError):
@@ -54,7 +55,7 @@ class BestCheckpoint:
 def read_best(run_path: str | Path) -> BestCheckpoint:
     run = RunFolder(run_path)
     try:
-        config = run.read_config()
+        config = read_run_config(run)
         if config is None:
             raise ShippingError(f"{run.path}: not a training run (no config.json)")
         state = load_checkpoint(CheckpointFolder(run.checkpoints).best_path)

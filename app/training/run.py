@@ -34,8 +34,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.training.run_launch import LaunchRecord, RunFiles, process_alive, process_start_ticks, read_record, write_record
+from app.training.run_launch import LaunchRecord, process_alive, process_start_ticks, read_record, write_record
 from app.training.request import TrainingRequest, resume_args
+from model.training.run_folder import RunFolder
 
 POLL_MS = 200
 TRAINING_NICENESS = 10
@@ -61,11 +62,10 @@ class TrainingRun(QObject):
     def __init__(self, python: str = sys.executable) -> None:
         super().__init__()
         self.python = python
-        self.run_folder: Path | None = None
         self.state = IDLE
         self.error = ""  # why the last process failed, for people
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_LINES_KEPT)
-        self._files: RunFiles | None = None
+        self.files: RunFolder | None = None  # the shown run's files
         self._record: LaunchRecord | None = None
         self._process: subprocess.Popen | None = None
         self._outcome: dict | None = None  # the current start's ``done`` or ``error`` event
@@ -82,16 +82,25 @@ class TrainingRun(QObject):
         return self.state in ACTIVE
 
     @property
+    def run_folder(self) -> Path | None:
+        return self.files.path if self.files is not None else None
+
+    @property
     def pid(self) -> int | None:
         return self._record.pid if self._record else None
+
+    @property
+    def resumable(self) -> bool:
+        """Whether Resume can continue the shown run: it has ended, and its folder holds its recipe."""
+        return self.state in RESUMABLE and self.files is not None and self.files.config_path.exists()
 
     def start(self, request: TrainingRequest) -> None:
         """Start a new run in ``request.out`` (a folder without a run in it)."""
         self._require_idle()
-        files = RunFiles(Path(request.out).expanduser().resolve())
-        for path in (files.progress, files.log, files.record):  # left by an attempt that never started
+        files = RunFolder(request.out)
+        for path in (files.progress_log, files.error_log, files.launch_record):  # from an attempt that never started
             path.unlink(missing_ok=True)
-        self._show(files.run)
+        self._show(files)
         self._launch(request.train_args())
 
     def resume(self, device: str = "cpu", threads: int | None = None, workers: int = 1,
@@ -117,8 +126,8 @@ class TrainingRun(QObject):
     def attach(self, run: str | Path) -> None:
         """Show ``run``: replay its events, and follow its process if that still runs."""
         self._require_idle()
-        files = RunFiles(Path(run).expanduser().resolve())
-        self._show(files.run)
+        files = RunFolder(run)
+        self._show(files)
         self._record = read_record(files)
         if self._record is not None:  # earlier starts' events are history, not this start's outcome
             self._read("progress", until=self._record.progress_offset)
@@ -129,7 +138,7 @@ class TrainingRun(QObject):
         if self._record is not None and process_alive(self._record.pid, self._record.start_ticks):
             self._set_state({None: RUNNING, "pause": PAUSING}.get(self._record.intent, STOPPING))
             self._timer.start()
-        elif self._record is not None or (files.run / "config.json").exists():
+        elif self._record is not None or files.config_path.exists():
             self._conclude(None)
 
     def shutdown(self, stop_process: bool) -> None:
@@ -144,21 +153,21 @@ class TrainingRun(QObject):
         if self.active:
             raise RunBusyError(f"a training run is in progress in {self.run_folder}")
 
-    def _show(self, run: Path) -> None:
-        self.run_folder, self._files = run, RunFiles(run)
+    def _show(self, files: RunFolder) -> None:
+        self.files = files
         self._record, self._outcome, self.error = None, None, ""
         self._positions = {"progress": 0, "log": 0}
         self._partial = {"progress": b"", "log": b""}
         self.stderr_tail.clear()
-        self.runChanged.emit(str(run))
+        self.runChanged.emit(str(files.path))
 
     def _launch(self, args: list[str]) -> None:
-        files = self._files
-        files.folder.mkdir(parents=True, exist_ok=True)
+        files = self.files
+        files.studio_folder.mkdir(parents=True, exist_ok=True)
         argv = [self.python, "-m", "app.cli", *args]
         env = dict(os.environ, PYTHONUNBUFFERED="1",
                    PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])))
-        with files.progress.open("ab") as out, files.log.open("ab") as err:
+        with files.progress_log.open("ab") as out, files.error_log.open("ab") as err:
             offsets = out.tell(), err.tell()
             self._process = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
                                              start_new_session=True)
@@ -180,7 +189,7 @@ class TrainingRun(QObject):
         """Signal the process, once per request to end ("force" is the second one)."""
         already_asked = self._record.intent in ("pause", "stop")
         self._record = replace(self._record, intent=intent)
-        write_record(self._files, self._record)
+        write_record(self.files, self._record)
         if intent == "force" or not already_asked:
             try:
                 os.kill(self._record.pid, signal.SIGTERM)
@@ -230,7 +239,7 @@ class TrainingRun(QObject):
 
     # -- reading the output files -----------------------------------------------------------
     def _read(self, stream: str, until: int | None = None) -> None:
-        path = self._files.progress if stream == "progress" else self._files.log
+        path = self.files.progress_log if stream == "progress" else self.files.error_log
         start = self._positions[stream]
         try:
             with path.open("rb") as f:

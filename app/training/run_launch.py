@@ -2,7 +2,7 @@
 
 A run may outlive the window that started it (the user closes the studio and leaves it
 running), so everything the studio needs to find it again lives in the run folder, under
-``studio/``:
+``studio/`` (named by :class:`model.training.run_folder.RunFolder`):
 
 * ``progress.jsonl`` -- the process's stdout (its ``--json-progress`` events), appended by
   every start and resume, so reopening replays the whole history into the curves;
@@ -24,30 +24,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from model.atomic_file import atomic_path
+from model.training.run_folder import RunFolder
 
-STUDIO_FOLDER = "studio"
 _STAT_STATE, _STAT_START_TIME = 0, 19  # fields 3 and 22 of /proc/<pid>/stat, counted after "(comm)"
-
-
-@dataclass(frozen=True)
-class RunFiles:
-    run: Path
-
-    @property
-    def folder(self) -> Path:
-        return self.run / STUDIO_FOLDER
-
-    @property
-    def progress(self) -> Path:
-        return self.folder / "progress.jsonl"
-
-    @property
-    def log(self) -> Path:
-        return self.folder / "stderr.log"
-
-    @property
-    def record(self) -> Path:
-        return self.folder / "process.json"
 
 
 @dataclass(frozen=True)
@@ -61,15 +40,15 @@ class LaunchRecord:
     intent: str | None = None  # "pause" or "stop" once the studio asked the process to end
 
 
-def write_record(files: RunFiles, record: LaunchRecord) -> None:
-    files.folder.mkdir(parents=True, exist_ok=True)
-    with atomic_path(files.record) as tmp:
+def write_record(run: RunFolder, record: LaunchRecord) -> None:
+    run.studio_folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(run.launch_record) as tmp:
         Path(tmp).write_text(json.dumps(asdict(record), indent=1) + "\n")
 
 
-def read_record(files: RunFiles) -> LaunchRecord | None:
+def read_record(run: RunFolder) -> LaunchRecord | None:
     try:
-        return LaunchRecord(**json.loads(files.record.read_text()))
+        return LaunchRecord(**json.loads(run.launch_record.read_text()))
     except (OSError, json.JSONDecodeError, TypeError):
         return None
 

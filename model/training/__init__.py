@@ -4,6 +4,7 @@ Modules, one job each:
 
 - ``presets``: named recipes (architecture, discriminator, loss weights, optimiser, data, schedule).
 - ``run_config``: command-line options resolved into a run's ``config.json``; resume rules.
+- ``run_folder``: the names of a run folder's files, for the trainer, the studio and release tools.
 - ``corpus``: scanning a folder of audio into groups; the held-out validation split.
 - ``excerpts``: one deterministic, normalised excerpt per example index.
 - ``batches``: step-indexed batches loaded by worker processes; the validation set.

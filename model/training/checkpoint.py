@@ -23,11 +23,11 @@ import numpy as np
 import torch
 
 from model.atomic_file import atomic_path
+from model.training.run_folder import BEST_CHECKPOINT_NAME
 
 FORMAT_TAG = "rvq-studio-training-checkpoint"
 FORMAT_VERSION = 1
 _PERIODIC = re.compile(r"^step-(\d+)\.pt$")
-BEST_NAME = "best.pt"
 
 
 class TrainingStateError(ValueError):
@@ -98,7 +98,7 @@ class CheckpointFolder:
 
     @property
     def best_path(self) -> Path:
-        return self.folder / BEST_NAME
+        return self.folder / BEST_CHECKPOINT_NAME
 
     def save(self, step: int, state: dict, keep: int) -> Path:
         """Write ``step-<n>.pt`` and delete all but the newest ``keep`` periodic checkpoints."""

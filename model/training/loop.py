@@ -42,7 +42,9 @@ from model.training.excerpts import ExcerptSpec, Failure
 from model.training.exported_model import export_model
 from model.training.presets import build_discriminator
 from model.training.progress import Reporter
-from model.training.run_config import RunConfig, RunFolder, TrainingOptions, new_config, resumed_config
+from model.training.run_config import (RunConfig, TrainingOptions, new_config, read_run_config, resumed_config,
+                                      write_run_config)
+from model.training.run_folder import RunFolder
 from model.training.step import LossNotFiniteError, TrainingStep
 from model.training.validation import VALIDATION_SEED, ValidationResult, validate
 
@@ -166,11 +168,11 @@ class Trainer:
     # -- setup ---------------------------------------------------------------------------
     def _resolve_run(self) -> tuple[RunConfig, str | None]:
         options, run = self.options, self.run_folder
-        saved = run.read_config()
+        saved = read_run_config(run)
         if saved is not None and options.resume:
             config = resumed_config(saved, options)
             if config.preset != saved.preset:  # a changed setting holds for later resumes too
-                run.write_config(config)
+                write_run_config(run, config)
             return config, None
         if run.holds_run():
             raise TrainingStateError(f"{run.path} already holds a training run: add --resume to continue it, "
@@ -181,7 +183,7 @@ class Trainer:
             base = (family_key, architecture)
         config = new_config(options, base)
         self._corpora = self._scan_data(config)  # refuse bad data before the run folder is created
-        run.write_config(config)
+        write_run_config(run, config)
         return config, name
 
     @staticmethod

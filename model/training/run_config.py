@@ -1,9 +1,9 @@
 """What a run is: the options a person gives, resolved against a preset and the run folder.
 
-A run folder holds ``config.json`` (the resolved recipe: data folders, base model, family,
-architecture, preset with overrides, frozen parts, seed), ``checkpoints/`` and the exported
-``model.safetensors``.  ``--resume`` rebuilds the run from ``config.json`` alone, so the
-command line only needs ``--out``; options repeated on the command line must agree with it,
+A run folder (:mod:`model.training.run_folder`) holds ``config.json`` (the resolved recipe: data
+folders, base model, family, architecture, preset with overrides, frozen parts, seed),
+``checkpoints/`` and the exported ``model.safetensors``.  ``--resume`` rebuilds the run from
+``config.json`` alone, so the command line only needs ``--out``; options repeated on the command line must agree with it,
 except the ones that cannot change the result of a step (how long to train, how often to
 validate and checkpoint, how many checkpoints to keep, worker and thread counts), which may be
 changed on every resume.  The learning-rate decay may be changed on resume too: it acts from the
@@ -21,11 +21,9 @@ from pathlib import Path
 from model.atomic_file import atomic_path
 from model.training.checkpoint import TrainingStateError
 from model.training.presets import TrainingPreset, fine_tune_preset, preset
+from model.training.run_folder import CONFIG_NAME, RunFolder
 
 RUN_FORMAT = "rvq-studio-training-run"
-CONFIG_NAME = "config.json"
-MODEL_NAME = "model.safetensors"
-LATEST_MODEL_NAME = "latest.safetensors"
 FREEZABLE = ("encoder", "quantizer", "decoder")
 HELD_OUT_FRACTION = 0.05
 
@@ -94,44 +92,21 @@ class RunConfig:
             raise TrainingStateError(f"{CONFIG_NAME} is damaged ({exc})") from None
 
 
-class RunFolder:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path).expanduser().resolve()
+def read_run_config(run: RunFolder) -> RunConfig | None:
+    """The run's ``config.json``, or None when the folder has none yet."""
+    if not run.config_path.exists():
+        return None
+    try:
+        data = json.loads(run.config_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise TrainingStateError(f"{run.config_path}: unreadable ({exc})") from None
+    return RunConfig.from_json(data)
 
-    @property
-    def config_path(self) -> Path:
-        return self.path / CONFIG_NAME
 
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / "checkpoints"
-
-    @property
-    def model_path(self) -> Path:
-        """The best model so far (by validation mel distance): what a run is kept as."""
-        return self.path / MODEL_NAME
-
-    @property
-    def latest_model_path(self) -> Path:
-        """The model of the latest validation, better or not: what a live preview plays."""
-        return self.path / LATEST_MODEL_NAME
-
-    def holds_run(self) -> bool:
-        return self.config_path.exists() or self.checkpoints.exists()
-
-    def read_config(self) -> RunConfig | None:
-        if not self.config_path.exists():
-            return None
-        try:
-            data = json.loads(self.config_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise TrainingStateError(f"{self.config_path}: unreadable ({exc})") from None
-        return RunConfig.from_json(data)
-
-    def write_config(self, config: RunConfig) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.config_path) as tmp:
-            Path(tmp).write_text(json.dumps(config.to_json(), indent=2) + "\n")
+def write_run_config(run: RunFolder, config: RunConfig) -> None:
+    run.path.mkdir(parents=True, exist_ok=True)
+    with atomic_path(run.config_path) as tmp:
+        Path(tmp).write_text(json.dumps(config.to_json(), indent=2) + "\n")
 
 
 def parse_freeze(text: str | None) -> tuple[str, ...] | None:

@@ -16,6 +16,7 @@ from model.export import save_model_file
 from model.registry import family
 from model.training.exported_model import read_training_summary
 from model.training.presets import preset
+from model.training.run_folder import RunFolder
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def run_model(tmp_path_factory):
     out = root / "my run"
     assert main(["train", "--data", str(data), "--out", str(out), "--preset", "tiny", "--steps", "2",
                  "--workers", "0", "--threads", "1"]) == 0
-    return out / "model.safetensors"
+    return RunFolder(out).model_path
 
 
 def test_keeping_copies_the_model_whole_under_a_new_name_each_time(run_model, tmp_path):

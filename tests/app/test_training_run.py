@@ -13,11 +13,12 @@ import subprocess
 
 import pytest
 
-from app.training.run_launch import LaunchRecord, RunFiles, process_alive, process_start_ticks, write_record
+from app.training.run_launch import LaunchRecord, process_alive, process_start_ticks, write_record
 from synthetic_audio import write_recordings_folder
 from app.training.run import FAILED, PAUSED, RUNNING, STOPPED, TrainingRun
 from app.training.request import TrainingRequest
 from model.loading import CheckpointError, load_codec
+from model.training.run_folder import RunFolder
 
 TIMEOUT_MS = 120_000
 
@@ -149,17 +150,17 @@ def dead_process() -> tuple[int, int | None]:
     (None, FAILED, "the training process ended without a final report"),
 ])
 def test_a_stopped_run_is_shown_by_how_its_last_process_ended(qapp, tmp_path, last_line, state, error):
-    files = RunFiles(tmp_path / "run")
-    files.folder.mkdir(parents=True)
-    (files.run / "config.json").write_text("{}")
+    files = RunFolder(tmp_path / "run")
+    files.studio_folder.mkdir(parents=True)
+    files.config_path.write_text("{}")
     earlier = json.dumps({"event": "done", "step": 2, "reason": "completed"}) + "\n"  # an earlier start's end
     current = json.dumps({"event": "start", "step": 2, "total_steps": 9, "resumed": True}) + "\n"
     tail = json.dumps(last_line) + "\n" if last_line else ""
-    files.progress.write_text(earlier + current + tail)
+    files.progress_log.write_text(earlier + current + tail)
     pid, ticks = dead_process()
     write_record(files, LaunchRecord(pid, ticks, ["python"], "2024-01-01T00:00:00", len(earlier), 0))
     run = TrainingRun()
-    run.attach(files.run)
+    run.attach(files.path)
     assert (run.state, run.error) == (state, error)
 
 
