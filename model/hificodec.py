@@ -37,6 +37,7 @@ from model.codec_network import ConvolutionalCodec
 from model.family_config import FamilyConfig
 from model.layers import ResidualUnit, WNConv1d, WNConvTranspose1d
 from model.quantize import EuclideanVectorQuantizer, GroupSlice, ResidualVectorQuantizer
+from model.receptive_field import Span, parallel_spans
 
 LEAKY_SLOPE = 0.1  # inside the generator; the last activation of each stack uses PyTorch's 0.01
 
@@ -70,10 +71,11 @@ class HifiCodecConfig(FamilyConfig):
 class MultiReceptiveField(nn.ModuleList):
     """HiFi-GAN's fusion: the mean of parallel residual stacks with different kernels."""
 
-    is_parallel = True  # for receptive-field analysis
-
     def __init__(self, channels: int, kernels: tuple[int, ...], dilations: tuple[int, ...]) -> None:
         super().__init__([_resblock(channels, k, dilations) for k in kernels])
+
+    def receptive_span(self) -> Span:
+        return parallel_spans(list(self))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branches = iter(self)

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.fused_snake import fused_snake
+from model.receptive_field import Span, conv_span, span_of, transposed_span
 
 
 def to_fast_layout(x: torch.Tensor) -> torch.Tensor:
@@ -53,6 +54,9 @@ class Snake1d(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.alpha = nn.Parameter(torch.ones(1, channels, 1))
+
+    def receptive_span(self) -> Span:
+        return Span()  # element-wise
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.is_grad_enabled():
@@ -128,6 +132,9 @@ class WNConv1d(WeightNormMixin, nn.Module):
         super().__init__()
         self._adopt(nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding, dilation, bias=bias))
 
+    def receptive_span(self) -> Span:
+        return conv_span(self.kernel_size, self.stride, self.dilation, self.padding)
+
     def fold(self) -> None:
         super().fold()
         self._folded_fast = _fast_weight(self._folded)
@@ -161,6 +168,9 @@ class WNConvTranspose1d(WeightNormMixin, nn.Module):
         self._adopt(nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride, padding, bias=bias))
         self.register_buffer("_poly_weight", None, persistent=False)
         self.register_buffer("_poly_bias", None, persistent=False)
+
+    def receptive_span(self) -> Span:
+        return transposed_span(self.kernel_size, self.stride, self.padding)
 
     def fold(self) -> None:
         super().fold()
@@ -258,6 +268,9 @@ class PaddedConv1d(nn.Module):
         self.pad_right = total - self.pad_left
         self.pad_mode = pad_mode
 
+    def receptive_span(self) -> Span:
+        return conv_span(self.conv.kernel_size, self.conv.stride, self.conv.dilation, self.pad_left)
+
     def extra_right_padding(self, length: int) -> int:
         """Samples appended so the last window is complete (EnCodec's ``pad_for_conv1d``)."""
         k, s = self.conv.kernel_size, self.conv.stride
@@ -295,6 +308,9 @@ class PaddedConvTranspose1d(nn.Module):
         right = math.ceil(total * trim_right_ratio) if causal else total // 2
         self.trim_left, self.trim_right = total - right, right
 
+    def receptive_span(self) -> Span:
+        return transposed_span(self.convtr.kernel_size, self.convtr.stride, self.trim_left)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.convtr(x)
         return y[..., self.trim_left : y.shape[-1] - self.trim_right]
@@ -327,6 +343,10 @@ class ResidualUnit(nn.Module):
         super().__init__()
         self.block = block
         self.shortcut = shortcut
+
+    def receptive_span(self) -> Span:
+        skip = Span() if self.shortcut is None else span_of(self.shortcut)  # the identity reads j only
+        return span_of(self.block).union(skip)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skip = x if self.shortcut is None else self.shortcut(x)

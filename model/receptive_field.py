@@ -1,18 +1,20 @@
-"""Receptive fields of convolutional stacks, derived from the layers themselves.
+"""Receptive fields of convolutional stacks, reported by the layers themselves.
 
 The chunked engine needs, for every output position, the span of input positions it can
 depend on. Deriving it from the module tree (instead of hard-coding a margin per model)
-keeps chunking exact for any configuration, including reduced-width test models and future
-families, as long as they are built from the layers understood here.
+keeps chunking exact for any configuration, including reduced-width test models and new
+families. A layer with a non-trivial span says so itself through
+:class:`ReportsReceptiveSpan` (``receptive_span()``); this module only composes spans and
+knows the few PyTorch built-ins a stack may contain. A container without a span of its own
+applies its children in the order they were registered, as ``nn.Sequential`` does.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from torch import nn
-
-from model.layers import PaddedConv1d, PaddedConvTranspose1d, ResidualUnit, WNConv1d, WNConvTranspose1d
 
 _POINTWISE = (nn.Tanh, nn.Identity, nn.ELU, nn.LeakyReLU, nn.ReLU, nn.GELU)
 _RECURRENT = (nn.LSTM, nn.GRU, nn.RNN)
@@ -44,60 +46,63 @@ class Span:
         return Span(self.scale, min(self.left, other.left), max(self.right, other.right))
 
 
-def span_of(module: nn.Module) -> Span:
-    """Receptive span of a conv stack (Sequential, wrappers, residual units, parallel branches).
+@runtime_checkable
+class ReportsReceptiveSpan(Protocol):
+    """A layer that knows its own span (convolutions, residual units, parallel branches...)."""
 
-    A module with ``is_parallel = True`` sums (or averages) its children applied to the
-    same input, so its span is their union. Recurrent layers raise
-    :class:`UnboundedReceptiveField`.
-    """
-    if isinstance(module, (WNConv1d, nn.Conv1d)):
-        k, s, d, p = _conv_geometry(module)
-        return _conv_span(k, s, d, p)
-    if isinstance(module, PaddedConv1d):
-        k, s, d, _ = _conv_geometry(module.conv)
-        return _conv_span(k, s, d, module.pad_left)
-    if isinstance(module, (WNConvTranspose1d, nn.ConvTranspose1d)):
-        k, s, _, p = _conv_geometry(module)
-        return _transposed_span(k, s, p)
-    if isinstance(module, PaddedConvTranspose1d):
-        k, s, _, _ = _conv_geometry(module.convtr)
-        return _transposed_span(k, s, module.trim_left)
-    if isinstance(module, ResidualUnit):
-        skip = Span() if module.shortcut is None else span_of(module.shortcut)
-        return span_of(module.block).union(skip)
+    def receptive_span(self) -> Span:
+        """The span of this layer; raises :class:`UnboundedReceptiveField` if it has none."""
+
+
+def span_of(module: nn.Module) -> Span:
+    """Receptive span of a layer or a stack of layers."""
+    if isinstance(module, ReportsReceptiveSpan):
+        return module.receptive_span()
+    if isinstance(module, nn.Conv1d):
+        return conv_span(*_geometry(module))
+    if isinstance(module, nn.ConvTranspose1d):
+        k, s, _, p = _geometry(module)
+        return transposed_span(k, s, p)
     if isinstance(module, _RECURRENT):
         raise UnboundedReceptiveField(f"{type(module).__name__} has an unbounded receptive field")
-    if hasattr(module, "alpha") or isinstance(module, _POINTWISE):
+    if isinstance(module, _POINTWISE):
         return Span()
     children = list(module.children())
     if not children:
         raise TypeError(f"no receptive-field rule for {type(module).__name__}")
-    if getattr(module, "is_parallel", False):
-        span = span_of(children[0])
-        for child in children[1:]:
-            span = span.union(span_of(child))
-        return span
+    return chain_spans(children)
+
+
+def chain_spans(layers: list[nn.Module]) -> Span:
+    """The span of ``layers`` applied one after the other."""
     span = Span()
-    for child in children:
-        span = span.then(span_of(child))
+    for layer in layers:
+        span = span.then(span_of(layer))
     return span
 
 
-def _conv_span(k: int, s: int, d: int, pad_left: int) -> Span:
-    return Span(s, -pad_left, -pad_left + (k - 1) * d)
+def parallel_spans(branches: list[nn.Module]) -> Span:
+    """The span of branches applied to the same input and summed (or averaged)."""
+    span = span_of(branches[0])
+    for branch in branches[1:]:
+        span = span.union(span_of(branch))
+    return span
 
 
-def _transposed_span(k: int, s: int, trim_left: int) -> Span:
+def conv_span(kernel: int, stride: int, dilation: int, pad_left: int) -> Span:
+    """A convolution reading its input padded by ``pad_left`` on the left."""
+    return Span(stride, -pad_left, -pad_left + (kernel - 1) * dilation)
+
+
+def transposed_span(kernel: int, stride: int, trim_left: int) -> Span:
+    """A transposed convolution whose output loses ``trim_left`` samples on the left."""
     # output j reads inputs i with i*s + kk - trim_left = j, 0 <= kk < k; floor() made conservative.
-    return Span(1.0 / s, (trim_left - (k - 1)) / s - 1.0, trim_left / s)
+    return Span(1.0 / stride, (trim_left - (kernel - 1)) / stride - 1.0, trim_left / stride)
 
 
-def _conv_geometry(m: nn.Module) -> tuple[int, int, int, int]:
-    def first(v):
-        return v[0] if isinstance(v, tuple) else v
-
-    return first(m.kernel_size), first(m.stride), first(m.dilation), first(m.padding)
+def _geometry(m: nn.Module) -> tuple[int, int, int, int]:
+    """(kernel, stride, dilation, padding) of a torch convolution."""
+    return m.kernel_size[0], m.stride[0], m.dilation[0], m.padding[0]
 
 
 def encoder_margin_frames(encoder: nn.Module, hop_length: int) -> int:

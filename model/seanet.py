@@ -36,7 +36,7 @@ from model.family_config import FamilyConfig
 from model.layers import FiLM, PaddedConv1d, PaddedConvTranspose1d, ResidualUnit
 from model.ema_quantize import ema_residual_quantizer
 from model.quantize import QuantizerOutput
-from model.receptive_field import decoder_margin_frames, encoder_margin_frames
+from model.receptive_field import Span, UnboundedReceptiveField, decoder_margin_frames, encoder_margin_frames
 from model.tiled import run_fast
 
 FILM_SIDES = (None, "encoder", "decoder")
@@ -96,6 +96,9 @@ class SkipLSTM(nn.Module):
     def __init__(self, dim: int, num_layers: int) -> None:
         super().__init__()
         self.lstm = nn.LSTM(dim, dim, num_layers)
+
+    def receptive_span(self) -> Span:
+        raise UnboundedReceptiveField("an LSTM has an unbounded receptive field")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         steps = x.permute(2, 0, 1)
