@@ -5,8 +5,10 @@ saves it in the official checkpoint layout, loads it with our ``load_codec``, an
 encoding and decoding 5 s of 44.1 kHz audio with both, interleaved, best of ``--repeats``.
 Prints real-time factors, our speed-up and the largest output difference.
 
-Runs in the reference environment (scripts/make_reference_env.sh):
-    /work/refenv/bin/python benchmarks/bench_dac_speed.py
+Runs in the reference environment ($REFENV, built by scripts/make_reference_env.sh):
+    $REFENV/bin/python benchmarks/bench_dac_speed.py
+
+Figures: docs/benchmarks.md.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Real-time factor of the bundled default model: encode and decode on one and two cores.
 
-The target (issue: default model) is at least 20x real time for both directions on a
+The bundled model is meant to run at least 20x real time for both directions on a
 2-core CPU. Prints the best of ``--repeats`` runs over ``--seconds`` of 44.1 kHz audio,
 through the public ``Codec`` API (chunked, exact path), for: one thread; two threads
 inside each operator with chunks in sequence; and two single-threaded chunk workers (what

@@ -1,4 +1,4 @@
-"""Training speed on this CPU: our step for the `default` and `dac-44k` presets, the reference
+"""Training speed on the CPU it runs on: our step for the `default` and `dac-44k` presets, the reference
 package's step on the same configurations, and where the time goes.
 
 For each case it times the step that training runs (``model.training.step.TrainingStep``):
@@ -16,7 +16,9 @@ setting, so the like-for-like comparison uses the full-width discriminator on bo
 
 Runs in the reference environment (scripts/make_reference_env.sh) to include the reference;
 in the project venv the reference columns are skipped:
-    OMP_NUM_THREADS=1 nice -n 10 /work/refenv/bin/python benchmarks/bench_training.py
+    OMP_NUM_THREADS=1 nice -n 10 $REFENV/bin/python benchmarks/bench_training.py
+
+Figures and how to read them: docs/benchmarks.md.
 """
 from __future__ import annotations
 

@@ -148,7 +148,7 @@ class Trainer:
         self.generator = ctx.wrap(generator.to(ctx.device).train())
         self.discriminator = ctx.wrap(discriminator.to(ctx.device).train())
         # torch.compile fuses the generator's element-wise work (Snake, weight norm): about 1.4x
-        # faster steps on this CPU after a one-off compilation of minutes (cached by inductor).
+        # faster CPU steps after a one-off compilation of minutes (cached by inductor).
         # The discriminator stays eager: compiled as well, a default-preset GAN step took 5.3
         # CPU-seconds instead of 4.1 (measured side by side, one thread).
         forward = torch.compile(self.generator) if options.compile else self.generator

@@ -1,4 +1,4 @@
-"""How long a training step of a given setup takes on this machine, measured, not guessed.
+"""How long a training step of a given setup takes on the machine that will train, measured, not guessed.
 
 The studio shows "time per 1000 steps" before a run starts.  Step time depends on the model,
 the discriminator, the batch, the frozen parts, the device, the thread count and whatever else
@@ -10,7 +10,7 @@ sounds like).  Both kinds of step are timed: mel-only (before ``gan_start_step``
 (discriminator update plus adversarial losses), since a run's time is a mix of the two.
 
 Each kind gets one warm-up step (allocator and oneDNN caches) before the timed ones.  Wall
-time is reported, not CPU time: the estimate is for a person waiting on this machine as it is
+time is reported, not CPU time: the estimate is for a person waiting on the machine as it is
 loaded now.  Batches larger than :data:`MAX_MEASURED_BATCH` are timed at that batch and scaled
 linearly (convolution cost is linear in the batch), and the result says so.
 
