@@ -299,9 +299,9 @@ def _padding(i: CardInputs, targets: list[TargetCheck]) -> str:
         lines.append(f"| {real.domain} | {share:.1%} | {real.evaluation.rows[-1].mel_distance:.3f} | {opus(real)} | "
                      f"{padded.evaluation.rows[-1].mel_distance:.3f} | {opus(padded)} |")
     lines += ["", "| target | real audio | padded |", "| --- | --- | --- |"]
-    for now, before in zip(targets, padded_targets):
-        lines.append(f"| {now.target} | {'met' if now.met else 'missed'} | "
-                     f"{'met' if before.met else 'missed'}: {before.measured} |")
+    for on_real, on_padded in zip(targets, padded_targets):
+        lines.append(f"| {on_real.target} | {'met' if on_real.met else 'missed'} | "
+                     f"{'met' if on_padded.met else 'missed'}: {on_padded.measured} |")
     lines.append("")
     return "\n".join(lines)
 
