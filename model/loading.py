@@ -21,7 +21,8 @@ from torch import nn
 
 from model.codec import Codec
 from model.layers import unfold_weight_norm
-from model.presets import DEFAULT_MODEL_PATH, default_untrained_config
+from model.bundled_files import DEFAULT_MODEL_PATH
+from model.presets import default_untrained_config
 from model.registry import FAMILIES, StateDict, family
 
 FORMAT_TAG = "rvq-studio"

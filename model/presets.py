@@ -1,11 +1,6 @@
 """Named architectures: the bundled default model and the published configurations."""
 from __future__ import annotations
 
-from pathlib import Path
-
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-DEFAULT_MODEL_PATH = RESOURCES / "models" / "default.safetensors"
-
 # The bundled default: DAC-style, 44.1 kHz mono, hop 512, 12 x 1024 codes of dimension 8
 # (0.86 to 10.3 kbps). Cost lives at the high-rate ends (the first encoder block and the
 # last decoder block run at 44.1 kHz), so the widths there are what set the speed: these

@@ -35,7 +35,7 @@ from release.model_shipping import ShippingError, read_best, ship, storage_agree
 from release.training_log import TrainingLogError, read_training_log  # noqa: E402
 from model.atomic_file import atomic_path  # noqa: E402
 from model.loading import CheckpointError, load_codec  # noqa: E402
-from model.presets import DEFAULT_MODEL_PATH  # noqa: E402
+from model.bundled_files import DEFAULT_MODEL_PATH  # noqa: E402
 from model.training.validation import VALIDATION_SEED  # noqa: E402
 
 CARD_PATH = DEFAULT_MODEL_PATH.parent / "README.md"

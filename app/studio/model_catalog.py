@@ -16,10 +16,9 @@ import torch
 
 from app.training.summary import model_summary_text
 from app.training.user_models import kept_models
-from model.presets import RESOURCES
+from model.bundled_files import DEMO_CLIPS_FOLDER
 
 DAC_CACHE = Path("~/.cache/descript/dac")
-DEMO_FOLDER = RESOURCES / "audio"
 DEMO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
 
@@ -57,5 +56,5 @@ def available_devices() -> list[str]:
 
 def demo_clips(folder: Path | None = None) -> list[Path]:
     """The bundled demo clips (``resources/audio``), in name order."""
-    folder = folder or DEMO_FOLDER
+    folder = folder or DEMO_CLIPS_FOLDER
     return sorted(p for p in folder.glob("*") if p.suffix.lower() in DEMO_SUFFIXES) if folder.is_dir() else []
