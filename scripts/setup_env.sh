@@ -5,14 +5,15 @@
 # torch is pinned to the CPU build that lies on the machines' disk; any other version
 # would pull a multi-gigabyte CUDA build.  System libraries come from Debian when we are
 # root: PortAudio for sound output (without it the studio still runs, silently, and says
-# why) and what Qt's xcb platform plugin loads to open the window on an X server.  Qt
-# names only xcb-cursor when any of them is missing, so the whole set is listed here:
+# why), libopus for the Opus reference in the quality panel, and what Qt's xcb platform
+# plugin loads to open the window on an X server.  Qt names only xcb-cursor when any of
+# them is missing, so the whole set is listed here:
 # every library `ldd` finds behind PySide6's plugins/platforms/libqxcb.so and its
 # xcbglintegrations that a minimal Debian lacks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SOUND_PACKAGES=(libportaudio2)
+SOUND_PACKAGES=(libportaudio2 libopus0)
 WINDOW_PACKAGES=(libxcb1 libx11-6 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
                  libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1
                  libxcb-xfixes0 libxcb-xkb1 libxcb-glx0 libxkbcommon0 libxkbcommon-x11-0 libegl1 libgl1
@@ -26,10 +27,11 @@ if command -v dpkg-query >/dev/null; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
             (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") \
                 >/dev/null 2>&1 || echo "setup: could not install ${missing[*]}; without libportaudio2" \
-                "there is no sound, without the others no window on an X server" >&2
+                "there is no sound, without libopus0 no Opus reference, without the others no window" \
+                "on an X server" >&2
         else
             echo "setup: missing ${missing[*]} (install them as root: libportaudio2 for sound output," \
-                "the others for the window on an X server)" >&2
+                "libopus0 for the Opus reference, the others for the window on an X server)" >&2
         fi
     fi
 elif ! ldconfig -p 2>/dev/null | grep -q libportaudio.so; then
