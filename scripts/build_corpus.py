@@ -819,8 +819,8 @@ def ensure_packages(packages: list[str], dry_run: bool) -> dict[str, str]:
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("/work/data/corpus"),
-                        help="output folder (default: %(default)s)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output folder, outside the repository (e.g. DATA/corpus)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (default: 1)")
     parser.add_argument("--nice", type=int, default=10,
                         help="raise this process's niceness to at least this (default: 10)")

@@ -1,7 +1,7 @@
 """Produce reference fixtures for our DAC reimplementation from the official package.
 
 Runs only in the reference venv (scripts/make_reference_env.sh), never in the project's:
-    nice -n 10 env OMP_NUM_THREADS=1 /work/refenv/bin/python scripts/make_dac_fixtures.py
+    nice -n 10 env OMP_NUM_THREADS=1 $REFENV/bin/python scripts/make_dac_fixtures.py
 
 For each configuration below it builds an official `dac.DAC` with seeded random weights,
 saves it in the official checkpoint layout and records what the reference computes on a
@@ -45,7 +45,7 @@ try:
     import torch
     import torch.nn.functional as F
 except ImportError as error:  # pragma: no cover - guidance for the wrong interpreter
-    sys.exit(f"{error}: run this with /work/refenv/bin/python (scripts/make_reference_env.sh)")
+    sys.exit(f"{error}: run this with the reference environment's python (scripts/make_reference_env.sh builds it)")
 
 from fixture_io import save_npz, save_torch
 from fixture_signals import chirps_with_noise

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """(Re)make the bundled demo clips in resources/audio/ and their resources/audio/LICENSES.md.
 
-    .venv/bin/python scripts/make_demo_clips.py [--corpus /work/data/corpus] [--out resources/audio]
+    .venv/bin/python scripts/make_demo_clips.py --corpus DATA/corpus [--out resources/audio]
 
 Design decisions:
 
@@ -165,7 +165,8 @@ def licences_markdown(clips: tuple[DemoClip, ...], entries: dict[str, dict], ver
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=Path("/work/data/corpus"))
+    parser.add_argument("--corpus", type=Path, required=True,
+                        help="the corpus folder scripts/build_corpus.py made")
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "audio")
     args = parser.parse_args()
     try:

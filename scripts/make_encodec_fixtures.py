@@ -1,7 +1,7 @@
 """Produce reference fixtures for our EnCodec-compatible model from Meta's `encodec` package.
 
 Runs only in the reference venv (scripts/make_reference_env.sh), never in the project's:
-    nice -n 10 env OMP_NUM_THREADS=1 /work/refenv/bin/python scripts/make_encodec_fixtures.py
+    nice -n 10 env OMP_NUM_THREADS=1 $REFENV/bin/python scripts/make_encodec_fixtures.py
 
 It builds the package's own 24 kHz model structure (`EncodecModel` from `SEANetEncoder`,
 `SEANetDecoder` and `ResidualVectorQuantizer`, as `EncodecModel._get_model` does for
@@ -54,7 +54,7 @@ try:
     from encodec.modules import SEANetDecoder, SEANetEncoder
     from encodec.quantization import ResidualVectorQuantizer
 except ImportError as error:  # pragma: no cover - guidance for the wrong interpreter
-    sys.exit(f"{error}: run this with /work/refenv/bin/python (scripts/make_reference_env.sh)")
+    sys.exit(f"{error}: run this with the reference environment's python (scripts/make_reference_env.sh builds it)")
 
 from fixture_io import save_npz, save_torch
 from fixture_signals import chirps_with_noise

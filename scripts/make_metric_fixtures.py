@@ -1,7 +1,7 @@
 """Record the DAC release's training losses on two fixed signals, for metric cross-checks.
 
 Runs only in the reference venv (scripts/make_reference_env.sh):
-    nice -n 10 env OMP_NUM_THREADS=1 /work/refenv/bin/python scripts/make_metric_fixtures.py
+    nice -n 10 env OMP_NUM_THREADS=1 $REFENV/bin/python scripts/make_metric_fixtures.py
 
 Writes tests/fixtures/metrics/audiotools_metrics.npz (keys in that folder's README.md).
 
@@ -32,7 +32,7 @@ try:
     from audiotools import AudioSignal
     from dac.nn.loss import MelSpectrogramLoss, MultiScaleSTFTLoss, SISDRLoss
 except ImportError as error:  # pragma: no cover - guidance for the wrong interpreter
-    sys.exit(f"{error}: run this with /work/refenv/bin/python (scripts/make_reference_env.sh)")
+    sys.exit(f"{error}: run this with the reference environment's python (scripts/make_reference_env.sh builds it)")
 
 from fixture_io import save_npz
 

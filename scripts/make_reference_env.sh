@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build the *reference* environment: a separate venv (default /work/refenv, outside the
-# repo) holding the official Descript Audio Codec package and Meta's EnCodec package next
+# Build the *reference* environment: a separate venv (default ../refenv, beside the
+# repository, outside it) holding the official Descript Audio Codec package and Meta's EnCodec package next
 # to an editable install of RVQ Studio, so fixtures and benchmarks can run `dac`, `encodec`
 # and our `model` in one process.  The project itself never depends on dac, encodec,
 # audiotools or torchaudio; only this venv does.
@@ -27,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 
-REFENV=${REFENV:-/work/refenv}
+REFENV=${REFENV:-$(dirname "$REPO")/refenv}
 PY=${PYTHON:-python3.11}
 TORCH_VERSION=2.13.0
 TORCHAUDIO_VERSION=2.11.0
