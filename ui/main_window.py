@@ -27,7 +27,7 @@ from ui.studio_texts import (measured_status, render_status, rendered_note, resi
                              selection_texts)
 from ui.timeline_panel import TimelinePanel
 from ui.training_tab import TrainingTab
-from ui.transport_bar import SOURCE_LABELS, TransportBar, format_clock, hearing_note
+from ui.transport_bar import SOURCE_LABELS, TransportBar, hearing_note
 
 AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.opus *.mp3 *.aif *.aiff);;All files (*)"
 MODEL_FILTER = "Model files (*.pth *.safetensors *.pt);;All files (*)"
@@ -320,7 +320,12 @@ class MainWindow(QMainWindow):
         return views
 
     def _save_path(self, title: str, suggestion: str, filters: str) -> str:
-        path, _ = QFileDialog.getSaveFileName(self, title, suggestion, filters)
+        """A path chosen in a save dialog that opens in the folder of the previous export."""
+        folder = self.settings.export_folder()
+        start = str(Path(folder) / suggestion) if folder and Path(folder).is_dir() else suggestion
+        path, _ = QFileDialog.getSaveFileName(self, title, start, filters)
+        if path:
+            self.settings.set_export_folder(str(Path(path).parent))
         return path
 
     def _clip_stem(self) -> str:
@@ -401,6 +406,7 @@ class MainWindow(QMainWindow):
         self.messages.dismiss("info")
         self.timeline.clear()
         self.transport.loop_button.setChecked(False)
+        self.transport.meter.reset_clip()  # a clip light speaks of the clip it lit in
         self.quality.reset(self.session.model.kbps)
         if clip is None:
             self.setWindowTitle("RVQ Studio")
@@ -500,7 +506,7 @@ class MainWindow(QMainWindow):
         seconds = position / s.model.sample_rate
         self.timeline.set_playhead(seconds)
         duration = s.clip.length / s.model.sample_rate if s.clip else 0.0
-        self.transport.clock.setText(f"{format_clock(seconds)} / {format_clock(duration)}")
+        self.transport.show_time(seconds, duration)
         self.transport.set_playing(s.player.playing)
         self.transport.meter.set_levels(*s.player.take_levels())
         requested, audible = s.player.requested, s.player.audible

@@ -57,8 +57,9 @@ QStatusBar {{ background: {PANEL}; color: {MUTED}; }}
 QTabWidget::pane {{ border: 1px solid #2e3035; }}
 QTabBar::tab {{ background: {PANEL}; color: {MUTED}; padding: 5px 12px; border: none; }}
 QTabBar::tab:selected {{ color: {TEXT}; border-bottom: 2px solid {ACCENT}; }}
-QPushButton#sourceButton {{ padding: 4px 8px; border: 1px solid #3a3c42; background: {PANEL}; }}
-QPushButton#sourceButton:checked {{ background: {ACCENT}; color: #0b0c0e; border-color: {ACCENT}; }}
+QPushButton#sourceButton, QPushButton#loopButton {{ padding: 4px 8px; border: 1px solid #3a3c42; background: {PANEL}; }}
+QPushButton#sourceButton:checked, QPushButton#loopButton:checked {{
+    background: {ACCENT}; color: #0b0c0e; border-color: {ACCENT}; }}
 QWidget#titleStrip {{ background: {PANEL}; }}
 QLabel#viewTitle {{ color: {TEXT}; font-weight: bold; font-size: 8pt; }}
 QLabel#viewNote {{ color: {MUTED}; font-size: 8pt; }}

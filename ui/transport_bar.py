@@ -93,6 +93,7 @@ class TransportBar(QWidget):
         self.stop_button.setToolTip("Stop and return to the start (Home)")
         self.stop_button.setFixedWidth(36)
         self.loop_button = QPushButton("⟲ Loop")
+        self.loop_button.setObjectName("loopButton")  # the theme lights it while checked, as the source switch
         self.loop_button.setCheckable(True)
         self.loop_button.setToolTip("Loop the highlighted region of the overview (L)")
         for b in (self.play_button, self.stop_button, self.loop_button):
@@ -168,6 +169,13 @@ class TransportBar(QWidget):
             self.slider.setValue(n)
             self.slider.blockSignals(False)
         self.bitrate.setText(bitrate_text(n, n_codebooks, kbps))
+
+    def show_time(self, seconds: float, duration: float) -> None:
+        """The clock: where the player is, of ``duration``.
+
+        The player reads whole blocks, so its position passes the clip's end by up to a block
+        before it stops; the clock shows the clip's own time, never beyond its length."""
+        self.clock.setText(f"{format_clock(min(seconds, duration))} / {format_clock(duration)}")
 
     def set_playing(self, playing: bool) -> None:
         self.play_button.setText("❚❚  Pause" if playing else "▶  Play")

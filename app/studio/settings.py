@@ -48,6 +48,14 @@ class StudioSettings:
         if source != "default":
             self._push("recent/models", source)
 
+    def export_folder(self) -> str:
+        """Where the last export went ("" before the first): the next export dialog opens there."""
+        return str(self._s.value("export/folder", "") or "")
+
+    def set_export_folder(self, folder: str) -> None:
+        self._s.setValue("export/folder", folder)
+        self._s.sync()
+
     def data_folder(self) -> Path:
         """Where the app keeps what it makes: ``models/`` (kept models) and ``runs/`` (training)."""
         if self._data_folder is not None:
