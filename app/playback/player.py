@@ -148,6 +148,11 @@ class AudioPlayer:
         return self._loop
 
     @property
+    def output_stream(self):
+        """The stream the callback runs on (a device's, or the silent clock's); None while closed."""
+        return self._stream
+
+    @property
     def playing(self) -> bool:
         return self._playing
 

@@ -33,7 +33,7 @@ def session(qtbot):
     yield session
     session.close()
     assert not session.worker.isRunning() and not session.analysis.isRunning()
-    assert session.player._stream is None
+    assert session.player.output_stream is None
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ def setup():
     player = AudioPlayer(ManualOutputStream, blocksize=BLOCK)
     source = OriginalSource(original.copy())
     player.configure(RATE, 1, source)
-    stream = player._stream
+    stream = player.output_stream
     yield player, stream, source, cache, original, recon
     player.close()
     assert stream.closed
@@ -128,7 +128,7 @@ def test_without_a_device_a_silent_clock_drives_the_player():
     player.configure(RATE, 1, OriginalSource(np.zeros((RATE, 1), np.float32)))
     try:
         assert player.unavailable_reason == "no sound: no usable output device (test)"
-        assert isinstance(player._stream, SilentClockStream)
+        assert isinstance(player.output_stream, SilentClockStream)
         player.play()
         import time
 
@@ -138,7 +138,7 @@ def test_without_a_device_a_silent_clock_drives_the_player():
         assert player.position >= 2048  # time advances in real time without sound
     finally:
         player.close()
-    assert player._stream is None
+    assert player.output_stream is None
 
 
 def test_the_callback_allocates_no_buffers(setup):
@@ -214,7 +214,7 @@ def test_levels_of_a_sine_are_its_peak_and_its_rms_3_db_below(stereo_player):
     sine = np.sin(2 * np.pi * 441 * t)  # 100 samples a period: 25 blocks hold 128 whole periods
     player = stereo_player(10 ** (-6 / 20) * sine, 10 ** (-20 / 20) * sine)
     for _ in range(25):
-        player._stream.pull()
+        player.output_stream.pull()
     peak, rms = player.take_levels()
     np.testing.assert_allclose(db(peak), [-6.0, -20.0], atol=1e-4)
     np.testing.assert_allclose(db(rms), [-9.0103, -23.0103], atol=1e-3)
@@ -227,7 +227,7 @@ def test_a_click_inside_a_block_between_two_reads_is_not_missed(stereo_player):
     player = stereo_player(click, quiet)
     player.take_levels()
     for _ in range(3):
-        player._stream.pull()
+        player.output_stream.pull()
     peak, rms = player.take_levels()
     np.testing.assert_allclose(peak, [0.9, 0.01], rtol=1e-6)
     np.testing.assert_allclose(rms, [np.sqrt((3 * BLOCK - 1) * 0.01**2 + 0.9**2) / np.sqrt(3 * BLOCK), 0.01],

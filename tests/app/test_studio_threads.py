@@ -21,7 +21,7 @@ def test_closing_a_session_leaves_the_threads_as_they_were(qtbot, two_torch_thre
         clip = ready.args[0]
         qtbot.waitUntil(lambda: clip.cache.is_complete(session.n), timeout=60_000)
         session.toggle_play()
-        assert isinstance(session.player._stream, SilentClockStream)
+        assert isinstance(session.player.output_stream, SilentClockStream)
         qtbot.waitUntil(lambda: session.player.position > 0, timeout=5_000)
         session.compare_with("default")  # the comparison's worker thread too
         qtbot.waitUntil(lambda: session.comparison.renders(clip), timeout=60_000)
