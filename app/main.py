@@ -4,11 +4,16 @@ app/ never imports ui/: the window is found through the ``rvq_studio.gui`` entry
 the ui package declares in pyproject.toml. app/ depends only on that contract (a callable
 ``factory(path, model) -> QMainWindow``), which keeps the direction of dependencies
 ui -> app -> model while still giving scripts and tests ``create_window``.
+
+Starting the application also sets what is process-wide
+(:func:`app.runtime.process_setup.configure_process`): the studio's threads are tuned for it.
 """
 from __future__ import annotations
 
 import sys
 from importlib.metadata import entry_points
+
+from app.runtime.process_setup import configure_process
 
 
 def _window_factory():
@@ -19,9 +24,10 @@ def _window_factory():
 
 
 def ensure_qt_application():
-    """The process-wide QApplication, created on first use."""
+    """The process-wide QApplication, created on first use, in the process configuration the studio needs."""
     from PySide6.QtWidgets import QApplication
 
+    configure_process()
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv[:1])

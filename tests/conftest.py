@@ -32,6 +32,12 @@ import torch  # noqa: E402
 # timings stable and avoids oversubscription (OpenMP spinning) that slows small ops 10x.
 torch.set_num_threads(1)
 
+# The process as the application configures it at start-up (GIL switch interval, garbage
+# collection at the studio's quiet moments): the studio's tests run in the users' configuration.
+from app.runtime.process_setup import configure_process  # noqa: E402
+
+configure_process()
+
 THREAD_GRACE_S = 2.0
 
 

@@ -19,6 +19,10 @@ Exports need every code of the clip, so one asked for while the clip is still en
 waits here until the encode has finished (said at once through :attr:`message`); if the
 clip gives way first -- Cancel, another file or model, a failed encode -- the export is
 reported as cancelled.
+
+Nothing here is process-wide: the GIL's switch interval and the garbage collector are set at
+start-up (:mod:`app.runtime.process_setup`); the session only announces its quiet moments
+(:mod:`app.runtime.quiet_moments`).
 """
 from __future__ import annotations
 
@@ -30,8 +34,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.runtime import long_lived_objects
-from app.runtime import thread_priority
+from app.runtime import quiet_moments
 from app.studio.analysis_worker import AnalysisWorker
 from app.playback.audio_output import StreamFactory
 from app.playback.player import AudioPlayer
@@ -90,7 +93,6 @@ class StudioSession(QObject):
     def __init__(self, stream_factory: StreamFactory | None = None, cache_budget_bytes: int = DEFAULT_BUDGET_BYTES,
                  chunk_seconds: float | None = None) -> None:
         super().__init__()
-        thread_priority.shorten_gil_waits()  # the GUI and the audio callback wait less for Python
         kwargs = {} if chunk_seconds is None else {"chunk_seconds": chunk_seconds}
         self.worker = InferenceWorker(cache_budget_bytes, **kwargs)
         self.analysis = AnalysisWorker(defer_while=self.worker.playback_waits)
@@ -207,7 +209,7 @@ class StudioSession(QObject):
         original = OriginalSource(clip.samples)
         self._sources[original.key] = original
         self.player.configure(self.model.sample_rate, clip.channels, original)
-        long_lived_objects.settle()  # playback has just stopped for the new clip: no block waits for it
+        quiet_moments.announce()  # playback has just stopped for the new clip: no block waits for it
         if self.player.unavailable_reason and not self._audio_reason_shown:
             self._audio_reason_shown = True
             reason = self.player.unavailable_reason
