@@ -6,6 +6,12 @@ axis: the reconstruction terms fall over decades while the adversarial ones stay
 Validation has one curve per codebook count, dark (1) to bright (all), so one sees whether
 the run improves the low bitrates or only the top one.  Legends are coloured words in the
 titles (as in the quality panel), so they never cover a curve.
+
+Axes read in their own units from the first point: pyqtgraph's SI prefixes are off (they
+turned 0.7 steps/s into "700 (x0.001)"), the step axis spans at least
+:data:`MIN_STEP_SPAN` steps and never goes below step 0 (a single validation at step 0 gave an
+axis from -0.4 to 0.4 "(x0.001)"), and the speed axis starts at zero so a steady rate does not
+look like a swing.
 """
 from __future__ import annotations
 
@@ -30,6 +36,8 @@ VALIDATION_MAP = "viridis"
 VALIDATION_TITLE = "Validation mel distance (lower is better)"
 MARKED_VALIDATIONS = 60  # beyond this many validations, markers would hide the curves
 SPARSE_LABEL_PX = 22
+MIN_STEP_SPAN = 10  # steps: the narrowest step axis, so a first point shows whole-step ticks
+SPEED_HEADROOM = 1.15  # the speed axis reaches this much above the fastest rate
 
 
 class SparseAxis(pg.AxisItem):
@@ -77,6 +85,11 @@ class TrainingCharts(QWidget):
         for plot in (self.losses, self.speed):  # a long run has tens of thousands of points per curve
             plot.getPlotItem().setDownsampling(auto=True, mode="peak")
             plot.getPlotItem().setClipToView(True)
+        for plot in (self.losses, self.validation, self.speed):
+            item = plot.getPlotItem()
+            for side in ("bottom", "left"):
+                item.getAxis(side).enableAutoSIPrefix(False)
+            item.getViewBox().setLimits(xMin=0, minXRange=MIN_STEP_SPAN)
 
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -93,7 +106,11 @@ class TrainingCharts(QWidget):
             values = np.asarray(history.losses[key], dtype=np.float64)
             values[~(values > 0)] = np.nan  # a log axis has no place for zero or negative terms
             curve.setData(steps, values) if np.isfinite(values).any() else curve.setData([], [])
-        self.speed_curve.setData(steps, np.asarray(history.steps_per_s, dtype=np.float64))
+        rates = np.asarray(history.steps_per_s, dtype=np.float64)
+        self.speed_curve.setData(steps, rates)
+        finite = rates[np.isfinite(rates)]
+        if finite.size and finite.max() > 0:
+            self.speed.getPlotItem().setYRange(0.0, SPEED_HEADROOM * finite.max(), padding=0)
         self._show_validation(history)
 
     def _show_validation(self, history: RunHistory) -> None:
