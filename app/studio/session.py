@@ -15,10 +15,8 @@ reported through :attr:`message` and the previous clip, model and renderings sta
 clip is shown (and playable) as soon as it is read, while it is still being encoded; if
 that encode is cancelled or fails, the previous clip comes back.
 
-Exports need every code of the clip, so one asked for while the clip is still encoding
-waits here until the encode has finished (said at once through :attr:`message`); if the
-clip gives way first -- Cancel, another file or model, a failed encode -- the export is
-reported as cancelled.
+Exports are :mod:`app.studio.exports`: the session tells it which clip is current, and an
+export asked for while the clip is still encoding waits there until the encode has finished.
 
 Nothing here is process-wide: the GIL's switch interval and the garbage collector are set at
 start-up (:mod:`app.runtime.process_setup`); the session only announces its quiet moments
@@ -26,8 +24,6 @@ start-up (:mod:`app.runtime.process_setup`); the session only announces its quie
 """
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +36,7 @@ from app.playback.audio_output import StreamFactory
 from app.playback.player import AudioPlayer
 from app.playback.sources import OriginalSource, ReconstructionSource, ResidualSource, residual_gain_db
 from app.studio.comparison_render import ComparisonRender
+from app.studio.exports import Exports, OpusPoint, write_metrics_csv
 from app.studio.inference_worker import InferenceWorker, ModelInfo
 from app.studio.quality import opus_round_trip, rate_row
 from app.studio.render_cache import DEFAULT_BUDGET_BYTES
@@ -47,11 +44,8 @@ from app.studio.rendering_spectrograms import RenderingSpectrograms
 from app.studio.spectrogram import SpectrogramLayout, spectrogram
 from app.studio.clip import StudioClip
 from app.studio.waveform import envelope
-from model.atomic_file import atomic_path
-from model.audio_io import resample, write_audio
 from model.evaluation import RateRow
 from model.metrics import bitrate_efficiency, codebook_entropy
-from model.rvq_format import RvqMetadata, write_rvq
 
 SOURCES = ("original", "reconstruction", "residual", "finetuned")
 VIEW_REFRESH_MS = 400
@@ -103,14 +97,14 @@ class StudioSession(QObject):
         self.source = "reconstruction"
         self.frequency_scale = "log"
         self.quality: dict[int, RateRow] = {}
-        self.opus: dict[int, tuple[float, RateRow] | None] = {}  # None: below Opus's range
+        self.opus: dict[int, OpusPoint] = {}
         self.stats: CodebookStats | None = None
         self.envelope = None
         self.spectrograms: dict[str, object] = {}
         self._rendering_views: tuple[tuple, RenderingSpectrograms] | None = None  # (token, views)
         self._pending_path: str | None = None
         self._previous: StudioClip | None = None  # what comes back if the encode is cancelled
-        self._waiting_exports: list[tuple[StudioClip, str, object]] = []  # (clip, name, job): until encoded
+        self.exports = Exports(self.worker, self.message.emit, self.exported.emit)
         self._sources: dict[tuple, object] = {}
         self._residual_gains: dict[int, float] = {}  # n -> dB, measured once the rendering at n is complete
         self._audio_reason_shown = False
@@ -164,7 +158,7 @@ class StudioSession(QObject):
         self.clip = None
         self.player.stop()
         self.worker.set_clip(None)
-        self._settle_waiting_exports()
+        self.exports.settle(self.clip)
         self.clipChanged.emit(None)
 
     def _on_model_failed(self, text: str) -> None:
@@ -178,7 +172,7 @@ class StudioSession(QObject):
         self.clip = None
         self._previous = None  # codes of another model
         self.worker.set_clip(None)
-        self._settle_waiting_exports()
+        self.exports.settle(self.clip)
         self.n = min(max(self.n, 1), info.n_codebooks) if previous else info.n_codebooks
         self.modelChanged.emit(info)
         if not info.trained:
@@ -197,7 +191,7 @@ class StudioSession(QObject):
         if self.clip is not None and self.clip.encoding.complete and clip is not self.clip:
             self._previous = self.clip
         self.clip = clip
-        self._settle_waiting_exports()
+        self.exports.settle(self.clip)
         self.quality.clear()
         self.opus.clear()
         self.spectrograms.clear()
@@ -235,7 +229,7 @@ class StudioSession(QObject):
         size = self.model.codebook_size
         self.analysis.submit("codebooks", clip, lambda: CodebookStats(clip.codes, size))
         self._submit_opus(clip)
-        self._settle_waiting_exports()
+        self.exports.settle(self.clip)
         self.codesReady.emit(clip)
 
     # -- selection --------------------------------------------------------------------------
@@ -454,73 +448,16 @@ class StudioSession(QObject):
     # -- export -----------------------------------------------------------------------------
     def export_reconstruction(self, path: str | Path) -> None:
         """Write the reconstruction at the current n, at the file's own rate and length."""
-        clip, n, worker = self._require_clip(), self.n, self.worker
-        path = Path(path)
-
-        def job():
-            samples = worker.full_rendering(clip, n).T
-            out = resample(samples, self.model.sample_rate, clip.original_rate)[:, : clip.original_length]
-            if out.shape[1] < clip.original_length:
-                out = np.pad(out, ((0, 0), (0, clip.original_length - out.shape[1])))
-            write_audio(path, out, clip.original_rate)
-            self.exported.emit(str(path))
-
-        self._export(clip, path, job)
+        self.exports.reconstruction(self._require_clip(), self.n, self.model.sample_rate, Path(path))
 
     def export_rvq(self, path: str | Path) -> None:
         """The clip's codes at the current n as a ``.rvq`` file (no re-encoding)."""
-        clip, n, info = self._require_clip(), self.n, self.model
-        path = Path(path)
-
-        def job():
-            codec = self.worker.codec
-            meta = RvqMetadata(codec_name=codec.name, codec_id=codec.digest(), sample_rate=info.sample_rate,
-                               original_sample_rate=clip.original_rate, length=clip.original_length,
-                               hop_length=info.hop_length, codebook_size=info.codebook_size,
-                               loudness_lufs=clip.loudness_lufs)
-            write_rvq(path, clip.codes[:, :n], meta)
-            self.exported.emit(str(path))
-
-        self._export(clip, path, job)
-
-    def _export(self, clip: StudioClip, path: Path, job) -> None:
-        """Run ``job`` on the worker once ``clip`` is encoded: before that its codes are partly zeros."""
-        name = f"Export to {path.name}"
-        if clip.encoding.complete:
-            self.worker.run_control(job, name=name)
-            return
-        self._waiting_exports.append((clip, name, job))
-        self.message.emit("info", f"{path.name} will be written when the clip is encoded.")
-
-    def _settle_waiting_exports(self) -> None:
-        """Start the exports whose clip is now encoded; cancel those whose clip gave way."""
-        waiting, self._waiting_exports = self._waiting_exports, []
-        for clip, name, job in waiting:
-            if clip is not self.clip:
-                self.message.emit("warning", f"{name} was cancelled: its clip was closed before it was encoded.")
-            elif clip.encoding.complete:
-                self.worker.run_control(job, name=name)
-            else:
-                self._waiting_exports.append((clip, name, job))
-
-    def metrics_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["n_codebooks", "kbps", "mel_distance", "stft_distance", "si_sdr_db",
-                         "opus_kbps", "opus_mel_distance", "opus_stft_distance", "opus_si_sdr_db"])
-        for n in sorted(self.quality):
-            r = self.quality[n]
-            opus = self.opus.get(n)
-            tail = [f"{opus[0]:.3f}", f"{opus[1].mel_distance:.4f}", f"{opus[1].stft_distance:.4f}",
-                    f"{opus[1].si_sdr:.3f}"] if opus else ["", "", "", ""]
-            writer.writerow([n, f"{r.kbps:.4f}", f"{r.mel_distance:.4f}", f"{r.stft_distance:.4f}",
-                             f"{r.si_sdr:.3f}", *tail])
-        return out.getvalue()
+        self.exports.rvq(self._require_clip(), self.n, self.model, Path(path))
 
     def export_metrics_csv(self, path: str | Path) -> None:
+        """The quality rows measured so far, with Opus beside them, as CSV."""
         self._require_clip()
-        with atomic_path(path) as tmp:
-            Path(tmp).write_text(self.metrics_csv())
+        write_metrics_csv(path, self.quality, self.opus)
         self.exported.emit(str(path))
 
     def _require_clip(self) -> StudioClip:
