@@ -13,7 +13,10 @@ import json
 import math
 import sys
 import time
+from pathlib import PurePath
 from typing import Protocol, TextIO
+
+from model.training.corpus import ROOT_GROUP
 
 Event = dict
 
@@ -107,12 +110,18 @@ def _schedule(start: Event) -> str:
             + (f" (changed from {start['resumed_lr_gamma']})" if changed else ""))
 
 
+def _group_name(group: str, root: str) -> str:
+    """A data group as people know it: files lying directly in the root (group ".") by the root folder's name."""
+    return f"top level of {PurePath(root).name}" if group == ROOT_GROUP else group
+
+
 def event_text(e: Event) -> str:
     """One line for people about an event (empty for ``step`` events and unknown kinds)."""
     kind = e.get("event")
     if kind == "data":
         train, val = e["train"], e["validation"]
-        groups = ", ".join(f"{name} {g['minutes']:.1f} min" for name, g in train["groups"].items())
+        groups = ", ".join(f"{_group_name(name, train['root'])} {g['minutes']:.1f} min"
+                           for name, g in train["groups"].items())
         text = (f"training data: {train['files']} files, {train['minutes']:.1f} min ({groups}); "
                 f"validation: {val['files']} files ({e['validation_source']})")
         if e.get("unreadable"):
