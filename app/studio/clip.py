@@ -4,7 +4,10 @@ The studio refuses, with one line saying why, what it cannot present usefully: u
 files, absurd rates (checked by :mod:`model.audio_io`), more than two channels, clips longer
 than :data:`MAX_SECONDS` (every rendering is kept in memory at the codec's rate), and files
 that are empty or digitally silent. The header is checked before any sample is read, so a
-multi-hour file is refused at once instead of after filling memory.
+multi-hour file is refused at once instead of after filling memory. A file of 0 bytes is
+called empty, not "not a readable audio file". The reasons are clauses in the studio's own
+sentence ("Could not open the file: ..."), so the full stop that ends libsndfile's own
+reason goes: the message ends "(Format not recognised).", not ".).".
 
 A :class:`StudioClip` holds the original at the codec's rate and at its own level (what
 the player plays), the loudness gain the codec saw, the codes -- written piece by piece by
@@ -14,6 +17,7 @@ is cancelled or fails hands the previous clip back (see :mod:`app.studio.session
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +74,8 @@ class StudioClip:
 def check_header(path: str | Path) -> None:
     """Refuse, before reading samples, files the studio cannot present."""
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise ClipRejected(f"{path.name}: the file is empty (0 bytes)")
     info = audio_info(path)
     if info.channels > MAX_CHANNELS:
         raise ClipRejected(f"{path.name}: {info.channels} channels; the studio opens mono and stereo files "
@@ -81,11 +87,19 @@ def check_header(path: str | Path) -> None:
 
 def read_checked(path: str | Path):
     """The file's audio, after the header checks and a silence check."""
-    check_header(path)
-    audio = read_audio(path)
+    try:
+        check_header(path)
+        audio = read_audio(path)
+    except AudioFileError as exc:
+        raise type(exc)(_as_clause(str(exc))) from None
     if np.abs(audio.samples).max(initial=0.0) < SILENCE_PEAK:
         raise ClipRejected(f"{Path(path).name}: the file is silent; there is nothing to listen to")
     return audio
+
+
+def _as_clause(reason: str) -> str:
+    """``reason`` without the full stop that libsndfile ends its own reason with, "(Format not recognised.)"."""
+    return re.sub(r"\.(\)?)$", r"\1", reason.strip())
 
 
 def chunk_grid(length: int, hop_length: int, frame_rate: float, chunk_seconds: float) -> ChunkGrid:
