@@ -3,16 +3,18 @@
 
 Spectrograms of a 30 s clip take tens of milliseconds -- too long for the GUI thread, and
 they should not wait behind the decoder either; a quality row takes seconds, and neither
-the decoder nor the views should wait behind it. Tasks are keyed; a newer task with the same
-key replaces a queued one (only the latest spectrogram of "reconstruction" matters), and a
-result is delivered with its key and a token so the GUI can ignore stale answers.
+the decoder nor the views should wait behind it. Each task comes with the function that
+receives its result, called on the thread that owns the worker (the GUI's) -- that function
+knows what the result was for and ignores it if the studio has moved on. Tasks are keyed; a
+newer task with the same key replaces a queued one (only the latest spectrogram of the
+rendering matters), and a failure is reported with the task's key.
 
 The thread gives way to the decoder: before each task it waits, a bounded time, while
 ``defer_while()`` says playback is waiting for a decode (a slider move to a count not yet
 rendered at the playhead). On two cores the analysis otherwise takes the core and the
 interpreter lock the decode and the GUI need just then. Its torch work (the Opus curve's
 distances) runs on one intra-op thread: two would spin at a barrier whenever the other
-core is busy, which it always is here.
+core is busy, which on a two-core machine it always is.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 from PySide6.QtCore import QThread, Signal
@@ -32,24 +35,31 @@ ANALYSIS_TORCH_THREADS = 1
 DEFER_LIMIT_S = 0.25  # a chunk's length: by then the decode waited for is done, or the playhead moved on
 DEFER_POLL_S = 0.005
 
+T = TypeVar("T")
+
 
 class AnalysisWorker(QThread):
-    resultReady = Signal(str, object, object)  # key, token, result
     taskFailed = Signal(str, str)  # key, message
+    _computed = Signal(object, object)  # deliver, result: queued to the thread that owns this object
 
     def __init__(self, defer_while: Callable[[], bool] | None = None) -> None:
         super().__init__()
         self.setObjectName("analysisWorker")
         self._defer_while = defer_while or (lambda: False)
         self._cond = threading.Condition()
-        self._tasks: OrderedDict[str, tuple[object, Callable[[], object]]] = OrderedDict()
+        self._tasks: OrderedDict[str, tuple[Callable[[], T], Callable[[T], None]]] = OrderedDict()
         self._stopping = False
         self._running = False
+        self._computed.connect(self._deliver)
 
-    def submit(self, key: str, token: object, fn: Callable[[], object]) -> None:
+    def submit(self, key: str, compute: Callable[[], T], deliver: Callable[[T], None]) -> None:
+        """Run ``compute`` on this thread, then ``deliver(result)`` on the thread that owns this object.
+
+        A task still queued under ``key`` is replaced: only the newest request of a kind matters.
+        """
         with self._cond:
             self._tasks.pop(key, None)
-            self._tasks[key] = (token, fn)
+            self._tasks[key] = (compute, deliver)
             self._cond.notify()
 
     def discard(self) -> None:
@@ -81,17 +91,21 @@ class AnalysisWorker(QThread):
                     return
                 if not self._tasks:  # discarded while giving way
                     continue
-                key, (token, fn) = self._tasks.popitem(last=False)
+                key, (compute, deliver) = self._tasks.popitem(last=False)
                 self._running = True
             try:
-                result = fn()
+                result = compute()
             except (ValueError, OSError, RuntimeError, MemoryError) as exc:
                 self.taskFailed.emit(key, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             else:
-                self.resultReady.emit(key, token, result)
+                self._computed.emit(deliver, result)
             finally:
                 with self._cond:
                     self._running = False
+
+    def _deliver(self, deliver: Callable[[T], None], result: T) -> None:
+        """Hand ``result`` over (on the owning thread: this method is the queued signal's receiver)."""
+        deliver(result)
 
     def _give_way(self) -> None:
         """Hold the next task back while ``defer_while()``, for at most :data:`DEFER_LIMIT_S` (lock held)."""

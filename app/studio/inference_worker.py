@@ -152,7 +152,6 @@ class InferenceWorker(QThread):
         self._gathering: tuple[StudioClip, int, list[np.ndarray]] | None = None  # (clip, n, chunks so far)
         self._measurer = AnalysisWorker(defer_while=self.playback_waits)
         self._measurer.setObjectName("measurementWorker")
-        self._measurer.resultReady.connect(self._on_measured)
         self._measurer.taskFailed.connect(self._on_measurement_failed)
         self._abandonable: tuple[int, int] | None = None  # the planned (n, chunk) being decoded
         self._encoding: tuple[ProgressiveEncode, StudioClip, int] | None = None  # (encoder, clip, generation)
@@ -222,7 +221,7 @@ class InferenceWorker(QThread):
         self.wait()
         self._measurer.stop()
 
-    def _on_measured(self, n: str, clip, row) -> None:
+    def _on_measured(self, clip: StudioClip, row) -> None:
         """A quality row arrived (GUI thread): pass it on unless its clip has gone meanwhile."""
         if clip is self.clip:
             self.qualityReady.emit(row)
@@ -517,7 +516,8 @@ class InferenceWorker(QThread):
         """Hand ``rendering`` (``[T, C]``, at ``n``) to the measurement thread; its row comes as :attr:`qualityReady`."""
         decoded = (rendering.T * np.float32(clip.gain))[:, None, :]
         rate, kbps = self._codec.sample_rate, self._codec.kbps(n)
-        self._measurer.submit(str(n), clip, lambda: rate_row(clip.reference(), decoded, rate, n, kbps))
+        self._measurer.submit(str(n), lambda: rate_row(clip.reference(), decoded, rate, n, kbps),
+                              lambda row: self._on_measured(clip, row))
 
 
 def _require_codes(clip: StudioClip, chunk: int, frames: int) -> None:

@@ -3,8 +3,10 @@
 Like napari's components, this object owns the state and its rules, and announces changes
 through Qt signals; the window only draws it and forwards user intent. It wires three
 threads: the inference worker (owns the model; measures quality on a thread of its own),
-the analysis worker (numpy views, Opus), and the audio callback (the player). Everything here runs on the GUI thread and returns at
-once -- anything slower is handed to a worker.
+the analysis worker (numpy views, Opus), and the audio callback (the player). Everything
+here runs on the GUI thread and returns at once -- anything slower is handed to a worker,
+together with the method that takes its result; that method drops a result whose clip,
+scale or count the session has left meanwhile.
 
 A second model -- a training run's -- can be offered beside the studio's as the source
 "finetuned" (:meth:`StudioSession.compare_with`): :mod:`app.studio.comparison_render` renders the same
@@ -24,25 +26,26 @@ start-up (:mod:`app.runtime.process_setup`); the session only announces its quie
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.runtime import quiet_moments
-from app.studio.analysis_worker import AnalysisWorker
 from app.playback.audio_output import StreamFactory
 from app.playback.player import AudioPlayer
 from app.playback.sources import OriginalSource, ReconstructionSource, ResidualSource, residual_gain_db
+from app.runtime import quiet_moments
+from app.studio.analysis_worker import AnalysisWorker
+from app.studio.clip import StudioClip
 from app.studio.comparison_render import ComparisonRender
 from app.studio.exports import Exports, OpusPoint, write_metrics_csv
 from app.studio.inference_worker import InferenceWorker, ModelInfo
 from app.studio.quality import opus_round_trip, rate_row
 from app.studio.render_cache import DEFAULT_BUDGET_BYTES
 from app.studio.rendering_spectrograms import RenderingSpectrograms
-from app.studio.spectrogram import SpectrogramLayout, spectrogram
-from app.studio.clip import StudioClip
+from app.studio.spectrogram import Spectrogram, SpectrogramLayout, spectrogram
 from app.studio.waveform import envelope
 from model.evaluation import RateRow
 from model.metrics import bitrate_efficiency, codebook_entropy
@@ -124,7 +127,6 @@ class StudioSession(QObject):
         self._view_refresh.setSingleShot(True)
         self._view_refresh.setInterval(VIEW_REFRESH_MS)
         self._view_refresh.timeout.connect(self._submit_rendering_analysis)
-        self.analysis.resultReady.connect(self._on_analysis)
         self.analysis.taskFailed.connect(lambda key, text: self.message.emit("warning", f"{key}: {text}"))
         self.comparison = ComparisonRender()  # its thread starts with the first comparison
         self.comparison.ready.connect(self._on_comparison_ready)
@@ -227,7 +229,7 @@ class StudioSession(QObject):
             return
         self._previous = None
         size = self.model.codebook_size
-        self.analysis.submit("codebooks", clip, lambda: CodebookStats(clip.codes, size))
+        self._analyse("codebooks", (clip,), lambda: CodebookStats(clip.codes, size), self._show_codebook_stats)
         self._submit_opus(clip)
         self.exports.settle(self.clip)
         self.codesReady.emit(clip)
@@ -353,7 +355,8 @@ class StudioSession(QObject):
             self._view_refresh.start()
         if n not in self._residual_gains and self.clip.cache.is_complete(n):
             clip = self.clip
-            self.analysis.submit(f"residual_gain:{n}", clip, lambda: residual_gain_db(clip.samples, clip.cache, n))
+            self._analyse(f"residual_gain:{n}", (clip,), lambda: residual_gain_db(clip.samples, clip.cache, n),
+                          lambda gain_db: self._set_residual_gain(n, gain_db))
 
     def set_frequency_scale(self, scale: str) -> None:
         self.frequency_scale = scale
@@ -362,10 +365,11 @@ class StudioSession(QObject):
 
     def _submit_original_analysis(self, clip: StudioClip, envelope_too: bool = True) -> None:
         rate, scale = self.model.sample_rate, self.frequency_scale
-        self.analysis.submit("original", (clip, scale), lambda: spectrogram(clip.samples, rate, scale))
+        self._analyse("original", (clip, scale), lambda: spectrogram(clip.samples, rate, scale),
+                      lambda spec: self._show_spectrogram("original", spec, 0, spec.db.shape[0]))
         self._submit_rendering_analysis()
         if envelope_too:
-            self.analysis.submit("envelope", clip, lambda: envelope(clip.samples, rate))
+            self._analyse("envelope", (clip,), lambda: envelope(clip.samples, rate), self._show_envelope)
 
     def _submit_rendering_analysis(self) -> None:
         """Bring the rendering's views up to date: whole for a new clip, scale or n, else the new chunks' columns."""
@@ -376,7 +380,7 @@ class StudioSession(QObject):
         if self._rendering_views is None or self._rendering_views[0] != token:
             layout = SpectrogramLayout(clip.length, self.model.sample_rate, self.frequency_scale)
             self._rendering_views = token, RenderingSpectrograms(clip.samples, clip.cache, self.n, layout)
-        self.analysis.submit("rendering", token, self._rendering_views[1].update)
+        self._analyse("rendering", token, self._rendering_views[1].update, self._show_rendering_spectrograms)
 
     def _submit_opus(self, clip: StudioClip) -> None:
         reference, rate = clip.reference(), self.model.sample_rate
@@ -386,42 +390,41 @@ class StudioSession(QObject):
                 if point is None:  # below Opus's lowest bitrate
                     return n, None
                 return n, (point.measured_kbps, rate_row(reference, point.decoded, rate, n, point.measured_kbps))
-            self.analysis.submit(f"opus:{n}", clip, task)
+            self._analyse(f"opus:{n}", (clip,), task, self._show_opus_point)
 
-    def _on_analysis(self, key: str, token, result) -> None:
-        clip = self.clip
-        if clip is None:
-            return
-        if key.startswith("opus:"):
-            if token is clip:
-                n, point = result
-                self.opus[n] = point
-                self.qualityChanged.emit()
-        elif key == "envelope":
-            if token is clip:
-                self.envelope = result
-                self.envelopeReady.emit(result)
-        elif key.startswith("residual_gain:"):
-            if token is clip:
-                self._on_residual_gain(int(key.partition(":")[2]), result)
-        elif key == "codebooks":
-            if token is clip:
-                self.stats = result
-                self.codebookStatsReady.emit(result)
-        elif key == "original":
-            if token == (clip, self.frequency_scale):
-                self._show_spectrogram(key, result, 0, result.db.shape[0])
-        elif key == "rendering":
-            if token == (clip, self.frequency_scale, self.n):
-                for view, spec, first, end in result:
-                    self._show_spectrogram(view, spec, first, end)
+    def _analyse(self, key: str, token: tuple, compute: Callable[[], object], show: Callable[[object], None]) -> None:
+        """Run ``compute`` on the analysis thread, then ``show`` its result here -- if the session
+        still shows what ``token`` says it was computed for: ``(clip,)``, ``(clip, scale)`` or
+        ``(clip, scale, n)``. ``key`` names the task: a newer one of the same name replaces it in
+        the queue, and a failure is reported with it."""
+        def deliver(result) -> None:
+            if token == (self.clip, self.frequency_scale, self.n)[: len(token)]:
+                show(result)
+        self.analysis.submit(key, compute, deliver)
 
-    def _show_spectrogram(self, view: str, spec, first: int, end: int) -> None:
+    def _show_opus_point(self, result: tuple[int, OpusPoint]) -> None:
+        n, point = result
+        self.opus[n] = point
+        self.qualityChanged.emit()
+
+    def _show_envelope(self, result) -> None:
+        self.envelope = result
+        self.envelopeReady.emit(result)
+
+    def _show_codebook_stats(self, stats: CodebookStats) -> None:
+        self.stats = stats
+        self.codebookStatsReady.emit(stats)
+
+    def _show_rendering_spectrograms(self, updates: list[tuple[str, Spectrogram, int, int]]) -> None:
+        for view, spec, first, end in updates:
+            self._show_spectrogram(view, spec, first, end)
+
+    def _show_spectrogram(self, view: str, spec: Spectrogram, first: int, end: int) -> None:
         self.spectrograms[view] = spec
         self.spectrogramReady.emit(view, spec)
         self.spectrogramUpdated.emit(view, spec, first, end)
 
-    def _on_residual_gain(self, n: int, gain_db: float) -> None:
+    def _set_residual_gain(self, n: int, gain_db: float) -> None:
         self._residual_gains[n] = gain_db
         source = self._sources.get(("residual", n))
         if source is not None:

@@ -32,7 +32,7 @@ def run_analysis(defer_while, task):
     worker = AnalysisWorker(defer_while)
     worker.start()
     ran = threading.Event()
-    worker.submit("task", None, lambda: (task(), ran.set()))
+    worker.submit("task", lambda: (task(), ran.set()), lambda _result: None)
     return worker, ran
 
 
