@@ -90,6 +90,8 @@ def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, subtype
     fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".opus": "OGG"}.get(path.suffix.lower())
     if fmt is None:
         raise AudioFileError(f"{path.name}: unsupported output format (use .wav, .flac or .ogg)")
+    if not np.isfinite(samples).all():
+        raise AudioFileError(f"{path.name}: refused to write NaN or infinite samples")
     if fmt == "OGG" and subtype is None:
         subtype = "OPUS" if path.suffix.lower() == ".opus" else "VORBIS"
     if fmt == "WAV" and subtype is None:

@@ -3,7 +3,11 @@
 Every channel is coded independently (as one batch item), at the codec's sample rate, and
 resampled back to the original rate on output. Like the reference ``compress``, the input
 can be normalised to a fixed loudness before encoding (codecs are trained on normalised
-audio); the original loudness is stored so decoding restores the level.
+audio); the original loudness is stored so decoding restores the level. Loudness is
+BS.1770's for any channel count (``model.loudness``). A file louder than the format's
+``MAX_LOUDNESS_LUFS`` (only float audio beyond full scale gets there) is recorded at that
+ceiling and normalised with its gain: the codec then sees a hotter signal, but the level
+restored on decoding is still exactly the original's.
 """
 from __future__ import annotations
 
@@ -12,19 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyloudnorm
 import torch
 
 from model.audio_io import Audio, read_audio, resample, write_audio
 from model.codec import Codec, ProgressFn
-from model.rvq_format import RvqMetadata, RvqWriteReport, read_rvq, write_rvq
+from model.loudness import integrated_loudness
+from model.rvq_format import MAX_LOUDNESS_LUFS, DecoderSpec, RvqMetadata, RvqWriteReport, read_rvq, write_rvq
 
 TARGET_LUFS = -16.0
 MIN_LOUDNESS_SECONDS = 0.4  # the gating block of ITU-R BS.1770
-
-
-class CodecMismatchError(ValueError):
-    """Codes made by one codec offered to another."""
 
 
 @dataclass
@@ -51,14 +51,16 @@ def measure_loudness(samples: np.ndarray, sample_rate: int) -> float | None:
     """Integrated loudness (LUFS) of ``[channels, frames]``; None when too short or silent."""
     if samples.shape[1] < MIN_LOUDNESS_SECONDS * sample_rate:
         return None
-    loudness = pyloudnorm.Meter(sample_rate).integrated_loudness(samples.T.astype(np.float64))
-    return float(loudness) if math.isfinite(loudness) else None
+    loudness = integrated_loudness(samples, sample_rate)
+    return loudness if math.isfinite(loudness) else None
 
 
 def model_input(codec: Codec, audio: Audio, normalize: bool = True) -> tuple[torch.Tensor, float | None]:
     """``[channels, 1, T]`` at the codec's rate, loudness-normalised when asked and possible."""
     samples = resample(audio.samples, audio.sample_rate, codec.sample_rate)
     loudness = measure_loudness(samples, codec.sample_rate) if normalize else None
+    if loudness is not None:
+        loudness = min(loudness, MAX_LOUDNESS_LUFS)
     wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)).unsqueeze(1)
     if loudness is not None:
         wave = wave * normalisation_gain(loudness)
@@ -112,12 +114,15 @@ def compress_file(
 
 
 def read_clip(codec: Codec, source: str | Path) -> EncodedClip:
-    """Codes of an ``.rvq`` file, refused unless ``codec`` is the one that wrote them."""
-    codes, meta = read_rvq(source)
-    if meta.codec_id != codec.digest():
-        raise CodecMismatchError(
-            f"{Path(source).name} was encoded with '{meta.codec_name}' "
-            f"(weights {meta.codec_id[:12]}), not with '{codec.name}' (weights {codec.digest()[:12]})")
+    """Codes of an ``.rvq`` file, refused unless ``codec`` is the one that wrote them.
+
+    The header is checked against the codec before the payload is decoded (a
+    ``CodecMismatchError`` names both models).
+    """
+    decoder = DecoderSpec(codec_name=codec.name, codec_id=codec.digest(), sample_rate=codec.sample_rate,
+                          hop_length=codec.hop_length, codebook_size=codec.codebook_size,
+                          n_codebooks=codec.n_codebooks)
+    codes, meta = read_rvq(source, decoder)
     return EncodedClip(torch.from_numpy(codes), meta.original_sample_rate, meta.length, meta.loudness_lufs)
 
 

@@ -26,6 +26,7 @@ their lengths.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 
 import constriction
@@ -59,6 +60,23 @@ def _blocks(length: int) -> Iterator[slice]:
         stop = min(length, start + max(_MIN_BLOCK, start // _HISTORY_FRACTION))
         yield slice(start, stop)
         start = stop
+
+
+def min_coded_bits(length: int, alphabet_size: int) -> float:
+    """A lower bound on the coded size of any stream of ``length`` symbols, in bits.
+
+    No symbol of a block can be likelier than the one that filled every earlier block,
+    ``(seen + 1) / (seen + alphabet_size)``, plus the quantiser's rounding (2**-23), nor
+    likelier than the quantiser's floor leaves room for (every other symbol keeps 2**-24).
+    A reader uses it to refuse a header claiming more symbols than its payload can hold,
+    before allocating them.
+    """
+    floor = (alphabet_size - 1) / 2**24
+    bits = 0.0
+    for block in _blocks(length):
+        likeliest = min(1.0 - floor, (block.start + 1) / (block.start + alphabet_size) + 2**-23)
+        bits -= (block.stop - block.start) * math.log2(likeliest)
+    return bits
 
 
 def _check_alphabet(alphabet_size: int) -> None:

@@ -28,6 +28,21 @@ Design decisions:
     payload coding.  Files from a newer version are refused with a clear message rather
     than misread.
   * Writes are atomic (temp file in the destination directory, fsync, ``os.replace``).
+
+Limits (checked on writing and on reading, before anything is allocated):
+  * ``sample_rate`` and ``original_sample_rate``: 1,000 .. 768,000 Hz; ``channels``: 1 .. 64
+    (what the encoder accepts); ``codebook_size``: 2 .. 2**32 (range coding: .. 2**16).
+  * ``frames`` is the encoder's ``ceil(length * sample_rate / original_sample_rate / hop_length)``
+    (one frame of tolerance); ``length`` is at most 24 hours at ``original_sample_rate``;
+    ``channels * n_codebooks * frames`` is at most ``MAX_CODES``.
+  * ``loudness_lufs``: null or -70 .. +10 LUFS (BS.1770's absolute gate up to a level no
+    normalised signal reaches), so restoring the level is a bounded gain.
+  * The payload must hold the codes the header claims: a raw payload exactly
+    ``ceil(codes * bits / 8)`` bytes; a range-coded one at least the fewest bits any stream
+    of that length codes to, and it must be the coding of the codes it decodes to (a header
+    claiming more channels than were coded is refused, not decoded into garbage).
+  * A reader given the decoding model (``DecoderSpec``) also requires its weights digest,
+    ``sample_rate``, ``hop_length`` and ``codebook_size``, and at most its ``n_codebooks``.
 """
 
 from __future__ import annotations
@@ -40,11 +55,19 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from model.atomic_file import write_bytes_atomic
-from model.entropy_coding import MAX_ALPHABET_SIZE, EntropyCodingError, decode_streams, encode_streams
+from model.audio_io import MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from model.entropy_coding import (
+    MAX_ALPHABET_SIZE,
+    EntropyCodingError,
+    decode_streams,
+    encode_streams,
+    min_coded_bits,
+)
 
 MAGIC = b"RVQ1"
 FORMAT_VERSION = 1
@@ -53,11 +76,31 @@ _CRC = struct.Struct("<I")
 MAX_HEADER_BYTES = 1 << 16
 MAX_CODEBOOK_SIZE = 1 << 32
 MAX_CODES = 1 << 28  # ~48 h of stereo 44.1 kHz DAC at 9 codebooks; bounds decode memory
+MAX_SECONDS = 24 * 3600
+MIN_LOUDNESS_LUFS = -70.0
+MAX_LOUDNESS_LUFS = 10.0
+_RANGE_CODER_SLACK_BITS = 64  # the coder's final state: a payload may end before its last bits
 _PACK_CHUNK = 1 << 16  # codes per bit-packing chunk (multiple of 8: chunks end on byte boundaries)
 
 
 class RvqFormatError(ValueError):
     """A ``.rvq`` file is not readable: wrong magic, newer version, truncated or corrupt."""
+
+
+class CodecMismatchError(ValueError):
+    """Codes made by one codec offered to another."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoderSpec:
+    """The model a file is about to be decoded with; the header must fit it."""
+
+    codec_name: str
+    codec_id: str
+    sample_rate: int
+    hop_length: int
+    codebook_size: int
+    n_codebooks: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,27 +175,27 @@ def unpack_codes(data: bytes, count: int, bits: int) -> np.ndarray:
 # ---------------------------------------------------------------------------- header
 
 
-_HEADER_FIELDS = {  # key -> (type, lower bound or None)
-    "codec_name": (str, None),
-    "codec_id": (str, None),
-    "sample_rate": (int, 1),
-    "original_sample_rate": (int, 1),
-    "channels": (int, 1),
-    "length": (int, 0),
-    "hop_length": (int, 1),
-    "codebook_size": (int, 2),
-    "n_codebooks": (int, 1),
-    "frames": (int, 0),
-    "loudness_lufs": (float, None),
-    "entropy_coded": (bool, None),
-    "payload_bytes": (int, 0),
-    "payload_crc32": (int, 0),
+_HEADER_FIELDS = {  # key -> (type, lower bound, upper bound); None: unbounded
+    "codec_name": (str, None, None),
+    "codec_id": (str, None, None),
+    "sample_rate": (int, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE),
+    "original_sample_rate": (int, MIN_SAMPLE_RATE, MAX_SAMPLE_RATE),
+    "channels": (int, 1, MAX_CHANNELS),
+    "length": (int, 0, None),
+    "hop_length": (int, 1, None),
+    "codebook_size": (int, 2, MAX_CODEBOOK_SIZE),
+    "n_codebooks": (int, 1, None),
+    "frames": (int, 0, None),
+    "loudness_lufs": (float, MIN_LOUDNESS_LUFS, MAX_LOUDNESS_LUFS),
+    "entropy_coded": (bool, None, None),
+    "payload_bytes": (int, 0, None),
+    "payload_crc32": (int, 0, (1 << 32) - 1),
 }
 
 
 def _normalised_field(key: str, value: object) -> object:
     """``value`` as the plain Python type of header field ``key``; raises if invalid."""
-    kind, lower = _HEADER_FIELDS[key]
+    kind, lower, upper = _HEADER_FIELDS[key]
     if key == "loudness_lufs" and value is None:
         return None
     if kind is float and isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value):
@@ -165,7 +208,30 @@ def _normalised_field(key: str, value: object) -> object:
         raise RvqFormatError(f"header field {key!r} has invalid value {value!r}")
     if lower is not None and value < lower:
         raise RvqFormatError(f"header field {key!r} must be >= {lower}, got {value}")
+    if upper is not None and value > upper:
+        raise RvqFormatError(f"header field {key!r} is out of range: {value} > {upper}")
     return value
+
+
+def expected_frames(length: int, original_rate: int, sample_rate: int, hop_length: int) -> int:
+    """Frames the encoder makes of ``length`` samples at ``original_rate``: ``ceil(resampled / hop)``."""
+    return -(-length * sample_rate // (original_rate * hop_length))
+
+
+def _check_layout(fields: dict, channels: int, n_codebooks: int, frames: int) -> None:
+    """Shape against the limits and against ``length`` (raises before anything is allocated)."""
+    if channels > MAX_CHANNELS:
+        raise RvqFormatError(f"{channels} channels exceed the limit of {MAX_CHANNELS}")
+    if channels * n_codebooks * frames > MAX_CODES:
+        raise RvqFormatError(f"file claims more than {MAX_CODES} codes")
+    if fields["length"] > MAX_SECONDS * fields["original_sample_rate"]:
+        raise RvqFormatError(f"length {fields['length']} exceeds {MAX_SECONDS // 3600} hours "
+                             f"at {fields['original_sample_rate']} Hz")
+    expected = expected_frames(fields["length"], fields["original_sample_rate"], fields["sample_rate"],
+                               fields["hop_length"])
+    if abs(frames - expected) > 1:
+        raise RvqFormatError(f"{frames} frames do not match length {fields['length']} "
+                             f"(expected {expected} frames of {fields['hop_length']} samples)")
 
 
 def _validate_header(header: dict) -> None:
@@ -174,10 +240,40 @@ def _validate_header(header: dict) -> None:
         raise RvqFormatError(f"header lacks field(s) {', '.join(missing)}")
     for key in _HEADER_FIELDS:
         header[key] = _normalised_field(key, header[key])
-    if header["codebook_size"] > MAX_CODEBOOK_SIZE or header["payload_crc32"] >= 1 << 32:
-        raise RvqFormatError("header field codebook_size or payload_crc32 out of range")
-    if header["channels"] * header["n_codebooks"] * header["frames"] > MAX_CODES:
-        raise RvqFormatError(f"file claims more than {MAX_CODES} codes")
+    _check_layout(header, header["channels"], header["n_codebooks"], header["frames"])
+    _check_payload_size(header)
+
+
+def _check_payload_size(header: dict) -> None:
+    """The payload size the header announces must be able to hold the codes it claims."""
+    channels, n_codebooks, frames = header["channels"], header["n_codebooks"], header["frames"]
+    size, payload_bytes = header["codebook_size"], header["payload_bytes"]
+    count = channels * n_codebooks * frames
+    if not header["entropy_coded"]:
+        expected = math.ceil(count * bits_per_code(size) / 8)
+        if payload_bytes != expected:
+            raise RvqFormatError(f"raw payload is {payload_bytes} bytes, expected {expected} for {count} codes")
+        return
+    if size > MAX_ALPHABET_SIZE:
+        raise RvqFormatError(f"entropy-coded file with codebook_size {size} > {MAX_ALPHABET_SIZE} is invalid")
+    needed = n_codebooks * min_coded_bits(channels * frames, size) - _RANGE_CODER_SLACK_BITS
+    if 8 * payload_bytes < needed:
+        raise RvqFormatError(f"range-coded payload of {payload_bytes} bytes cannot hold the {count} codes "
+                             f"the header claims (at least {math.ceil(needed / 8)} bytes)")
+
+
+def _check_decoder(header: dict, decoder: DecoderSpec, name: str) -> None:
+    """The header against the model about to decode it."""
+    if header["codec_id"] != decoder.codec_id:
+        raise CodecMismatchError(
+            f"{name} was encoded with '{header['codec_name']}' (weights {header['codec_id'][:12]}), "
+            f"not with '{decoder.codec_name}' (weights {decoder.codec_id[:12]})")
+    for key in ("sample_rate", "hop_length", "codebook_size"):
+        if header[key] != getattr(decoder, key):
+            raise RvqFormatError(f"{name}: header {key} {header[key]} differs from the model's "
+                                 f"{getattr(decoder, key)}")
+    if header["n_codebooks"] > decoder.n_codebooks:
+        raise RvqFormatError(f"{name}: {header['n_codebooks']} codebooks, the model has {decoder.n_codebooks}")
 
 
 def _encode_header(header: dict) -> bytes:
@@ -192,13 +288,14 @@ def _reject_constant(name: str) -> None:
     raise RvqFormatError(f"header contains non-finite number {name}")
 
 
-def _decode_header(data: bytes) -> tuple[dict, int]:
-    """Parse and validate the header; returns it and the payload offset."""
-    if len(data) < _PREFIX.size:
-        if MAGIC.startswith(data[: len(MAGIC)]):
-            raise RvqFormatError(f"file is truncated ({len(data)} bytes, header incomplete)")
+def _read_header(stream: BinaryIO) -> dict:
+    """Read, parse and validate the header; leaves ``stream`` at the payload."""
+    prefix = stream.read(_PREFIX.size)
+    if len(prefix) < _PREFIX.size:
+        if MAGIC.startswith(prefix[: len(MAGIC)]):
+            raise RvqFormatError(f"file is truncated ({len(prefix)} bytes, header incomplete)")
         raise RvqFormatError("not an .rvq file (bad magic bytes)")
-    magic, version, text_length = _PREFIX.unpack_from(data)
+    magic, version, text_length = _PREFIX.unpack(prefix)
     if magic != MAGIC:
         raise RvqFormatError("not an .rvq file (bad magic bytes)")
     if version > FORMAT_VERSION:
@@ -210,21 +307,21 @@ def _decode_header(data: bytes) -> tuple[dict, int]:
         raise RvqFormatError(f"invalid .rvq format version {version}")
     if text_length > MAX_HEADER_BYTES:
         raise RvqFormatError(f"header length {text_length} exceeds {MAX_HEADER_BYTES} bytes (corrupt file)")
-    payload_offset = _PREFIX.size + text_length + _CRC.size
-    if len(data) < payload_offset:
-        raise RvqFormatError(f"file is truncated ({len(data)} bytes, header needs {payload_offset})")
-    (stored_crc,) = _CRC.unpack_from(data, payload_offset - _CRC.size)
-    if zlib.crc32(data[: payload_offset - _CRC.size]) != stored_crc:
+    rest = stream.read(text_length + _CRC.size)
+    if len(rest) < text_length + _CRC.size:
+        raise RvqFormatError(f"file is truncated ({len(prefix) + len(rest)} bytes, header needs "
+                             f"{_PREFIX.size + text_length + _CRC.size})")
+    (stored_crc,) = _CRC.unpack_from(rest, text_length)
+    if zlib.crc32(prefix + rest[:text_length]) != stored_crc:
         raise RvqFormatError("header checksum mismatch (file is corrupt)")
     try:
-        text = data[_PREFIX.size : _PREFIX.size + text_length].decode("utf-8")
-        header = json.loads(text, parse_constant=_reject_constant)
+        header = json.loads(rest[:text_length].decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise RvqFormatError(f"header is not valid UTF-8 JSON: {error}") from error
     if not isinstance(header, dict):
         raise RvqFormatError("header is not a JSON object")
     _validate_header(header)
-    return header, payload_offset
+    return header
 
 
 # ---------------------------------------------------------------------------- payload
@@ -250,20 +347,20 @@ def _entropy_coded_payload(codes: np.ndarray, codebook_size: int) -> bytes:
 def _decode_payload(payload: bytes, header: dict) -> np.ndarray:
     channels, n_codebooks, frames = header["channels"], header["n_codebooks"], header["frames"]
     size = header["codebook_size"]
-    count = channels * n_codebooks * frames
     if header["entropy_coded"]:
-        if size > MAX_ALPHABET_SIZE:
-            raise RvqFormatError(f"entropy-coded file with codebook_size {size} > {MAX_ALPHABET_SIZE} is invalid")
         try:
             streams = decode_streams(payload, [channels * frames] * n_codebooks, size)
         except EntropyCodingError as error:
             raise RvqFormatError(str(error)) from error
-        return np.stack([s.reshape(channels, frames) for s in streams], axis=1)
-    bits = bits_per_code(size)
-    expected = math.ceil(count * bits / 8)
-    if len(payload) != expected:
-        raise RvqFormatError(f"raw payload is {len(payload)} bytes, expected {expected} for {count} codes")
-    codes = unpack_codes(payload, count, bits)
+        codes = np.stack([s.reshape(channels, frames) for s in streams], axis=1)
+        # The range decoder pads exhausted data with zeros, so a header claiming more codes than
+        # were coded would decode; only the encoder's own output re-encodes to itself.
+        if _entropy_coded_payload(codes, size) != payload:
+            raise RvqFormatError("range-coded payload does not hold the codes the header describes "
+                                 f"({channels} channels x {n_codebooks} codebooks x {frames} frames)")
+        return codes
+    count = channels * n_codebooks * frames
+    codes = unpack_codes(payload, count, bits_per_code(size))
     if count and codes.max() >= size:
         raise RvqFormatError(f"payload holds code {codes.max()} outside the codebook of {size}")
     return codes.reshape(channels, n_codebooks, frames)
@@ -278,8 +375,6 @@ def _check_metadata(meta: RvqMetadata) -> dict:
         fields = {key: _normalised_field(key, value) for key, value in dataclasses.asdict(meta).items()}
     except RvqFormatError as error:
         raise RvqFormatError(f"metadata: {error}") from None
-    if meta.codebook_size > MAX_CODEBOOK_SIZE:
-        raise RvqFormatError(f"metadata: codebook_size {meta.codebook_size} exceeds {MAX_CODEBOOK_SIZE}")
     return fields
 
 
@@ -289,6 +384,10 @@ def write_rvq(
     """Write ``codes`` ``[C, N, F]`` (ints in ``[0, codebook_size)``) and ``meta`` to ``path``."""
     fields = _check_metadata(meta)
     codes = _check_codes(codes, meta.codebook_size)
+    try:
+        _check_layout(fields, *codes.shape)
+    except RvqFormatError as error:
+        raise RvqFormatError(f"metadata: {error}") from None
     nominal_bits = codes.size * bits_per_code(meta.codebook_size)
     payload = None
     if entropy_coding and codes.size and meta.codebook_size <= MAX_ALPHABET_SIZE:
@@ -320,16 +419,24 @@ def write_rvq(
     )
 
 
-def read_rvq(path: str | os.PathLike) -> tuple[np.ndarray, RvqMetadata]:
-    """Read an ``.rvq`` file: codes as int64 ``[C, N, F]`` and its metadata."""
-    data = Path(path).read_bytes()
-    header, offset = _decode_header(data)
-    payload = data[offset:]
-    if len(payload) < header["payload_bytes"]:
-        raise RvqFormatError(f"file is truncated (payload {len(payload)} of {header['payload_bytes']} bytes)")
-    if len(payload) > header["payload_bytes"]:
-        raise RvqFormatError(f"file has {len(payload) - header['payload_bytes']} unexpected trailing bytes")
-    if zlib.crc32(payload) != header["payload_crc32"]:
+def read_rvq(path: str | os.PathLike, decoder: DecoderSpec | None = None) -> tuple[np.ndarray, RvqMetadata]:
+    """Read an ``.rvq`` file: codes as int64 ``[C, N, F]`` and its metadata.
+
+    Everything the header claims is checked (against ``decoder`` too, when given) before the
+    payload is read or decoded, so a crafted header cannot make the reader allocate more than
+    the file's own size plus the codes the limits allow.
+    """
+    with open(path, "rb") as stream:
+        header = _read_header(stream)
+        if decoder is not None:
+            _check_decoder(header, decoder, Path(path).name)
+        available = os.fstat(stream.fileno()).st_size - stream.tell()
+        if available < header["payload_bytes"]:
+            raise RvqFormatError(f"file is truncated (payload {max(available, 0)} of {header['payload_bytes']} bytes)")
+        if available > header["payload_bytes"]:
+            raise RvqFormatError(f"file has {available - header['payload_bytes']} unexpected trailing bytes")
+        payload = stream.read(header["payload_bytes"])
+    if len(payload) != header["payload_bytes"] or zlib.crc32(payload) != header["payload_crc32"]:
         raise RvqFormatError("payload checksum mismatch (file is corrupt)")
     codes = _decode_payload(payload, header)
     meta = RvqMetadata(**{field.name: header[field.name] for field in dataclasses.fields(RvqMetadata)})

@@ -8,8 +8,18 @@ import pytest
 import torch
 
 from model import load_codec
-from model.audio_io import Audio
-from model.compression import TARGET_LUFS, decode_clip, encode_clip, measure_loudness
+from model.audio_io import Audio, AudioFileError, write_audio
+from model.compression import (
+    TARGET_LUFS,
+    compress_file,
+    decode_clip,
+    encode_clip,
+    measure_loudness,
+    model_input,
+    normalisation_gain,
+    read_clip,
+)
+from model.rvq_format import MAX_LOUDNESS_LUFS, RvqMetadata, write_rvq
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "dac" / "dac16k.pth"
 
@@ -86,3 +96,41 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     assert result.returncode == 0, result.stderr[-2000:]
     peak_mb = int(result.stdout.strip().splitlines()[-1]) / 1024
     assert peak_mb < 2048, f"peak RSS {peak_mb:.0f} MB"
+
+
+def test_more_than_five_channels_are_normalised_and_restored(codec):
+    """pyloudnorm stops at five channels; a 7.1 stem has eight."""
+    audio = Audio(_tone(16000, 1.0, 8), 16000)
+    clip = encode_clip(codec, audio, normalize=True)
+    assert clip.loudness_lufs == pytest.approx(measure_loudness(audio.samples, 16000))
+    assert decode_clip(codec, clip).samples.shape == (8, 16000)
+
+
+def test_loudness_beyond_the_format_ceiling_is_recorded_at_it(codec, tmp_path):
+    """Float audio far above full scale: normalised with the ceiling's gain, so the level still round-trips."""
+    hot = Audio(_tone(16000, 1.0, 1, amplitude=40.0), 16000)
+    assert measure_loudness(hot.samples, 16000) > MAX_LOUDNESS_LUFS
+    wave, loudness = model_input(codec, hot)
+    assert loudness == MAX_LOUDNESS_LUFS
+    np.testing.assert_allclose(wave[:, 0].numpy(), hot.samples * normalisation_gain(MAX_LOUDNESS_LUFS), rtol=1e-6)
+    source = tmp_path / "hot.wav"
+    write_audio(source, hot.samples, 16000)
+    compress_file(codec, source, tmp_path / "hot.rvq")
+    assert read_clip(codec, tmp_path / "hot.rvq").loudness_lufs == MAX_LOUDNESS_LUFS
+
+
+def test_a_file_for_another_hop_is_refused_before_decoding(codec, tmp_path):
+    codes = np.zeros((1, 2, 50), dtype=int)
+    meta = RvqMetadata(codec_name=codec.name, codec_id=codec.digest(), sample_rate=16000, original_sample_rate=16000,
+                       length=50 * 160, hop_length=160, codebook_size=codec.codebook_size)
+    write_rvq(tmp_path / "other.rvq", codes, meta)
+    with pytest.raises(ValueError, match=f"hop_length 160 differs from the model's {codec.hop_length}"):
+        read_clip(codec, tmp_path / "other.rvq")
+
+
+def test_non_finite_samples_are_never_written(tmp_path):
+    samples = np.zeros((1, 100), np.float32)
+    samples[0, 7] = np.inf
+    with pytest.raises(AudioFileError, match="NaN or infinite"):
+        write_audio(tmp_path / "out.wav", samples, 16000)
+    assert list(tmp_path.iterdir()) == []

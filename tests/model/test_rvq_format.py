@@ -1,7 +1,6 @@
 """model.rvq_format: round trips, exact raw sizes, entropy-coding gains, corruption handling."""
 
 import dataclasses
-import json
 import math
 import struct
 import zlib
@@ -9,17 +8,19 @@ import zlib
 import numpy as np
 import pytest
 
+from crafted_rvq import rebuild, split
 from model import rvq_format
-from model.rvq_format import RvqFormatError, RvqMetadata, bits_per_code, read_rvq, write_rvq
+from model.rvq_format import DecoderSpec, RvqFormatError, RvqMetadata, bits_per_code, read_rvq, write_rvq
 
 
-def _meta(codebook_size=1024, loudness=-18.25):
+def _meta(codebook_size=1024, loudness=-18.25, frames=222):
+    """Metadata of ``frames`` frames: 48 kHz audio coded at 44.1 kHz, hop 512."""
     return RvqMetadata(
         codec_name="dac_44khz",
         codec_id="9f" * 32,
         sample_rate=44100,
         original_sample_rate=48000,
-        length=123_456,
+        length=frames * 512 * 48000 // 44100,
         hop_length=512,
         codebook_size=codebook_size,
         loudness_lufs=loudness,
@@ -31,18 +32,6 @@ def _skewed_codes(rng, shape, size, scale=20.0):
     return rng.choice(size, size=shape, p=probs / probs.sum())
 
 
-def _rebuild(header: dict, payload: bytes, version: int = rvq_format.FORMAT_VERSION) -> bytes:
-    """A file with arbitrary header content but *valid* checksums, to reach deep validation."""
-    text = json.dumps(header).encode()
-    prefix = struct.pack("<4sHI", b"RVQ1", version, len(text)) + text
-    return prefix + struct.pack("<I", zlib.crc32(prefix)) + payload
-
-
-def _split(data: bytes) -> tuple[dict, bytes]:
-    (length,) = struct.unpack_from("<I", data, 6)
-    return json.loads(data[10 : 10 + length]), data[14 + length :]
-
-
 @pytest.mark.parametrize("size", [2, 3, 1000, 1024, 4096, 65536, 1 << 20])
 @pytest.mark.parametrize("shape", [(1, 1, 0), (1, 1, 1), (2, 9, 50), (3, 4, 17)])
 @pytest.mark.parametrize("entropy_coding", [False, True])
@@ -52,11 +41,11 @@ def test_round_trip(tmp_path, size, shape, entropy_coding):
     if shape[2]:
         codes.flat[0] = size - 1  # the largest code must survive packing
     path = tmp_path / "clip.rvq"
-    report = write_rvq(path, codes, _meta(size), entropy_coding=entropy_coding)
+    report = write_rvq(path, codes, _meta(size, frames=shape[2]), entropy_coding=entropy_coding)
     restored, meta = read_rvq(path)
     assert restored.dtype == np.int64 and restored.shape == shape
     np.testing.assert_array_equal(restored, codes)
-    assert meta == _meta(size)
+    assert meta == _meta(size, frames=shape[2])
     assert report.file_bytes == path.stat().st_size
 
 
@@ -64,7 +53,7 @@ def test_round_trip(tmp_path, size, shape, entropy_coding):
 def test_raw_file_size_is_header_plus_packed_bits(tmp_path, size):
     shape = (2, 7, 333)
     codes = np.random.default_rng(0).integers(0, size, size=shape)
-    report = write_rvq(tmp_path / "raw.rvq", codes, _meta(size), entropy_coding=False)
+    report = write_rvq(tmp_path / "raw.rvq", codes, _meta(size, frames=333), entropy_coding=False)
     data = (tmp_path / "raw.rvq").read_bytes()
     (json_length,) = struct.unpack_from("<I", data, 6)
     assert report.header_bytes == 4 + 2 + 4 + json_length + 4 < 512
@@ -80,8 +69,8 @@ def test_bits_per_code():
 
 def test_entropy_coding_shrinks_skewed_codes(tmp_path):
     codes = _skewed_codes(np.random.default_rng(1), (2, 9, 2000), 1024)
-    raw = write_rvq(tmp_path / "raw.rvq", codes, _meta(), entropy_coding=False)
-    coded = write_rvq(tmp_path / "coded.rvq", codes, _meta(), entropy_coding=True)
+    raw = write_rvq(tmp_path / "raw.rvq", codes, _meta(frames=2000), entropy_coding=False)
+    coded = write_rvq(tmp_path / "coded.rvq", codes, _meta(frames=2000), entropy_coding=True)
     assert coded.entropy_coded
     assert coded.file_bytes < 0.75 * raw.file_bytes
     assert coded.saving_percent > 25
@@ -91,8 +80,8 @@ def test_entropy_coding_shrinks_skewed_codes(tmp_path):
 @pytest.mark.parametrize("frames", [1, 10, 3000])
 def test_entropy_coding_never_costs_more_than_a_few_bytes(tmp_path, frames):
     codes = np.random.default_rng(frames).integers(0, 1024, size=(1, 9, frames))  # incompressible
-    raw = write_rvq(tmp_path / "raw.rvq", codes, _meta(), entropy_coding=False)
-    coded = write_rvq(tmp_path / "coded.rvq", codes, _meta(), entropy_coding=True)
+    raw = write_rvq(tmp_path / "raw.rvq", codes, _meta(frames=frames), entropy_coding=False)
+    coded = write_rvq(tmp_path / "coded.rvq", codes, _meta(frames=frames), entropy_coding=True)
     assert coded.file_bytes <= raw.file_bytes + 4
     np.testing.assert_array_equal(read_rvq(tmp_path / "coded.rvq")[0], codes)
 
@@ -126,7 +115,7 @@ def test_bad_write_arguments_raise(tmp_path, codes, meta, match):
 
 def test_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "clip.rvq"
-    write_rvq(path, np.zeros((1, 1, 5), dtype=int), _meta())
+    write_rvq(path, np.zeros((1, 1, 5), dtype=int), _meta(frames=5))
     before = path.read_bytes()
 
     def failing_replace(src, dst):
@@ -134,7 +123,7 @@ def test_write_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(rvq_format.os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
-        write_rvq(path, np.ones((1, 1, 5), dtype=int), _meta())
+        write_rvq(path, np.ones((1, 1, 5), dtype=int), _meta(frames=5))
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["clip.rvq"]
 
@@ -142,7 +131,7 @@ def test_write_is_atomic(tmp_path, monkeypatch):
 @pytest.fixture
 def coded_file(tmp_path):
     path = tmp_path / "coded.rvq"
-    report = write_rvq(path, _skewed_codes(np.random.default_rng(5), (1, 4, 200), 1024), _meta())
+    report = write_rvq(path, _skewed_codes(np.random.default_rng(5), (1, 4, 200), 1024), _meta(frames=200))
     assert report.entropy_coded
     return path.read_bytes()
 
@@ -150,7 +139,7 @@ def coded_file(tmp_path):
 @pytest.fixture
 def raw_file(tmp_path):
     path = tmp_path / "raw.rvq"
-    write_rvq(path, np.random.default_rng(6).integers(0, 1000, size=(2, 3, 40)), _meta(1000), entropy_coding=False)
+    write_rvq(path, np.random.default_rng(6).integers(0, 1000, size=(2, 3, 40)), _meta(1000, frames=40), entropy_coding=False)
     return path.read_bytes()
 
 
@@ -169,7 +158,7 @@ def test_every_truncation_is_reported(tmp_path, request, which):
 
 
 def test_tampering_is_reported(tmp_path, coded_file):
-    header_end = len(coded_file) - _split(coded_file)[0]["payload_bytes"]
+    header_end = len(coded_file) - split(coded_file)[0]["payload_bytes"]
     payload_flip = bytearray(coded_file)
     payload_flip[header_end + 3] ^= 0x10
     with pytest.raises(RvqFormatError, match="payload checksum"):
@@ -187,9 +176,9 @@ def test_wrong_magic_and_newer_version(tmp_path, raw_file):
         _read_bytes(tmp_path, b"RIFF" + raw_file[4:])
     with pytest.raises(RvqFormatError, match="not an .rvq file"):
         _read_bytes(tmp_path, b"OggS")
-    header, payload = _split(raw_file)
+    header, payload = split(raw_file)
     with pytest.raises(RvqFormatError, match="version 2 is newer"):
-        _read_bytes(tmp_path, _rebuild(header, payload, version=2))
+        _read_bytes(tmp_path, rebuild(header, payload, version=2))
 
 
 @pytest.mark.parametrize(
@@ -207,26 +196,26 @@ def test_wrong_magic_and_newer_version(tmp_path, raw_file):
     ],
 )
 def test_inconsistent_headers_with_valid_checksums_are_rejected(tmp_path, raw_file, change, match):
-    header, payload = _split(raw_file)
+    header, payload = split(raw_file)
     with pytest.raises(RvqFormatError, match=match):
-        _read_bytes(tmp_path, _rebuild({**header, **change}, payload))
+        _read_bytes(tmp_path, rebuild({**header, **change}, payload))
 
 
 def test_missing_field_non_object_and_non_finite_headers(tmp_path, raw_file):
-    header, payload = _split(raw_file)
+    header, payload = split(raw_file)
     with pytest.raises(RvqFormatError, match="lacks field"):
-        _read_bytes(tmp_path, _rebuild({k: v for k, v in header.items() if k != "hop_length"}, payload))
+        _read_bytes(tmp_path, rebuild({k: v for k, v in header.items() if k != "hop_length"}, payload))
     with pytest.raises(RvqFormatError, match="not a JSON object"):
-        _read_bytes(tmp_path, _rebuild([1, 2], payload))
+        _read_bytes(tmp_path, rebuild([1, 2], payload))
     with pytest.raises(RvqFormatError, match="non-finite"):
-        _read_bytes(tmp_path, _rebuild({**header, "loudness_lufs": float("nan")}, payload))
+        _read_bytes(tmp_path, rebuild({**header, "loudness_lufs": float("nan")}, payload))
 
 
 def test_out_of_range_raw_code_is_rejected(tmp_path):
     # 1000-entry codebook packs at 10 bits; the bit pattern for 1023 is representable but invalid.
     payload = rvq_format.pack_codes(np.array([1023, 0, 0]), 10)
     header = {
-        **dataclasses.asdict(_meta(1000)),
+        **dataclasses.asdict(_meta(1000, frames=3)),
         "channels": 1,
         "n_codebooks": 1,
         "frames": 3,
@@ -235,17 +224,17 @@ def test_out_of_range_raw_code_is_rejected(tmp_path):
         "payload_crc32": zlib.crc32(payload),
     }
     with pytest.raises(RvqFormatError, match="outside the codebook"):
-        _read_bytes(tmp_path, _rebuild(header, payload))
+        _read_bytes(tmp_path, rebuild(header, payload))
 
 
 def test_corrupt_entropy_payload_with_valid_checksums_is_rejected(tmp_path, coded_file):
-    header, payload = _split(coded_file)
+    header, payload = split(coded_file)
     rng = np.random.default_rng(11)
     for _ in range(50):
         garbage = rng.integers(0, 256, size=len(payload) + 4 * int(rng.integers(-2, 3)), dtype=np.uint8).tobytes()
         forged = {**header, "payload_bytes": len(garbage), "payload_crc32": zlib.crc32(garbage)}
         try:
-            codes, _ = _read_bytes(tmp_path, _rebuild(forged, garbage))
+            codes, _ = _read_bytes(tmp_path, rebuild(forged, garbage))
         except RvqFormatError:
             continue
         # Garbage that happens to decode must still yield well-formed codes.
@@ -276,3 +265,111 @@ def test_random_corruption_only_ever_raises_rvq_format_error(tmp_path, request, 
 def test_missing_file_is_an_os_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_rvq(tmp_path / "absent.rvq")
+
+
+def _spec(**change):
+    """The model ``raw_file`` was written by."""
+    fields = dict(codec_name="dac_44khz", codec_id="9f" * 32, sample_rate=44100, hop_length=512,
+                  codebook_size=1000, n_codebooks=9)
+    return DecoderSpec(**{**fields, **change})
+
+
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"length": 300_000_000}, "do not match length"),
+        ({"length": 10**10}, "exceeds 24 hours"),
+        ({"original_sample_rate": 10**9}, "out of range"),
+        ({"original_sample_rate": 999}, "must be >="),
+        ({"sample_rate": 10**9}, "out of range"),
+        ({"channels": 1_000_000, "frames": 1}, "out of range"),
+        ({"channels": 65}, "out of range"),
+        ({"loudness_lufs": 1000}, "out of range"),
+        ({"loudness_lufs": -1000}, "must be >="),
+        ({"loudness_lufs": -1e308}, "must be >="),
+        ({"loudness_lufs": 10.01}, "out of range"),
+    ],
+)
+def test_header_fields_outside_the_format_limits_are_rejected(tmp_path, raw_file, change, match):
+    header, payload = split(raw_file)
+    with pytest.raises(RvqFormatError, match=match):
+        _read_bytes(tmp_path, rebuild({**header, **change}, payload))
+
+
+def test_writer_refuses_what_the_reader_would(tmp_path):
+    codes = np.zeros((1, 1, 5), dtype=int)
+    with pytest.raises(RvqFormatError, match="do not match length"):
+        write_rvq(tmp_path / "a.rvq", codes, _meta(frames=50))
+    with pytest.raises(RvqFormatError, match="loudness_lufs"):
+        write_rvq(tmp_path / "a.rvq", codes, _meta(frames=5, loudness=1000.0))
+    with pytest.raises(RvqFormatError, match="channels exceed"):
+        write_rvq(tmp_path / "a.rvq", np.zeros((65, 1, 5), dtype=int), _meta(frames=5))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_frames_within_one_of_the_encoders_count_are_accepted(tmp_path):
+    meta = _meta(frames=100)
+    expected = rvq_format.expected_frames(meta.length, 48000, 44100, 512)
+    for frames in (expected - 1, expected, expected + 1):
+        write_rvq(tmp_path / "a.rvq", np.zeros((1, 1, frames), dtype=int), meta)
+        assert read_rvq(tmp_path / "a.rvq")[0].shape == (1, 1, frames)
+
+
+def _constant_coded_file(tmp_path, frames=3000):
+    """A mono range-coded file of constant codes: the most compressible payload there is."""
+    path = tmp_path / "constant.rvq"
+    report = write_rvq(path, np.zeros((1, 2, frames), dtype=int), _meta(frames=frames))
+    assert report.entropy_coded
+    return path.read_bytes()
+
+
+def test_header_claiming_more_channels_than_were_range_coded_is_rejected(tmp_path):
+    """The range decoder pads with zeros: 3 claimed channels of this mono file decode to garbage."""
+    codes = np.minimum(np.random.default_rng(2).geometric(0.05, size=(1, 1, 200)), 1023)
+    path = tmp_path / "mono.rvq"
+    assert write_rvq(path, codes, _meta(frames=200)).entropy_coded
+    header, payload = split(path.read_bytes())
+    for channels in (2, 3):
+        with pytest.raises(RvqFormatError, match="does not hold the codes"):
+            _read_bytes(tmp_path, rebuild({**header, "channels": channels}, payload))
+
+
+def test_range_coded_header_claiming_more_codes_than_its_payload_can_hold_is_rejected(tmp_path):
+    header, payload = split(_constant_coded_file(tmp_path))
+    with pytest.raises(RvqFormatError, match="cannot hold"):
+        _read_bytes(tmp_path, rebuild({**header, "channels": 2}, payload))
+    frames = 2_000_000  # consistent with its length, but a 2,000,000-code stream needs more bits
+    length = frames * 512 * 48000 // 44100
+    forged = {**header, "channels": 64, "frames": frames, "length": length}
+    with pytest.raises(RvqFormatError, match="cannot hold"):
+        _read_bytes(tmp_path, rebuild(forged, payload))
+
+
+@pytest.mark.parametrize("length", [1, 31, 32, 1000, 100_000, 3_000_000])
+@pytest.mark.parametrize("alphabet", [2, 3, 1024, 65536])
+def test_min_coded_bits_bounds_the_most_compressible_streams(length, alphabet):
+    """Constant streams are the likeliest under the adaptive model: none codes smaller."""
+    from model.entropy_coding import encode_streams, min_coded_bits
+
+    for symbol in (0, alphabet - 1):
+        coded_bits = 8 * len(encode_streams([np.full(length, symbol)], alphabet))
+        assert min_coded_bits(length, alphabet) <= coded_bits
+
+
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"codec_id": "00" * 32}, "was encoded with 'dac_44khz'"),
+        ({"sample_rate": 16000}, "sample_rate 44100 differs"),
+        ({"hop_length": 320}, "hop_length 512 differs"),
+        ({"codebook_size": 1024}, "codebook_size 1000 differs"),
+        ({"n_codebooks": 2}, "3 codebooks, the model has 2"),
+    ],
+)
+def test_header_must_fit_the_decoding_model(tmp_path, raw_file, change, match):
+    path = tmp_path / "raw.rvq"
+    path.write_bytes(raw_file)
+    with pytest.raises(ValueError, match=match):
+        read_rvq(path, _spec(**change))
+    codes, _ = read_rvq(path, _spec())
+    assert codes.shape == (2, 3, 40)
