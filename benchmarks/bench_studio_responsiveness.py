@@ -1,4 +1,4 @@
-"""Responsiveness of the studio window (issue: the studio window, point 10).
+"""Responsiveness of the studio window.
 
 Drives the real window offscreen on a procedurally generated music clip, with an output
 stream that runs at real-time pace (like a sound card) but discards the sound, and reports:
@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "suppo
 from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app import audio_output  # noqa: E402
+from app.playback import audio_output  # noqa: E402
 from app.playback.audio_output import SilentClockStream  # noqa: E402
 from synthetic_audio import write_music_clip  # noqa: E402
 

@@ -29,10 +29,8 @@ A slider move to a count not rendered at the playhead does not wait for the deco
 progress when that is of another count (a speculative chunk, the previous count's next one):
 a hook on the codec's layers abandons it between two layers, and it is planned again later.
 
-A chunk is decoded only once the codes under it and its context margin are final: the
-codes of a clip still being encoded are zeros past :attr:`StudioClip.encoding`, and a
-chunk decoded from them would be cached -- and heard, measured, exported -- as if it were
-the reconstruction.
+Decoding itself -- a chunk with its margins, exact, only once its codes are final -- is
+:mod:`app.studio.chunk_decoding`; this module decides what is decoded when.
 """
 from __future__ import annotations
 
@@ -49,14 +47,14 @@ import numpy as np
 import torch
 from PySide6.QtCore import QThread, Signal
 
-from app.studio import render_planner
-from app.studio.analysis_worker import AnalysisWorker
-from app.studio.progressive_encode import EncodeState, ProgressiveEncode
 from app.runtime.qthread_record import forgets_its_record
+from app.runtime.thread_priority import lower_current_thread_priority
+from app.studio import chunk_decoding, render_planner
+from app.studio.analysis_worker import AnalysisWorker
+from app.studio.clip import StudioClip, chunk_grid, read_checked
+from app.studio.progressive_encode import EncodeState, ProgressiveEncode
 from app.studio.quality import rate_row
 from app.studio.render_cache import DEFAULT_BUDGET_BYTES, RenderCache
-from app.studio.clip import StudioClip, chunk_grid, read_checked
-from app.runtime.thread_priority import lower_current_thread_priority
 from model import load_codec
 from model.codec import Codec
 from model.compression import model_input, normalisation_gain
@@ -72,7 +70,7 @@ INFERENCE_NICENESS = 5  # below the GUI thread, above the analysis thread and ot
 # One core for the model, the other left to the GUI, the audio callback and the analysis thread.
 # Two intra-op threads meet at a barrier after every small operator: with the second core busy
 # (the GUI, the analysis, anything else) one of them waits its turn there and a chunk's decode
-# went from ~40 ms to 200-700 ms. The codec's parallel chunk pool defaults to this count too.
+# takes 200-700 ms instead of ~40 ms. The codec's parallel chunk pool defaults to this count too.
 INFERENCE_TORCH_THREADS = 1
 
 
@@ -99,12 +97,14 @@ class ModelInfo:
     trained: bool
     kbps: tuple[float, ...]  # kbps[n - 1] for n codebooks
     description: dict
+    codebook_groups: dict | None  # channel group and level of every codebook (Codec.codebook_groups)
 
     @classmethod
     def of(cls, codec: Codec, source: str) -> "ModelInfo":
         return cls(source, codec.name, codec.family, str(codec.device), codec.sample_rate, codec.hop_length,
                    codec.n_codebooks, codec.codebook_size, codec.trained,
-                   tuple(codec.kbps(n) for n in range(1, codec.n_codebooks + 1)), codec.describe())
+                   tuple(codec.kbps(n) for n in range(1, codec.n_codebooks + 1)), codec.describe(),
+                   codec.codebook_groups)
 
 
 @dataclass(order=True)
@@ -145,7 +145,7 @@ class InferenceWorker(QThread):
         self.audible_n: int | None = None  # the count still heard while a crossfade waits for selected_n
         self.playhead = 0
         self.playing = False
-        self._playhead_at: float | None = None  # time.monotonic() when follow() last set the playhead
+        self.playhead_at: float | None = None  # time.monotonic() when follow() last set the playhead
         self.recent_decodes: deque[float] = deque(maxlen=DECODE_HISTORY)  # seconds; this thread appends
         self.loop: tuple[int, int] | None = None
         self._quality_done: set[int] = set()  # counts whose measurement was handed over
@@ -203,7 +203,7 @@ class InferenceWorker(QThread):
         The frame timer runs every 25 ms: a playhead it told is up to two audio blocks old
         by the time the worker plans from it.
         """
-        self.playhead, self.playing, self._playhead_at = playhead, playing, time.monotonic()
+        self.playhead, self.playing, self.playhead_at = playhead, playing, time.monotonic()
 
     def wake(self) -> None:
         with self._cond:
@@ -229,8 +229,13 @@ class InferenceWorker(QThread):
 
     @property
     def codec(self) -> Codec | None:
-        """For jobs running on this thread only."""
+        """The loaded codec, None before a model is loaded; only jobs on this thread may run it."""
         return self._codec
+
+    @property
+    def gathering(self) -> int | None:
+        """The count whose whole rendering this thread is gathering for its quality row, if any."""
+        return None if self._gathering is None else self._gathering[1]
 
     def playback_waits(self) -> bool:
         """Playing, the selected count is missing under the playhead, and this thread can decode it now.
@@ -244,13 +249,7 @@ class InferenceWorker(QThread):
         chunk = clip.grid.chunk_at(self.playhead)
         if clip.cache.is_rendered(self.selected_n, chunk):
             return False
-        return clip.encoding.frames >= self._frames_needed(clip, chunk)
-
-    def _frames_needed(self, clip: StudioClip, chunk: int) -> int:
-        """How many leading frames must have final codes before ``chunk`` can be decoded (margin included)."""
-        if not self._codec.chunkable:
-            return clip.grid.n_frames
-        return min(clip.grid.n_frames, clip.grid.frames(chunk)[1] + self._codec.decoder_context)
+        return clip.encoding.frames >= chunk_decoding.frames_needed(codec, clip.grid, chunk)
 
     def _new_generation(self, reason: str) -> int:
         with self._cond:
@@ -341,7 +340,7 @@ class InferenceWorker(QThread):
         """
         if not self.playing:
             return self.playhead
-        since = 0.0 if self._playhead_at is None else max(0.0, time.monotonic() - self._playhead_at)
+        since = 0.0 if self.playhead_at is None else max(0.0, time.monotonic() - self.playhead_at)
         ahead = since + render_planner.decode_estimate(self.recent_decodes, CHUNK_DECODE_GUESS_S)
         return render_planner.position_after(self.playhead, ahead + AUDIO_LATENCY_GUESS_S,
                                              self._codec.sample_rate, clip.grid.length, self.loop)
@@ -353,15 +352,12 @@ class InferenceWorker(QThread):
             self._encoding = None
             return
         if clip is self.clip:
-            ready = encoder.state.frames
-            last = -1
-            while last + 1 < clip.grid.n_chunks and self._frames_needed(clip, last + 1) <= ready:
-                last += 1
+            last = chunk_decoding.last_decodable_chunk(self._codec, clip.grid, encoder.state.frames)
             target = render_planner.next_chunk(clip.cache, self.selected_n, self.planned_playhead(clip), self.loop,
                                                speculative=False, last_chunk=last)
             ahead = None if target is None else target[1] - clip.grid.chunk_at(self.playhead)
             if ahead is not None and 0 <= ahead < ENCODE_LOOKAHEAD_CHUNKS:
-                self._render_planned(clip, *target)
+                self.render_planned(clip, *target)
                 return
         try:
             encoder.step()
@@ -380,7 +376,7 @@ class InferenceWorker(QThread):
             return
         target = self._next_chunk(clip)
         if target is not None:
-            self._render_planned(clip, *target)
+            self.render_planned(clip, *target)
             return
         if self._measurer.idle():  # one rendering at a time in its hands: they can be large
             self._gather_step(clip)
@@ -407,13 +403,14 @@ class InferenceWorker(QThread):
         self._gathering = None
         self._quality_done.add(n)
 
-    def _render_planned(self, clip: StudioClip, n: int, chunk: int) -> None:
-        """Render the chunk the planner chose, unless a slider move makes it pointless on the way.
+    def render_planned(self, clip: StudioClip, n: int, chunk: int) -> None:
+        """Render a chunk the planner chose (on this thread), unless a slider move makes it pointless on the way.
 
-        A decode takes 40-100 ms; a slider move to a count not rendered at the playhead waited
-        for the decode in progress (most often the previous count's next chunk, or a speculative
-        one) before its own could start. It is abandoned instead, between two layers of the
-        network, and planned again later.
+        A decode takes 40-100 ms; a slider move to a count not rendered at the playhead would
+        wait for the decode in progress (most often the previous count's next chunk, or a
+        speculative one) before its own could start. While playback waits for another count,
+        the decode is abandoned between two layers of the network instead (the chunk stays
+        unrendered, :attr:`chunkRendered` is not emitted), and planned again later.
         """
         self._abandonable = (n, chunk)
         try:
@@ -453,60 +450,15 @@ class InferenceWorker(QThread):
         self.clipReady.emit(clip)
 
     def render_chunk(self, clip: StudioClip, n: int, chunk: int) -> np.ndarray:
-        """Decode chunk ``chunk`` at ``n`` codebooks with its context margin, store and return it.
+        """Decode ``chunk`` at ``n`` into the clip's cache and return it (this thread only).
 
-        Decoding frames ``[start - m, end + m)`` (m = the decoder's context) and keeping the
-        central part gives exactly the samples of the whole-clip decode.
+        Every decode of this worker goes through here; its time feeds the planner's estimate.
         """
-        codec = self._codec
-        grid = clip.grid
-        if not codec.chunkable:
-            _require_codes(clip, chunk, grid.n_frames)
-            return self._render_whole(clip, n, chunk)
-        start, end = grid.frames(chunk)
-        margin = codec.decoder_context
-        lo, hi = max(0, start - margin), min(grid.n_frames, end + margin)
-        _require_codes(clip, chunk, hi)
-        codes = torch.from_numpy(clip.codes[:, :n, lo:hi])
-        started = time.perf_counter()
-        wave = codec.decode(codes, chunk_seconds=(hi - lo + 1) / codec.frame_rate)[:, 0].numpy()
-        self.recent_decodes.append(time.perf_counter() - started)
-        s_start, s_end = grid.samples(chunk)
-        first = (start - lo) * grid.hop_length
-        piece = wave[:, first : first + (s_end - s_start)]
-        if piece.shape[1] < s_end - s_start:
-            piece = np.pad(piece, ((0, 0), (0, s_end - s_start - piece.shape[1])))
-        piece = piece.T / np.float32(clip.gain)
-        clip.cache.put(n, chunk, piece)
-        return piece
-
-    def _render_whole(self, clip: StudioClip, n: int, chunk: int) -> np.ndarray:
-        """Codecs with an unbounded receptive field (recurrent ones) decode the whole clip.
-
-        Chunks of such a decode are not exact, so the clip is decoded once at ``n`` and every
-        chunk of it is cached; later requests at the same ``n`` are cache hits.
-        """
-        codec, grid = self._codec, clip.grid
-        wave = codec.decode(torch.from_numpy(clip.codes[:, :n]))[:, 0].numpy()
-        total = grid.samples(grid.n_chunks - 1)[1]
-        if wave.shape[1] < total:
-            wave = np.pad(wave, ((0, 0), (0, total - wave.shape[1])))
-        wanted = None
-        for c in range(grid.n_chunks):
-            s_start, s_end = grid.samples(c)
-            piece = wave[:, s_start:s_end].T / np.float32(clip.gain)
-            clip.cache.put(n, c, piece)
-            if c == chunk:
-                wanted = piece
-        return wanted
+        return chunk_decoding.decode_chunk(self._codec, clip, n, chunk, self.recent_decodes)
 
     def full_rendering(self, clip: StudioClip, n: int) -> np.ndarray:
-        """``[T, C]`` reconstruction at ``n``, from the cache where possible."""
-        pieces = []
-        for c in range(clip.grid.n_chunks):
-            piece = clip.cache.get(n, c)
-            pieces.append(piece if piece is not None else self.render_chunk(clip, n, c))
-        return np.concatenate(pieces, axis=0)
+        """``[T, C]`` reconstruction at ``n``, from the cache where possible (this thread only)."""
+        return chunk_decoding.full_rendering(clip, n, self.render_chunk)
 
     def _on_measurement_failed(self, n: str, text: str) -> None:
         self.jobFailed.emit(f"quality at n={n}: {text}")
@@ -519,10 +471,3 @@ class InferenceWorker(QThread):
         self._measurer.submit(str(n), lambda: rate_row(clip.reference(), decoded, rate, n, kbps),
                               lambda row: self._on_measured(clip, row))
 
-
-def _require_codes(clip: StudioClip, chunk: int, frames: int) -> None:
-    """Refuse to decode ``chunk`` before the leading ``frames`` codes it depends on are final."""
-    encoded = clip.encoding.frames
-    if encoded < frames:
-        raise ValueError(f"chunk {chunk} cannot be decoded yet: it needs the codes of frames 0-{frames - 1}, and only "
-                         f"{encoded} of {clip.encoding.total} frames are encoded")

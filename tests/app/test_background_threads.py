@@ -143,10 +143,10 @@ def test_a_decode_of_another_count_is_abandoned_while_playback_waits_for_the_sel
     outcomes, done = [], threading.Event()
 
     def job():
-        worker._render_planned(clip, 2, 5)
+        worker.render_planned(clip, 2, 5)
         outcomes.append(cache.is_rendered(2, 5))
         worker.follow(grid.samples(0)[0], False)  # paused: nobody waits
-        worker._render_planned(clip, 2, 5)
+        worker.render_planned(clip, 2, 5)
         outcomes.append(cache.is_rendered(2, 5))
         done.set()
 
@@ -207,7 +207,7 @@ def test_a_rendering_evicted_from_a_small_cache_is_gathered_for_its_quality_row_
     render_chunk = InferenceWorker.render_chunk
 
     def recorded(self, clip, n, chunk):
-        gathering = self._gathering is not None
+        gathering = self.gathering is not None
         piece = render_chunk(self, clip, n, chunk)
         if gathering:
             events.append(("gathered", n, chunk))

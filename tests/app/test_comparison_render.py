@@ -13,7 +13,7 @@ def test_the_comparison_follows_the_playing_playhead(qtbot, session, open_encode
         session.tick()
         worker = session.comparison.worker
         assert worker.playing and worker.playhead == session.player.position
-        assert worker._playhead_at is not None and worker.selected_n == session.n
+        assert worker.playhead_at is not None and worker.selected_n == session.n
         session.toggle_play()
         session.tick()
         assert not worker.playing

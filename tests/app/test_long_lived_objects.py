@@ -18,7 +18,7 @@ def tracked_ids() -> set[int]:
 
 def test_the_loaded_model_is_frozen_out_of_full_collections(session, open_encoded, clip_path):
     open_encoded(clip_path)
-    model = session.worker._codec
+    model = session.worker.codec
     parameter = next(model.network.parameters())
     tracked = tracked_ids()
     assert id(model) not in tracked and id(parameter) not in tracked
