@@ -385,12 +385,12 @@ class StudioSession(QObject):
     def _submit_opus(self, clip: StudioClip) -> None:
         reference, rate = clip.reference(), self.model.sample_rate
         for n, kbps in enumerate(self.model.kbps, start=1):
-            def task(n=n, kbps=kbps):
+            def task(n=n, kbps=kbps) -> OpusPoint:
                 point = opus_round_trip(reference, rate, kbps)
                 if point is None:  # below Opus's lowest bitrate
-                    return n, None
-                return n, (point.measured_kbps, rate_row(reference, point.decoded, rate, n, point.measured_kbps))
-            self._analyse(f"opus:{n}", (clip,), task, self._show_opus_point)
+                    return None
+                return point.measured_kbps, rate_row(reference, point.decoded, rate, n, point.measured_kbps)
+            self._analyse(f"opus:{n}", (clip,), task, lambda point, n=n: self._show_opus_point(n, point))
 
     def _analyse(self, key: str, token: tuple, compute: Callable[[], object], show: Callable[[object], None]) -> None:
         """Run ``compute`` on the analysis thread, then ``show`` its result here -- if the session
@@ -402,8 +402,7 @@ class StudioSession(QObject):
                 show(result)
         self.analysis.submit(key, compute, deliver)
 
-    def _show_opus_point(self, result: tuple[int, OpusPoint]) -> None:
-        n, point = result
+    def _show_opus_point(self, n: int, point: OpusPoint) -> None:
         self.opus[n] = point
         self.qualityChanged.emit()
 
