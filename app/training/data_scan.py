@@ -23,8 +23,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
 
+from app.training.request import TrainingPreset
 from model.training.corpus import DataError, require_usable, scan_folder, split_held_out
-from model.training.presets import TrainingPreset
 from model.training.run_config import HELD_OUT_FRACTION
 
 
