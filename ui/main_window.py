@@ -15,12 +15,13 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QLabel, QMa
                                QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from app.playback.audio_output import StreamFactory
-from app.studio.model_catalog import available_devices, demo_clips, model_entries
+from app.studio.model_catalog import available_devices, demo_clips
 from app.studio.settings import StudioSettings
 from app.studio.session import StudioSession
 from ui import theme
 from ui.codebook_panel import CodebookPanel
 from ui.message_bar import MessageBar
+from ui.model_picker import ModelPicker
 from ui.quality_panel import QualityPanel
 from ui.steady_label import SteadyLabel
 from ui.studio_texts import (measured_status, render_status, rendered_note, residual_note, residual_notes,
@@ -50,6 +51,7 @@ class MainWindow(QMainWindow):
         self.session = session or StudioSession(stream_factory)
         self._clip_requested = False
         self._last_error = ""
+        self._levels_fitted = False  # the spectrograms' colour levels fit to the clip's original
 
         self.messages = MessageBar()
         self.timeline = TimelinePanel()
@@ -113,11 +115,12 @@ class MainWindow(QMainWindow):
         bar.addWidget(open_button)
         bar.addSeparator()
         bar.addWidget(QLabel(" Model "))
-        self.model_box = QComboBox()
+        self.model_box = ModelPicker(self.settings, "Open checkpoint…")
         self.model_box.setObjectName("modelPicker")
         self.model_box.setMinimumWidth(260)
-        self._fill_models(model)
-        self.model_box.activated.connect(self._model_chosen)
+        self.model_box.fill(model)
+        self.model_box.modelChosen.connect(self._model_chosen)
+        self.model_box.browseRequested.connect(self.choose_checkpoint)
         bar.addWidget(self.model_box)
         bar.addWidget(QLabel(" Device "))
         self.device_box = QComboBox()
@@ -129,17 +132,6 @@ class MainWindow(QMainWindow):
         self.model_summary = QLabel("")
         self.model_summary.setStyleSheet(f"color: {theme.MUTED};")
         bar.addWidget(self.model_summary)
-
-    def _fill_models(self, current: str) -> None:
-        self.model_box.clear()
-        entries = model_entries(self.settings.recent_models(), kept_folder=self.settings.models_folder())
-        if current not in {e.source for e in entries}:
-            entries.append(type(entries[0])(Path(current).name, current))
-        for entry in entries:
-            self.model_box.addItem(entry.label, entry.source)
-            self.model_box.setItemData(self.model_box.count() - 1, entry.summary or None, Qt.ItemDataRole.ToolTipRole)
-        self.model_box.addItem("Open checkpoint…", None)
-        self.model_box.setCurrentIndex(self.model_box.findData(current))
 
     def _build_status_bar(self) -> None:
         """Separate fields (model and device, bitrate, rendering, measuring), each its own label.
@@ -247,7 +239,7 @@ class MainWindow(QMainWindow):
         self.timeline.scaleChanged.connect(s.set_frequency_scale)
         s.comparisonChanged.connect(t.source_toggle.set_comparison)
         s.residualGainChanged.connect(self._show_residual_gain)
-        self.training.modelKept.connect(lambda _path: self._fill_models(self.model_box.currentData() or "default"))
+        self.training.modelKept.connect(lambda _path: self.model_box.fill(self.model_box.source() or "default"))
 
     # -- user intent --------------------------------------------------------------------------
     def open_file(self, path: str) -> None:
@@ -267,17 +259,12 @@ class MainWindow(QMainWindow):
 
     def load_model(self, source: str) -> None:
         self.settings.add_recent_model(source)
-        self._fill_models(source)
+        self.model_box.fill(source)
         self.status_model.setText(f"Loading {Path(source).name}…")
         self.session.load_model(source, self.device_box.currentText())
 
-    def _model_chosen(self, index: int) -> None:
-        source = self.model_box.itemData(index)
-        if source is None:
-            current = self.session.model.source if self.session.model else "default"
-            self.model_box.setCurrentIndex(max(0, self.model_box.findData(current)))
-            self.choose_checkpoint()
-        elif self.session.model is None or source != self.session.model.source:
+    def _model_chosen(self, source: str) -> None:
+        if self.session.model is None or source != self.session.model.source:
             self.load_model(source)
 
     def _reload_model(self) -> None:
@@ -488,7 +475,7 @@ class MainWindow(QMainWindow):
 
     def _on_spectrogram(self, key: str, spec, first: int, end: int) -> None:
         """Columns ``[first, end)`` of view ``key`` changed: only they are redrawn."""
-        if key == "original" and not getattr(self, "_levels_fitted", False):
+        if key == "original" and not self._levels_fitted:
             self.timeline.fit_levels(spec)
             self._levels_fitted = True
         self.timeline.spectrograms[key].set_spectrogram(spec, self.timeline.levels, first, end)
