@@ -29,8 +29,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from model.registry import family
-from model.training.presets import DiscriminatorSettings, build_discriminator, preset
+from model.registry import family, preset
+from model.training.recipes import DiscriminatorSettings, build_discriminator
 from model.training.step import TrainingStep
 
 

@@ -4,22 +4,28 @@ The module tree mirrors the official Descript Audio Codec release attribute for 
 (``encoder.block.N``, ``decoder.model.N``, ``quantizer.quantizers.N.in_proj``...), because the
 state-dict keys *are* the file format of the official weights: with the same tree, official
 checkpoints load strictly with no renaming table to maintain.
+
+The module also holds the family's named architectures (the bundled default model's, the
+44.1 kHz release's) and its training recipes.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from model.codec_network import ConvolutionalCodec
+from model.family_config import FamilyConfig
 from model.layers import ResidualUnit, Snake1d, WNConv1d, WNConvTranspose1d
 from model.quantize import FactorizedVectorQuantizer, ResidualVectorQuantizer
+from model.training.recipes import TINY_RUN, DiscriminatorSettings, FamilyRecipes, TrainingPreset
 
 
 @dataclass(frozen=True)
-class DacConfig:
+class DacConfig(FamilyConfig):
     """Hyper-parameters, named as the official ``metadata['kwargs']``."""
 
     encoder_dim: int = 64
@@ -41,25 +47,17 @@ class DacConfig:
     def hop_length(self) -> int:
         return math.prod(self.encoder_rates)
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["encoder_rates"], d["decoder_rates"] = list(self.encoder_rates), list(self.decoder_rates)
-        return d
-
     @classmethod
-    def from_kwargs(cls, kwargs: dict) -> "DacConfig":
-        """Build from official metadata kwargs; unknown keys are an error, missing ones default."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(kwargs) - known)
-        if unknown:
-            raise ValueError(f"unknown DAC configuration keys: {', '.join(unknown)}")
-        values = dict(kwargs)
+    def from_dict(cls, values: dict[str, Any]) -> "DacConfig":
+        """As every family's, and the official metadata's spellings too: rates as any integers,
+        ``quantizer_dropout`` as the flag old releases stored."""
+        values = dict(values)
         for key in ("encoder_rates", "decoder_rates"):
             if key in values:
-                values[key] = tuple(int(r) for r in values[key])
-        if isinstance(values.get("quantizer_dropout"), bool):  # old releases stored a flag
+                values[key] = [int(r) for r in values[key]]
+        if isinstance(values.get("quantizer_dropout"), bool):
             values["quantizer_dropout"] = 1.0 if values["quantizer_dropout"] else 0.0
-        return cls(**values)
+        return super().from_dict(values)
 
 
 def _residual_unit(dim: int, dilation: int) -> ResidualUnit:
@@ -179,3 +177,110 @@ def _init_weights(m: nn.Module) -> None:
     if isinstance(m, WNConv1d) and m.bias is not None:
         with torch.no_grad():
             m.bias.zero_()
+
+
+def parse_official(obj: Any) -> tuple[dict, dict[str, torch.Tensor]] | None:
+    """The Descript release layout: ``{'state_dict': ..., 'metadata': {'kwargs': {...}}}``."""
+    if not (isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict)):
+        return None
+    metadata = obj.get("metadata")
+    if not (isinstance(metadata, dict) and isinstance(metadata.get("kwargs"), dict)):
+        return None
+    state = obj["state_dict"]
+    if not any(k.startswith("quantizer.quantizers.") for k in state):
+        return None
+    return DacConfig.from_dict(metadata["kwargs"]).to_dict(), state
+
+
+# -- named architectures and training recipes ---------------------------------------------
+
+# The bundled default: DAC-style, 44.1 kHz mono, hop 512, 12 x 1024 codes of dimension 8
+# (0.86 to 10.3 kbps). Cost lives at the high-rate ends (the first encoder block and the
+# last decoder block run at 44.1 kHz), so the widths there are what set the speed: these
+# run about 10x real time per CPU core for both encoding and decoding
+# (benchmarks/bench_default_speed.py).
+DEFAULT_MODEL_ARCHITECTURE = {
+    "encoder_dim": 12,
+    "encoder_rates": [2, 4, 8, 8],
+    "latent_dim": 256,
+    "decoder_dim": 192,
+    "decoder_rates": [8, 8, 4, 2],
+    "n_codebooks": 12,
+    "codebook_size": 1024,
+    "codebook_dim": 8,
+    "quantizer_dropout": 0.5,
+    "sample_rate": 44100,
+}
+
+# The official Descript Audio Codec 44.1 kHz 8 kbps release.
+RELEASE_44KHZ_8KBPS = {
+    "encoder_dim": 64, "encoder_rates": [2, 4, 8, 8], "decoder_dim": 1536, "decoder_rates": [8, 8, 4, 2],
+    "n_codebooks": 9, "codebook_size": 1024, "codebook_dim": 8, "quantizer_dropout": 0.5, "sample_rate": 44100,
+}
+
+RELEASE_44K = TrainingPreset(
+    name="dac-44k",
+    family="dac",
+    architecture=dict(RELEASE_44KHZ_8KBPS),
+    description="The DAC paper's 44.1 kHz 8 kbps model and recipe (batch 72, 400 k steps; a GPU job).",
+)
+
+DEFAULT = TrainingPreset(
+    name="default",
+    family="dac",
+    architecture=dict(DEFAULT_MODEL_ARCHITECTURE),
+    discriminator=DiscriminatorSettings(width=0.25),
+    lr=3e-4,
+    batch_size=8,
+    steps=30_000,
+    gan_start_step=10_000,
+    val_every=1000,
+    ckpt_every=200,
+    keep=3,
+    val_examples=24,
+    val_seconds=2.0,
+    revival_window=200,
+    revival_min_uses=3,
+    description="The bundled default model: a 2 M-parameter codec sized to train on a CPU.",
+)
+"""The recipe of the bundled default model, chosen for the most learning per CPU-second.
+
+Measured with ``benchmarks/bench_training.py`` on one thread of a 2-core CPU, in CPU seconds (CPU
+time, so that other work on the machine does not count), batch 8 x 0.38 s (docs/benchmarks.md):
+
+* Discriminator width.  With DAC's full discriminator (42.5 M parameters) a GAN step costs
+  25.2 CPU s against 2.3 s for the generator's mel-only step: 91 % of the time would go to the
+  critic of a 2 M-parameter generator.  At width 1/4 (2.7 M parameters, the generator's size)
+  a GAN step costs 6.2 s (4.1 s with ``--compile``), so the critic takes 57 %.  1/4 keeps the
+  game balanced at a cost a CPU can carry.
+* GAN warm-up.  A mel-only step costs 2.7 s (1.5 s compiled), about 40 % of a GAN step, and
+  early on the discriminator has nothing useful to say about reconstructions that are still
+  poor.  The first 10 000 steps (4 to 8 CPU-hours) train reconstruction only, as many CPU
+  codec recipes do; adversarial losses join afterwards.
+* Learning rate.  Paired runs on the same 150 batches of the corpus (mel-only, same seed,
+  compiled), mean training mel loss over steps 101-125 / 126-150: lr 1e-4 4.28 / 4.15,
+  3e-4 3.79 / 3.71, 1e-3 4.49 / 4.53 (stalls).  3e-4, three times the release's rate for a
+  ninth of its batch.
+* Batch 8 x 0.38 s: the paper's excerpt length and a ninth of its batch, so that a step
+  takes seconds, not a minute.
+* Validation on 24 fixed 2 s excerpts every 1000 steps takes about 1.5 minutes (a few % of
+  the time); a checkpoint every 200 steps (5 to 10 minutes) bounds the work lost to a crash.
+* Dead-code revival every 200 steps (:mod:`model.training.code_revival`): a window is 52 800
+  frames, about 52 per code if usage were uniform; codes used fewer than 3 times are moved onto
+  latents of the batch.  Without it, the first 4 000 steps left 300-600 of each codebook's
+  1 024 codes unused on validation and the lowest codebook entropy falling (5.4 to 4.2 bits).
+"""
+
+TINY = TrainingPreset(
+    name="tiny",
+    family="dac",
+    architecture={
+        "encoder_dim": 2, "encoder_rates": [2, 4, 4], "latent_dim": 16, "decoder_dim": 16,
+        "decoder_rates": [4, 4, 2], "n_codebooks": 3, "codebook_size": 32, "codebook_dim": 4,
+        "quantizer_dropout": 0.5, "sample_rate": 16000,
+    },
+    **TINY_RUN,
+    description="A very small codec and discriminator, for tests: a step takes a few milliseconds.",
+)
+
+RECIPES = FamilyRecipes((DEFAULT, RELEASE_44K, TINY), fine_tune="default", tiny="tiny")

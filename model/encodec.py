@@ -30,7 +30,8 @@ from typing import Any
 
 import torch
 
-from model.seanet import SeanetCodec, SeanetCodecConfig
+from model.seanet import EMA_LOSS_WEIGHTS, EMA_PAPER_RUN, SeanetCodec, SeanetCodecConfig
+from model.training.recipes import TINY_RUN, FamilyRecipes, TrainingPreset
 
 RELEASE_FRAME_RATE = 75  # frames per second of the 24 kHz release
 _RENAMES = (
@@ -140,3 +141,27 @@ def _bandwidth_steps(n_codebooks: int) -> list[int]:
     """2, 4, 8, ... up to ``n_codebooks`` (the release's 1.5 ... 24 kbps for 32 codebooks)."""
     steps = [n for n in (2**k for k in range(1, 12)) if n < n_codebooks]
     return steps + [n_codebooks]
+
+
+RELEASE_24K = TrainingPreset(
+    name="encodec-24k",
+    family="encodec",
+    architecture=EncodecConfig(quantizer_dropout=1.0).to_dict(),
+    **EMA_PAPER_RUN,
+    description="The EnCodec 24 kHz release's architecture (SEANet + LSTM, 32 x 1024 EMA codebooks, "
+                "1.5-24 kbps) and the paper's recipe (Adam 3e-4, betas 0.5/0.9, 64 x 1 s, 300 x 2000 "
+                "steps); n ~ U{1..32} per example instead of one bandwidth per batch. A GPU job.",
+)
+
+TINY = TrainingPreset(
+    name="encodec-tiny",
+    family="encodec",
+    architecture=EncodecConfig(sample_rate=16000, n_filters=2, dimension=8, ratios=(4, 4, 2),
+                               codebook_size=32, target_bandwidths=(2.5, 7.5), dead_code_threshold=0.1,
+                               kmeans_iters=5, quantizer_dropout=1.0).to_dict(),
+    weights=EMA_LOSS_WEIGHTS,
+    **TINY_RUN,
+    description="A very small EnCodec-style codec (with its LSTMs), for tests.",
+)
+
+RECIPES = FamilyRecipes((RELEASE_24K, TINY), fine_tune="encodec-24k", tiny="encodec-tiny")

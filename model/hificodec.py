@@ -38,6 +38,7 @@ from model.family_config import FamilyConfig
 from model.layers import ResidualUnit, WNConv1d, WNConvTranspose1d
 from model.quantize import EuclideanVectorQuantizer, GroupSlice, ResidualVectorQuantizer
 from model.receptive_field import Span, parallel_spans
+from model.training.recipes import TINY_RUN, FamilyRecipes, TrainingPreset
 
 LEAKY_SLOPE = 0.1  # inside the generator; the last activation of each stack uses PyTorch's 0.01
 
@@ -163,3 +164,31 @@ class HifiCodec(ConvolutionalCodec):
                 "level_of_codebook": [i // c.n_groups for i in range(c.n_codebooks)],
             },
         }
+
+
+RELEASE_24K = TrainingPreset(
+    name="hificodec-24k",
+    family="hificodec",
+    architecture=HifiCodecConfig().to_dict(),
+    lr=2e-4,
+    betas=(0.5, 0.9),
+    weight_decay=0.0,
+    batch_size=16,
+    excerpt_seconds=16000 / 24000,
+    steps=600_000,
+    description="HiFi-Codec's 24 kHz, 320-hop release (HiFi-GAN generator, 2 groups x 2 levels of "
+                "1024 codes: 3 kbps), its optimiser (Adam 2e-4, betas 0.5/0.9) and 16000-sample "
+                "excerpts; codebook and commitment weights 1 and 0.25 as the release. A GPU job.",
+)
+
+TINY = TrainingPreset(
+    name="hificodec-tiny",
+    family="hificodec",
+    architecture=HifiCodecConfig(sample_rate=16000, encoder_dim=2, latent_dim=8, decoder_dim=16,
+                                 rates=(4, 4, 2), kernel_sizes=(8, 8, 4), resblock_kernel_sizes=(3, 5),
+                                 resblock_dilations=(1, 3), codebook_size=32).to_dict(),
+    **TINY_RUN,
+    description="A very small HiFi-Codec (2 groups x 2 levels), for tests.",
+)
+
+RECIPES = FamilyRecipes((RELEASE_24K, TINY), fine_tune="hificodec-24k", tiny="hificodec-tiny")

@@ -22,8 +22,7 @@ from torch import nn
 from model.codec import Codec
 from model.layers import unfold_weight_norm
 from model.bundled_files import DEFAULT_MODEL_PATH
-from model.presets import default_untrained_config
-from model.registry import FAMILIES, StateDict, family
+from model.registry import DEFAULT_PRESET, FAMILIES, StateDict, family, preset
 
 FORMAT_TAG = "rvq-studio"
 
@@ -38,9 +37,9 @@ def load_codec(source: str | Path, device: str | torch.device = "cpu") -> Codec:
         if DEFAULT_MODEL_PATH.is_file():
             return _load_path(DEFAULT_MODEL_PATH, device, name="default")
         torch.manual_seed(0)
-        config = default_untrained_config()
-        return Codec(family("dac").build(config), name="default", family="dac", config=config,
-                     device=device, trained=False, source="default")
+        recipe = preset(DEFAULT_PRESET)
+        return Codec(family(recipe.family).build(recipe.architecture), name="default", family=recipe.family,
+                     config=recipe.architecture, device=device, trained=False, source="default")
     return _load_path(Path(source).expanduser(), device)
 
 

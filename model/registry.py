@@ -1,7 +1,21 @@
-"""The table of codec families: how to build each one and how to recognise its files.
+"""The table of codec families: what each one is called, how to build it, how to recognise
+its official files and how to train it.
 
-Adding a family means one module (its network) and one entry here; ``load_codec``, the CLI,
-the studio and the trainer look families up in this table and contain no family names.
+``load_codec``, the model files, the CLI, the studio and the trainer look families up here
+and contain no family names.
+
+Adding a family (SNAC, Mimi, EnCodec 48 kHz...) is one module and one entry:
+
+1. ``model/<family>.py`` holds its configuration (a frozen dataclass deriving from
+   :class:`~model.family_config.FamilyConfig`), its network (a
+   :class:`~model.codec.CodecNetwork`; a :class:`~model.codec_network.ConvolutionalCodec`
+   built from :mod:`model.layers` gets exact chunking for free, since those layers report
+   their receptive spans -- a new kind of layer gives itself a ``receptive_span()``), its
+   training recipes (a :class:`~model.training.recipes.FamilyRecipes`, with a tiny recipe
+   the tests train) and, if it has an official release, a parser of those files.
+2. One :class:`Family` in :data:`FAMILIES` below.
+
+The tests run every family of the table through loading, saving, chunking and the CLI.
 """
 from __future__ import annotations
 
@@ -13,56 +27,47 @@ import torch
 from torch import nn
 
 from model import dac, encodec, hificodec, soundstream
+from model.family_config import FamilyConfig
+from model.training.recipes import FamilyRecipes, PresetError, TrainingPreset
 
 StateDict = dict[str, torch.Tensor]
+
+
+def no_official_release(obj: Any) -> None:
+    """For families whose official weights we do not read (only our own files)."""
+    return None
 
 
 @dataclass(frozen=True)
 class Family:
     key: str  # stored in our own model files
     title: str  # shown to people
-    build: Callable[[dict], nn.Module]  # configuration dict -> network with fresh weights
-    parse_official: Callable[[Any], tuple[dict, StateDict] | None]  # torch-loaded object -> (config, weights)
+    config: type[FamilyConfig]  # configuration dict <-> dataclass, strict keys
+    network: Callable[[Any], nn.Module]  # configuration dataclass -> network with fresh weights
+    recipes: FamilyRecipes
+    parse_official: Callable[[Any], tuple[dict, StateDict] | None] = no_official_release  # torch-loaded object
+
+    def __post_init__(self) -> None:
+        strays = [r.name for r in self.recipes.all if r.family != self.key]
+        if strays:
+            raise PresetError(f"recipes {', '.join(strays)} are not for the {self.key} family")
+
+    def build(self, config: dict) -> nn.Module:
+        """A network with fresh weights; unknown configuration keys are an error."""
+        return self.network(self.config.from_dict(config))
 
 
-def _build_dac(config: dict) -> nn.Module:
-    return dac.DAC(dac.DacConfig.from_kwargs(config))
+FAMILIES: dict[str, Family] = {f.key: f for f in (
+    Family("dac", "Improved RVQGAN (DAC)", dac.DacConfig, dac.DAC, dac.RECIPES, dac.parse_official),
+    Family("soundstream", "SoundStream", soundstream.SoundStreamConfig, soundstream.SoundStream,
+           soundstream.RECIPES),
+    Family("hificodec", "HiFi-Codec", hificodec.HifiCodecConfig, hificodec.HifiCodec, hificodec.RECIPES),
+    Family("encodec", "EnCodec", encodec.EncodecConfig, encodec.Encodec, encodec.RECIPES, encodec.parse_official),
+)}
+
+DEFAULT_PRESET = "default"  # the recipe of the bundled default model: its family and architecture
 
 
-def _parse_official_dac(obj: Any) -> tuple[dict, StateDict] | None:
-    """The Descript release layout: ``{'state_dict': ..., 'metadata': {'kwargs': {...}}}``."""
-    if not (isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict)):
-        return None
-    metadata = obj.get("metadata")
-    if not (isinstance(metadata, dict) and isinstance(metadata.get("kwargs"), dict)):
-        return None
-    state = obj["state_dict"]
-    if not any(k.startswith("quantizer.quantizers.") for k in state):
-        return None
-    config = dac.DacConfig.from_kwargs(metadata["kwargs"]).to_dict()
-    return config, state
-
-
-def _no_official_release(obj: Any) -> None:
-    """Families whose official weights we do not read (only our own files)."""
-    return None
-
-
-FAMILIES: dict[str, Family] = {
-    "dac": Family("dac", "Improved RVQGAN (DAC)", _build_dac, _parse_official_dac),
-    "soundstream": Family(
-        "soundstream", "SoundStream",
-        lambda config: soundstream.SoundStream(soundstream.SoundStreamConfig.from_dict(config)),
-        _no_official_release),
-    "hificodec": Family(
-        "hificodec", "HiFi-Codec",
-        lambda config: hificodec.HifiCodec(hificodec.HifiCodecConfig.from_dict(config)),
-        _no_official_release),
-    "encodec": Family(
-        "encodec", "EnCodec",
-        lambda config: encodec.Encodec(encodec.EncodecConfig.from_dict(config)),
-        encodec.parse_official),
-}
 
 
 def family(key: str) -> Family:
@@ -70,3 +75,30 @@ def family(key: str) -> Family:
         return FAMILIES[key]
     except KeyError:
         raise ValueError(f"unknown codec family {key!r} (known: {', '.join(FAMILIES)})") from None
+
+
+def presets() -> dict[str, TrainingPreset]:
+    """Every family's recipes by name: full-size ones first, then the tiny ones (for tests)."""
+    ordered = ([r for f in FAMILIES.values() for r in f.recipes.all if r.name != f.recipes.tiny]
+               + [r for f in FAMILIES.values() for r in f.recipes.all if r.name == f.recipes.tiny])
+    table: dict[str, TrainingPreset] = {}
+    for recipe in ordered:
+        if recipe.name in table:
+            raise PresetError(f"two recipes are called {recipe.name!r}")
+        table[recipe.name] = recipe
+    return table
+
+
+def preset(name: str) -> TrainingPreset:
+    table = presets()
+    try:
+        return table[name]
+    except KeyError:
+        raise PresetError(f"unknown preset {name!r} (known: {', '.join(table)})") from None
+
+
+def fine_tune_preset(family_key: str) -> TrainingPreset:
+    """The recipe used when fine-tuning a model of this family without ``--preset``."""
+    if family_key not in FAMILIES:
+        raise PresetError(f"no training preset for the {family_key!r} family yet")
+    return preset(FAMILIES[family_key].recipes.fine_tune)

@@ -4,7 +4,7 @@ SoundStream and EnCodec share one generator design (SEANet: self-padding convolu
 ELU, residual blocks, strided down/up-sampling, optionally an LSTM at the frame rate) and
 one quantizer design (residual VQ over EMA codebooks); what differs is configuration. So
 both families are a :class:`SeanetCodec` and their modules hold only their settings,
-their presets and (EnCodec) the official checkpoint layout.
+their recipes (sharing :data:`EMA_PAPER_RUN`) and (EnCodec) the official checkpoint layout.
 
 The module tree mirrors the EnCodec release (``encoder.model.N``, ``decoder.model.N``,
 ``block.1`` / ``block.3`` / ``shortcut`` in residual blocks, ``lstm``), so its state-dict
@@ -38,8 +38,17 @@ from model.ema_quantize import ema_residual_quantizer
 from model.quantize import QuantizerOutput
 from model.receptive_field import Span, UnboundedReceptiveField, decoder_margin_frames, encoder_margin_frames
 from model.tiled import run_fast
+from model.training.recipes import LossWeights
 
 FILM_SIDES = (None, "encoder", "decoder")
+
+# The training run of the EMA families' full-size recipes: the EnCodec paper's optimiser and data
+# (Adam 3e-4, betas 0.5/0.9, 64 x 1 s excerpts). Like every family they train with the trainer's
+# DAC losses and discriminator, not each paper's own. EMA codebooks follow moving averages, so
+# there is no codebook loss; the commitment loss weighs 1, as in the EnCodec release.
+EMA_LOSS_WEIGHTS = LossWeights(codebook=0.0, commitment=1.0)
+EMA_PAPER_RUN = dict(weights=EMA_LOSS_WEIGHTS, batch_size=64, excerpt_seconds=1.0, steps=600_000,
+                     lr=3e-4, betas=(0.5, 0.9), weight_decay=0.0, lr_gamma=1.0)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.seanet import SeanetCodec, SeanetCodecConfig
+from model.seanet import EMA_LOSS_WEIGHTS, EMA_PAPER_RUN, SeanetCodec, SeanetCodecConfig
+from model.training.recipes import TINY_RUN, FamilyRecipes, TrainingPreset
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,27 @@ class SoundStream(SeanetCodec):
 
     def describe(self) -> dict:
         return {"architecture": "SoundStream (SEANet, EMA residual VQ)", **super().describe()}
+
+
+PAPER_24K = TrainingPreset(
+    name="soundstream-24k",
+    family="soundstream",
+    architecture=SoundStreamConfig().to_dict(),
+    **EMA_PAPER_RUN,
+    description="The SoundStream paper's 24 kHz causal codec (C=32, strides 2/4/5/8, 24 x 1024 EMA "
+                "codebooks, quantizer dropout n ~ U{1..24}: 0.75-18 kbps); optimiser and data as the "
+                "EnCodec paper's recipe (Adam 3e-4, betas 0.5/0.9, 64 x 1 s). A GPU job.",
+)
+
+TINY = TrainingPreset(
+    name="soundstream-tiny",
+    family="soundstream",
+    architecture=SoundStreamConfig(sample_rate=16000, n_filters=2, dimension=8, ratios=(4, 4, 2),
+                                   n_codebooks=3, codebook_size=32, dead_code_threshold=0.1,
+                                   kmeans_iters=5).to_dict(),
+    weights=EMA_LOSS_WEIGHTS,
+    **TINY_RUN,
+    description="A very small SoundStream, for tests.",
+)
+
+RECIPES = FamilyRecipes((PAPER_24K, TINY), fine_tune="soundstream-24k", tiny="soundstream-tiny")

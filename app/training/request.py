@@ -10,12 +10,9 @@ The tab offers three ways to train, each a plain combination of the command's op
 
 With ``--from`` the preset supplies only the training settings (the base supplies the
 architecture), so only presets of the base's family are offered when the family is known
-without loading weights (our own files say it in their header; "default" is DAC).  The GUI
-never re-implements a trainer rule: anything it lets through that the trainer refuses comes
-back as the run's error, word for word.
-
-This is the studio's one door to the trainer's presets: the rest of ``app`` and ``ui`` reach them
-through the functions here.
+without loading weights (our own files say it in their header; "default" is the family of the
+default model's recipe).  The GUI never re-implements a trainer rule: anything it lets through
+that the trainer refuses comes back as the run's error, word for word.
 """
 from __future__ import annotations
 
@@ -24,8 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from model.registry import DEFAULT_PRESET, FAMILIES, fine_tune_preset, preset, presets
 from model.training.exported_model import read_model_header
-from model.training.presets import FINE_TUNE_PRESET, PRESETS, TrainingPreset, preset
+from model.training.recipes import TrainingPreset
 
 MODES = {
     "quick": "Quick fine-tune (decoder only, same codes)",
@@ -96,26 +94,21 @@ def model_family(source: str | None) -> str | None:
     if source is None:
         return None
     if source == "default":
-        return "dac"
+        return preset(DEFAULT_PRESET).family
     return (read_model_header(source) or {}).get("family")
-
-
-def find_preset(name: str) -> TrainingPreset | None:
-    """The preset called ``name``, or None (a combo box briefly empty while it is refilled)."""
-    return PRESETS.get(name)
 
 
 def presets_for(mode: str, family: str | None) -> list[str]:
     """Preset names to offer: all from scratch; the base's family's when fine-tuning."""
     if mode == "scratch" or family is None:
-        return list(PRESETS)
-    return [name for name, p in PRESETS.items() if p.family == family]
+        return list(presets())
+    return [name for name, p in presets().items() if p.family == family]
 
 
 def default_preset(mode: str, family: str | None) -> str:
-    if mode == "scratch" or family is None:
-        return "default"
-    return FINE_TUNE_PRESET.get(family, "default")
+    if mode == "scratch" or family is None or family not in FAMILIES:
+        return DEFAULT_PRESET
+    return fine_tune_preset(family).name
 
 
 def default_run_folder(runs_root: str | Path, data: str | Path) -> Path:

@@ -2,7 +2,8 @@
 
 Modules, one job each:
 
-- ``presets``: named recipes (architecture, discriminator, loss weights, optimiser, data, schedule).
+- ``recipes``: what a training recipe is (architecture, discriminator, loss weights, optimiser, data,
+  schedule); each family's module holds its recipes, :mod:`model.registry` finds them by name.
 - ``run_config``: command-line options resolved into a run's ``config.json``; resume rules.
 - ``run_folder``: the names of a run folder's files, for the trainer, the studio and release tools.
 - ``corpus``: scanning a folder of audio into groups; the held-out validation split.

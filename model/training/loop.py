@@ -40,7 +40,7 @@ from model.training.code_revival import CodeRevival
 from model.training.corpus import Corpus, require_usable, scan_folder, split_held_out
 from model.training.excerpts import ExcerptSpec, Failure
 from model.training.exported_model import export_model
-from model.training.presets import build_discriminator
+from model.training.recipes import build_discriminator
 from model.training.progress import Reporter
 from model.training.run_config import (RunConfig, TrainingOptions, new_config, read_run_config, resumed_config,
                                       write_run_config)

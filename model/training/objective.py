@@ -1,7 +1,7 @@
 """The losses of one training step, weighted as in the DAC release.
 
 Generator: ``15 mel + 1 adversarial + 2 feature matching + 1 codebook + 0.25 commitment``
-(:class:`~model.training.presets.LossWeights`); the STFT distance and waveform L1 are computed
+(:class:`~model.training.recipes.LossWeights`); the STFT distance and waveform L1 are computed
 for the logs only, as in the release.  The mel and STFT distances share their STFTs
 (``spectral_losses_per_item``), so logging the STFT distance costs one extra magnitude
 comparison, not extra transforms.
@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from model.adversarial_losses import discriminator_loss, generator_losses
 from model.spectral import MelSpectrogramLoss, MultiScaleSTFTLoss, spectral_losses_per_item
-from model.training.presets import LossWeights
+from model.training.recipes import LossWeights
 
 
 class Objective:

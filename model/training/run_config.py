@@ -19,8 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from model.atomic_file import atomic_path
+from model.registry import DEFAULT_PRESET, fine_tune_preset, preset
 from model.training.checkpoint import TrainingStateError
-from model.training.presets import TrainingPreset, fine_tune_preset, preset
+from model.training.recipes import TrainingPreset
 from model.training.run_folder import CONFIG_NAME, RunFolder
 
 RUN_FORMAT = "rvq-studio-training-run"
@@ -151,7 +152,7 @@ def new_config(options: TrainingOptions, base: tuple[str, dict] | None) -> RunCo
     elif family_of_base is not None:
         recipe = fine_tune_preset(family_of_base)
     else:
-        recipe = preset("default")
+        recipe = preset(DEFAULT_PRESET)
     if options.from_model is None and options.freeze:
         raise ValueError("--freeze needs --from: a model trained from scratch has nothing to keep")
     recipe = recipe.with_overrides(**_preset_overrides(options))

@@ -20,7 +20,7 @@ from torch import nn
 
 from model.training.distributed import unwrap
 from model.training.objective import Objective
-from model.training.presets import TrainingPreset
+from model.training.recipes import TrainingPreset
 
 
 class LossNotFiniteError(ValueError):

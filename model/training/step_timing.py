@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass
 import torch
 
 from model.loading import load_network
-from model.registry import family
-from model.training.presets import build_discriminator, fine_tune_preset, preset
+from model.registry import DEFAULT_PRESET, family, fine_tune_preset, preset
+from model.training.recipes import build_discriminator
 from model.training.run_config import parse_freeze
 from model.training.step import TrainingStep
 
@@ -66,7 +66,7 @@ def measure_steps(preset_name: str | None = None, from_model: str | None = None,
         family_key, _, generator, _ = load_network(from_model)
         recipe = preset(preset_name) if preset_name else fine_tune_preset(family_key)
     else:
-        recipe = preset(preset_name or "default")
+        recipe = preset(preset_name or DEFAULT_PRESET)
         generator = family(recipe.family).build(recipe.architecture)
     batch_size = batch or recipe.batch_size
     measured = min(batch_size, MAX_MEASURED_BATCH)

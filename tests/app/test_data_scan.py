@@ -6,7 +6,7 @@ import pytest
 from app.training.data_scan import data_warnings, passes_over_data, scan_data
 from synthetic_audio import write_music_clip, write_recordings_folder
 from model.training.corpus import DataError, require_usable, scan_folder, split_held_out
-from model.training.presets import preset
+from model.registry import preset
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """`rvq-studio eval` and `info` on every codec family, with no family-specific code in app/.
 
-Models are random-weight networks of each family's tiny preset, saved with
+Models are random-weight networks of the tiny recipe of every family in the registry, saved with
 model/export.py (EMA codebooks initialised by one training step), plus the official-layout
 EnCodec fixture.
 """
@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import throwaway_family
 import torch
 
 from app.cli.command_line import main
 from model.export import save_model_file
-from model.registry import family
-from model.training.presets import PRESETS
+from model.registry import FAMILIES, family, preset
 
 ENCODEC_FIXTURE = Path(__file__).parent.parent / "fixtures" / "encodec" / "encodec24k.th"
 
@@ -31,15 +31,15 @@ def clip(tmp_path) -> Path:
     return path
 
 
-@pytest.fixture(params=["soundstream", "encodec", "hificodec"])
+@pytest.fixture(params=list(FAMILIES))
 def model_file(request, tmp_path) -> tuple[str, Path]:
-    preset = PRESETS[f"{request.param}-tiny"]
+    recipe = preset(family(request.param).recipes.tiny)
     torch.manual_seed(0)
-    net = family(preset.family).build(preset.architecture)
+    net = family(recipe.family).build(recipe.architecture)
     with torch.no_grad():
         net.train()(0.3 * torch.randn(2, 1, 2048))
     path = tmp_path / f"{request.param}.safetensors"
-    save_model_file(net.eval(), path, family=preset.family, config=preset.architecture, name=preset.name,
+    save_model_file(net.eval(), path, family=recipe.family, config=recipe.architecture, name=recipe.name,
                     trained=False)
     return request.param, path
 
@@ -52,8 +52,8 @@ def _eval_json(clip: Path, model: Path, capsys) -> dict:
 def test_eval_runs_on_every_family(clip, model_file, capsys):
     name, path = model_file
     report = _eval_json(clip, path, capsys)
-    preset = PRESETS[f"{name}-tiny"]
-    expected = family(preset.family).build(preset.architecture).n_codebooks
+    recipe = preset(family(name).recipes.tiny)
+    expected = family(recipe.family).build(recipe.architecture).n_codebooks
     assert [r["n_codebooks"] for r in report["rows"]] == list(range(1, expected + 1))
     for row in report["rows"]:
         assert all(math.isfinite(row[k]) for k in ("kbps", "mel_distance", "stft_distance", "si_sdr"))
@@ -74,3 +74,16 @@ def test_eval_and_info_on_the_official_encodec_layout(clip, capsys):
     assert main(["info", str(ENCODEC_FIXTURE)]) == 0
     out = capsys.readouterr().out
     assert "encodec" in out and "6 kbps" in out
+
+
+def test_info_and_eval_on_a_family_only_the_registry_knows(clip, monkeypatch, tmp_path, capsys):
+    fam = throwaway_family.register(monkeypatch)
+    architecture = preset(fam.recipes.tiny).architecture
+    torch.manual_seed(0)
+    path = tmp_path / "toy.safetensors"
+    save_model_file(fam.build(architecture), path, family=fam.key, config=architecture, name="toy")
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["family"], info["architecture"], info["n_codebooks"]) == ("throwaway", "throwaway test codec", 3)
+    report = _eval_json(clip, path, capsys)
+    assert [r["n_codebooks"] for r in report["rows"]] == [1, 2, 3]

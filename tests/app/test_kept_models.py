@@ -13,9 +13,8 @@ from synthetic_audio import write_recordings_folder
 from app.training.summary import model_summary_text, summary_lines
 from app.training.user_models import KeepModelError, keep_model, kept_models
 from model.export import save_model_file
-from model.registry import family
+from model.registry import family, preset
 from model.training.exported_model import read_training_summary
-from model.training.presets import preset
 from model.training.run_folder import RunFolder
 
 

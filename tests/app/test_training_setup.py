@@ -7,8 +7,7 @@ import torch
 from app.cli.command_line import build_parser
 from app.training.request import (TrainingRequest, default_preset, model_family, presets_for, resume_args)
 from model.export import save_model_file
-from model.registry import family
-from model.training.presets import PRESETS, preset
+from model.registry import family, preset, presets
 from model.training.run_config import parse_freeze
 
 
@@ -59,7 +58,7 @@ def test_fine_tuning_offers_the_presets_of_the_bases_family(tmp_path):
     assert model_family(str(path)) == "hificodec" and model_family("default") == "dac"
     assert presets_for("full", "hificodec") == ["hificodec-24k", "hificodec-tiny"]
     assert default_preset("quick", "hificodec") == "hificodec-24k"
-    assert presets_for("scratch", "hificodec") == list(PRESETS) and default_preset("scratch", None) == "default"
+    assert presets_for("scratch", "hificodec") == list(presets()) and default_preset("scratch", None) == "default"
     (tmp_path / "weights.pth").write_bytes(b"PK not really")
     assert model_family(str(tmp_path / "weights.pth")) is None  # unknown without loading: all presets offered
-    assert presets_for("quick", None) == list(PRESETS)
+    assert presets_for("quick", None) == list(presets())

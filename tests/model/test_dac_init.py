@@ -3,14 +3,13 @@ import math
 
 import torch
 
-from model.dac import DAC, DacConfig
+from model.dac import DAC, DEFAULT_MODEL_ARCHITECTURE, DacConfig
 from model.layers import WNConv1d
-from model.presets import DEFAULT_DAC
 
 
 def test_fresh_convolutions_have_pytorch_default_weights_and_zero_bias():
     torch.manual_seed(0)
-    net = DAC(DacConfig.from_kwargs(DEFAULT_DAC))
+    net = DAC(DacConfig.from_dict(DEFAULT_MODEL_ARCHITECTURE))
     convs = [m for m in net.modules() if isinstance(m, WNConv1d)]
     for conv in convs:
         weight = conv.effective_weight().detach()

@@ -7,13 +7,12 @@ from safetensors import safe_open
 import model.loading
 from model.export import save_model_file
 from model.loading import load_codec
-from model.presets import default_untrained_config
-from model.registry import family
+from model.registry import DEFAULT_PRESET, family, preset
 
 
 def _network_and_codes():
     torch.manual_seed(3)
-    config = default_untrained_config()
+    config = dict(preset(DEFAULT_PRESET).architecture)
     network = family("dac").build(config)
     codes = torch.randint(0, config["codebook_size"], (1, config["n_codebooks"], 40))
     return config, network, codes

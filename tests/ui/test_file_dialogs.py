@@ -12,9 +12,8 @@ from PySide6.QtWidgets import QFileDialog
 
 from synthetic_audio import write_music_clip
 from model.export import save_model_file
-from model.registry import family
+from model.registry import family, preset
 from model.rvq_format import read_rvq
-from model.training.presets import preset
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

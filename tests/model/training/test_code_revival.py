@@ -9,14 +9,14 @@ from training_helpers import json_events, tiny_args
 
 from app.cli.command_line import main
 from model.registry import family as codec_family
+from model.registry import preset
 from model.hificodec import HifiCodec, HifiCodecConfig
 from model.soundstream import SoundStream, SoundStreamConfig
 from model.training.checkpoint import load_checkpoint
 from model.training.code_revival import CodeRevival
-from model.training.presets import PRESETS
 from model.training.progress import event_text
 
-TINY_ARCH = PRESETS["tiny"].architecture
+TINY_ARCH = preset("tiny").architecture
 
 
 def _tiny_dac(seed: int = 0):

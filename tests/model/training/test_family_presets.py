@@ -1,4 +1,4 @@
-"""The family-agnostic trainer trains every family from scratch with its tiny preset."""
+"""The family-agnostic trainer trains every family of the registry from scratch with its tiny recipe."""
 from __future__ import annotations
 
 import pytest
@@ -6,13 +6,14 @@ import torch
 
 from app.cli.command_line import main
 from model.loading import load_codec
+from model.registry import FAMILIES
 
 
 @pytest.mark.slow  # a few seconds per family on one thread
-@pytest.mark.parametrize("family", ["soundstream", "encodec", "hificodec"])
+@pytest.mark.parametrize("family", list(FAMILIES))
 def test_tiny_family_preset_trains_and_exports_a_loadable_model(family, audio_folder, tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["train", "--data", str(audio_folder), "--out", str(out), "--preset", f"{family}-tiny",
+    code = main(["train", "--data", str(audio_folder), "--out", str(out), "--preset", FAMILIES[family].recipes.tiny,
                  "--threads", "1", "--workers", "0"])
     assert code == 0, capsys.readouterr().err
     codec = load_codec(out / "model.safetensors")

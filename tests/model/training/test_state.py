@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from model.dac import DEFAULT_MODEL_ARCHITECTURE
+from model.registry import preset, presets
 from model.training.checkpoint import (
     CheckpointFolder,
     TrainingStateError,
@@ -16,9 +18,9 @@ from model.training.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from model.training.presets import PRESETS, PresetError, TrainingPreset, build_discriminator, preset
 from model.training.progress import HumanReporter, JsonLinesReporter
 from model.training.run_config import RunConfig, TrainingOptions, new_config, parse_freeze, resumed_config
+from model.training.recipes import PresetError, TrainingPreset, build_discriminator
 
 
 def _draws():
@@ -69,17 +71,15 @@ def test_a_foreign_file_is_not_a_checkpoint(tmp_path):
         load_checkpoint(tmp_path / "c.pt")
 
 
-@pytest.mark.parametrize("name", sorted(PRESETS))
+@pytest.mark.parametrize("name", sorted(presets()))
 def test_presets_survive_config_json(name):
     recipe = preset(name)
     assert TrainingPreset.from_dict(json.loads(json.dumps(recipe.to_dict()))) == recipe
 
 
 def test_default_preset_uses_the_bundled_architecture_and_a_quarter_width_discriminator():
-    from model.presets import DEFAULT_DAC
-
     recipe = preset("default")
-    assert recipe.architecture == DEFAULT_DAC
+    assert recipe.architecture == DEFAULT_MODEL_ARCHITECTURE
     quarter = sum(p.numel() for p in build_discriminator(recipe.discriminator).parameters())
     full = sum(p.numel() for p in build_discriminator(preset("dac-44k").discriminator).parameters())
     assert full == 42_519_760 and quarter < full / 12

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.registry import family
-from model.training.presets import DiscriminatorSettings, build_discriminator, preset
+from model.registry import family, preset
+from model.training.recipes import DiscriminatorSettings, build_discriminator
 from model.training.step import LossNotFiniteError, TrainingStep
 
 SMALL_DAC = dict(encoder_dim=4, encoder_rates=[2, 4, 8, 8], latent_dim=32, decoder_dim=32, decoder_rates=[8, 8, 4, 2],

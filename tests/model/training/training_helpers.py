@@ -59,8 +59,7 @@ def initial_tiny_generator_state() -> dict:
     """The weights a fresh tiny run starts from (the trainer seeds with the run's seed, 0)."""
     import torch
 
-    from model.registry import family
-    from model.training.presets import preset
+    from model.registry import family, preset
 
     torch.manual_seed(0)
     return family("dac").build(preset("tiny").architecture).state_dict()
