@@ -50,6 +50,12 @@ class CodecNetwork(Protocol):
         ``None``: unbounded (recurrent layers); the network is run on whole signals.
         """
 
+    def codebook_groups(self) -> dict[str, list[int]] | None:
+        """``group_of_codebook`` and ``level_of_codebook`` lists for group-residual quantizers.
+
+        None for a plain residual quantizer (every codebook refines the one before it).
+        """
+
     def describe(self) -> dict:
         """Architecture summary (family-specific keys) for ``info`` and model cards."""
 
@@ -102,6 +108,12 @@ class Codec:
     def chunkable(self) -> bool:
         """Whether chunks of the signal (and of the codes) can be computed independently."""
         return self.encoder_context is not None and self.decoder_context is not None
+
+    @property
+    def codebook_groups(self) -> dict[str, list[int]] | None:
+        """The channel group and refinement level of every codebook, or None (one chain); see
+        :meth:`CodecNetwork.codebook_groups`."""
+        return self.network.codebook_groups()
 
     @property
     def frame_rate(self) -> float:

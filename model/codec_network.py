@@ -47,6 +47,9 @@ class ConvolutionalCodec(nn.Module):
     def codebook_size(self) -> int:
         return self.config.codebook_size
 
+    def codebook_groups(self) -> dict[str, list[int]] | None:
+        return self.quantizer.codebook_groups()
+
     def context_frames(self) -> tuple[int | None, int | None]:
         return (encoder_margin_frames(self.encoder_stack(), self.hop_length),
                 decoder_margin_frames(self.decoder_stack()))

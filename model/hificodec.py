@@ -21,9 +21,9 @@ order: row ``l*G + g`` is level l of group g -- for the paper's setting (L0G0, L
 L1G1), the release's order too. The slider's n keeps the first n rows, as for every
 family: n = G gives the coarse level of every group, n = 2G adds the first refinement,
 and so on; a count that is not a multiple of G leaves the last groups one level coarser
-(those groups decode from their earlier levels, or from zero at n < G). ``describe()
-['groups']`` gives the group and level of every row so the studio can show them, and
-quantizer dropout keeps whole levels.
+(those groups decode from their earlier levels, or from zero at n < G). The quantizer
+reports the group and level of every row (``codebook_groups()``, which any family with
+channel groups shares) so the studio can show them, and quantizer dropout keeps whole levels.
 """
 from __future__ import annotations
 
@@ -160,8 +160,7 @@ class HifiCodec(ConvolutionalCodec):
                 "n_levels": c.n_levels,
                 "channels_per_group": c.latent_dim // c.n_groups,
                 "order": "level-major",
-                "group_of_codebook": [i % c.n_groups for i in range(c.n_codebooks)],
-                "level_of_codebook": [i // c.n_groups for i in range(c.n_codebooks)],
+                **self.codebook_groups(),
             },
         }
 

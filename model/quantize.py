@@ -276,6 +276,19 @@ class ResidualVectorQuantizer(nn.Module):
     def n_codebooks(self) -> int:
         return len(self.quantizers)
 
+    def codebook_groups(self) -> dict[str, list[int]] | None:
+        """Group and level of every codebook when the stages quantise channel groups, else None.
+
+        Stages on the same channels form a group (numbered in order of appearance); a
+        codebook's level is the number of earlier codebooks in its group.
+        """
+        if not all(isinstance(stage, GroupSlice) for stage in self.quantizers):
+            return None
+        slices = [(stage.start, stage.stop) for stage in self.quantizers]
+        order = list(dict.fromkeys(slices))
+        return {"group_of_codebook": [order.index(s) for s in slices],
+                "level_of_codebook": [slices[:i].count(s) for i, s in enumerate(slices)]}
+
     def sample_kept(self, batch: int, device: torch.device) -> torch.Tensor:
         """Per-item codebook counts for a training step (dropout with probability p)."""
         n = torch.full((batch,), self.n_codebooks, device=device)

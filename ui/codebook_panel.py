@@ -13,8 +13,8 @@ n (not heard) are dimmed, with a line at n.
 Under the heatmap, per codebook: the entropy in bits (bars), ``log2`` of the number of
 entries used (the most entropy those entries could carry) and ``log2(codebook_size)``, the
 bits a code costs; efficiency is the sum of entropies over the bits spent. For grouped
-quantizers (a family whose ``describe()['groups']`` gives the group and level of every
-codebook, as HiFi-Codec does) rows are labelled ``L<level> G<group>``, a line separates the
+quantizers (a model whose ``codebook_groups`` give the channel group and level of every
+codebook) rows are labelled ``L<level> G<group>``, a line separates the
 levels, and the entropy bars take one colour per group.
 """
 from __future__ import annotations

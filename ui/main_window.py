@@ -481,7 +481,7 @@ class MainWindow(QMainWindow):
         self.timeline.spectrograms[key].set_spectrogram(spec, self.timeline.levels, first, end)
 
     def _on_stats(self, stats) -> None:
-        groups = self.session.model.description.get("groups") if self.session.model else None
+        groups = self.session.model.codebook_groups if self.session.model else None
         self.codebooks.set_stats(stats, groups)
         self.codebooks.set_selected(self.session.n)
 

@@ -1,8 +1,9 @@
 """Group-residual VQ (HiFi-Codec): group split, code order, prefixes, dropout by levels."""
 import torch
 
+from model.codec import Codec
 from model.hificodec import HifiCodec, HifiCodecConfig, group_residual_quantizer
-from model.quantize import EuclideanVectorQuantizer, euclidean_nearest
+from model.quantize import EuclideanVectorQuantizer, ResidualVectorQuantizer, euclidean_nearest
 
 
 def _grvq(groups=2, levels=3, dim=8, size=16, dropout=0.0, seed=0):
@@ -87,3 +88,13 @@ def test_describe_exposes_the_groups_for_the_studio():
     assert groups == {"n_groups": 2, "n_levels": 2, "channels_per_group": 4, "order": "level-major",
                       "group_of_codebook": [0, 1, 0, 1], "level_of_codebook": [0, 0, 1, 1]}
     assert net.n_codebooks == 4
+
+
+def test_the_codec_reports_groups_and_levels_of_a_grouped_quantizer_only():
+    assert _grvq(groups=2, levels=3).codebook_groups() == {"group_of_codebook": [0, 1, 0, 1, 0, 1],
+                                                           "level_of_codebook": [0, 0, 1, 1, 2, 2]}
+    plain = ResidualVectorQuantizer([EuclideanVectorQuantizer(4, 8) for _ in range(3)])
+    assert plain.codebook_groups() is None
+    net = HifiCodec(HifiCodecConfig(encoder_dim=2, latent_dim=8, decoder_dim=16, codebook_size=16, n_levels=3))
+    codec = Codec(net, name="h", family="hificodec", config={})
+    assert codec.codebook_groups == _grvq(groups=2, levels=3).codebook_groups()
