@@ -21,19 +21,27 @@ def _umask() -> int:
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
-    """Yield a temporary path; on normal exit it is fsynced and renamed to ``path``."""
+    """Yield a temporary path; on normal exit it is fsynced and renamed to ``path``.
+
+    An ``OSError`` on the way (permission denied, no space left on device) is raised again
+    naming ``path``: the temporary file is an implementation detail the user never chose.
+    """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
-    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-    os.close(handle)
+    temp = None
     try:
+        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+        os.close(handle)
         yield temp
         with open(temp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
+    except BaseException as error:
+        if temp is not None:
+            Path(temp).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno is not None:
+            raise OSError(error.errno, error.strerror, str(target)) from None  # the errno's subclass
         raise
 
 

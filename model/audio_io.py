@@ -7,6 +7,9 @@ an interrupted or failed write never leaves a half-written file behind.
 """
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +104,8 @@ def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, subtype
         try:
             sf.write(tmp, data, sample_rate, format=fmt, subtype=subtype)
         except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+            if shutil.disk_usage(tmp).free < data.nbytes:  # libsndfile says only "System error."
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
             raise AudioFileError(f"{path.name}: cannot write audio ({_reason(exc)})") from None
 
 

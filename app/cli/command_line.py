@@ -1,13 +1,18 @@
 """The ``rvq-studio`` command: the studio window by default, or a command-line task.
 
 Every command exits 0 on success; bad input (missing or non-audio file, empty audio, wrong
-model, unwritable output) prints one line ``rvq-studio: error: ...`` to stderr and exits 2,
-never a traceback.
+model, unwritable output, a mistyped option or command) prints one line
+``rvq-studio: error: ...`` to stderr and exits 2, never a traceback, and a mistyped command
+never opens the window.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import NoReturn
+
+from app.cli.terminal_text import printable
 
 COMMANDS = ("encode", "decode", "eval", "info", "train")
 
@@ -26,6 +31,13 @@ or a model file exported by RVQ Studio (.safetensors). Run 'rvq-studio COMMAND -
 for a command's options."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line: the problem and where help is, not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see '{self.prog} -h')\n")
+
+
 def _model_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", "-m", default="default", metavar="M",
                    help='model file or "default" (the bundled model)')
@@ -33,8 +45,7 @@ def _model_arg(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rvq-studio", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="rvq-studio", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     enc = sub.add_parser("encode", help="compress audio to a .rvq file",
@@ -136,8 +147,7 @@ def _train_parser(sub) -> None:
 
 
 def build_gui_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rvq-studio", description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(prog="rvq-studio", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", nargs="?", help="audio file to open")
     p.add_argument("--model", "-m", default="default", metavar="M", help='model file or "default"')
     p.add_argument("--screenshot", metavar="OUT.png",
@@ -155,9 +165,12 @@ def main(argv: list[str] | None = None) -> int:
             build_parser().print_help()
             return 0
         args = build_gui_parser().parse_args(argv)
+        _check_gui_arguments(args)
         from app.main import run_gui
 
         return run_gui(args.file, args.model, args.screenshot)
+    except SystemExit as exit_request:  # argparse: -h (0) or a usage error (2), already printed
+        return exit_request.code if isinstance(exit_request.code, int) else 2
     except KeyboardInterrupt:
         print("rvq-studio: interrupted", file=sys.stderr)
         return 130
@@ -165,8 +178,24 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except (ValueError, OSError, RuntimeError) as exc:
-        print(f"rvq-studio: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"rvq-studio: error: {printable(_one_line(exc))}", file=sys.stderr)
         return 2
+
+
+def _check_gui_arguments(args: argparse.Namespace) -> None:
+    """What the window would only find out after opening: a mistyped command, a missing file."""
+    if args.file is not None:
+        path = Path(args.file)
+        if not path.exists() and not path.suffix and len(path.parts) == 1:
+            raise ValueError(f"unknown command or file '{args.file}' (commands: {', '.join(COMMANDS)}; "
+                             "see 'rvq-studio -h')")
+        from model.audio_io import audio_info
+
+        audio_info(path)
+    if args.model != "default" and not Path(args.model).expanduser().is_file():
+        raise ValueError(f"{args.model}: no such model file")
+    if args.screenshot is not None and not Path(args.screenshot).expanduser().resolve().parent.is_dir():
+        raise ValueError(f"{args.screenshot}: the output folder does not exist")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -10,7 +10,9 @@ import json
 import sys
 from pathlib import Path
 
+from app.cli.devices import checked_device
 from app.cli.progress_bar import TerminalProgress
+from app.cli.terminal_text import printable
 from app.training.summary import summary_lines
 from model import Codec, load_codec
 from model.audio_io import read_audio
@@ -20,7 +22,7 @@ from model.training.exported_model import read_training_summary
 
 
 def _load(args: argparse.Namespace) -> Codec:
-    return load_codec(args.model, device=args.device)
+    return load_codec(args.model, device=checked_device(args.device))
 
 
 def _codebooks_for(codec: Codec, n: int | None, kbps: float | None) -> int | None:
@@ -54,7 +56,7 @@ def run_encode(args: argparse.Namespace) -> int:
     used = n or codec.n_codebooks
     coding = (f"range-coded, {report.saving_percent:.1f}% smaller than bit-packed"
               if report.entropy_coded else "bit-packed")
-    print(f"{out}: {report.file_bytes} bytes ({report.header_bytes} header), {used} codebooks, "
+    print(f"{printable(str(out))}: {report.file_bytes} bytes ({report.header_bytes} header), {used} codebooks, "
           f"{codec.kbps(used):.2f} kbps nominal, {coding}")
     return 0
 
@@ -63,7 +65,7 @@ def run_decode(args: argparse.Namespace) -> int:
     out = _check_output(args.output)
     codec = _load(args)
     audio = decompress_file(codec, args.input, out, args.codebooks, progress=TerminalProgress("decoding"))
-    print(f"{out}: {audio.duration:.2f} s, {audio.channels} channel(s), {audio.sample_rate} Hz")
+    print(f"{printable(str(out))}: {audio.duration:.2f} s, {audio.channels} channel(s), {audio.sample_rate} Hz")
     return 0
 
 
@@ -76,7 +78,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"model": codec.name, "file": str(args.input), **result.to_dict()}, indent=2))
         return 0
-    print(f"{codec.name} on {args.input} ({audio.duration:.1f} s, {audio.channels} ch)")
+    print(f"{printable(codec.name)} on {printable(str(args.input))} ({audio.duration:.1f} s, {audio.channels} ch)")
     print(f"{'n':>3} {'kbps':>7} {'mel':>7} {'stft':>7} {'SI-SDR':>8}")
     for r in result.rows:
         print(f"{r.n_codebooks:>3} {r.kbps:>7.2f} {r.mel_distance:>7.3f} {r.stft_distance:>7.3f} {r.si_sdr:>8.2f}")
@@ -94,8 +96,8 @@ def run_info(args: argparse.Namespace) -> int:
         print(json.dumps({**info, "training": training} if training else info, indent=2))
         return 0
     lo, hi = info.pop("kbps_range")
-    print(f"{info.pop('name')}")
-    print(f"  family        {info.pop('family')} ({info.pop('architecture', '')})")
+    print(printable(str(info.pop("name"))))
+    print(f"  family        {info.pop('family')} ({printable(str(info.pop('architecture', '')))})")
     print(f"  sample rate   {info.pop('sample_rate')} Hz, hop {info.pop('hop_length')} "
           f"({info.pop('frame_rate'):.2f} frames/s)")
     print(f"  codebooks     {info.pop('n_codebooks')} x {info.pop('codebook_size')} entries")
@@ -103,9 +105,9 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"  parameters    {info.pop('parameters') / 1e6:.2f} M")
     print(f"  trained       {'yes' if info.pop('trained') else 'no (random weights)'}")
     for key, value in info.items():
-        print(f"  {key:<13} {value}")
+        print(f"  {printable(str(key)):<13} {printable(str(value))}")
     if training:
-        print("  training      " + "\n                ".join(summary_lines(training)))
+        print("  training      " + "\n                ".join(map(printable, summary_lines(training))))
     return 0
 
 
