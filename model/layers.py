@@ -10,8 +10,8 @@ division and a convolution, while training keeps the exact reparametrisation.
 
 Every layer here also accepts the *fast inference layout*: ``[B, C, 1, T]`` tensors in
 ``torch.channels_last`` memory order (time-major, channels contiguous). oneDNN's
-convolutions run about 1.6x faster on it than on the plain ``[B, C, T]`` layout on this
-kind of CPU, element-wise layers do not care, and the polyphase transposed convolution's
+convolutions run about 1.6x faster on it than on the plain ``[B, C, T]`` layout on x86 CPUs
+(docs/benchmarks.md), element-wise layers do not care, and the polyphase transposed convolution's
 interleave becomes a free reshape. :func:`to_fast_layout` / :func:`from_fast_layout` convert.
 
 The self-padding convolutions (:class:`PaddedConv1d`, :class:`PaddedConvTranspose1d`) are
