@@ -152,6 +152,9 @@ def load_weights_strict(network: nn.Module, state: StateDict, label: str) -> Non
                         f"model {tuple(expected[k].shape)})")
     if problems:
         raise CheckpointError(f"{label}: weights do not match the architecture: " + "; ".join(problems))
+    non_finite = sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
+    if non_finite:  # such a model decodes every file to NaN or full-scale noise
+        raise CheckpointError(f"{label}: {len(non_finite)} weights hold NaN or infinite values ({_few(non_finite)})")
     network.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
 
 
