@@ -34,9 +34,10 @@ Limits (checked on writing and on reading, before anything is allocated):
     (what the encoder accepts); ``codebook_size``: 2 .. 2**32 (range coding: .. 2**16).
   * ``frames`` is the encoder's ``ceil(length * sample_rate / original_sample_rate / hop_length)``
     (one frame of tolerance); ``length`` is at most 24 hours at ``original_sample_rate``;
-    ``channels * n_codebooks * frames`` is at most ``MAX_CODES``.
-  * ``loudness_lufs``: null or -70 .. +10 LUFS (BS.1770's absolute gate up to a level no
-    normalised signal reaches), so restoring the level is a bounded gain.
+    ``channels * n_codebooks * frames`` is at most ``MAX_CODES`` (2**28).
+  * ``loudness_lufs``: null or -70 .. +10 LUFS (from BS.1770's absolute gate to a ceiling
+    the encoder records louder input at, with the matching gain), so restoring the level
+    is a bounded gain and never writes infinities or silence.
   * The payload must hold the codes the header claims: a raw payload exactly
     ``ceil(codes * bits / 8)`` bytes; a range-coded one at least the fewest bits any stream
     of that length codes to, and it must be the coding of the codes it decodes to (a header
