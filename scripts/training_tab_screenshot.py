@@ -31,7 +31,7 @@ def make_base(path: Path) -> None:
 
     from model.export import save_model_file
     from model.registry import family
-    from model.registry import preset
+    from model.training.presets import preset
 
     torch.manual_seed(0)
     architecture = preset("tiny").architecture
@@ -72,8 +72,8 @@ def main() -> int:
     ok = wait(lambda: window.session.clip is not None, 120)
     tab.data_panel.set_folder(str(recordings))
     ok &= wait(lambda: tab.data is not None, 60)
-    tab.preset_box.setCurrentText("tiny")
-    tab.steps_box.setValue(2000)
+    tab.setup.preset_box.setCurrentText("tiny")
+    tab.setup.steps_box.setValue(2000)
     tab.start()
     ok &= wait(lambda: tab.history.step >= args.steps, 900)
     ok &= wait(lambda: window.session.comparison.clip is not None, 120)

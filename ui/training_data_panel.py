@@ -1,5 +1,8 @@
 """The training tab's data section: the folder, and what the background scan found in it.
 
+A chosen folder is scanned off the GUI thread (:class:`app.training.data_scan.DataScan`); a
+scan's result is shown only if its folder is still the chosen one.
+
 Shows per top-level sub-folder how many files and how much audio (the groups the trainer
 samples equally often), the sample rates present, the files that cannot be read (with the
 reason on hover), and warnings about too little audio for the chosen preset.
@@ -11,13 +14,14 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxL
                                QLineEdit, QListWidget, QPushButton, QTableView, QTableWidget, QTableWidgetItem,
                                QVBoxLayout)
 
-from app.training.data_scan import DataSummary
+from app.training.data_scan import DataScan, DataSummary, data_warnings, passes_over_data
+from app.training.request import TrainingPreset
 from app.training.summary import format_minutes
 from ui import theme
+from ui.training_widgets import ROW_PX
 
 WARNING_COLOUR = "#ffd479"
 ERROR_COLOUR = "#ff9a9a"
-ROW_PX = 20
 ROWS_SHOWN = 5  # beyond this many sub-folders or unreadable files, the list scrolls
 
 
@@ -31,9 +35,12 @@ def fit_rows(view: QAbstractItemView, header_px: int = 0) -> None:
 
 class DataPanel(QGroupBox):
     folderChosen = Signal(str)
+    scanned = Signal()  # the chosen folder's summary is in :attr:`data`
 
     def __init__(self) -> None:
         super().__init__("Data")
+        self.data: DataSummary | None = None  # the chosen folder's, once scanned
+        self._scans: list[DataScan] = []
         self.path = QLineEdit()
         self.path.setObjectName("trainDataPath")
         self.path.setPlaceholderText("Folder of recordings (or drop one on this tab)")
@@ -75,6 +82,10 @@ class DataPanel(QGroupBox):
         layout.addWidget(self.unreadable)
         layout.addWidget(self.warnings)
         self._show_details(False)
+        self.folderChosen.connect(self.scan)
+
+    def folder(self) -> str:
+        return self.path.text().strip()
 
     def set_folder(self, folder: str) -> None:
         self.path.setText(folder)
@@ -84,6 +95,38 @@ class DataPanel(QGroupBox):
         folder = QFileDialog.getExistingDirectory(self, "Folder of recordings", self.path.text())
         if folder:
             self.set_folder(folder)
+
+    def scan(self, folder: str) -> None:
+        self.data = None
+        if not folder:
+            return
+        self.show_scanning()
+        scan = DataScan(folder)
+        scan.scanned.connect(self._on_scanned)
+        scan.failed.connect(self._on_scan_failed)
+        self._scans = [s for s in self._scans if s.isRunning()] + [scan]
+        scan.start()
+
+    def _on_scanned(self, folder: str, summary: DataSummary) -> None:
+        if folder == self.folder():
+            self.data = summary
+            self.scanned.emit()
+
+    def _on_scan_failed(self, folder: str, text: str) -> None:
+        if folder == self.folder():
+            self.show_failure(text)
+
+    def wait(self) -> None:
+        """Wait for the scans still running (their threads must not outlive the panel)."""
+        for scan in self._scans:
+            scan.wait()
+
+    def show_for(self, recipe: TrainingPreset | None) -> None:
+        """The scanned folder's summary, with what is too little in it for ``recipe``."""
+        if self.data is None or recipe is None:
+            return
+        warnings = data_warnings(self.data, recipe)
+        self.show_summary(self.data, warnings, passes_over_data(self.data, recipe, recipe.steps))
 
     def _show_details(self, visible: bool) -> None:
         for widget in (self.groups, self.rates):

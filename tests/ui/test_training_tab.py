@@ -25,7 +25,8 @@ from app.training.run import ACTIVE, FAILED, PAUSED, RUNNING, STOPPED
 from model import load_codec
 from model.export import save_model_file
 from model.training.exported_model import read_training_summary
-from model.registry import family, preset
+from model.registry import family
+from model.training.presets import preset
 from ui.main_window import build_main_window
 from ui.training_tab import TrainingTab
 
@@ -103,8 +104,8 @@ def choose_data(qtbot, tab, folder: Path) -> None:
 
 
 def set_up_quick_tiny(tab, steps: int) -> None:
-    tab.mode_box.setCurrentIndex(tab.mode_box.findData("quick"))
-    tab.preset_box.setCurrentText("tiny")
+    tab.setup.mode_box.setCurrentIndex(tab.setup.mode_box.findData("quick"))
+    tab.setup.preset_box.setCurrentText("tiny")
     tab.findChild(QWidget, "trainSteps").setValue(steps)
 
 
@@ -142,10 +143,10 @@ def test_a_dropped_folder_is_scanned_and_too_little_audio_is_said(qtbot, window,
     assert [groups.item(i, 0).text() for i in range(groups.rowCount())] == ["field", "music", "speech"]
     assert tab.data_panel.unreadable.item(0).text() == "✕ field/broken.wav"
     warnings = tab.findChild(QWidget, "trainDataWarnings")
-    tab.mode_box.setCurrentIndex(tab.mode_box.findData("scratch"))
-    tab.preset_box.setCurrentText("default")  # validates on 24 x 2 s: far more than the held-out files hold
+    tab.setup.mode_box.setCurrentIndex(tab.setup.mode_box.findData("scratch"))
+    tab.setup.preset_box.setCurrentText("default")  # validates on 24 x 2 s: far more than the held-out files hold
     assert "Too little audio for validation" in warnings.text()
-    tab.preset_box.setCurrentText("tiny")  # 2 x 0.5 s
+    tab.setup.preset_box.setCurrentText("tiny")  # 2 x 0.5 s
     assert "Too little audio for validation" not in warnings.text()
     assert "cannot be read" in warnings.text()
 
@@ -165,7 +166,7 @@ def test_a_crashing_training_is_reported_and_the_studio_carries_on(qtbot, window
     broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"format\": oops}")
     choose_data(qtbot, tab, recordings)
     set_up_quick_tiny(tab, 50)
-    tab.select_base(str(broken))
+    tab.setup.select_base(str(broken))
     click(qtbot, tab, "trainStart")
     qtbot.waitUntil(lambda: tab.run.state == FAILED, timeout=TIMEOUT_MS)
     assert tab.messages.level == "error"
