@@ -13,6 +13,9 @@ architecture), so only presets of the base's family are offered when the family 
 without loading weights (our own files say it in their header; "default" is the family of the
 default model's recipe).  The GUI never re-implements a trainer rule: anything it lets through
 that the trainer refuses comes back as the run's error, word for word.
+
+This is the studio's one door to the trainer's presets: the rest of ``app`` and ``ui`` reach them
+through the functions here.
 """
 from __future__ import annotations
 
@@ -96,6 +99,11 @@ def model_family(source: str | None) -> str | None:
     if source == "default":
         return preset(DEFAULT_PRESET).family
     return (read_model_header(source) or {}).get("family")
+
+
+def find_preset(name: str) -> TrainingPreset | None:
+    """The preset called ``name``, or None (a combo box briefly empty while it is refilled)."""
+    return presets().get(name)
 
 
 def presets_for(mode: str, family: str | None) -> list[str]:
