@@ -31,7 +31,7 @@ def make_base(path: Path) -> None:
 
     from model.export import save_model_file
     from model.registry import family
-    from model.training.presets import preset
+    from model.registry import preset
 
     torch.manual_seed(0)
     architecture = preset("tiny").architecture

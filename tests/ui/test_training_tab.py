@@ -25,8 +25,7 @@ from app.training.run import ACTIVE, FAILED, PAUSED, RUNNING, STOPPED
 from model import load_codec
 from model.export import save_model_file
 from model.training.exported_model import read_training_summary
-from model.registry import family
-from model.training.presets import preset
+from model.registry import family, preset
 from ui.main_window import build_main_window
 from ui.training_tab import TrainingTab
 
