@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from app.cli.devices import checked_device
+from app.cli.output_paths import output_path, warn_unless_suffix
 from app.cli.progress_bar import TerminalProgress
 from app.cli.terminal_text import printable
 from app.training.summary import summary_lines
@@ -39,16 +39,9 @@ def _codebooks_for(codec: Codec, n: int | None, kbps: float | None) -> int | Non
     return None
 
 
-def _check_output(path: str) -> Path:
-    out = Path(path)
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        raise ValueError(f"{out}: the output folder does not exist")
-    return out
-
-
 def run_encode(args: argparse.Namespace) -> int:
-    out = _check_output(args.output)
+    out = output_path(args.output, args.input, ".rvq")
+    warn_unless_suffix(out, ".rvq")
     codec = _load(args)
     n = _codebooks_for(codec, args.codebooks, args.kbps)
     report = compress_file(codec, args.input, out, n, normalize=not args.no_normalize,
@@ -62,7 +55,7 @@ def run_encode(args: argparse.Namespace) -> int:
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    out = _check_output(args.output)
+    out = output_path(args.output, args.input, ".wav")
     codec = _load(args)
     audio = decompress_file(codec, args.input, out, args.codebooks, progress=TerminalProgress("decoding"))
     print(f"{printable(str(out))}: {audio.duration:.2f} s, {audio.channels} channel(s), {audio.sample_rate} Hz")
