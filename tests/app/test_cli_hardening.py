@@ -140,3 +140,15 @@ def test_eval_table_escapes_the_model_name(hostile_model, wav, capsys):
     assert main(["eval", str(wav), "--model", str(hostile_model)]) == 0
     out = capsys.readouterr().out
     assert _no_raw_controls(out) and out.startswith("evil\\x1b]0;owned\\x07")
+
+
+def test_a_7_1_stem_encodes_decodes_and_evaluates(tmp_path, capsys):
+    """Eight channels: more than pyloudnorm's five, loudness-normalised all the same."""
+    source = tmp_path / "stem.wav"
+    t = np.arange(48000) / 48000
+    sf.write(source, np.stack([0.05 * (c + 1) * np.sin(2 * np.pi * (200 + 50 * c) * t) for c in range(8)], 1), 48000)
+    rvq, back = tmp_path / "stem.rvq", tmp_path / "back.wav"
+    assert main(["encode", str(source), "-o", str(rvq), "--model", MODEL]) == 0
+    assert main(["decode", str(rvq), "-o", str(back), "--model", MODEL]) == 0
+    assert main(["eval", str(source), "--model", MODEL, "--json"]) == 0
+    assert sf.info(back).channels == 8 and capsys.readouterr().err.count("error") == 0
