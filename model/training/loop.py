@@ -45,6 +45,7 @@ from model.training.progress import Reporter
 from model.training.run_config import (RunConfig, TrainingOptions, new_config, read_run_config, resumed_config,
                                       write_run_config)
 from model.training.run_folder import RunFolder
+from model.training.run_lock import RunLock
 from model.training.step import LossNotFiniteError, TrainingStep
 from model.training.validation import VALIDATION_SEED, ValidationResult, validate
 
@@ -71,9 +72,11 @@ def train(options: TrainingOptions, reporter: Reporter) -> TrainingResult:
     if options.threads:
         torch.set_num_threads(options.threads)
     ctx = distributed.start(options.device)
+    lock = RunLock(RunFolder(options.out).lock_path)  # taken by rank 0 before it reads the folder
     try:
-        return Trainer(options, ctx, reporter).run()
+        return Trainer(options, ctx, reporter, lock).run()
     finally:
+        lock.release()
         ctx.close()
         if options.compile:
             _release_compile_workers()
@@ -118,8 +121,9 @@ def _fingerprint(corpus: Corpus) -> str:
 
 
 class Trainer:
-    def __init__(self, options: TrainingOptions, ctx: distributed.DistributedContext, reporter: Reporter) -> None:
-        self.options, self.ctx = options, ctx
+    def __init__(self, options: TrainingOptions, ctx: distributed.DistributedContext, reporter: Reporter,
+                 lock: RunLock) -> None:
+        self.options, self.ctx, self.lock = options, ctx, lock
         self.reporter = reporter if ctx.is_main else _NullReporter()  # rank 0 speaks for all
         self.run_folder = RunFolder(options.out)
         self.checkpoints = CheckpointFolder(self.run_folder.checkpoints)
@@ -168,8 +172,23 @@ class Trainer:
     # -- setup ---------------------------------------------------------------------------
     def _resolve_run(self) -> tuple[RunConfig, str | None]:
         options, run = self.options, self.run_folder
+        existed = run.path.exists()
+        self.lock.acquire()
+        try:
+            return self._resolve_locked_run()
+        except Exception:
+            if not existed:  # a refused new run leaves no folder behind
+                self.lock.release()
+                run.lock_path.unlink(missing_ok=True)
+                if not any(run.path.iterdir()):
+                    run.path.rmdir()
+            raise
+
+    def _resolve_locked_run(self) -> tuple[RunConfig, str | None]:
+        options, run = self.options, self.run_folder
         saved = read_run_config(run)
         if saved is not None and options.resume:
+            self._refuse_resume_without_checkpoints()
             config = resumed_config(saved, options)
             if config.preset != saved.preset:  # a changed setting holds for later resumes too
                 write_run_config(run, config)
@@ -185,6 +204,20 @@ class Trainer:
         self._corpora = self._scan_data(config)  # refuse bad data before the run folder is created
         write_run_config(run, config)
         return config, name
+
+    def _refuse_resume_without_checkpoints(self) -> None:
+        """Resuming without a step checkpoint would start again from step 0 and overwrite the
+        run's best model with an untrained one: refuse while there is a trained model to lose."""
+        run = self.run_folder
+        if self.checkpoints.periodic():
+            return
+        trained = [p for p in (run.best_checkpoint, run.model_path) if p.exists()]
+        if trained:
+            raise TrainingStateError(
+                f"{run.path} has no step checkpoint to resume from ({run.checkpoints}/step-*.pt are gone), "
+                f"but holds a trained model ({', '.join(p.name for p in trained)}): resuming would start "
+                "again from step 0 and overwrite it. Start a new run in another folder instead"
+                + (f" (--from {run.model_path} fine-tunes from that model)" if run.model_path.exists() else ""))
 
     @staticmethod
     def _scan_data(config: RunConfig) -> tuple[Corpus, Corpus, str]:

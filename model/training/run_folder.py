@@ -57,6 +57,11 @@ class RunFolder:
         return self.path / LATEST_MODEL_NAME
 
     @property
+    def lock_path(self) -> Path:
+        """Locked by the training process for the life of the run (:mod:`model.training.run_lock`)."""
+        return self.path / ".lock"
+
+    @property
     def studio_folder(self) -> Path:
         return self.path / STUDIO_NAME
 
