@@ -52,7 +52,8 @@ def block_powers(samples: np.ndarray, rate: int) -> np.ndarray:
         weighted = np.asarray(channel, dtype=np.float64)
         for stage in filters:
             weighted = stage.apply_filter(weighted)
-        energy = np.concatenate([[0.0], np.cumsum(np.square(weighted))])
+        energy = np.zeros(len(weighted) + 1)
+        np.cumsum(np.square(weighted, out=weighted), out=energy[1:])
         powers[index] = (energy[upper] - energy[lower]) / (BLOCK_SECONDS * rate)
     return powers
 
