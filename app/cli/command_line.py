@@ -137,7 +137,10 @@ def _train_parser(sub) -> None:
     tr.add_argument("--seed", type=int, help="random seed of a new run (default 0)")
     tr.add_argument("--workers", type=int, default=1, metavar="W",
                     help="data loading processes (default 1; 0 loads in the training process)")
-    tr.add_argument("--threads", type=int, metavar="T", help="torch threads for the training step")
+    tr.add_argument("--threads", type=int, metavar="T",
+                    help="torch threads for the training step (default: all cores but one, at least 1; "
+                         "more threads than free cores make every step wait for a descheduled thread, "
+                         "several times slower than one thread)")
     tr.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     tr.add_argument("--compile", action="store_true",
                     help="compile the generator with torch.compile: faster steps after minutes of compiling "

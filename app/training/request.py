@@ -19,7 +19,6 @@ through the functions here.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 from model.registry import DEFAULT_PRESET, FAMILIES, fine_tune_preset, preset, presets
 from model.training.exported_model import read_model_header
 from model.training.recipes import TrainingPreset
+from model.training.run_config import default_threads as training_default_threads
 
 MODES = {
     "quick": "Quick fine-tune (decoder only, same codes)",
@@ -88,8 +88,8 @@ def resume_args(out: str, device: str = "cpu", threads: int | None = None, worke
 
 
 def default_threads() -> int:
-    """All cores but one: the studio stays responsive while training runs."""
-    return max(1, (os.cpu_count() or 2) - 1)
+    """The trainer's own default (all cores but one), shown in the form before a run starts."""
+    return training_default_threads()
 
 
 def model_family(source: str | None) -> str | None:

@@ -42,7 +42,7 @@ from model.training.excerpts import ExcerptSpec, Failure
 from model.training.exported_model import export_model
 from model.training.recipes import build_discriminator
 from model.training.progress import Reporter
-from model.training.run_config import (RunConfig, TrainingOptions, new_config, read_run_config, resumed_config,
+from model.training.run_config import (RunConfig, TrainingOptions, default_threads, new_config, read_run_config, resumed_config,
                                       write_run_config)
 from model.training.run_folder import RunFolder
 from model.training.run_lock import RunLock
@@ -69,8 +69,7 @@ class _NullReporter:
 
 def train(options: TrainingOptions, reporter: Reporter) -> TrainingResult:
     """Run (or resume) the training described by ``options``; progress goes to ``reporter``."""
-    if options.threads:
-        torch.set_num_threads(options.threads)
+    torch.set_num_threads(options.threads or default_threads())
     ctx = distributed.start(options.device)
     lock = RunLock(RunFolder(options.out).lock_path)  # taken by rank 0 before it reads the folder
     try:

@@ -14,6 +14,7 @@ overwrites weeks of training by forgetting ``--resume``.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,7 +58,7 @@ class TrainingOptions:
     seed: int | None = None
     resume: bool = False
     workers: int = 1
-    threads: int | None = None
+    threads: int | None = None  # None: default_threads()
     compile: bool = False  # torch.compile the generator's training forward (not part of config.json)
     device: str | None = None
     json_progress: bool = False
@@ -91,6 +92,20 @@ class RunConfig:
                        data["created"])
         except (KeyError, TypeError, ValueError) as exc:
             raise TrainingStateError(f"{CONFIG_NAME} is damaged ({exc})") from None
+
+
+def default_threads() -> int:
+    """Torch threads per training process when ``--threads`` is not given: the cores this
+    process may run on but one, shared among the processes torchrun started on this machine.
+
+    Intra-op threads wait for each other after every operator, so a thread whose core is taken
+    by other work stalls every step: more threads than free cores does not slow a run down in
+    proportion, it collapses it (benchmarks/bench_threads_busy.py measures it). Leaving a core
+    free keeps a run at its pace while the studio, a second run or a build uses the machine.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 2)
+    processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return max(1, (cores - 1) // processes)
 
 
 def read_run_config(run: RunFolder) -> RunConfig | None:
