@@ -107,14 +107,18 @@ def _infer_config(state: dict[str, torch.Tensor]) -> EncodecConfig:
     convs = layer_indices("encoder", r"conv\.conv\.")
     decoder_convs = layer_indices("decoder", r"conv\.conv\.")
     blocks = layer_indices("encoder", r"block\.1\.")
+    lacking = [part for part, present in (("encoder convolutions", len(convs) >= 3), ("encoder residual blocks", blocks),
+                                          ("decoder convolutions", decoder_convs)) if not present]
+    if lacking:  # the settings are read from these layers: without them there is no model to describe
+        raise ValueError(f"layers are missing (no {', no '.join(lacking)})")
     first = _weight(state, f"encoder.model.{convs[0]}.conv.conv")
     last = _weight(state, f"encoder.model.{convs[-1]}.conv.conv")
     strided = [_weight(state, f"encoder.model.{i}.conv.conv") for i in convs[1:-1]]
     block = _weight(state, f"encoder.model.{blocks[0]}.block.1.conv.conv")
     embed = state["quantizer.vq.layers.0._codebook.embed"]
     n_q = len([k for k in state if re.fullmatch(r"quantizer\.vq\.layers\.\d+\._codebook\.embed", k)])
-    if not strided or n_q == 0:
-        raise ValueError("incomplete EnCodec state dict")
+    if n_q == 0:
+        raise ValueError("layers are missing (no codebooks)")
     ratios = tuple(w.shape[-1] // 2 for w in reversed(strided))
     hop = math.prod(ratios)
     bits = math.log2(embed.shape[0])

@@ -22,7 +22,7 @@ from torch import nn
 from model.codec import Codec
 from model.layers import unfold_weight_norm
 from model.bundled_files import DEFAULT_MODEL_PATH
-from model.registry import DEFAULT_PRESET, FAMILIES, StateDict, family, preset
+from model.registry import DEFAULT_PRESET, FAMILIES, Family, StateDict, family, preset
 
 FORMAT_TAG = "rvq-studio"
 
@@ -69,14 +69,26 @@ def _load_path(path: Path, device: str | torch.device, name: str | None = None) 
     else:
         family_key, config, state = _read_torch(path)
         trained, display = True, name or path.stem
-    fam = family(family_key)
-    try:
-        network = fam.build(config)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path.name}: invalid {fam.title} configuration: {exc}") from None
-    load_weights_strict(network, state, path.name)
+    network = _build(family(family_key), config, state, path.name)
+    _copy_weights(network, state)
     return Codec(network, name=display, family=family_key, config=config, device=device,
                  trained=trained, source=str(path))
+
+
+def _build(fam: Family, config: dict, state: StateDict, label: str) -> nn.Module:
+    """``fam``'s network for ``config``, once ``state`` is known to fit it.
+
+    The architecture is first built on the meta device (shapes, no memory) and held against the
+    file's weights: settings that would make a network far larger than the file -- a width of a
+    billion channels -- are refused before anything is allocated.
+    """
+    try:
+        with torch.device("meta"):
+            skeleton = fam.build(config)
+    except (TypeError, ValueError, ArithmeticError, RuntimeError) as exc:  # RuntimeError: sizes beyond any memory
+        raise CheckpointError(f"{label}: invalid {fam.title} configuration: {str(exc).splitlines()[0]}") from None
+    check_weights(skeleton, state, label)
+    return fam.build(config)
 
 
 def _is_safetensors(path: Path) -> bool:
@@ -136,6 +148,20 @@ def normalise_weight_norm_keys(state: StateDict) -> StateDict:
 
 def load_weights_strict(network: nn.Module, state: StateDict, label: str) -> None:
     """Copy ``state`` into ``network``; any key or shape mismatch is a :class:`CheckpointError`."""
+    check_weights(network, state, label)
+    _copy_weights(network, state)
+
+
+def _copy_weights(network: nn.Module, state: StateDict) -> None:
+    """``state`` into ``network``, whose keys and shapes :func:`check_weights` has matched."""
+    expected = network.state_dict()
+    network.load_state_dict({k: v.to(expected[k].dtype) for k, v in normalise_weight_norm_keys(state).items()},
+                            strict=True)
+
+
+def check_weights(network: nn.Module, state: StateDict, label: str) -> None:
+    """Raise a :class:`CheckpointError` naming every key or shape of ``state`` that ``network`` lacks,
+    or weights that are not finite."""
     state = normalise_weight_norm_keys(state)
     expected = network.state_dict()
     missing = sorted(set(expected) - set(state))
@@ -155,7 +181,6 @@ def load_weights_strict(network: nn.Module, state: StateDict, label: str) -> Non
     non_finite = sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
     if non_finite:  # such a model decodes every file to NaN or full-scale noise
         raise CheckpointError(f"{label}: {len(non_finite)} weights hold NaN or infinite values ({_few(non_finite)})")
-    network.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
 
 
 def _few(keys: list[str], n: int = 4) -> str:
