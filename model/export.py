@@ -7,6 +7,10 @@ The same weights always give the same bytes. safetensors writes the header's met
 hash-map order, which changes from call to call, so re-exporting an unchanged model would
 otherwise make a byte-different file (churn in git, no reproducible builds); the header is
 rewritten with its metadata keys sorted before the file is written.
+
+A model file's name is in its header (it is what the studio and ``info`` show, and what a .rvq
+file records as the model that made it -- beside the weights' digest, which is what decoding
+checks). :func:`copy_model_file` writes a copy under another name without touching the tensors.
 """
 from __future__ import annotations
 
@@ -46,14 +50,26 @@ def save_model_file(
         "trained": "true" if trained else "false",
         **(extra or {}),
     }
-    write_bytes_atomic(path, _with_sorted_metadata(save(state, metadata=meta)))
+    write_bytes_atomic(path, _with_metadata(save(state, metadata=meta)))
 
 
-def _with_sorted_metadata(blob: bytes) -> tuple[bytes | memoryview, ...]:
-    """``blob``'s header and data, the header's metadata in key order (the tensors already are)."""
+def copy_model_file(source: str | Path, target: str | Path, name: str) -> None:
+    """Write our model file ``source`` atomically to ``target``, named ``name`` in its header.
+
+    The tensors are copied byte for byte, so the copy has the source's weights digest and
+    decodes the .rvq files the source made. ``source`` is read in one go: a copy racing a
+    writer's atomic replacement of it gets the old or the new file whole.
+    """
+    blob = Path(source).read_bytes()
+    write_bytes_atomic(target, _with_metadata(blob, name=name))
+
+
+def _with_metadata(blob: bytes, **changes: str) -> tuple[bytes | memoryview, ...]:
+    """``blob``'s header and data, the header's metadata updated by ``changes`` and in key order
+    (the tensors already are)."""
     size = struct.unpack("<Q", blob[:8])[0]
     header = json.loads(blob[8:8 + size])
-    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    header["__metadata__"] = dict(sorted({**header["__metadata__"], **changes}.items()))
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)  # safetensors aligns the data to 8 bytes with spaces
     return struct.pack("<Q", len(text)), text, memoryview(blob)[8 + size:]

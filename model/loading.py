@@ -65,7 +65,7 @@ def _load_path(path: Path, device: str | torch.device, name: str | None = None) 
     if _is_safetensors(path):
         family_key, config, state, meta = _read_own(path)
         trained = meta.get("trained", "true") != "false"
-        display = name or meta.get("name") or path.stem
+        display = name or _shown_name(path, meta.get("name"))
     else:
         family_key, config, state = _read_torch(path)
         trained, display = True, name or path.stem
@@ -73,6 +73,22 @@ def _load_path(path: Path, device: str | torch.device, name: str | None = None) 
     _copy_weights(network, state)
     return Codec(network, name=display, family=family_key, config=config, device=device,
                  trained=trained, source=str(path))
+
+
+def _shown_name(path: Path, claimed: str | None) -> str:
+    """The name a model file's header gives it; its file name where the header names none, or
+    claims "default" without being the bundled file (that name says which model made a .rvq file
+    and what the status bar shows: it must not be taken by another model)."""
+    if not claimed or claimed == "default" and not _is_bundled(path):
+        return path.stem
+    return claimed
+
+
+def _is_bundled(path: Path) -> bool:
+    try:
+        return DEFAULT_MODEL_PATH.is_file() and path.samefile(DEFAULT_MODEL_PATH)
+    except OSError:
+        return False
 
 
 def _build(fam: Family, config: dict, state: StateDict, label: str) -> nn.Module:

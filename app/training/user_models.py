@@ -6,15 +6,16 @@ the run folder, so "Use this model" copies it into the app's ``models/`` folder 
 one.  The copy is atomic (temporary file in the same folder, fsync, rename): the picker never
 sees half a file, and a copy racing the trainer's own atomic rewrite gets either the old or
 the new model whole.  The training summary travels inside the file's header, so the copy
-needs no side file.
+needs no side file.  The copy's header names it after its file -- the name the picker lists
+("Mine: <name>"), the status bar and ``rvq-studio info`` show -- while its tensors stay the
+run's to the byte, so .rvq files made with the run's model decode with the kept one.
 """
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
-from model.atomic_file import atomic_path
+from model.export import copy_model_file
 from model.training.exported_model import read_training_summary
 
 SUFFIX = ".safetensors"
@@ -31,7 +32,7 @@ def safe_stem(name: str) -> str:
 
 
 def keep_model(run_model: str | Path, folder: str | Path, name: str) -> Path:
-    """Copy ``run_model`` to ``folder/<name>.safetensors`` (``<name>-2`` ... if taken)."""
+    """Copy ``run_model`` to ``folder/<name>.safetensors`` (``<name>-2`` ... if taken), named after that file."""
     run_model, folder = Path(run_model), Path(folder)
     if not run_model.is_file():
         raise KeepModelError(f"no model to keep yet: {run_model} does not exist (it appears at the first validation)")
@@ -42,8 +43,7 @@ def keep_model(run_model: str | Path, folder: str | Path, name: str) -> Path:
     target, k = folder / f"{stem}{SUFFIX}", 2
     while target.exists():
         target, k = folder / f"{stem}-{k}{SUFFIX}", k + 1
-    with atomic_path(target) as tmp:
-        shutil.copyfile(run_model, tmp)
+    copy_model_file(run_model, target, target.stem)
     return target
 
 

@@ -137,11 +137,13 @@ class Trainer:
         self._corpora: tuple[Corpus, Corpus, str] | None = None
         self.resumed_from: str | None = None
         self.resumed_lr_gamma: float | None = None  # the decay the checkpoint was trained with
-        self.config, base_name = _on_main(ctx, self._resolve_run)
+        self.config = _on_main(ctx, self._resolve_run)
         self.preset = preset = self.config.preset
         self.train_corpus, self.val_corpus, self.validation_source = _on_main(
             ctx, lambda: self._corpora or self._scan_data(self.config))
-        self.name = base_name or self.run_folder.path.name
+        # the run's model is named after the run, fresh or resumed; its base is recorded in the
+        # training summary (base_model), and "default" stays the bundled model's name
+        self.name = self.run_folder.path.name
 
         torch.manual_seed(self.config.seed)
         generator = self._base_network or codec_family(self.config.family).build(self.config.architecture)
@@ -169,7 +171,7 @@ class Trainer:
         self.validation_audio = self._load_validation_set() if ctx.is_main else None
 
     # -- setup ---------------------------------------------------------------------------
-    def _resolve_run(self) -> tuple[RunConfig, str | None]:
+    def _resolve_run(self) -> RunConfig:
         options, run = self.options, self.run_folder
         existed = run.path.exists()
         self.lock.acquire()
@@ -183,7 +185,7 @@ class Trainer:
                     run.path.rmdir()
             raise
 
-    def _resolve_locked_run(self) -> tuple[RunConfig, str | None]:
+    def _resolve_locked_run(self) -> RunConfig:
         options, run = self.options, self.run_folder
         saved = read_run_config(run)
         if saved is not None and options.resume:
@@ -191,18 +193,18 @@ class Trainer:
             config = resumed_config(saved, options)
             if config.preset != saved.preset:  # a changed setting holds for later resumes too
                 write_run_config(run, config)
-            return config, None
+            return config
         if run.holds_run():
             raise TrainingStateError(f"{run.path} already holds a training run: add --resume to continue it, "
                                      "or choose another --out folder")
-        base, name = None, None
+        base = None
         if options.from_model is not None:
-            family_key, architecture, self._base_network, name = load_network(options.from_model)
+            family_key, architecture, self._base_network, _ = load_network(options.from_model)
             base = (family_key, architecture)
         config = new_config(options, base)
         self._corpora = self._scan_data(config)  # refuse bad data before the run folder is created
         write_run_config(run, config)
-        return config, name
+        return config
 
     def _refuse_resume_without_checkpoints(self) -> None:
         """Resuming without a step checkpoint would start again from step 0 and overwrite the
@@ -325,6 +327,7 @@ class Trainer:
             "world_size": self.ctx.world_size,
             "threads": torch.get_num_threads(),  # per process: with world_size, what the run's CPU-hours count
             "gan_start_step": self.preset.gan_start_step,
+            "val_every": self.preset.val_every,
             "lr": self.step_fn.lr,  # the rate at this step, where the decay below starts
             "lr_gamma": self.preset.lr_gamma,
             "resumed_lr_gamma": self.resumed_lr_gamma,
@@ -478,21 +481,17 @@ class _Batches:
 
 
 class _RateMeter:
-    """Training steps per second, smoothed, not counting validation and checkpoint time."""
-
-    SMOOTHING = 0.1
+    """Training steps per second over the steps since the previous report, not counting
+    validation and checkpoint time: the pace now, not a mean that still carries the first
+    step's start-up (loader processes, first-call allocations)."""
 
     def __init__(self) -> None:
         self.last = time.perf_counter()
-        self.seconds_per_step: float | None = None
+        self.steps, self.seconds = 0, 0.0
 
     def tick(self) -> None:
         now = time.perf_counter()
-        elapsed, self.last = now - self.last, now
-        if self.seconds_per_step is None:
-            self.seconds_per_step = elapsed
-        else:
-            self.seconds_per_step += self.SMOOTHING * (elapsed - self.seconds_per_step)
+        self.steps, self.seconds, self.last = self.steps + 1, self.seconds + now - self.last, now
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
@@ -500,4 +499,7 @@ class _RateMeter:
         self.last = time.perf_counter()
 
     def rate(self) -> float | None:
-        return 1.0 / self.seconds_per_step if self.seconds_per_step else None
+        """The rate since the previous call (a report), which starts the next interval."""
+        rate = self.steps / self.seconds if self.seconds > 0 else None
+        self.steps, self.seconds = 0, 0.0
+        return rate

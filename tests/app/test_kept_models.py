@@ -4,17 +4,21 @@ from __future__ import annotations
 import json
 
 import pytest
+import soundfile as sf
 import torch
+from safetensors.torch import load_file
 
 from app.cli.command_line import main
 from app.studio.model_catalog import model_entries
 from app.studio.settings import StudioSettings
-from synthetic_audio import write_recordings_folder
+from synthetic_audio import write_music_clip, write_recordings_folder
 from app.training.summary import model_summary_text, summary_lines
 from app.training.user_models import KeepModelError, keep_model, kept_models
+from model import load_codec
+from model.compression import compress_file, decompress_file
 from model.export import save_model_file
 from model.registry import family, preset
-from model.training.exported_model import read_training_summary
+from model.training.exported_model import read_model_header, read_training_summary
 from model.training.run_folder import RunFolder
 
 
@@ -33,9 +37,33 @@ def test_keeping_copies_the_model_whole_under_a_new_name_each_time(run_model, tm
     first = keep_model(run_model, tmp_path / "models", "my run")
     second = keep_model(run_model, tmp_path / "models", "my run")
     assert (first.name, second.name) == ("my-run.safetensors", "my-run-2.safetensors")
-    assert first.read_bytes() == second.read_bytes() == run_model.read_bytes()
+    assert _tensors(first) == _tensors(second) == _tensors(run_model)
     assert kept_models(tmp_path / "models") == sorted([first, second])
     assert not list((tmp_path / "models").glob(".*"))  # no temporary file left behind
+
+
+def _tensors(path) -> dict[str, bytes]:
+    return {key: value.numpy().tobytes() for key, value in load_file(str(path)).items()}
+
+
+def test_a_kept_model_is_named_after_its_file(run_model, tmp_path, capsys):
+    kept = keep_model(run_model, tmp_path / "models", "my run")
+    kept_again = keep_model(run_model, tmp_path / "models", "my run")
+    assert load_codec(kept).name == "my-run" and load_codec(kept_again).name == "my-run-2"
+    header, run_header = read_model_header(kept), read_model_header(run_model)
+    assert header == {**run_header, "name": "my-run"}  # the training summary and all else travel unchanged
+    assert main(["info", str(kept)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "my-run"
+
+
+def test_rvq_files_made_with_the_run_model_decode_with_the_kept_one(run_model, tmp_path):
+    wav = write_music_clip(tmp_path / "c.wav", 0.5, 16000)
+    kept = keep_model(run_model, tmp_path / "models", "my run")
+    compress_file(load_codec(run_model), wav, tmp_path / "c.rvq")
+    by_run, by_kept = tmp_path / "run.wav", tmp_path / "kept.wav"
+    decompress_file(load_codec(run_model), tmp_path / "c.rvq", by_run)
+    decompress_file(load_codec(kept), tmp_path / "c.rvq", by_kept)
+    assert sf.read(by_kept)[0].tolist() == sf.read(by_run)[0].tolist()
 
 
 def test_only_a_training_runs_model_can_be_kept(run_model, tmp_path):
