@@ -20,6 +20,7 @@ from app.studio.settings import StudioSettings
 from app.studio.session import StudioSession
 from ui import theme
 from ui.codebook_panel import CodebookPanel
+from ui.elided_label import ElidedLabel
 from ui.message_bar import MessageBar
 from ui.model_picker import ModelPicker
 from ui.quality_panel import QualityPanel
@@ -34,6 +35,7 @@ AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.opus *.mp3 *.aif *.aiff);;All 
 MODEL_FILTER = "Model files (*.pth *.safetensors *.pt);;All files (*)"
 FRAME_MS = 25  # 40 fps playhead and meters
 SCREENSHOT_TIMEOUT_S = 1800
+STATUS_MODEL_CHARS = 36  # width of the status bar's model field: a longer name is elided, never widening it
 
 
 class MainWindow(QMainWindow):
@@ -136,9 +138,12 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         """Separate fields (model and device, bitrate, rendering, measuring), each its own label.
 
-        Steady labels: the rendering field changes with every chunk (see ui.steady_label)."""
+        Every field keeps its width when the model changes, so none moves: the model's name is
+        elided to a fixed width (whole in its tooltip); the others are steady labels (see
+        ui.steady_label: the rendering field changes with every chunk) with room for any model's
+        widest text (see :meth:`_reserve_texts`)."""
         status = self.statusBar()
-        self.status_model = SteadyLabel("No model")
+        self.status_model = ElidedLabel("No model", STATUS_MODEL_CHARS)
         self.status_model.setObjectName("statusModel")
         self.status_rate = SteadyLabel("")
         self.status_rate.setObjectName("statusRate")
@@ -238,6 +243,7 @@ class MainWindow(QMainWindow):
         self.timeline.loopChanged.connect(self._on_loop_moved)
         self.timeline.scaleChanged.connect(s.set_frequency_scale)
         s.comparisonChanged.connect(t.source_toggle.set_comparison)
+        s.comparison.ready.connect(self._show_views_model)  # the Fine-tuned source became playable
         s.residualGainChanged.connect(self._show_residual_gain)
         self.training.modelKept.connect(lambda _path: self.model_box.fill(self.model_box.source() or "default"))
 
@@ -430,7 +436,17 @@ class MainWindow(QMainWindow):
             labels[key].setText(text)
         self._show_residual_gain()
         self.status_model.setText(f"{info.name}  ·  {info.device}")
+        self._show_views_model()
         self._on_render(s.n)
+
+    def _show_views_model(self) -> None:
+        """Name the model the views draw; while the Fine-tuned source is heard (its rendering is
+        playable), say that it is heard but not the one drawn."""
+        s = self.session
+        if s.model is None:
+            return
+        heard = s.comparison.model if s.source == "finetuned" and s.comparison.renders(s.clip) else None
+        self.timeline.show_views_model(s.model.name, heard.name if heard is not None else None)
 
     def _selection_labels(self) -> dict[str, SteadyLabel]:
         """The labels :func:`ui.studio_texts.selection_texts` writes, by its keys."""
@@ -452,6 +468,11 @@ class MainWindow(QMainWindow):
         frames[self.timeline.overview].note.reserve(rendered_note(n, 1.0) for n in counts)
         self.status_render.reserve(render_status(n, 1.0, 1.0) for n in counts)
         self.status_measured.reserve(measured_status(k, len(kbps)) for k in range(len(kbps) + 1))
+        # and any other model's (three-digit counts and bitrates): the next model moves no field
+        widest = (999.99,) * 999
+        self.status_rate.reserve([selection_texts(widest, len(widest))["status_rate"]])
+        self.status_render.reserve([render_status(len(widest), 1.0, 1.0)])
+        self.status_measured.reserve([measured_status(len(widest), len(widest))])
 
     def _show_residual_gain(self, *_args) -> None:
         self.timeline.set_note(self.timeline.spectrograms["residual"], residual_note(self.session.residual_gain_db))

@@ -2,7 +2,9 @@
 
 A time ruler on top, then the waveform, the four spectrograms and the tokens, each under a
 slim title strip: the title on the left, what the view's colours mean on the right, so no
-text covers the data. One :class:`ui.colour_scale.ColourScale` and the Top / Range spin
+text covers the data.  The views drawn from a model's rendering (reconstruction, residual,
+what a codebook adds, the tokens) name that model beside their title: the studio's model,
+also while a second one is heard through the Fine-tuned source, which their strip then says. One :class:`ui.colour_scale.ColourScale` and the Top / Range spin
 boxes edit the same levels, applied to all four spectrogram images, so a colour means the
 same dB everywhere. Views sit in a vertical splitter so a user can give room to what they
 study.
@@ -27,6 +29,7 @@ SPECTROGRAMS = {
 }
 DEFAULT_RANGE_DB = 90.0
 TITLE_STRIP_PX = 17
+MODEL_VIEWS = ("reconstruction", "residual", "adds")  # spectrograms drawn from a model's rendering
 
 
 class TitledView(QWidget):
@@ -39,6 +42,8 @@ class TitledView(QWidget):
         # steady: the notes change with every rendered chunk and slider move (see ui.steady_label)
         self.title = SteadyLabel(plot.title)
         self.title.setObjectName("viewTitle")
+        self.model = SteadyLabel("")  # the model whose rendering the view draws, where it draws one
+        self.model.setObjectName("viewModel")
         self.note = SteadyLabel("", Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.note.setObjectName("viewNote")
         strip = QWidget()
@@ -47,6 +52,8 @@ class TitledView(QWidget):
         row = QHBoxLayout(strip)
         row.setContentsMargins(LEFT_AXIS_PX + 2, 0, 6, 0)
         row.addWidget(self.title)
+        row.addSpacing(8)
+        row.addWidget(self.model)
         row.addStretch(1)
         row.addWidget(self.note)
         layout = QVBoxLayout(self)
@@ -166,6 +173,17 @@ class TimelinePanel(QWidget):
     # -- content ----------------------------------------------------------------------------
     def set_note(self, plot: TimePlot, text: str) -> None:
         self.frames[plot].note.setText(text)
+
+    def show_views_model(self, name: str, heard_instead: str | None = None) -> None:
+        """Name ``name`` as the model the model's views draw; ``heard_instead``: the model heard
+        meanwhile (the Fine-tuned source), which they do not draw."""
+        text = f"model: {name}" + (f"  ·  heard: Fine-tuned {heard_instead}, not drawn" if heard_instead else "")
+        style = f"color: {theme.PLAYHEAD if heard_instead else theme.MUTED}; font-size: 8pt;"
+        for plot in [*(self.spectrograms[key] for key in MODEL_VIEWS), self.tokens]:
+            label = self.frames[plot].model
+            if label.styleSheet() != style:  # a new style re-lays the strip out: only when it changes
+                label.setStyleSheet(style)
+            label.setText(text)
 
     def set_duration(self, seconds: float) -> None:
         for plot in [self.ruler, *self.plots]:
