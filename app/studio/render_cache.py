@@ -6,24 +6,31 @@ are keyed ``(n, chunk)`` and hold immutable ``[frames, channels]`` float32 array
 callback reads them with a plain dict lookup (atomic under the GIL), never a lock, while the
 worker adds chunks and evicts old ones under a lock of its own.
 
-The budget is hard: the cache never holds more. Eviction is least-recently-rendered, first
+The budget is hard: the cache never holds more, whatever the counts and the clip's length
+(the residual and "what codebook n adds" are never stored: they are differences taken
+from these chunks where they are needed). A 10-minute stereo clip's rendering at one
+count is ~200 MB, so its twelve would take 2.5 GB; the default budget holds about five of
+them, and what does not fit is rendered again when it is wanted. Eviction goes first
 over chunks of counts that are not protected (the counts being listened to and the one
-selected), so sweeping the slider never drops what is playing while anything else can go;
-only when the protected counts alone exceed the budget (a long clip, a small budget) do
-their oldest chunks make way too. :meth:`RenderCache.has_room` lets the planner stop
+selected), furthest from a protected count first -- the next slider positions stay, the
+far ones go -- and least recently rendered first among counts as far; so sweeping the
+slider never drops what is playing while anything else can go. Only when the protected
+counts alone exceed the budget (a long clip, a small budget) do their oldest chunks make
+way too. :meth:`RenderCache.has_room` lets the planner stop
 rendering speculative chunks once the budget is reached, and :meth:`RenderCache.fits`
 tells it when the protected counts no longer fit, so it renders only what is about to be
 played instead of churning (see :mod:`app.studio.render_planner`).
 """
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_BUDGET_BYTES = 1 << 30
+DEFAULT_BUDGET_BYTES = 1 << 30  # with the model, the original and the views: a 10-minute clip within 2.5 GB
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,9 @@ class RenderCache:
         if budget_bytes < self.chunk_bytes:
             raise ValueError(f"a render cache of {budget_bytes} bytes cannot hold one chunk ({self.chunk_bytes} bytes)")
         self._chunks: dict[tuple[int, int], np.ndarray] = {}
-        self._order: OrderedDict[tuple[int, int], None] = OrderedDict()
+        # per count, its chunks from the least recently rendered: chunk -> when it was rendered
+        self._order: list[OrderedDict[int, int]] = [OrderedDict() for _ in range(n_codebooks + 1)]
+        self._clock = itertools.count()
         self._rendered = np.zeros((n_codebooks + 1, grid.n_chunks), dtype=bool)
         self._protected: frozenset[int] = frozenset()
         self._bytes = 0
@@ -122,8 +131,8 @@ class RenderCache:
                 self._bytes -= replaced.nbytes
                 self._count_bytes[n] -= replaced.nbytes
             self._chunks[key] = samples
-            self._order[key] = None
-            self._order.move_to_end(key)
+            self._order[n].pop(chunk, None)
+            self._order[n][chunk] = next(self._clock)
             self._bytes += samples.nbytes
             self._count_bytes[n] += samples.nbytes
             self._rendered[n, chunk] = True
@@ -137,25 +146,40 @@ class RenderCache:
         return np.concatenate(pieces, axis=0)
 
     def _evict_locked(self, keep: tuple[int, int]) -> None:
-        """Back within budget: oldest unprotected chunks first, then oldest protected ones, never ``keep``.
-
-        ``keep`` (the chunk just stored) always fits: the budget holds at least one chunk.
-        """
-        excess = self._bytes - self.budget_bytes
-        victims = []
-        for protected_pass in (False, True):
-            for key in self._order:
-                if excess <= 0:
+        """Back within budget, never evicting ``keep`` (the chunk just stored: the budget holds one chunk)."""
+        if self._bytes <= self.budget_bytes:
+            return
+        for tier in self._eviction_tiers():
+            while self._bytes > self.budget_bytes:
+                candidates = [c for c in (self._oldest(n, keep) for n in tier) if c is not None]
+                if not candidates:
                     break
-                if key != keep and (key[0] in self._protected) == protected_pass:
-                    victims.append(key)
-                    excess -= self._chunks[key].nbytes
-        for key in victims:
-            self._forget_locked(key)
+                _, n, chunk = min(candidates)
+                self._forget_locked((n, chunk))
+
+    def _eviction_tiers(self) -> list[list[int]]:
+        """Counts in the order their chunks go: unprotected ones, furthest from a protected count
+        first (counts as far share a tier), then the protected ones."""
+        protected = self._protected
+        everything = range(self.n_codebooks + 1)
+
+        def distance(n: int) -> int:
+            return min((abs(n - p) for p in protected), default=0)
+
+        others = [n for n in everything if n not in protected]
+        far_first = sorted({distance(n) for n in others}, reverse=True)
+        return [[n for n in others if distance(n) == d] for d in far_first] + [[n for n in everything if n in protected]]
+
+    def _oldest(self, n: int, keep: tuple[int, int]) -> tuple[int, int, int] | None:
+        """``(when rendered, n, chunk)`` of count ``n``'s least recently rendered chunk other than ``keep``."""
+        for chunk, when in self._order[n].items():
+            if (n, chunk) != keep:
+                return when, n, chunk
+        return None
 
     def _forget_locked(self, key: tuple[int, int]) -> None:
         samples = self._chunks.pop(key)
-        del self._order[key]
+        del self._order[key[0]][key[1]]
         self._bytes -= samples.nbytes
         self._count_bytes[key[0]] -= samples.nbytes
         self._rendered[key] = False
