@@ -55,7 +55,7 @@ class RenderingSpectrograms:
                 continue
             columns = np.empty((self.layout.n_columns, self.layout.rows), np.float32) if self._db is None \
                 else self._db[view].copy()
-            for first, end in ranges:
+            for first, end in (block for span in ranges for block in self.layout.blocks(*span)):
                 start, stop = self.layout.samples_of(first, end)
                 columns[first:end] = self.layout.columns(to_mono(self._signal(view, start, stop, taken)), first, end)
             db[view] = columns

@@ -13,6 +13,10 @@ own from just the samples under it (:meth:`SpectrogramLayout.columns`) -- equal 
 same columns of the whole computation, which is itself that method applied to every
 column. A rendering that grows chunk by chunk thus recomputes only the columns whose
 windows reach into a new chunk (:mod:`app.studio.rendering_spectrograms`).
+
+Columns are computed a block at a time (:meth:`SpectrogramLayout.blocks`): the windowed
+frames and their spectra of a whole 10-minute clip at once took gigabytes for a moment,
+a block of :data:`BLOCK_FRAMES` frames takes a few megabytes, whatever the clip's length.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import numpy as np
 SCALES = ("linear", "log", "mel")
 LOG_MIN_HZ = 20.0
 DB_FLOOR = -160.0
+BLOCK_FRAMES = 1024  # STFT frames computed at once: 8 MB of windowed frames at n_fft 2048
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,11 @@ class SpectrogramLayout:
             return 0, 0
         return first_frame // self.group, last_frame // self.group + 1
 
+    def blocks(self, first: int, end: int) -> list[tuple[int, int]]:
+        """Columns ``[first, end)`` cut into ranges of at most :data:`BLOCK_FRAMES` frames (one column at least)."""
+        step = max(1, BLOCK_FRAMES // self.group)
+        return [(a, min(end, a + step)) for a in range(first, end, step)]
+
     def samples_of(self, first: int, end: int) -> tuple[int, int]:
         """Samples ``[start, stop)`` that columns ``[first, end)`` read (may reach past the clip)."""
         first_frame, end_frame = first * self.group, min(self.n_frames, end * self.group)
@@ -172,8 +182,9 @@ class SpectrogramLayout:
 
 def spectrogram(samples: np.ndarray, sample_rate: int, scale: str = "log", rows: int = 256,
                 max_columns: int = 1600, n_fft: int = 2048, hop: int = 512) -> Spectrogram:
-    """Display spectrogram of ``samples`` ``[T]`` or ``[T, C]`` (channels averaged first)."""
+    """Display spectrogram of ``samples`` ``[T]`` or ``[T, C]`` (channels averaged first), a block at a time."""
     layout = SpectrogramLayout(samples.shape[0], sample_rate, scale, rows, max_columns, n_fft, hop)
-    mono = to_mono(samples)
-    return layout.spectrogram(layout.columns(excerpt(mono, *layout.samples_of(0, layout.n_columns)), 0,
-                                             layout.n_columns))
+    db = np.empty((layout.n_columns, layout.rows), np.float32)
+    for first, end in layout.blocks(0, layout.n_columns):
+        db[first:end] = layout.columns(to_mono(excerpt(samples, *layout.samples_of(first, end))), first, end)
+    return layout.spectrogram(db)
