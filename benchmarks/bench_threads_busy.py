@@ -26,6 +26,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "model" / "training"))
+sys.path.insert(0, str(REPO / "tests" / "support"))  # the busy core
+
+from busy_core import one_core_busy  # noqa: E402
 
 CODEC_PROBE = """
 import sys, time, torch
@@ -39,10 +42,6 @@ start = time.perf_counter(); codes = codec.encode(wave, workers=workers); encode
 start = time.perf_counter(); codec.decode(codes, workers=workers); decode = time.perf_counter() - start
 print(seconds / encode, seconds / decode)
 """
-
-
-def burn_a_core() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
 def training_rate(data: Path, out: Path, threads: int, steps: int) -> float:
@@ -94,13 +93,9 @@ def main() -> None:
     print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at start")
     with tempfile.TemporaryDirectory() as tmp:
         idle = measure(Path(tmp), args.steps, args.seconds, "idle")
-        burner = burn_a_core()
-        try:
+        with one_core_busy():
             time.sleep(1.0)
             busy = measure(Path(tmp), args.steps, args.seconds, "busy")
-        finally:
-            burner.kill()
-            burner.wait()
     print(f"{'':<24}{'idle':>22}{'one core busy':>22}{'busy / idle':>14}")
     for key in idle:
         if key.startswith("train"):
