@@ -249,8 +249,8 @@ class MainWindow(QMainWindow):
 
     # -- user intent --------------------------------------------------------------------------
     def open_file(self, path: str) -> None:
+        """Open ``path``; it enters Open recent once it has opened (its encode complete)."""
         self._clip_requested = True
-        self.settings.add_recent_file(str(Path(path).resolve()) if Path(path).exists() else str(path))
         self.session.open_file(path)
 
     def choose_file(self) -> None:
@@ -379,13 +379,17 @@ class MainWindow(QMainWindow):
         self._on_selection()
 
     def _on_encode_progress(self, done: int, total: int) -> None:
+        self._show_encode_progress(done, total)
+        if self.session.clip is not None:  # tokens appear as the encode advances, only the new ones drawn
+            self.timeline.tokens.extend_final(self.session.clip.encoding.frames)
+
+    def _show_encode_progress(self, done: int, total: int) -> None:
+        """The progress bar and its Cancel button, shown while the open clip is encoding."""
         self.encode_progress.setMaximum(max(1, total))
         self.encode_progress.setValue(done)
         busy = done < total
         self.encode_progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
-        if self.session.clip is not None:  # tokens appear as the encode advances, only the new ones drawn
-            self.timeline.tokens.extend_final(self.session.clip.encoding.frames)
 
     def _show_tokens(self, clip) -> None:
         info = self.session.model
@@ -410,6 +414,7 @@ class MainWindow(QMainWindow):
             self.status_measured.setText("")
             return
         self.setWindowTitle(f"RVQ Studio — {clip.path.name}")
+        self._show_encode_progress(clip.encoding.frames, clip.encoding.total)
         self.timeline.set_duration(clip.length / self.session.model.sample_rate)
         self._show_tokens(clip)
         self._levels_fitted = False
@@ -419,6 +424,7 @@ class MainWindow(QMainWindow):
     def _on_codes_ready(self, clip) -> None:
         self.encode_progress.hide()
         self.cancel_button.hide()
+        self.settings.add_recent_file(str(clip.path.resolve()))  # only a file that opened is recent
         self.timeline.tokens.extend_final(clip.encoding.frames)
 
     def _on_selection(self) -> None:

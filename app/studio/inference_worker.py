@@ -179,10 +179,11 @@ class InferenceWorker(QThread):
         """Drop queued work and stop an encode in progress before its next piece."""
         self._new_generation("loading was cancelled")
 
-    def set_clip(self, clip: StudioClip | None) -> None:
-        """Render for ``clip`` from now on (the GUI accepted it)."""
+    def set_clip(self, clip: StudioClip | None, measured: set[int] = frozenset()) -> None:
+        """Render for ``clip`` from now on (the GUI accepted it); the counts in ``measured`` have
+        their quality row already (a clip brought back after a cancel) and are not measured again."""
         self.clip = clip
-        self._quality_done = set()
+        self._quality_done = set(measured)
         self._gathering = None
         self._measurer.discard()
         self.wake()

@@ -39,6 +39,7 @@ from app.playback.sources import OriginalSource, ReconstructionSource, ResidualS
 from app.runtime import quiet_moments
 from app.studio.analysis_worker import AnalysisWorker
 from app.studio.clip import StudioClip
+from app.studio.clip_results import ClipResults
 from app.studio.comparison_render import ComparisonRender
 from app.studio.exports import Exports, OpusPoint, write_metrics_csv
 from app.studio.inference_worker import InferenceWorker, ModelInfo
@@ -106,7 +107,8 @@ class StudioSession(QObject):
         self.spectrograms: dict[str, object] = {}
         self._rendering_views: tuple[tuple, RenderingSpectrograms] | None = None  # (token, views)
         self._pending_path: str | None = None
-        self._previous: StudioClip | None = None  # what comes back if the encode is cancelled
+        self._requested: Path | None = None  # the file last asked for, until it is cancelled
+        self._previous: tuple[StudioClip, ClipResults] | None = None  # what comes back if the encode is cancelled
         self.exports = Exports(self.worker, self.message.emit, self.exported.emit)
         self._sources: dict[tuple, object] = {}
         self._residual_gains: dict[int, float] = {}  # n -> dB, measured once the rendering at n is complete
@@ -117,7 +119,7 @@ class StudioSession(QObject):
         w.clipReady.connect(self._on_clip_ready)
         w.encodeFinished.connect(self._on_encode_finished)
         w.clipFailed.connect(self._on_clip_failed)
-        w.encodeProgress.connect(self.encodeProgress)
+        w.encodeProgress.connect(self._on_encode_progress)
         w.chunkRendered.connect(self._on_chunk)
         w.qualityReady.connect(self._on_quality)
         w.jobFailed.connect(lambda text: self.message.emit("error", text))
@@ -143,19 +145,26 @@ class StudioSession(QObject):
             self._pending_path = str(path)
             return
         self._pending_path = None
+        self._request_clip(path)
+
+    def _request_clip(self, path: str | Path) -> None:
+        """Ask the worker for ``path``: only the clip of the latest request not cancelled is taken."""
+        self._requested = Path(path)
         self.worker.open_clip(path)
 
     def cancel(self) -> None:
         """Stop loading: drop queued work; a clip still encoding gives way to the previous one."""
         self.worker.cancel()
+        self._requested = None
         if self.clip is not None and not self.clip.encoding.complete:
             self._revert()
         self.message.emit("info", "Cancelled.")
 
     def _revert(self) -> None:
+        """The clip being encoded gives way: the previous clip comes back whole, else none is open."""
         previous, self._previous = self._previous, None
         if previous is not None:
-            self._on_clip_ready(previous)
+            self._show_clip(*previous)
             return
         self.clip = None
         self.player.stop()
@@ -166,7 +175,7 @@ class StudioSession(QObject):
     def _on_model_failed(self, text: str) -> None:
         self.message.emit("error", f"Could not load the model: {text}")
         if self.clip is not None and not self.clip.encoding.complete:  # its encode was dropped: redo it
-            self.worker.open_clip(self.clip.path)
+            self._request_clip(self.clip.path)
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         previous = self.clip
@@ -190,20 +199,33 @@ class StudioSession(QObject):
         self.message.emit("error", f"Could not open the file: {text}.{kept}")
 
     def _on_clip_ready(self, clip: StudioClip) -> None:
-        if self.clip is not None and self.clip.encoding.complete and clip is not self.clip:
-            self._previous = self.clip
+        """A file was read (its encode goes on): shown at once; an encoded clip open until now is set
+        aside with its results, to come back whole if this one's encode is cancelled or fails."""
+        if clip.path != self._requested:  # read just before a cancel or a newer request
+            return
+        if self.clip is not None and self.clip.encoding.complete:
+            self._previous = (self.clip, self._results())
+        self._show_clip(clip, ClipResults())
+
+    def _results(self) -> ClipResults:
+        """The open clip's results, as they stand."""
+        return ClipResults(self.quality, self.opus, self.spectrograms, self.stats, self.envelope,
+                           self._residual_gains, self._sources, self._rendering_views)
+
+    def _show_clip(self, clip: StudioClip, results: ClipResults) -> None:
+        """Make ``clip`` the open clip with ``results`` (empty for a new one): only what they lack is computed."""
         self.clip = clip
         self.exports.settle(self.clip)
-        self.quality.clear()
-        self.opus.clear()
-        self.spectrograms.clear()
-        self.stats = None
-        self.envelope = None
-        self._sources.clear()
-        self._residual_gains.clear()
+        self.quality, self.opus, self.stats, self.envelope = results.quality, results.opus, results.stats, \
+            results.envelope
+        self._residual_gains, self._sources, self._rendering_views = results.residual_gains, results.sources, \
+            results.rendering_views
         self.n = min(self.n, clip.n_codebooks)
-        original = OriginalSource(clip.samples)
-        self._sources[original.key] = original
+        views_current = self._rendering_views is not None and \
+            self._rendering_views[0] == (clip, self.frequency_scale, self.n)
+        self.spectrograms = {view: spec for view, spec in results.spectrograms.items()
+                             if spec.scale == self.frequency_scale and (view == "original" or views_current)}
+        original = self._sources.setdefault(("original",), OriginalSource(clip.samples))
         self.player.configure(self.model.sample_rate, clip.channels, original)
         quiet_moments.announce()  # playback has just stopped for the new clip: no block waits for it
         if self.player.unavailable_reason and not self._audio_reason_shown:
@@ -213,23 +235,44 @@ class StudioSession(QObject):
         self.worker.selected_n = self.n
         self.worker.follow(0, False)
         self.worker.loop = None
-        self.worker.set_clip(clip)
+        self.worker.set_clip(clip, measured=set(self.quality))
         self._route_player()
         if self.comparison.active:
             self.comparison.open_clip(clip.path, self.model)
         self.analysis.discard()
-        self._submit_original_analysis(clip)
+        self._submit_missing_analysis(clip)
         self.clipChanged.emit(clip)
+        self._show_results()
         self.selectionChanged.emit()
         if clip.encoding.complete:
             self._on_encode_finished(clip)
+
+    def _show_results(self) -> None:
+        """Announce the results the open clip already has (a clip brought back), as if they had just arrived."""
+        for view, spec in self.spectrograms.items():
+            self._show_spectrogram(view, spec, 0, spec.db.shape[0])
+        if self.envelope is not None:
+            self.envelopeReady.emit(self.envelope)
+        if self.stats is not None:
+            self.codebookStatsReady.emit(self.stats)
+        if self.quality or self.opus:
+            self.qualityChanged.emit()
+        for n, gain_db in self._residual_gains.items():
+            self.residualGainChanged.emit(n, gain_db)
+
+    def _on_encode_progress(self, done: int, total: int) -> None:
+        """The worker's progress, passed on only while the open clip is encoding: a piece that
+        finished just after a cancel speaks of a clip that has gone."""
+        if self.clip is not None and not self.clip.encoding.complete:
+            self.encodeProgress.emit(done, total)
 
     def _on_encode_finished(self, clip: StudioClip) -> None:
         if clip is not self.clip:
             return
         self._previous = None
         size = self.model.codebook_size
-        self._analyse("codebooks", (clip,), lambda: CodebookStats(clip.codes, size), self._show_codebook_stats)
+        if self.stats is None:
+            self._analyse("codebooks", (clip,), lambda: CodebookStats(clip.codes, size), self._show_codebook_stats)
         self._submit_opus(clip)
         self.exports.settle(self.clip)
         self.codesReady.emit(clip)
@@ -354,22 +397,37 @@ class StudioSession(QObject):
         if n in (self.n, self.n - 1) and not self._view_refresh.isActive():
             self._view_refresh.start()
         if n not in self._residual_gains and self.clip.cache.is_complete(n):
-            clip = self.clip
-            self._analyse(f"residual_gain:{n}", (clip,), lambda: residual_gain_db(clip.samples, clip.cache, n),
-                          lambda gain_db: self._set_residual_gain(n, gain_db))
+            self._measure_residual_gain(n)
+
+    def _measure_residual_gain(self, n: int) -> None:
+        """Measure the level the residual at ``n`` is heard with (its rendering is complete)."""
+        clip = self.clip
+        self._analyse(f"residual_gain:{n}", (clip,), lambda: residual_gain_db(clip.samples, clip.cache, n),
+                      lambda gain_db: self._set_residual_gain(n, gain_db))
 
     def set_frequency_scale(self, scale: str) -> None:
         self.frequency_scale = scale
         if self.clip is not None:
-            self._submit_original_analysis(self.clip, envelope_too=False)
+            self._submit_original_spectrogram(self.clip)
+            self._submit_rendering_analysis()
 
-    def _submit_original_analysis(self, clip: StudioClip, envelope_too: bool = True) -> None:
+    def _submit_missing_analysis(self, clip: StudioClip) -> None:
+        """Compute what the open clip's views lack: everything for a new clip, for one brought back
+        only what was not done yet (or was done for another frequency scale or count)."""
+        if "original" not in self.spectrograms:
+            self._submit_original_spectrogram(clip)
+        self._submit_rendering_analysis()  # whole for new views, else only the chunks that came since
+        if self.envelope is None:
+            rate = self.model.sample_rate
+            self._analyse("envelope", (clip,), lambda: envelope(clip.samples, rate), self._show_envelope)
+        for n in range(1, clip.n_codebooks + 1):
+            if n not in self._residual_gains and clip.cache.is_complete(n):
+                self._measure_residual_gain(n)
+
+    def _submit_original_spectrogram(self, clip: StudioClip) -> None:
         rate, scale = self.model.sample_rate, self.frequency_scale
         self._analyse("original", (clip, scale), lambda: spectrogram(clip.samples, rate, scale),
                       lambda spec: self._show_spectrogram("original", spec, 0, spec.db.shape[0]))
-        self._submit_rendering_analysis()
-        if envelope_too:
-            self._analyse("envelope", (clip,), lambda: envelope(clip.samples, rate), self._show_envelope)
 
     def _submit_rendering_analysis(self) -> None:
         """Bring the rendering's views up to date: whole for a new clip, scale or n, else the new chunks' columns."""
@@ -385,6 +443,9 @@ class StudioSession(QObject):
     def _submit_opus(self, clip: StudioClip) -> None:
         reference, rate = clip.reference(), self.model.sample_rate
         for n, kbps in enumerate(self.model.kbps, start=1):
+            if n in self.opus:  # measured before the clip was set aside
+                continue
+
             def task(n=n, kbps=kbps) -> OpusPoint:
                 point = opus_round_trip(reference, rate, kbps)
                 if point is None:  # below Opus's lowest bitrate
