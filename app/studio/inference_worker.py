@@ -12,11 +12,12 @@ in this order each time it is free:
    :mod:`app.studio.render_planner` with the current playhead (so slider moves and seeks reorder
    everything at once);
 4. speculative chunks (neighbouring counts, then the rest) while the cache has room;
-5. each count's quality row: its whole rendering is gathered from the cache, one missing
-   chunk decoded per step (a long clip's renderings do not all fit in the cache), then
-   measured on a second thread of the worker's own (an
-   :class:`~app.studio.analysis_worker.AnalysisWorker`), since metrics over a whole clip take
-   seconds (1-2 s for 30 s) -- this thread stays free for the next file or a seek.
+5. each count's quality row: the chunks of its rendering it is measured on
+   (:func:`app.studio.quality.measured_spans`) are gathered from the cache, one missing chunk
+   decoded per step (a long clip's renderings do not all fit in the cache), then measured
+   piece by piece on a second thread of the worker's own (an
+   :class:`~app.studio.analysis_worker.AnalysisWorker`), since the metrics take seconds --
+   this thread stays free for the next file or a seek.
 
 Cancellation is by generation: opening a clip or a model bumps it, queued jobs of older
 generations are dropped, and an encode in progress stops before its next piece. A dropped
@@ -53,7 +54,7 @@ from app.studio import chunk_decoding, render_planner
 from app.studio.analysis_worker import AnalysisWorker
 from app.studio.clip import StudioClip, chunk_grid, read_checked
 from app.studio.progressive_encode import EncodeState, ProgressiveEncode
-from app.studio.quality import rate_row
+from app.studio.quality import measured_spans, rate_row_in_pieces, rendering_pieces, span_chunks
 from app.studio.render_cache import DEFAULT_BUDGET_BYTES, RenderCache
 from model import load_codec
 from model.codec import Codec
@@ -149,7 +150,7 @@ class InferenceWorker(QThread):
         self.recent_decodes: deque[float] = deque(maxlen=DECODE_HISTORY)  # seconds; this thread appends
         self.loop: tuple[int, int] | None = None
         self._quality_done: set[int] = set()  # counts whose measurement was handed over
-        self._gathering: tuple[StudioClip, int, list[np.ndarray]] | None = None  # (clip, n, chunks so far)
+        self._gathering: tuple[StudioClip, int, dict[int, np.ndarray]] | None = None  # (clip, n, chunks so far)
         self._measurer = AnalysisWorker(defer_while=self.playback_waits)
         self._measurer.setObjectName("measurementWorker")
         self._measurer.taskFailed.connect(self._on_measurement_failed)
@@ -383,22 +384,23 @@ class InferenceWorker(QThread):
             self._gather_step(clip)
 
     def _gather_step(self, clip: StudioClip) -> None:
-        """Add to the next count's whole rendering: cached chunks at once, at most one decode."""
+        """Add to the chunks the next count's row is measured on: cached ones at once, at most one decode."""
         if self._gathering is None or self._gathering[0] is not clip:
             n = next((n for n in render_planner.count_order(self.selected_n, clip.n_codebooks)
                       if n not in self._quality_done), None)
             if n is None:
                 return
-            self._gathering = (clip, n, [])
+            self._gathering = (clip, n, {})
         _, n, pieces = self._gathering
+        spans = measured_spans(clip.length, self._codec.sample_rate)
+        needed = span_chunks(spans, clip.grid)
         try:
-            while len(pieces) < clip.grid.n_chunks:
-                piece = clip.cache.get(n, len(pieces))
-                decoded = piece is None
-                pieces.append(self.render_chunk(clip, n, len(pieces)) if decoded else piece)
-                if decoded and len(pieces) < clip.grid.n_chunks:
+            for chunk in (c for c in needed if c not in pieces):
+                piece = clip.cache.get(n, chunk)
+                pieces[chunk] = self.render_chunk(clip, n, chunk) if piece is None else piece
+                if piece is None and len(pieces) < len(needed):
                     return  # next step: the planner and queued jobs come first
-            self._measure(clip, n, np.concatenate(pieces, axis=0))
+            self._measure(clip, n, spans, pieces)
         except (ValueError, RuntimeError) as exc:
             self.jobFailed.emit(f"quality at n={n}: {exc}")
         self._gathering = None
@@ -420,7 +422,6 @@ class InferenceWorker(QThread):
             return
         finally:
             self._abandonable = None
-        self.chunkRendered.emit(n, chunk)
 
     def _abandon_if_pointless(self, _module, _inputs) -> None:
         """Forward pre-hook on every layer of the codec: stop a planned decode of another count
@@ -453,9 +454,13 @@ class InferenceWorker(QThread):
     def render_chunk(self, clip: StudioClip, n: int, chunk: int) -> np.ndarray:
         """Decode ``chunk`` at ``n`` into the clip's cache and return it (this thread only).
 
-        Every decode of this worker goes through here; its time feeds the planner's estimate.
+        Every decode of this worker goes through here -- planned, gathered for a quality row or
+        for an export -- and is announced as :attr:`chunkRendered` (views, the residual's level);
+        its time feeds the planner's estimate.
         """
-        return chunk_decoding.decode_chunk(self._codec, clip, n, chunk, self.recent_decodes)
+        piece = chunk_decoding.decode_chunk(self._codec, clip, n, chunk, self.recent_decodes)
+        self.chunkRendered.emit(n, chunk)
+        return piece
 
     def full_rendering(self, clip: StudioClip, n: int) -> np.ndarray:
         """``[T, C]`` reconstruction at ``n``, from the cache where possible (this thread only)."""
@@ -465,10 +470,12 @@ class InferenceWorker(QThread):
         self.jobFailed.emit(f"quality at n={n}: {text}")
         self.wake()
 
-    def _measure(self, clip: StudioClip, n: int, rendering: np.ndarray) -> None:
-        """Hand ``rendering`` (``[T, C]``, at ``n``) to the measurement thread; its row comes as :attr:`qualityReady`."""
-        decoded = (rendering.T * np.float32(clip.gain))[:, None, :]
+    def _measure(self, clip: StudioClip, n: int, spans: tuple, chunks: dict[int, np.ndarray]) -> None:
+        """Hand the rendered ``chunks`` at ``n`` to the measurement thread, measured on ``spans`` piece by
+        piece; its row comes as :attr:`qualityReady`."""
         rate, kbps = self._codec.sample_rate, self._codec.kbps(n)
-        self._measurer.submit(str(n), lambda: rate_row(clip.reference(), decoded, rate, n, kbps),
-                              lambda row: self._on_measured(clip, row))
+        self._measurer.submit_measurement(
+            str(n), lambda: rate_row_in_pieces(rendering_pieces(clip.samples, clip.gain, spans, chunks, clip.grid),
+                                               rate, n, kbps),
+            lambda row: self._on_measured(clip, row))
 

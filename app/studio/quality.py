@@ -10,14 +10,25 @@ libopus's default VBR mode, as ``opusenc`` does. The reported bitrate is *measur
 packets' sizes (no container), so each point is plotted where Opus actually landed. The
 encoder's lookahead is dropped from the decoded stream, so Opus output is sample-aligned with
 the input. Below 6 kbit/s per channel Opus has no useful mode; lower bitrates get no point.
+
+The studio measures in pieces (:func:`rate_row_in_pieces`, :func:`opus_row_in_pieces`): a
+generator yields after each piece, so the thread running it can put a view update first or
+drop the measurement when the clip changes. The metrics cost about a quarter of a second per
+second of audio (seven mel and two STFT scales of both signals), so a three-minute clip cost
+45 s per row -- twice per codebook count with Opus beside it. A row is therefore measured on
+at most :data:`MEASURED_SECONDS` of the clip (:func:`measured_spans`): a short clip whole, a
+longer one in excerpts spread evenly over it, and the studio says so. Each piece's distances
+count in proportion to its length; SI-SDR is taken over all measured samples at once.
 """
 from __future__ import annotations
 
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from app.studio.render_cache import ChunkGrid
 from model.audio_io import resample
 from model.evaluation import RateRow
 from model.metrics import si_sdr, spectral_distances
@@ -25,6 +36,11 @@ from model.metrics import si_sdr, spectral_distances
 OPUS_RATE = 48_000
 OPUS_FRAME = 960  # 20 ms at 48 kHz: libopus's default frame for music and speech
 OPUS_MIN_BPS = 6_000
+OPUS_CONTEXT_S = 0.5  # audio coded before and after an excerpt: the encoder settles, the resampler has context
+PIECE_SECONDS = 4.0  # one step of a measurement: about a second of the metrics' work
+MEASURED_SECONDS = 20.0  # a clip up to this long is measured whole; a longer one on this much of it
+
+Spans = tuple[tuple[int, int], ...]
 
 
 class OpusUnavailable(RuntimeError):
@@ -33,9 +49,128 @@ class OpusUnavailable(RuntimeError):
 
 def rate_row(reference: np.ndarray, decoded: np.ndarray, sample_rate: int, n: int, kbps: float) -> RateRow:
     """Metrics of ``decoded`` against ``reference`` (both ``[C, 1, T]`` at ``sample_rate``)."""
-    ref, est = torch.from_numpy(np.ascontiguousarray(reference)), torch.from_numpy(np.ascontiguousarray(decoded))
-    mel, stft = spectral_distances(ref, est, sample_rate)
-    return RateRow(n, kbps, float(mel.mean()), float(stft.mean()), float(si_sdr(ref, est).mean()))
+    return finish(rate_row_in_pieces([(reference, decoded)], sample_rate, n, kbps))
+
+
+def rate_row_in_pieces(pieces: Iterable[tuple[np.ndarray, np.ndarray]], sample_rate: int, n: int,
+                       kbps: float) -> Generator[None, None, RateRow]:
+    """The metrics of ``(reference, decoded)`` pieces (each ``[C, 1, L]``), yielding after each piece.
+
+    Mel and STFT distances are the pieces' own, weighted by their lengths; SI-SDR is that of
+    all the pieces' samples together. One piece gives exactly :func:`rate_row`'s numbers.
+    """
+    mel = stft = weight = 0.0
+    references, estimates = [], []
+    for reference, decoded in pieces:
+        ref = torch.from_numpy(np.ascontiguousarray(reference))
+        est = torch.from_numpy(np.ascontiguousarray(decoded))
+        piece_mel, piece_stft = spectral_distances(ref, est, sample_rate)
+        length = ref.shape[-1]
+        mel += float(piece_mel.mean()) * length
+        stft += float(piece_stft.mean()) * length
+        weight += length
+        references.append(ref)
+        estimates.append(est)
+        yield
+    sdr = si_sdr(torch.cat(references, dim=-1), torch.cat(estimates, dim=-1)).mean()
+    return RateRow(n, kbps, mel / weight, stft / weight, float(sdr))
+
+
+def finish(steps: Generator[None, None, object]) -> object:
+    """Run a measurement in pieces to its end at once and return its result."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def measured_spans(length: int, sample_rate: int) -> Spans:
+    """The ``[start, stop)`` sample ranges a clip of ``length`` samples is measured on, one piece each.
+
+    Up to :data:`MEASURED_SECONDS`, the whole clip in consecutive pieces of at most
+    :data:`PIECE_SECONDS`; beyond, excerpts of :data:`PIECE_SECONDS` at the centres of equal
+    sections of the clip, :data:`MEASURED_SECONDS` in all.
+    """
+    piece = int(PIECE_SECONDS * sample_rate)
+    if length <= MEASURED_SECONDS * sample_rate:
+        edges = np.linspace(0, length, -(-length // piece) + 1).round().astype(int).tolist()
+        return tuple(zip(edges[:-1], edges[1:]))
+    count = round(MEASURED_SECONDS / PIECE_SECONDS)
+    starts = [round((k + 0.5) * length / count) - piece // 2 for k in range(count)]
+    return tuple((start, start + piece) for start in starts)
+
+
+def describe_spans(spans: Spans, length: int, sample_rate: int) -> str:
+    """What the quality rows were measured on, for the user: the whole clip, or which excerpts."""
+    measured = sum(stop - start for start, stop in spans)
+    if measured >= length:
+        return "Measured on the whole clip."
+    minutes, seconds = divmod(round(length / sample_rate), 60)
+    return (f"Measured on {measured / sample_rate:.0f} s of the {minutes}:{seconds:02d} clip: "
+            f"{len(spans)} excerpts of {PIECE_SECONDS:g} s spread evenly over it.")
+
+
+def span_chunks(spans: Spans, grid: ChunkGrid) -> list[int]:
+    """The chunks of ``grid`` that ``spans`` reach into, in order."""
+    return sorted({c for start, stop in spans for c in range(grid.chunk_at(start), grid.chunk_at(stop - 1) + 1)})
+
+
+def rendering_pieces(samples: np.ndarray, gain: float, spans: Spans, chunks: Mapping[int, np.ndarray],
+                     grid: ChunkGrid) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(reference, decoded)`` ``[C, 1, L]`` of each span: ``samples`` ``[T, C]`` against the rendered ``chunks``.
+
+    Both are scaled by ``gain`` (the codec's input is loudness-normalised); ``chunks`` holds
+    at least :func:`span_chunks` of ``spans`` on ``grid``.
+    """
+    for start, stop in spans:
+        first, last = grid.chunk_at(start), grid.chunk_at(stop - 1)
+        rendered = np.concatenate([chunks[c] for c in range(first, last + 1)], axis=0)
+        offset = start - grid.samples(first)[0]
+        yield (_as_channels(samples[start:stop], gain), _as_channels(rendered[offset:offset + stop - start], gain))
+
+
+def _as_channels(samples: np.ndarray, gain: float) -> np.ndarray:
+    """``[L, C]`` to ``[C, 1, L]`` times ``gain``."""
+    return (samples.T * np.float32(gain))[:, None, :]
+
+
+def opus_row_in_pieces(reference: np.ndarray, sample_rate: int, n: int, kbps: float,
+                       spans: Spans) -> Generator[None, None, tuple[float, RateRow] | None]:
+    """Opus at ``kbps`` measured on ``spans`` of ``reference`` ``[C, 1, T]``: ``(measured kbps, row)``.
+
+    Each run of adjoining spans is coded with :data:`OPUS_CONTEXT_S` of the clip around it
+    (dropped again), one run per step, then measured piece by piece as
+    :func:`rate_row_in_pieces`. None below Opus's lowest bitrate.
+    """
+    if kbps * 1000 < OPUS_MIN_BPS:
+        return None
+    length, context = reference.shape[-1], int(OPUS_CONTEXT_S * sample_rate)
+    decoded: dict[tuple[int, int], np.ndarray] = {}
+    kilobits = seconds = 0.0
+    for run in _runs(spans):
+        lo, hi = max(0, run[0][0] - context), min(length, run[-1][1] + context)
+        point = opus_round_trip(reference[:, :, lo:hi], sample_rate, kbps)
+        kilobits += point.measured_kbps * (hi - lo) / sample_rate
+        seconds += (hi - lo) / sample_rate
+        for start, stop in run:
+            decoded[(start, stop)] = point.decoded[:, :, start - lo:stop - lo]
+        yield
+    measured = kilobits / seconds
+    pieces = ((reference[:, :, start:stop], decoded[(start, stop)]) for start, stop in spans)
+    row = yield from rate_row_in_pieces(pieces, sample_rate, n, measured)
+    return measured, row
+
+
+def _runs(spans: Spans) -> list[list[tuple[int, int]]]:
+    """``spans`` grouped into runs of adjoining ones."""
+    runs: list[list[tuple[int, int]]] = []
+    for span in spans:
+        if runs and runs[-1][-1][1] == span[0]:
+            runs[-1].append(span)
+        else:
+            runs.append([span])
+    return runs
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from app.studio.clip_results import ClipResults
 from app.studio.comparison_render import ComparisonRender
 from app.studio.exports import Exports, OpusPoint, write_metrics_csv
 from app.studio.inference_worker import InferenceWorker, ModelInfo
-from app.studio.quality import opus_round_trip, rate_row
+from app.studio.quality import describe_spans, measured_spans, opus_row_in_pieces
 from app.studio.render_cache import DEFAULT_BUDGET_BYTES
 from app.studio.rendering_spectrograms import RenderingSpectrograms
 from app.studio.spectrogram import Spectrogram, SpectrogramLayout, spectrogram
@@ -183,6 +183,7 @@ class StudioSession(QObject):
         self.clip = None
         self._previous = None  # codes of another model
         self.worker.set_clip(None)
+        self.analysis.discard()  # measurements of the other model's renderings
         self.exports.settle(self.clip)
         self.n = min(max(self.n, 1), info.n_codebooks) if previous else info.n_codebooks
         self.modelChanged.emit(info)
@@ -442,26 +443,42 @@ class StudioSession(QObject):
 
     def _submit_opus(self, clip: StudioClip) -> None:
         reference, rate = clip.reference(), self.model.sample_rate
+        spans = measured_spans(clip.length, rate)
         for n, kbps in enumerate(self.model.kbps, start=1):
             if n in self.opus:  # measured before the clip was set aside
                 continue
 
-            def task(n=n, kbps=kbps) -> OpusPoint:
-                point = opus_round_trip(reference, rate, kbps)
-                if point is None:  # below Opus's lowest bitrate
-                    return None
-                return point.measured_kbps, rate_row(reference, point.decoded, rate, n, point.measured_kbps)
-            self._analyse(f"opus:{n}", (clip,), task, lambda point, n=n: self._show_opus_point(n, point))
+            self._analyse(f"opus:{n}", (clip,),
+                          lambda n=n, kbps=kbps: opus_row_in_pieces(reference, rate, n, kbps, spans),
+                          lambda point, n=n: self._show_opus_point(n, point), measurement=True)
 
-    def _analyse(self, key: str, token: tuple, compute: Callable[[], object], show: Callable[[object], None]) -> None:
+    @property
+    def measured_on(self) -> str:
+        """What the open clip's quality rows are measured on (the whole clip, or which excerpts); "" without a clip."""
+        if self.clip is None:
+            return ""
+        rate = self.model.sample_rate
+        return describe_spans(measured_spans(self.clip.length, rate), self.clip.length, rate)
+
+    def pending_opus(self) -> list[int]:
+        """The counts whose Opus point is still being measured or waits its turn."""
+        return sorted(int(key.split(":")[1]) for key in self.analysis.pending_measurements() if key.startswith("opus:"))
+
+    def _analyse(self, key: str, token: tuple, compute: Callable[[], object], show: Callable[[object], None],
+                 measurement: bool = False) -> None:
         """Run ``compute`` on the analysis thread, then ``show`` its result here -- if the session
         still shows what ``token`` says it was computed for: ``(clip,)``, ``(clip, scale)`` or
         ``(clip, scale, n)``. ``key`` names the task: a newer one of the same name replaces it in
-        the queue, and a failure is reported with it."""
+        the queue, and a failure is reported with it. A ``measurement`` (``compute`` makes a
+        generator yielding after each piece) is background work: every view task runs before its
+        next piece, and a new clip or model abandons it."""
         def deliver(result) -> None:
             if token == (self.clip, self.frequency_scale, self.n)[: len(token)]:
                 show(result)
-        self.analysis.submit(key, compute, deliver)
+        if measurement:
+            self.analysis.submit_measurement(key, compute, deliver)
+        else:
+            self.analysis.submit(key, compute, deliver)
 
     def _show_opus_point(self, n: int, point: OpusPoint) -> None:
         self.opus[n] = point

@@ -168,14 +168,14 @@ def test_the_worker_stays_free_while_a_quality_row_is_measured(qtbot, session, o
     from app.studio import inference_worker
 
     measuring, release = threading.Event(), threading.Event()
-    real_rate_row = inference_worker.rate_row
+    real_rate_row_in_pieces = inference_worker.rate_row_in_pieces
 
-    def slow_rate_row(*args):
+    def slow_rate_row_in_pieces(*args):
         measuring.set()
         assert release.wait(TIMEOUT_S)
-        return real_rate_row(*args)
+        return (yield from real_rate_row_in_pieces(*args))
 
-    monkeypatch.setattr(inference_worker, "rate_row", slow_rate_row)
+    monkeypatch.setattr(inference_worker, "rate_row_in_pieces", slow_rate_row_in_pieces)
     clip = open_encoded(clip_path)
     try:
         assert measuring.wait(TIMEOUT_S)
@@ -188,7 +188,7 @@ def test_the_worker_stays_free_while_a_quality_row_is_measured(qtbot, session, o
     for n, row in session.quality.items():
         rendering = np.concatenate([clip.cache.get(n, c) for c in range(clip.grid.n_chunks)])
         decoded = (rendering.T * np.float32(clip.gain))[:, None, :]
-        expected = real_rate_row(clip.reference(), decoded, session.model.sample_rate, n, session.model.kbps[n - 1])
+        expected = rate_row(clip.reference(), decoded, session.model.sample_rate, n, session.model.kbps[n - 1])
         assert (row.n_codebooks, row.kbps) == (expected.n_codebooks, expected.kbps)
         assert (row.mel_distance, row.stft_distance, row.si_sdr) == pytest.approx(
             (expected.mel_distance, expected.stft_distance, expected.si_sdr), rel=1e-5)
