@@ -7,6 +7,9 @@ the reconstruction and the residual are comparable pixel for pixel; their rows a
 spaced on the chosen frequency axis (see :mod:`app.studio.spectrogram`) and :class:`FrequencyAxis`
 labels them in Hz. Nothing is drawn over the data: titles live in the strip above each view
 (:mod:`ui.timeline_panel`), and axes choose how many labels fit the pixels they have.
+A view of a rendering covers the spans not rendered yet with a hatched shade labelled "not
+yet rendered" (:class:`NotYetShade`): what lies there is no reconstruction, and must not
+read as one.
 """
 from __future__ import annotations
 
@@ -15,8 +18,10 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsRectItem
+from PySide6.QtGui import QBrush, QColor, QPainterPath
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsLineItem, QGraphicsPathItem, QGraphicsRectItem
 
+from app.studio.rendering_spectrograms import RenderingSpectrogram
 from app.studio.spectrogram import axis_to_hz, hz_to_axis
 from ui import theme
 from ui.column_image import ColumnImage
@@ -191,8 +196,61 @@ class TimeRuler(TimePlot):
         self.setFixedHeight(self.HEIGHT_PX)
 
 
+class NotYetShade:
+    """Time spans of a view that have no data yet: covered opaque, hatched, and the widest one
+    visible labelled "not yet rendered" (when the label fits in it).
+
+    Two path items (the cover and the hatch, a cosmetic pattern in screen pixels) and one
+    label, whatever the number of spans; they sit under the playhead."""
+
+    LABEL = "not yet rendered"
+    LABEL_PAD_PX = 8
+
+    def __init__(self, plot: TimePlot) -> None:
+        self.plot = plot
+        self.spans: tuple[tuple[float, float], ...] = ()
+        self.cover, self.hatch = QGraphicsPathItem(), QGraphicsPathItem()
+        for item, brush, z in ((self.cover, QBrush(QColor(theme.PLOT_BACKGROUND)), 20),
+                               (self.hatch, QBrush(QColor(theme.UNRENDERED), Qt.BrushStyle.BDiagPattern), 21)):
+            item.setBrush(brush)
+            item.setPen(pg.mkPen(None))
+            item.setZValue(z)
+            plot.addItem(item, ignoreBounds=True)
+        self.label = pg.TextItem(self.LABEL, color=theme.MUTED, anchor=(0.5, 0.5))
+        self.label.setZValue(22)
+        self.label.hide()
+        plot.addItem(self.label, ignoreBounds=True)
+        plot.getPlotItem().vb.sigXRangeChanged.connect(self._place_label)
+
+    def set_spans(self, spans: tuple[tuple[float, float], ...]) -> None:
+        """Shade ``spans`` (seconds); an empty tuple removes the shade."""
+        if spans == self.spans:
+            return
+        self.spans = spans
+        path = QPainterPath()
+        for start, end in spans:
+            path.addRect(QRectF(start, 0.0, end - start, 1.0))
+        self.cover.setPath(path)
+        self.hatch.setPath(path)
+        self._place_label()
+
+    def _place_label(self, *_args) -> None:
+        """The label in the middle of the widest visible span, if it fits there."""
+        vb = self.plot.getPlotItem().vb
+        (low, high), _y = vb.viewRange()
+        visible = [(max(a, low), min(b, high)) for a, b in self.spans if b > low and a < high]
+        seconds_per_px = vb.viewPixelSize()[0]
+        widest = max(visible, key=lambda span: span[1] - span[0], default=None)
+        needed_px = self.label.boundingRect().width() + 2 * self.LABEL_PAD_PX
+        if widest is None or seconds_per_px <= 0 or (widest[1] - widest[0]) / seconds_per_px < needed_px:
+            self.label.hide()
+            return
+        self.label.setPos((widest[0] + widest[1]) / 2, 0.5)
+        self.label.show()
+
+
 class SpectrogramPlot(TimePlot):
-    """One spectrogram image on a warped frequency axis."""
+    """One spectrogram image on a warped frequency axis; a rendering's not yet rendered spans shaded."""
 
     def __init__(self, object_name: str, title: str) -> None:
         self.frequency_axis = FrequencyAxis()
@@ -201,6 +259,7 @@ class SpectrogramPlot(TimePlot):
         self.addItem(self.image)
         self.getPlotItem().vb.setLimits(yMin=0, yMax=1)
         self.getPlotItem().vb.setYRange(0, 1, padding=0)
+        self.not_yet = NotYetShade(self)
         self.spectrogram = None
 
     def set_spectrogram(self, spec, levels: tuple[float, float], first: int = 0, end: int | None = None) -> None:
@@ -210,10 +269,12 @@ class SpectrogramPlot(TimePlot):
         self.image.set_values(spec.db.T, first, end, levels)
         self.image.setRect(QRectF(0, 0, spec.duration, 1))
         self.frequency_axis.set_scale(spec.scale, spec.max_hz)
+        self.not_yet.set_spans(spec.not_yet if isinstance(spec, RenderingSpectrogram) else ())
 
     def clear_image(self) -> None:
         self.spectrogram = None
         self.image.clear()
+        self.not_yet.set_spans(())
 
 
 class OverviewPlot(TimePlot):

@@ -15,8 +15,16 @@ only tasks there call :meth:`RenderingSpectrograms.update`, one at a time. Each 
 returns new :class:`~app.studio.spectrogram.Spectrogram` snapshots (the GUI may hold the old ones
 while they are replaced) and the column range that changed. A chunk counts once it is
 taken in; one evicted from the render cache later keeps its columns as drawn.
+
+Where a chunk is missing the signal is a stand-in (silence in the reconstruction, the
+original in the residual) that would read as data. Each snapshot therefore says which time
+spans are *not yet* rendered (:attr:`RenderingSpectrogram.not_yet`): the columns whose STFT
+windows reach into a chunk the view has not taken, at n (and at n - 1 for what codebook n
+adds). A view shows them as "not yet", never as the answer.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,6 +32,13 @@ from app.studio.render_cache import RenderCache
 from app.studio.spectrogram import Spectrogram, SpectrogramLayout, excerpt, to_mono
 
 VIEWS = ("reconstruction", "residual", "adds")
+
+
+@dataclass(frozen=True)
+class RenderingSpectrogram(Spectrogram):
+    """A rendering view's snapshot and the time spans (seconds) where its rendering is not there yet."""
+
+    not_yet: tuple[tuple[float, float], ...] = ()
 
 
 class RenderingSpectrograms:
@@ -41,6 +56,8 @@ class RenderingSpectrograms:
         The first call computes every column of all three views.
         """
         taken = {m: self._taken[m] | self.cache.rendered_map(m) for m in self._taken}
+        missing = {"reconstruction": ~taken[self.n], "residual": ~taken[self.n],
+                   "adds": ~np.logical_and.reduce(list(taken.values()))}
         if self._db is None:
             everything = [(0, self.layout.n_columns)]
             changed = dict.fromkeys(VIEWS, everything)
@@ -59,9 +76,16 @@ class RenderingSpectrograms:
                 start, stop = self.layout.samples_of(first, end)
                 columns[first:end] = self.layout.columns(to_mono(self._signal(view, start, stop, taken)), first, end)
             db[view] = columns
-            updates.append((view, self.layout.spectrogram(columns), ranges[0][0], ranges[-1][1]))
+            updates.append((view, self._snapshot(columns, missing[view]), ranges[0][0], ranges[-1][1]))
         self._taken, self._db = taken, db  # only now: a failed update leaves the state as it was
         return updates
+
+    def _snapshot(self, db: np.ndarray, missing: np.ndarray) -> RenderingSpectrogram:
+        """``db`` as a snapshot whose columns touching a ``missing`` chunk are marked not yet rendered."""
+        plain = self.layout.spectrogram(db)
+        step = plain.seconds_per_column
+        not_yet = tuple((first * step, end * step) for first, end in self._columns(missing))
+        return RenderingSpectrogram(plain.db, step, plain.scale, plain.max_hz, not_yet)
 
     def _columns(self, chunks: np.ndarray) -> list[tuple[int, int]]:
         """Sorted, merged column ranges touched by the runs of ``chunks`` (a bool map)."""
