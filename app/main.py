@@ -6,7 +6,10 @@ the ui package declares in pyproject.toml. app/ depends only on that contract (a
 ui -> app -> model while still giving scripts and tests ``create_window``.
 
 Starting the application also sets what is process-wide
-(:func:`app.runtime.process_setup.configure_process`): the studio's threads are tuned for it.
+(:func:`app.runtime.process_setup.configure_process`): the studio's threads are tuned for it,
+and Qt's one harmless offscreen warning is kept off stderr (:mod:`app.runtime.qt_messages`).
+A screenshot that cannot be taken -- the model or the file fails, or another error is shown
+in the window -- raises with that error, which the command line prints as its one line.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import sys
 from importlib.metadata import entry_points
 
 from app.runtime.process_setup import configure_process
+from app.runtime.qt_messages import drop_harmless_qt_warnings
 
 
 def _window_factory():
@@ -28,6 +32,7 @@ def ensure_qt_application():
     from PySide6.QtWidgets import QApplication
 
     configure_process()
+    drop_harmless_qt_warnings()
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv[:1])

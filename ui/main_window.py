@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
         self.session = session or StudioSession(stream_factory)
         self._clip_requested = False
         self._last_error = ""
+        self._errors_shown = 0  # error messages shown so far: a screenshot ends at the first one
         self._levels_fitted = False  # the spectrograms' colour levels fit to the clip's original
 
         self.messages = MessageBar()
@@ -365,6 +366,7 @@ class MainWindow(QMainWindow):
     def _on_message(self, level: str, text: str) -> None:
         if level == "error":
             self._last_error = text
+            self._errors_shown += 1
         self.messages.show_message(level, text)
 
     def _on_model(self, info) -> None:
@@ -553,20 +555,22 @@ class MainWindow(QMainWindow):
         self.session.close()
 
     def wait_until_ready(self, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool:
-        """Run the event loop until every rendering, measurement and view is done.
+        """Run the event loop until every rendering, measurement and view is done; False once an
+        error is shown (the model or the file failed: it will not be ready) or at the deadline.
 
         One polling timer, stopped on return, checks both readiness and the deadline: a
         timeout timer of its own would stay armed for half an hour after every call."""
         loop = QEventLoop()
         deadline = QDeadlineTimer(int(timeout_s * 1000))
         result = {"ready": False}
+        errors_before = self._errors_shown
 
         def check() -> None:
             s = self.session
-            if s.model is not None and (s.all_ready() if self._clip_requested else True):
-                result["ready"] = True
+            if self._errors_shown > errors_before or deadline.hasExpired():
                 loop.quit()
-            elif self._last_error and s.clip is None and self._clip_requested or deadline.hasExpired():
+            elif s.model is not None and (s.all_ready() if self._clip_requested else True):
+                result["ready"] = True
                 loop.quit()
 
         poll = QTimer()
@@ -576,15 +580,23 @@ class MainWindow(QMainWindow):
         poll.stop()
         return result["ready"]
 
-    def save_screenshot_when_ready(self, out_path: str) -> int:
+    def save_screenshot_when_ready(self, out_path: str, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> int:
+        """Save the window as PNG once everything is ready, close it and return 0.
+
+        Raises RuntimeError, after closing, with the error the window showed (or the timeout, or
+        the write failure) in one line: the command line prints it and exits 2."""
         self.show()
-        ready = self.wait_until_ready()
-        QApplication.processEvents()
-        ok = ready and self.grab().save(out_path)
-        if not ready:
-            print(f"rvq-studio: error: not ready for a screenshot ({self._last_error or 'timed out'})")
-        self.close()
-        return 0 if ok else 1
+        errors_before = self._errors_shown
+        try:
+            if not self.wait_until_ready(timeout_s):
+                failed = self._errors_shown > errors_before
+                raise RuntimeError(f"no screenshot: {self._last_error if failed else f'not ready after {timeout_s:g} s'}")
+            QApplication.processEvents()
+            if not self.grab().save(out_path):
+                raise RuntimeError(f"{out_path}: could not write the screenshot")
+        finally:
+            self.close()
+        return 0
 
 
 def build_main_window(path: str | None = None, model: str = "default", **options) -> MainWindow:
