@@ -121,8 +121,11 @@ def _fingerprint(corpus: Corpus) -> str:
 
 class Trainer:
     def __init__(self, options: TrainingOptions, ctx: distributed.DistributedContext, reporter: Reporter,
-                 lock: RunLock) -> None:
-        self.options, self.ctx, self.lock = options, ctx, lock
+                 lock: RunLock | None = None) -> None:
+        """``lock`` guards the run folder; :func:`train` passes one it releases when the run ends
+        (without one, the lock lives as long as this trainer's process)."""
+        self.options, self.ctx = options, ctx
+        self.lock = lock if lock is not None else RunLock(RunFolder(options.out).lock_path)
         self.reporter = reporter if ctx.is_main else _NullReporter()  # rank 0 speaks for all
         self.run_folder = RunFolder(options.out)
         self.checkpoints = CheckpointFolder(self.run_folder.checkpoints)
