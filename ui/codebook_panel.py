@@ -16,6 +16,9 @@ bits a code costs; efficiency is the sum of entropies over the bits spent. For g
 quantizers (a model whose ``codebook_groups`` give the channel group and level of every
 codebook) rows are labelled ``L<level> G<group>``, a line separates the
 levels, and the entropy bars take one colour per group.
+
+The figures belong to one clip: when another opens, :meth:`CodebookPanel.clear` empties the
+panel at once and says its figures are on their way, until that clip's statistics arrive.
 """
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ GROUP_COLOURS = (theme.ACCENT, theme.OPUS, theme.ORIGINAL, theme.PLAYHEAD)
 ORDERS = {"usage (most used first)": "usage", "code index": "index"}  # the first is the default
 MIN_COLUMN_PX = 1.5  # a column narrower than this is gathered with its neighbours
 COUNT_TICKS = (0, 1, 10, 100, 1000, 10000, 100000)
+NO_CLIP = "Open a clip to see how it uses the codebooks."
+NOT_YET = "Not yet: the codebook figures of this clip follow once it is encoded."
 
 
 def gather_columns(counts: np.ndarray, codes_per_column: int) -> np.ndarray:
@@ -48,7 +53,7 @@ def usage_order(counts: np.ndarray) -> np.ndarray:
 class CodebookPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
-        self.summary = QLabel("Open a clip to see how it uses the codebooks.")
+        self.summary = QLabel(NO_CLIP)
         self.summary.setWordWrap(True)
         self.order_box = QComboBox()
         self.order_box.setObjectName("codebookOrder")
@@ -100,6 +105,17 @@ class CodebookPanel(QWidget):
         layout.addLayout(theme.control_row("Order codes by", self.order_box))
         layout.addWidget(self.usage, 3)
         layout.addWidget(self.entropy, 2)
+
+    def clear(self, clip_open: bool) -> None:
+        """Forget the figures shown (another clip, or none, is open now): an empty heatmap and
+        no bars, and a summary saying whether this clip's figures are on their way."""
+        self.stats = None
+        self.image.clear()
+        self.bars.setOpts(x=[], height=[], brushes=[])
+        self.used_marks.setData([], [])
+        self.unheard.setRect(QRectF())
+        self.n_line.setVisible(False)
+        self.summary.setText(NOT_YET if clip_open else NO_CLIP)
 
     @property
     def order(self) -> str:

@@ -406,7 +406,8 @@ class MainWindow(QMainWindow):
         self.timeline.clear()
         self.transport.loop_button.setChecked(False)
         self.transport.meter.reset_clip()  # a clip light speaks of the clip it lit in
-        self.quality.reset(self.session.model.kbps)
+        self.quality.reset(self.session.model.kbps, self.session.measured_on)
+        self.codebooks.clear(clip is not None)  # the figures were the previous clip's
         if clip is None:
             self.setWindowTitle("RVQ Studio")
             self.timeline.tokens.clear_codes()

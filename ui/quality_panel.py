@@ -4,13 +4,17 @@ Rows fill in as the worker measures each count (quality is computed after the re
 it needs exist); the Opus column and curve come from the analysis thread. The current n is
 the selected row and the large marker. Opus points sit at the bitrate Opus actually used
 (measured from its output), below 6 kbit/s Opus has no point.
+
+A line under the table says which rows are still pending -- codec and Opus apart, since
+they are measured on different threads -- and what they are measured on: a long clip is
+measured on excerpts (:func:`app.studio.quality.measured_spans`).
 """
 from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHeaderView, QTableWidget,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHeaderView, QLabel, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ui import theme
@@ -24,6 +28,24 @@ ROW_PX = 20
 MAX_ROWS_SHOWN = 16  # beyond this many codebook counts the table scrolls
 METRICS = {"Mel distance (lower is better)": "mel_distance", "STFT distance (lower is better)": "stft_distance",
            "SI-SDR dB (higher is better)": "si_sdr"}
+
+
+def counts_text(counts: list[int]) -> str:
+    """``1-3, 5`` for [1, 2, 3, 5]: runs of consecutive counts as ranges."""
+    runs: list[list[int]] = []
+    for n in sorted(counts):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in runs)
+
+
+def pending_text(n_counts: int, rows: dict, opus: dict) -> str:
+    """Which rows are still being measured, codec and Opus apart; "" once all are in."""
+    parts = [f"{name} n = {counts_text(missing)}" for name, done in (("codec", rows), ("Opus", opus))
+             if (missing := [n for n in range(1, n_counts + 1) if n not in done])]
+    return f"Measuring: {'; '.join(parts)}." if parts else ""
 
 
 class QualityPanel(QWidget):
@@ -49,6 +71,11 @@ class QualityPanel(QWidget):
             self.table.horizontalHeaderItem(j).setToolTip(tip)
         self.table.verticalHeader().setDefaultSectionSize(ROW_PX)
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.status = QLabel("")
+        self.status.setObjectName("qualityStatus")
+        self.status.setWordWrap(True)
+        self.status.setStyleSheet(f"color: {theme.MUTED};")
+        self.measured_on = ""
 
         self.metric_box = QComboBox()
         self.metric_box.addItems(list(METRICS))
@@ -72,11 +99,13 @@ class QualityPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.table)
+        layout.addWidget(self.status)
         layout.addLayout(theme.control_row("Plot", self.metric_box))
         layout.addWidget(self.plot, 1)
 
-    def reset(self, kbps: tuple[float, ...]) -> None:
-        self.kbps, self.rows, self.opus = kbps, {}, {}
+    def reset(self, kbps: tuple[float, ...], measured_on: str = "") -> None:
+        """Empty rows for a model's ``kbps``; ``measured_on`` says what the clip's rows are measured on ("": no clip)."""
+        self.kbps, self.rows, self.opus, self.measured_on = kbps, {}, {}, measured_on
         self.table.setRowCount(len(kbps))
         for i, rate in enumerate(kbps):
             cells = [str(i + 1), f"{rate:.2f}"] + ["…"] * (len(COLUMNS) - 2)
@@ -87,7 +116,13 @@ class QualityPanel(QWidget):
                     cell.setForeground(QColor(theme.OPUS))
                 self.table.setItem(i, j, cell)
         self._fit_table_height()
+        self._show_status()
         self._redraw()
+
+    def _show_status(self) -> None:
+        """What is still pending and what the rows are measured on (nothing without a clip)."""
+        pending = pending_text(len(self.kbps), self.rows, self.opus) if self.measured_on else ""
+        self.status.setText(" ".join(text for text in (pending, self.measured_on) if text))
 
     def _fit_table_height(self) -> None:
         """As tall as its rows (up to :data:`MAX_ROWS_SHOWN`): the plot gets the rest, no blank band."""
@@ -106,6 +141,7 @@ class QualityPanel(QWidget):
                 f"{point[1].si_sdr:.2f}")
             for j, text in zip(OPUS_COLUMNS, texts):
                 self.table.item(n - 1, j).setText(text)
+        self._show_status()
         self._redraw()
 
     def set_selected(self, n: int) -> None:
