@@ -87,13 +87,14 @@ class LevelMeter(QWidget):
         self.reset_clip()
 
     # -- drawing ------------------------------------------------------------------------------
-    def _bar_span(self) -> tuple[float, float]:
+    def bar_span(self) -> tuple[float, float]:
+        """(left, width) in pixels of the bars' scale, from the floor to full scale."""
         left = NAME_WIDTH
         return left, self.width() - CLIP_WIDTH - READOUT_WIDTH - 6 - left
 
     def x_of(self, db: float) -> float:
         """Where ``db`` sits on the bars (the scale is linear in dB)."""
-        left, width = self._bar_span()
+        left, width = self.bar_span()
         return left + width * (min(max(db, FLOOR_DB), 0.0) - FLOOR_DB) / -FLOOR_DB
 
     def paintEvent(self, event) -> None:
@@ -102,7 +103,7 @@ class LevelMeter(QWidget):
         small = QFont(self.font())
         small.setPointSizeF(7.5)
         painter.setFont(small)
-        left, width = self._bar_span()
+        left, width = self.bar_span()
         top = 3
         for i, db in enumerate(self.level_db):
             y = top + i * (BAR_HEIGHT + BAR_GAP)

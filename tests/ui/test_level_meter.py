@@ -45,7 +45,7 @@ def test_full_scale_latches_the_clip_light_until_the_meter_is_clicked(qtbot, met
 
 def test_the_scale_runs_from_the_floor_to_full_scale_across_the_bars(meter):
     meter.resize(300, 38)
-    left, width = meter._bar_span()
+    left, width = meter.bar_span()
     assert meter.x_of(FLOOR_DB) == left and meter.x_of(0.0) == left + width
     assert meter.x_of(-30.0) == pytest.approx(left + width / 2)
     assert meter.x_of(+3.0) == meter.x_of(0.0)  # above full scale the bar is simply full
@@ -73,7 +73,7 @@ def test_a_sine_at_minus_6_dbfs_reads_its_peak_and_an_rms_3_db_lower(meter):
         player.play()
         for frame in range(40):  # one second: the RMS bar has settled, whatever it started from
             for _ in range(2 if frame % 3 else 3):  # 2.15 blocks a 25 ms frame
-                player._stream.pull()
+                player.output_stream.pull()
             meter.set_levels(*player.take_levels(), now=frame * 0.025)
     finally:
         player.close()
@@ -92,7 +92,7 @@ def test_a_click_between_two_frames_reaches_the_peak_bar_and_the_hold(meter):
         player.play()
         meter.set_levels(*player.take_levels(), now=0.0)
         for _ in range(3):
-            player._stream.pull()
+            player.output_stream.pull()
         meter.set_levels(*player.take_levels(), now=0.025)
     finally:
         player.close()
