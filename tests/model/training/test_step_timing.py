@@ -39,3 +39,27 @@ def test_the_command_prints_one_json_object_or_the_error(capsys):
 def test_freezing_a_part_the_model_lacks_is_refused():
     with pytest.raises(ValueError, match="has no"):
         measure_steps("tiny", freeze=("discriminator",), threads=1)
+
+
+class SlowedWallClock:
+    """perf_counter as it reads when other work holds the core: a second more wall time at every reading."""
+
+    def __init__(self, real_time) -> None:
+        self.real, self.extra = real_time, 0.0
+
+    def perf_counter(self) -> float:
+        self.extra += 1.0
+        return self.real.perf_counter() + self.extra
+
+    def process_time(self) -> float:
+        return self.real.process_time()
+
+
+def test_time_other_work_takes_from_the_core_is_not_counted_as_the_steps_but_said(monkeypatch):
+    import model.training.step_timing as step_timing
+
+    monkeypatch.setattr(step_timing, "time", SlowedWallClock(step_timing.time))
+    timing = measure_steps("tiny", threads=1)
+    # a tiny step costs milliseconds of CPU; the wall clock read a second more around each
+    assert timing.mel_only_seconds < 0.5 and timing.gan_seconds < 0.5
+    assert timing.busy_factor > 2
