@@ -14,13 +14,13 @@ time is its wall time or its CPU time, whichever is shorter.  Wall time alone ma
 about twice the run's real pace: the measurement is taken in the studio, typically while the
 studio itself renders the clip open in it, and one step timed against that work counted the
 studio's share of the core as the step's (a default-preset mel-only step on a loaded 2-core
-machine: 1.88 s wall, 0.93 s CPU, while the run then stepped at its CPU time once it had its
-core).  The trainer runs with a core of its own (all cores but one), so a step costs at most
-its CPU time on one thread; with several threads, an unloaded machine's wall time is shorter
-than the CPU time summed over them, and is what counts.  How much longer the wall time was is
-kept (:attr:`StepTiming.busy_factor`), so the estimate can say what the run takes if the
-machine stays that busy.  Batches larger than :data:`MAX_MEASURED_BATCH` are timed at that batch and scaled
-linearly (convolution cost is linear in the batch), and the result says so.
+machine: 1.88 s wall for 0.93 s of CPU).  The trainer runs with a core of its own (all cores
+but one) once the studio's rendering is done, so a step costs at most its CPU time on one
+thread; with several threads, an unloaded machine's wall time is shorter than the CPU time
+summed over them, and is what counts.  How much longer the wall time was is kept
+(:attr:`StepTiming.busy_factor`), so the estimate can say what the run takes if the machine
+stays that busy.  Batches larger than :data:`MAX_MEASURED_BATCH` are timed at that batch and
+scaled linearly (convolution cost is linear in the batch), and the result says so.
 
 Run as ``python -m model.training.step_timing --preset tiny`` it prints one JSON object, so the
 GUI can measure in a separate process that it can kill at any moment.
