@@ -99,8 +99,10 @@ def encode_streams(streams: Sequence[np.ndarray], alphabet_size: int) -> bytes:
     return encoder.get_compressed().astype("<u4").tobytes()
 
 
-def decode_streams(payload: bytes, lengths: Sequence[int], alphabet_size: int) -> list[np.ndarray]:
-    """Inverse of ``encode_streams``: decode streams of the given lengths (int64 arrays).
+def decode_streams(
+    payload: bytes, lengths: Sequence[int], alphabet_size: int, dtype: np.dtype = np.dtype(np.int64)
+) -> list[np.ndarray]:
+    """Inverse of ``encode_streams``: decode streams of the given lengths (arrays of ``dtype``).
 
     Garbage input decodes to *some* symbols or raises ``EntropyCodingError``; data left over
     after the last symbol is detected beyond the one word the range decoder reads ahead.
@@ -113,7 +115,7 @@ def decode_streams(payload: bytes, lengths: Sequence[int], alphabet_size: int) -
     streams = []
     try:
         for length in lengths:
-            symbols = np.empty(length, dtype=np.int64)
+            symbols = np.empty(length, dtype=dtype)
             model = _AdaptiveModel(alphabet_size)
             for block in _blocks(length):
                 symbols[block] = decoder.decode(model.current(), block.stop - block.start)

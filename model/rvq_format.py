@@ -141,6 +141,15 @@ class RvqWriteReport:
         return 100.0 * (1.0 - 8 * self.payload_bytes / self.nominal_payload_bits)
 
 
+def code_dtype(codebook_size: int) -> np.dtype:
+    """The smallest signed integer type holding codes below ``codebook_size``: codes are read
+    into it (2 bytes a code for codebooks up to 32768), so hours of codes stay small."""
+    for dtype in (np.int16, np.int32):
+        if codebook_size <= np.iinfo(dtype).max + 1:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
+
+
 def bits_per_code(codebook_size: int) -> int:
     """Bits of a raw packed code: ``ceil(log2(codebook_size))``."""
     return (int(codebook_size) - 1).bit_length()
@@ -151,20 +160,21 @@ def bits_per_code(codebook_size: int) -> int:
 
 def pack_codes(values: np.ndarray, bits: int) -> bytes:
     """Pack non-negative integers (< 2**bits) MSB-first at ``bits`` bits each."""
-    flat = np.ascontiguousarray(values, dtype=np.uint64).ravel()
+    flat = np.ravel(values)  # widened chunk by chunk, never as a whole
     shifts = np.arange(bits - 1, -1, -1, dtype=np.uint64)
     chunks = []
     for start in range(0, flat.size, _PACK_CHUNK):
-        bit_matrix = (flat[start : start + _PACK_CHUNK, None] >> shifts) & np.uint64(1)
+        chunk = flat[start : start + _PACK_CHUNK].astype(np.uint64)
+        bit_matrix = (chunk[:, None] >> shifts) & np.uint64(1)
         chunks.append(np.packbits(bit_matrix.astype(np.uint8).ravel()))
     return b"".join(chunk.tobytes() for chunk in chunks)
 
 
-def unpack_codes(data: bytes, count: int, bits: int) -> np.ndarray:
-    """Inverse of ``pack_codes``: ``count`` integers as int64."""
+def unpack_codes(data: bytes, count: int, bits: int, dtype: np.dtype = np.dtype(np.int64)) -> np.ndarray:
+    """Inverse of ``pack_codes``: ``count`` integers of ``dtype`` (wide enough for ``bits``)."""
     packed = np.frombuffer(data, dtype=np.uint8)
     weights = np.left_shift(np.int64(1), np.arange(bits - 1, -1, -1, dtype=np.int64))
-    out = np.empty(count, dtype=np.int64)
+    out = np.empty(count, dtype=dtype)
     chunk_bytes = _PACK_CHUNK * bits // 8
     for index, start in enumerate(range(0, count, _PACK_CHUNK)):
         n = min(_PACK_CHUNK, count - start)
@@ -348,12 +358,14 @@ def _entropy_coded_payload(codes: np.ndarray, codebook_size: int) -> bytes:
 def _decode_payload(payload: bytes, header: dict) -> np.ndarray:
     channels, n_codebooks, frames = header["channels"], header["n_codebooks"], header["frames"]
     size = header["codebook_size"]
+    dtype = code_dtype(size)
     if header["entropy_coded"]:
+        codes = np.empty((channels, n_codebooks, frames), dtype=dtype)
         try:
-            streams = decode_streams(payload, [channels * frames] * n_codebooks, size)
+            for n, stream in enumerate(decode_streams(payload, [channels * frames] * n_codebooks, size, dtype)):
+                codes[:, n, :] = stream.reshape(channels, frames)
         except EntropyCodingError as error:
             raise RvqFormatError(str(error)) from error
-        codes = np.stack([s.reshape(channels, frames) for s in streams], axis=1)
         # The range decoder pads exhausted data with zeros, so a header claiming more codes than
         # were coded would decode; only the encoder's own output re-encodes to itself.
         if _entropy_coded_payload(codes, size) != payload:
@@ -361,10 +373,12 @@ def _decode_payload(payload: bytes, header: dict) -> np.ndarray:
                                  f"({channels} channels x {n_codebooks} codebooks x {frames} frames)")
         return codes
     count = channels * n_codebooks * frames
-    codes = unpack_codes(payload, count, bits_per_code(size))
+    bits = bits_per_code(size)
+    # a raw code can exceed the codebook (checked next): read it into a type its bits fit
+    codes = unpack_codes(payload, count, bits, code_dtype(1 << bits))
     if count and codes.max() >= size:
         raise RvqFormatError(f"payload holds code {codes.max()} outside the codebook of {size}")
-    return codes.reshape(channels, n_codebooks, frames)
+    return codes.reshape(channels, n_codebooks, frames).astype(dtype, copy=False)
 
 
 # ---------------------------------------------------------------------------- public API
@@ -421,7 +435,7 @@ def write_rvq(
 
 
 def read_rvq(path: str | os.PathLike, decoder: DecoderSpec | None = None) -> tuple[np.ndarray, RvqMetadata]:
-    """Read an ``.rvq`` file: codes as int64 ``[C, N, F]`` and its metadata.
+    """Read an ``.rvq`` file: codes ``[C, N, F]`` (of ``code_dtype(codebook_size)``) and its metadata.
 
     Everything the header claims is checked (against ``decoder`` too, when given) before the
     payload is read or decoded, so a crafted header cannot make the reader allocate more than

@@ -10,7 +10,7 @@ import pytest
 
 from crafted_rvq import rebuild, split
 from model import rvq_format
-from model.rvq_format import DecoderSpec, RvqFormatError, RvqMetadata, bits_per_code, read_rvq, write_rvq
+from model.rvq_format import DecoderSpec, RvqFormatError, RvqMetadata, bits_per_code, code_dtype, read_rvq, write_rvq
 
 
 def _meta(codebook_size=1024, loudness=-18.25, frames=222):
@@ -43,10 +43,17 @@ def test_round_trip(tmp_path, size, shape, entropy_coding):
     path = tmp_path / "clip.rvq"
     report = write_rvq(path, codes, _meta(size, frames=shape[2]), entropy_coding=entropy_coding)
     restored, meta = read_rvq(path)
-    assert restored.dtype == np.int64 and restored.shape == shape
+    assert restored.dtype == code_dtype(size) and restored.shape == shape
     np.testing.assert_array_equal(restored, codes)
     assert meta == _meta(size, frames=shape[2])
     assert report.file_bytes == path.stat().st_size
+
+
+def test_codes_are_read_into_the_smallest_type_of_their_codebook():
+    """Two bytes a code for the usual codebooks: hours of codes stay a few megabytes."""
+    assert code_dtype(1024) == np.int16 and code_dtype(1 << 15) == np.int16
+    assert code_dtype((1 << 15) + 1) == np.int32 and code_dtype(1 << 16) == np.int32
+    assert code_dtype(1 << 32) == np.int64
 
 
 @pytest.mark.parametrize("size", [2, 1000, 1024, 1 << 20])
