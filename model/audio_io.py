@@ -4,12 +4,19 @@ libsndfile (through soundfile) reads WAV, FLAC, Ogg/Vorbis, Opus and MP3 without
 subprocess; soxr gives band-limited resampling of the quality of SoX's "very high" setting.
 All writes go to a temporary file in the destination folder and are renamed into place, so
 an interrupted or failed write never leaves a half-written file behind.
+
+Long files are read, resampled and written in blocks (``read_blocks``, ``resample_blocks``,
+``write_audio_blocks``), so memory does not grow with the duration. soxr's streaming
+resampler fed block by block gives exactly the samples of one whole-signal call.
 """
 from __future__ import annotations
 
 import errno
 import os
 import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +29,8 @@ from model.atomic_file import atomic_path
 MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 768_000
 MAX_CHANNELS = 64
+BLOCK_FRAMES = 1 << 16  # frames per block read or written: ~1.4 s at 48 kHz, 16 MB at 64 channels
+_LOW_SPACE_BYTES = 1 << 20  # a write failing with less free space than this (or a block) is a full disk
 
 
 class AudioFileError(ValueError):
@@ -58,25 +67,53 @@ def audio_info(path: str | Path) -> sf._SoundFileInfo:
         raise AudioFileError(f"{path.name}: not a readable audio file ({_reason(exc)})") from None
 
 
-def read_audio(path: str | Path, start: int = 0, frames: int = -1) -> Audio:
-    """Read a whole file (or ``frames`` from ``start``) as float32 ``[channels, frames]``."""
-    path = Path(path)
+@contextmanager
+def _opened(path: Path) -> Iterator[sf.SoundFile]:
+    """An audio file open for reading, checked; libsndfile's errors become one line naming it."""
     _check_exists(path)
     try:
         with sf.SoundFile(str(path)) as f:
             _check_format(path, f.samplerate, f.channels)
-            if start:
-                f.seek(start)
-            data = f.read(frames, dtype="float32", always_2d=True)
-            rate = f.samplerate
+            yield f
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise AudioFileError(f"{path.name}: not a readable audio file ({_reason(exc)})") from None
-    if data.shape[0] == 0 and start == 0:
-        raise AudioFileError(f"{path.name}: the file holds no audio (0 samples)")
+
+
+def _samples(data: np.ndarray) -> np.ndarray:
+    """libsndfile's ``[frames, channels]`` as ``[channels, frames]``, non-finite values replaced."""
     samples = np.ascontiguousarray(data.T)
     if not np.isfinite(samples).all():
         samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
-    return Audio(samples, rate)
+    return samples
+
+
+def _no_audio(path: Path) -> AudioFileError:
+    return AudioFileError(f"{path.name}: the file holds no audio (0 samples)")
+
+
+def read_audio(path: str | Path, start: int = 0, frames: int = -1) -> Audio:
+    """Read a whole file (or ``frames`` from ``start``) as float32 ``[channels, frames]``."""
+    path = Path(path)
+    with _opened(path) as f:
+        if start:
+            f.seek(start)
+        data = f.read(frames, dtype="float32", always_2d=True)
+        rate = f.samplerate
+    if data.shape[0] == 0 and start == 0:
+        raise _no_audio(path)
+    return Audio(_samples(data), rate)
+
+
+def read_blocks(path: str | Path, block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
+    """The file as consecutive float32 ``[channels, frames]`` blocks: ``read_audio`` in pieces."""
+    path = Path(path)
+    with _opened(path) as f:
+        first = True
+        while (data := f.read(block_frames, dtype="float32", always_2d=True)).shape[0]:
+            first = False
+            yield _samples(data)
+        if first:
+            raise _no_audio(path)
 
 
 def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
@@ -87,26 +124,126 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return np.ascontiguousarray(out.T, dtype=np.float32)
 
 
-def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, subtype: str | None = None) -> None:
-    """Write ``[channels, frames]`` atomically; the format follows the extension."""
-    path = Path(path)
+def resample_blocks(blocks: Iterable[np.ndarray], rate_in: int, rate_out: int) -> Iterator[np.ndarray]:
+    """``resample`` of a signal given as consecutive float32 ``[channels, frames]`` blocks.
+
+    soxr's streaming resampler keeps its filter state between blocks and is flushed after
+    the last one, so the blocks it yields join into exactly ``resample`` of the whole signal.
+    """
+    if rate_in == rate_out:
+        yield from blocks
+        return
+    stream = held = None
+    for block in blocks:
+        if stream is None:
+            stream = soxr.ResampleStream(rate_in, rate_out, block.shape[0], dtype="float32", quality="VHQ")
+        if held is not None:
+            yield _resampled_chunk(stream, held, last=False)
+        held = block
+    if stream is not None:
+        yield _resampled_chunk(stream, held, last=True)
+
+
+def _resampled_chunk(stream: soxr.ResampleStream, block: np.ndarray, last: bool) -> np.ndarray:
+    out = stream.resample_chunk(np.ascontiguousarray(block.T, dtype=np.float32), last=last)
+    return np.ascontiguousarray(out.T)
+
+
+def _output_format(path: Path) -> str:
     fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".opus": "OGG"}.get(path.suffix.lower())
     if fmt is None:
         raise AudioFileError(f"{path.name}: unsupported output format (use .wav, .flac or .ogg)")
+    return fmt
+
+
+def _default_subtype(path: Path, fmt: str, peak: float) -> str | None:
+    """Vorbis or Opus for Ogg; for WAV, 16-bit unless samples beyond full scale need float."""
+    if fmt == "OGG":
+        return "OPUS" if path.suffix.lower() == ".opus" else "VORBIS"
+    if fmt == "WAV":
+        return "FLOAT" if peak > 1.0 else "PCM_16"
+    return None
+
+
+def _check_finite(path: Path, samples: np.ndarray) -> None:
     if not np.isfinite(samples).all():
         raise AudioFileError(f"{path.name}: refused to write NaN or infinite samples")
-    if fmt == "OGG" and subtype is None:
-        subtype = "OPUS" if path.suffix.lower() == ".opus" else "VORBIS"
-    if fmt == "WAV" and subtype is None:
-        subtype = "FLOAT" if np.abs(samples).max(initial=0.0) > 1.0 else "PCM_16"
-    data = np.ascontiguousarray(np.asarray(samples, dtype=np.float32).T)
+
+
+def write_audio(path: str | Path, samples: np.ndarray, sample_rate: int, subtype: str | None = None) -> None:
+    """Write ``[channels, frames]`` atomically; the format follows the extension."""
+    path = Path(path)
+    fmt = _output_format(path)
+    _check_finite(path, samples)
+    subtype = subtype or _default_subtype(path, fmt, float(np.abs(samples).max(initial=0.0)))
+    write_audio_blocks(path, [samples], sample_rate, subtype)
+
+
+def write_audio_blocks(
+    path: str | Path, blocks: Iterable[np.ndarray], sample_rate: int, subtype: str | None = None
+) -> int:
+    """Write consecutive ``[channels, frames]`` blocks atomically, as ``write_audio`` would write
+    them joined; returns the frames written.
+
+    The default WAV subtype depends on the peak of the whole signal, so without ``subtype``
+    the blocks first go to an anonymous spool file beside the target (float32, removed
+    however the process ends), and are copied from there once the peak is known.
+    """
+    path = Path(path)
+    fmt = _output_format(path)
     with atomic_path(path) as tmp:
-        try:
-            sf.write(tmp, data, sample_rate, format=fmt, subtype=subtype)
-        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-            if shutil.disk_usage(tmp).free < data.nbytes:  # libsndfile says only "System error."
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
-            raise AudioFileError(f"{path.name}: cannot write audio ({_reason(exc)})") from None
+        if subtype is None and fmt == "WAV":
+            with tempfile.TemporaryFile(dir=Path(tmp).parent) as spool:
+                channels, peak = _spool(path, blocks, spool)
+                spooled = _spooled_blocks(spool, channels)
+                return _write_blocks(path, tmp, spooled, sample_rate, fmt, _default_subtype(path, fmt, peak))
+        return _write_blocks(path, tmp, blocks, sample_rate, fmt, subtype or _default_subtype(path, fmt, 0.0))
+
+
+def _spool(path: Path, blocks: Iterable[np.ndarray], spool) -> tuple[int, float]:
+    """Write ``blocks`` interleaved to ``spool``; returns their channel count and peak."""
+    channels, peak = None, 0.0
+    for block in blocks:
+        _check_finite(path, block)
+        channels = block.shape[0]
+        peak = max(peak, float(np.abs(block).max(initial=0.0)))
+        spool.write(np.ascontiguousarray(block.T, dtype=np.float32).tobytes())
+    if channels is None:
+        raise AudioFileError(f"{path.name}: no audio to write")
+    return channels, peak
+
+
+def _spooled_blocks(spool, channels: int) -> Iterator[np.ndarray]:
+    spool.seek(0)
+    while data := spool.read(BLOCK_FRAMES * channels * 4):
+        yield np.frombuffer(data, dtype=np.float32).reshape(-1, channels).T
+
+
+def _write_blocks(path: Path, tmp: str, blocks: Iterable[np.ndarray], sample_rate: int, fmt: str,
+                  subtype: str | None) -> int:
+    written, output, data = 0, None, None
+    try:
+        for block in blocks:
+            _check_finite(path, block)
+            data = np.ascontiguousarray(np.asarray(block, dtype=np.float32).T)
+            if output is None:
+                output = sf.SoundFile(tmp, "w", sample_rate, data.shape[1], subtype, format=fmt)
+            output.write(data)
+            written += data.shape[0]
+        if output is None:
+            raise AudioFileError(f"{path.name}: no audio to write")
+        output.close()
+    except AudioFileError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        # libsndfile says only "System error." when the disk is full
+        if shutil.disk_usage(tmp).free < max(_LOW_SPACE_BYTES, 0 if data is None else data.nbytes):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+        raise AudioFileError(f"{path.name}: cannot write audio ({_reason(exc)})") from None
+    finally:
+        if output is not None and not output.closed:
+            output.close()
+    return written
 
 
 def _check_exists(path: Path) -> None:

@@ -1,0 +1,96 @@
+"""Block-wise reading, resampling, loudness and writing equal the whole-signal computations."""
+import numpy as np
+import pytest
+import soundfile as sf
+
+from model.audio_io import (
+    AudioFileError,
+    read_audio,
+    read_blocks,
+    resample,
+    resample_blocks,
+    write_audio,
+    write_audio_blocks,
+)
+from model.loudness import LoudnessMeter, block_powers, integrated_loudness
+
+
+def _noise(channels, frames, seed=0, level=0.2):
+    rng = np.random.default_rng(seed)
+    x = (level * rng.standard_normal((channels, frames))).astype(np.float32)
+    x[:, : frames // 7] *= 1e-3  # a quiet start: both gates have blocks to drop
+    return x
+
+
+def _split(x, sizes):
+    """``x`` in consecutive blocks of the given sizes (cycled), the last one whatever is left."""
+    blocks, start, i = [], 0, 0
+    while start < x.shape[1]:
+        blocks.append(x[:, start : start + sizes[i % len(sizes)]])
+        start += sizes[i % len(sizes)]
+        i += 1
+    return blocks
+
+
+ODD_BLOCKS = [1, 997, 4099, 3, 65536, 12345]
+
+
+@pytest.mark.parametrize("rate, channels", [(8000, 1), (44100, 2), (22050, 7), (11025, 3)])
+def test_loudness_pushed_in_blocks_equals_the_whole_signal_exactly(rate, channels):
+    x = _noise(channels, int(rate * 6.3) + 11, seed=channels)
+    meter = LoudnessMeter(channels, rate)
+    for block in _split(x, ODD_BLOCKS):
+        meter.push(block)
+    assert meter.frames == x.shape[1]
+    np.testing.assert_array_equal(meter.block_powers(), block_powers(x, rate))
+    assert meter.loudness() == integrated_loudness(x, rate)
+
+
+@pytest.mark.parametrize("rate_in, rate_out, channels", [(8000, 44100, 1), (48000, 44100, 2), (44100, 11025, 3),
+                                                         (22050, 22050, 2)])
+def test_streamed_resampling_equals_whole_signal_resampling(rate_in, rate_out, channels):
+    """soxr's stream, fed block by block and flushed, gives the one-call result sample for sample."""
+    x = _noise(channels, int(rate_in * 3.1) + 7)
+    streamed = np.concatenate(list(resample_blocks(_split(x, ODD_BLOCKS), rate_in, rate_out)), axis=1)
+    whole = resample(x, rate_in, rate_out)
+    assert streamed.dtype == np.float32 and streamed.shape == whole.shape
+    np.testing.assert_array_equal(streamed, whole)
+
+
+def test_read_blocks_are_the_file_in_pieces(tmp_path):
+    x = _noise(3, 70_001)
+    x[1, 5] = np.nan
+    path = tmp_path / "in.wav"
+    sf.write(path, x.T, 16000, subtype="FLOAT")
+    blocks = list(read_blocks(path, block_frames=30_000))
+    assert [b.shape for b in blocks] == [(3, 30_000), (3, 30_000), (3, 10_001)]
+    np.testing.assert_array_equal(np.concatenate(blocks, axis=1), read_audio(path).samples)
+
+
+def test_read_blocks_refuses_a_file_without_samples(tmp_path):
+    path = tmp_path / "empty.wav"
+    sf.write(path, np.zeros((0, 1), np.float32), 16000)
+    with pytest.raises(AudioFileError, match="holds no audio"):
+        list(read_blocks(path))
+
+
+@pytest.mark.parametrize("name, level, subtype", [("out.wav", 0.2, "PCM_16"), ("out.wav", 3.0, "FLOAT"),
+                                                  ("out.flac", 0.2, "PCM_16")])
+def test_block_writing_equals_writing_the_whole(tmp_path, name, level, subtype):
+    """The WAV subtype depends on the whole signal's peak, even when it arrives in blocks."""
+    x = _noise(2, 150_000, level=level)
+    x[0, -3] = level * 5  # the peak in the last block
+    write_audio(tmp_path / f"whole-{name}", x, 22050)
+    frames = write_audio_blocks(tmp_path / name, _split(x, ODD_BLOCKS), 22050)
+    assert frames == x.shape[1]
+    assert sf.info(str(tmp_path / name)).subtype == subtype
+    np.testing.assert_array_equal(read_audio(tmp_path / name).samples, read_audio(tmp_path / f"whole-{name}").samples)
+
+
+@pytest.mark.parametrize("name", ["out.wav", "out.flac"])
+def test_a_non_finite_block_leaves_no_file(tmp_path, name):
+    blocks = [np.zeros((1, 1000), np.float32), np.full((1, 10), np.inf, np.float32)]
+    with pytest.raises(AudioFileError, match="NaN or infinite"):
+        write_audio_blocks(tmp_path / name, blocks, 16000)
+    assert list(tmp_path.iterdir()) == []
+
