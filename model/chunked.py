@@ -10,6 +10,11 @@ float rounding: on CPUs whose convolution kernels round differently for differen
 lengths, a decision between two equally near codewords may differ -- and memory stays
 bounded by the chunk size for files of any length.
 
+The signal need not be in memory either: ``encode_stream`` takes it as consecutive blocks
+of any size and keeps only what the chunks in flight need (a chunk and its margins), and
+``decode_stream`` hands the waveform back chunk by chunk. Both make exactly the chunks the
+whole-signal functions make, so their results are identical, not merely close.
+
 Because chunks are independent, ``workers > 1`` computes them concurrently, one chunk per
 single-threaded worker. The small convolutions of a CPU-sized codec scale poorly across
 threads inside one operator (1 -> 2 threads gives about 1.2x for the default model), while
@@ -20,7 +25,8 @@ thread, in signal order.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import torch
@@ -72,25 +78,78 @@ def encode_chunked(
     complete the last window by reflection); ``encode`` must then map any length ``L`` to
     ``ceil(L / hop)`` frames. Works for any frame-rate output ``[B, C, k]``, not only codes.
     """
-    length = wave.shape[-1]
+    pieces = encode_stream(encode, [wave], wave.shape[-1], hop_length, margin_frames, chunk_frames, progress,
+                           pad_end, workers)
+    return torch.cat(list(pieces), dim=-1)
+
+
+def encode_stream(
+    encode: Callable[[torch.Tensor], torch.Tensor],
+    blocks: Iterable[torch.Tensor],
+    length: int,
+    hop_length: int,
+    margin_frames: int,
+    chunk_frames: int,
+    progress: Callable[[int, int], None] | None = None,
+    pad_end: bool = True,
+    workers: int = 1,
+) -> Iterator[torch.Tensor]:
+    """``encode_chunked`` of a signal of ``length`` samples given as consecutive ``blocks [B, 1, k]``.
+
+    Yields the codes chunk by chunk, in order; blocks are pulled only as the chunks need
+    them, so at most a few chunks of the signal are held whatever its length.
+    """
     n_frames = -(-length // hop_length)
     if n_frames == 0:
         raise ValueError("cannot encode an empty signal")
     pad = n_frames * hop_length - length
     chunk_frames, workers = parallel_chunk_frames(n_frames, chunk_frames, margin_frames, workers)
+    plan = list(chunk_plan(n_frames, chunk_frames, margin_frames))
+    window = _SampleWindow(blocks)
 
-    def job(start: int, end: int, ctx_start: int, ctx_end: int) -> Callable[[], torch.Tensor]:
-        def run() -> torch.Tensor:
-            excerpt = wave[..., ctx_start * hop_length : min(length, ctx_end * hop_length)]
+    def jobs() -> Iterator[Callable[[], torch.Tensor]]:
+        for start, end, ctx_start, ctx_end in plan:
+            excerpt = window.take(ctx_start * hop_length, min(length, ctx_end * hop_length))
             if ctx_end == n_frames and pad and pad_end:
                 excerpt = torch.nn.functional.pad(excerpt, (0, pad))
-            return encode(excerpt)[..., start - ctx_start : end - ctx_start]
-        return run
+            yield lambda excerpt=excerpt, first=start - ctx_start, last=end - ctx_start: (
+                encode(excerpt)[..., first:last])
+        window.finish(length)
 
-    plan = list(chunk_plan(n_frames, chunk_frames, margin_frames))
-    pieces = run_jobs([job(*ranges) for ranges in plan], [end for _, end, _, _ in plan], n_frames,
-                      workers, progress)
-    return torch.cat(pieces, dim=-1)
+    return run_jobs(jobs(), [end for _, end, _, _ in plan], n_frames, workers, progress)
+
+
+class _SampleWindow:
+    """The part of a block-wise signal that chunks still need: samples ``[first, first + held)``."""
+
+    def __init__(self, blocks: Iterable[torch.Tensor]) -> None:
+        self._blocks = iter(blocks)
+        self._held: list[torch.Tensor] = []
+        self._first = 0  # signal index of the first held sample
+        self._end = 0  # one past the last sample received
+
+    def take(self, start: int, stop: int) -> torch.Tensor:
+        """Samples ``[start, stop)``; everything before ``start`` is released (chunks move forward)."""
+        while self._end < stop:
+            block = next(self._blocks, None)
+            if block is None:
+                raise ValueError(f"the signal ended after {self._end} samples, before sample {stop}")
+            self._held.append(block)
+            self._end += block.shape[-1]
+        while self._held and self._first + self._held[0].shape[-1] <= start:
+            self._first += self._held.pop(0).shape[-1]
+        pieces, offset = [], self._first
+        for block in self._held:
+            if offset >= stop:
+                break
+            pieces.append(block[..., max(0, start - offset) : stop - offset])
+            offset += block.shape[-1]
+        return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=-1)
+
+    def finish(self, length: int) -> None:
+        """Refuse a signal longer than announced (its end would be silently dropped)."""
+        if self._end > length or next(self._blocks, None) is not None:
+            raise ValueError(f"the signal is longer than the {length} samples announced")
 
 
 def decode_chunked(
@@ -108,6 +167,20 @@ def decode_chunked(
     length the decoder produces at the true end of the signal, so output-length quirks of a
     family (e.g. DAC's odd-stride transposed convolutions) are reproduced exactly.
     """
+    pieces = decode_stream(decode, codes, hop_length, margin_frames, chunk_frames, progress, workers)
+    return torch.cat(list(pieces), dim=-1)
+
+
+def decode_stream(
+    decode: Callable[[torch.Tensor], torch.Tensor],
+    codes: torch.Tensor,
+    hop_length: int,
+    margin_frames: int,
+    chunk_frames: int,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
+) -> Iterator[torch.Tensor]:
+    """``decode_chunked`` yielding the waveform chunk by chunk, in order (never all of it at once)."""
     n_frames = codes.shape[-1]
     if n_frames == 0:
         raise ValueError("cannot decode zero frames")
@@ -122,31 +195,33 @@ def decode_chunked(
         return run
 
     plan = list(chunk_plan(n_frames, chunk_frames, margin_frames))
-    pieces = run_jobs([job(*ranges) for ranges in plan], [end for _, end, _, _ in plan], n_frames,
-                      workers, progress)
-    return torch.cat(pieces, dim=-1)
+    return run_jobs((job(*ranges) for ranges in plan), [end for _, end, _, _ in plan], n_frames, workers,
+                    progress)
 
 
 def run_jobs(
-    jobs: list[Callable[[], torch.Tensor]],
+    jobs: Iterable[Callable[[], torch.Tensor]],
     ends: list[int],
     total: int,
     workers: int,
     progress: Callable[[int, int], None] | None,
-) -> list[torch.Tensor]:
+) -> Iterator[torch.Tensor]:
     """Results of ``jobs`` in order; ``progress(ends[i], total)`` after job ``i``.
 
-    With several workers each runs with one torch thread, under the caller's grad mode
-    (grad and inference modes are thread-local). If ``progress`` raises (a cancellation),
-    jobs not yet started are dropped and the running ones finish before it propagates.
+    Jobs are taken from ``jobs`` only as workers become free (at most two per worker are
+    waiting or running), so a lazily made job list -- excerpts of a file being read --
+    never piles up in memory. With several workers each runs with one torch thread, under
+    the caller's grad mode (grad and inference modes are thread-local). If ``progress``
+    raises (a cancellation), jobs not yet started are dropped and the running ones finish
+    before it propagates.
     """
     if workers <= 1:
-        results = []
         for run, end in zip(jobs, ends):
-            results.append(run())
+            result = run()
             if progress is not None:
                 progress(end, total)
-        return results
+            yield result
+        return
     grad_enabled, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
     caller_threads = torch.get_num_threads()
 
@@ -157,13 +232,15 @@ def run_jobs(
     pool = ThreadPoolExecutor(max_workers=workers, initializer=torch.set_num_threads, initargs=(1,),
                               thread_name_prefix="chunk")
     try:
-        futures: list[Future[torch.Tensor]] = [pool.submit(in_caller_mode, run) for run in jobs]
-        results = []
-        for future, end in zip(futures, ends):
-            results.append(future.result())
+        pending: deque[Future[torch.Tensor]] = deque()
+        jobs = iter(jobs)
+        for end in ends:
+            while len(pending) < 2 * workers and (run := next(jobs, None)) is not None:
+                pending.append(pool.submit(in_caller_mode, run))
+            result = pending.popleft().result()
             if progress is not None:
                 progress(end, total)
-        return results
+            yield result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         # torch keeps the thread count of new threads in one process-wide setting, which the

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 import torch
 from torch import nn
 
-from model.chunked import decode_chunked, encode_chunked
+from model.chunked import decode_stream, encode_stream
 from model.layers import fold_weight_norm
 
 ProgressFn = Callable[[int, int], None]
@@ -171,17 +171,32 @@ class Codec:
         count on CPU, one on other devices); the codes do not depend on it.
         """
         wave = self._check_wave(wave)
-        n = self.n_codebooks if n_codebooks is None else self._check_n(n_codebooks)
+        pieces = self.encode_blocks([wave], wave.shape[-1], n_codebooks, chunk_seconds, progress, workers)
         with torch.inference_mode():
-            if self.encoder_context is None:
-                codes = self._whole(self.network.encode_codes, wave.to(self.device), progress)
-            else:
-                codes = encode_chunked(
-                    self.network.encode_codes, wave.to(self.device), self.hop_length,
-                    self.encoder_context, self._chunk_frames(chunk_seconds), progress,
-                    workers=self._workers(workers),
-                )
-        return codes[:, :n].cpu()
+            return torch.cat(list(pieces), dim=-1)
+
+    def encode_blocks(
+        self,
+        blocks: Iterable[torch.Tensor],
+        length: int,
+        n_codebooks: int | None = None,
+        chunk_seconds: float = 20.0,
+        progress: ProgressFn | None = None,
+        workers: int | None = None,
+    ) -> Iterator[torch.Tensor]:
+        """:meth:`encode` of a signal of ``length`` samples given as consecutive float32
+        ``blocks [B, 1, k]``, yielding the codes chunk by chunk: a chunkable codec holds only
+        the chunks in flight, however long the signal (others gather it and run whole).
+        """
+        if length < 1:
+            raise ValueError("audio is empty")
+        n = self.n_codebooks if n_codebooks is None else self._check_n(n_codebooks)
+        if self.encoder_context is None:
+            pieces = iter([self._whole(self._encode_codes, torch.cat(list(blocks), dim=-1), progress)])
+        else:
+            pieces = encode_stream(self._encode_codes, blocks, length, self.hop_length, self.encoder_context,
+                                   self._chunk_frames(chunk_seconds), progress, workers=self._workers(workers))
+        return (piece[:, :n].cpu() for piece in pieces)
 
     def decode(
         self,
@@ -194,21 +209,38 @@ class Codec:
 
         ``chunk_seconds`` and ``workers`` as for :meth:`encode`.
         """
+        pieces = self.decode_blocks(codes, chunk_seconds, progress, workers)
+        with torch.inference_mode():
+            return torch.cat(list(pieces), dim=-1)
+
+    def decode_blocks(
+        self,
+        codes: torch.Tensor,
+        chunk_seconds: float = 10.0,
+        progress: ProgressFn | None = None,
+        workers: int | None = None,
+    ) -> Iterator[torch.Tensor]:
+        """:meth:`decode` yielding the waveform chunk by chunk (any integer dtype of ``codes``),
+        so a chunkable codec never holds the whole waveform."""
         if codes.dim() != 3:
             raise ValueError(f"codes must be [batch, codebooks, frames], got shape {tuple(codes.shape)}")
         self._check_n(codes.shape[1])
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
             raise ValueError(f"code indices must lie in 0..{self.codebook_size - 1}")
+        if self.decoder_context is None:
+            pieces = iter([self._whole(self._decode_codes, codes, progress)])
+        else:
+            pieces = decode_stream(self._decode_codes, codes, self.hop_length, self.decoder_context,
+                                   self._chunk_frames(chunk_seconds), progress, workers=self._workers(workers))
+        return (piece.float().cpu() for piece in pieces)
+
+    def _encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
-            if self.decoder_context is None:
-                wave = self._whole(self.network.decode_codes, codes.to(self.device, torch.long), progress)
-            else:
-                wave = decode_chunked(
-                    self.network.decode_codes, codes.to(self.device, torch.long), self.hop_length,
-                    self.decoder_context, self._chunk_frames(chunk_seconds), progress,
-                    workers=self._workers(workers),
-                )
-        return wave.float().cpu()
+            return self.network.encode_codes(wave.to(self.device))
+
+    def _decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return self.network.decode_codes(codes.to(self.device, torch.long))
 
     @staticmethod
     def _whole(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,

@@ -8,20 +8,38 @@ BS.1770's for any channel count (``model.loudness``). A file louder than the for
 ``MAX_LOUDNESS_LUFS`` (only float audio beyond full scale gets there) is recorded at that
 ceiling and normalised with its gain: the codec then sees a hotter signal, but the level
 restored on decoding is still exactly the original's.
+
+Files are never held whole: ``compress_file`` reads the input twice in blocks -- once to
+measure its length and loudness (the gain must be known before the first chunk is
+encoded), once to resample, normalise and encode it chunk by chunk -- and keeps only the
+codes (two bytes each for the bundled model); ``decompress_file`` decodes chunk by chunk,
+resamples and writes block by block. Every step is the whole-signal computation in pieces
+(soxr's streaming resampler, a block-wise loudness meter, the chunked engine's own chunks),
+so the codes and audio equal those of ``encode_clip`` and ``decode_clip`` on the whole
+signal, while memory no longer grows with the duration.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from model.audio_io import Audio, read_audio, resample, write_audio
+from model.audio_io import Audio, audio_info, read_blocks, resample, resample_blocks, write_audio_blocks
 from model.codec import Codec, ProgressFn
-from model.loudness import integrated_loudness
-from model.rvq_format import MAX_LOUDNESS_LUFS, DecoderSpec, RvqMetadata, RvqWriteReport, read_rvq, write_rvq
+from model.loudness import LoudnessMeter
+from model.rvq_format import (
+    MAX_LOUDNESS_LUFS,
+    DecoderSpec,
+    RvqMetadata,
+    RvqWriteReport,
+    code_dtype,
+    read_rvq,
+    write_rvq,
+)
 
 TARGET_LUFS = -16.0
 MIN_LOUDNESS_SECONDS = 0.4  # the gating block of ITU-R BS.1770
@@ -42,6 +60,38 @@ class EncodedClip:
         return normalisation_gain(self.loudness_lufs)
 
 
+@dataclass(frozen=True)
+class SourceScan:
+    """What a first pass over an audio file learns before encoding it.
+
+    ``length`` counts frames at ``original_rate``; ``model_length`` samples at the codec's
+    rate (the chunk plan needs it); ``loudness_lufs`` as recorded in ``.rvq`` files.
+    """
+
+    channels: int
+    original_rate: int
+    length: int
+    model_length: int
+    loudness_lufs: float | None
+
+    @property
+    def duration(self) -> float:
+        return self.length / self.original_rate
+
+
+@dataclass(frozen=True)
+class WrittenAudio:
+    """What ``decompress_file`` wrote (the samples themselves are never held)."""
+
+    channels: int
+    frames: int
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sample_rate
+
+
 def normalisation_gain(loudness_lufs: float | None) -> float:
     """Linear gain bringing a signal of ``loudness_lufs`` to the target (1 when not normalised)."""
     return 1.0 if loudness_lufs is None else 10 ** ((TARGET_LUFS - loudness_lufs) / 20)
@@ -49,22 +99,80 @@ def normalisation_gain(loudness_lufs: float | None) -> float:
 
 def measure_loudness(samples: np.ndarray, sample_rate: int) -> float | None:
     """Integrated loudness (LUFS) of ``[channels, frames]``; None when too short or silent."""
-    if samples.shape[1] < MIN_LOUDNESS_SECONDS * sample_rate:
+    meter = LoudnessMeter(samples.shape[0], sample_rate)
+    meter.push(samples)
+    return _measured(meter)
+
+
+def _measured(meter: LoudnessMeter) -> float | None:
+    if meter.frames < MIN_LOUDNESS_SECONDS * meter.rate:
         return None
-    loudness = integrated_loudness(samples, sample_rate)
+    loudness = meter.loudness()
     return loudness if math.isfinite(loudness) else None
+
+
+def _recorded(loudness: float | None) -> float | None:
+    """The loudness a file records: at most the format's ceiling (see the module docstring)."""
+    return None if loudness is None else min(loudness, MAX_LOUDNESS_LUFS)
+
+
+def _normalised(samples: np.ndarray, loudness: float | None) -> torch.Tensor:
+    """``[channels, frames]`` as the codec's input ``[channels, 1, frames]``, gain applied."""
+    wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)).unsqueeze(1)
+    return wave if loudness is None else wave * normalisation_gain(loudness)
 
 
 def model_input(codec: Codec, audio: Audio, normalize: bool = True) -> tuple[torch.Tensor, float | None]:
     """``[channels, 1, T]`` at the codec's rate, loudness-normalised when asked and possible."""
     samples = resample(audio.samples, audio.sample_rate, codec.sample_rate)
-    loudness = measure_loudness(samples, codec.sample_rate) if normalize else None
-    if loudness is not None:
-        loudness = min(loudness, MAX_LOUDNESS_LUFS)
-    wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)).unsqueeze(1)
-    if loudness is not None:
-        wave = wave * normalisation_gain(loudness)
-    return wave, loudness
+    loudness = _recorded(measure_loudness(samples, codec.sample_rate)) if normalize else None
+    return _normalised(samples, loudness), loudness
+
+
+def scan_source(codec: Codec, source: str | Path, normalize: bool = True) -> SourceScan:
+    """Length and (when ``normalize``) loudness of a file at the codec's rate, read block by block."""
+    info = audio_info(source)
+    meter = LoudnessMeter(info.channels, codec.sample_rate)
+    counted = _Counted(read_blocks(source))
+    model_length = 0
+    for block in resample_blocks(counted, info.samplerate, codec.sample_rate):
+        model_length += block.shape[1]
+        if normalize:
+            meter.push(block)
+    loudness = _recorded(_measured(meter)) if normalize else None
+    return SourceScan(info.channels, info.samplerate, counted.frames, model_length, loudness)
+
+
+def source_blocks(codec: Codec, source: str | Path, scan: SourceScan) -> Iterator[torch.Tensor]:
+    """The codec's input ``[channels, 1, k]`` for a scanned file, block by block: ``model_input``
+    of the whole file in pieces."""
+    blocks = resample_blocks(read_blocks(source), scan.original_rate, codec.sample_rate)
+    return (_normalised(block, scan.loudness_lufs) for block in blocks)
+
+
+def read_model_input(codec: Codec, source: str | Path) -> tuple[torch.Tensor, SourceScan]:
+    """``model_input`` of a file, for uses that need the whole signal (evaluation): built block by
+    block, so only the result is held, never the file's samples or a whole-signal resampling."""
+    scan = scan_source(codec, source)
+    wave = torch.empty((scan.channels, 1, scan.model_length))
+    done = 0
+    for block in source_blocks(codec, source, scan):
+        wave[..., done : done + block.shape[-1]] = block
+        done += block.shape[-1]
+    return wave, scan
+
+
+class _Counted:
+    """Passes blocks through, counting their frames."""
+
+    def __init__(self, blocks: Iterable[np.ndarray]) -> None:
+        self._blocks = blocks
+        self.frames = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for block in self._blocks:
+            self.frames += block.shape[1]
+            yield block
 
 
 def encode_clip(
@@ -79,20 +187,53 @@ def encode_clip(
     return EncodedClip(codes, audio.sample_rate, audio.frames, loudness)
 
 
+def encode_source(
+    codec: Codec, source: str | Path, scan: SourceScan, n_codebooks: int | None = None,
+    progress: ProgressFn | None = None,
+) -> np.ndarray:
+    """Codes ``[channels, n, frames]`` of a scanned file, encoded as it is read; only the codes
+    (of ``code_dtype``) are held."""
+    pieces = codec.encode_blocks(source_blocks(codec, source, scan), scan.model_length, n_codebooks,
+                                 progress=progress)
+    n = codec.n_codebooks if n_codebooks is None else n_codebooks
+    frames = -(-scan.model_length // codec.hop_length)
+    codes = np.empty((scan.channels, n, frames), dtype=code_dtype(codec.codebook_size))
+    done = 0
+    for piece in pieces:
+        codes[..., done : done + piece.shape[-1]] = piece.numpy()
+        done += piece.shape[-1]
+    return codes
+
+
+def decoded_blocks(
+    codec: Codec, clip: EncodedClip, n_codebooks: int | None = None, progress: ProgressFn | None = None
+) -> Iterator[np.ndarray]:
+    """The reconstruction ``[channels, frames]`` at the original rate, length and level, block by
+    block (a chunk of the codec's output, resampled)."""
+    codes = clip.codes if n_codebooks is None else clip.codes[:, :n_codebooks]
+    gain = clip.gain
+    waves = (piece[:, 0].numpy() / gain for piece in codec.decode_blocks(codes, progress=progress))
+    return _fitted(resample_blocks(waves, codec.sample_rate, clip.original_rate), clip.length)
+
+
 def decode_clip(
     codec: Codec, clip: EncodedClip, n_codebooks: int | None = None, progress: ProgressFn | None = None
 ) -> Audio:
     """The reconstruction at the original rate, length and level."""
-    codes = clip.codes if n_codebooks is None else clip.codes[:, :n_codebooks]
-    wave = codec.decode(codes, progress=progress)[:, 0].numpy() / clip.gain
-    out = resample(wave, codec.sample_rate, clip.original_rate)
-    return Audio(_fit_length(out, clip.length), clip.original_rate)
+    blocks = list(decoded_blocks(codec, clip, n_codebooks, progress))
+    return Audio(np.concatenate(blocks, axis=1), clip.original_rate)
 
 
-def _fit_length(samples: np.ndarray, length: int) -> np.ndarray:
-    if samples.shape[1] >= length:
-        return np.ascontiguousarray(samples[:, :length])
-    return np.pad(samples, ((0, 0), (0, length - samples.shape[1])))
+def _fitted(blocks: Iterable[np.ndarray], length: int) -> Iterator[np.ndarray]:
+    """Blocks cut or zero-padded to ``length`` frames in all (the codec works in whole frames)."""
+    remaining, channels = length, 0
+    for block in blocks:
+        channels = block.shape[0]
+        if remaining > 0:
+            yield block[:, :remaining]
+            remaining -= min(remaining, block.shape[1])
+    if remaining > 0:
+        yield np.zeros((channels, remaining), dtype=np.float32)
 
 
 def compress_file(
@@ -104,13 +245,14 @@ def compress_file(
     entropy_coding: bool = True,
     progress: ProgressFn | None = None,
 ) -> RvqWriteReport:
-    clip = encode_clip(codec, read_audio(source), n_codebooks, normalize, progress)
+    scan = scan_source(codec, source, normalize)
+    codes = encode_source(codec, source, scan, n_codebooks, progress)
     meta = RvqMetadata(
         codec_name=codec.name, codec_id=codec.digest(), sample_rate=codec.sample_rate,
-        original_sample_rate=clip.original_rate, length=clip.length, hop_length=codec.hop_length,
-        codebook_size=codec.codebook_size, loudness_lufs=clip.loudness_lufs,
+        original_sample_rate=scan.original_rate, length=scan.length, hop_length=codec.hop_length,
+        codebook_size=codec.codebook_size, loudness_lufs=scan.loudness_lufs,
     )
-    return write_rvq(target, clip.codes.numpy(), meta, entropy_coding)
+    return write_rvq(target, codes, meta, entropy_coding)
 
 
 def read_clip(codec: Codec, source: str | Path) -> EncodedClip:
@@ -132,11 +274,10 @@ def decompress_file(
     target: str | Path,
     n_codebooks: int | None = None,
     progress: ProgressFn | None = None,
-) -> Audio:
+) -> WrittenAudio:
     clip = read_clip(codec, source)
     stored = clip.codes.shape[1]
     if n_codebooks is not None and not 1 <= n_codebooks <= stored:
         raise ValueError(f"{Path(source).name} stores {stored} codebooks; cannot decode with {n_codebooks}")
-    audio = decode_clip(codec, clip, n_codebooks, progress)
-    write_audio(target, audio.samples, audio.sample_rate)
-    return audio
+    frames = write_audio_blocks(target, decoded_blocks(codec, clip, n_codebooks, progress), clip.original_rate)
+    return WrittenAudio(clip.codes.shape[0], frames, clip.original_rate)

@@ -15,8 +15,7 @@ from app.cli.progress_bar import TerminalProgress
 from app.cli.terminal_text import printable
 from app.training.summary import summary_lines
 from model import Codec, load_codec
-from model.audio_io import read_audio
-from model.compression import compress_file, decompress_file, encode_clip, model_input
+from model.compression import compress_file, decompress_file, read_model_input
 from model.evaluation import evaluate
 from model.training.exported_model import read_training_summary
 
@@ -64,10 +63,9 @@ def run_decode(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     codec = _load(args)
-    audio = read_audio(args.input)
-    clip = encode_clip(codec, audio, progress=TerminalProgress("encoding"))
-    reference, _ = model_input(codec, audio)
-    result = evaluate(codec, reference, clip.codes, progress=TerminalProgress("evaluating"))
+    reference, audio = read_model_input(codec, args.input)
+    codes = codec.encode(reference, progress=TerminalProgress("encoding"))
+    result = evaluate(codec, reference, codes, progress=TerminalProgress("evaluating"))
     if args.json:
         print(json.dumps({"model": codec.name, "file": str(args.input), **result.to_dict()}, indent=2))
         return 0
