@@ -78,7 +78,8 @@ class TrainingCharts(QWidget):
         self.validation.addItem(self.best_marker)
 
         self.speed = theme.panel_plot("trainSpeedPlot", "step", "steps / s")
-        _title(self.speed, "Training speed (steps per second, validation and checkpoints excluded)", [])
+        _title(self.speed, "Training speed (steps per second over the steps of each report; "
+                           "validation and checkpoints excluded)", [])
         self.speed_curve = self.speed.plot([], [], pen=pg.mkPen(theme.ACCENT, width=1.5), connect="finite")
         self.speed.getPlotItem().setAxisItems({"left": SparseAxis("left")})
         self.speed.getPlotItem().setLabel("left", "steps / s")

@@ -1,4 +1,4 @@
-"""The run's details: its log, its latest validation, its preview on the studio's clip, its best model.
+"""The run's details: its log, its latest validation, its preview on the studio's clip, the model to keep.
 
 The preview itself (which model, when) is :class:`app.training.preview.RunPreview`; this module
 only shows what it did and what the studio measured of both models on the clip.
@@ -7,21 +7,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QCheckBox, QGroupBox, QLabel, QPlainTextEdit, QPushButton, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QGroupBox, QLabel, QPlainTextEdit, QPushButton, QRadioButton, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from app.studio.session import StudioSession
 from app.training.history import RunHistory
 from app.training.preview import RunPreview
 from app.training.run import TrainingRun
+from app.training.run_models import BEST, LATEST, RunModel, keep_note, model_label
 from app.training.run_texts import log_line, validation_rows
 from app.training.summary import model_summary_text
 from ui import theme
 from ui.training_widgets import fill_table, named, number_table
 
 LOG_LINES_KEPT = 5000
+NO_MODEL_TEXT = "The run's models appear here after its first validation."
 
 
 class RunDetails(QTabWidget):
@@ -47,9 +49,13 @@ class RunDetails(QTabWidget):
         layout.addWidget(self.preview_box)
         layout.addWidget(self.preview_status)
         layout.addWidget(self.preview_table, 1)
+        self.model_summary = named(QPlainTextEdit(), "trainResultSummary")
+        self.model_summary.setReadOnly(True)
+        self.model_summary.setFont(QFont("monospace", 8))
         self.addTab(self.log, "Log")
         self.addTab(self.validation_table, "Validation")
         self.addTab(preview, "Preview on the studio's clip")
+        self.addTab(self.model_summary, "Chosen model")
 
         run.logLine.connect(self.log.appendPlainText)
         run.runChanged.connect(lambda _folder: self.log.clear())
@@ -66,6 +72,11 @@ class RunDetails(QTabWidget):
         if history.validations:
             self.validation_table.setToolTip(f"validation at step {history.validations[-1].step:,}")
         self.show_preview_quality()
+
+    def show_chosen_model(self, model: RunModel | None) -> None:
+        """The training summary of the model "Use this model" would keep."""
+        text = model_summary_text(model.path) if model is not None else ""
+        self.model_summary.setPlainText(text or "No model chosen yet: the run's models appear at its first validation.")
 
     # -- preview ------------------------------------------------------------------------------
     def follow(self) -> None:
@@ -114,26 +125,77 @@ class RunDetails(QTabWidget):
 
 
 class RunResult(QGroupBox):
-    """The run's best model: its training summary, and the button that keeps it."""
+    """Which of the run's models to keep -- the best by validation or the latest -- and the button that keeps it.
+
+    The choice is offered only when the two differ; a note says when the best is the model the
+    run started from (:func:`app.training.run_models.keep_note`).  The chosen model's training
+    summary is long (a row per codebook count), so it is shown in the details beside, not here."""
+
+    chosenChanged = Signal(object)  # the chosen RunModel, or None
 
     def __init__(self) -> None:
         super().__init__("Result")
-        self.text = named(QLabel("The run's best model appears here after its first validation."), "trainResult")
+        self.text = named(QLabel(NO_MODEL_TEXT), "trainResult")
         self.text.setWordWrap(True)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text.setStyleSheet(f"color: {theme.MUTED};")
+        self.note = named(QLabel(""), "trainKeepNote")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet(f"color: {theme.PLAYHEAD};")
+        self.choices = {BEST: named(QRadioButton(""), "trainKeepBest", "Keep model.safetensors: the model of the "
+                                    "run's best validation"),
+                        LATEST: named(QRadioButton(""), "trainKeepLatest", "Keep latest.safetensors: the model of "
+                                      "the run's latest validation, better or not (what the preview plays)")}
         self.use_button = named(QPushButton("Use this model"), "trainUseModel",
-                                "Copy the run's best model to your models and add it to the model picker")
-        self._shown: tuple[Path, int] | None = None  # (model file, mtime) the text describes
+                                "Copy the chosen model to your models and add it to the model picker")
+        self._models: dict[str, RunModel] = {}
+        self._kind = BEST
         layout = QVBoxLayout(self)
         layout.addWidget(self.text)
+        layout.addWidget(self.note)
+        for kind, button in self.choices.items():
+            layout.addWidget(button)
+            button.toggled.connect(lambda on, k=kind: on and self._choose(k))
         layout.addWidget(self.use_button)
+        self.clear()
 
-    def show_model(self, model: Path | None) -> None:
-        """Describe ``model`` (the run's best so far, or None before its first validation)."""
-        self.use_button.setEnabled(model is not None)
-        shown = (model, model.stat().st_mtime_ns) if model is not None else None
-        if shown is not None and shown != self._shown:  # read the header only when the file changed
-            self._shown = shown
-            self.text.setText(model_summary_text(model) or f"{model}")
-            self.text.setStyleSheet(f"color: {theme.TEXT}; font-family: monospace; font-size: 8pt;")
+    def clear(self) -> None:
+        """Nothing to keep (a new run, before its first validation)."""
+        self.show_models({})
+
+    def show_models(self, models: dict[str, RunModel]) -> None:
+        """Offer the run's models (:func:`app.training.run_models.run_models`); the user's choice stays while it exists."""
+        before = self.chosen()
+        self._models = models
+        self._show(before)
+
+    def _show(self, before: RunModel | None) -> None:
+        """Show the offered models and the choice; tell when the chosen model is another than ``before``."""
+        models = self._models
+        if self._kind not in models:
+            self._kind = BEST
+        both = len(models) > 1
+        for kind, button in self.choices.items():
+            button.setVisible(both)
+            if kind in models:
+                button.setText(model_label(models[kind]))
+                button.blockSignals(True)
+                button.setChecked(kind == self._kind)
+                button.blockSignals(False)
+        chosen = self.chosen()
+        self.text.setText(NO_MODEL_TEXT if chosen is None else model_label(chosen))
+        self.text.setVisible(not both)  # the choice names both models
+        self.text.setStyleSheet(f"color: {theme.MUTED if chosen is None else theme.TEXT};")
+        note = keep_note(models)
+        self.note.setText(note)
+        self.note.setVisible(bool(note))
+        self.use_button.setEnabled(chosen is not None)
+        if chosen != before:
+            self.chosenChanged.emit(chosen)
+
+    def chosen(self) -> RunModel | None:
+        return self._models.get(self._kind)
+
+    def _choose(self, kind: str) -> None:
+        before = self.chosen()
+        self._kind = kind
+        self._show(before)

@@ -1,16 +1,18 @@
-"""The run's controls (Start, Pause/Resume, Stop) and its status line (state, step, progress, pace).
+"""The run's controls (Start, Pause/Resume, Stop) and its status line (state, phase, step, progress, pace).
 
 Both show the state of :class:`app.training.run.TrainingRun` and nothing else: the buttons
-ask, the run decides.  Pause and Resume share a button, as they never both make sense.
+ask, the run decides.  Pause and Resume share a button, as they never both make sense.  While
+a running process is not stepping (starting, validating) the status says which and its
+progress bar is busy rather than still.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from app.training.history import RunHistory
+from app.training.history import TRAINING, RunHistory
 from app.training.run import ACTIVE, FAILED, FINISHED, IDLE, PAUSED, PAUSING, RUNNING, STOPPED, STOPPING
-from app.training.run_texts import pace_text, step_text
+from app.training.run_texts import pace_text, phase_text, step_text
 from ui import theme
 from ui.training_widgets import named
 
@@ -67,11 +69,13 @@ class RunControls(QWidget):
 
 
 class RunStatus(QWidget):
-    """● state  ·  step n / total  [progress]  pace, ETA and best validation so far."""
+    """● state  ·  phase  ·  step n / total  [progress]  pace, ETA and best validation so far."""
 
     def __init__(self) -> None:
         super().__init__()
         self.state_label = named(QLabel(""), "trainState")
+        self.phase_label = named(QLabel(""), "trainPhase")
+        self.phase_label.setStyleSheet(f"color: {theme.PLAYHEAD};")
         self.step_label = QLabel("")
         self.step_label.setStyleSheet("font-family: monospace;")
         self.progress = named(QProgressBar(), "trainProgress")
@@ -81,6 +85,7 @@ class RunStatus(QWidget):
         self.rate_label.setStyleSheet(f"color: {theme.MUTED};")
         layout = _row(self)
         layout.addWidget(self.state_label)
+        layout.addWidget(self.phase_label)
         layout.addWidget(self.step_label)
         layout.addWidget(self.progress, 1)
         layout.addWidget(self.rate_label)
@@ -89,9 +94,14 @@ class RunStatus(QWidget):
         text, colour = STATE_TEXT[state]
         self.state_label.setText(f"<span style='color:{colour}'>●</span> {text}")
 
-    def show_progress(self, history: RunHistory, active: bool) -> None:
+    def show_progress(self, history: RunHistory, state: str) -> None:
         total = history.total_steps or 0
+        running = state == RUNNING
+        self.phase_label.setText(phase_text(history) if running else "")
         self.step_label.setText(step_text(history))
-        self.progress.setRange(0, max(1, total))
-        self.progress.setValue(min(history.step, max(1, total)))
-        self.rate_label.setText(pace_text(history, active))
+        if running and history.phase != TRAINING:
+            self.progress.setRange(0, 0)  # busy: no step moves the bar now
+        else:
+            self.progress.setRange(0, max(1, total))
+            self.progress.setValue(min(history.step, max(1, total)))
+        self.rate_label.setText(pace_text(history, state in ACTIVE))

@@ -4,9 +4,13 @@ The form says nothing the trainer would not: its modes, presets and defaults com
 :mod:`app.training.request`, and what it asks for is a :class:`app.training.request.TrainingRequest`
 (the ``rvq-studio train`` command line).  The speed row times real steps of the setup in the
 background (:class:`app.training.estimate.SpeedEstimate`); any change to the setup makes a
-measurement stale, so it is dropped.
+measurement stale, so it is dropped -- and only a change: refilling the model list (a model
+kept, the studio's model changed) keeps the preset, the steps and the measurement when the
+base stays the same.  The form is remembered in the settings and comes back at the next launch.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
@@ -64,9 +68,12 @@ class TrainingSetupForm(QGroupBox):
         self.threads = default_threads()
         self.workers = 1
         self._base_chosen = False  # the user picked a base: it no longer follows the studio's model
+        self._restoring = True  # while the remembered form is put back, nothing is remembered
         self._build()
         self._connect()
         self._mode_changed()
+        self._restore(settings.training_form())
+        self._restoring = False
 
     def _build(self) -> None:
         self.mode_box = named(QComboBox(), "trainMode",
@@ -187,22 +194,29 @@ class TrainingSetupForm(QGroupBox):
 
     # -- base model and preset ----------------------------------------------------------------
     def fill_bases(self) -> None:
-        """List the models anew; the base stays the user's choice, else follows the studio's model."""
+        """List the models anew; the base stays the user's choice, else follows the studio's model.
+
+        The setup changes only if the base or its preset did."""
+        before = self.base_box.source()
+        self._fill_base_list()
+        if self._fill_presets() or self.base_box.source() != before:
+            self._setup_changed()
+
+    def _fill_base_list(self) -> None:
         current = self.base_box.source() if self._base_chosen else None
         if current is None and self.session.model is not None:
             current = self.session.model.source
         self.base_box.fill(current)
-        self._fill_presets()
 
     def select_base(self, source: str) -> None:
         """Fine-tune ``source`` (offered in the list if it is not there yet)."""
-        self._base_chosen = True
         self.base_box.select(source)
-        self._fill_presets()
+        self._base_chosen_by_user(source)
 
     def _base_chosen_by_user(self, _source: str) -> None:
         self._base_chosen = True
         self._fill_presets()
+        self._setup_changed()
 
     def _browse_base(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Base model", "", MODEL_FILTER)
@@ -211,18 +225,19 @@ class TrainingSetupForm(QGroupBox):
             self.fill_bases()
             return
         self.settings.add_recent_model(path)  # listed from now on, with its training summary
-        self._base_chosen = True
         self.base_box.fill(path)
-        self._fill_presets()
+        self._base_chosen_by_user(path)
 
     def _mode_changed(self) -> None:
         self.base_box.setEnabled(self.mode != "scratch")
         if self.base_box.count() == 0:
-            self.fill_bases()
-        else:
-            self._fill_presets()
+            self._fill_base_list()
+        self._fill_presets()
+        self._setup_changed()
 
-    def _fill_presets(self) -> None:
+    def _fill_presets(self) -> bool:
+        """Offer the presets of the mode and the base's family; whether the chosen preset changed
+        (then its settings are put in the form)."""
         family = model_family(self.base_model)
         names = presets_for(self.mode, family)
         current = self.preset_box.currentText()
@@ -235,9 +250,16 @@ class TrainingSetupForm(QGroupBox):
         wanted = current if current in names else default_preset(self.mode, family)
         self.preset_box.setCurrentIndex(max(0, self.preset_box.findText(wanted)))
         self.preset_box.blockSignals(False)
-        self._preset_changed()
+        changed = self.preset_box.currentText() != current
+        self._show_preset(apply_settings=changed)
+        return changed
 
     def _preset_changed(self) -> None:
+        self._show_preset(apply_settings=True)
+        self._setup_changed()
+
+    def _show_preset(self, apply_settings: bool) -> None:
+        """The preset's note; its steps, batch and learning rate too when ``apply_settings``."""
         recipe = find_preset(self.preset_box.currentText())
         if recipe is None:
             return
@@ -245,17 +267,45 @@ class TrainingSetupForm(QGroupBox):
         if self.mode != "scratch":
             note = f"Training settings of '{recipe.name}'; the architecture is the base model's."
         self.preset_note.setText(note)
+        if not apply_settings:
+            return
         for box, value in ((self.steps_box, recipe.steps), (self.batch_box, recipe.batch_size),
                            (self.lr_box, recipe.lr)):
             box.blockSignals(True)
             box.setValue(value)
             box.blockSignals(False)
-        self._setup_changed()
 
     def _setup_changed(self) -> None:
         self.estimate.cancel()
         self.estimate_label.setText("Press Measure to time real steps of this setup on this device.")
+        self._remember()
         self.changed.emit()
+
+    # -- remembered between launches ----------------------------------------------------------
+    def _remember(self) -> None:
+        if self._restoring:
+            return
+        self.settings.set_training_form({
+            "mode": self.mode, "base": self.base_box.source() if self._base_chosen else None,
+            "preset": self.preset_box.currentText(), "steps": self.steps_box.value(),
+            "batch": self.batch_box.value(), "lr": self.lr_box.value(), "device": self.device_box.currentText()})
+
+    def _restore(self, form: dict) -> None:
+        """Put back a remembered form; what no longer applies (a model file gone, a device missing) is left out."""
+        index = self.mode_box.findData(form.get("mode"))
+        if index >= 0:
+            self.mode_box.setCurrentIndex(index)
+        base = form.get("base")
+        if isinstance(base, str) and (base == "default" or Path(base).is_file()):
+            self.select_base(base)
+        if self.preset_box.findText(str(form.get("preset"))) >= 0:
+            self.preset_box.setCurrentText(str(form["preset"]))
+        for box, key, kind in ((self.steps_box, "steps", int), (self.batch_box, "batch", int),
+                               (self.lr_box, "lr", float)):
+            if isinstance(form.get(key), int | float):
+                box.setValue(kind(form[key]))
+        if self.device_box.findText(str(form.get("device"))) >= 0:
+            self.device_box.setCurrentText(str(form["device"]))
 
     def _choose_output(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Run folder", str(self.settings.runs_folder()))

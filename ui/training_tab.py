@@ -9,7 +9,8 @@ details -- log, validation, preview on the studio's clip, best model
 preview's policy :class:`app.training.preview.RunPreview`.
 
 The last run shown is remembered in the settings; a reopened studio shows it again,
-following its process if it still runs, or offering to resume it.
+following its process if it still runs, or offering to resume it.  So are the folder of
+recordings and the setup (:class:`ui.training_setup.TrainingSetupForm` keeps its own).
 
 Events can arrive faster than it is worth redrawing (a small model reports many steps a
 second), so they only update the history, and the views are redrawn from it at most every
@@ -27,6 +28,7 @@ from app.studio.settings import StudioSettings
 from app.training.data_scan import DataSummary
 from app.training.history import RunHistory
 from app.training.run import ACTIVE, FAILED, FINISHED, PAUSED, RESUMABLE, STOPPED, TrainingRun
+from app.training.run_models import model_label, run_models
 from app.training.user_models import KeepModelError, keep_model
 from ui import theme
 from ui.message_bar import MessageBar
@@ -37,6 +39,7 @@ from ui.training_run_status import RunControls, RunStatus
 from ui.training_setup import TrainingSetupForm
 
 SETTINGS_RUN_KEY = "training/run"
+SETTINGS_DATA_KEY = "training/data"  # the folder of recordings last chosen, chosen again at the next launch
 REDRAW_MS = 250
 LEFT_COLUMN_PX = 420
 GROUP_STYLE = f"""
@@ -77,12 +80,17 @@ class TrainingTab(QWidget):
         self._connect()
         self._show_state(self.run.state)
         self._reattach()
+        data = self.settings.value(SETTINGS_DATA_KEY, "")
+        if data and Path(data).is_dir() and not self.data_panel.folder():
+            self.data_panel.set_folder(data)
 
     def _lay_out(self) -> None:
+        """Data and setup scroll in the left column when the window is short; the run's controls
+        and its result stay pinned below them, so Start and "Use this model" are always in view."""
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 4, 0)
-        for widget in (self.data_panel, self.setup, self.controls, self.result):
+        for widget in (self.data_panel, self.setup):
             left_layout.addWidget(widget)
         left_layout.addStretch(1)
         scroll = QScrollArea()
@@ -94,13 +102,22 @@ class TrainingTab(QWidget):
         # appears (a short window) takes room of its own instead of covering the content
         content = max(LEFT_COLUMN_PX, left.minimumSizeHint().width())
         scroll.setFixedWidth(content + scroll.verticalScrollBar().sizeHint().width())
+        below = QWidget()
+        below.setFixedWidth(scroll.width())
+        below_layout = QVBoxLayout(below)
+        below_layout.setContentsMargins(left_layout.contentsMargins())
+        below_layout.addWidget(self.controls)
+        below_layout.addWidget(self.result)
+        pinned = QVBoxLayout()
+        pinned.addWidget(scroll, 1)
+        pinned.addWidget(below)
 
         right = QVBoxLayout()
         right.addWidget(self.status)
         right.addWidget(self.charts, 3)
         right.addWidget(self.details, 2)
         body = QHBoxLayout()
-        body.addWidget(scroll)
+        body.addLayout(pinned)
         body.addLayout(right, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 6)
@@ -109,6 +126,7 @@ class TrainingTab(QWidget):
 
     def _connect(self) -> None:
         self.data_panel.scanned.connect(self._show_data)
+        self.data_panel.folderChosen.connect(lambda folder: self.settings.set_value(SETTINGS_DATA_KEY, folder))
         self.setup.changed.connect(self._show_data)
         self.setup.problem.connect(lambda text: self.messages.show_message("error", text))
         self.controls.startRequested.connect(self.start)
@@ -116,6 +134,7 @@ class TrainingTab(QWidget):
         self.controls.resumeRequested.connect(self.resume)
         self.controls.stopRequested.connect(self.run.stop)
         self.result.use_button.clicked.connect(self.use_model)
+        self.result.chosenChanged.connect(self.details.show_chosen_model)
         self.run.stateChanged.connect(self._show_state)
         self.run.eventReceived.connect(self._on_event)
         self.run.runChanged.connect(self._on_run_changed)
@@ -161,6 +180,8 @@ class TrainingTab(QWidget):
         except (ValueError, OSError) as exc:
             self.messages.show_message("error", str(exc))
             return
+        self.history.launched()
+        self._refresh()
         self.messages.dismiss()
 
     def _reattach(self) -> None:
@@ -183,6 +204,7 @@ class TrainingTab(QWidget):
 
     def _on_run_changed(self, _folder: str) -> None:
         self.history = RunHistory()
+        self.result.clear()
         self._refresh()
 
     def _on_event(self, event: dict) -> None:
@@ -219,20 +241,21 @@ class TrainingTab(QWidget):
 
     def _refresh(self) -> None:
         self.charts.draw(self.history)
-        self.status.show_progress(self.history, self.run.active)
+        self.status.show_progress(self.history, self.run.state)
         self.details.show_history(self.history)
-        self.result.show_model(self.run.best_model)
+        self.result.show_models(run_models(self.run.run_folder))
 
     def use_model(self) -> None:
-        model = self.run.best_model
+        model = self.result.chosen()
         try:
             if model is None:
                 raise KeepModelError("This run has no model yet: it appears at the first validation.")
-            kept = keep_model(model, self.settings.models_folder(), self.run.run_folder.name)
+            kept = keep_model(model.path, self.settings.models_folder(), self.run.run_folder.name)
         except (KeepModelError, OSError) as exc:
             self.messages.show_message("error", str(exc))
             return
-        self.messages.show_message("info", f"Kept as {kept.name} in {kept.parent}: it is in the model picker now.")
+        self.messages.show_message("info", f"Kept the {model_label(model)} model as {kept.name} in {kept.parent}: "
+                                   "it is in the model picker now.")
         self.setup.fill_bases()
         self.modelKept.emit(str(kept))
 

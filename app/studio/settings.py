@@ -7,6 +7,7 @@ set, else the platform's application-data folder, so a test never writes into a 
 """
 from __future__ import annotations
 
+import json
 import os
 
 from pathlib import Path
@@ -54,6 +55,18 @@ class StudioSettings:
 
     def set_export_folder(self, folder: str) -> None:
         self._s.setValue("export/folder", folder)
+        self._s.sync()
+
+    def training_form(self) -> dict:
+        """The training tab's last setup (mode, base, preset, steps...), {} before the first."""
+        try:
+            form = json.loads(str(self._s.value("training/form", "") or "{}"))
+        except json.JSONDecodeError:
+            return {}
+        return form if isinstance(form, dict) else {}
+
+    def set_training_form(self, form: dict) -> None:
+        self._s.setValue("training/form", json.dumps(form))
         self._s.sync()
 
     def data_folder(self) -> Path:

@@ -6,7 +6,8 @@ beside "Base" on the studio's source switch
 ``latest.safetensors``, which the trainer rewrites at every validation, better or not, and
 names in its ``validation`` event; so the clip is re-rendered with each validated model and
 the user hears the run as it goes.  A run of an older trainer, without that file, is heard
-through its best model.  "Use this model" keeps the best (``model.safetensors``), not this one.
+through its best model.  "Use this model" keeps the best (``model.safetensors``) unless the
+user chooses this one (:mod:`app.training.run_models`).
 
 Plain Python: the training tab tells it what happened and shows what it did.
 """

@@ -94,12 +94,6 @@ class TrainingRun(QObject):
         """Whether Resume can continue the shown run: it has ended, and its folder holds its recipe."""
         return self.state in RESUMABLE and self.files is not None and self.files.config_path.exists()
 
-    @property
-    def best_model(self) -> Path | None:
-        """The shown run's best model so far (what "Use this model" keeps), once it has one."""
-        model = self.files.model_path if self.files is not None else None
-        return model if model is not None and model.is_file() else None
-
     def start(self, request: TrainingRequest) -> None:
         """Start a new run in ``request.out`` (a folder without a run in it)."""
         self._require_idle()

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QScrollArea, QWidget
 
 from app.training.run_launch import process_alive
 from synthetic_audio import write_recordings_folder
-from app.training.run import ACTIVE, FAILED, PAUSED, RUNNING, STOPPED
+from app.training.run import ACTIVE, FAILED, FINISHED, PAUSED, RUNNING, STOPPED
 from model import load_codec
 from model.export import save_model_file
 from model.training.exported_model import read_training_summary
@@ -245,6 +245,92 @@ def test_the_setup_column_is_not_covered_by_its_scroll_bar_and_tables_fit_their_
     (recordings / "field" / "broken.wav").unlink()
     choose_data(qtbot, tab, recordings)
     assert not unreadable.isVisible()  # shown only when some file cannot be read
+
+
+def finished_tiny_run(qtbot, tab, recordings: Path, steps: int, lr: float | None = None) -> None:
+    """A quick tiny fine-tune of ``steps`` steps (validated at step 0, 3, 6...) run to its end."""
+    choose_data(qtbot, tab, recordings)
+    set_up_quick_tiny(tab, steps)
+    if lr is not None:
+        tab.setup.lr_box.setValue(lr)
+    click(qtbot, tab, "trainStart")
+    qtbot.waitUntil(lambda: tab.run.state == FINISHED, timeout=TIMEOUT_MS)
+
+
+def test_when_the_best_is_the_starting_model_use_this_model_says_so_and_keeps_the_chosen_latest(
+        qtbot, window, recordings):
+    tab = window.training
+    (recordings / "field" / "broken.wav").write_bytes(b"RIFF....WAVEfmt not audio")  # the data panel at its tallest
+    choose_data(qtbot, tab, recordings)
+    set_up_quick_tiny(tab, 3)
+    tab.setup.lr_box.setValue(1.0)  # far too high: step 3 validates worse than the untrained base
+    click(qtbot, tab, "trainMeasure")
+    estimate = tab.findChild(QWidget, "trainEstimate")
+    qtbot.waitUntil(lambda: "This run:" in estimate.text(), timeout=TIMEOUT_MS)
+    measured = estimate.text()
+    finished_tiny_run(qtbot, tab, recordings, 3, lr=1.0)
+    assert tab.history.best.step == 0 and tab.history.validations[-1].step == 3
+
+    note = tab.findChild(QWidget, "trainKeepNote")
+    assert note.isVisible() and "the best by validation is the base model unchanged" in note.text()
+    best, latest = tab.findChild(QWidget, "trainKeepBest"), tab.findChild(QWidget, "trainKeepLatest")
+    assert best.isChecked() and best.text().startswith("best by validation: step 0")
+    assert latest.isVisible() and latest.text().startswith("latest: step 3")
+    latest.click()
+    assert "validation at step 3:" in tab.findChild(QWidget, "trainResultSummary").toPlainText()
+
+    use = tab.findChild(QWidget, "trainUseModel")
+    for size in ((1600, 1000), (1280, 800)):  # "Use this model" in view, however the setup above it scrolls
+        window.resize(*size)
+        qtbot.wait(50)
+        assert use.isVisible() and tab.rect().contains(use.mapTo(tab, use.rect().bottomRight()))
+        assert not use.visibleRegion().isEmpty() and use.visibleRegion().boundingRect() == use.rect()
+
+    click(qtbot, tab, "trainUseModel")
+    kept = window.settings.models_folder() / f"{tab.run.run_folder.name}.safetensors"
+    assert load_codec(kept).digest() == load_codec(tab.run.run_folder / "latest.safetensors").digest()
+    assert read_training_summary(kept)["steps"] == 3 and "Kept the latest: step 3" in tab.messages.text()
+    # keeping a model leaves the setup as it was: steps, learning rate, measurement
+    assert tab.setup.steps_box.value() == 3 and tab.setup.lr_box.value() == 1.0
+    assert tab.setup.preset_box.currentText() == "tiny" and estimate.text() == measured
+
+
+def test_a_new_run_clears_the_previous_result_and_says_what_it_is_doing(qtbot, window, recordings):
+    tab = window.training
+    finished_tiny_run(qtbot, tab, recordings, 3)
+    use = tab.findChild(QWidget, "trainUseModel")
+    assert use.isEnabled()
+    click(qtbot, tab, "trainStart")
+    assert tab.run.state == RUNNING
+    assert not use.isEnabled() and "appear here after its first validation" in tab.result.text.text()
+    assert "No model chosen yet" in tab.details.model_summary.toPlainText()
+    phase, progress = tab.findChild(QWidget, "trainPhase"), tab.findChild(QWidget, "trainProgress")
+    assert phase.text().startswith("Starting: loading the model")
+    assert progress.maximum() == 0  # busy, not a bar stuck at step 0
+    qtbot.waitUntil(lambda: tab.run.state == FINISHED, timeout=TIMEOUT_MS)
+    assert phase.text() == "" and progress.maximum() == 3 and use.isEnabled()
+
+
+def test_the_setup_and_the_recordings_come_back_at_the_next_launch(qtbot, music_path, tiny_base, recordings,
+                                                                   no_leftover_training):
+    first = open_window(qtbot, music_path, tiny_base)
+    tab = first.training
+    choose_data(qtbot, tab, recordings)
+    set_up_quick_tiny(tab, 60)
+    tab.setup.select_base(str(tiny_base))
+    tab.setup.lr_box.setValue(0.002)
+    first.shutdown()
+
+    second = open_window(qtbot, music_path, tiny_base)
+    try:
+        again = second.training
+        assert again.setup.mode == "quick" and again.setup.base_model == str(tiny_base)
+        assert again.setup.preset_box.currentText() == "tiny" and again.setup.steps_box.value() == 60
+        assert again.setup.lr_box.value() == pytest.approx(0.002)
+        assert again.data_panel.folder() == str(recordings)
+        qtbot.waitUntil(lambda: again.data is not None, timeout=TIMEOUT_MS)
+    finally:
+        second.shutdown()
 
 
 @pytest.mark.slow
