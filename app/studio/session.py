@@ -460,10 +460,6 @@ class StudioSession(QObject):
         rate = self.model.sample_rate
         return describe_spans(measured_spans(self.clip.length, rate), self.clip.length, rate)
 
-    def pending_opus(self) -> list[int]:
-        """The counts whose Opus point is still being measured or waits its turn."""
-        return sorted(int(key.split(":")[1]) for key in self.analysis.pending_measurements() if key.startswith("opus:"))
-
     def _analyse(self, key: str, token: tuple, compute: Callable[[], object], show: Callable[[object], None],
                  measurement: bool = False) -> None:
         """Run ``compute`` on the analysis thread, then ``show`` its result here -- if the session

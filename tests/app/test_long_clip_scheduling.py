@@ -49,14 +49,14 @@ def test_views_follow_the_rendering_of_a_long_clip_while_its_measurements_run_on
     clip, n, rate = session.clip, session.n, session.model.sample_rate
     chunk_s = clip.grid.chunk_samples / rate
     for _ in range(SAMPLES):
-        assert session.pending_opus(), "the Opus rows are still being measured meanwhile"
+        assert session.analysis.pending_measurements(), "the Opus rows are still being measured meanwhile"
         rendered_s = float(clip.cache.rendered_map(n).sum()) * chunk_s
         qtbot.wait(int(VIEW_DELAY_S * 1000))
         shown_s = covered_seconds(session.spectrograms["reconstruction"])
         assert shown_s >= min(rendered_s, LONG_SECONDS) - EDGE_S, (shown_s, rendered_s)
     assert rendered_s > 10 * chunk_s  # the rendering went on meanwhile: the views had something to follow
 
-    assert session.pending_opus()  # the long clip's measurements are still under way...
+    assert session.analysis.pending_measurements()  # the long clip's measurements are still under way...
     shown = {}
 
     def note_original(view, spec, _first, _end):
