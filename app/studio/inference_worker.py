@@ -11,13 +11,13 @@ in this order each time it is free:
 3. the next chunk of the selected codebook count, asked afresh from
    :mod:`app.studio.render_planner` with the current playhead (so slider moves and seeks reorder
    everything at once);
-4. speculative chunks (neighbouring counts, then the rest) while the cache has room;
-5. each count's quality row: the chunks of its rendering it is measured on
-   (:func:`app.studio.quality.measured_spans`) are gathered from the cache, one missing chunk
-   decoded per step (a long clip's renderings do not all fit in the cache), then measured
+4. while the measurement thread is free, the next count's quality row: the chunks of its
+   rendering it is measured on (:func:`app.studio.quality.measured_spans`, a bounded part of
+   the clip) are gathered from the cache, one missing chunk decoded per step (a long clip's renderings do not all fit in the cache), then measured
    piece by piece on a second thread of the worker's own (an
    :class:`~app.studio.analysis_worker.AnalysisWorker`), since the metrics take seconds --
-   this thread stays free for the next file or a seek.
+   this thread stays free for the next file or a seek;
+5. speculative chunks (neighbouring counts, then the rest) while the cache has room.
 
 Cancellation is by generation: opening a clip or a model bumps it, queued jobs of older
 generations are dropped, and an encode in progress stops before its next piece. A dropped
@@ -330,10 +330,11 @@ class InferenceWorker(QThread):
             return True
         return len(self._quality_done) < clip.n_codebooks and self._measurer.idle()
 
-    def _next_chunk(self, clip: StudioClip) -> tuple[int, int] | None:
+    def _next_chunk(self, clip: StudioClip, speculative: bool = True) -> tuple[int, int] | None:
         # The worker alone sets protection: the count selected and the one still being heard.
         clip.cache.protect({self.selected_n} | ({self.audible_n} if self.audible_n is not None else set()))
-        return render_planner.next_chunk(clip.cache, self.selected_n, self.planned_playhead(clip), self.loop)
+        return render_planner.next_chunk(clip.cache, self.selected_n, self.planned_playhead(clip), self.loop,
+                                         speculative=speculative)
 
     def planned_playhead(self, clip: StudioClip) -> int:
         """Where the playhead will be when a decode started now is heard: plans start at its chunk.
@@ -376,12 +377,15 @@ class InferenceWorker(QThread):
         clip = self.clip
         if clip is None or not clip.encoding.complete:
             return
-        target = self._next_chunk(clip)
+        target = self._next_chunk(clip, speculative=False)
+        if target is None and self._measurer.idle() and len(self._quality_done) < clip.n_codebooks:
+            # one count's chunks at a time in its hands; gathered before other counts are rendered
+            # whole, as they are a bounded part of the clip: a long clip's rows came after minutes
+            self._gather_step(clip)
+            return
+        target = target or self._next_chunk(clip)
         if target is not None:
             self.render_planned(clip, *target)
-            return
-        if self._measurer.idle():  # one rendering at a time in its hands: they can be large
-            self._gather_step(clip)
 
     def _gather_step(self, clip: StudioClip) -> None:
         """Add to the chunks the next count's row is measured on: cached ones at once, at most one decode."""

@@ -70,3 +70,19 @@ def test_views_follow_the_rendering_of_a_long_clip_while_its_measurements_run_on
     assert session.analysis.pending_measurements() == []  # ...and are abandoned with their clip
     qtbot.waitUntil(lambda: "original" in shown, timeout=TIMEOUT_MS)
     assert shown["original"] - opened < VIEW_DELAY_S
+
+
+def test_quality_rows_come_before_the_other_counts_are_rendered_whole(qtbot, session, tmp_path):
+    """A row needs a bounded part of its count's rendering: it is gathered as soon as the
+    selected count is rendered, not after every count has been rendered speculatively
+    (on a three-minute clip, minutes of decoding before the first row)."""
+    path = write_music_clip(tmp_path / "half_minute.wav", seconds=24.0, channels=1, seed=5)
+    with qtbot.waitSignal(session.codesReady, timeout=TIMEOUT_MS):
+        session.open_file(path)
+    clip = session.clip
+    complete_at_rows = []
+    session.qualityChanged.connect(lambda: complete_at_rows.append(
+        (len(session.quality), sum(clip.cache.is_complete(k) for k in range(1, clip.n_codebooks + 1)))))
+    qtbot.waitUntil(lambda: len(session.quality) >= 2, timeout=TIMEOUT_MS)
+    rows, complete = next(entry for entry in complete_at_rows if entry[0] >= 2)
+    assert complete < clip.n_codebooks - 2, complete_at_rows  # most counts were still being rendered
