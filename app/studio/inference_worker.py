@@ -13,10 +13,10 @@ in this order each time it is free:
    everything at once);
 4. while the measurement thread is free, the next count's quality row: the chunks of its
    rendering it is measured on (:func:`app.studio.quality.measured_spans`, a bounded part of
-   the clip) are gathered from the cache, one missing chunk decoded per step (a long clip's renderings do not all fit in the cache), then measured
-   piece by piece on a second thread of the worker's own (an
-   :class:`~app.studio.analysis_worker.AnalysisWorker`), since the metrics take seconds --
-   this thread stays free for the next file or a seek;
+   the clip) are gathered from the cache, one missing chunk decoded per step (a long clip's
+   renderings do not all fit in the cache), then measured piece by piece on a second thread
+   of the worker's own (an :class:`~app.studio.analysis_worker.AnalysisWorker`), since the
+   metrics take seconds -- this thread stays free for the next file or a seek;
 5. speculative chunks (neighbouring counts, then the rest) while the cache has room.
 
 Cancellation is by generation: opening a clip or a model bumps it, queued jobs of older
