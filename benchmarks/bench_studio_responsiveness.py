@@ -17,7 +17,11 @@ Run it as the studio is run, without ``OMP_NUM_THREADS``: the studio's threads c
 own torch thread counts, and that choice is part of what is measured. A variable set in the
 environment is printed with the figures.
 
-    .venv/bin/python benchmarks/bench_studio_responsiveness.py [--seconds 30] [--trace-stalls 30]
+    .venv/bin/python benchmarks/bench_studio_responsiveness.py [--seconds 30] [--busy-cpu] [--trace-stalls 30]
+
+``--seconds 180`` measures a three-minute clip. ``--busy-cpu`` keeps one core busy with
+another process from before the clip is opened to the last figure (as a training run or a
+build beside the studio would), killed however the run ends (:mod:`busy_core`).
 
 ``--trace-stalls MS`` also explains every stall longer than MS: a watchdog thread samples
 the GUI thread's Python stack every 2 ms while it is stalled, and garbage collections are
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import gc
 import os
 import statistics
@@ -47,6 +52,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.playback import audio_output  # noqa: E402
 from app.playback.audio_output import SilentClockStream  # noqa: E402
+from busy_core import one_core_busy  # noqa: E402
 from synthetic_audio import write_music_clip  # noqa: E402
 
 
@@ -179,8 +185,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--model", default="default")
     parser.add_argument("--trace-stalls", type=float, metavar="MS", help="explain every stall longer than MS")
+    parser.add_argument("--busy-cpu", action="store_true", help="keep one core busy with another process meanwhile")
     args = parser.parse_args()
+    with one_core_busy() if args.busy_cpu else contextlib.nullcontext():
+        measure(args)
 
+
+def measure(args: argparse.Namespace) -> None:
+    """Open the clip in the window, play it, and print the figures."""
     audio_output.open_device_stream = TimedStream
     from app.studio.inference_worker import Abandoned, InferenceWorker
 
@@ -225,6 +237,8 @@ def main() -> None:
     t_heard = pump_until(app, first_reconstruction_block, 600)
     first_sound = next((t for t, peak, _ in stream.blocks if peak > 0), t_heard)
     print(f"clip {args.seconds:g} s, model {session.model.name}, chunks of {session.clip.grid.chunk_samples} samples"
+          + (", one core kept busy by another process" if args.busy_cpu else "")
+          + f", load average {os.getloadavg()[0]:.2f}"
           + "".join(f", {k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ))
     t_encoded = pump_until(app, lambda: session.clip.encoding.complete, 600)
     print(f"time to open (read, playable):             {t_opened - t_open:7.2f} s")
