@@ -23,7 +23,6 @@ quality row and Opus point, views, settled), to see where memory goes.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
 import os
 import subprocess
@@ -35,7 +34,9 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "support"))  # synthetic audio
+sys.path.insert(0, str(ROOT / "tests" / "support"))  # synthetic audio, resident size
+
+from resident_size import reset_peak, status_bytes  # noqa: E402
 
 MIB = 1 << 20
 TARGETS_MIB = {30.0: 1024, 600.0: 2560}  # clip seconds -> resident size the studio must stay within
@@ -45,15 +46,7 @@ SETTLE_S = 2.0  # after the last result: late deliveries and freed buffers
 
 def status_mib(field: str) -> float:
     """``field`` (``VmRSS``, ``VmHWM``) of this process in MiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/self/status has no {field}")
-
-
-def reset_peak() -> None:
-    """Start ``VmHWM`` again from the current resident size."""
-    Path("/proc/self/clear_refs").write_text("5")
+    return status_bytes(field) / MIB
 
 
 def write_clips(folder: Path, seconds: list[float]) -> dict[float, Path]:
@@ -139,8 +132,10 @@ def open_and_wait(app, session, path: Path, timeline: Timeline, done) -> tuple[f
 
 
 def trim_heap() -> float:
-    """glibc's ``malloc_trim(0)`` (heap memory freed but kept by malloc goes back to the system): RSS after, MiB."""
-    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    """RSS in MiB once the heap memory freed but kept by malloc has gone back to the system."""
+    from app.runtime.freed_memory import return_freed_memory
+
+    return_freed_memory()
     return status_mib("VmRSS")
 
 

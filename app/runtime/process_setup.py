@@ -7,10 +7,12 @@ the configuration users get.
 """
 from __future__ import annotations
 
-from app.runtime import long_lived_objects, quiet_moments, thread_priority
+from app.runtime import freed_memory, long_lived_objects, quiet_moments, thread_priority
 
 
 def configure_process() -> None:
-    """Shorten GIL waits and settle long-lived objects at the studio's quiet moments (idempotent)."""
+    """Shorten GIL waits; settle long-lived objects and return freed memory at the studio's quiet moments
+    (idempotent)."""
     thread_priority.shorten_gil_waits()  # the GUI and the audio callback wait less for Python
     quiet_moments.run_at_quiet_moments(long_lived_objects.settle)
+    quiet_moments.run_at_quiet_moments(freed_memory.return_freed_memory)  # after settle: its garbage goes too

@@ -35,6 +35,7 @@ from typing import TypeVar
 import torch
 from PySide6.QtCore import QThread, Signal
 
+from app.runtime.freed_memory import return_freed_memory
 from app.runtime.qthread_record import forgets_its_record
 from app.runtime.thread_priority import lower_current_thread_priority
 
@@ -155,6 +156,9 @@ class AnalysisWorker(QThread):
             finally:
                 with self._cond:
                     self._running = False
+                    done = not self._has_work()
+                if done:  # the temporaries of all that work go back to the system (glibc keeps them)
+                    return_freed_memory()
 
     def _compute(self, key: str, compute: Callable[[], T], deliver: Callable[[T], None]) -> None:
         try:
