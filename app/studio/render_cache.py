@@ -9,8 +9,8 @@ worker adds chunks and evicts old ones under a lock of its own.
 The budget is hard: the cache never holds more, whatever the counts and the clip's length
 (the residual and "what codebook n adds" are never stored: they are differences taken
 from these chunks where they are needed). A 10-minute stereo clip's rendering at one
-count is ~200 MB, so its twelve would take 2.5 GB; the default budget holds about five of
-them, and what does not fit is rendered again when it is wanted. Eviction goes first
+count is ~200 MB, so its twelve would take 2.5 GB; the default budget holds three or four
+of them, and what does not fit is rendered again when it is wanted. Eviction goes first
 over chunks of counts that are not protected (the counts being listened to and the one
 selected), furthest from a protected count first -- the next slider positions stay, the
 far ones go -- and least recently rendered first among counts as far; so sweeping the
@@ -30,7 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_BUDGET_BYTES = 1 << 30  # with the model, the original and the views: a 10-minute clip within 2.5 GB
+# Every count of a 3-minute stereo clip (12 x 64 MB); of a 10-minute one, three or four counts, which
+# keeps the studio within 2.5 GB: with the rest of a 10-minute clip's work it used ~1.4 GB beside the cache.
+DEFAULT_BUDGET_BYTES = 768 << 20
 
 
 @dataclass(frozen=True)
