@@ -5,9 +5,11 @@ paper's mel and STFT distances, SI-SDR, against the loudness-normalised input), 
 reconstructions the studio has already rendered, so the quality panel costs no extra decode.
 
 Opus reference: libopus itself (through ``opuslib``), with its bitrate set exactly: each
-channel is coded on its own in 20 ms frames (as the codec codes each channel on its own), in
-libopus's default VBR mode, as ``opusenc`` does. The reported bitrate is *measured* from the
-packets' sizes (no container), so each point is plotted where Opus actually landed. The
+channel is coded on its own in 20 ms frames (as the codec codes each channel on its own), at a
+constant bitrate: the codec spends the same bits on every frame, and libopus's VBR mode can
+land well under its target on music at these rates, so CBR is what "the same bitrate" means. The
+reported bitrate is *measured* from the packets' sizes (no container; whole bytes per packet,
+so within 0.4 kbit/s of the target), and each point is plotted where Opus actually landed. The
 encoder's lookahead is dropped from the decoded stream, so Opus output is sample-aligned with
 the input. Below 6 kbit/s per channel Opus has no useful mode; lower bitrates get no point.
 
@@ -203,6 +205,7 @@ def _opus_channel(signal: np.ndarray, bits_per_second: int) -> tuple[np.ndarray,
     opuslib = _opuslib()
     encoder = opuslib.Encoder(OPUS_RATE, 1, "audio")
     encoder.bitrate = bits_per_second
+    encoder.vbr = 0  # constant bitrate, like the codec's frames
     decoder = opuslib.Decoder(OPUS_RATE, 1)
     delay = encoder.lookahead
     padded = np.zeros(-(-(len(signal) + delay) // OPUS_FRAME) * OPUS_FRAME, np.float32)

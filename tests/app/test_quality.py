@@ -16,11 +16,11 @@ def reference():
 
 
 def test_opus_bitrate_follows_each_codebook_count_closely_and_in_order(reference):
-    """The default model's bitrates from 6 codebooks up: each Opus point within 8 % of its
-    target, strictly increasing, so no two counts share one Opus point."""
+    """The default model's bitrates from 7 codebooks up: each Opus point within one byte per
+    20 ms packet (0.4 kbit/s) of its target, strictly increasing, so no two counts share one."""
     targets = [10.34 * n / 12 for n in range(7, 13)]
     measured = [opus_round_trip(reference, RATE, kbps).measured_kbps for kbps in targets]
-    assert measured == pytest.approx(targets, rel=0.08)
+    assert measured == pytest.approx(targets, abs=0.4)
     assert all(a < b for a, b in zip(measured, measured[1:]))
 
 
@@ -29,14 +29,14 @@ def test_opus_codes_each_channel_at_the_bitrate_per_channel(reference):
     point = opus_round_trip(stereo, RATE, 12.0)
     mono = opus_round_trip(reference, RATE, 12.0)
     assert point.decoded.shape == stereo.shape
-    assert point.measured_kbps == pytest.approx(12.0, rel=0.08)
+    assert point.measured_kbps == pytest.approx(12.0, abs=0.4)
     np.testing.assert_array_equal(point.decoded[0], mono.decoded[0])  # channels coded apart
 
 
 def test_opus_lands_near_the_requested_bitrate_and_is_aligned(reference):
     point = opus_round_trip(reference, RATE, 24.0)
     assert point.decoded.shape == reference.shape
-    assert point.measured_kbps == pytest.approx(24.0, rel=0.08)
+    assert point.measured_kbps == pytest.approx(24.0, abs=0.4)
     x, y = reference[0, 0].astype(np.float64), point.decoded[0, 0].astype(np.float64)
     lags = np.arange(-300, 301)
     corr = [np.dot(x[400:-400], y[400 + k : len(y) - 400 + k]) for k in lags]
