@@ -82,7 +82,7 @@ def settled(session) -> bool:
         return False
     n_codebooks = clip.n_codebooks
     return (len(session.quality) == n_codebooks and len(session.opus) == n_codebooks and session.stats is not None
-            and session.envelope is not None and session.analysis.idle()
+            and session.envelope is not None and session.analysis.idle() and session.views.idle()
             and {"original", "reconstruction", "residual", "adds"} <= set(session.spectrograms)
             and render_planner.next_chunk(clip.cache, session.n, session.player.position) is None)
 

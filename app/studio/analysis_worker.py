@@ -37,7 +37,7 @@ from PySide6.QtCore import QThread, Signal
 
 from app.runtime.freed_memory import return_freed_memory
 from app.runtime.qthread_record import forgets_its_record
-from app.runtime.thread_priority import lower_current_thread_priority
+from app.runtime.thread_priority import BACKGROUND_NICENESS, lower_current_thread_priority
 
 
 ANALYSIS_TORCH_THREADS = 1
@@ -63,9 +63,15 @@ class AnalysisWorker(QThread):
     taskFailed = Signal(str, str)  # key, message
     _computed = Signal(object, object)  # deliver, result: queued to the thread that owns this object
 
-    def __init__(self, defer_while: Callable[[], bool] | None = None) -> None:
+    def __init__(self, defer_while: Callable[[], bool] | None = None, niceness: int = BACKGROUND_NICENESS,
+                 name: str = "analysisWorker") -> None:
+        """``niceness``: how far the thread lowers its own priority. Measurements are background
+        work (the default); the thread that draws what the user looks at must not be starved by
+        other processes on a busy machine, so the session runs its view tasks on a second
+        instance at ``niceness=0``."""
         super().__init__()
-        self.setObjectName("analysisWorker")
+        self.setObjectName(name)
+        self._niceness = niceness
         self._defer_while = defer_while or (lambda: False)
         self._cond = threading.Condition()
         self._views: OrderedDict[str, tuple[Callable[[], T], Callable[[T], None]]] = OrderedDict()
@@ -127,7 +133,8 @@ class AnalysisWorker(QThread):
 
     @forgets_its_record
     def run(self) -> None:
-        lower_current_thread_priority()
+        if self._niceness:
+            lower_current_thread_priority(self._niceness)
         torch.set_num_threads(ANALYSIS_TORCH_THREADS)
         while True:
             with self._cond:

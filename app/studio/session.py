@@ -93,6 +93,9 @@ class StudioSession(QObject):
         super().__init__()
         kwargs = {} if chunk_seconds is None else {"chunk_seconds": chunk_seconds}
         self.worker = InferenceWorker(cache_budget_bytes, **kwargs)
+        # Views (what the user looks at) and measurements on threads of their own: measurements
+        # run at background priority, which on a busy machine would starve the views behind them.
+        self.views = AnalysisWorker(defer_while=self.worker.playback_waits, niceness=0, name="viewWorker")
         self.analysis = AnalysisWorker(defer_while=self.worker.playback_waits)
         self.player = AudioPlayer(stream_factory)
         self.model: ModelInfo | None = None
@@ -129,11 +132,13 @@ class StudioSession(QObject):
         self._view_refresh.setSingleShot(True)
         self._view_refresh.setInterval(VIEW_REFRESH_MS)
         self._view_refresh.timeout.connect(self._submit_rendering_analysis)
-        self.analysis.taskFailed.connect(lambda key, text: self.message.emit("warning", f"{key}: {text}"))
+        for thread in (self.views, self.analysis):
+            thread.taskFailed.connect(lambda key, text: self.message.emit("warning", f"{key}: {text}"))
         self.comparison = ComparisonRender()  # its thread starts with the first comparison
         self.comparison.ready.connect(self._on_comparison_ready)
         self.comparison.failed.connect(lambda text: self.message.emit("warning", text))
         self.worker.start()
+        self.views.start()
         self.analysis.start()
 
     # -- model and clip ---------------------------------------------------------------------
@@ -183,6 +188,7 @@ class StudioSession(QObject):
         self.clip = None
         self._previous = None  # codes of another model
         self.worker.set_clip(None)
+        self.views.discard()
         self.analysis.discard()  # measurements of the other model's renderings
         self.exports.settle(self.clip)
         self.n = min(max(self.n, 1), info.n_codebooks) if previous else info.n_codebooks
@@ -240,6 +246,7 @@ class StudioSession(QObject):
         self._route_player()
         if self.comparison.active:
             self.comparison.open_clip(clip.path, self.model)
+        self.views.discard()
         self.analysis.discard()
         self._submit_missing_analysis(clip)
         self.clipChanged.emit(clip)
@@ -474,7 +481,7 @@ class StudioSession(QObject):
         if measurement:
             self.analysis.submit_measurement(key, compute, deliver)
         else:
-            self.analysis.submit(key, compute, deliver)
+            self.views.submit(key, compute, deliver)
 
     def _show_opus_point(self, n: int, point: OpusPoint) -> None:
         self.opus[n] = point
@@ -518,7 +525,7 @@ class StudioSession(QObject):
         rendered = all(clip.cache.is_complete(n) for n in range(1, clip.n_codebooks + 1))
         measured = len(self.quality) == clip.n_codebooks
         return rendered and measured and self.stats is not None and self.envelope is not None and \
-            len(self.opus) == clip.n_codebooks and self.analysis.idle() and not self._view_refresh.isActive() and \
+            len(self.opus) == clip.n_codebooks and self.analysis.idle() and self.views.idle() and not self._view_refresh.isActive() and \
             {"original", "reconstruction", "residual", "adds"} <= set(self.spectrograms)
 
     # -- export -----------------------------------------------------------------------------
@@ -547,4 +554,5 @@ class StudioSession(QObject):
         self.player.close()
         self.worker.stop()
         self.comparison.close()
+        self.views.stop()
         self.analysis.stop()

@@ -32,7 +32,7 @@ def session(qtbot):
         session.load_model("default")
     yield session
     session.close()
-    assert not session.worker.isRunning() and not session.analysis.isRunning()
+    assert not session.worker.isRunning() and not session.analysis.isRunning() and not session.views.isRunning()
     assert session.player.output_stream is None
 
 

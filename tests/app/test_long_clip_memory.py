@@ -38,7 +38,7 @@ def test_a_ten_minute_clip_opened_and_closed_three_times_does_not_grow_memory(qt
     for _ in range(OPENINGS):
         gone = weakref.ref(open_and_wait(long_clip))
         open_and_wait(short_clip)  # closes the long one: the studio shows one clip at a time
-        qtbot.waitUntil(session.analysis.idle, timeout=OPEN_TIMEOUT_MS)
+        qtbot.waitUntil(lambda: session.analysis.idle() and session.views.idle(), timeout=OPEN_TIMEOUT_MS)
         gc.collect()
         assert gone() is None, "the closed clip is still reachable"
         after_closing.append(status_bytes())

@@ -27,6 +27,6 @@ def test_closing_a_session_leaves_the_threads_as_they_were(qtbot, two_torch_thre
         qtbot.waitUntil(lambda: session.comparison.renders(clip), timeout=60_000)
     finally:
         session.close()
-    assert not session.worker.isRunning() and not session.analysis.isRunning()
+    assert not session.worker.isRunning() and not session.analysis.isRunning() and not session.views.isRunning()
     assert not session.comparison.worker.isRunning()
     assert set(threading.enumerate()) == before
