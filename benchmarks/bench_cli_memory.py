@@ -43,19 +43,34 @@ def write_signal(path: Path, minutes: float, rate: int, channels: int, seed: int
             out.write((envelope[:, None] * (0.6 * noise + 0.4 * tones)).astype(np.float32))
 
 
+# The child reports its own high-water mark (VmHWM) as it exits. ``ru_maxrss`` of a child
+# would not do: Linux carries the parent's peak across fork and exec into it, so a child of a
+# large process (a test runner after a long test) would report the parent's size.
+CHILD = """
+import atexit, os, runpy, sys
+def report():
+    with open("/proc/self/status") as status:
+        peak = next(line for line in status if line.startswith("VmHWM:")).split()[1]
+    with open(os.environ["RVQ_PEAK_FILE"], "w") as out:
+        out.write(peak)
+atexit.register(report)
+sys.argv = ["rvq-studio", *sys.argv[1:]]
+runpy.run_module("app.cli", run_name="__main__", alter_sys=True)
+"""
+
+
 def peak_of(args: list[str]) -> tuple[float, float]:
     """(peak RSS in MB, wall seconds) of ``rvq-studio ARGS`` run as a child process."""
-    command = [sys.executable, "-m", "app.cli", *args]
-    with tempfile.TemporaryFile() as errors:
+    with tempfile.TemporaryDirectory() as folder:
+        peak_file, errors_path = Path(folder) / "peak", Path(folder) / "errors"
         start = time.perf_counter()
-        child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(child.pid, 0)
+        with open(errors_path, "wb") as errors:
+            done = subprocess.run([sys.executable, "-c", CHILD, *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                  stderr=errors, env=dict(os.environ, RVQ_PEAK_FILE=str(peak_file)))
         seconds = time.perf_counter() - start
-        child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode:
-            errors.seek(0)
-            raise SystemExit(f"{' '.join(args)} failed: {errors.read().decode(errors='replace').strip()}")
-    return usage.ru_maxrss / 1024, seconds
+        if done.returncode:
+            raise SystemExit(f"{' '.join(args)} failed: {errors_path.read_text(errors='replace').strip()}")
+        return int(peak_file.read_text()) / 1024, seconds
 
 
 def main() -> None:
