@@ -14,10 +14,11 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHeaderView, QLabel, QTableWidget,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHeaderView, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from ui import theme
+from ui.status_line import StatusLine
 
 COLUMNS = ("n", "kbps", "mel", "STFT", "SI-SDR", "Opus\nkbps", "Opus\nmel", "Opus\nSTFT", "Opus\nSI-SDR")
 TIPS = ("codebooks", "nominal bitrate per channel", "mel distance (DAC)", "multi-scale STFT distance (DAC)",
@@ -71,10 +72,8 @@ class QualityPanel(QWidget):
             self.table.horizontalHeaderItem(j).setToolTip(tip)
         self.table.verticalHeader().setDefaultSectionSize(ROW_PX)
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.status = QLabel("")
+        self.status = StatusLine(lines=2, colour=theme.MUTED)
         self.status.setObjectName("qualityStatus")
-        self.status.setWordWrap(True)
-        self.status.setStyleSheet(f"color: {theme.MUTED};")
         self.measured_on = ""
 
         self.metric_box = QComboBox()

@@ -248,9 +248,6 @@ def test_the_texts_that_change_while_playing_ask_the_window_for_no_new_layout(qt
     """Notes, titles, the bitrate and the status fields change with every rendered chunk and
     slider move; each change of a label's size relaid out and repainted the whole window."""
     session, transport = loaded.session, loaded.transport
-    # Measurements finished first: the quality panel's status line rewraps as rows arrive, which
-    # is not what this test is about (the texts that change with every chunk and slider move).
-    qtbot.waitUntil(session.all_ready, timeout=120_000)
     requests = layout_requests.watch(loaded)
     for _ in range(20):  # layouts still due from showing the clip
         QApplication.processEvents()
