@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the *reference* environment: a separate venv (default ../refenv, beside the
-# repository, outside it) holding the official Descript Audio Codec package and Meta's EnCodec package next
+# repository, outside it) holding the official Descript Audio Codec, EnCodec, SNAC and Moshi (Mimi) packages next
 # to an editable install of RVQ Studio, so fixtures and benchmarks can run `dac`, `encodec`
 # and our `model` in one process.  The project itself never depends on dac, encodec,
 # audiotools or torchaudio; only this venv does.
@@ -33,6 +33,8 @@ TORCH_VERSION=2.13.0
 TORCHAUDIO_VERSION=2.11.0
 DAC_VERSION=1.0.0
 ENCODEC_VERSION=0.1.1
+SNAC_VERSION=1.2.1
+MOSHI_VERSION=0.2.13
 
 # pip install, quiet on success; on failure show pip's output (minus the machine's
 # harmless "Location ... is ignored" noise) and stop.
@@ -73,16 +75,20 @@ done
 
 pip_quiet -c "$pins" "descript-audio-codec==$DAC_VERSION"
 pip_quiet -c "$pins" "encodec==$ENCODEC_VERSION"
-pip_quiet -c "$pins" numpy soundfile soxr safetensors
+pip_quiet -c "$pins" "snac==$SNAC_VERSION"
+# moshi pins an older torch; only its Mimi model is used, which runs on 2.13 without them.
+pip_quiet --no-deps "moshi==$MOSHI_VERSION"
+pip_quiet -c "$pins" numpy soundfile soxr safetensors constriction pyloudnorm einops huggingface-hub sentencepiece
 pip_quiet --no-deps -e "$REPO"
 
 "$REFENV/bin/python" - <<EOF
-import torch, torchaudio, dac, audiotools, encodec, model
+import torch, torchaudio, dac, audiotools, encodec, snac, model
+from moshi.models import compression
 assert torch.__version__.split("+")[0] == "$TORCH_VERSION", torch.__version__
 assert dac.__version__ == "$DAC_VERSION", dac.__version__
 assert encodec.__version__ == "$ENCODEC_VERSION", encodec.__version__
 assert not torchaudio._extension._IS_TORCHAUDIO_EXT_AVAILABLE
 print(f"refenv ready: torch {torch.__version__}, torchaudio {torchaudio.__version__} "
       f"(no extension), dac {dac.__version__}, encodec {encodec.__version__}, "
-      f"audiotools {audiotools.__version__}")
+      f"audiotools {audiotools.__version__}, snac {snac.__version__ if hasattr(snac, '__version__') else '$SNAC_VERSION'}, moshi $MOSHI_VERSION")
 EOF
