@@ -109,6 +109,8 @@ class WeightNormMixin:
 
 
 def _norm_except_dim0(w: torch.Tensor) -> torch.Tensor:
+    if w.is_meta:  # shapes only: torch's meta norm imports sympy (75 MiB resident) for nothing
+        return w.new_empty((w.shape[0],) + (1,) * (w.dim() - 1))
     return torch.linalg.vector_norm(w, dim=tuple(range(1, w.dim())), keepdim=True)
 
 
@@ -353,6 +355,19 @@ class ResidualUnit(nn.Module):
         return skip + self.block(x)
 
 
+def embedding(count: int, dim: int) -> nn.Embedding:
+    """``nn.Embedding(count, dim)`` with its usual N(0, 1) start, drawn only on a real device.
+
+    Networks are first built on the meta device to check a model file's shapes before anything
+    is allocated; torch's meta ``normal_`` imports sympy there (75 MiB resident, for nothing).
+    On a real device the draw is the very one ``nn.Embedding`` makes, so seeded weights are unchanged.
+    """
+    weight = torch.empty(count, dim)
+    if not weight.is_meta:
+        nn.init.normal_(weight)
+    return nn.Embedding(count, dim, _weight=weight)
+
+
 class FiLM(nn.Module):
     """Feature-wise linear modulation by a discrete condition: ``gamma[c] * x + beta[c]``.
 
@@ -363,8 +378,8 @@ class FiLM(nn.Module):
 
     def __init__(self, n_conditions: int, channels: int) -> None:
         super().__init__()
-        self.gamma = nn.Embedding(n_conditions, channels)
-        self.beta = nn.Embedding(n_conditions, channels)
+        self.gamma = embedding(n_conditions, channels)
+        self.beta = embedding(n_conditions, channels)
         nn.init.ones_(self.gamma.weight)
         nn.init.zeros_(self.beta.weight)
 

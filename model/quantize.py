@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.layers import WNConv1d
+from model.layers import WNConv1d, embedding
 
 NEAREST_BLOCK_ROWS = 256  # rows of the distance matrix formed at once (1 MB for 1024 codewords)
 
@@ -63,7 +63,7 @@ class FactorizedVectorQuantizer(nn.Module):
         self.codebook_dim = codebook_dim
         self.in_proj = WNConv1d(input_dim, codebook_dim, kernel_size=1)
         self.out_proj = WNConv1d(codebook_dim, input_dim, kernel_size=1)
-        self.codebook = nn.Embedding(codebook_size, codebook_dim)
+        self.codebook = embedding(codebook_size, codebook_dim)
 
     def nearest(self, latents: torch.Tensor) -> torch.Tensor:
         """Indices ``[B, T]`` of the codewords closest in angle to ``latents [B, d, T]``."""
@@ -181,7 +181,7 @@ class EuclideanVectorQuantizer(nn.Module):
     def __init__(self, dim: int, codebook_size: int) -> None:
         super().__init__()
         self.codebook_size = codebook_size
-        self.codebook = nn.Embedding(codebook_size, dim)
+        self.codebook = embedding(codebook_size, dim)
         nn.init.uniform_(self.codebook.weight, -1.0 / codebook_size, 1.0 / codebook_size)
 
     def code_vectors(self, residual: torch.Tensor) -> torch.Tensor:

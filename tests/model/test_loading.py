@@ -1,6 +1,8 @@
 """load_codec recognises files by content, loads strictly, and refuses what is unsafe."""
 import io
 import pickle
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -149,3 +151,22 @@ def test_default_model_loads_and_is_labelled():
     if not codec.trained:
         assert "untrained" in codec.name
     assert 0.85 < codec.kbps(1) < 0.87 and 10.3 < codec.kbps(12) < 10.4
+
+
+def test_checking_a_model_files_shapes_imports_no_symbolic_maths():
+    """Every family's network is built on the meta device before its weights are allocated; some
+    of torch's meta kernels import sympy, which would add 75 MiB to every process that opens a model."""
+    script = (
+        "import sys, torch\n"
+        "from model import load_codec\n"
+        "from model.registry import FAMILIES\n"
+        "load_codec('default')\n"
+        "for fam in FAMILIES.values():\n"
+        "    for recipe in fam.recipes.all:\n"
+        "        with torch.device('meta'):\n"
+        "            fam.build(recipe.architecture)\n"
+        "print('sympy' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.stdout.strip() == "False"
