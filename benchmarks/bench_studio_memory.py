@@ -71,20 +71,9 @@ def pump_until(app, condition, timeout: float, step=None) -> None:
         time.sleep(0.01)
 
 
-def settled(session) -> bool:
-    """Everything done for the clip: what :meth:`StudioSession.all_ready` asks, with "every count
-    rendered" read as "nothing left the render planner would render" (a long clip's renderings do not
-    all fit in the cache's budget)."""
-    from app.studio import render_planner
-
-    clip = session.clip
-    if clip is None or not clip.encoding.complete:
-        return False
-    n_codebooks = clip.n_codebooks
-    return (len(session.quality) == n_codebooks and len(session.opus) == n_codebooks and session.stats is not None
-            and session.envelope is not None and session.analysis.idle() and session.views.idle()
-            and {"original", "reconstruction", "residual", "adds"} <= set(session.spectrograms)
-            and render_planner.next_chunk(clip.cache, session.n, session.player.position) is None)
+def ready(session) -> bool:
+    """Everything the studio does for a clip unasked is done (:meth:`StudioSession.all_ready`)."""
+    return session.all_ready()
 
 
 class Timeline:
@@ -175,7 +164,7 @@ def main() -> None:
     rows = []
     for seconds in sorted(set(args.seconds)):
         print(f"  {seconds:g} s stereo 44.1 kHz ...", flush=True)
-        peak, rss, took = open_and_wait(app, session, paths[seconds], timeline, settled)
+        peak, rss, took = open_and_wait(app, session, paths[seconds], timeline, ready)
         trimmed = f"{trim_heap():7.0f} MiB" if args.trim else ""
         rows.append((seconds, peak, rss, trimmed, took))
         print(f"  {seconds:g} s: peak {peak:.0f} MiB, settled {rss:.0f} MiB {trimmed}", flush=True)
@@ -191,7 +180,7 @@ def main() -> None:
         first = None
         for k in range(1, args.reopen + 1):
             peak, _, _ = open_and_wait(app, session, paths[longest], timeline, heard_whole)
-            _, closed, _ = open_and_wait(app, session, paths[CLOSING_SECONDS], timeline, settled)
+            _, closed, _ = open_and_wait(app, session, paths[CLOSING_SECONDS], timeline, ready)
             first = closed if first is None else first
             print(f"  opening {k}: peak {peak:.0f} MiB; closed: {closed:.0f} MiB ({closed - first:+.0f} MiB since "
                   "the first closing)", flush=True)

@@ -37,6 +37,7 @@ from app.playback.audio_output import StreamFactory
 from app.playback.player import AudioPlayer
 from app.playback.sources import OriginalSource, ReconstructionSource, ResidualSource, residual_gain_db
 from app.runtime import quiet_moments
+from app.studio import render_planner
 from app.studio.analysis_worker import AnalysisWorker
 from app.studio.clip import StudioClip
 from app.studio.clip_results import ClipResults
@@ -518,11 +519,17 @@ class StudioSession(QObject):
 
     # -- readiness --------------------------------------------------------------------------
     def all_ready(self) -> bool:
-        """Clip encoded, every count rendered and measured, all views computed."""
+        """Clip encoded, rendered as far as the studio renders it unasked, every count measured, all
+        views computed.
+
+        "Rendered" is "nothing left that the render planner would render": every count of a clip
+        whose renderings fit the cache's budget, only the selected count's next chunks of a longer one
+        (all counts never fit, so asking for them kept a long clip from ever being ready).
+        """
         clip = self.clip
         if clip is None or self.model is None or not clip.encoding.complete:
             return False
-        rendered = all(clip.cache.is_complete(n) for n in range(1, clip.n_codebooks + 1))
+        rendered = render_planner.next_chunk(clip.cache, self.n, self.player.position, self.player.loop) is None
         measured = len(self.quality) == clip.n_codebooks
         return rendered and measured and self.stats is not None and self.envelope is not None and \
             len(self.opus) == clip.n_codebooks and self.analysis.idle() and self.views.idle() and not self._view_refresh.isActive() and \

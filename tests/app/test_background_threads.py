@@ -238,3 +238,27 @@ def test_a_rendering_evicted_from_a_small_cache_is_gathered_for_its_quality_row_
             (expected.mel_distance, expected.stft_distance, expected.si_sdr), rel=1e-5)
     finally:
         session.close()
+
+
+@pytest.mark.slow
+def test_a_clip_whose_renderings_outgrow_the_cache_still_becomes_ready(qtbot, clip_path):
+    """Ready means nothing is left that the studio would do unasked: with room for about three of
+    twelve renderings, every count cannot be cached at once, yet the clip settles (the screenshot
+    command and the benchmarks wait for this)."""
+    from app.playback.audio_output import ManualOutputStream
+    from app.studio import render_planner
+    from app.studio.session import StudioSession
+
+    session = StudioSession(ManualOutputStream, cache_budget_bytes=3 << 20)
+    try:
+        with qtbot.waitSignal(session.modelChanged, timeout=TIMEOUT_S * 1000):
+            session.load_model("default")
+        with qtbot.waitSignal(session.codesReady, timeout=TIMEOUT_S * 1000) as ready:
+            session.open_file(clip_path)
+        clip = ready.args[0]
+        qtbot.waitUntil(session.all_ready, timeout=10 * TIMEOUT_S * 1000)
+        assert not all(clip.cache.is_complete(n) for n in range(1, clip.n_codebooks + 1))
+        assert render_planner.next_chunk(clip.cache, session.n, session.player.position, session.player.loop) is None
+        assert len(session.quality) == len(session.opus) == clip.n_codebooks
+    finally:
+        session.close()
