@@ -194,14 +194,29 @@ def test_the_worker_stays_free_while_a_quality_row_is_measured(qtbot, session, o
             (expected.mel_distance, expected.stft_distance, expected.si_sdr), rel=1e-5)
 
 
+def open_with_a_small_cache(qtbot, clip_path):
+    """A session with room for about 3 of the clip's 12 renderings, the clip opened: (session, clip)."""
+    from app.playback.audio_output import ManualOutputStream
+    from app.studio.session import StudioSession
+
+    session = StudioSession(ManualOutputStream, cache_budget_bytes=3 << 20)
+    try:
+        with qtbot.waitSignal(session.modelChanged, timeout=TIMEOUT_S * 1000):
+            session.load_model("default")
+        with qtbot.waitSignal(session.codesReady, timeout=TIMEOUT_S * 1000) as ready:
+            session.open_file(clip_path)
+    except BaseException:
+        session.close()
+        raise
+    return session, ready.args[0]
+
+
 def test_a_rendering_evicted_from_a_small_cache_is_gathered_for_its_quality_row_a_decode_at_a_time(
         qtbot, clip_path, monkeypatch):
     """Renderings that do not all fit in the cache are decoded again for their quality rows:
     one chunk per worker step, so a job the user asks for meanwhile runs after at most one
     decode; the rows still measure the whole rendering."""
-    from app.playback.audio_output import ManualOutputStream
     from app.studio.inference_worker import InferenceWorker
-    from app.studio.session import StudioSession
 
     events: list[tuple] = []
     render_chunk = InferenceWorker.render_chunk
@@ -216,13 +231,8 @@ def test_a_rendering_evicted_from_a_small_cache_is_gathered_for_its_quality_row_
         return piece
 
     monkeypatch.setattr(InferenceWorker, "render_chunk", recorded)
-    session = StudioSession(ManualOutputStream, cache_budget_bytes=3 << 20)  # ~3 of the clip's 12 renderings
+    session, clip = open_with_a_small_cache(qtbot, clip_path)
     try:
-        with qtbot.waitSignal(session.modelChanged, timeout=TIMEOUT_S * 1000):
-            session.load_model("default")
-        with qtbot.waitSignal(session.codesReady, timeout=TIMEOUT_S * 1000) as ready:
-            session.open_file(clip_path)
-        clip = ready.args[0]
         qtbot.waitUntil(lambda: len(session.quality) == clip.n_codebooks, timeout=10 * TIMEOUT_S * 1000)
         gathered = [e for e in events if e[0] == "gathered"]
         assert len(gathered) > clip.grid.n_chunks  # renderings had been evicted
@@ -245,17 +255,10 @@ def test_a_clip_whose_renderings_outgrow_the_cache_still_becomes_ready(qtbot, cl
     """Ready means nothing is left that the studio would do unasked: with room for about three of
     twelve renderings, every count cannot be cached at once, yet the clip settles (the screenshot
     command and the benchmarks wait for this)."""
-    from app.playback.audio_output import ManualOutputStream
     from app.studio import render_planner
-    from app.studio.session import StudioSession
 
-    session = StudioSession(ManualOutputStream, cache_budget_bytes=3 << 20)
+    session, clip = open_with_a_small_cache(qtbot, clip_path)
     try:
-        with qtbot.waitSignal(session.modelChanged, timeout=TIMEOUT_S * 1000):
-            session.load_model("default")
-        with qtbot.waitSignal(session.codesReady, timeout=TIMEOUT_S * 1000) as ready:
-            session.open_file(clip_path)
-        clip = ready.args[0]
         qtbot.waitUntil(session.all_ready, timeout=10 * TIMEOUT_S * 1000)
         assert not all(clip.cache.is_complete(n) for n in range(1, clip.n_codebooks + 1))
         assert render_planner.next_chunk(clip.cache, session.n, session.player.position, session.player.loop) is None
