@@ -15,7 +15,8 @@ acoustic one does not refine the semantic code) and their outputs, projected bac
 summed. Every codebook has 2048 entries, learned by EMA. All codebooks of a file are
 exposed: ``moshi``'s ``get_mimi`` builds all 32 and then activates 8 for its language model;
 here the slider's n takes the first n (n = 1: the semantic code alone). ``describe()``
-labels each codebook (``codebook_labels``) so the studio can show which one is semantic.
+names the codebooks (``codebook_labels``: ``(label, first, stop)`` spans of indices) so the
+studio can show which one is semantic.
 
 Official weights: one safetensors file of ``MimiModel.state_dict()``
 (``tokenizer-e351c8d8-checkpoint125.safetensors`` in Kyutai's moshi repositories on Hugging
@@ -237,7 +238,8 @@ class Mimi(nn.Module):
             "ratios": list(c.ratios),
             "latent_dim": c.dimension,
             "transformer": f"{c.num_layers} layers, {c.num_heads} heads, context {c.context} frames",
-            "codebook_labels": ["semantic"] + [f"acoustic {i}" for i in range(1, c.n_codebooks)],
+            # (label, first, stop) spans of codebook indices, for views that name codebooks
+            "codebook_labels": [("semantic", 0, 1), ("acoustic", 1, c.n_codebooks)],
             "chunking": "whole signal (long attention context), convolutions in exact chunks",
         }
 

@@ -38,8 +38,7 @@ def test_official_file_is_recognised_by_its_keys(tmp_path):
 
 
 def test_codebook_zero_is_labelled_semantic(codec):
-    labels = codec.describe()["codebook_labels"]
-    assert len(labels) == 32 and labels[0] == "semantic" and all(s.startswith("acoustic") for s in labels[1:])
+    assert codec.describe()["codebook_labels"] == [("semantic", 0, 1), ("acoustic", 1, 32)]
 
 
 def test_codes_equal_reference(codec, reference):
@@ -108,3 +107,4 @@ def test_transformer_context_equals_reference_in_any_query_block(monkeypatch):
         blocked = net(x)
     assert np.abs(whole.numpy() - expected["output"]).max() < 1e-5
     assert (blocked - whole).abs().max() < 1e-6
+
