@@ -52,8 +52,10 @@ class WindowedSelfAttention(nn.Module):
 
     def __init__(self, dim: int, num_heads: int, context: int | None, max_period: float) -> None:
         super().__init__()
-        if dim % num_heads or (dim // num_heads) % 2:
+        if num_heads < 1 or dim % num_heads or (dim // num_heads) % 2:
             raise ValueError(f"width {dim} must split into {num_heads} heads of an even size")
+        if context is not None and context < 1:
+            raise ValueError(f"the attention context must be at least 1 frame (the frame itself), got {context}")
         self.num_heads, self.context, self.max_period = num_heads, context, max_period
         self.in_proj = nn.Linear(dim, 3 * dim, bias=False)
         self.out_proj = nn.Linear(dim, dim, bias=False)

@@ -200,6 +200,9 @@ class Mimi(nn.Module):
         super().__init__()
         if config.lstm_layers:
             raise ValueError("Mimi has transformers, not LSTMs (lstm_layers must be 0)")
+        for name in ("downsample_stride", "codebook_dim", "dimension"):
+            if getattr(config, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(config, name)}")
         c = self.config = config
         transformer = dict(dim=c.dimension, num_heads=c.num_heads, num_layers=c.num_layers,
                            dim_feedforward=c.dim_feedforward, context=c.context, layer_scale=c.layer_scale,
@@ -324,15 +327,14 @@ def _infer_config(state: dict[str, torch.Tensor]) -> MimiConfig:
     acoustic = indices(r"quantizer\.rvq_rest\.vq\.layers\.(\d+)\._codebook\.embedding_sum")
     lacking = [part for part, present in (("encoder convolutions", len(convs) >= 3), ("residual blocks", blocks),
                                           ("decoder convolutions", decoder_convs), ("transformer layers", layers),
-                                          ("acoustic codebooks", acoustic),
-                                          ("downsampling", "downsample.conv.conv.conv.weight" in state))
-               if not present]
+                                          ("acoustic codebooks", acoustic)) if not present]
     if lacking:
         raise ValueError(f"layers are missing (no {', no '.join(lacking)})")
     first, last = (state[f"encoder.model.{i}.conv.conv.weight"] for i in (convs[0], convs[-1]))
     strided = [state[f"encoder.model.{i}.conv.conv.weight"] for i in convs[1:-1]]
     block = state[f"encoder.model.{blocks[0]}.block.1.conv.conv.weight"]
-    projection = state["quantizer.rvq_first.input_proj.weight"]
+    projection = _tensor(state, "quantizer.rvq_first.input_proj.weight")
+    transformer = f"encoder_transformer.transformer.layers.{layers[0]}"
     return MimiConfig(
         channels=first.shape[1],
         n_filters=first.shape[0],
@@ -345,14 +347,20 @@ def _infer_config(state: dict[str, torch.Tensor]) -> MimiConfig:
         kernel_size=first.shape[-1],
         encoder_last_kernel_size=last.shape[-1],
         decoder_last_kernel_size=state[f"decoder.model.{decoder_convs[-1]}.conv.conv.weight"].shape[-1],
-        downsample_stride=state["downsample.conv.conv.conv.weight"].shape[-1] // 2,
+        downsample_stride=_tensor(state, "downsample.conv.conv.conv.weight").shape[-1] // 2,
         n_codebooks=1 + len(acoustic),
         codebook_size=state[SEMANTIC_PROBE].shape[0],
         codebook_dim=projection.shape[0],
         num_layers=len(layers),
-        dim_feedforward=state["encoder_transformer.transformer.layers.0.linear1.weight"].shape[0],
-        layer_scale=0.01 if "encoder_transformer.transformer.layers.0.layer_scale_1.scale" in state else None,
+        dim_feedforward=state[f"{transformer}.linear1.weight"].shape[0],
+        layer_scale=0.01 if f"{transformer}.layer_scale_1.scale" in state else None,
     )
+
+
+def _tensor(state: dict[str, torch.Tensor], key: str) -> torch.Tensor:
+    if key not in state:
+        raise ValueError(f"layers are missing (no {key})")
+    return state[key]
 
 
 RELEASE_24K = TrainingPreset(

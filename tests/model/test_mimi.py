@@ -13,6 +13,7 @@ from model import CheckpointError, load_codec
 from model import causal_transformer
 from model.causal_transformer import CausalTransformer
 from model.mimi import parse_official
+from model.registry import family, preset
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "mimi"
 CHECKPOINT = FIXTURES / "mimi.safetensors"
@@ -108,3 +109,21 @@ def test_transformer_context_equals_reference_in_any_query_block(monkeypatch):
     assert np.abs(whole.numpy() - expected["output"]).max() < 1e-5
     assert (blocked - whole).abs().max() < 1e-6
 
+
+
+@pytest.mark.parametrize("key", ["quantizer.rvq_first.input_proj.weight", "downsample.conv.conv.conv.weight",
+                                 "encoder_transformer.transformer.layers.0.linear1.weight"])
+def test_a_release_file_lacking_what_its_settings_are_read_from_is_one_clear_line(tmp_path, key):
+    state = load_file(str(CHECKPOINT))
+    del state[key]
+    path = tmp_path / "cut.safetensors"
+    save_file(state, str(path))
+    with pytest.raises(CheckpointError, match=r"^cut\.safetensors: (Mimi checkpoint with invalid settings: layers "
+                                              r"are missing|weights do not match)"):
+        load_codec(path)
+
+
+@pytest.mark.parametrize("change", [{"context": 0}, {"num_heads": 3}, {"downsample_stride": 0}, {"n_codebooks": 1}])
+def test_settings_no_mimi_can_have_are_refused(change):
+    with pytest.raises(ValueError):
+        family("mimi").build({**preset("mimi-tiny").architecture, **change})
