@@ -45,7 +45,8 @@ class Family:
     config: type[FamilyConfig]  # configuration dict <-> dataclass, strict keys
     network: Callable[[Any], nn.Module]  # configuration dataclass -> network with fresh weights
     recipes: FamilyRecipes
-    parse_official: Callable[[Any], tuple[dict, StateDict] | None] = no_official_release  # torch-loaded object
+    # the object of a PyTorch file, or the tensors of a safetensors file without our header
+    parse_official: Callable[[Any], tuple[dict, StateDict] | None] = no_official_release
 
     def __post_init__(self) -> None:
         strays = [r.name for r in self.recipes.all if r.family != self.key]

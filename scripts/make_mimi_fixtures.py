@@ -15,19 +15,22 @@ Design decisions:
     causal attention over a 250-frame context and 8 heads; the learned downsampling by 2
     (replicate padding) and the depthwise upsampling; the split quantizer with 1 semantic
     and 31 acoustic codebooks of 2048 entries.  Reduced: n_filters 2, latent dimension 16
-    (8 heads of 2), 2 transformer layers with a 32-wide feed-forward, codebook dimension 4,
-    so the file stays under 1.5 MB (the codebooks are most of it).
+    (8 heads of 2), 2 transformer layers with a 32-wide feed-forward, codebook dimension 3,
+    so the weights take 1.2 MB (the codebooks are most of it) and all files 1.9 MB.
   * Transformer weights: default initialisation, then every layer scale drawn from
     U(0.3, 1) (the release's 0.01 would make the transformers nearly the identity, so a
     wrong attention would pass) and every LayerNorm weight 1 + N(0, 0.1), bias N(0, 0.05).
     Convolution biases N(0, 0.02).
   * The 250-frame context is never reached by a 2 s input (50 latent frames), so a second,
     transformer-only fixture exercises it: the package's `ProjectedTransformer` with
-    context 10, 2 heads of 8, 2 layers, on 70 random frames.
+    context 10, 2 heads of 8, 2 layers, on 70 random frames.  Its heads of 8 also check
+    RoPE's frequencies, which the model's heads of 2 (a single frequency) cannot.
   * Codebooks: the package leaves them empty until k-means on a training batch.  In each
-    chain, level by level, codewords are drawn from N(mean, std) of that level's residual on
-    a separate calibration signal and redrawn until no frame of the fixture input lies
-    within 1e-5 * max|residual| of a Voronoi-cell boundary, so float32 rounding cannot flip
+    chain, level by level, codewords are drawn from N(mean, (SPREAD std)^2) of that level's
+    residual on a separate calibration signal -- spread wide, so that each level removes
+    about a fifth of the residual instead of nearly all of it, which in 3 dimensions with
+    2048 entries would leave later levels quantizing float32 noise -- and redrawn until no
+    frame of the fixture input lies within 1e-5 * max|residual| of a Voronoi-cell boundary, so float32 rounding cannot flip
     a code; `cluster_usage` ~ U(0.5, 5), `embedding_sum = codeword * cluster_usage`,
     `_initialized = 1`.  (The margins are measured against the codewords the package will
     use, `embedding_sum / cluster_usage`.)
