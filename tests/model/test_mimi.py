@@ -127,3 +127,15 @@ def test_a_release_file_lacking_what_its_settings_are_read_from_is_one_clear_lin
 def test_settings_no_mimi_can_have_are_refused(change):
     with pytest.raises(ValueError):
         family("mimi").build({**preset("mimi-tiny").architecture, **change})
+
+
+def test_bounded_memory_pieces_equal_the_one_piece_computation(monkeypatch, reference):
+    """The whole-signal path computes the SEANet stacks in chunks and attention in query blocks;
+    neither changes the codes, and the audio only by float summation order."""
+    codec = load_codec(CHECKPOINT)
+    x = torch.from_numpy(reference["input"])
+    codes, audio = codec.encode(x), codec.decode(torch.from_numpy(reference["codes"]).long())
+    codec.network.inference_chunk_frames = 3  # SEANet frames (25 Hz): chunks of 0.12 s
+    monkeypatch.setattr(causal_transformer, "QUERY_BLOCK", 8)
+    assert torch.equal(codec.encode(x), codes)
+    assert (codec.decode(codes) - audio).abs().max() < 1e-5
