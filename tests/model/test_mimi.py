@@ -12,6 +12,7 @@ from safetensors.torch import load_file, save_file
 from model import CheckpointError, load_codec
 from model import causal_transformer
 from model.causal_transformer import CausalTransformer
+from model.loading import load_network
 from model.mimi import parse_official
 from model.registry import family, preset
 
@@ -139,3 +140,16 @@ def test_bounded_memory_pieces_equal_the_one_piece_computation(monkeypatch, refe
     monkeypatch.setattr(causal_transformer, "QUERY_BLOCK", 8)
     assert torch.equal(codec.encode(x), codes)
     assert (codec.decode(codes) - audio).abs().max() < 1e-5
+
+
+def test_the_release_layout_loads_for_fine_tuning_and_trains_end_to_end(reference):
+    """load_network gives the weight-normalised training layout; gradients reach every part."""
+    key, _, net, _ = load_network(CHECKPOINT)
+    assert key == "mimi" and net.training
+    recon, q = net(torch.from_numpy(reference["input"])[..., :4000])
+    assert recon.shape == (1, 1, 4000) and q.codes.shape[1] == 32
+    (recon.abs().mean() + q.commitment_loss).backward()
+    for part in ("encoder.seanet", "encoder.transformer", "encoder.downsample", "quantizer.semantic.input_proj",
+                 "quantizer.acoustic.output_proj", "decoder.upsample", "decoder.transformer", "decoder.seanet"):
+        grads = [p.grad for name, p in net.named_parameters() if name.startswith(part)]
+        assert grads and all(g is not None for g in grads), part
