@@ -3,7 +3,7 @@
 Architecture (the release, ``moshi`` 0.2.13's ``get_mimi``): 24 kHz mono in; a causal SEANet
 encoder (ratios 8, 6, 5, 4: 25 latent frames per second, 512 channels, zero-padded causal
 convolutions, identity skips, last kernel 3); a causal transformer (8 layers, 8 heads, RoPE,
-layer scale 0.01, each frame attending to the 250 frames before it); a learned causal
+layer scale 0.01, each frame attending to itself and the 249 frames before it); a learned causal
 downsampling by 2 (kernel 4, the first frame replicated as left padding) to 12.5 frames per
 second; a *split* residual quantizer; then the mirror image: a depthwise transposed-convolution
 upsampling by 2, another transformer and the SEANet decoder.
@@ -31,8 +31,8 @@ count, context and RoPE period cannot be, and take the release's values.
 Inference runs on the whole signal with bounded memory, not in the chunked engine's pieces.
 Everything is causal with a finite reach, so exact chunks would be possible, but the reach
 is long: eight layers of 250-frame attention see 80 s back, so every chunk would carry 80 s
-of left context (four times the work for 20 s chunks) and the engine's margins are
-symmetric. Instead the SEANet stacks, where the memory is (audio-rate activations), run in
+of left context (five times the work for 20 s chunks; nine with the engine's symmetric
+margins). Instead the SEANet stacks, where the memory is (audio-rate activations), run in
 exact chunks with receptive-field margins (:func:`~model.chunked.encode_chunked`), and the
 transformers run on the 25 Hz latents of the whole clip with block-wise attention
 (:mod:`model.causal_transformer`): about 2 kB per latent frame, 30 MB for ten minutes. Measured
@@ -43,7 +43,8 @@ Training: the network trains with the trainer's generic losses (mel, adversarial
 matching, commitment; EMA codebooks), on CPU for the tiny recipe. Mimi's semantic
 distillation (a cosine loss pulling the semantic code towards WavLM features) needs a WavLM
 model we do not have, so a model trained here has a "semantic" codebook that is simply the
-first of two independent chains, not a distilled one.
+first of two independent chains, not a distilled one. Nor is the package's training-time
+bypass of the quantizer (``no_quantization_rate``) reproduced.
 """
 from __future__ import annotations
 
@@ -60,7 +61,6 @@ from torch import nn
 from model.causal_transformer import CausalTransformer
 from model.chunked import decode_chunked, encode_chunked
 from model.ema_quantize import ema_residual_quantizer
-from model.family_config import FamilyConfig
 from model.layers import weight_norm_parts
 from model.quantize import QuantizerOutput
 from model.receptive_field import decoder_margin_frames, encoder_margin_frames
