@@ -114,6 +114,12 @@ def _norm_except_dim0(w: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(w, dim=tuple(range(1, w.dim())), keepdim=True)
 
 
+def weight_norm_parts(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(weight_g, weight_v)`` that reproduce a plain ``weight`` exactly (``g / |v|`` is 1), for
+    releases that folded their weight normalisation before publishing."""
+    return _norm_except_dim0(weight), weight
+
+
 def _fast_weight(weight: torch.Tensor) -> torch.Tensor:
     return weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
 

@@ -3,7 +3,8 @@
 The kind is recognised from the file's contents, never its name: our own safetensors files
 carry their family and configuration in the header; PyTorch files (official releases) are
 opened with ``weights_only=True`` -- so a file that would execute code when unpickled is
-refused, not run -- and offered to each family's parser. Weights are matched strictly: a
+refused, not run -- and offered to each family's parser, as are safetensors files without
+our header (official releases published as safetensors). Weights are matched strictly: a
 missing, unexpected or misshapen tensor is an error that names the keys, never a model that
 silently runs with random weights.
 """
@@ -121,7 +122,9 @@ def _read_own(path: Path) -> tuple[str, dict, StateDict, dict]:
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path.name}: unreadable safetensors file ({exc})") from None
     if meta.get("format") != FORMAT_TAG:
-        raise CheckpointError(f"{path.name}: a safetensors file, but not an RVQ Studio model (no format tag)")
+        key, config, state = _parse_official(path, state, "a safetensors file, but not an RVQ Studio model "
+                                                               "(no format tag) nor an official release it knows")
+        return key, config, state, {}
     try:
         config = json.loads(meta["config"])
         key = meta["family"]
@@ -141,6 +144,12 @@ def _read_torch(path: Path) -> tuple[str, dict, StateDict]:
             "(loading it could run code)") from None
     except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"{path.name}: damaged PyTorch checkpoint ({str(exc).splitlines()[0]})") from None
+    return _parse_official(path, obj, "a PyTorch file, but not a codec checkpoint this program knows")
+
+
+def _parse_official(path: Path, obj: object, unknown: str) -> tuple[str, dict, StateDict]:
+    """The family whose official layout ``obj`` (a PyTorch file's object, or a safetensors file's
+    tensors without our header) is, with its configuration and weights under our names."""
     for fam in FAMILIES.values():
         try:
             parsed = fam.parse_official(obj)
@@ -149,7 +158,7 @@ def _read_torch(path: Path) -> tuple[str, dict, StateDict]:
         if parsed is not None:
             config, state = parsed
             return fam.key, config, state
-    raise CheckpointError(f"{path.name}: a PyTorch file, but not a codec checkpoint this program knows")
+    raise CheckpointError(f"{path.name}: {unknown}")
 
 
 def normalise_weight_norm_keys(state: StateDict) -> StateDict:

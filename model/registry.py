@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from model import dac, encodec, hificodec, soundstream
+from model import dac, encodec, hificodec, mimi, soundstream
 from model.family_config import FamilyConfig
 from model.training.recipes import FamilyRecipes, PresetError, TrainingPreset
 
@@ -45,7 +45,8 @@ class Family:
     config: type[FamilyConfig]  # configuration dict <-> dataclass, strict keys
     network: Callable[[Any], nn.Module]  # configuration dataclass -> network with fresh weights
     recipes: FamilyRecipes
-    parse_official: Callable[[Any], tuple[dict, StateDict] | None] = no_official_release  # torch-loaded object
+    # the object of a PyTorch file, or the tensors of a safetensors file without our header
+    parse_official: Callable[[Any], tuple[dict, StateDict] | None] = no_official_release
 
     def __post_init__(self) -> None:
         strays = [r.name for r in self.recipes.all if r.family != self.key]
@@ -63,6 +64,7 @@ FAMILIES: dict[str, Family] = {f.key: f for f in (
            soundstream.RECIPES),
     Family("hificodec", "HiFi-Codec", hificodec.HifiCodecConfig, hificodec.HifiCodec, hificodec.RECIPES),
     Family("encodec", "EnCodec", encodec.EncodecConfig, encodec.Encodec, encodec.RECIPES, encodec.parse_official),
+    Family("mimi", "Mimi", mimi.MimiConfig, mimi.Mimi, mimi.RECIPES, mimi.parse_official),
 )}
 
 DEFAULT_PRESET = "default"  # the recipe of the bundled default model: its family and architecture

@@ -44,3 +44,11 @@ def save_torch(path: Path, obj: object) -> None:
     import torch
 
     _write_atomically(path, lambda handle: torch.save(obj, handle))
+
+
+def save_safetensors(path: Path, tensors: dict) -> None:
+    """Write torch ``tensors`` as a safetensors file (the layout official releases publish)."""
+    from safetensors.torch import save
+
+    data = save(tensors)
+    _write_atomically(path, lambda handle: handle.write(data))

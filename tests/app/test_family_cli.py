@@ -2,7 +2,7 @@
 
 Models are random-weight networks of the tiny recipe of every family in the registry, saved with
 model/export.py (EMA codebooks initialised by one training step), plus the official-layout
-EnCodec fixture.
+EnCodec and Mimi fixtures.
 """
 import json
 import math
@@ -16,9 +16,11 @@ import torch
 
 from app.cli.command_line import main
 from model.export import save_model_file
+from model.rvq_format import read_rvq
 from model.registry import FAMILIES, family, preset
 
 ENCODEC_FIXTURE = Path(__file__).parent.parent / "fixtures" / "encodec" / "encodec24k.th"
+MIMI_FIXTURES = Path(__file__).parent.parent / "fixtures" / "mimi"
 
 
 @pytest.fixture
@@ -87,3 +89,27 @@ def test_info_and_eval_on_a_family_only_the_registry_knows(clip, monkeypatch, tm
     assert (info["family"], info["architecture"], info["n_codebooks"]) == ("throwaway", "throwaway test codec", 3)
     report = _eval_json(clip, path, capsys)
     assert [r["n_codebooks"] for r in report["rows"]] == [1, 2, 3]
+
+
+def test_round_trip_through_an_rvq_file_with_the_official_mimi_layout(tmp_path, capsys):
+    """encode -> .rvq -> decode, info and eval with the official file, no family named in app/."""
+    reference = dict(np.load(MIMI_FIXTURES / "mimi_expected.npz", allow_pickle=False))
+    checkpoint = MIMI_FIXTURES / "mimi.safetensors"
+    wav, rvq, back = tmp_path / "clip.wav", tmp_path / "clip.rvq", tmp_path / "back.wav"
+    sf.write(wav, reference["input"][0, 0], 24000, subtype="FLOAT")
+    assert main(["encode", str(wav), "-o", str(rvq), "--model", str(checkpoint), "--no-normalize"]) == 0
+    codes, _ = read_rvq(rvq)
+    assert torch.equal(torch.as_tensor(codes).long(), torch.from_numpy(reference["codes"]).long())
+    assert main(["decode", str(rvq), "-o", str(back), "--model", str(checkpoint), "-n", "8"]) == 0
+    decoded, rate = sf.read(back, dtype="float32")
+    expected = reference["decoded_from_8_codebooks"][0, 0, : reference["input"].shape[-1]]
+    assert rate == 24000 and decoded.shape == expected.shape
+    assert np.abs(decoded - expected).max() < 1e-4
+    capsys.readouterr()
+    assert main(["info", str(checkpoint), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["family"], info["n_codebooks"], info["codebook_labels"][0]) == ("mimi", 32, ["semantic", 0, 1])
+    assert main(["eval", str(wav), "--model", str(checkpoint), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [r["n_codebooks"] for r in rows] == list(range(1, 33))
+    assert rows[0]["kbps"] == pytest.approx(0.1375)  # 11 bits at 12.5 Hz
