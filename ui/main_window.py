@@ -438,6 +438,8 @@ class MainWindow(QMainWindow):
         self.transport.set_codebooks(s.n, info.n_codebooks, info.kbps[s.n - 1])
         self.transport.source_toggle.set_source(s.source)
         self.timeline.tokens.set_selected(s.n)
+        for key in ("reconstruction", "residual", "adds"):
+            self.timeline.spectrograms[key].set_selected_n(s.n)
         self.codebooks.set_selected(s.n)
         self.quality.set_selected(s.n)
         labels = self._selection_labels()

@@ -32,6 +32,7 @@ EDGE_MARGIN_PX = 7  # half a label: a label centred closer to the end of its axi
 LEFT_AXIS_PX = 46
 TOKEN_BLOCK_GAP = 0.6  # rows of space between the channels' blocks in the token view
 TOKEN_LABEL_PX = 13  # codebook labels at least this far apart
+STALE_OPACITY = 0.35  # a rendering view still showing the previous count, until the selected one is drawn
 
 
 def hz_label(hz: float) -> str:
@@ -261,6 +262,12 @@ class SpectrogramPlot(TimePlot):
         self.getPlotItem().vb.setYRange(0, 1, padding=0)
         self.not_yet = NotYetShade(self)
         self.spectrogram = None
+        self.selected_n: int | None = None
+        self.drawing = pg.TextItem("", color=theme.TEXT, anchor=(0.5, 0.5), fill=theme.PLOT_BACKGROUND)
+        self.drawing.setZValue(23)
+        self.drawing.hide()
+        self.addItem(self.drawing, ignoreBounds=True)
+        self.getPlotItem().vb.sigXRangeChanged.connect(self._place_drawing)
 
     def set_spectrogram(self, spec, levels: tuple[float, float], first: int = 0, end: int | None = None) -> None:
         """Show ``spec``, which differs from the one shown only in time columns ``[first, end)``
@@ -270,11 +277,37 @@ class SpectrogramPlot(TimePlot):
         self.image.setRect(QRectF(0, 0, spec.duration, 1))
         self.frequency_axis.set_scale(spec.scale, spec.max_hz)
         self.not_yet.set_spans(spec.not_yet if isinstance(spec, RenderingSpectrogram) else ())
+        self._show_staleness()
+
+    def set_selected_n(self, n: int) -> None:
+        """The count the title names: while the image is still that of another count, it is dimmed
+        and labelled "drawing n = ..." until the new count's image arrives."""
+        self.selected_n = n
+        self._show_staleness()
+
+    @property
+    def stale(self) -> bool:
+        """Whether the image shown is a rendering drawn at another count than the one selected."""
+        spec = self.spectrogram
+        return isinstance(spec, RenderingSpectrogram) and self.selected_n is not None and spec.n != self.selected_n
+
+    def _show_staleness(self) -> None:
+        stale = self.stale
+        self.image.setOpacity(STALE_OPACITY if stale else 1.0)
+        if stale:
+            self.drawing.setText(f"drawing n = {self.selected_n}…")
+            self._place_drawing()
+        self.drawing.setVisible(stale)
+
+    def _place_drawing(self, *_args) -> None:
+        (low, high), _y = self.getPlotItem().vb.viewRange()
+        self.drawing.setPos((low + high) / 2, 0.5)
 
     def clear_image(self) -> None:
         self.spectrogram = None
         self.image.clear()
         self.not_yet.set_spans(())
+        self._show_staleness()
 
 
 class OverviewPlot(TimePlot):

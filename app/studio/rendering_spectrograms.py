@@ -36,9 +36,12 @@ VIEWS = ("reconstruction", "residual", "adds")
 
 @dataclass(frozen=True)
 class RenderingSpectrogram(Spectrogram):
-    """A rendering view's snapshot and the time spans (seconds) where its rendering is not there yet."""
+    """A rendering view's snapshot, the time spans (seconds) where its rendering is not there yet,
+    and the codebook count it was drawn at (a view still showing another count than the one
+    selected says so instead of passing for the new one)."""
 
     not_yet: tuple[tuple[float, float], ...] = ()
+    n: int = 0
 
 
 class RenderingSpectrograms:
@@ -85,7 +88,7 @@ class RenderingSpectrograms:
         plain = self.layout.spectrogram(db)
         step = plain.seconds_per_column
         not_yet = tuple((first * step, end * step) for first, end in self._columns(missing))
-        return RenderingSpectrogram(plain.db, step, plain.scale, plain.max_hz, not_yet)
+        return RenderingSpectrogram(plain.db, step, plain.scale, plain.max_hz, not_yet, self.n)
 
     def _columns(self, chunks: np.ndarray) -> list[tuple[int, int]]:
         """Sorted, merged column ranges touched by the runs of ``chunks`` (a bool map)."""

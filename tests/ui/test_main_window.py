@@ -273,3 +273,19 @@ def test_the_window_fits_a_1280_by_800_screen_with_every_page_and_note_shown(qtb
         assert hint.width() <= 1280 and hint.height() <= 800, (page.objectName(), hint)
     studio.resize(1280, 800)
     qtbot.waitUntil(lambda: (studio.width(), studio.height()) == (1280, 800), timeout=2_000)
+
+
+def test_after_a_slider_move_the_rendering_views_say_they_still_show_the_previous_count(qtbot, loaded):
+    """The titles name the new count at once; until its images are drawn, the three rendering
+    views are marked as showing the previous one, never passed off as the new count's."""
+    s, views = loaded.session, loaded.timeline.spectrograms
+    rendering = [views[key] for key in ("reconstruction", "residual", "adds")]
+    qtbot.waitUntil(lambda: all(v.spectrogram is not None and v.spectrogram.n == s.n for v in rendering),
+                    timeout=60_000)
+    assert not any(v.stale for v in rendering)
+    previous = s.n
+    loaded.transport.slider.setValue(previous - 3)  # as a drag would: one selection change, drawn later
+    assert s.n == previous - 3
+    assert all(v.stale and v.spectrogram.n == previous for v in rendering)
+    qtbot.waitUntil(lambda: not any(v.stale for v in rendering), timeout=60_000)
+    assert all(v.spectrogram.n == previous - 3 for v in rendering)
