@@ -12,12 +12,18 @@ def snapshot(not_yet, columns=100, seconds_per_column=0.1, n=0):
     return RenderingSpectrogram(db, seconds_per_column, "log", 22050.0, not_yet, n)
 
 
-def test_unrendered_spans_are_covered_and_the_widest_is_labelled(qtbot):
-    plot = SpectrogramPlot("spectrogramResidual", "Residual")
+def shown_plot(qtbot, name):
+    """A shown 800 x 200 spectrogram view of a 10 s clip."""
+    plot = SpectrogramPlot(f"spectrogram{name}", name)
     qtbot.addWidget(plot)
     plot.resize(800, 200)
     plot.show()
     plot.set_duration(10.0)
+    return plot
+
+
+def test_unrendered_spans_are_covered_and_the_widest_is_labelled(qtbot):
+    plot = shown_plot(qtbot, "Residual")
     plot.set_spectrogram(snapshot(((0.0, 0.2), (4.0, 10.0))), (-90.0, 0.0))
     shade = plot.not_yet
     assert shade.cover.path().boundingRect() == QRectF(0.0, 0.0, 10.0, 1.0)
@@ -44,11 +50,7 @@ def test_the_original_and_a_cleared_view_have_no_shade(qtbot):
 
 
 def test_an_image_of_another_count_is_dimmed_and_labelled_until_the_selected_one_arrives(qtbot):
-    plot = SpectrogramPlot("spectrogramReconstruction", "Reconstruction")
-    qtbot.addWidget(plot)
-    plot.resize(800, 200)
-    plot.show()
-    plot.set_duration(10.0)
+    plot = shown_plot(qtbot, "Reconstruction")
     plot.set_spectrogram(snapshot((), n=12), (-90.0, 0.0))
     plot.set_selected_n(12)
     assert not plot.stale and plot.image.opacity() == 1.0 and not plot.drawing.isVisible()
