@@ -15,7 +15,9 @@ entries used (the most entropy those entries could carry) and ``log2(codebook_si
 bits a code costs; efficiency is the sum of entropies over the bits spent. For grouped
 quantizers (a model whose ``codebook_groups`` give the channel group and level of every
 codebook) rows are labelled ``L<level> G<group>``, a line separates the
-levels, and the entropy bars take one colour per group.
+levels, and the entropy bars take one colour per group. Codecs that name runs of their codebooks
+(Mimi's semantic first codebook before the acoustic ones) have a line between runs and the name
+of a one-codebook run on its row.
 
 The figures belong to one clip: when another opens, :meth:`CodebookPanel.clear` empties the
 panel at once and says its figures are on their way, until that clip's statistics arrive.
@@ -121,19 +123,26 @@ class CodebookPanel(QWidget):
     def order(self) -> str:
         return ORDERS[self.order_box.currentText()]
 
-    def set_stats(self, stats, groups: dict | None = None) -> None:
+    def set_stats(self, stats, groups: dict | None = None, spans: tuple[tuple[str, int, int], ...] = ()) -> None:
+        """Show ``stats``; ``groups`` as :attr:`ModelInfo.codebook_groups`, ``spans`` as
+        :attr:`ModelInfo.codebook_spans` (named runs of codebooks, separated by a line)."""
         self.stats = stats
         n, size = stats.counts.shape
         item = self.usage.getPlotItem()
         group_of = (groups or {}).get("group_of_codebook") or [0] * n
         level_of = (groups or {}).get("level_of_codebook") or list(range(n))
         names = [f"L{level_of[i]} G{group_of[i]}" if groups else str(i + 1) for i in range(n)]
-        item.getAxis("left").setTicks([[(i + 1, names[i]) for i in range(n) if n <= 16 or i % 4 == 0]])
+        span_starts = {first: label for label, first, _stop in spans if first < n}
+        for label, first, stop in spans:  # a run of one row is named on it; longer runs by the line alone
+            if stop - first == 1 and first < n:
+                names[first] = f"{label} {names[first]}"
+        item.getAxis("left").setTicks([[(i + 1, names[i]) for i in range(n)
+                                        if n <= 16 or i % 4 == 0 or i in span_starts]])
         for line in self.group_lines:
             item.removeItem(line)
         self.group_lines = []
         level_starts = [i for i in range(1, n) if level_of[i] != level_of[i - 1]] if groups else []
-        for boundary in level_starts:
+        for boundary in sorted(set(level_starts) | {i for i in span_starts if i > 0}):
             line = pg.InfiniteLine(boundary + 0.5, angle=0, pen=pg.mkPen(theme.RESIDUAL, width=1.5))
             item.addItem(line)
             self.group_lines.append(line)

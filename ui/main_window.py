@@ -398,7 +398,7 @@ class MainWindow(QMainWindow):
         channels = clip.codes.shape[0]
         names = ["L", "R"] if channels == 2 else [f"ch{c + 1}" for c in range(channels)]
         self.timeline.tokens.set_codes(clip.codes, info.codebook_size, info.hop_length / info.sample_rate, names,
-                                       clip.encoding.frames)
+                                       clip.encoding.frames, info.codebook_spans)
         self.timeline.tokens.set_selected(self.session.n)
 
     def _on_clip(self, clip) -> None:
@@ -513,8 +513,8 @@ class MainWindow(QMainWindow):
         self.timeline.spectrograms[key].set_spectrogram(spec, self.timeline.levels, first, end)
 
     def _on_stats(self, stats) -> None:
-        groups = self.session.model.codebook_groups if self.session.model else None
-        self.codebooks.set_stats(stats, groups)
+        info = self.session.model
+        self.codebooks.set_stats(stats, info.codebook_groups if info else None, info.codebook_spans if info else ())
         self.codebooks.set_selected(self.session.n)
 
     def _on_frame(self) -> None:

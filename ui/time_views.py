@@ -432,10 +432,13 @@ class TokenPlot(TimePlot):
         self.bottoms: list[float] = []
         self.codes: np.ndarray | None = None
         self.final_frames = 0
+        self.span_lines: list[pg.InfiniteLine] = []
 
     def set_codes(self, codes: np.ndarray, codebook_size: int, seconds_per_frame: float,
-                  channel_names: list[str], final_frames: int) -> None:
+                  channel_names: list[str], final_frames: int, spans: tuple[tuple[str, int, int], ...] = ()) -> None:
         """``codes`` ``[C, N, F]``, its first ``final_frames`` frames final; the first channel's block on top.
+        ``spans``: named runs of codebooks ``(name, first, stop)`` (Mimi's semantic codebook), each
+        boundary drawn as a line across every block and the names in the view's tooltip.
 
         The array is kept: while the encode fills it, :meth:`extend_final` redraws only the
         frames that have become final."""
@@ -455,6 +458,19 @@ class TokenPlot(TimePlot):
         vb.setYRange(0, top, padding=0)
         names = channel_names if channels > 1 else [""]
         self.token_axis.set_layout(list(zip(names, self.bottoms)), n)
+        self._draw_span_lines(spans)
+
+    def _draw_span_lines(self, spans: tuple[tuple[str, int, int], ...]) -> None:
+        for line in self.span_lines:
+            self.removeItem(line)
+        boundaries = [first for _name, first, _stop in spans if 0 < first < self.n_codebooks]
+        self.span_lines = [pg.InfiniteLine(bottom + first, angle=0, pen=pg.mkPen(theme.TEXT, width=1))
+                           for bottom in self.bottoms for first in boundaries]
+        for line in self.span_lines:
+            line.setZValue(6)
+            self.addItem(line, ignoreBounds=True)
+        self.setToolTip("  ·  ".join(f"codebook {first + 1}: {name}" if stop - first == 1 else
+                                     f"codebooks {first + 1}–{stop}: {name}" for name, first, stop in spans))
 
     def _make_blocks(self, channels: int) -> None:
         for item in [*self.images, *self.shades]:

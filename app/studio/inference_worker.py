@@ -100,6 +100,13 @@ class ModelInfo:
     description: dict
     codebook_groups: dict | None  # channel group and level of every codebook (Codec.codebook_groups)
 
+    @property
+    def codebook_spans(self) -> tuple[tuple[str, int, int], ...]:
+        """Named runs of codebooks as ``(name, first, stop)`` indices (``describe()["codebook_labels"]``:
+        Mimi's "semantic" codebook 0 and "acoustic" 1-31); empty for a codec that names none."""
+        return tuple((str(name), int(first), int(stop))
+                     for name, first, stop in self.description.get("codebook_labels", ()))
+
     @classmethod
     def of(cls, codec: Codec, source: str) -> "ModelInfo":
         return cls(source, codec.name, codec.family, str(codec.device), codec.sample_rate, codec.hop_length,

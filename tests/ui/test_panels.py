@@ -37,6 +37,16 @@ def test_grouped_quantizer_rows_are_labelled_and_levels_separated(qtbot, stats):
     assert "Bitrate efficiency" in panel.summary.text()
 
 
+def test_named_runs_of_codebooks_carry_their_name_and_are_separated(qtbot, stats):
+    """Mimi's first codebook is semantic, the others acoustic: the rows say so."""
+    panel = CodebookPanel()
+    qtbot.addWidget(panel)
+    panel.set_stats(stats, None, (("semantic", 0, 1), ("acoustic", 1, 4)))
+    ticks = panel.usage.getPlotItem().getAxis("left")._tickLevels[0]
+    assert [label for _, label in ticks] == ["semantic 1", "2", "3", "4"]  # a longer run: the line says it
+    assert [line.value() for line in panel.group_lines] == [1.5]
+
+
 def test_quality_table_and_plot_follow_results_and_selection(qtbot):
     panel = QualityPanel()
     qtbot.addWidget(panel)

@@ -84,6 +84,17 @@ def test_tokens_of_every_channel_with_the_codebooks_past_n_dimmed(qtbot):
         assert (rect.top(), rect.height(), rect.width()) == (start + 4, 8, pytest.approx(0.4))
 
 
+def test_named_runs_of_codebooks_are_separated_in_every_channel_block(qtbot):
+    plot = TokenPlot()
+    qtbot.addWidget(plot)
+    codes = np.zeros((2, 8, 40), np.int64)
+    plot.set_codes(codes, 2048, 0.08, ["L", "R"], final_frames=40, spans=(("semantic", 0, 1), ("acoustic", 1, 8)))
+    assert sorted(line.value() for line in plot.span_lines) == sorted(bottom + 1 for bottom in plot.bottoms)
+    assert plot.toolTip() == "codebook 1: semantic  ·  codebooks 2–8: acoustic"
+    plot.set_codes(codes, 1024, 0.01, ["L", "R"], final_frames=40)  # another model names none
+    assert plot.span_lines == [] and plot.toolTip() == ""
+
+
 def test_tokens_drawn_as_the_encode_advances_equal_the_tokens_drawn_once_encoded(qtbot):
     """Each piece's frames are drawn when they become final, though the encoder writes ahead of that."""
     final = np.random.default_rng(0).integers(0, 1024, (2, 9, 300))
