@@ -8,8 +8,10 @@ runner needs only onnxruntime and holds no state between calls.  The scoring fol
 reference exactly, so the numbers are the same (tests compare against ``speechmos`` itself):
 
 - 16 kHz mono in [-1, 1]; a clip shorter than 9.01 s is repeated until it is at least that long;
-- 9.01 s segments every second, the segment bounds computed as the reference computes them
-  (``int((i + 9.01) * 16000)``, so a segment that rounds a sample short is skipped there too);
+- 9.01 s segments every second, the bounds computed as the reference computes them,
+  ``int((i + 9.01) * 16000)``.  In float64 that rounds a sample short for segments 7 to 23,
+  which the reference then skips; so does this runner, and a clip of 17 to 33 s is judged on
+  its first 16 s only.  Matching the reference keeps the numbers comparable with published ones;
 - each segment's raw SIG/BAK/OVRL mapped by the P.835 polynomials, then averaged over segments.
 """
 from __future__ import annotations
@@ -64,8 +66,11 @@ def dnsmos(audio: np.ndarray) -> DnsmosScores:
     if np.abs(audio).max() > 1.0:
         raise ValueError("DNSMOS takes samples in [-1, 1]")
     onnxruntime, model_bytes = _runtime_and_model()
-    # A fresh session per call (about 50 ms): nothing is kept between calls.
-    session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    # A fresh session per call (about 50 ms): nothing is kept between calls.  One thread: this is
+    # background work beside the studio's playback and views (the scores do not depend on it).
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
     segment = int(SEGMENT_SECONDS * SAMPLE_RATE)
     while len(audio) < segment:
         audio = np.append(audio, audio)
