@@ -45,9 +45,13 @@ def estimate_delay(reference: np.ndarray | torch.Tensor, estimate: np.ndarray | 
     est64 = est.to(torch.float64).reshape(-1, length)
     spectrum = torch.fft.rfft(est64, size) * torch.fft.rfft(ref64, size).conj()
     correlation = torch.fft.irfft(spectrum.sum(dim=0), size)  # correlation[d] = sum_t est[t + d] ref[t]
-    lags = torch.arange(-max_lag, max_lag + 1)
+    # Lags in the order 0, 1, -1, 2, -2, ...: among equal peaks the smallest shift wins, and with
+    # no positive correlation at all (silence) the answer is no shift.
+    lags = torch.arange(2 * max_lag + 1)
+    lags = torch.where(lags % 2 == 1, (lags + 1) // 2, -(lags // 2))
     values = correlation[lags % size]
-    return int(lags[int(torch.argmax(values))])
+    best = int(torch.argmax(values))
+    return int(lags[best]) if values[best] > 0 else 0
 
 
 def shift_to_overlap(reference: torch.Tensor, estimate: torch.Tensor, delay: int) -> tuple[torch.Tensor, torch.Tensor]:

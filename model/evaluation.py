@@ -18,7 +18,7 @@ from model.listening_metrics import measure, resolve
 from model.metrics import bitrate_efficiency, codebook_entropy, si_sdr, spectral_distances
 from model.windowed_quality import QualityWindow, windowed_mel_distance, worst_windows
 
-# The keys RateRow keeps as fields (the studio and the trainer read them); other metrics' keys go to ``more``.
+# The keys RateRow also keeps as fields (the studio and the trainer read them).
 _FIELD_KEYS = ("mel_distance", "stft_distance", "si_sdr")
 
 
@@ -29,14 +29,14 @@ class RateRow:
     mel_distance: float | None = None  # None: not measured (metric not chosen)
     stft_distance: float | None = None
     si_sdr: float | None = None
-    more: dict[str, float | None] = field(default_factory=dict)  # other chosen metrics' keys; None: absent here
+    measured: dict[str, float | None] = field(default_factory=dict)  # every chosen metric's keys; None: absent here
     worst_windows: list[QualityWindow] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """Flat: the measured keys only, then ``worst_windows`` when asked for."""
         row: dict = {"n_codebooks": self.n_codebooks, "kbps": self.kbps}
         row.update({key: getattr(self, key) for key in _FIELD_KEYS if getattr(self, key) is not None})
-        row.update(self.more)
+        row.update(self.measured)
         if self.worst_windows:
             row["worst_windows"] = [asdict(w) for w in self.worst_windows]
         return row
@@ -70,11 +70,10 @@ def _chosen_row(n: int, kbps: float, reference: torch.Tensor, decoded: torch.Ten
         outcome = measure(name, reference, decoded, sample_rate)
         if outcome.reason is not None:
             unavailable[name] = outcome.reason
-        for key, value in outcome.values.items():
-            if key in _FIELD_KEYS:
-                setattr(row, key, value)
-            else:
-                row.more[key] = value
+        row.measured.update(outcome.values)
+        for key in _FIELD_KEYS:
+            if outcome.values.get(key) is not None:
+                setattr(row, key, outcome.values[key])
     return row
 
 

@@ -254,4 +254,8 @@ def measure(name: str, reference: np.ndarray | torch.Tensor, estimate: np.ndarra
         values: dict[str, float | None] = dict(metric.compute(ref, est, sample_rate))
     except MetricUnavailable as exc:
         return MetricOutcome(name, dict.fromkeys(metric.keys), str(exc))
+    undefined = [key for key, value in values.items() if value != value]  # NaN: e.g. ViSQOL of silence
+    if undefined:
+        return MetricOutcome(name, {key: None if key in undefined else value for key, value in values.items()},
+                             f"{', '.join(undefined)} undefined on this signal (silence?)")
     return MetricOutcome(name, values)

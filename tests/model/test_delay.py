@@ -69,3 +69,12 @@ def test_bad_arguments():
         estimate_delay(np.zeros(10), np.zeros(10), max_lag=-1)
     with pytest.raises(MetricInputError):
         estimate_delay(np.zeros(10), np.zeros(11), max_lag=1)
+
+
+def test_silence_has_no_delay_and_equal_peaks_give_the_smallest_shift():
+    assert estimate_delay(np.zeros(1000), np.zeros(1000), max_lag=100) == 0
+    period = 40
+    tone = np.sin(2 * np.pi * np.arange(4000) / period)
+    # a pure tone correlates as well with itself shifted by whole periods: no shift is the answer
+    assert estimate_delay(tone, tone, max_lag=100) == 0
+    assert estimate_delay(tone, np.roll(tone, 7), max_lag=100) == 7

@@ -181,3 +181,10 @@ def test_too_short_signals_are_absent_not_a_library_stand_in():
     for name in ("stoi", "visqol"):
         outcome = measure(name, reference, reference, SPEECH_RATE)
         assert outcome.values == {name: None} and "at least" in outcome.reason
+
+
+def test_an_undefined_value_is_absent_with_a_reason_not_nan():
+    silence = np.zeros(16000, dtype=np.float32)
+    outcome = measure("si_sdr", silence, silence, SPEECH_RATE)
+    assert outcome.values == {"si_sdr": None, "si_sdr_aligned": None, "delay_samples": 0}
+    assert "undefined" in outcome.reason
