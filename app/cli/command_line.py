@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="quality at every codebook count",
                         description="Encode a file once and report, for every codebook count n: kbps, "
-                                    "mel distance, STFT distance and SI-SDR (the DAC paper's definitions), "
+                                    "mel distance, STFT distance and SI-SDR (the DAC paper's definitions; "
+                                    "--metrics chooses others, such as ViSQOL, STOI and DNSMOS), "
                                     "then the usage entropy of each codebook and the bitrate efficiency "
                                     "(sum of entropies / total bits).")
     ev.add_argument("input", help="audio file")
