@@ -46,7 +46,10 @@ from model.metrics import MetricInputError, mel_distance, paired_items, si_sdr, 
 VISQOL_AUDIO_RATE = 48_000
 SPEECH_RATE = 16_000
 STOI_MIN_SECONDS = 0.41  # 30 STFT frames of 256 samples, hop 128, at 10 kHz: STOI's shortest signal
-VISQOL_MIN_SECONDS = 0.5  # shorter signals leave ViSQOL without a whole patch to compare
+# Shorter signals leave ViSQOL without a whole patch to compare (audio mode: 45 frames; speech
+# mode: one voiced patch), found by trying: 0.9 s fails and 1.0 s works in audio mode, 0.6 s and
+# 0.65 s in speech mode.
+VISQOL_MIN_SECONDS = {"audio": 1.0, "speech": 0.7}
 
 
 class MetricUnavailable(RuntimeError):
@@ -129,14 +132,17 @@ def _visqol_package() -> ModuleType:
 
 def _visqol(mode: str, rate: int, key: str) -> Callable[[Items, Items, int], dict[str, float]]:
     def compute(reference: Items, estimate: Items, sample_rate: int) -> dict[str, float]:
-        _require_seconds(reference, sample_rate, VISQOL_MIN_SECONDS, "ViSQOL")
+        _require_seconds(reference, sample_rate, VISQOL_MIN_SECONDS[mode], f"ViSQOL {mode} mode")
         api = _visqol_package().VisqolApi()
         if mode == "speech":
             api.create(mode="speech", use_lattice_model=False)
         else:
             api.create(mode="audio")
-        result = api.measure_from_arrays(mono_at(reference, sample_rate, rate), mono_at(estimate, sample_rate, rate),
-                                         rate)
+        try:
+            result = api.measure_from_arrays(mono_at(reference, sample_rate, rate),
+                                             mono_at(estimate, sample_rate, rate), rate)
+        except (ValueError, IndexError) as exc:  # what it raises when it finds too few patches to compare
+            raise MetricUnavailable(f"ViSQOL {mode} mode found too little to compare ({exc})") from None
         return {key: float(result.moslqo)}
 
     return compute

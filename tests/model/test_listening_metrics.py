@@ -176,11 +176,11 @@ def test_a_metric_whose_package_is_missing_is_absent_with_one_line_reason(monkey
     assert unavailable_reason("stft") is None
 
 
-def test_too_short_signals_are_absent_not_a_library_stand_in():
-    reference = _speech(0.3, SPEECH_RATE)
-    for name in ("stoi", "visqol"):
-        outcome = measure(name, reference, reference, SPEECH_RATE)
-        assert outcome.values == {name: None} and "at least" in outcome.reason
+@pytest.mark.parametrize("name, seconds", [("stoi", 0.4), ("visqol", 0.95), ("visqol_speech", 0.6)])
+def test_too_short_signals_are_absent_not_a_library_stand_in(name, seconds):
+    reference = _speech(seconds, SPEECH_RATE)
+    outcome = measure(name, reference, reference, SPEECH_RATE)
+    assert outcome.values == {name: None} and "at least" in outcome.reason
 
 
 def test_an_undefined_value_is_absent_with_a_reason_not_nan():
@@ -188,3 +188,13 @@ def test_an_undefined_value_is_absent_with_a_reason_not_nan():
     outcome = measure("si_sdr", silence, silence, SPEECH_RATE)
     assert outcome.values == {"si_sdr": None, "si_sdr_aligned": None, "delay_samples": 0}
     assert "undefined" in outcome.reason
+
+
+@pytest.mark.parametrize("name, mode", [("visqol", "audio"), ("visqol_speech", "speech")])
+def test_what_visqol_cannot_compare_is_absent_with_its_reason(monkeypatch, name, mode):
+    import model.listening_metrics as listening_metrics
+
+    monkeypatch.setitem(listening_metrics.VISQOL_MIN_SECONDS, mode, 0.0)  # past our guard, into ViSQOL's own check
+    reference = _speech(0.3, SPEECH_RATE)
+    outcome = measure(name, reference, reference, SPEECH_RATE)
+    assert outcome.values == {name: None} and "found too little to compare" in outcome.reason
