@@ -78,3 +78,19 @@ def test_silence_has_no_delay_and_equal_peaks_give_the_smallest_shift():
     # a pure tone correlates as well with itself shifted by whole periods: no shift is the answer
     assert estimate_delay(tone, tone, max_lag=100) == 0
     assert estimate_delay(tone, np.roll(tone, 7), max_lag=100) == 7
+
+
+def test_long_signals_are_correlated_block_by_block_with_the_same_answer(monkeypatch):
+    import model.delay as delay_module
+
+    rng = np.random.default_rng(5)
+    reference = rng.standard_normal((2, 5000)).astype(np.float32)
+    estimate = (_delayed(reference, -9) + 0.5 * rng.standard_normal((2, 5000))).astype(np.float32)
+    whole = delay_module._correlation(reference, estimate, 30)
+    monkeypatch.setattr(delay_module, "_FFT_SIZE", 512)  # blocks of 452 samples, the last one short
+    blocks = delay_module._correlation(reference, estimate, 30)
+    lags = range(-30, 31)
+    brute = [np.sum(_delayed(estimate.astype(np.float64), -d) * reference) for d in lags]  # est[t + d] ref[t]
+    np.testing.assert_allclose(whole, brute, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(blocks, whole, rtol=1e-9, atol=1e-6)
+    assert estimate_delay(reference, estimate, 30) == -9
