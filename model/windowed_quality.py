@@ -16,6 +16,7 @@ import torch
 from model.metrics import MetricInputError, mel_distance, paired_items
 
 WINDOW_SECONDS = 0.5
+_WINDOWS_PER_BATCH = 64  # windows measured together: a long clip's spectrograms are not all held at once
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def windowed_mel_distance(reference: np.ndarray | torch.Tensor, estimate: np.nda
                           sample_rate: int, window_seconds: float = WINDOW_SECONDS) -> list[QualityWindow]:
     """Mel distance of every window, in time order.
 
-    Windows of equal length are measured in one batch; the last, longer one on its own.
+    Windows of equal length are measured in batches; the last, longer one on its own.
     """
     ref, est = paired_items(reference, estimate)
     length = ref.shape[-1]
@@ -50,7 +51,9 @@ def windowed_mel_distance(reference: np.ndarray | torch.Tensor, estimate: np.nda
         by_length.setdefault(end - start, []).append(i)
     values = [0.0] * len(bounds)
     items = ref.shape[0]
-    for size, indices in by_length.items():
+    batches = [indices[i: i + _WINDOWS_PER_BATCH] for indices in by_length.values()
+               for i in range(0, len(indices), _WINDOWS_PER_BATCH)]
+    for indices in batches:
         pieces_ref = torch.cat([ref[..., bounds[i][0]: bounds[i][1]] for i in indices])
         pieces_est = torch.cat([est[..., bounds[i][0]: bounds[i][1]] for i in indices])
         distances = mel_distance(pieces_ref, pieces_est, sample_rate).reshape(len(indices), items).mean(dim=1)

@@ -32,3 +32,16 @@ def test_each_window_is_measured_alone_and_a_damaged_window_is_the_worst():
     worst = worst_windows(windows, 2)
     assert worst[0].start == 0.5 and worst[0].mel_distance > worst[1].mel_distance
     assert worst_windows(windows, 10) == sorted(windows, key=lambda w: -w.mel_distance)
+
+
+def test_batches_of_windows_give_the_same_distances(monkeypatch):
+    import model.windowed_quality as windowed_quality
+
+    rate = 8000
+    reference = music_clip(seconds=3.2, sample_rate=rate)[0]
+    estimate = reference + 0.01 * np.random.default_rng(2).standard_normal(reference.size).astype(np.float32)
+    together = windowed_mel_distance(reference, estimate, rate)
+    monkeypatch.setattr(windowed_quality, "_WINDOWS_PER_BATCH", 2)  # six full windows in three batches
+    apart = windowed_mel_distance(reference, estimate, rate)
+    assert [(w.start, w.end) for w in apart] == [(w.start, w.end) for w in together]
+    assert [w.mel_distance for w in apart] == pytest.approx([w.mel_distance for w in together], rel=1e-5)
