@@ -41,7 +41,7 @@ def test_batches_of_windows_give_the_same_distances(monkeypatch):
     reference = music_clip(seconds=3.2, sample_rate=rate)[0]
     estimate = reference + 0.01 * np.random.default_rng(2).standard_normal(reference.size).astype(np.float32)
     together = windowed_mel_distance(reference, estimate, rate)
-    monkeypatch.setattr(windowed_quality, "_WINDOWS_PER_BATCH", 2)  # six full windows in three batches
+    monkeypatch.setattr(windowed_quality, "_WINDOWS_PER_BATCH", 2)  # five full windows in three batches, the longer last one alone
     apart = windowed_mel_distance(reference, estimate, rate)
     assert [(w.start, w.end) for w in apart] == [(w.start, w.end) for w in together]
     assert [w.mel_distance for w in apart] == pytest.approx([w.mel_distance for w in together], rel=1e-5)
