@@ -23,7 +23,9 @@ Which package each metric needs:
 - ``visqol``, ``visqol_speech``: visqol-python (Apache-2.0; its SVR model ships in the wheel;
   numba, if installed, makes it several times faster).  Speech mode maps similarity to MOS
   with the polynomial mapping (the C++ ViSQOL's ``--use_lattice_model=false``) so the number
-  does not depend on whether the optional TFLite runtime happens to be installed.
+  does not depend on whether the optional TFLite runtime happens to be installed; on degraded
+  speech it reads higher than the C++ default's lattice mapping (up to 1-2 points, says
+  visqol-python).
 - ``stoi``, ``estoi``: pystoi.
 - ``dnsmos``: onnxruntime and the model file in the speechmos wheel (see :mod:`model.dnsmos`).
 - ``pesq``: only when the user installed the ``pesq`` package; never a dependency, because the
