@@ -42,7 +42,10 @@ def _as_items(audio: np.ndarray | torch.Tensor) -> torch.Tensor:
     raise MetricInputError(f"audio must be [T], [B, T] or [B, C, T], got shape {tuple(tensor.shape)}")
 
 
-def _pair(reference: np.ndarray | torch.Tensor, estimate: np.ndarray | torch.Tensor):
+def paired_items(
+    reference: np.ndarray | torch.Tensor, estimate: np.ndarray | torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both signals as float32 ``[B, C, T]``, checked to have the same shape."""
     ref, est = _as_items(reference), _as_items(estimate)
     if ref.shape != est.shape:
         raise MetricInputError(f"reference {tuple(ref.shape)} and estimate {tuple(est.shape)} differ in shape")
@@ -52,7 +55,7 @@ def _pair(reference: np.ndarray | torch.Tensor, estimate: np.ndarray | torch.Ten
 @torch.no_grad()
 def si_sdr(reference: np.ndarray | torch.Tensor, estimate: np.ndarray | torch.Tensor) -> torch.Tensor:
     """Scale-invariant signal-to-distortion ratio in dB per item (zero-mean, channels pooled)."""
-    ref, est = _pair(reference, estimate)
+    ref, est = paired_items(reference, estimate)
     ref = ref.flatten(1)
     est = est.flatten(1)
     ref = ref - ref.mean(dim=1, keepdim=True)
@@ -70,7 +73,7 @@ def spectral_distances(
     reference: np.ndarray | torch.Tensor, estimate: np.ndarray | torch.Tensor, sample_rate: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(mel_distance, stft_distance)`` per item, sharing the STFTs between both."""
-    ref, est = _pair(reference, estimate)
+    ref, est = paired_items(reference, estimate)
     mel, stft = spectral_losses_per_item(est, ref, [MelSpectrogramLoss(sample_rate), MultiScaleSTFTLoss()])
     return mel, stft
 
@@ -80,14 +83,14 @@ def mel_distance(
     reference: np.ndarray | torch.Tensor, estimate: np.ndarray | torch.Tensor, sample_rate: int
 ) -> torch.Tensor:
     """DAC multi-scale mel distance per item (release loss settings)."""
-    ref, est = _pair(reference, estimate)
+    ref, est = paired_items(reference, estimate)
     return MelSpectrogramLoss(sample_rate).per_item(est, ref)
 
 
 @torch.no_grad()
 def stft_distance(reference: np.ndarray | torch.Tensor, estimate: np.ndarray | torch.Tensor) -> torch.Tensor:
     """DAC multi-scale STFT distance per item (release loss settings)."""
-    ref, est = _pair(reference, estimate)
+    ref, est = paired_items(reference, estimate)
     return MultiScaleSTFTLoss().per_item(est, ref)
 
 

@@ -70,12 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="quality at every codebook count",
                         description="Encode a file once and report, for every codebook count n: kbps, "
-                                    "mel distance, STFT distance and SI-SDR (the DAC paper's definitions), "
+                                    "mel distance, STFT distance and SI-SDR (the DAC paper's definitions; "
+                                    "--metrics chooses others, such as ViSQOL, STOI and DNSMOS), "
                                     "then the usage entropy of each codebook and the bitrate efficiency "
                                     "(sum of entropies / total bits).")
     ev.add_argument("input", help="audio file")
     _model_arg(ev)
     ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ev.add_argument("--metrics", default="mel,stft,si_sdr", metavar="LIST",
+                    help="comma-separated metrics (default: mel,stft,si_sdr): mel, stft, si_sdr (also after "
+                         "undoing the codec's delay), visqol (ViSQOL v3 audio mode, 48 kHz), visqol_speech "
+                         "(speech mode, 16 kHz), stoi, estoi, dnsmos (P.835 SIG/BAK/OVRL of the output alone), "
+                         "pesq (only if you installed the pesq package); a metric that cannot run here is "
+                         "reported absent with the reason")
+    ev.add_argument("--worst", type=int, default=0, metavar="K",
+                    help="also list, for every codebook count, the K 0.5 s windows with the largest mel distance")
 
     info = sub.add_parser("info", help="describe a model",
                           description="Architecture, sample rate, hop, codebooks, bitrates and parameters.")

@@ -17,7 +17,9 @@ from app.training.summary import summary_lines
 from model import Codec, load_codec
 from model.compression import compress_file, decompress_file, read_model_input
 from model.evaluation import evaluate
+from model.listening_metrics import resolve as resolve_metrics
 from model.training.exported_model import read_training_summary
+from model.windowed_quality import WINDOW_SECONDS
 
 
 def _load(args: argparse.Namespace) -> Codec:
@@ -61,18 +63,43 @@ def run_decode(args: argparse.Namespace) -> int:
     return 0
 
 
+_EVAL_TITLES = {"mel_distance": "mel", "stft_distance": "stft", "si_sdr": "SI-SDR", "si_sdr_aligned": "aligned",
+                "delay_samples": "delay"}
+
+
+def _eval_cell(value: float | None, width: int) -> str:
+    if value is None:
+        return f"{'-':>{width}}"
+    return f"{value:>{width}d}" if isinstance(value, int) else f"{value:>{width}.3f}"
+
+
 def run_eval(args: argparse.Namespace) -> int:
+    metrics = [metric.name for metric in resolve_metrics(args.metrics)]
+    if args.worst < 0:
+        raise ValueError("--worst must be 0 or more")
     codec = _load(args)
     reference, audio = read_model_input(codec, args.input)
     codes = codec.encode(reference, progress=TerminalProgress("encoding"))
-    result = evaluate(codec, reference, codes, progress=TerminalProgress("evaluating"))
+    result = evaluate(codec, reference, codes, progress=TerminalProgress("evaluating"), metrics=metrics,
+                      worst=args.worst)
     if args.json:
         print(json.dumps({"model": codec.name, "file": str(args.input), **result.to_dict()}, indent=2))
         return 0
     print(f"{printable(codec.name)} on {printable(str(args.input))} ({audio.duration:.1f} s, {audio.channels} ch)")
-    print(f"{'n':>3} {'kbps':>7} {'mel':>7} {'stft':>7} {'SI-SDR':>8}")
+    keys = [key for key in result.rows[0].to_dict() if key not in ("n_codebooks", "kbps", "worst_windows")]
+    titles = [_EVAL_TITLES.get(key, key) for key in keys]
+    widths = [max(len(title), 7) for title in titles]
+    print(f"{'n':>3} {'kbps':>7} " + " ".join(f"{t:>{w}}" for t, w in zip(titles, widths)))
     for r in result.rows:
-        print(f"{r.n_codebooks:>3} {r.kbps:>7.2f} {r.mel_distance:>7.3f} {r.stft_distance:>7.3f} {r.si_sdr:>8.2f}")
+        values = r.to_dict()
+        print(f"{r.n_codebooks:>3} {r.kbps:>7.2f} " + " ".join(_eval_cell(values[k], w) for k, w in zip(keys, widths)))
+    for name, reason in result.unavailable.items():
+        print(f"{name}: not measured: {printable(reason)}")
+    if args.worst:
+        print(f"worst {WINDOW_SECONDS:g} s windows by mel distance (start-end in s: distance):")
+        for r in result.rows:
+            print(f"{r.n_codebooks:>3}  " + ", ".join(f"{w.start:.2f}-{w.end:.2f}: {w.mel_distance:.3f}"
+                                                       for w in r.worst_windows))
     entropies = " ".join(f"{h:.2f}" for h in result.entropy_bits)
     print(f"codebook usage entropy (bits of {codec.bits_per_code:.0f}): {entropies}")
     print(f"bitrate efficiency: {result.bitrate_efficiency:.1%}")
