@@ -57,8 +57,9 @@ def fetch(url: str, part: Path, progress: Progress | None = None,
     request = urllib.request.Request(url, headers={"User-Agent": "rvq-studio", "Accept-Encoding": "identity"})
     if have:
         request.add_header("Range", f"bytes={have}-")
+    redirects = _RecordedRedirects()
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        response = urllib.request.build_opener(redirects).open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have and _complete_size(exc.headers) == have:
             return Received(part, have, _lower(exc.headers))  # the .part already holds everything
@@ -66,7 +67,7 @@ def fetch(url: str, part: Path, progress: Progress | None = None,
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
         raise DownloadError(f"cannot reach {_host(url)}: {_reason(exc)}{_proxy_note(url)}") from None
     with response:
-        headers = _lower(response.headers)
+        headers = {**_lower(response.headers), **redirects.source_headers}
         if response.status == 206 and _range_start(headers) == have:
             total = _complete_size(response.headers) or 0
             mode = "ab"
@@ -78,6 +79,22 @@ def fetch(url: str, part: Path, progress: Progress | None = None,
         raise DownloadError(f"{url}: the connection ended after {have} of {total} bytes; "
                             "run the same command again to resume")
     return Received(part, have, headers)
+
+
+class _RecordedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects as urllib does, keeping the ``X-`` headers of the redirecting answers:
+    Hugging Face states a large file's commit and sha256 (``X-Repo-Commit``, ``X-Linked-Etag``) on
+    the redirect to its CDN, whose own answer does not repeat them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.source_headers: dict[str, str] = {}
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        for name, value in headers.items():
+            if name.lower().startswith("x-") and name.lower() not in self.source_headers:
+                self.source_headers[name.lower()] = value
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def _copy(response, part: Path, mode: str, have: int, total: int, url: str,

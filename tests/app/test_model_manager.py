@@ -150,8 +150,10 @@ def test_encodec_goes_to_torch_hubs_checkpoints_and_loads(server):
 def test_mimi_goes_to_the_hugging_face_cache_layout_and_remove_leaves_the_repositorys_other_files(server, capsys):
     body = (FIXTURES / "mimi" / "mimi.safetensors").read_bytes()
     digest = hashlib.sha256(body).hexdigest()
-    server.served.files[MIMI_PATH] = body
-    server.served.headers[MIMI_PATH] = {"X-Repo-Commit": COMMIT, "X-Linked-Etag": f'"{digest}"', "ETag": '"abc"'}
+    # as Hugging Face serves a large file: a redirect stating the commit and sha256, then the CDN's answer
+    server.served.redirects[MIMI_PATH] = (f"/cdn/{digest}", {"X-Repo-Commit": COMMIT, "X-Linked-Etag": f'"{digest}"'})
+    server.served.files[f"/cdn/{digest}"] = body
+    server.served.headers[f"/cdn/{digest}"] = {"ETag": '"d41d8cd98f00b204e9800998ecf8427e-12"'}
     assert run("get", "mimi") == 0
     repo = Path(os.environ["HF_HOME"]) / "hub" / "models--kyutai--moshiko-pytorch-bf16"
     link = repo / "snapshots" / COMMIT / MIMI_FILE

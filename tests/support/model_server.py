@@ -1,7 +1,7 @@
 """A local HTTP server standing in for the model sources (through the mirror setting).
 
 It serves bytes by URL path with ``Range`` support, may send Hugging Face's headers
-(``X-Repo-Commit``, ``ETag``), may drop the connection midway through a path's first full
+(``X-Repo-Commit``, ``X-Linked-Etag``), on a redirect to a "CDN" path as Hugging Face does, may drop the connection midway through a path's first full
 transfer, and records every request. One thread, stopped and joined by :meth:`stop`.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ class Served:
     files: dict[str, bytes] = field(default_factory=dict)  # URL path -> content
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # URL path -> extra headers
     drop_after: dict[str, int] = field(default_factory=dict)  # URL path -> bytes sent before hanging up, once
+    redirects: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)  # path -> (target, headers)
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
 
 
@@ -31,6 +32,16 @@ class ModelServer:
 
             def do_GET(self) -> None:
                 served.requests.append((self.path, self.headers.get("Range")))
+                if self.path in served.redirects:
+                    target, headers = served.redirects[self.path]
+                    self.send_response(302)
+                    self.send_header("Location", target)
+                    self.send_header("Content-Length", "0")
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.close_connection = True
+                    return
                 body = served.files.get(self.path)
                 if body is None:
                     self.send_error(404, "Not Found")
