@@ -54,13 +54,5 @@ def run_models(args: argparse.Namespace) -> int:
 def _line(state: ModelState) -> str:
     entry = state.entry
     rates = ", ".join(f"{b:g}" for b in entry.bitrates_kbps)
-    if state.path is not None:
-        where = f"downloaded: {state.path}"
-    elif not state.supported:
-        where = f"not supported by this version (family {entry.family})"
-    elif state.partial:
-        where = f"partly downloaded ({state.partial} bytes; get resumes)"
-    else:
-        where = "not downloaded"
     return printable(f"{entry.name:<18} {entry.title} | {entry.sample_rate} Hz | {rates} kbps | "
-                     f"licence: {entry.licence} | {where}")
+                     f"licence: {entry.licence} | {state.status}")

@@ -35,6 +35,21 @@ class ModelState:
     path: Path | None  # the file load_codec reads, when downloaded
     partial: int  # bytes of an interrupted transfer, kept for resuming
 
+    @property
+    def status(self) -> str:
+        """Whether and where the model is, in a few words (the CLI's list, the studio's dialog)."""
+        if self.path is not None:
+            return f"downloaded: {self.path}"
+        if not self.supported:
+            return f"not supported by this version (family {self.entry.family})"
+        if self.partial:
+            return f"partly downloaded ({self.partial} bytes; get resumes)"
+        return "not downloaded"
+
+    @property
+    def can_get(self) -> bool:
+        return self.supported and self.path is None
+
 
 def model_mirror() -> str | None:
     """The mirror replacing each source's scheme and host: ``RVQ_STUDIO_MODEL_MIRROR``, else the

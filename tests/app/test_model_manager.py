@@ -24,7 +24,7 @@ from app.model_downloads.manager import get_model, remove_model
 from app.model_downloads.transfer import mirrored
 from app.studio.model_catalog import model_entries
 from model import load_codec
-from model_server import ModelServer
+from model_server import ModelServer, serve_models
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DAC_PATH = "/descriptinc/descript-audio-codec/releases/download/0.0.1/weights.pth"
@@ -37,17 +37,7 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 @pytest.fixture
 def server(monkeypatch, tmp_path):
     """The local source, set as the mirror; caches and settings in the test's own folder."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for name in ("XDG_CACHE_HOME", "HF_HUB_CACHE", "http_proxy", "HTTP_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("no_proxy", "127.0.0.1")
-    monkeypatch.setenv("RVQ_STUDIO_SETTINGS", str(tmp_path / "settings.ini"))
-    source = ModelServer()
-    monkeypatch.setenv("RVQ_STUDIO_MODEL_MIRROR", source.url)
+    source = serve_models(monkeypatch, tmp_path)
     yield source
     source.stop()
 

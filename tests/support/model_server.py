@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -17,6 +18,7 @@ class Served:
     files: dict[str, bytes] = field(default_factory=dict)  # URL path -> content
     headers: dict[str, dict[str, str]] = field(default_factory=dict)  # URL path -> extra headers
     drop_after: dict[str, int] = field(default_factory=dict)  # URL path -> bytes sent before hanging up, once
+    hold: dict[str, tuple[int, threading.Event]] = field(default_factory=dict)  # path -> (bytes sent, then wait)
     redirects: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)  # path -> (target, headers)
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
 
@@ -59,6 +61,12 @@ class ModelServer:
                     self.send_header(name, value)
                 self.end_headers()
                 cut = served.drop_after.pop(self.path, None) if start == 0 else None
+                held = served.hold.pop(self.path, None) if start == 0 else None
+                if held is not None:  # part of the file, then nothing until the test says so
+                    self.wfile.write(body[:held[0]])
+                    self.wfile.flush()
+                    held[1].wait(10.0)
+                    start = held[0]
                 self.wfile.write(body[start:cut] if cut is not None else body[start:])
                 self.close_connection = True
 
@@ -71,3 +79,20 @@ class ModelServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join()
+
+
+def serve_models(monkeypatch, tmp_path: Path) -> ModelServer:
+    """A started server set as the model mirror, with the caches (home, torch hub, Hugging Face)
+    and the settings inside ``tmp_path`` and no proxy for 127.0.0.1; the caller stops it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("XDG_CACHE_HOME", "HF_HUB_CACHE", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    monkeypatch.setenv("RVQ_STUDIO_SETTINGS", str(tmp_path / "settings.ini"))
+    source = ModelServer()
+    monkeypatch.setenv("RVQ_STUDIO_MODEL_MIRROR", source.url)
+    return source
