@@ -10,6 +10,8 @@ lists it at once.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
                                QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
@@ -45,6 +47,7 @@ class GetModelsDialog(QDialog):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._update_buttons)
@@ -75,7 +78,7 @@ class GetModelsDialog(QDialog):
         for widget in (intro, self.table, self.progress, self.message):
             layout.addWidget(widget)
         layout.addLayout(buttons)
-        self.resize(980, 420)
+        self.resize(980, 470)
         self.refresh()
 
     # -- the table ----------------------------------------------------------------------------
@@ -86,11 +89,13 @@ class GetModelsDialog(QDialog):
         self.table.setRowCount(len(self.states))
         for row, state in enumerate(self.states):
             entry = state.entry
+            status = "downloaded" if state.path is not None else state.status  # where: in the tooltip
             cells = (entry.title, f"{entry.sample_rate} Hz", ", ".join(f"{b:g}" for b in entry.bitrates_kbps),
-                     entry.licence, state.status)
-            for column, text in enumerate(cells):
+                     entry.licence, status)
+            tips = (entry.title, entry.name, entry.name, entry.licence_source, state.status)
+            for column, (text, tip) in enumerate(zip(cells, tips)):
                 item = QTableWidgetItem(text)
-                item.setToolTip(entry.licence_source if COLUMNS[column] == "Licence" else text)
+                item.setToolTip(tip)
                 if not state.supported:
                     item.setForeground(Qt.GlobalColor.gray)
                 self.table.setItem(row, column, item)
@@ -164,7 +169,7 @@ class GetModelsDialog(QDialog):
 
     def _on_downloaded(self, name: str, path: str) -> None:
         self.message.setStyleSheet("")
-        self.message.setText(f"{name} is ready: {path}")
+        self.message.setText(f"{name} is ready: {_home_relative(path)}")
         self.modelAdded.emit(path)
 
     def _on_failed(self, _name: str, text: str) -> None:
@@ -183,3 +188,11 @@ class GetModelsDialog(QDialog):
         worker.deleteLater()
         self.progress.hide()
         self.refresh()
+
+
+def _home_relative(path: str) -> str:
+    """``~/...`` for a path in the home folder (the caches usually are): shorter, and the same for everyone."""
+    try:
+        return str(Path("~") / Path(path).relative_to(Path.home()))
+    except ValueError:
+        return path

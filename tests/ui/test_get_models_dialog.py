@@ -59,7 +59,9 @@ def test_a_download_shows_progress_and_ends_downloaded(qtbot, dialog, server):
         assert dialog.progress.isVisible() and dialog.cancel_button.isEnabled()
     assert added.args == [str(kept_dac())] and kept_dac().is_file()
     qtbot.waitUntil(lambda: dialog.worker is None, timeout=TIMEOUT_MS)
-    assert cell(dialog, "dac-44khz-8kbps", "Status") == f"downloaded: {kept_dac()}"
+    row = [s.entry.name for s in dialog.states].index("dac-44khz-8kbps")
+    status = dialog.table.item(row, COLUMNS.index("Status"))
+    assert status.text() == "downloaded" and status.toolTip() == f"downloaded: {kept_dac()}"
     assert not dialog.progress.isVisible() and not dialog.download_button.isEnabled()
 
 
