@@ -107,7 +107,8 @@ def remove_model(entry: CatalogueEntry) -> list[Path]:
             blob = link.resolve() if link.is_symlink() else None
             if _unlink(link):
                 removed.append(link)
-            if blob is not None and blob.parent == repo / "blobs" and not _still_linked(snapshots, blob) and _unlink(blob):
+            if (blob is not None and blob.parent == (repo / "blobs").resolve() and not _still_linked(snapshots, blob)
+                    and _unlink(blob)):
                 removed.append(blob)
         _remove_if_empty(snapshot)
     return removed
@@ -153,6 +154,8 @@ def _keep(entry: CatalogueEntry, received: list[tuple[RemoteFile, Received]]) ->
             os.replace(got.path, folder / file.name)
         return folder / entry.load_file.name
     repo = hf_repo_folder(entry.repo)
+    # a mirror that states no commit: the revision's name as the snapshot folder, which is where
+    # huggingface_hub looks for a revision that has no ref
     commit = received[0][1].headers.get("x-repo-commit") or entry.revision
     snapshot = repo / "snapshots" / commit
     snapshot.mkdir(parents=True, exist_ok=True)
