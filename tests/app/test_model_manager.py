@@ -210,7 +210,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_part_for_resuming(server, full_di
     assert [p.name for p in full_disk.iterdir()] == ["weights_44khz_8kbps_0.0.1.pth.part"]
 
 
-def test_offline_and_http_errors_are_one_line(server, capsys, monkeypatch):
+def test_offline_proxy_and_http_errors_are_one_line(server, capsys, monkeypatch):
     assert run("get", "dac-16khz") == 2  # the server has no such file
     assert "HTTP 404" in one_error_line(capsys)
     closed = ModelServer()
@@ -218,6 +218,11 @@ def test_offline_and_http_errors_are_one_line(server, capsys, monkeypatch):
     monkeypatch.setenv("RVQ_STUDIO_MODEL_MIRROR", closed.url)
     assert run("get", "dac-16khz") == 2
     assert "cannot reach 127.0.0.1" in one_error_line(capsys)
+    monkeypatch.setenv("RVQ_STUDIO_MODEL_MIRROR", server.url)
+    monkeypatch.delenv("no_proxy")
+    monkeypatch.setenv("http_proxy", closed.url)  # a proxy from the environment that does not answer
+    assert run("get", "dac-16khz") == 2
+    assert f"(through the proxy {closed.url})" in one_error_line(capsys)
     assert not (dac_folder() / "weights_16khz_8kbps_0.0.5.pth").exists()
 
 
