@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import errno
 import http.client
+import os
 import re
 import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock against a second download of the same file
+    fcntl = None
 
 CHUNK = 1 << 16
 TIMEOUT_S = 30.0
@@ -52,8 +60,17 @@ def mirrored(url: str, mirror: str | None) -> str:
 def fetch(url: str, part: Path, progress: Progress | None = None,
           cancelled: Callable[[], bool] | None = None, timeout: float = TIMEOUT_S) -> Received:
     """Download ``url`` into ``part``, continuing the bytes ``part`` already holds."""
-    part.parent.mkdir(parents=True, exist_ok=True)
-    have = part.stat().st_size if part.is_file() else 0
+    with _exclusive(part) as out:
+        try:
+            return _fetch_into(out, url, part, progress, cancelled, timeout)
+        finally:
+            if out.tell() == 0:  # nothing arrived: no empty .part left behind
+                part.unlink(missing_ok=True)
+
+
+def _fetch_into(out: BinaryIO, url: str, part: Path, progress: Progress | None,
+                cancelled: Callable[[], bool] | None, timeout: float) -> Received:
+    have = out.seek(0, os.SEEK_END)
     request = urllib.request.Request(url, headers={"User-Agent": "rvq-studio", "Accept-Encoding": "identity"})
     if have:
         request.add_header("Range", f"bytes={have}-")
@@ -70,15 +87,33 @@ def fetch(url: str, part: Path, progress: Progress | None = None,
         headers = {**_lower(response.headers), **redirects.source_headers}
         if response.status == 206 and _range_start(headers) == have:
             total = _complete_size(response.headers) or 0
-            mode = "ab"
         else:  # the whole file: a server without ranges, or a .part that did not match
-            have, mode = 0, "wb"
-            total = int(headers.get("content-length", 0) or 0)
-        have = _copy(response, part, mode, have, total, url, progress, cancelled)
+            out.truncate(0)
+            have, total = 0, int(headers.get("content-length", 0) or 0)
+        have = _copy(response, out, part, have, total, url, progress, cancelled)
     if total and have != total:
         raise DownloadError(f"{url}: the connection ended after {have} of {total} bytes; "
                             "run the same command again to resume")
     return Received(part, have, headers)
+
+
+@contextmanager
+def _exclusive(part: Path) -> Iterator[BinaryIO]:
+    """``part`` open for appending, locked against a second download of the same file (another
+    command, or the studio's dialog) for the transfer's whole life; where ``flock`` does not
+    exist, unlocked."""
+    try:
+        part.parent.mkdir(parents=True, exist_ok=True)
+        out = open(part, "ab", buffering=0)  # unbuffered: what write_chunk returned from is on disk
+    except OSError as exc:
+        raise DownloadError(f"{part.parent}: {exc.strerror or exc}") from None
+    with out:
+        if fcntl is not None:
+            try:
+                fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise DownloadError(f"{part.name}: another download of this file is running") from None
+        yield out
 
 
 class _RecordedRedirects(urllib.request.HTTPRedirectHandler):
@@ -97,24 +132,23 @@ class _RecordedRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _copy(response, part: Path, mode: str, have: int, total: int, url: str,
+def _copy(response, out: BinaryIO, part: Path, have: int, total: int, url: str,
           progress: Progress | None, cancelled: Callable[[], bool] | None) -> int:
     try:
-        with open(part, mode) as out:
-            while True:
-                if cancelled is not None and cancelled():
-                    raise DownloadCancelled(f"cancelled after {have} bytes; getting it again resumes there")
-                try:
-                    chunk = response.read(CHUNK)
-                except (OSError, http.client.HTTPException) as exc:  # dropped, reset, timed out
-                    raise DownloadError(f"{url}: the connection broke after {have} bytes ({_reason(exc)}); "
-                                        "run the same command again to resume") from None
-                if not chunk:
-                    return have
-                write_chunk(out, chunk)
-                have += len(chunk)
-                if progress is not None:
-                    progress(have, total)
+        while True:
+            if cancelled is not None and cancelled():
+                raise DownloadCancelled(f"cancelled after {have} bytes; getting it again resumes there")
+            try:
+                chunk = response.read(CHUNK)
+            except (OSError, http.client.HTTPException) as exc:  # dropped, reset, timed out
+                raise DownloadError(f"{url}: the connection broke after {have} bytes ({_reason(exc)}); "
+                                    "run the same command again to resume") from None
+            if not chunk:
+                return have
+            write_chunk(out, chunk)
+            have += len(chunk)
+            if progress is not None:
+                progress(have, total)
     except DownloadError:
         raise
     except OSError as exc:
@@ -123,9 +157,12 @@ def _copy(response, part: Path, mode: str, have: int, total: int, url: str,
         raise DownloadError(f"{part.parent}: {what} ({kept} bytes kept in {part.name} for resuming)") from None
 
 
-def write_chunk(stream, chunk: bytes) -> None:
-    """Append ``chunk``; the one place a download writes (where a full disk shows)."""
-    stream.write(chunk)
+def write_chunk(stream: BinaryIO, chunk: bytes) -> None:
+    """Append ``chunk``; the one place a download writes (where a full disk shows). An unbuffered
+    write may take part of it (a disk filling up): the rest is written until an error says why not."""
+    view = memoryview(chunk)
+    while view:
+        view = view[stream.write(view):]
 
 
 def _lower(headers) -> dict[str, str]:

@@ -97,3 +97,19 @@ def test_a_downloaded_model_appears_in_the_studios_picker(qtbot, studio, server)
         dialog.download_button.click()
     assert str(kept_dac()) in [studio.model_box.itemData(i) for i in range(studio.model_box.count())]
     dialog.close()
+
+
+def test_a_second_download_of_the_same_file_is_refused_while_one_runs(qtbot, dialog, server, capsys):
+    from app.cli.command_line import main
+
+    release = threading.Event()
+    server.served.hold[DAC_PATH] = (200_000, release)
+    dialog.select("dac-44khz-8kbps")
+    dialog.download_button.click()
+    qtbot.waitUntil(lambda: dialog.progress.maximum() == 1000, timeout=TIMEOUT_MS)
+    assert main(["models", "get", "dac-44khz-8kbps"]) == 2
+    assert "another download of this file is running" in capsys.readouterr().err
+    release.set()
+    with qtbot.waitSignal(dialog.modelAdded, timeout=TIMEOUT_MS):
+        pass
+    assert kept_dac().read_bytes() == (FIXTURES / "dac" / "dac44k.pth").read_bytes()
