@@ -49,6 +49,7 @@ def test_the_wheel_carries_the_bundled_model_and_clips(wheel):
     missing = [name for name in BUNDLED if f"rvq_studio_resources/{name}" not in names]
     assert not missing, f"the wheel lacks {missing}"
     assert not [name for name in names if name.startswith("rvq_studio_resources/training/")]
+    assert "app/model_downloads/catalogue.json" in names  # package data the model manager reads
 
 
 def test_the_installed_wheel_loads_the_trained_bundled_model(wheel, tmp_path):

@@ -22,6 +22,7 @@ from ui import theme
 from ui.codebook_panel import CodebookPanel
 from ui.elided_label import ElidedLabel
 from ui.message_bar import MessageBar
+from ui.get_models_dialog import GetModelsDialog
 from ui.model_picker import ModelPicker
 from ui.quality_panel import QualityPanel
 from ui.steady_label import SteadyLabel
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self.pages.addTab(central, "Studio")
         self.pages.addTab(self.training, "Training")
         self.setCentralWidget(self.pages)
+        self.get_models: GetModelsDialog | None = None  # made on first use (File > Get models…)
 
         self._build_toolbar(model)
         self._build_status_bar()
@@ -172,6 +174,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self._action(file_menu, "Open &checkpoint…", self.choose_checkpoint)
+        self._action(file_menu, "Get &models…", self.show_get_models)
         file_menu.addSeparator()
         self._action(file_menu, "Export &reconstruction (WAV/FLAC)…", self.export_reconstruction, "Ctrl+E")
         self._action(file_menu, "Export compressed .&rvq…", self.export_rvq)
@@ -263,6 +266,18 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", "", MODEL_FILTER)
         if path:
             self.load_model(path)
+
+    def show_get_models(self) -> None:
+        """The catalogue of official checkpoints (one dialog, kept: its download may outlive a close)."""
+        if self.get_models is None:
+            self.get_models = GetModelsDialog(self)
+            self.get_models.modelAdded.connect(self._model_downloaded)
+        self.get_models.refresh()
+        self.get_models.show()
+        self.get_models.raise_()
+
+    def _model_downloaded(self, _path: str) -> None:
+        self.model_box.fill(self.session.model.source if self.session.model is not None else None)
 
     def load_model(self, source: str) -> None:
         self.settings.add_recent_model(source)
@@ -554,6 +569,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the timer, the audio stream, the worker threads and the training tab's work (idempotent)."""
         self.frame_timer.stop()
+        if self.get_models is not None:
+            self.get_models.shutdown()
         self.training.shutdown()
         self.session.close()
 

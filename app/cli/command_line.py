@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from app.cli.model_commands import add_models_parser
 from app.cli.terminal_text import printable
 
-COMMANDS = ("encode", "decode", "eval", "info", "train")
+COMMANDS = ("encode", "decode", "eval", "info", "train", "models")
 
 DESCRIPTION = """\
 RVQ Studio: audition, inspect, compress and train neural audio codecs.
@@ -25,6 +26,7 @@ RVQ Studio: audition, inspect, compress and train neural audio codecs.
   rvq-studio eval IN                quality at every codebook count
   rvq-studio info [M]               describe a model
   rvq-studio train --data DIR --out RUN   train or fine-tune a codec
+  rvq-studio models list|get|remove       official checkpoints: what exists, download, remove
 
 MODEL (M) is "default" (the bundled model), an official DAC checkpoint (.pth),
 or a model file exported by RVQ Studio (.safetensors). Run 'rvq-studio COMMAND -h'
@@ -92,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print JSON")
 
     _train_parser(sub)
+    add_models_parser(sub)
     return parser
 
 
@@ -218,6 +221,10 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _run_command(args: argparse.Namespace) -> int:
+    if args.command == "models":
+        from app.cli.model_commands import run_models
+
+        return run_models(args)
     from app.cli import commands
 
     return getattr(commands, f"run_{args.command}")(args)

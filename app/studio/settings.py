@@ -82,6 +82,16 @@ class StudioSettings:
     def runs_folder(self) -> Path:
         return self.data_folder() / "runs"
 
+    def model_mirror(self) -> str:
+        """The server replacing the official sources' scheme and host when models are fetched
+        (an organisation's offline copy), "" for the official sources; the environment variable
+        ``RVQ_STUDIO_MODEL_MIRROR`` takes precedence (:func:`app.model_downloads.manager.model_mirror`)."""
+        return str(self._s.value("models/mirror", "") or "")
+
+    def set_model_mirror(self, url: str) -> None:
+        self._s.setValue("models/mirror", url)
+        self._s.sync()
+
     def value(self, key: str, default):
         value = self._s.value(key, default)
         return type(default)(value) if default is not None and value is not None else value
