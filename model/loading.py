@@ -20,11 +20,13 @@ from safetensors.torch import load_file, safe_open
 from torch import nn
 
 from model.codec import Codec
+from model.family_config import ConfiguredWeights
 from model.layers import unfold_weight_norm
 from model.bundled_files import DEFAULT_MODEL_PATH
 from model.registry import DEFAULT_PRESET, FAMILIES, Family, StateDict, family, preset
 
 FORMAT_TAG = "rvq-studio"
+HUB_WEIGHTS, HUB_CONFIG = "pytorch_model.bin", "config.json"  # a Hugging Face model folder
 
 
 class CheckpointError(ValueError):
@@ -60,6 +62,9 @@ def load_network(source: str | Path) -> tuple[str, dict, nn.Module, str]:
 def _load_path(path: Path, device: str | torch.device, name: str | None = None) -> Codec:
     if not path.exists():
         raise CheckpointError(f"model file not found: {path}")
+    if path.is_dir():
+        name = name or path.name
+        path = _weights_in_folder(path)
     if not path.is_file():
         raise CheckpointError(f"not a file: {path}")
     if _is_safetensors(path):
@@ -73,6 +78,28 @@ def _load_path(path: Path, device: str | torch.device, name: str | None = None) 
     _copy_weights(network, state)
     return Codec(network, name=display, family=family_key, config=config, device=device,
                  trained=trained, source=str(path))
+
+
+def _weights_in_folder(folder: Path) -> Path:
+    """The weights of a Hugging Face style model folder (``config.json`` + ``pytorch_model.bin``)."""
+    weights = folder / HUB_WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{folder.name}: a folder without {HUB_WEIGHTS} (give the model file itself)")
+    return weights
+
+
+def _sidecar_config(path: Path) -> dict | None:
+    """The ``config.json`` beside a PyTorch file, which holds the configuration of some releases."""
+    sidecar = path.parent / HUB_CONFIG
+    if not sidecar.is_file():
+        return None
+    try:
+        config = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{sidecar.name} beside {path.name}: unreadable ({exc})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{sidecar.name} beside {path.name}: not a JSON object")
+    return config
 
 
 def _shown_name(path: Path, claimed: str | None) -> str:
@@ -141,14 +168,17 @@ def _read_torch(path: Path) -> tuple[str, dict, StateDict]:
             "(loading it could run code)") from None
     except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"{path.name}: damaged PyTorch checkpoint ({str(exc).splitlines()[0]})") from None
-    for fam in FAMILIES.values():
-        try:
-            parsed = fam.parse_official(obj)
-        except (TypeError, ValueError) as exc:
-            raise CheckpointError(f"{path.name}: {fam.title} checkpoint with invalid settings: {exc}") from None
-        if parsed is not None:
-            config, state = parsed
-            return fam.key, config, state
+    sidecar = _sidecar_config(path)
+    candidates = ([ConfiguredWeights(sidecar, obj)] if sidecar is not None else []) + [obj]
+    for candidate in candidates:  # with the sidecar configuration first, then the file alone
+        for fam in FAMILIES.values():
+            try:
+                parsed = fam.parse_official(candidate)
+            except (TypeError, ValueError) as exc:
+                raise CheckpointError(f"{path.name}: {fam.title} checkpoint with invalid settings: {exc}") from None
+            if parsed is not None:
+                config, state = parsed
+                return fam.key, config, state
     raise CheckpointError(f"{path.name}: a PyTorch file, but not a codec checkpoint this program knows")
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from model import dac, encodec, hificodec, soundstream
+from model import dac, encodec, hificodec, snac, soundstream
 from model.family_config import FamilyConfig
 from model.training.recipes import FamilyRecipes, PresetError, TrainingPreset
 
@@ -63,6 +63,7 @@ FAMILIES: dict[str, Family] = {f.key: f for f in (
            soundstream.RECIPES),
     Family("hificodec", "HiFi-Codec", hificodec.HifiCodecConfig, hificodec.HifiCodec, hificodec.RECIPES),
     Family("encodec", "EnCodec", encodec.EncodecConfig, encodec.Encodec, encodec.RECIPES, encodec.parse_official),
+    Family("snac", "SNAC (multi-scale)", snac.SnacConfig, snac.SNAC, snac.RECIPES, snac.parse_official),
 )}
 
 DEFAULT_PRESET = "default"  # the recipe of the bundled default model: its family and architecture

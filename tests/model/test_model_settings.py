@@ -11,7 +11,8 @@ from model.export import save_model_file
 from model.registry import FAMILIES, family, preset
 
 ENCODEC_RELEASE = Path(__file__).parent.parent / "fixtures" / "encodec" / "encodec24k.th"
-STRIDES = {"dac": "encoder_rates", "soundstream": "ratios", "hificodec": "rates", "encodec": "ratios"}
+STRIDES = {"dac": "encoder_rates", "soundstream": "ratios", "hificodec": "rates", "encodec": "ratios",
+           "snac": "encoder_rates"}
 
 
 def _file_with_settings(folder: Path, key: str, **changes) -> Path:
