@@ -55,5 +55,6 @@ def evaluate(
         rows.append(RateRow(n, codec.kbps(n), float(mel.mean()), float(stft.mean()), float(sdr.mean())))
         if progress is not None:
             progress(i + 1, len(counts))
-    entropy = codebook_entropy(codes, codec.codebook_size)
-    return Evaluation(rows, [float(h) for h in entropy], bitrate_efficiency(entropy, codec.codebook_size))
+    entropy = codebook_entropy(codes, codec.codebook_size, codec.codebook_strides)
+    return Evaluation(rows, [float(h) for h in entropy],
+                      bitrate_efficiency(entropy, codec.codebook_size, codec.codebook_strides[: codes.shape[1]]))

@@ -5,6 +5,7 @@ noise is fresh ``torch.randn`` at every decode, so its audio was recorded with t
 blocks' gains at zero; here the gains are zeroed the same way before comparing.
 """
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -137,3 +138,32 @@ def test_mismatched_config_is_a_clear_error(tmp_path):
     (folder / "config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="unreadable"):
         load_codec(folder)
+
+
+def test_cli_round_trip_stores_each_code_once(tmp_path, capsys):
+    """encode -> .rvq -> decode on the official folder; the raw payload holds each code once."""
+    import soundfile as sf
+
+    from app.cli.command_line import main
+    from model.rvq_format import read_rvq
+
+    folder = FIXTURES / "snac44k"
+    rate, length = 44100, 44100
+    t = np.arange(length) / rate
+    sf.write(tmp_path / "clip.wav", 0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * np.sin(2 * np.pi * 3000 * t), rate)
+    rvq, out = tmp_path / "clip.rvq", tmp_path / "back.wav"
+    assert main(["encode", str(tmp_path / "clip.wav"), "-o", str(rvq), "--model", str(folder), "--raw"]) == 0
+    assert main(["decode", str(rvq), "-o", str(out), "--model", str(folder)]) == 0
+    assert sf.info(out).frames == length
+    codec = load_codec(folder)
+    codes, meta = read_rvq(rvq)
+    frames = -(-length // codec.hop_length)
+    assert codes.shape == (1, 4, frames) and meta.codebook_strides == (8, 4, 2, 1)
+    stored = sum(-(-frames // s) for s in (8, 4, 2, 1))
+    assert rvq.stat().st_size - math.ceil(stored * 7 / 8) < 512  # header only besides the codes
+    capsys.readouterr()
+    assert main(["info", str(folder)]) == 0
+    assert "vq_strides" in capsys.readouterr().out
+    assert main(["eval", str(tmp_path / "clip.wav"), "--model", str(folder), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [row["kbps"] for row in report["rows"]] == pytest.approx([codec.kbps(n) for n in range(1, 5)])
