@@ -214,11 +214,16 @@ class StridedQuantizer(FactorizedVectorQuantizer):
     def _spread(self, x: torch.Tensor, length: int) -> torch.Tensor:
         return x.repeat_interleave(self.stride, dim=-1)[..., :length]
 
+    def _pool(self, residual: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool1d(residual, self.stride, self.stride, ceil_mode=True) if self.stride > 1 else residual
+
+    def code_vectors(self, residual: torch.Tensor) -> torch.Tensor:
+        """One row per code (per block of ``stride`` frames), for dead-code revival."""
+        return super().code_vectors(self._pool(residual))
+
     def forward(self, residual: torch.Tensor) -> StageOutput:
         length = residual.shape[-1]
-        if self.stride > 1:
-            residual = F.avg_pool1d(residual, self.stride, self.stride, ceil_mode=True)
-        out = super().forward(residual)
+        out = super().forward(self._pool(residual))
         if self.stride == 1:
             return out
         return StageOutput(self._spread(out.quantized, length), self._spread(out.indices, length),
