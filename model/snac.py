@@ -41,10 +41,11 @@ from torch import nn
 from model.codec_network import ConvolutionalCodec
 from model.dac import EncoderBlock, describe_dac_style, unit_stack
 from model.family_config import ConfiguredWeights, FamilyConfig
-from model.layers import Snake1d, WNConv1d, WNConvTranspose1d
+from model.layers import Snake1d, WNConv1d, WNConvTranspose1d, from_fast_layout, to_fast_layout
 from model.local_attention import LocalAttention
 from model.quantize import FactorizedVectorQuantizer, QuantizerOutput, ResidualVectorQuantizer, StageOutput
 from model.receptive_field import Span, decoder_margin_frames, encoder_margin_frames
+from model.tiled import run_fast
 from model.training.recipes import TINY_RUN, FamilyRecipes, TrainingPreset
 
 
@@ -143,6 +144,15 @@ class Encoder(nn.Module):
         layers.append(WNConv1d(dim, dim, kernel_size=7, padding=3, groups=dim if c.depthwise else 1))
         self.block = nn.Sequential(*layers)
 
+    def infer(self, wave: torch.Tensor) -> torch.Tensor:
+        """Inference (folded weights): the convolutions before the attention -- shift-invariant,
+        where nearly all the time goes -- in the fast tiled layout (:mod:`model.tiled`)."""
+        attention = next((i for i, m in enumerate(self.block) if isinstance(m, LocalAttention)), len(self.block))
+        x = run_fast(self.block[:attention], wave)
+        for layer in self.block[attention:]:
+            x = layer(x)
+        return x
+
 
 class DecoderBlock(nn.Module):
     """Snake -> transposed conv (``L`` frames to exactly ``L * stride``) -> noise -> residual units."""
@@ -185,16 +195,22 @@ class Decoder(nn.Module):
         layers += [Snake1d(out_dim), WNConv1d(out_dim, 1, kernel_size=7, padding=3), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor, first_frame: int = 0) -> torch.Tensor:
-        """Audio for latents ``z`` whose first frame is frame ``first_frame`` of the signal."""
+    def forward(self, z: torch.Tensor, first_frame: int = 0, fast: bool = False) -> torch.Tensor:
+        """Audio for latents ``z`` whose first frame is frame ``first_frame`` of the signal.
+
+        ``fast`` (inference, folded weights): the upsampling blocks and the output layers run in
+        the fast layout of :mod:`model.layers` (not tiled: the noise is keyed to positions).
+        """
         position = first_frame
         for layer in self.model:
             if isinstance(layer, DecoderBlock):
+                if fast and z.dim() == 3:
+                    z = to_fast_layout(z)
                 position *= layer.stride
                 z = layer(z, position)
             else:
                 z = layer(z)
-        return z
+        return from_fast_layout(z) if z.dim() == 4 else z
 
 
 # -- multi-scale quantizer --------------------------------------------------------------
@@ -269,7 +285,7 @@ class SNAC(ConvolutionalCodec):
 
     def encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
         frames = -(-wave.shape[-1] // self.hop_length)
-        return self.quantizer(self.encoder.block(self._padded(wave))).codes[..., :frames]
+        return self.quantizer(self.encoder.infer(self._padded(wave))).codes[..., :frames]
 
     def decode_codes(self, codes: torch.Tensor, first_frame: int = 0) -> torch.Tensor:
         """Audio of ``codes`` whose first frame is frame ``first_frame`` of the signal."""
@@ -277,7 +293,7 @@ class SNAC(ConvolutionalCodec):
         missing = -frames % self.config.pad_frames
         if missing:
             codes = torch.cat([codes, codes[..., -1:].expand(*codes.shape[:-1], missing)], dim=-1)
-        return self.decoder(self.quantizer.decode(codes), first_frame)[..., : frames * self.hop_length]
+        return self.decoder(self.quantizer.decode(codes), first_frame, fast=True)[..., : frames * self.hop_length]
 
     def forward(self, wave: torch.Tensor, n_codebooks: int | None = None) -> tuple[torch.Tensor, QuantizerOutput]:
         """Training pass on ``[B, 1, T]``: padded as the release pads, trimmed back to T."""
