@@ -73,7 +73,8 @@ def _load_path(path: Path, device: str | torch.device, name: str | None = None) 
         display = name or _shown_name(path, meta.get("name"))
     else:
         family_key, config, state = _read_torch(path)
-        trained, display = True, name or path.stem
+        # a model folder's weights are named after the folder (its repository), not "pytorch_model"
+        trained, display = True, name or (path.parent.name if path.name == HUB_WEIGHTS else path.stem)
     network = _build(family(family_key), config, state, path.name)
     _copy_weights(network, state)
     return Codec(network, name=display, family=family_key, config=config, device=device,

@@ -118,6 +118,7 @@ def test_bitrate_counts_each_code_once():
 def test_weights_file_alone_is_found_with_its_config(tmp_path):
     codec = load_codec(FIXTURES / "snac24k" / "pytorch_model.bin")
     assert codec.family == "snac" and codec.sample_rate == 24000 and codec.hop_length == 512
+    assert codec.name == load_codec(FIXTURES / "snac24k").name == "snac24k"
     shutil.copy(FIXTURES / "snac24k" / "pytorch_model.bin", tmp_path / "pytorch_model.bin")
     with pytest.raises(CheckpointError, match="config.json"):
         load_codec(tmp_path / "pytorch_model.bin")
@@ -167,3 +168,10 @@ def test_cli_round_trip_stores_each_code_once(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "clip.wav"), "--model", str(folder), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [row["kbps"] for row in report["rows"]] == pytest.approx([codec.kbps(n) for n in range(1, 5)])
+
+
+def test_a_config_json_beside_another_familys_checkpoint_changes_nothing(tmp_path):
+    release = Path(__file__).parent.parent / "fixtures" / "encodec" / "encodec24k.th"
+    shutil.copy(release, tmp_path / "encodec24k.th")
+    shutil.copy(FIXTURES / "snac24k" / "config.json", tmp_path / "config.json")
+    assert load_codec(tmp_path / "encodec24k.th").family == "encodec"
