@@ -14,10 +14,10 @@ Two optional network members serve families beyond a plain residual VQ at one ra
 ``codebook_strides`` (multi-scale codes: codebook k holds each code for that many frames;
 default all 1) and ``chunk_alignment()`` (layers counted from the first frame, such as
 windowed attention or position-keyed noise: chunks start on multiples of that many frames
-and ``decode_codes`` takes the first frame's index; default None, shift-invariant). An
-aligned network is chunked exactly by :meth:`Codec.encode` / :meth:`Codec.decode`, but
-decoding an arbitrary slice of its codes is not the slice of the whole: it is not
-:attr:`~Codec.chunkable`.
+and ``decode_codes`` takes the first frame's index; default None, shift-invariant). Callers
+that cut an aligned codec's signal or codes into excerpts themselves start and end them on
+multiples of :attr:`Codec.chunk_alignment` (or at the end) and pass the excerpt's first
+frame to :meth:`Codec.decode`.
 """
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ class Codec:
     @property
     def chunkable(self) -> bool:
         """Whether chunks of the signal (and of the codes) can be computed independently."""
-        return self.encoder_context is not None and self.decoder_context is not None and self.chunk_alignment is None
+        return self.encoder_context is not None and self.decoder_context is not None
 
     @property
     def codebook_strides(self) -> list[int]:
@@ -224,12 +224,15 @@ class Codec:
         chunk_seconds: float = 10.0,
         progress: ProgressFn | None = None,
         workers: int | None = None,
+        first_frame: int = 0,
     ) -> torch.Tensor:
         """``int64 [B, n, F]`` with ``1 <= n <= n_codebooks`` -> ``float32 [B, 1, T']``.
 
-        ``chunk_seconds`` and ``workers`` as for :meth:`encode`.
+        ``chunk_seconds`` and ``workers`` as for :meth:`encode`. ``first_frame``: where the codes
+        start in their signal, for excerpts (a multiple of :attr:`chunk_alignment`; it matters
+        only to aligned codecs).
         """
-        pieces = self.decode_blocks(codes, chunk_seconds, progress, workers)
+        pieces = self.decode_blocks(codes, chunk_seconds, progress, workers, first_frame)
         with torch.inference_mode():
             return torch.cat(list(pieces), dim=-1)
 
@@ -239,6 +242,7 @@ class Codec:
         chunk_seconds: float = 10.0,
         progress: ProgressFn | None = None,
         workers: int | None = None,
+        first_frame: int = 0,
     ) -> Iterator[torch.Tensor]:
         """:meth:`decode` yielding the waveform chunk by chunk (any integer dtype of ``codes``),
         so a chunkable codec never holds the whole waveform."""
@@ -247,10 +251,17 @@ class Codec:
         self._check_n(codes.shape[1])
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
             raise ValueError(f"code indices must lie in 0..{self.codebook_size - 1}")
-        if self.decoder_context is None:
-            pieces = iter([self._whole(self._decode_codes, codes, progress)])
+        if self.chunk_alignment is None:
+            decode = self._decode_codes
+        elif first_frame < 0 or first_frame % self.chunk_alignment:
+            raise ValueError(f"codes must start on a multiple of {self.chunk_alignment} frames, not {first_frame}")
         else:
-            pieces = decode_stream(self._decode_codes, codes, self.hop_length, self.decoder_context,
+            def decode(excerpt: torch.Tensor, frame: int = 0) -> torch.Tensor:
+                return self._decode_codes(excerpt, first_frame + frame)
+        if self.decoder_context is None:
+            pieces = iter([self._whole(decode, codes, progress)])
+        else:
+            pieces = decode_stream(decode, codes, self.hop_length, self.decoder_context,
                                    self._chunk_frames(chunk_seconds), progress, workers=self._workers(workers),
                                    alignment=self.chunk_alignment)
         return (piece.float().cpu() for piece in pieces)

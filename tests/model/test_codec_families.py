@@ -80,8 +80,7 @@ def test_chunking_is_exact_or_the_codec_runs_whole(codec):
         assert torch.equal(codec.encode(x, chunk_seconds=seconds), whole)
         assert (codec.decode(whole, chunk_seconds=seconds) - decoded).abs().max() < 1e-5
     recurrent = any(isinstance(m, nn.LSTM) for m in codec.network.modules())
-    # LSTMs: no finite context; layers counted from the first frame: slices are not independent
-    assert codec.chunkable == (not recurrent and codec.chunk_alignment is None)
+    assert codec.chunkable == (not recurrent)  # LSTMs: no finite context
 
 
 def test_own_model_file_round_trip_keeps_family_and_outputs(codec, tmp_path):

@@ -86,7 +86,7 @@ def test_chunked_inference_equals_whole_with_noise_on():
     assert any(isinstance(m, NoiseBlock) for m in codec.network.modules())
     audio = torch.from_numpy(expected("snac44k")["input"]).repeat(1, 1, 3)  # 6 attention windows
     whole = codec.encode(audio, chunk_seconds=100)
-    assert codec.chunk_alignment == 32 and not codec.chunkable  # windows start at frame 0
+    assert codec.chunk_alignment == 32 and codec.chunkable  # chunks start on attention windows
     for seconds in (0.05, 0.4):
         assert torch.equal(codec.encode(audio, chunk_seconds=seconds, workers=2), whole)
     decoded = codec.decode(whole, chunk_seconds=100)
