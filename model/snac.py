@@ -26,7 +26,9 @@ and the block: ``n(p) = sqrt(-2 ln u1) cos(2 pi u2)`` with ``u1, u2`` integer ha
 ``p`` (mod 2**32) salted per block (:func:`positional_noise`). Decoding is deterministic and
 the same for any chunking; each noise block scales it per sample by its learned 1x1
 convolution of the signal (``linear``), so with those weights at zero the output is the
-release's exactly. The same noise is used for every item of a batch.
+release's exactly. The same noise is used for every item of a batch. Training (``train()``
+mode) draws fresh Gaussian noise per item and step, as the release does, so the network never
+sees one fixed noise pattern.
 """
 from __future__ import annotations
 
@@ -125,7 +127,10 @@ class NoiseBlock(nn.Module):
         return Span()  # the 1x1 convolution and the noise are per sample
 
     def forward(self, x: torch.Tensor, first: int = 0) -> torch.Tensor:
-        noise = positional_noise(first, x.shape[-1], self.stream, x.device).to(x.dtype)
+        if self.training:  # fresh noise per item and step, as the release trains
+            noise = torch.randn(x.shape[0], 1, x.shape[-1], device=x.device, dtype=x.dtype)
+        else:
+            noise = positional_noise(first, x.shape[-1], self.stream, x.device).to(x.dtype)
         return torch.addcmul(x, self.linear(x), noise)
 
 
