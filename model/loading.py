@@ -63,7 +63,7 @@ def _load_path(path: Path, device: str | torch.device, name: str | None = None) 
     if not path.exists():
         raise CheckpointError(f"model file not found: {path}")
     if path.is_dir():
-        name = name or path.name
+        name = name or _folder_model_name(path)
         path = _weights_in_folder(path)
     if not path.is_file():
         raise CheckpointError(f"not a file: {path}")
@@ -74,7 +74,7 @@ def _load_path(path: Path, device: str | torch.device, name: str | None = None) 
     else:
         family_key, config, state = _read_torch(path)
         # a model folder's weights are named after the folder (its repository), not "pytorch_model"
-        trained, display = True, name or (path.parent.name if path.name == HUB_WEIGHTS else path.stem)
+        trained, display = True, name or (_folder_model_name(path.parent) if path.name == HUB_WEIGHTS else path.stem)
     network = _build(family(family_key), config, state, path.name)
     _copy_weights(network, state)
     return Codec(network, name=display, family=family_key, config=config, device=device,
@@ -87,6 +87,14 @@ def _weights_in_folder(folder: Path) -> Path:
     if not weights.is_file():
         raise CheckpointError(f"{folder.name}: a folder without {HUB_WEIGHTS} (give the model file itself)")
     return weights
+
+
+def _folder_model_name(folder: Path) -> str:
+    """A model folder's name; in the Hugging Face cache (``models--owner--repo/snapshots/<commit>``)
+    the repository's."""
+    if folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--"):
+        return folder.parent.parent.name.split("--")[-1]
+    return folder.name
 
 
 def _sidecar_config(path: Path) -> dict | None:

@@ -126,6 +126,17 @@ def test_weights_file_alone_is_found_with_its_config(tmp_path):
         load_codec(tmp_path.parent)
 
 
+def test_a_hugging_face_cache_snapshot_loads_under_its_repository_name(tmp_path):
+    snapshot = tmp_path / "models--hubertsiuzdak--snac_24khz" / "snapshots" / ("0f" * 20)
+    blobs = tmp_path / "models--hubertsiuzdak--snac_24khz" / "blobs"
+    blobs.mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    for name in ("config.json", "pytorch_model.bin"):  # the cache links snapshot files to blobs
+        shutil.copy(FIXTURES / "snac24k" / name, blobs / name)
+        (snapshot / name).symlink_to(blobs / name)
+    assert load_codec(snapshot).name == load_codec(snapshot / "pytorch_model.bin").name == "snac_24khz"
+
+
 def test_mismatched_config_is_a_clear_error(tmp_path):
     folder = tmp_path / "model"
     shutil.copytree(FIXTURES / "snac24k", folder)
