@@ -15,10 +15,11 @@ Codes are handed out at the finest rate, ``[B, N, F]``: codebook ``k`` changes o
 frames, its attention windows and pooling blocks are counted from the first frame. Encoding
 zero-pads the same way (and returns the ``ceil(T / hop)`` frames that cover the signal: the
 codes are the release's). The codes of the padding are not kept, so decoding pads the codes
-by repeating the last frame; audio equals the release's wherever the signal filled its last
-window (always, for whole windows), and is the decoder's rendering of repeated codes in a
-final partial window otherwise. :meth:`SNAC.chunk_alignment` asks the chunked engine for chunks
-that start on window and pooling boundaries, which makes chunked inference exact.
+by repeating the last frame: decoding the release's own (padded) codes gives its audio, and so
+does a round trip of a signal that is a whole number of padding units long; otherwise only the
+last unit differs, where the decoder renders repeated codes instead of the padding's.
+:meth:`SNAC.chunk_alignment` asks the chunked engine for chunks that start on window and
+pooling boundaries, which makes chunked inference exact.
 
 **Noise.** The release draws ``torch.randn`` at every decode, so its output changes from call
 to call. Here the noise is a counter-based generator keyed to the absolute sample position
@@ -257,6 +258,8 @@ class StridedQuantizer(FactorizedVectorQuantizer):
 # -- the network ------------------------------------------------------------------------
 
 class SNAC(ConvolutionalCodec):
+    """The SNAC generator: encoder with windowed attention, multi-scale residual VQ, noisy decoder."""
+
     def __init__(self, config: SnacConfig) -> None:
         super().__init__()
         self.config = config
