@@ -37,13 +37,23 @@ import torch
 MIN_FRAMES_PER_MARGIN = 8
 
 
-def chunk_plan(n_frames: int, chunk_frames: int, margin_frames: int) -> Iterator[tuple[int, int, int, int]]:
-    """Yield ``(start, end, ctx_start, ctx_end)`` frame ranges covering ``0..n_frames``."""
+def chunk_plan(n_frames: int, chunk_frames: int, margin_frames: int,
+               alignment: int = 1) -> Iterator[tuple[int, int, int, int]]:
+    """Yield ``(start, end, ctx_start, ctx_end)`` frame ranges covering ``0..n_frames``.
+
+    With ``alignment`` > 1 (networks with layers counted from the first frame, e.g. windowed
+    attention) every range starts and ends on a multiple of it, or at the signal's end.
+    """
     if chunk_frames < 1:
         raise ValueError("chunk_frames must be positive")
+    chunk_frames, margin_frames = _round_up(chunk_frames, alignment), _round_up(margin_frames, alignment)
     for start in range(0, n_frames, chunk_frames):
         end = min(n_frames, start + chunk_frames)
         yield start, end, max(0, start - margin_frames), min(n_frames, end + margin_frames)
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
 
 
 def parallel_chunk_frames(n_frames: int, chunk_frames: int, margin_frames: int, workers: int) -> tuple[int, int]:
@@ -93,18 +103,20 @@ def encode_stream(
     progress: Callable[[int, int], None] | None = None,
     pad_end: bool = True,
     workers: int = 1,
+    alignment: int = 1,
 ) -> Iterator[torch.Tensor]:
     """``encode_chunked`` of a signal of ``length`` samples given as consecutive ``blocks [B, 1, k]``.
 
     Yields the codes chunk by chunk, in order; blocks are pulled only as the chunks need
-    them, so at most a few chunks of the signal are held whatever its length.
+    them, so at most a few chunks of the signal are held whatever its length. ``alignment``:
+    see :func:`chunk_plan`.
     """
     n_frames = -(-length // hop_length)
     if n_frames == 0:
         raise ValueError("cannot encode an empty signal")
     pad = n_frames * hop_length - length
     chunk_frames, workers = parallel_chunk_frames(n_frames, chunk_frames, margin_frames, workers)
-    plan = list(chunk_plan(n_frames, chunk_frames, margin_frames))
+    plan = list(chunk_plan(n_frames, chunk_frames, margin_frames, alignment))
     window = _SampleWindow(blocks)
 
     def jobs() -> Iterator[Callable[[], torch.Tensor]]:
@@ -179,8 +191,13 @@ def decode_stream(
     chunk_frames: int,
     progress: Callable[[int, int], None] | None = None,
     workers: int = 1,
+    alignment: int | None = None,
 ) -> Iterator[torch.Tensor]:
-    """``decode_chunked`` yielding the waveform chunk by chunk, in order (never all of it at once)."""
+    """``decode_chunked`` yielding the waveform chunk by chunk, in order (never all of it at once).
+
+    With an ``alignment`` (see :func:`chunk_plan`) the decoder depends on absolute positions
+    and is called as ``decode(codes, first_frame)`` with the excerpt's first frame.
+    """
     n_frames = codes.shape[-1]
     if n_frames == 0:
         raise ValueError("cannot decode zero frames")
@@ -188,13 +205,14 @@ def decode_stream(
 
     def job(start: int, end: int, ctx_start: int, ctx_end: int) -> Callable[[], torch.Tensor]:
         def run() -> torch.Tensor:
-            wave = decode(codes[..., ctx_start:ctx_end])
+            excerpt = codes[..., ctx_start:ctx_end]
+            wave = decode(excerpt) if alignment is None else decode(excerpt, ctx_start)
             first = (start - ctx_start) * hop_length
             last = None if end == n_frames else (end - ctx_start) * hop_length
             return wave[..., first:last]
         return run
 
-    plan = list(chunk_plan(n_frames, chunk_frames, margin_frames))
+    plan = list(chunk_plan(n_frames, chunk_frames, margin_frames, alignment or 1))
     return run_jobs((job(*ranges) for ranges in plan), [end for _, end, _, _ in plan], n_frames, workers,
                     progress)
 

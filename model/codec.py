@@ -9,6 +9,15 @@ A network whose receptive field is unbounded (recurrent layers, e.g. EnCodec's L
 reports no context; it is then given the whole signal (or the whole code sequence) at
 once and bounds its memory itself. :attr:`Codec.chunkable` tells callers whether decoding
 a slice of the codes equals the slice of the whole decoding.
+
+Two optional network members serve families beyond a plain residual VQ at one rate:
+``codebook_strides`` (multi-scale codes: codebook k holds each code for that many frames;
+default all 1) and ``chunk_alignment()`` (layers counted from the first frame, such as
+windowed attention or position-keyed noise: chunks start on multiples of that many frames
+and ``decode_codes`` takes the first frame's index; default None, shift-invariant). Callers
+that cut an aligned codec's signal or codes into excerpts themselves start and end them on
+multiples of :attr:`Codec.chunk_alignment` (or at the end) and pass the excerpt's first
+frame to :meth:`Codec.decode`.
 """
 from __future__ import annotations
 
@@ -86,6 +95,8 @@ class Codec:
         self.source = source
         self._digest: str | None = None
         self.encoder_context, self.decoder_context = network.context_frames()
+        alignment = getattr(network, "chunk_alignment", None)
+        self.chunk_alignment: int | None = alignment() if alignment is not None else None
 
     # -- geometry -------------------------------------------------------------------------
     @property
@@ -110,6 +121,13 @@ class Codec:
         return self.encoder_context is not None and self.decoder_context is not None
 
     @property
+    def codebook_strides(self) -> list[int]:
+        """Frames each codebook holds a code for: ``codes[:, k, ::stride]`` are codebook k's own
+        codes (a multi-scale codec's coarse scales), the rest repeat them. All 1 for most families."""
+        strides = getattr(self.network, "codebook_strides", None)
+        return [int(s) for s in strides] if strides is not None else [1] * self.n_codebooks
+
+    @property
     def codebook_groups(self) -> dict[str, list[int]] | None:
         """The channel group and refinement level of every codebook, or None (one chain); see
         :meth:`CodecNetwork.codebook_groups`."""
@@ -124,8 +142,9 @@ class Codec:
         return math.log2(self.codebook_size)
 
     def kbps(self, n_codebooks: int) -> float:
-        """Nominal bitrate with the first ``n_codebooks`` codebooks."""
-        return n_codebooks * self.bits_per_code * self.frame_rate / 1000.0
+        """Nominal bitrate with the first ``n_codebooks`` codebooks (each code counted once)."""
+        codes_per_frame = sum(1.0 / s for s in self.codebook_strides[:n_codebooks])
+        return codes_per_frame * self.bits_per_code * self.frame_rate / 1000.0
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.network.parameters())
@@ -195,7 +214,8 @@ class Codec:
             pieces = iter([self._whole(self._encode_codes, torch.cat(list(blocks), dim=-1), progress)])
         else:
             pieces = encode_stream(self._encode_codes, blocks, length, self.hop_length, self.encoder_context,
-                                   self._chunk_frames(chunk_seconds), progress, workers=self._workers(workers))
+                                   self._chunk_frames(chunk_seconds), progress, workers=self._workers(workers),
+                                   alignment=self.chunk_alignment or 1)
         return (piece[:, :n].cpu() for piece in pieces)
 
     def decode(
@@ -204,12 +224,15 @@ class Codec:
         chunk_seconds: float = 10.0,
         progress: ProgressFn | None = None,
         workers: int | None = None,
+        first_frame: int = 0,
     ) -> torch.Tensor:
         """``int64 [B, n, F]`` with ``1 <= n <= n_codebooks`` -> ``float32 [B, 1, T']``.
 
-        ``chunk_seconds`` and ``workers`` as for :meth:`encode`.
+        ``chunk_seconds`` and ``workers`` as for :meth:`encode`. ``first_frame``: where the codes
+        start in their signal, for excerpts (a multiple of :attr:`chunk_alignment`; it matters
+        only to aligned codecs).
         """
-        pieces = self.decode_blocks(codes, chunk_seconds, progress, workers)
+        pieces = self.decode_blocks(codes, chunk_seconds, progress, workers, first_frame)
         with torch.inference_mode():
             return torch.cat(list(pieces), dim=-1)
 
@@ -219,6 +242,7 @@ class Codec:
         chunk_seconds: float = 10.0,
         progress: ProgressFn | None = None,
         workers: int | None = None,
+        first_frame: int = 0,
     ) -> Iterator[torch.Tensor]:
         """:meth:`decode` yielding the waveform chunk by chunk (any integer dtype of ``codes``),
         so a chunkable codec never holds the whole waveform."""
@@ -227,20 +251,28 @@ class Codec:
         self._check_n(codes.shape[1])
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
             raise ValueError(f"code indices must lie in 0..{self.codebook_size - 1}")
-        if self.decoder_context is None:
-            pieces = iter([self._whole(self._decode_codes, codes, progress)])
+        if self.chunk_alignment is None:
+            decode = self._decode_codes
+        elif first_frame < 0 or first_frame % self.chunk_alignment:
+            raise ValueError(f"codes must start on a multiple of {self.chunk_alignment} frames, not {first_frame}")
         else:
-            pieces = decode_stream(self._decode_codes, codes, self.hop_length, self.decoder_context,
-                                   self._chunk_frames(chunk_seconds), progress, workers=self._workers(workers))
+            def decode(excerpt: torch.Tensor, frame: int = 0) -> torch.Tensor:
+                return self._decode_codes(excerpt, first_frame + frame)
+        if self.decoder_context is None:
+            pieces = iter([self._whole(decode, codes, progress)])
+        else:
+            pieces = decode_stream(decode, codes, self.hop_length, self.decoder_context,
+                                   self._chunk_frames(chunk_seconds), progress, workers=self._workers(workers),
+                                   alignment=self.chunk_alignment)
         return (piece.float().cpu() for piece in pieces)
 
     def _encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
             return self.network.encode_codes(wave.to(self.device))
 
-    def _decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+    def _decode_codes(self, codes: torch.Tensor, *first_frame: int) -> torch.Tensor:
         with torch.inference_mode():
-            return self.network.decode_codes(codes.to(self.device, torch.long))
+            return self.network.decode_codes(codes.to(self.device, torch.long), *first_frame)
 
     @staticmethod
     def _whole(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,

@@ -251,6 +251,7 @@ def compress_file(
         codec_name=codec.name, codec_id=codec.digest(), sample_rate=codec.sample_rate,
         original_sample_rate=scan.original_rate, length=scan.length, hop_length=codec.hop_length,
         codebook_size=codec.codebook_size, loudness_lufs=scan.loudness_lufs,
+        codebook_strides=tuple(codec.codebook_strides[: codes.shape[1]]),
     )
     return write_rvq(target, codes, meta, entropy_coding)
 

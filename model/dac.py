@@ -60,25 +60,28 @@ class DacConfig(FamilyConfig):
         return super().from_dict(values)
 
 
-def _residual_unit(dim: int, dilation: int) -> ResidualUnit:
-    """Snake -> dilated conv k7 -> Snake -> conv k1, added to the input (length preserved)."""
+def _residual_unit(dim: int, dilation: int, groups: int = 1) -> ResidualUnit:
+    """Snake -> dilated conv k7 -> Snake -> conv k1, added to the input (length preserved).
+
+    ``groups`` makes the dilated convolution grouped (SNAC's depthwise units: ``groups=dim``)."""
     return ResidualUnit(nn.Sequential(
         Snake1d(dim),
-        WNConv1d(dim, dim, kernel_size=7, dilation=dilation, padding=3 * dilation),
+        WNConv1d(dim, dim, kernel_size=7, dilation=dilation, padding=3 * dilation, groups=groups),
         Snake1d(dim),
         WNConv1d(dim, dim, kernel_size=1),
     ))
 
 
-def _unit_stack(dim: int) -> list[nn.Module]:
-    return [_residual_unit(dim, d) for d in (1, 3, 9)]
+def unit_stack(dim: int, groups: int = 1) -> list[nn.Module]:
+    """The three residual units (dilations 1, 3, 9) of every DAC-style block."""
+    return [_residual_unit(dim, d, groups) for d in (1, 3, 9)]
 
 
 class EncoderBlock(nn.Module):
-    def __init__(self, dim: int, stride: int) -> None:
+    def __init__(self, dim: int, stride: int, groups: int = 1) -> None:
         super().__init__()
         self.block = nn.Sequential(
-            *_unit_stack(dim // 2),
+            *unit_stack(dim // 2, groups),
             Snake1d(dim // 2),
             WNConv1d(dim // 2, dim, kernel_size=2 * stride, stride=stride, padding=math.ceil(stride / 2)),
         )
@@ -107,7 +110,7 @@ class DecoderBlock(nn.Module):
         self.block = nn.Sequential(
             Snake1d(in_dim),
             WNConvTranspose1d(in_dim, out_dim, kernel_size=2 * stride, stride=stride, padding=math.ceil(stride / 2)),
-            *_unit_stack(out_dim),
+            *unit_stack(out_dim),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -152,16 +155,20 @@ class DAC(ConvolutionalCodec):
         return self.decoder.model
 
     def describe(self) -> dict:
-        c = self.config
-        return {
-            "architecture": "Improved RVQGAN (DAC)",
-            "encoder_dim": c.encoder_dim,
-            "encoder_rates": list(c.encoder_rates),
-            "latent_dim": c.resolved_latent_dim,
-            "decoder_dim": c.decoder_dim,
-            "decoder_rates": list(c.decoder_rates),
-            "codebook_dim": c.codebook_dim,
-        }
+        return describe_dac_style("Improved RVQGAN (DAC)", self.config)
+
+
+def describe_dac_style(architecture: str, c: Any) -> dict:
+    """The architecture summary of a DAC-style configuration (widths, rates, code dimension)."""
+    return {
+        "architecture": architecture,
+        "encoder_dim": c.encoder_dim,
+        "encoder_rates": list(c.encoder_rates),
+        "latent_dim": c.resolved_latent_dim,
+        "decoder_dim": c.decoder_dim,
+        "decoder_rates": list(c.decoder_rates),
+        "codebook_dim": c.codebook_dim,
+    }
 
 
 def _init_weights(m: nn.Module) -> None:

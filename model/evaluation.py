@@ -111,6 +111,7 @@ def evaluate(
         rows.append(row)
         if progress is not None:
             progress(i + 1, len(counts))
-    entropy = codebook_entropy(codes, codec.codebook_size)
-    return Evaluation(rows, [float(h) for h in entropy], bitrate_efficiency(entropy, codec.codebook_size),
+    entropy = codebook_entropy(codes, codec.codebook_size, codec.codebook_strides)
+    return Evaluation(rows, [float(h) for h in entropy],
+                      bitrate_efficiency(entropy, codec.codebook_size, codec.codebook_strides[: codes.shape[1]]),
                       unavailable)

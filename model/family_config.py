@@ -98,3 +98,12 @@ def _check_scalar(name: str, value: Any, kind: type, limits: tuple[int, int | No
     if value < low or high is not None and value > high:
         raise ValueError(f"{name} must be {f'in {low}..{high}' if high is not None else f'at least {low}'}, "
                          f"not {value}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfiguredWeights:
+    """Official weights whose configuration is a separate file (Hugging Face's ``config.json``
+    beside ``pytorch_model.bin``), as handed to the families' parsers of official files."""
+
+    config: dict[str, Any]
+    weights: Any

@@ -84,6 +84,7 @@ class WeightNormMixin:
         self.in_channels, self.out_channels = proto.in_channels, proto.out_channels
         self.kernel_size, self.stride = proto.kernel_size[0], proto.stride[0]
         self.padding, self.dilation = proto.padding[0], proto.dilation[0]
+        self.groups = proto.groups
         weight = proto.weight.detach()
         self.weight_v = nn.Parameter(weight.clone())
         self.weight_g = nn.Parameter(_norm_except_dim0(weight))
@@ -136,9 +137,10 @@ class WNConv1d(WeightNormMixin, nn.Module):
         padding: int = 0,
         dilation: int = 1,
         bias: bool = True,
+        groups: int = 1,
     ) -> None:
         super().__init__()
-        self._adopt(nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding, dilation, bias=bias))
+        self._adopt(nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias))
 
     def receptive_span(self) -> Span:
         return conv_span(self.kernel_size, self.stride, self.dilation, self.padding)
@@ -149,9 +151,10 @@ class WNConv1d(WeightNormMixin, nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 3:
-            return F.conv1d(x, self.effective_weight(), self.bias, self.stride, self.padding, self.dilation)
+            return F.conv1d(x, self.effective_weight(), self.bias, self.stride, self.padding, self.dilation,
+                            self.groups)
         weight = self._folded_fast if self._folded_fast is not None else _fast_weight(self.effective_weight())
-        return F.conv2d(x, weight, self.bias, (1, self.stride), (0, self.padding), (1, self.dilation))
+        return F.conv2d(x, weight, self.bias, (1, self.stride), (0, self.padding), (1, self.dilation), self.groups)
 
 
 class WNConvTranspose1d(WeightNormMixin, nn.Module):
@@ -171,9 +174,12 @@ class WNConvTranspose1d(WeightNormMixin, nn.Module):
         stride: int = 1,
         padding: int = 0,
         bias: bool = True,
+        output_padding: int = 0,
     ) -> None:
         super().__init__()
-        self._adopt(nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride, padding, bias=bias))
+        self._adopt(nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride, padding, output_padding,
+                                       bias=bias))
+        self.output_padding = output_padding
         self.register_buffer("_poly_weight", None, persistent=False)
         self.register_buffer("_poly_bias", None, persistent=False)
 
@@ -194,9 +200,10 @@ class WNConvTranspose1d(WeightNormMixin, nn.Module):
         if self._poly_weight is None:
             if x.dim() == 4:
                 raise RuntimeError("the fast layout needs a folded layer (call fold_weight_norm)")
-            return F.conv_transpose1d(x, self.effective_weight(), self.bias, self.stride, self.padding)
+            return F.conv_transpose1d(x, self.effective_weight(), self.bias, self.stride, self.padding,
+                                      self.output_padding)
         s, length = self.stride, x.shape[-1]
-        out_len = (length - 1) * s - 2 * self.padding + self.kernel_size
+        out_len = (length - 1) * s - 2 * self.padding + self.kernel_size + self.output_padding
         phases = -(-out_len // s)
         pad_right = max(0, phases + self._taps - 1 - (length + self._pad_left))
         b = x.shape[0]

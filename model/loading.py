@@ -21,11 +21,13 @@ from safetensors.torch import load_file, safe_open
 from torch import nn
 
 from model.codec import Codec
+from model.family_config import ConfiguredWeights
 from model.layers import unfold_weight_norm
 from model.bundled_files import DEFAULT_MODEL_PATH
 from model.registry import DEFAULT_PRESET, FAMILIES, Family, StateDict, family, preset
 
 FORMAT_TAG = "rvq-studio"
+HUB_WEIGHTS, HUB_CONFIG = "pytorch_model.bin", "config.json"  # a Hugging Face model folder
 
 
 class CheckpointError(ValueError):
@@ -61,6 +63,9 @@ def load_network(source: str | Path) -> tuple[str, dict, nn.Module, str]:
 def _load_path(path: Path, device: str | torch.device, name: str | None = None) -> Codec:
     if not path.exists():
         raise CheckpointError(f"model file not found: {path}")
+    if path.is_dir():
+        name = name or _folder_model_name(path)
+        path = _weights_in_folder(path)
     if not path.is_file():
         raise CheckpointError(f"not a file: {path}")
     if _is_safetensors(path):
@@ -69,11 +74,42 @@ def _load_path(path: Path, device: str | torch.device, name: str | None = None) 
         display = name or _shown_name(path, meta.get("name"))
     else:
         family_key, config, state = _read_torch(path)
-        trained, display = True, name or path.stem
+        # a model folder's weights are named after the folder (its repository), not "pytorch_model"
+        trained, display = True, name or (_folder_model_name(path.parent) if path.name == HUB_WEIGHTS else path.stem)
     network = _build(family(family_key), config, state, path.name)
     _copy_weights(network, state)
     return Codec(network, name=display, family=family_key, config=config, device=device,
                  trained=trained, source=str(path))
+
+
+def _weights_in_folder(folder: Path) -> Path:
+    """The weights of a Hugging Face style model folder (``config.json`` + ``pytorch_model.bin``)."""
+    weights = folder / HUB_WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{folder.name}: a folder without {HUB_WEIGHTS} (give the model file itself)")
+    return weights
+
+
+def _folder_model_name(folder: Path) -> str:
+    """A model folder's name; in the Hugging Face cache (``models--owner--repo/snapshots/<commit>``)
+    the repository's."""
+    if folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--"):
+        return folder.parent.parent.name.split("--")[-1]
+    return folder.name
+
+
+def _sidecar_config(path: Path) -> dict | None:
+    """The ``config.json`` beside a PyTorch file, which holds the configuration of some releases."""
+    sidecar = path.parent / HUB_CONFIG
+    if not sidecar.is_file():
+        return None
+    try:
+        config = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{sidecar.name} beside {path.name}: unreadable ({exc})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{sidecar.name} beside {path.name}: not a JSON object")
+    return config
 
 
 def _shown_name(path: Path, claimed: str | None) -> str:
@@ -149,15 +185,19 @@ def _read_torch(path: Path) -> tuple[str, dict, StateDict]:
 
 def _parse_official(path: Path, obj: object, unknown: str) -> tuple[str, dict, StateDict]:
     """The family whose official layout ``obj`` (a PyTorch file's object, or a safetensors file's
-    tensors without our header) is, with its configuration and weights under our names."""
-    for fam in FAMILIES.values():
-        try:
-            parsed = fam.parse_official(obj)
-        except (TypeError, ValueError) as exc:
-            raise CheckpointError(f"{path.name}: {fam.title} checkpoint with invalid settings: {exc}") from None
-        if parsed is not None:
-            config, state = parsed
-            return fam.key, config, state
+    tensors without our header) is, with its configuration and weights under our names; a
+    ``config.json`` beside the file (a release folder's) is offered first with the weights."""
+    sidecar = _sidecar_config(path)
+    candidates = ([ConfiguredWeights(sidecar, obj)] if sidecar is not None else []) + [obj]
+    for candidate in candidates:  # with the sidecar configuration first, then the file alone
+        for fam in FAMILIES.values():
+            try:
+                parsed = fam.parse_official(candidate)
+            except (TypeError, ValueError) as exc:
+                raise CheckpointError(f"{path.name}: {fam.title} checkpoint with invalid settings: {exc}") from None
+            if parsed is not None:
+                config, state = parsed
+                return fam.key, config, state
     raise CheckpointError(f"{path.name}: {unknown}")
 
 

@@ -17,6 +17,7 @@ including where its ``eps = 1e-8`` enters, so our numbers line up with the DAC p
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -94,10 +95,12 @@ def stft_distance(reference: np.ndarray | torch.Tensor, estimate: np.ndarray | t
     return MultiScaleSTFTLoss().per_item(est, ref)
 
 
-def codebook_entropy(codes: torch.Tensor, codebook_size: int) -> torch.Tensor:
+def codebook_entropy(codes: torch.Tensor, codebook_size: int, strides: Sequence[int] | None = None) -> torch.Tensor:
     """Entropy in bits of each codebook's code-usage histogram; ``codes`` is ``[B, N, F]``.
 
     Returns a float64 tensor ``[N]``; a codebook with no codes (``B * F == 0``) has entropy 0.
+    ``strides`` (a multi-scale codec's ``codebook_strides``) counts each code of codebook k
+    once, from ``codes[:, k, ::strides[k]]``, not once per frame it is repeated over.
     """
     codes = torch.as_tensor(codes)
     if codes.dim() != 3 or codes.dtype.is_floating_point or codes.dtype.is_complex:
@@ -107,21 +110,31 @@ def codebook_entropy(codes: torch.Tensor, codebook_size: int) -> torch.Tensor:
     if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= codebook_size):
         found = f"[{int(codes.min())}, {int(codes.max())}]"
         raise MetricInputError(f"codes must lie in [0, {codebook_size}), found {found}")
-    per_codebook = codes.transpose(0, 1).reshape(codes.shape[1], -1).to(torch.int64)
-    offsets = torch.arange(codes.shape[1], dtype=torch.int64).unsqueeze(1) * codebook_size
-    counts = torch.bincount((per_codebook + offsets).flatten(), minlength=codes.shape[1] * codebook_size)
-    counts = counts.reshape(codes.shape[1], codebook_size).to(torch.float64)
+    if strides is not None and any(s != 1 for s in strides):
+        counts = torch.stack([torch.bincount(codes[:, k, ::s].flatten().to(torch.int64), minlength=codebook_size)
+                              for k, s in zip(range(codes.shape[1]), strides)]).to(torch.float64)
+    else:
+        per_codebook = codes.transpose(0, 1).reshape(codes.shape[1], -1).to(torch.int64)
+        offsets = torch.arange(codes.shape[1], dtype=torch.int64).unsqueeze(1) * codebook_size
+        counts = torch.bincount((per_codebook + offsets).flatten(), minlength=codes.shape[1] * codebook_size)
+        counts = counts.reshape(codes.shape[1], codebook_size).to(torch.float64)
     totals = counts.sum(dim=1, keepdim=True).clamp(min=1.0)
     probs = counts / totals
     return -(probs * torch.log2(probs.where(probs > 0, torch.ones_like(probs)))).sum(dim=1)
 
 
-def bitrate_efficiency(entropies: torch.Tensor | np.ndarray, codebook_size: int) -> float:
-    """Fraction of the nominal bitrate actually used: ``sum(H) / (N * log2(codebook_size))``."""
+def bitrate_efficiency(entropies: torch.Tensor | np.ndarray, codebook_size: int,
+                       strides: Sequence[int] | None = None) -> float:
+    """Fraction of the nominal bitrate actually used: ``sum(H) / (N * log2(codebook_size))``.
+
+    With ``strides`` each codebook weighs by its code rate ``1 / stride`` (multi-scale codecs).
+    """
     entropies = torch.as_tensor(entropies, dtype=torch.float64).flatten()
     if codebook_size < 2 or entropies.numel() == 0:
         raise MetricInputError("need codebook_size >= 2 and at least one codebook entropy")
-    return float(entropies.sum() / (entropies.numel() * math.log2(codebook_size)))
+    rates = torch.tensor([1.0 / s for s in strides] if strides is not None else [1.0] * entropies.numel(),
+                         dtype=torch.float64)
+    return float((entropies * rates).sum() / (rates.sum() * math.log2(codebook_size)))
 
 
 def kbps(n_codebooks: int, codebook_size: int, sample_rate: int, hop_length: int) -> float:

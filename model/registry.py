@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from model import dac, encodec, hificodec, mimi, soundstream
+from model import dac, encodec, hificodec, mimi, snac, soundstream
 from model.family_config import FamilyConfig
 from model.training.recipes import FamilyRecipes, PresetError, TrainingPreset
 
@@ -65,6 +65,7 @@ FAMILIES: dict[str, Family] = {f.key: f for f in (
     Family("hificodec", "HiFi-Codec", hificodec.HifiCodecConfig, hificodec.HifiCodec, hificodec.RECIPES),
     Family("encodec", "EnCodec", encodec.EncodecConfig, encodec.Encodec, encodec.RECIPES, encodec.parse_official),
     Family("mimi", "Mimi", mimi.MimiConfig, mimi.Mimi, mimi.RECIPES, mimi.parse_official),
+    Family("snac", "SNAC (multi-scale)", snac.SnacConfig, snac.SNAC, snac.RECIPES, snac.parse_official),
 )}
 
 DEFAULT_PRESET = "default"  # the recipe of the bundled default model: its family and architecture

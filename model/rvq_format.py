@@ -24,6 +24,11 @@ Design decisions:
     codebook (channels concatenated), since code statistics differ per codebook but not
     per channel.  The writer falls back to the raw payload whenever coding would not make
     it smaller, so enabling coding never costs more than a few header bytes.
+  * Multi-scale codes (``codebook_strides``, e.g. SNAC's): codebook ``k`` holds each code for
+    ``stride_k`` frames, so only ``codes[:, k, ::stride_k]`` are stored -- codebook by codebook,
+    ``[C, ceil(F / stride_k)]`` each, in the raw payload as in the coded streams -- and the
+    reader repeats them back. The optional header field is written only when some stride
+    exceeds 1, so files of single-rate codecs are unchanged.
   * Versioning: the magic names the container family; ``version`` governs layout and
     payload coding.  Files from a newer version are refused with a clear message rather
     than misread.
@@ -122,6 +127,7 @@ class RvqMetadata:
     hop_length: int
     codebook_size: int
     loudness_lufs: float | None = None
+    codebook_strides: tuple[int, ...] | None = None  # per codebook (see the module docstring); None: all 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,6 +230,28 @@ def _normalised_field(key: str, value: object) -> object:
     return value
 
 
+MAX_CODEBOOK_STRIDE = 1 << 16
+_STRIDES = "codebook_strides"  # the optional header field
+
+
+def _normalised_strides(value: object, n_codebooks: int) -> tuple[int, ...] | None:
+    """``codebook_strides`` as a tuple of one whole number in 1..2**16 per codebook (None: all 1)."""
+    if value is None:
+        return None
+    if not (isinstance(value, (list, tuple)) and len(value) == n_codebooks
+            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                    and 1 <= v <= MAX_CODEBOOK_STRIDE for v in value)):
+        raise RvqFormatError(f"{_STRIDES} must list one stride in 1..{MAX_CODEBOOK_STRIDE} for each of "
+                             f"the {n_codebooks} codebooks, got {value!r}")
+    strides = tuple(int(v) for v in value)
+    return strides if any(v > 1 for v in strides) else None
+
+
+def _stream_lengths(channels: int, n_codebooks: int, frames: int, strides: tuple[int, ...] | None) -> list[int]:
+    """Codes stored for each codebook: ``channels * ceil(frames / stride)``."""
+    return [channels * -(-frames // s) for s in (strides or (1,) * n_codebooks)]
+
+
 def expected_frames(length: int, original_rate: int, sample_rate: int, hop_length: int) -> int:
     """Frames the encoder makes of ``length`` samples at ``original_rate``: ``ceil(resampled / hop)``."""
     return -(-length * sample_rate // (original_rate * hop_length))
@@ -251,6 +279,7 @@ def _validate_header(header: dict) -> None:
         raise RvqFormatError(f"header lacks field(s) {', '.join(missing)}")
     for key in _HEADER_FIELDS:
         header[key] = _normalised_field(key, header[key])
+    header[_STRIDES] = _normalised_strides(header.get(_STRIDES), header["n_codebooks"])
     _check_layout(header, header["channels"], header["n_codebooks"], header["frames"])
     _check_payload_size(header)
 
@@ -259,7 +288,8 @@ def _check_payload_size(header: dict) -> None:
     """The payload size the header announces must be able to hold the codes it claims."""
     channels, n_codebooks, frames = header["channels"], header["n_codebooks"], header["frames"]
     size, payload_bytes = header["codebook_size"], header["payload_bytes"]
-    count = channels * n_codebooks * frames
+    lengths = _stream_lengths(channels, n_codebooks, frames, header[_STRIDES])
+    count = sum(lengths)
     if not header["entropy_coded"]:
         expected = math.ceil(count * bits_per_code(size) / 8)
         if payload_bytes != expected:
@@ -267,7 +297,7 @@ def _check_payload_size(header: dict) -> None:
         return
     if size > MAX_ALPHABET_SIZE:
         raise RvqFormatError(f"entropy-coded file with codebook_size {size} > {MAX_ALPHABET_SIZE} is invalid")
-    needed = n_codebooks * min_coded_bits(channels * frames, size) - _RANGE_CODER_SLACK_BITS
+    needed = sum(min_coded_bits(length, size) for length in lengths) - _RANGE_CODER_SLACK_BITS
     if 8 * payload_bytes < needed:
         raise RvqFormatError(f"range-coded payload of {payload_bytes} bytes cannot hold the {count} codes "
                              f"the header claims (at least {math.ceil(needed / 8)} bytes)")
@@ -351,34 +381,65 @@ def _check_codes(codes: np.ndarray, codebook_size: int) -> np.ndarray:
     return codes
 
 
-def _entropy_coded_payload(codes: np.ndarray, codebook_size: int) -> bytes:
-    return encode_streams([codes[:, n, :].ravel() for n in range(codes.shape[1])], codebook_size)
+def _stored_codes(codes: np.ndarray, strides: tuple[int, ...] | None) -> list[np.ndarray]:
+    """The codes a file stores, one ``[C, ceil(F / stride)]`` array per codebook."""
+    return [codes[:, n, :: strides[n] if strides else 1] for n in range(codes.shape[1])]
+
+
+def _check_strides(codes: np.ndarray, strides: tuple[int, ...]) -> None:
+    """Refuse codes that change within a codebook's stride: storing one code a block would lose them."""
+    frames = codes.shape[-1]
+    for n, (kept, stride) in enumerate(zip(_stored_codes(codes, strides), strides)):
+        if not np.array_equal(np.repeat(kept, stride, axis=-1)[:, :frames], codes[:, n]):
+            raise RvqFormatError(f"codebook {n} changes within its stride of {stride} frames")
+
+
+def _entropy_coded_payload(codes: np.ndarray, codebook_size: int, strides: tuple[int, ...] | None) -> bytes:
+    return encode_streams([kept.ravel() for kept in _stored_codes(codes, strides)], codebook_size)
+
+
+def _raw_payload(codes: np.ndarray, codebook_size: int, strides: tuple[int, ...] | None) -> bytes:
+    """Codes bit-packed in C order; a multi-scale file packs its stored codes codebook by codebook."""
+    flat = codes if strides is None else np.concatenate([kept.ravel() for kept in _stored_codes(codes, strides)])
+    return pack_codes(flat, bits_per_code(codebook_size))
+
+
+def _spread(streams: list[np.ndarray], channels: int, frames: int, strides: tuple[int, ...] | None,
+            dtype: np.dtype) -> np.ndarray:
+    """``[C, N, F]`` codes from each codebook's stored codes, repeated over its stride."""
+    codes = np.empty((channels, len(streams), frames), dtype=dtype)
+    for n, stream in enumerate(streams):
+        stride = strides[n] if strides else 1
+        codes[:, n, :] = np.repeat(stream.reshape(channels, -1), stride, axis=-1)[:, :frames]
+    return codes
 
 
 def _decode_payload(payload: bytes, header: dict) -> np.ndarray:
     channels, n_codebooks, frames = header["channels"], header["n_codebooks"], header["frames"]
-    size = header["codebook_size"]
+    size, strides = header["codebook_size"], header[_STRIDES]
     dtype = code_dtype(size)
+    lengths = _stream_lengths(channels, n_codebooks, frames, strides)
     if header["entropy_coded"]:
-        codes = np.empty((channels, n_codebooks, frames), dtype=dtype)
         try:
-            for n, stream in enumerate(decode_streams(payload, [channels * frames] * n_codebooks, size, dtype)):
-                codes[:, n, :] = stream.reshape(channels, frames)
+            streams = list(decode_streams(payload, lengths, size, dtype))
         except EntropyCodingError as error:
             raise RvqFormatError(str(error)) from error
+        codes = _spread(streams, channels, frames, strides, dtype)
         # The range decoder pads exhausted data with zeros, so a header claiming more codes than
         # were coded would decode; only the encoder's own output re-encodes to itself.
-        if _entropy_coded_payload(codes, size) != payload:
+        if _entropy_coded_payload(codes, size, strides) != payload:
             raise RvqFormatError("range-coded payload does not hold the codes the header describes "
                                  f"({channels} channels x {n_codebooks} codebooks x {frames} frames)")
         return codes
-    count = channels * n_codebooks * frames
+    count = sum(lengths)
     bits = bits_per_code(size)
     # a raw code can exceed the codebook (checked next): read it into a type its bits fit
     codes = unpack_codes(payload, count, bits, code_dtype(1 << bits))
     if count and codes.max() >= size:
         raise RvqFormatError(f"payload holds code {codes.max()} outside the codebook of {size}")
-    return codes.reshape(channels, n_codebooks, frames).astype(dtype, copy=False)
+    if strides is None:
+        return codes.reshape(channels, n_codebooks, frames).astype(dtype, copy=False)
+    return _spread(np.split(codes, np.cumsum(lengths)[:-1]), channels, frames, strides, dtype)
 
 
 # ---------------------------------------------------------------------------- public API
@@ -387,7 +448,8 @@ def _decode_payload(payload: bytes, header: dict) -> np.ndarray:
 def _check_metadata(meta: RvqMetadata) -> dict:
     """Metadata as a dict of plain JSON-able values (numpy scalars accepted)."""
     try:
-        fields = {key: _normalised_field(key, value) for key, value in dataclasses.asdict(meta).items()}
+        fields = {key: _normalised_field(key, value) for key, value in dataclasses.asdict(meta).items()
+                  if key != _STRIDES}
     except RvqFormatError as error:
         raise RvqFormatError(f"metadata: {error}") from None
     return fields
@@ -401,21 +463,25 @@ def write_rvq(
     codes = _check_codes(codes, meta.codebook_size)
     try:
         _check_layout(fields, *codes.shape)
+        strides = _normalised_strides(meta.codebook_strides, codes.shape[1])
     except RvqFormatError as error:
         raise RvqFormatError(f"metadata: {error}") from None
-    nominal_bits = codes.size * bits_per_code(meta.codebook_size)
+    if strides is not None:
+        _check_strides(codes, strides)
+    channels, n_codebooks, frames = codes.shape
+    nominal_bits = sum(_stream_lengths(channels, n_codebooks, frames, strides)) * bits_per_code(meta.codebook_size)
     payload = None
     if entropy_coding and codes.size and meta.codebook_size <= MAX_ALPHABET_SIZE:
-        payload = _entropy_coded_payload(codes, meta.codebook_size)
+        payload = _entropy_coded_payload(codes, meta.codebook_size, strides)
         if len(payload) >= math.ceil(nominal_bits / 8):
             payload = None
     entropy_coded = payload is not None
     if payload is None:
-        payload = pack_codes(codes, bits_per_code(meta.codebook_size))
-    channels, n_codebooks, frames = codes.shape
+        payload = _raw_payload(codes, meta.codebook_size, strides)
     header = _encode_header(
         {
             **fields,
+            **({_STRIDES: list(strides)} if strides is not None else {}),
             "channels": channels,
             "n_codebooks": n_codebooks,
             "frames": frames,

@@ -49,12 +49,10 @@ except ImportError as error:  # pragma: no cover - guidance for the wrong interp
 
 from fixture_io import save_npz, save_torch
 from fixture_signals import chirps_with_noise
+from fixture_weights import randomise
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "dac"
 BATCH = 2
-ALPHA_RANGE = (0.5, 2.0)
-GAIN_RANGE = (0.5, 2.0)
-BIAS_STD = 0.02
 PRE_TANH_STD = 0.5
 
 
@@ -98,19 +96,7 @@ def build_model(config: FixtureConfig) -> "dac.DAC":
     """Official DAC with its own init, then alphas, weight_g and biases randomised."""
     torch.manual_seed(config.seed)
     model = dac.DAC(**config.kwargs)
-    generator = torch.Generator().manual_seed(config.seed + 1)
-
-    def uniform(shape: torch.Size, low: float, high: float) -> torch.Tensor:
-        return low + (high - low) * torch.rand(shape, generator=generator)
-
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name.endswith("alpha"):
-                param.copy_(uniform(param.shape, *ALPHA_RANGE))
-            elif name.endswith("weight_g"):
-                param.mul_(uniform(param.shape, *GAIN_RANGE))
-            elif name.endswith("bias"):
-                param.copy_(BIAS_STD * torch.randn(param.shape, generator=generator))
+    randomise(model, config.seed + 1, "weight_g")
     return model.eval()
 
 

@@ -207,7 +207,7 @@ def _check_gui_arguments(args: argparse.Namespace) -> None:
         from model.audio_io import audio_info
 
         audio_info(path)
-    if args.model != "default" and not Path(args.model).expanduser().is_file():
+    if args.model != "default" and not Path(args.model).expanduser().exists():  # a file, or a model folder
         raise ValueError(f"{args.model}: no such model file")
     if args.screenshot is not None and not Path(args.screenshot).expanduser().resolve().parent.is_dir():
         raise ValueError(f"{args.screenshot}: the output folder does not exist")

@@ -31,7 +31,16 @@ def frames_needed(codec: Codec, grid: ChunkGrid, chunk: int) -> int:
     """How many leading frames must have final codes before ``chunk`` can be decoded (margin included)."""
     if not codec.chunkable:
         return grid.n_frames
-    return min(grid.n_frames, grid.frames(chunk)[1] + codec.decoder_context)
+    return _context_frames(codec, grid, chunk)[1]
+
+
+def _context_frames(codec: Codec, grid: ChunkGrid, chunk: int) -> tuple[int, int]:
+    """The frames decoded for ``chunk``: its own and the decoder's margin on both sides, widened
+    to the codec's :attr:`~model.codec.Codec.chunk_alignment` (windows counted from frame 0)."""
+    start, end = grid.frames(chunk)
+    step = codec.chunk_alignment or 1
+    lo = max(0, start - codec.decoder_context) // step * step
+    return lo, min(grid.n_frames, -(-(end + codec.decoder_context) // step) * step)
 
 
 def last_decodable_chunk(codec: Codec, grid: ChunkGrid, frames_final: int) -> int:
@@ -54,12 +63,11 @@ def decode_chunk(codec: Codec, clip: StudioClip, n: int, chunk: int,
     if not codec.chunkable:
         return _decode_whole(codec, clip, n, chunk)
     grid = clip.grid
-    start, end = grid.frames(chunk)
-    margin = codec.decoder_context
-    lo, hi = max(0, start - margin), min(grid.n_frames, end + margin)
+    start = grid.frames(chunk)[0]
+    lo, hi = _context_frames(codec, grid, chunk)
     codes = torch.from_numpy(clip.codes[:, :n, lo:hi])
     started = time.perf_counter()
-    wave = codec.decode(codes, chunk_seconds=(hi - lo + 1) / codec.frame_rate)[:, 0].numpy()
+    wave = codec.decode(codes, chunk_seconds=(hi - lo + 1) / codec.frame_rate, first_frame=lo)[:, 0].numpy()
     if decode_times is not None:
         decode_times.append(time.perf_counter() - started)
     s_start, s_end = grid.samples(chunk)

@@ -65,7 +65,7 @@ class Exports:
             meta = RvqMetadata(codec_name=codec.name, codec_id=codec.digest(), sample_rate=info.sample_rate,
                                original_sample_rate=clip.original_rate, length=clip.original_length,
                                hop_length=info.hop_length, codebook_size=info.codebook_size,
-                               loudness_lufs=clip.loudness_lufs)
+                               loudness_lufs=clip.loudness_lufs, codebook_strides=tuple(codec.codebook_strides[:n]))
             write_rvq(path, clip.codes[:, :n], meta)
             self._exported(str(path))
 

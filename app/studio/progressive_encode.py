@@ -44,7 +44,7 @@ class ProgressiveEncode:
         piece_frames = max(1, round(piece_seconds * codec.frame_rate))
         if not codec.chunkable:  # recurrent codecs: pieces would not be exact; one piece
             piece_frames = max(1, state.total)
-        self._plan = list(chunk_plan(state.total, piece_frames, codec.encoder_context or 0))
+        self._plan = list(chunk_plan(state.total, piece_frames, codec.encoder_context or 0, codec.chunk_alignment or 1))
         self._next = 0
 
     @property

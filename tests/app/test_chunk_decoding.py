@@ -70,3 +70,18 @@ def test_a_chunk_is_decoded_only_once_its_codes_and_margin_are_final(codec, enco
         chunk_decoding.decode_chunk(codec, clip, 2, 1)
     assert not clip.cache.is_rendered(2, 1)
     assert chunk_decoding.last_decodable_chunk(codec, grid, grid.n_frames) == grid.n_chunks - 1
+
+
+def test_chunks_of_an_aligned_codec_equal_its_whole_clip_decode():
+    """SNAC's attention windows and position-keyed noise count from frame 0: chunks widen their
+    context to whole windows and tell the decoder where they start."""
+    snac = load_codec(Path(__file__).parent.parent / "fixtures" / "snac" / "snac44k")
+    assert snac.chunk_alignment == 32
+    audio = Audio(music_clip(1.5, snac.sample_rate, channels=1), snac.sample_rate)
+    wave, loudness = model_input(snac, audio)
+    clip, n = new_clip(snac, (np.ascontiguousarray(audio.samples.T), loudness, snac.encode(wave).numpy())), 3
+    assert clip.grid.chunk_frames % 32 and clip.grid.n_chunks > 3  # chunks that are not whole windows
+    for chunk in reversed(range(clip.grid.n_chunks)):
+        chunk_decoding.decode_chunk(snac, clip, n, chunk)
+    whole = snac.decode(torch.from_numpy(clip.codes[:, :n]))[:, 0, : clip.length].numpy().T
+    np.testing.assert_allclose(clip.cache.assemble(n) * np.float32(clip.gain), whole, atol=1e-5)

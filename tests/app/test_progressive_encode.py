@@ -6,6 +6,8 @@ in the last float32 bits and a decision between two codewords that are equally n
 about 1e-6 may go either way. So the test asserts equality everywhere except at such
 near-ties, and checks that every frame that differs does so first at one of them.
 """
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -85,3 +87,18 @@ def test_near_tie_check_catches_a_changed_clear_decision(codec):
         assert_equal_but_for_near_ties(wrong, whole, gaps)
     # Rounding-sized input changes flip near-ties only.
     assert_equal_but_for_near_ties(codec.encode(wave * (1 + 1e-6)).numpy(), whole, gaps)
+
+
+def test_pieces_of_an_aligned_codec_equal_the_whole_encode():
+    """SNAC's attention windows count from frame 0: pieces start and end on whole windows."""
+    snac = load_codec(Path(__file__).parent.parent / "fixtures" / "snac" / "snac44k")
+    wave = torch.from_numpy(music_clip(1.5, snac.sample_rate, 1)[:, None, :])
+    whole = snac.encode(wave).numpy()
+    codes = np.full_like(whole, -1)
+    encoder = ProgressiveEncode(snac, wave, codes, EncodeState(0, whole.shape[-1]), 0.3)
+    pieces = 0
+    while not encoder.done:
+        encoder.step()
+        pieces += 1
+    assert pieces > 1
+    np.testing.assert_array_equal(codes, whole)

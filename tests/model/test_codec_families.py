@@ -113,7 +113,7 @@ def test_fast_inference_path_equals_the_training_layout(codec):
     """Folded weights, channels-last tiles and polyphase transposed convs change nothing."""
     net = codec.network
     x = _signal()
-    x = nn.functional.pad(x, (0, -x.shape[-1] % codec.hop_length))
+    x = nn.functional.pad(x, (0, -x.shape[-1] % (codec.hop_length * (codec.chunk_alignment or 1))))
     codes = codec.encode(x)
     unfold_weight_norm(net)
     with torch.no_grad():

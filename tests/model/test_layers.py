@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from model.layers import Snake1d, WNConv1d, WNConvTranspose1d, fold_weight_norm
+from model.layers import Snake1d, WNConv1d, WNConvTranspose1d, fold_weight_norm, from_fast_layout, to_fast_layout
 
 
 def test_snake_equals_definition():
@@ -60,3 +60,24 @@ def test_folded_weight_moves_with_module_and_stays_out_of_state_dict():
     assert set(conv.state_dict()) == {"weight_g", "weight_v", "bias"}
     conv.to(torch.float64)
     assert conv.effective_weight().dtype == torch.float64
+
+
+def test_grouped_conv_and_output_padding_match_torch_folded_or_not():
+    """Depthwise convolutions and odd-stride transposed ones with ``output_padding`` (SNAC's)."""
+    torch.manual_seed(3)
+    conv = WNConv1d(6, 6, kernel_size=7, padding=9, dilation=3, groups=6)
+    up = WNConvTranspose1d(6, 4, kernel_size=6, stride=3, padding=2, output_padding=1)
+    x = torch.randn(2, 6, 29)
+    ref_conv = nn.functional.conv1d(x, conv.effective_weight(), conv.bias, 1, 9, 3, 6)
+    ref_up = nn.functional.conv_transpose1d(x, up.effective_weight(), up.bias, 3, 2, 1)
+    assert ref_up.shape[-1] == 3 * 29  # odd stride: exactly L * stride samples
+    for folded in (False, True):
+        if folded:
+            fold_weight_norm(conv)
+            fold_weight_norm(up)
+        with torch.no_grad():
+            torch.testing.assert_close(conv(x), ref_conv, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(up(x), ref_up, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():  # and in the fast inference layout
+        torch.testing.assert_close(from_fast_layout(conv(to_fast_layout(x))), ref_conv, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(from_fast_layout(up(to_fast_layout(x))), ref_up, atol=1e-5, rtol=1e-5)

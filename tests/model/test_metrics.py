@@ -133,3 +133,15 @@ def test_si_sdr_and_distances_equal_audiotools_fixture():
     mel, stft = spectral_distances(reference, degraded, sample_rate)
     assert mel.item() == pytest.approx(float(expected_mel), rel=1e-4)
     assert stft.item() == pytest.approx(float(expected_stft), rel=1e-4)
+
+
+def test_codebook_entropy_and_efficiency_count_multi_scale_codes_once():
+    """A code held for ``stride`` frames counts once: the entropy of the codebook's own codes."""
+    rng = np.random.default_rng(4)
+    coarse = rng.integers(0, 16, size=(2, 7))
+    codes = np.stack([np.repeat(coarse, 4, axis=1)[:, :25], rng.integers(0, 16, size=(2, 25))], axis=1)
+    entropy = codebook_entropy(torch.from_numpy(codes), 16, strides=[4, 1])
+    torch.testing.assert_close(entropy[0], codebook_entropy(torch.from_numpy(coarse[:, None]), 16)[0])
+    torch.testing.assert_close(entropy[1], codebook_entropy(torch.from_numpy(codes[:, 1:]), 16)[0])
+    expected = (entropy[0] / 4 + entropy[1]) / (1.25 * 4)
+    assert bitrate_efficiency(entropy, 16, strides=[4, 1]) == pytest.approx(float(expected))

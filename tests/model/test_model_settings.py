@@ -12,7 +12,7 @@ from model.registry import FAMILIES, family, preset
 
 ENCODEC_RELEASE = Path(__file__).parent.parent / "fixtures" / "encodec" / "encodec24k.th"
 STRIDES = {"dac": "encoder_rates", "soundstream": "ratios", "hificodec": "rates", "encodec": "ratios",
-           "mimi": "ratios"}
+           "mimi": "ratios", "snac": "encoder_rates"}
 
 
 def _file_with_settings(folder: Path, key: str, **changes) -> Path:

@@ -380,3 +380,62 @@ def test_header_must_fit_the_decoding_model(tmp_path, raw_file, change, match):
         read_rvq(path, _spec(**change))
     codes, _ = read_rvq(path, _spec())
     assert codes.shape == (2, 3, 40)
+
+
+# -- multi-scale codes ---------------------------------------------------------------------
+
+STRIDES = (8, 4, 2, 1)
+
+
+def _multi_scale_codes(rng, channels, frames, size, strides=STRIDES):
+    """Codes whose codebook k changes only every ``strides[k]`` frames (a multi-scale codec's)."""
+    blocks = [np.repeat(rng.integers(0, size, size=(channels, -(-frames // s))), s, axis=-1)[:, :frames]
+              for s in strides]
+    return np.stack(blocks, axis=1)
+
+
+@pytest.mark.parametrize("entropy_coding", [False, True])
+@pytest.mark.parametrize("frames", [1, 7, 64, 333])
+def test_multi_scale_codes_round_trip_storing_each_code_once(tmp_path, entropy_coding, frames):
+    codes = _multi_scale_codes(np.random.default_rng(frames), 2, frames, 4096)
+    meta = dataclasses.replace(_meta(4096, frames=frames), codebook_strides=STRIDES)
+    report = write_rvq(tmp_path / "ms.rvq", codes, meta, entropy_coding=entropy_coding)
+    restored, read_meta = read_rvq(tmp_path / "ms.rvq")
+    np.testing.assert_array_equal(restored, codes)
+    assert read_meta == meta
+    stored = sum(2 * -(-frames // s) for s in STRIDES)
+    assert report.nominal_payload_bits == stored * 12
+    if not entropy_coding:
+        assert report.payload_bytes == math.ceil(stored * 12 / 8)
+
+
+def test_all_unit_strides_write_the_single_rate_file(tmp_path):
+    codes = np.random.default_rng(0).integers(0, 1024, size=(1, 3, 50))
+    write_rvq(tmp_path / "a.rvq", codes, dataclasses.replace(_meta(frames=50), codebook_strides=(1, 1, 1)))
+    write_rvq(tmp_path / "b.rvq", codes, _meta(frames=50))
+    assert (tmp_path / "a.rvq").read_bytes() == (tmp_path / "b.rvq").read_bytes()
+    assert read_rvq(tmp_path / "a.rvq")[1].codebook_strides is None
+
+
+def test_codes_that_change_within_a_stride_are_refused(tmp_path):
+    codes = _multi_scale_codes(np.random.default_rng(1), 1, 40, 64)
+    codes[0, 0, 3] = (codes[0, 0, 3] + 1) % 64  # inside codebook 0's first block of 8
+    meta = dataclasses.replace(_meta(64, frames=40), codebook_strides=STRIDES)
+    with pytest.raises(RvqFormatError, match="codebook 0 changes within its stride of 8"):
+        write_rvq(tmp_path / "bad.rvq", codes, meta)
+    with pytest.raises(RvqFormatError, match="one stride"):
+        write_rvq(tmp_path / "bad.rvq", codes, dataclasses.replace(meta, codebook_strides=(8, 4)))
+
+
+@pytest.mark.parametrize("strides, match", [
+    ([8, 4, 2], "one stride"), ([8, 4, 2, 0], "one stride"), ([8, 4, 2, True], "one stride"),
+    ("8421", "one stride"), ([1 << 17, 4, 2, 1], "one stride"),
+    ([16, 4, 2, 1], "payload"),  # fewer codes than the payload holds
+])
+def test_bad_stride_headers_are_rejected(tmp_path, strides, match):
+    codes = _multi_scale_codes(np.random.default_rng(2), 1, 64, 256)
+    write_rvq(tmp_path / "ms.rvq", codes, dataclasses.replace(_meta(256, frames=64), codebook_strides=STRIDES),
+              entropy_coding=False)
+    header, payload = split((tmp_path / "ms.rvq").read_bytes())
+    with pytest.raises(RvqFormatError, match=match):
+        _read_bytes(tmp_path, rebuild({**header, "codebook_strides": strides}, payload))
