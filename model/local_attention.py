@@ -28,7 +28,10 @@ class RotaryFrequencies(nn.Module):
 
     def __init__(self, head_dim: int) -> None:
         super().__init__()
-        self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, head_dim, 2).float() / head_dim)))
+        # computed on the CPU even while a network is built on the meta device to check a file's
+        # shapes: torch's meta kernel for this power imports sympy (75 MiB resident) for nothing
+        exponents = torch.arange(0, head_dim, 2, device="cpu").float() / head_dim
+        self.register_buffer("inv_freq", 1.0 / (10000 ** exponents))
 
     def angles(self, length: int) -> torch.Tensor:
         """``[length, head_dim]`` rotation angles of positions ``0..length-1``."""

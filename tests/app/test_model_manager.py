@@ -24,7 +24,7 @@ from app.model_downloads.manager import get_model, remove_model
 from app.model_downloads.transfer import mirrored
 from app.studio.model_catalog import model_entries
 from model import load_codec
-from model_server import ModelServer, serve_models
+from model_server import ModelServer, serve_models, without_family
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DAC_PATH = "/descriptinc/descript-audio-codec/releases/download/0.0.1/weights.pth"
@@ -72,8 +72,9 @@ def test_catalogue_entries_are_complete_and_torch_hub_names_carry_their_checksum
             assert file.name.split("-")[-1].split(".")[0] == file.sha256
 
 
-def test_list_shows_what_exists_what_is_downloaded_and_where(server, capsys):
+def test_list_shows_what_exists_what_is_downloaded_and_where(server, capsys, monkeypatch):
     server.served.files[DAC_PATH] = (FIXTURES / "dac" / "dac44k.pth").read_bytes()
+    without_family(monkeypatch, "snac")
     assert run("list") == 0
     before = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "not downloaded" in before["dac-44khz-8kbps"] and "licence: MIT" in before["dac-44khz-8kbps"]
@@ -226,7 +227,8 @@ def test_offline_proxy_and_http_errors_are_one_line(server, capsys, monkeypatch)
     assert not (dac_folder() / "weights_16khz_8kbps_0.0.5.pth").exists()
 
 
-def test_a_family_this_version_lacks_is_listed_but_never_fetched(server, capsys):
+def test_a_family_this_version_lacks_is_listed_but_never_fetched(server, capsys, monkeypatch):
+    without_family(monkeypatch, "snac")
     assert run("get", "snac-24khz") == 2
     assert "not supported by this version" in one_error_line(capsys)
     assert server.served.requests == []

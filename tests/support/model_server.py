@@ -96,3 +96,10 @@ def serve_models(monkeypatch, tmp_path: Path) -> ModelServer:
     source = ModelServer()
     monkeypatch.setenv("RVQ_STUDIO_MODEL_MIRROR", source.url)
     return source
+
+
+def without_family(monkeypatch, key: str) -> None:
+    """The model registry as a version of the program without the ``key`` family has it."""
+    from model import registry
+
+    monkeypatch.setattr(registry, "FAMILIES", {k: f for k, f in registry.FAMILIES.items() if k != key})

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.model_downloads.catalogue import find_entry
-from model_server import serve_models
+from model_server import serve_models, without_family
 from ui.get_models_dialog import COLUMNS, GetModelsDialog
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -41,7 +41,11 @@ def kept_dac() -> Path:
     return Path.home() / ".cache" / "descript" / "dac" / "weights_44khz_8kbps_0.0.1.pth"
 
 
-def test_the_catalogue_shows_licences_before_anything_is_fetched(dialog, server):
+def test_the_catalogue_shows_licences_before_anything_is_fetched(qtbot, server, monkeypatch):
+    without_family(monkeypatch, "snac")  # as a version lacking a family shows it
+    dialog = GetModelsDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
     assert dialog.objectName() == "getModelsDialog"
     assert cell(dialog, "mimi", "Licence") == find_entry("mimi").licence == "CC-BY 4.0"
     assert cell(dialog, "dac-44khz-8kbps", "Status") == "not downloaded"
@@ -50,6 +54,7 @@ def test_the_catalogue_shows_licences_before_anything_is_fetched(dialog, server)
     dialog.select("dac-44khz-8kbps")
     assert dialog.download_button.isEnabled()
     assert server.served.requests == []
+    dialog.shutdown()
 
 
 def test_a_download_shows_progress_and_ends_downloaded(qtbot, dialog, server):
