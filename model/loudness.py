@@ -8,22 +8,25 @@ for one to five channels, read as [L, R, C, Ls, Rs] with BS.1770's weights 1, 1,
 1.0 (BS.1770's weight for front channels): the loudness is the gated sum of the channels'
 powers, never that of a downmix, where opposite-phase channels would cancel.
 
-The gating needs only the K-weighted power of each channel in each 400 ms block, so
-``LoudnessMeter`` measures a signal pushed in consecutive blocks of any size: it keeps the
-filters' state, each channel's running sum of squares, and that sum at every block edge it
-has passed (a few numbers per 100 ms), never the samples. The sums are accumulated in the
-same order as one pass over the whole signal, so the result is bit-identical to it and
-memory does not grow with the duration. Channels are filtered one at a time, so a block
-costs one channel of float64 whatever the channel count.
+The gating needs only the K-weighted energy of each channel between consecutive block edges
+(every 100 ms), so ``LoudnessMeter`` measures a signal pushed in consecutive blocks of any
+size and keeps only those energies (a few numbers per 100 ms), never the samples. The filter
+(``model.k_weighting``, numpy only: scipy would cost every process some 70 MiB) runs on
+blocks of ``BLOCK_FRAMES`` samples at fixed positions from the start of the signal; the
+meter holds back the samples of an unfinished block, and a reading filters them from a copy
+of the state. Each block's output and energies depend only on its samples and the state it
+starts from, so the result is bit-identical however the signal was cut into pushes, and
+memory does not grow with the duration.
 """
 from __future__ import annotations
 
 import numpy as np
-import scipy.signal
-from pyloudnorm.iirfilter import IIRfilter
+
+from model.k_weighting import BLOCK_FRAMES, k_weighting
 
 BLOCK_SECONDS = 0.4
 _OVERLAP = 0.75
+_EDGES_PER_BLOCK = 4  # a block spans 4 steps of 100 ms: it runs from edge j to edge j + 4
 _ABSOLUTE_GATE_LUFS = -70.0
 _SURROUND_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)  # L, R, C, Ls, Rs
 
@@ -35,22 +38,33 @@ def channel_weights(channels: int) -> np.ndarray:
     return np.ones(channels)
 
 
-def _k_weighting(rate: int) -> tuple[IIRfilter, IIRfilter]:
-    return (IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, rate, "high_shelf"),
-            IIRfilter(0.0, 0.5, 38.0, rate, "high_pass"))
+def _edges(first: int, end: int, rate: int) -> np.ndarray:
+    """Sample positions of block edges ``first, first + 1, ...`` that are at most ``end``.
 
-
-def _block_edges(j: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """First and one-past-last sample of gating blocks ``j`` (float64), as pyloudnorm computes them."""
+    Edge j is where pyloudnorm starts block j (``int(0.4 * (j * 0.25) * rate)``); it also ends
+    block j - 4, because ``(j - 4) * 0.25 + 1`` and ``j * 0.25`` are the same float.
+    """
     step = 1.0 - _OVERLAP
-    lower = (BLOCK_SECONDS * (j * step) * rate).astype(np.int64)  # truncation, as pyloudnorm's int()
-    upper = (BLOCK_SECONDS * (j * step + 1) * rate).astype(np.int64)
-    return lower, upper
+    j = np.arange(first, max(first, int(end / (BLOCK_SECONDS * step * rate)) + 2), dtype=np.float64)
+    positions = (BLOCK_SECONDS * (j * step) * rate).astype(np.int64)  # truncation, as pyloudnorm's int()
+    return positions[positions <= end]
 
 
 def _block_count(frames: int, rate: int) -> int:
     step = 1.0 - _OVERLAP
     return int(np.round((frames / rate - BLOCK_SECONDS) / (BLOCK_SECONDS * step))) + 1
+
+
+def _segment_energies(partial: np.ndarray, weighted: np.ndarray,
+                      cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Energies of the segments of ``weighted [channels, n]`` that close at ``cuts`` (increasing,
+    in ``(0, n]``), the first one continuing ``partial``; and the energy after the last cut."""
+    starts = np.concatenate([[0], cuts[cuts < weighted.shape[1]]])
+    pieces = np.add.reduceat(np.square(weighted), starts, axis=1)
+    if len(cuts) and cuts[-1] == weighted.shape[1]:
+        pieces = np.concatenate([pieces, np.zeros((len(pieces), 1))], axis=1)
+    pieces[:, 0] += partial
+    return pieces[:, :-1], pieces[:, -1]
 
 
 class LoudnessMeter:
@@ -60,53 +74,57 @@ class LoudnessMeter:
         self.channels = channels
         self.rate = rate
         self.frames = 0
-        self._filters = _k_weighting(rate)
-        self._states = [[np.zeros(max(len(f.a), len(f.b)) - 1) for f in self._filters] for _ in range(channels)]
-        self._energy = np.zeros(channels)  # sum of squares of the K-weighted samples so far
-        self._lowers_passed = 0  # blocks whose lower edge has been recorded
-        self._lower: list[np.ndarray] = []  # running energy at each passed lower edge: [channels, k]
-        self._upper: list[np.ndarray] = []
-        self._uppers_passed = 0  # blocks whose upper edge has been recorded
+        self._filter = k_weighting(rate)
+        self._state = self._filter.initial_state(channels)
+        self._held = np.zeros((channels, BLOCK_FRAMES))  # samples after the last filtered block
+        self._filtered = 0  # samples filtered so far: a multiple of BLOCK_FRAMES
+        self._segments: list[np.ndarray] = []  # [channels, k]: energy between consecutive edges
+        self._edges_passed = 1  # edge 0 (the start) closes no segment
+        self._partial = np.zeros(channels)  # energy since the last edge passed
 
     def push(self, samples: np.ndarray) -> None:
         """Add the next ``[channels, frames]`` of the signal."""
-        first, end = self.frames, self.frames + samples.shape[1]
-        j = np.arange(self._uppers_passed, int(end / (BLOCK_SECONDS * (1.0 - _OVERLAP) * self.rate)) + 2,
-                      dtype=np.float64)
-        lower, upper = _block_edges(j, self.rate)  # lower edges run ahead of upper ones
-        lower = lower[self._lowers_passed - self._uppers_passed:]
-        lower, upper = lower[lower <= end] - first, upper[upper <= end] - first
-        at_lower, at_upper = np.empty((self.channels, len(lower))), np.empty((self.channels, len(upper)))
-        for index, channel in enumerate(samples):
-            weighted = np.asarray(channel, dtype=np.float64)
-            for stage, filt in enumerate(self._filters):
-                weighted, self._states[index][stage] = scipy.signal.lfilter(
-                    filt.b, filt.a, weighted, zi=self._states[index][stage])
-                weighted = filt.passband_gain * weighted
-            energy = np.empty(len(weighted) + 1)
-            energy[0] = self._energy[index]
-            np.square(weighted, out=energy[1:])
-            np.cumsum(energy, out=energy)  # sequential, continuing the sum where the last block ended
-            self._energy[index] = energy[-1]
-            at_lower[index], at_upper[index] = energy[lower], energy[upper]
-        self._lower.append(at_lower)
-        self._upper.append(at_upper)
-        self._lowers_passed += len(lower)
-        self._uppers_passed += len(upper)
-        self.frames = end
+        taken = 0
+        while taken < samples.shape[1]:
+            held = self.frames - self._filtered
+            count = min(BLOCK_FRAMES - held, samples.shape[1] - taken)
+            self._held[:, held:held + count] = samples[:, taken:taken + count]
+            taken += count
+            self.frames += count
+            if held + count == BLOCK_FRAMES:
+                self._filter_held()
+
+    def _filter_held(self) -> None:
+        weighted, self._state = self._filter.apply(self._held, self._state)
+        cuts = _edges(self._edges_passed, self._filtered + BLOCK_FRAMES, self.rate) - self._filtered
+        closed, self._partial = _segment_energies(self._partial, weighted, cuts)
+        if len(cuts):
+            self._segments.append(closed)
+        self._edges_passed += len(cuts)
+        self._filtered += BLOCK_FRAMES
+
+    def _all_segments(self) -> np.ndarray:
+        """``[channels, k]``: every closed segment, then the open one up to ``frames``."""
+        held = self.frames - self._filtered
+        if held == 0:
+            return np.concatenate(self._segments + [self._partial[:, None]], axis=1)
+        block = np.zeros_like(self._held)
+        block[:, :held] = self._held[:, :held]
+        weighted, _ = self._filter.apply(block, self._state)
+        cuts = _edges(self._edges_passed, self.frames, self.rate) - self._filtered
+        closed, partial = _segment_energies(self._partial, weighted[:, :held], cuts)
+        return np.concatenate(self._segments + [closed, partial[:, None]], axis=1)
 
     def block_powers(self) -> np.ndarray:
-        """Mean-square power of each K-weighted channel in each gating block: ``[channels, blocks]``."""
-        count = _block_count(self.frames, self.rate)
-        lower = self._energies_at(self._lower, count)
-        upper = self._energies_at(self._upper, count)
-        return (upper - lower) / (BLOCK_SECONDS * self.rate)
+        """Mean-square power of each K-weighted channel in each gating block: ``[channels, blocks]``.
 
-    def _energies_at(self, recorded: list[np.ndarray], count: int) -> np.ndarray:
-        """Energies at ``count`` edges; an edge past the end is clipped to it (as pyloudnorm's slices)."""
-        passed = np.concatenate(recorded, axis=1) if recorded else np.empty((self.channels, 0))
-        missing = max(0, count - passed.shape[1])
-        return np.concatenate([passed[:, :count], np.repeat(self._energy[:, None], missing, axis=1)], axis=1)
+        A block that runs past the end counts the samples up to it (as pyloudnorm's slices)."""
+        count = max(0, _block_count(self.frames, self.rate))  # none before 0.35 s
+        segments = self._all_segments()
+        missing = max(0, count + _EDGES_PER_BLOCK - 1 - segments.shape[1])
+        segments = np.concatenate([segments, np.zeros((self.channels, missing))], axis=1)
+        energy = sum(segments[:, k:k + count] for k in range(_EDGES_PER_BLOCK))
+        return energy / (BLOCK_SECONDS * self.rate)
 
     def loudness(self) -> float:
         """Gated loudness in LUFS of what was pushed (at least one block long); -inf if silent."""

@@ -12,7 +12,8 @@ from model.audio_io import (
     write_audio,
     write_audio_blocks,
 )
-from model.loudness import LoudnessMeter, block_powers, integrated_loudness
+from model.k_weighting import BLOCK_FRAMES
+from model.loudness import BLOCK_SECONDS, LoudnessMeter, block_powers, integrated_loudness
 
 
 def _noise(channels, frames, seed=0, level=0.2):
@@ -44,6 +45,19 @@ def test_loudness_pushed_in_blocks_equals_the_whole_signal_exactly(rate, channel
     assert meter.frames == x.shape[1]
     np.testing.assert_array_equal(meter.block_powers(), block_powers(x, rate))
     assert meter.loudness() == integrated_loudness(x, rate)
+
+
+def test_reading_the_meter_midway_is_the_prefix_and_leaves_the_rest_unchanged():
+    """A reading filters the samples held back from the filter's block grid on a copy; the signal
+    here also ends exactly on that grid."""
+    rate = 16000
+    x = _noise(2, 9 * BLOCK_FRAMES, seed=5)
+    meter = LoudnessMeter(2, rate)
+    for block in _split(x, ODD_BLOCKS):
+        meter.push(block)
+        if meter.frames >= BLOCK_SECONDS * rate:
+            assert meter.loudness() == integrated_loudness(x[:, : meter.frames], rate)
+    np.testing.assert_array_equal(meter.block_powers(), block_powers(x, rate))
 
 
 @pytest.mark.parametrize("rate_in, rate_out, channels", [(8000, 44100, 1), (48000, 44100, 2), (44100, 11025, 3),
