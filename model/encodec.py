@@ -12,10 +12,28 @@ renaming rules map them onto our tree (the release's wrapper levels ``conv.conv`
 quantizer); loading then stays strict: every tensor must find its place and shape.
 
 The widths, codebook geometry and depth are read from the tensors. The weights cannot say
-whether the convolutions were causal or at which rate the model runs: a mono,
-weight-normalised layout is the 24 kHz release, which is causal and runs at 75 frames
-per second, so the sample rate is ``75 * hop``. (The 48 kHz stereo release uses time
-group norm, a different layout; it is refused with a clear message.)
+whether the convolutions were causal or at which rate the model runs, but the two releases
+differ in layout: a weight-normalised layout (``weight_g`` / ``weight_v``) is the 24 kHz
+release (causal, 75 frames per second, so the sample rate is ``75 * hop``); a
+time-group-norm layout (plain ``conv.conv.weight`` plus ``conv.norm.{weight,bias}`` after
+every convolution, ``encodec_48khz-7e698e3e.th``) is the 48 kHz release: non-causal, 150
+frames per second, stereo, 1 s segments with 1 % overlap and per-segment normalisation. A
+file mixing the two is refused.
+
+EnCodec 48 kHz's segments (``segment_seconds``): the signal ``[B, 2, T]`` is cut into
+segments of ``int(segment_seconds * sample_rate)`` samples starting every
+``max(1, int((1 - segment_overlap) * segment))`` samples (48000 and 47520 for the release:
+the last 480 samples of a segment are the first of the next), exactly as the release's
+``segment_stride``. With ``normalize`` each segment is divided by its scale ``1e-8 + RMS``
+of its channel mean before encoding; the decoded segment is multiplied back. Each segment
+is coded on its own (``ceil(length / hop)`` frames, the last ones shorter) and the codes are
+the segments' frames concatenated in order; decoding overlap-adds the decoded segments with
+the release's linear (triangular) cross-fade. The scales and the frame counts of the
+segments are the codec's side information (``side_info``: ``scales`` float32 ``[B, S]``,
+``segment_frames`` int64 ``[B, S]``), which :class:`~model.codec.EncodedAudio` and ``.rvq``
+files carry with the codes. Only one segment's activations are alive at a time, so memory
+beyond the signal and its codes is bounded by one segment (1 s), whatever the duration; a
+time group norm normalises over a whole segment, so a segment is never cut further.
 
 Bandwidths: each codebook costs ``log2(codebook_size) * frame_rate`` bit/s, 0.75 kbps for
 the release, so 1.5 / 3 / 6 / 12 / 24 kbps are 2 / 4 / 8 / 16 / 32 codebooks -- the slider's
@@ -34,6 +52,8 @@ from model.seanet import EMA_LOSS_WEIGHTS, EMA_PAPER_RUN, SeanetCodec, SeanetCod
 from model.training.recipes import TINY_RUN, FamilyRecipes, TrainingPreset
 
 RELEASE_FRAME_RATE = 75  # frames per second of the 24 kHz release
+RELEASE_48K_FRAME_RATE = 150  # frames per second of the 48 kHz release
+SEGMENT_SIDE_INFO = ("scales", "segment_frames")
 _RENAMES = (
     (re.compile(r"\.conv\.conv\."), ".conv."),
     (re.compile(r"\.convtr\.convtr\."), ".convtr."),
@@ -46,6 +66,14 @@ class EncodecConfig(SeanetCodecConfig):
     """The release's 24 kHz model by default; ``target_bandwidths[-1]`` sets the codebook count."""
 
     target_bandwidths: tuple[float, ...] = (1.5, 3.0, 6.0, 12.0, 24.0)
+    segment_seconds: float | None = None  # 1.0 for the 48 kHz release: code 1 s segments
+    segment_overlap: float = 0.01
+    normalize: bool = False  # scale each segment by its RMS (the 48 kHz release)
+
+    @property
+    def segmented(self) -> bool:
+        """Coded in segments with side information (a normalised codec is one segment at least)."""
+        return self.segment_seconds is not None or self.normalize
 
     @property
     def kbps_per_codebook(self) -> float:
@@ -65,13 +93,98 @@ class Encodec(SeanetCodec):
         if not config.target_bandwidths or config.n_codebooks < 1:
             raise ValueError(f"target bandwidths {list(config.target_bandwidths)} kbps allow no codebook "
                              f"({config.kbps_per_codebook:g} kbps each)")
+        if config.segment_seconds is not None and not (
+                config.segment_seconds * config.sample_rate >= 1 and 0 <= config.segment_overlap < 1):
+            raise ValueError("segment_seconds must cover at least one sample and segment_overlap lie in [0, 1)")
         super().__init__(config)
+        self.side_info = SEGMENT_SIDE_INFO if config.segmented else ()
+
+    def context_frames(self) -> tuple[int | None, int | None]:
+        return (None, None) if self.config.segmented else super().context_frames()
 
     def describe(self) -> dict:
         c = self.config
         bandwidths = {f"{kbps:g} kbps": c.codebooks_for(kbps) for kbps in c.target_bandwidths}
+        segments = ({"segments": f"{c.segment_seconds:g} s, {c.segment_overlap:.0%} overlap"}
+                    if c.segment_seconds is not None else {})
         return {"architecture": "EnCodec (SEANet + LSTM, EMA residual VQ)", **super().describe(),
-                "bandwidths": bandwidths}
+                "bandwidths": bandwidths, **segments,
+                **({"chunking": "whole segments"} if c.segmented else {})}
+
+    def segment_starts(self, length: int) -> tuple[list[int], int, int]:
+        """``(starts, segment length, stride)`` of a ``length``-sample signal, as the release cuts it."""
+        c = self.config
+        if c.segment_seconds is None:
+            return [0], length, length
+        segment = int(c.segment_seconds * c.sample_rate)
+        stride = max(1, int((1 - c.segment_overlap) * segment))
+        return list(range(0, length, stride)), segment, stride
+
+    def encode_with_side(self, wave: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``[B, C, T]`` -> codes ``[B, N, F]`` and the segments' scales and frame counts."""
+        starts, segment, _ = self.segment_starts(wave.shape[-1])
+        codes, scales = [], []
+        for start in starts:
+            x = wave[..., start : start + segment]
+            scale = self._scale(x)
+            codes.append(self.quantizer(self.encoder(x / scale[:, None, None])).codes)
+            scales.append(scale)
+        frames = torch.tensor([c.shape[-1] for c in codes], device=wave.device).repeat(wave.shape[0], 1)
+        return torch.cat(codes, dim=-1), {"scales": torch.stack(scales, dim=1), "segment_frames": frames}
+
+    def _scale(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B]``: ``1e-8 + RMS`` of the channel mean (1 without normalisation)."""
+        if not self.config.normalize:
+            return x.new_ones(x.shape[0])
+        return 1e-8 + x.mean(dim=1).pow(2).mean(dim=-1).sqrt()
+
+    def decode_with_side(self, codes: torch.Tensor, side: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Codes and side information -> ``[B, C, T']``: the decoded segments, overlap-added."""
+        scales, frames = side["scales"], side["segment_frames"]
+        if scales.shape != frames.shape or scales.dim() != 2:
+            raise ValueError(f"scales {tuple(scales.shape)} and segment_frames {tuple(frames.shape)} "
+                             "must both be [batch, segments]")
+        counts = [int(f) for f in frames[0]]
+        if (frames != frames[:1]).any() or min(counts, default=0) < 1 or sum(counts) != codes.shape[-1]:
+            raise ValueError(f"segment_frames {counts} do not divide the {codes.shape[-1]} frames of the codes")
+        _, _, stride = self.segment_starts(0)
+        if self.config.segment_seconds is None and len(counts) != 1:
+            raise ValueError(f"an unsegmented codec decodes one segment, got {len(counts)}")
+        pieces = []
+        for index, part in enumerate(torch.split(codes, counts, dim=-1)):
+            pieces.append(self.decoder(self.quantizer.decode(part)) * scales[:, index, None, None])
+        return linear_overlap_add(pieces, stride) if len(pieces) > 1 else pieces[0]
+
+    def forward(self, wave: torch.Tensor, n_codebooks: int | None = None,
+                denoise: bool | torch.Tensor | None = None):
+        if self.config.segmented or wave.shape[1] != self.config.channels:
+            raise ValueError("training covers mono, unsegmented EnCodec models only "
+                             "(not the 48 kHz release's stereo segments)")
+        return super().forward(wave, n_codebooks, denoise)
+
+
+def linear_overlap_add(pieces: list[torch.Tensor], stride: int) -> torch.Tensor:
+    """Segments ``[B, C, L_k]`` starting every ``stride`` samples, cross-faded linearly.
+
+    Each segment is weighted by a triangle peaking at its middle (sampled as the release's
+    ``_linear_overlap_add``: ``0.5 - |t - 0.5|`` on the interior points of ``L_0 + 2`` equally
+    spaced ones), and the sum is divided by the summed weights: where one segment covers a
+    sample its value passes unchanged, where two do the weights fade one into the other.
+    """
+    first = pieces[0]
+    t = torch.linspace(0, 1, first.shape[-1] + 2, device=first.device, dtype=first.dtype)[1:-1]
+    weight = 0.5 - (t - 0.5).abs()
+    # The release takes the last segment's end as the total, and fails when an earlier segment
+    # decodes past it (a last segment inside the previous one's overlap); the furthest end is
+    # the same wherever the release works.
+    total = max(index * stride + piece.shape[-1] for index, piece in enumerate(pieces))
+    out = first.new_zeros(*first.shape[:-1], total)
+    weights = first.new_zeros(total)
+    for index, piece in enumerate(pieces):
+        start, length = index * stride, piece.shape[-1]
+        out[..., start : start + length] += weight[:length] * piece
+        weights[start : start + length] += weight[:length]
+    return out / weights
 
 
 def parse_official(obj: Any) -> tuple[dict, dict[str, torch.Tensor]] | None:
@@ -80,9 +193,7 @@ def parse_official(obj: Any) -> tuple[dict, dict[str, torch.Tensor]] | None:
         return None
     if not all(isinstance(v, torch.Tensor) for v in obj.values()):
         return None
-    if any(".norm." in key for key in obj):
-        raise ValueError("time-group-norm layout (the 48 kHz stereo release) is not supported")
-    config = _infer_config(obj)
+    config = _infer_config(obj, _is_group_norm_layout(obj))
     state = {}
     for key, value in obj.items():
         for pattern, replacement in _RENAMES:
@@ -91,15 +202,25 @@ def parse_official(obj: Any) -> tuple[dict, dict[str, torch.Tensor]] | None:
     return config.to_dict(), state
 
 
+def _is_group_norm_layout(state: dict[str, torch.Tensor]) -> bool:
+    """True for the 48 kHz release's layout (time group norm), False for the 24 kHz one's (weight
+    norm); a file holding both kinds of layer is neither."""
+    normed = any(re.search(r"\.(conv|convtr)\.norm\.", key) for key in state)
+    weight_normed = any(re.search(r"\.weight_[gv]$|\.parametrizations\.weight\.", key) for key in state)
+    if normed and weight_normed:
+        raise ValueError("mixes weight-normalised and time-group-normed convolutions (neither EnCodec release)")
+    return normed
+
+
 def _weight(state: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
-    """A conv's direction tensor under old- or new-style weight-norm names."""
-    for suffix in ("weight_v", "parametrizations.weight.original1"):
+    """A conv's weight (its direction under weight norm) under any of the releases' names."""
+    for suffix in ("weight_v", "parametrizations.weight.original1", "weight"):
         if f"{prefix}.{suffix}" in state:
             return state[f"{prefix}.{suffix}"]
     raise ValueError(f"no weights for {prefix}")
 
 
-def _infer_config(state: dict[str, torch.Tensor]) -> EncodecConfig:
+def _infer_config(state: dict[str, torch.Tensor], group_norm: bool) -> EncodecConfig:
     def layer_indices(stack: str, pattern: str) -> list[int]:
         found = {int(m.group(1)) for k in state if (m := re.match(rf"{stack}\.model\.(\d+)\.{pattern}", k))}
         return sorted(found)
@@ -122,7 +243,11 @@ def _infer_config(state: dict[str, torch.Tensor]) -> EncodecConfig:
     ratios = tuple(w.shape[-1] // 2 for w in reversed(strided))
     hop = math.prod(ratios)
     bits = math.log2(embed.shape[0])
+    frame_rate = RELEASE_48K_FRAME_RATE if group_norm else RELEASE_FRAME_RATE
+    release = (dict(norm="time_group_norm", causal=False, normalize=True, segment_seconds=1.0)
+               if group_norm else {})
     return EncodecConfig(
+        **release,
         channels=first.shape[1],
         n_filters=first.shape[0],
         dimension=embed.shape[1],
@@ -135,9 +260,9 @@ def _infer_config(state: dict[str, torch.Tensor]) -> EncodecConfig:
         encoder_last_kernel_size=last.shape[-1],
         decoder_last_kernel_size=_weight(state, f"decoder.model.{decoder_convs[-1]}.conv.conv").shape[-1],
         lstm_layers=len([k for k in state if re.fullmatch(r"encoder\.model\.\d+\.lstm\.weight_ih_l\d+", k)]),
-        sample_rate=RELEASE_FRAME_RATE * hop,
+        sample_rate=frame_rate * hop,
         codebook_size=embed.shape[0],
-        target_bandwidths=tuple(n * bits * RELEASE_FRAME_RATE / 1000 for n in _bandwidth_steps(n_q)),
+        target_bandwidths=tuple(n * bits * frame_rate / 1000 for n in _bandwidth_steps(n_q)),
     )
 
 

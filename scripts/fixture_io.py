@@ -44,3 +44,8 @@ def save_torch(path: Path, obj: object) -> None:
     import torch
 
     _write_atomically(path, lambda handle: torch.save(obj, handle))
+
+
+def save_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically (a compressed-audio file made by a reference package)."""
+    _write_atomically(path, lambda handle: handle.write(data))
