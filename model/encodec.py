@@ -54,6 +54,8 @@ from model.training.recipes import TINY_RUN, FamilyRecipes, TrainingPreset
 RELEASE_FRAME_RATE = 75  # frames per second of the 24 kHz release
 RELEASE_48K_FRAME_RATE = 150  # frames per second of the 48 kHz release
 SEGMENT_SIDE_INFO = ("scales", "segment_frames")
+# What the 48 kHz release sets beyond the 24 kHz one's structure (besides its rate and bandwidths).
+RELEASE_48K_SETTINGS = dict(channels=2, causal=False, norm="time_group_norm", normalize=True, segment_seconds=1.0)
 _RENAMES = (
     (re.compile(r"\.conv\.conv\."), ".conv."),
     (re.compile(r"\.convtr\.convtr\."), ".convtr."),
@@ -244,8 +246,7 @@ def _infer_config(state: dict[str, torch.Tensor], group_norm: bool) -> EncodecCo
     hop = math.prod(ratios)
     bits = math.log2(embed.shape[0])
     frame_rate = RELEASE_48K_FRAME_RATE if group_norm else RELEASE_FRAME_RATE
-    release = (dict(norm="time_group_norm", causal=False, normalize=True, segment_seconds=1.0)
-               if group_norm else {})
+    release = {k: v for k, v in RELEASE_48K_SETTINGS.items() if k != "channels"} if group_norm else {}
     return EncodecConfig(
         **release,
         channels=first.shape[1],

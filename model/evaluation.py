@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from model.codec import Codec
+from model.codec import Codec, EncodedAudio
 from model.metrics import bitrate_efficiency, codebook_entropy, si_sdr, spectral_distances
 
 
@@ -38,16 +38,21 @@ class Evaluation:
 def evaluate(
     codec: Codec,
     reference: torch.Tensor,
-    codes: torch.Tensor,
+    codes: torch.Tensor | EncodedAudio,
     counts: list[int] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Evaluation:
-    """Metrics of ``decode(codes[:, :n])`` against ``reference [B, 1, T]`` for each n."""
+    """Metrics of ``decode(codes[:, :n])`` against ``reference [B, C, T]`` for each n (every
+    channel of a jointly coded stereo codec measured as a signal of its own)."""
+    encoded = codes if isinstance(codes, EncodedAudio) else EncodedAudio(codes)
+    codes = encoded.codes
     counts = counts or list(range(1, codes.shape[1] + 1))
     rows = []
     length = reference.shape[-1]
+    reference = reference.reshape(-1, 1, length)
     for i, n in enumerate(counts):
-        decoded = codec.decode(codes[:, :n])[..., :length]
+        decoded = codec.decode(encoded.first(n))[..., :length]
+        decoded = decoded.reshape(-1, 1, decoded.shape[-1])
         if decoded.shape[-1] < length:
             decoded = torch.nn.functional.pad(decoded, (0, length - decoded.shape[-1]))
         mel, stft = spectral_distances(reference, decoded, codec.sample_rate)
