@@ -122,6 +122,10 @@ class Encodec(SeanetCodec):
         stride = max(1, int((1 - c.segment_overlap) * segment))
         return list(range(0, length, stride)), segment, stride
 
+    def encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
+        """Codes only (a segmented network's scales are dropped: :meth:`encode_with_side` keeps them)."""
+        return self.encode_with_side(wave)[0] if self.config.segmented else super().encode_codes(wave)
+
     def encode_with_side(self, wave: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """``[B, C, T]`` -> codes ``[B, N, F]`` and the segments' scales and frame counts."""
         starts, segment, _ = self.segment_starts(wave.shape[-1])

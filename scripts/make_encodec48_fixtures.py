@@ -26,6 +26,9 @@ Design decisions (shared ones as in make_encodec_fixtures.py, whose helpers this
     free of near-ties on the fixture input's, as for the 24 kHz fixture.
   * Input: 52320 samples (1.09 s), 16-bit values so it is stored exactly as int16: segments
     [0, 48000) and [47520, 52320), the second one short (15 frames), 480 samples of overlap.
+  * Language model: the `.ecdc` option `use_lm` codes with a transformer's probabilities; the
+    fixture's is a seeded one layer of width 8 over 2 codebooks (the file at 3 kbps), stored
+    in the layout of `encodec_lm_48khz-7add9fc3.th`.
   * Length probes: frames per segment and decoded lengths for silent inputs around the
     segment boundaries (three and four segments, a last segment of one frame), so the
     segment arithmetic is checked where the input is too long to store.
@@ -43,6 +46,7 @@ import numpy as np
 try:
     import torch
     from encodec import EncodecModel
+    from encodec.model import LMModel
     from encodec.modules import SEANetDecoder, SEANetEncoder
     from encodec.quantization import ResidualVectorQuantizer
     ecdc = importlib.import_module("encodec.compress")  # the package re-exports a function by that name
@@ -50,7 +54,7 @@ except ImportError as error:  # pragma: no cover - guidance for the wrong interp
     sys.exit(f"{error}: run this with the reference environment's python (scripts/make_reference_env.sh builds it)")
 
 import make_encodec_fixtures as fixtures24
-from fixture_io import save_bytes
+from fixture_io import save_bytes, save_torch
 from fixture_signals import chirps_with_noise
 
 OUT_DIR = fixtures24.OUT_DIR
@@ -67,6 +71,9 @@ CALIBRATION_SECONDS = 2.0
 CODEBOOK_SPREAD = 8.0  # codewords drawn at eight times the residual's spread: no near-ties in 16 levels
 PARTIAL_BANDWIDTH = 6.0  # 4 codebooks
 ECDC_24K_BANDWIDTH = 6.0  # 8 codebooks: the 24 kHz fixture records that decoding
+LM_BANDWIDTH = 3.0  # 2 codebooks: a language model over 2 codebooks stays small
+LM_CODEBOOKS = 2
+LM_DIM = 8  # the release: 200, 5 layers, 16 codebooks
 PROBE_LENGTHS = (47_520 + 100, 47_520 + 300, 95_040 + 2, 95_040 + 160, 95_040 + 161, 142_560 + 479, 142_560 + 481)
 
 
@@ -170,6 +177,28 @@ def write_ecdc(model: "EncodecModel", audio: torch.Tensor, recorded: np.ndarray,
 
 
 @torch.no_grad()
+def write_lm_ecdc(model: "EncodecModel", audio: torch.Tensor, generator: torch.Generator) -> None:
+    """An .ecdc coded with a tiny language model (its weights stored too), at 3 kbps: the
+    package's `decompress` of it must equal its decode of the 3 kbps codes."""
+    torch.manual_seed(SEED + 4)
+    lm = LMModel(n_q=LM_CODEBOOKS, card=CODEBOOK_SIZE, dim=LM_DIM, num_layers=1,
+                 past_context=int(3.5 * model.frame_rate)).eval()
+    for param in lm.parameters():
+        param.copy_(torch.randn(param.shape, generator=generator) * (0.5 if param.dim() > 1 else 0.1))
+    model.set_target_bandwidth(LM_BANDWIDTH)
+    model.get_lm_model = lambda: lm  # the package fetches the release's LM: use this one
+    data = ecdc.compress(model, audio[0], use_lm=True)
+    ecdc.MODELS[model.name] = lambda: model
+    decoded, _ = ecdc.decompress(data)
+    expected = model.decode(model.encode(audio))[0, :, : audio.shape[-1]]
+    model.set_target_bandwidth(BANDWIDTHS[-1])
+    if not torch.equal(decoded, expected):
+        raise RuntimeError("the language-model .ecdc does not decompress to the package's decoding")
+    save_torch(OUT_DIR / f"{NAME}_lm.th", lm.state_dict())
+    save_bytes(OUT_DIR / f"{NAME}_lm.ecdc", data)
+
+
+@torch.no_grad()
 def write_24k_ecdc() -> None:
     """An .ecdc of the 24 kHz fixture's input with the 24 kHz fixture model, at 6 kbps."""
     model = fixtures24.build_model()
@@ -194,6 +223,7 @@ def main() -> None:
         raise RuntimeError("codes at a lower bandwidth are not a prefix of the full codes")
     state = fixtures24.save_fixtures(model, NAME, audio, arrays, build_model, record_outputs)
     write_ecdc(model, audio, arrays["decoded"], OUT_DIR / f"{NAME}.ecdc")
+    write_lm_ecdc(model, audio, generator)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*weight_norm.*")
         write_24k_ecdc()

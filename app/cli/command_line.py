@@ -63,8 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dec = sub.add_parser("decode", help="decompress a .rvq file",
                          description="Decode a .rvq file to audio at its original rate, length and level. "
-                                     "An .ecdc file of Meta's encodec package (without its language model) "
-                                     "decodes too, with the release's checkpoint as --model, at the model's rate.")
+                                     "An .ecdc file of Meta's encodec package decodes too, with the release's "
+                                     "checkpoint as --model, at the model's rate (files coded with its language "
+                                     "model need encodec_lm_*.th beside the checkpoint or in torch hub's folder).")
     dec.add_argument("input", help=".rvq file (or .ecdc)")
     dec.add_argument("-o", "--output", required=True, help="output audio file (.wav or .flac)")
     _model_arg(dec)

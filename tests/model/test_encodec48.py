@@ -6,6 +6,7 @@ scales and decoding of a stereo input spanning two segments, segment-length prob
 .ecdc files written by the package.
 """
 import json
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -26,6 +27,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "encodec"
 CHECKPOINT = FIXTURES / "encodec48k.th"
 ECDC = FIXTURES / "encodec48k.ecdc"
 ECDC_24K = FIXTURES / "encodec24k_8codebooks.ecdc"
+ECDC_LM = FIXTURES / "encodec48k_lm.ecdc"
 
 
 @pytest.fixture(scope="module")
@@ -184,19 +186,40 @@ def test_cli_decodes_24k_and_48k_ecdc_files(tmp_path, reference, capsys):
     assert rate24 == 24000 and np.abs(out24 - expected24[: len(out24)]).max() < 1e-4 and len(out24) == 9483
 
 
-def test_ecdc_with_the_wrong_model_or_the_language_model_is_refused(tmp_path, codec, capsys):
+def test_ecdc_with_the_wrong_model_or_without_its_language_model_is_refused(tmp_path, codec, monkeypatch, capsys):
     with pytest.raises(EcdcFormatError, match="encodec_24khz"):
         read_ecdc(ECDC_24K, codec)
-    data = ECDC.read_bytes()
-    size = struct.unpack_from("!I", data, 5)[0]
-    meta = json.loads(data[9 : 9 + size])
-    text = json.dumps({**meta, "lm": True}).encode()
-    (tmp_path / "lm.ecdc").write_bytes(data[:5] + struct.pack("!I", len(text)) + text + data[9 + size :])
-    assert main(["decode", str(tmp_path / "lm.ecdc"), "-o", str(tmp_path / "x.wav"), "--model", str(CHECKPOINT)]) == 2
-    assert "language model" in capsys.readouterr().err
-    (tmp_path / "short.ecdc").write_bytes(data[:-10])
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # no language model anywhere
+    assert main(["decode", str(ECDC_LM), "-o", str(tmp_path / "x.wav"), "--model", str(CHECKPOINT)]) == 2
+    assert "encodec_lm_48khz-7add9fc3.th are needed" in capsys.readouterr().err
+    (tmp_path / "short.ecdc").write_bytes(ECDC.read_bytes()[:-10])
     with pytest.raises(EcdcFormatError, match="truncated"):
         read_ecdc(tmp_path / "short.ecdc", codec)
+
+
+@pytest.fixture
+def release_folder(tmp_path) -> Path:
+    """The model and its language model side by side, under the names the package gives them."""
+    shutil.copy(CHECKPOINT, tmp_path / "encodec_48khz-7e698e3e.th")
+    shutil.copy(FIXTURES / "encodec48k_lm.th", tmp_path / "encodec_lm_48khz-7add9fc3.th")
+    return tmp_path
+
+
+def test_ecdc_coded_with_the_language_model_decodes_its_codes(release_folder, reference):
+    codec = load_codec(release_folder / "encodec_48khz-7e698e3e.th")
+    encoded, length = read_ecdc(ECDC_LM, codec)
+    assert length == 52320
+    assert torch.equal(encoded.codes, torch.from_numpy(reference["codes"][:, :2]).long())
+    assert np.array_equal(encoded.side["scales"].numpy(), reference["scales"])
+
+
+def test_cli_decodes_a_language_model_ecdc_as_its_codes_decode(release_folder, stereo):
+    model = release_folder / "encodec_48khz-7e698e3e.th"
+    assert main(["decode", str(ECDC_LM), "-o", str(release_folder / "out.wav"), "--model", str(model)]) == 0
+    out, rate = sf.read(release_folder / "out.wav", dtype="float32", always_2d=True)
+    codec = load_codec(model)
+    expected = codec.decode(codec.encode_audio(stereo, n_codebooks=2))[0, :, : stereo.shape[-1]]
+    assert rate == 48000 and np.abs(out.T - expected.numpy()).max() < 1e-6
 
 
 def test_strict_loading_names_a_missing_group_norm_tensor(tmp_path):
