@@ -48,6 +48,7 @@ from typing import Any
 
 import torch
 
+from model.quantize import QuantizerOutput
 from model.seanet import EMA_LOSS_WEIGHTS, EMA_PAPER_RUN, SeanetCodec, SeanetCodecConfig
 from model.training.recipes import TINY_RUN, FamilyRecipes, TrainingPreset
 
@@ -162,10 +163,11 @@ class Encodec(SeanetCodec):
         return linear_overlap_add(pieces, stride) if len(pieces) > 1 else pieces[0]
 
     def forward(self, wave: torch.Tensor, n_codebooks: int | None = None,
-                denoise: bool | torch.Tensor | None = None):
+                denoise: bool | torch.Tensor | None = None) -> tuple[torch.Tensor, QuantizerOutput]:
+        """The training pass; refused for segmented models (the trainer knows no side information)."""
         if self.config.segmented or wave.shape[1] != self.config.channels:
-            raise ValueError("training covers mono, unsegmented EnCodec models only "
-                             "(not the 48 kHz release's stereo segments)")
+            raise ValueError(f"training covers unsegmented EnCodec models on [batch, {self.config.channels}, "
+                             "samples] audio (not the 48 kHz release's normalised segments)")
         return super().forward(wave, n_codebooks, denoise)
 
 
