@@ -41,8 +41,9 @@ class CodecNetwork(Protocol):
     """What a family's network provides to the generic codec wrapper.
 
     Optional: ``channels`` (default 1); and, for a codec whose codes need side information,
-    ``side_info`` (its names) with ``encode_with_side(wave) -> (codes, side)`` and
-    ``decode_with_side(codes, side) -> wave``, both on whole signals.
+    ``side_info`` (its names) with ``encode_with_side(blocks, length) -> (codes, side)`` (the
+    signal as consecutive blocks) and ``decode_with_side(codes, side) -> pieces of the wave``,
+    so the network can bound its memory however long the signal (EnCodec 48 kHz: by segments).
     """
 
     sample_rate: int
@@ -234,13 +235,30 @@ class Codec:
         if not self.side_info:
             return EncodedAudio(self.encode(wave, n_codebooks, chunk_seconds, progress))
         wave = self._check_wave(wave)
-        n = self.n_codebooks if n_codebooks is None else self._check_n(n_codebooks)
+        return self.encode_audio_blocks([wave], wave.shape[-1], n_codebooks, progress)
 
-        def run(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def encode_audio_blocks(
+        self,
+        blocks: Iterable[torch.Tensor],
+        length: int,
+        n_codebooks: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> EncodedAudio:
+        """:meth:`encode_audio` of a signal given as consecutive blocks ``[B, channels, k]``
+        (:meth:`encode_blocks` with the side information)."""
+        if not self.side_info:
             with torch.inference_mode():
-                return self.network.encode_with_side(x.to(self.device))
-
-        codes, side = self._whole(run, wave, progress)
+                return EncodedAudio(torch.cat(list(self.encode_blocks(blocks, length, n_codebooks,
+                                                                        progress=progress)), dim=-1))
+        if length < 1:
+            raise ValueError("audio is empty")
+        n = self.n_codebooks if n_codebooks is None else self._check_n(n_codebooks)
+        if progress is not None:
+            progress(0, 1)
+        with torch.inference_mode():
+            codes, side = self.network.encode_with_side((b.float().to(self.device) for b in blocks), length)
+        if progress is not None:
+            progress(1, 1)
         return EncodedAudio(codes[:, :n].cpu(), {k: v.cpu() for k, v in side.items()})
 
     def encode_blocks(
@@ -299,8 +317,7 @@ class Codec:
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.codebook_size):
             raise ValueError(f"code indices must lie in 0..{self.codebook_size - 1}")
         if self.side_info:
-            side = self._check_side(encoded)
-            pieces = iter([self._whole(lambda c: self._decode_with_side(c, side), codes, progress)])
+            pieces = self._decode_with_side(codes, self._check_side(encoded), progress)
         elif self.decoder_context is None:
             pieces = iter([self._whole(self._decode_codes, codes, progress)])
         else:
@@ -316,10 +333,22 @@ class Codec:
         with torch.inference_mode():
             return self.network.decode_codes(codes.to(self.device, torch.long))
 
-    def _decode_with_side(self, codes: torch.Tensor, side: dict[str, torch.Tensor]) -> torch.Tensor:
-        with torch.inference_mode():
-            return self.network.decode_with_side(codes.to(self.device, torch.long),
-                                                 {k: v.to(self.device) for k, v in side.items()})
+    def _decode_with_side(self, codes: torch.Tensor, side: dict[str, torch.Tensor],
+                          progress: ProgressFn | None) -> Iterator[torch.Tensor]:
+        """The network's pieces, each computed in inference mode (a generator runs outside the
+        block that created it)."""
+        pieces = self.network.decode_with_side(codes.to(self.device, torch.long),
+                                               {k: v.to(self.device) for k, v in side.items()})
+        if progress is not None:
+            progress(0, 1)
+        while True:
+            with torch.inference_mode():
+                piece = next(pieces, None)
+            if piece is None:
+                break
+            yield piece
+        if progress is not None:
+            progress(1, 1)
 
     def _check_side(self, encoded: EncodedAudio) -> dict[str, torch.Tensor]:
         """The side information of ``encoded``, refused (ValueError) unless it is all there."""

@@ -8,8 +8,8 @@ any even channel count as consecutive pairs. Other channel counts are refused. E
 runs at the codec's sample rate and is resampled back to the original rate on output.
 
 Side information (``codec.side_info``, e.g. per-segment scales) is kept with the codes in
-:class:`EncodedClip` and the ``.rvq`` file. Such a codec runs on the whole signal (its
-network bounds its own memory, segment by segment), so its input is gathered first. Like the reference ``compress``, the input
+:class:`EncodedClip` and the ``.rvq`` file. Such a codec takes the blocks as they come and
+bounds its memory itself (EnCodec 48 kHz: a segment at a time, in and out). Like the reference ``compress``, the input
 can be normalised to a fixed loudness before encoding (codecs are trained on normalised
 audio); the original loudness is stored so decoding restores the level. Loudness is
 BS.1770's for any channel count (``model.loudness``). A file louder than the format's
@@ -225,11 +225,10 @@ def encode_source(
     progress: ProgressFn | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Codes ``[items, n, frames]`` of a scanned file and the codec's side information, encoded
-    as it is read; only the codes (of ``code_dtype``) are held -- except for a codec with side
-    information, which is given the whole signal."""
+    as it is read; only the codes (of ``code_dtype``) are held."""
     blocks = source_blocks(codec, source, scan)
     if codec.side_info:
-        encoded = codec.encode_audio(torch.cat(list(blocks), dim=-1), n_codebooks, progress)
+        encoded = codec.encode_audio_blocks(blocks, scan.model_length, n_codebooks, progress)
         return (encoded.codes.numpy().astype(code_dtype(codec.codebook_size)),
                 {name: value.numpy() for name, value in encoded.side.items()})
     pieces = codec.encode_blocks(blocks, scan.model_length, n_codebooks, progress=progress)

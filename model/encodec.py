@@ -31,9 +31,11 @@ the segments' frames concatenated in order; decoding overlap-adds the decoded se
 the release's linear (triangular) cross-fade. The scales and the frame counts of the
 segments are the codec's side information (``side_info``: ``scales`` float32 ``[B, S]``,
 ``segment_frames`` int64 ``[B, S]``), which :class:`~model.codec.EncodedAudio` and ``.rvq``
-files carry with the codes. Only one segment's activations are alive at a time, so memory
-beyond the signal and its codes is bounded by one segment (1 s), whatever the duration; a
-time group norm normalises over a whole segment, so a segment is never cut further.
+files carry with the codes. Memory is bounded by one segment (1 s) plus the codes, whatever
+the duration: encoding takes the signal as blocks and holds only the segment at hand,
+decoding hands out the overlap-added waveform piece by piece as soon as no later segment
+reaches it. A time group norm normalises over a whole segment, so a segment is never cut
+further (the generic chunked engine does not apply).
 
 Bandwidths: each codebook costs ``log2(codebook_size) * frame_rate`` bit/s, 0.75 kbps for
 the release, so 1.5 / 3 / 6 / 12 / 24 kbps are 2 / 4 / 8 / 16 / 32 codebooks -- the slider's
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,18 +128,33 @@ class Encodec(SeanetCodec):
 
     def encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
         """Codes only (a segmented network's scales are dropped: :meth:`encode_with_side` keeps them)."""
-        return self.encode_with_side(wave)[0] if self.config.segmented else super().encode_codes(wave)
+        if self.config.segmented:
+            return self.encode_with_side([wave], wave.shape[-1])[0]
+        return super().encode_codes(wave)
 
-    def encode_with_side(self, wave: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """``[B, C, T]`` -> codes ``[B, N, F]`` and the segments' scales and frame counts."""
-        starts, segment, _ = self.segment_starts(wave.shape[-1])
+    def encode_with_side(self, blocks: Iterable[torch.Tensor], length: int
+                         ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """A ``length``-sample signal given as consecutive blocks ``[B, C, k]`` -> codes ``[B, N, F]``
+        and the segments' scales and frame counts. Only the samples of the segment at hand (and
+        the rest of the block that completed it) are held."""
+        starts, segment, _ = self.segment_starts(length)
+        blocks = iter(blocks)
+        held, held_from = None, 0  # samples [held_from, held_from + held.shape[-1]) of the signal
         codes, scales = [], []
         for start in starts:
-            x = wave[..., start : start + segment]
+            end = min(start + segment, length)
+            while held is None or held_from + held.shape[-1] < end:
+                block = next(blocks, None)
+                if block is None:
+                    raise ValueError(f"the audio ends before its stated length of {length} samples")
+                held = block if held is None else torch.cat([held, block], dim=-1)
+            x = held[..., start - held_from : end - held_from]
             scale = self._scale(x)
             codes.append(self.quantizer(self.encoder(x / scale[:, None, None])).codes)
             scales.append(scale)
-        frames = torch.tensor([c.shape[-1] for c in codes], device=wave.device).repeat(wave.shape[0], 1)
+            following = start + (starts[1] - starts[0] if len(starts) > 1 else segment)
+            held, held_from = held[..., following - held_from :], following
+        frames = torch.tensor([c.shape[-1] for c in codes], device=codes[0].device).repeat(codes[0].shape[0], 1)
         return torch.cat(codes, dim=-1), {"scales": torch.stack(scales, dim=1), "segment_frames": frames}
 
     def _scale(self, x: torch.Tensor) -> torch.Tensor:
@@ -145,8 +163,9 @@ class Encodec(SeanetCodec):
             return x.new_ones(x.shape[0])
         return 1e-8 + x.mean(dim=1).pow(2).mean(dim=-1).sqrt()
 
-    def decode_with_side(self, codes: torch.Tensor, side: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Codes and side information -> ``[B, C, T']``: the decoded segments, overlap-added."""
+    def decode_with_side(self, codes: torch.Tensor, side: dict[str, torch.Tensor]) -> Iterator[torch.Tensor]:
+        """Codes and side information -> consecutive pieces of the waveform ``[B, C, k]``: the
+        decoded segments, overlap-added, each piece handed out once no later segment reaches it."""
         scales, frames = side["scales"], side["segment_frames"]
         if scales.shape != frames.shape or scales.dim() != 2:
             raise ValueError(f"scales {tuple(scales.shape)} and segment_frames {tuple(frames.shape)} "
@@ -157,10 +176,9 @@ class Encodec(SeanetCodec):
         _, _, stride = self.segment_starts(0)
         if self.config.segment_seconds is None and len(counts) != 1:
             raise ValueError(f"an unsegmented codec decodes one segment, got {len(counts)}")
-        pieces = []
-        for index, part in enumerate(torch.split(codes, counts, dim=-1)):
-            pieces.append(self.decoder(self.quantizer.decode(part)) * scales[:, index, None, None])
-        return linear_overlap_add(pieces, stride) if len(pieces) > 1 else pieces[0]
+        pieces = (self.decoder(self.quantizer.decode(part)) * scales[:, index, None, None]
+                  for index, part in enumerate(torch.split(codes, counts, dim=-1)))
+        return linear_overlap_add(pieces, stride) if self.config.segment_seconds is not None else pieces
 
     def forward(self, wave: torch.Tensor, n_codebooks: int | None = None,
                 denoise: bool | torch.Tensor | None = None) -> tuple[torch.Tensor, QuantizerOutput]:
@@ -171,28 +189,40 @@ class Encodec(SeanetCodec):
         return super().forward(wave, n_codebooks, denoise)
 
 
-def linear_overlap_add(pieces: list[torch.Tensor], stride: int) -> torch.Tensor:
-    """Segments ``[B, C, L_k]`` starting every ``stride`` samples, cross-faded linearly.
+def linear_overlap_add(pieces: Iterable[torch.Tensor], stride: int) -> Iterator[torch.Tensor]:
+    """Segments ``[B, C, L_k]`` starting every ``stride`` samples, cross-faded linearly, handed
+    out piece by piece: the samples before the next segment's start are final once a segment is
+    added, so only one segment's span is pending at a time.
 
     Each segment is weighted by a triangle peaking at its middle (sampled as the release's
     ``_linear_overlap_add``: ``0.5 - |t - 0.5|`` on the interior points of ``L_0 + 2`` equally
     spaced ones), and the sum is divided by the summed weights: where one segment covers a
-    sample its value passes unchanged, where two do the weights fade one into the other.
+    sample its value passes unchanged, where two do the weights fade one into the other. The
+    sums are made in the release's order, so the result is the same to the last bit. (The
+    release takes the last segment's end as the total length and fails when an earlier segment
+    decodes past it -- a last segment inside the previous one's overlap; the output here ends
+    where the furthest segment ends, the same wherever the release works.)
     """
-    first = pieces[0]
-    t = torch.linspace(0, 1, first.shape[-1] + 2, device=first.device, dtype=first.dtype)[1:-1]
-    weight = 0.5 - (t - 0.5).abs()
-    # The release takes the last segment's end as the total, and fails when an earlier segment
-    # decodes past it (a last segment inside the previous one's overlap); the furthest end is
-    # the same wherever the release works.
-    total = max(index * stride + piece.shape[-1] for index, piece in enumerate(pieces))
-    out = first.new_zeros(*first.shape[:-1], total)
-    weights = first.new_zeros(total)
+    weight = out = weights = None
+    done = 0  # samples handed out; ``out`` and ``weights`` hold those from there on
     for index, piece in enumerate(pieces):
-        start, length = index * stride, piece.shape[-1]
+        if weight is None:
+            t = torch.linspace(0, 1, piece.shape[-1] + 2, device=piece.device, dtype=piece.dtype)[1:-1]
+            weight = 0.5 - (t - 0.5).abs()
+            out, weights = piece.new_zeros(*piece.shape[:-1], 0), piece.new_zeros(0)
+        start, length = index * stride - done, piece.shape[-1]
+        grow = start + length - out.shape[-1]
+        if grow > 0:
+            out = torch.cat([out, out.new_zeros(*out.shape[:-1], grow)], dim=-1)
+            weights = torch.cat([weights, weights.new_zeros(grow)])
         out[..., start : start + length] += weight[:length] * piece
         weights[start : start + length] += weight[:length]
-    return out / weights
+        final = max(0, min(start + stride, out.shape[-1]))
+        if final:
+            yield out[..., :final] / weights[:final]
+            out, weights, done = out[..., final:], weights[final:], done + final
+    if out is not None and out.shape[-1]:
+        yield out / weights
 
 
 def parse_official(obj: Any) -> tuple[dict, dict[str, torch.Tensor]] | None:

@@ -77,6 +77,15 @@ def test_decoded_audio_overlap_adds_segments_as_the_reference(codec, encoded, re
     assert np.abs(decoded.numpy() - reference["decoded"]).max() < 1e-4
 
 
+def test_blocks_in_and_pieces_out_equal_the_whole_signal(codec, stereo, encoded):
+    blocks = torch.split(stereo, 7001, dim=-1)
+    streamed = codec.encode_audio_blocks(blocks, stereo.shape[-1])
+    assert torch.equal(streamed.codes, encoded.codes) and torch.equal(streamed.side["scales"], encoded.side["scales"])
+    pieces = list(codec.decode_blocks(encoded))
+    assert len(pieces) == 2 and pieces[0].shape[-1] == 47520  # the first segment's part before the second's
+    assert torch.equal(torch.cat(pieces, dim=-1), codec.decode(encoded))
+
+
 def test_segment_layout_and_decoded_length_match_the_reference_probes(codec, reference):
     for length, frames, decoded_length in zip(reference["length_probe_input"],
                                               reference["length_probe_segment_frames"],
