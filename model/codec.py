@@ -5,6 +5,16 @@ A :class:`Codec` wraps a family's network (an ``nn.Module`` implementing
 codebook geometry, a name, a weights digest, and exact chunked ``encode`` / ``decode`` in
 inference mode. app/ and ui/ only ever see this class, so adding a family never touches them.
 
+Stereo and side information: :attr:`Codec.channels` is the number of audio channels the
+network codes jointly (1 unless the network says otherwise), so ``encode`` takes
+``[B, channels, T]``. Some codecs need more than the codes to decode them -- per-segment
+scales of a normalising codec, for instance. Such a network names that side information
+(``side_info``) and implements ``encode_with_side`` / ``decode_with_side``;
+:meth:`Codec.encode_audio` returns the codes with it as an :class:`EncodedAudio`, which
+:meth:`Codec.decode` accepts in place of bare codes (and ``.rvq`` files store). ``encode``
+still returns the bare codes for every codec; decoding bare codes of a codec with side
+information is refused with a clear message rather than decoded at a wrong level.
+
 A network whose receptive field is unbounded (recurrent layers, e.g. EnCodec's LSTMs)
 reports no context; it is then given the whole signal (or the whole code sequence) at
 once and bounds its memory itself. :attr:`Codec.chunkable` tells callers whether decoding
@@ -24,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import torch
@@ -36,7 +47,13 @@ ProgressFn = Callable[[int, int], None]
 
 
 class CodecNetwork(Protocol):
-    """What a family's network provides to the generic codec wrapper."""
+    """What a family's network provides to the generic codec wrapper.
+
+    Optional: ``channels`` (default 1); and, for a codec whose codes need side information,
+    ``side_info`` (its names) with ``encode_with_side(blocks, length) -> (codes, side)`` (the
+    signal as consecutive blocks) and ``decode_with_side(codes, side) -> pieces of the wave``,
+    so the network can bound its memory however long the signal (EnCodec 48 kHz: by segments).
+    """
 
     sample_rate: int
     hop_length: int
@@ -67,6 +84,23 @@ class CodecNetwork(Protocol):
 
     def describe(self) -> dict:
         """Architecture summary (family-specific keys) for ``info`` and model cards."""
+
+
+@dataclass(frozen=True)
+class EncodedAudio:
+    """Codes ``[B, N, F]`` and the side information their codec needs to decode them.
+
+    ``side`` maps each name of :attr:`Codec.side_info` to a tensor whose first dimension is
+    the batch; it is empty for codecs whose codes are all they need. Dropping codebooks
+    (:meth:`first`) keeps the side information: it does not depend on the codebook count.
+    """
+
+    codes: torch.Tensor
+    side: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def first(self, n: int) -> "EncodedAudio":
+        """The first ``n`` codebooks, with the same side information."""
+        return EncodedAudio(self.codes[:, :n], self.side)
 
 
 class Codec:
@@ -116,6 +150,16 @@ class Codec:
         return int(self.network.codebook_size)
 
     @property
+    def channels(self) -> int:
+        """Audio channels coded jointly: ``encode`` takes ``[B, channels, T]``."""
+        return int(getattr(self.network, "channels", 1))
+
+    @property
+    def side_info(self) -> tuple[str, ...]:
+        """Names of the side information decoding needs besides the codes (see :class:`EncodedAudio`)."""
+        return tuple(getattr(self.network, "side_info", ()))
+
+    @property
     def chunkable(self) -> bool:
         """Whether chunks of the signal (and of the codes) can be computed independently."""
         return self.encoder_context is not None and self.decoder_context is not None
@@ -163,6 +207,7 @@ class Codec:
         return {
             "name": self.name,
             "family": self.family,
+            "channels": self.channels,
             "sample_rate": self.sample_rate,
             "hop_length": self.hop_length,
             "n_codebooks": self.n_codebooks,
@@ -183,16 +228,57 @@ class Codec:
         progress: ProgressFn | None = None,
         workers: int | None = None,
     ) -> torch.Tensor:
-        """``float32 [B, 1, T]`` at ``sample_rate`` -> ``int64 [B, n, ceil(T / hop)]``.
+        """``float32 [B, channels, T]`` at ``sample_rate`` -> ``int64 [B, n, F]``, ``F = ceil(T / hop)``
+        (a segmenting codec: its segments' frames, in order).
 
         ``chunk_seconds`` bounds the memory in flight for chunkable codecs; others run whole.
         ``workers`` chunks are computed concurrently (default: the caller's torch thread
-        count on CPU, one on other devices); the codes do not depend on it.
+        count on CPU, one on other devices); the codes do not depend on it. Side information
+        is not returned: :meth:`encode_audio` keeps it.
         """
+        if self.side_info:
+            return self.encode_audio(wave, n_codebooks, progress).codes
         wave = self._check_wave(wave)
         pieces = self.encode_blocks([wave], wave.shape[-1], n_codebooks, chunk_seconds, progress, workers)
         with torch.inference_mode():
             return torch.cat(list(pieces), dim=-1)
+
+    def encode_audio(
+        self,
+        wave: torch.Tensor,
+        n_codebooks: int | None = None,
+        progress: ProgressFn | None = None,
+        chunk_seconds: float = 20.0,
+    ) -> EncodedAudio:
+        """:meth:`encode` with the side information decoding needs: what :meth:`decode` takes."""
+        if not self.side_info:
+            return EncodedAudio(self.encode(wave, n_codebooks, chunk_seconds, progress))
+        wave = self._check_wave(wave)
+        return self.encode_audio_blocks([wave], wave.shape[-1], n_codebooks, progress)
+
+    def encode_audio_blocks(
+        self,
+        blocks: Iterable[torch.Tensor],
+        length: int,
+        n_codebooks: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> EncodedAudio:
+        """:meth:`encode_audio` of a signal given as consecutive blocks ``[B, channels, k]``
+        (:meth:`encode_blocks` with the side information)."""
+        if not self.side_info:
+            with torch.inference_mode():
+                return EncodedAudio(torch.cat(list(self.encode_blocks(blocks, length, n_codebooks,
+                                                                        progress=progress)), dim=-1))
+        if length < 1:
+            raise ValueError("audio is empty")
+        n = self.n_codebooks if n_codebooks is None else self._check_n(n_codebooks)
+        if progress is not None:
+            progress(0, 1)
+        with torch.inference_mode():
+            codes, side = self.network.encode_with_side((b.float().to(self.device) for b in blocks), length)
+        if progress is not None:
+            progress(1, 1)
+        return EncodedAudio(codes[:, :n].cpu(), {k: v.cpu() for k, v in side.items()})
 
     def encode_blocks(
         self,
@@ -204,7 +290,7 @@ class Codec:
         workers: int | None = None,
     ) -> Iterator[torch.Tensor]:
         """:meth:`encode` of a signal of ``length`` samples given as consecutive float32
-        ``blocks [B, 1, k]``, yielding the codes chunk by chunk: a chunkable codec holds only
+        ``blocks [B, channels, k]``, yielding the codes chunk by chunk: a chunkable codec holds only
         the chunks in flight, however long the signal (others gather it and run whole).
         """
         if length < 1:
@@ -220,13 +306,14 @@ class Codec:
 
     def decode(
         self,
-        codes: torch.Tensor,
+        codes: torch.Tensor | EncodedAudio,
         chunk_seconds: float = 10.0,
         progress: ProgressFn | None = None,
         workers: int | None = None,
         first_frame: int = 0,
     ) -> torch.Tensor:
-        """``int64 [B, n, F]`` with ``1 <= n <= n_codebooks`` -> ``float32 [B, 1, T']``.
+        """``int64 [B, n, F]`` with ``1 <= n <= n_codebooks`` (or the :class:`EncodedAudio`
+        :meth:`encode_audio` made) -> ``float32 [B, channels, T']``.
 
         ``chunk_seconds`` and ``workers`` as for :meth:`encode`. ``first_frame``: where the codes
         start in their signal, for excerpts (a multiple of :attr:`chunk_alignment`; it matters
@@ -238,7 +325,7 @@ class Codec:
 
     def decode_blocks(
         self,
-        codes: torch.Tensor,
+        codes: torch.Tensor | EncodedAudio,
         chunk_seconds: float = 10.0,
         progress: ProgressFn | None = None,
         workers: int | None = None,
@@ -246,6 +333,8 @@ class Codec:
     ) -> Iterator[torch.Tensor]:
         """:meth:`decode` yielding the waveform chunk by chunk (any integer dtype of ``codes``),
         so a chunkable codec never holds the whole waveform."""
+        encoded = codes if isinstance(codes, EncodedAudio) else EncodedAudio(codes)
+        codes = encoded.codes
         if codes.dim() != 3:
             raise ValueError(f"codes must be [batch, codebooks, frames], got shape {tuple(codes.shape)}")
         self._check_n(codes.shape[1])
@@ -258,7 +347,9 @@ class Codec:
         else:
             def decode(excerpt: torch.Tensor, frame: int = 0) -> torch.Tensor:
                 return self._decode_codes(excerpt, first_frame + frame)
-        if self.decoder_context is None:
+        if self.side_info:
+            pieces = self._decode_with_side(codes, self._check_side(encoded), progress)
+        elif self.decoder_context is None:
             pieces = iter([self._whole(decode, codes, progress)])
         else:
             pieces = decode_stream(decode, codes, self.hop_length, self.decoder_context,
@@ -273,6 +364,35 @@ class Codec:
     def _decode_codes(self, codes: torch.Tensor, *first_frame: int) -> torch.Tensor:
         with torch.inference_mode():
             return self.network.decode_codes(codes.to(self.device, torch.long), *first_frame)
+
+    def _decode_with_side(self, codes: torch.Tensor, side: dict[str, torch.Tensor],
+                          progress: ProgressFn | None) -> Iterator[torch.Tensor]:
+        """The network's pieces, each computed in inference mode (a generator runs outside the
+        block that created it)."""
+        pieces = self.network.decode_with_side(codes.to(self.device, torch.long),
+                                               {k: v.to(self.device) for k, v in side.items()})
+        if progress is not None:
+            progress(0, 1)
+        while True:
+            with torch.inference_mode():
+                piece = next(pieces, None)
+            if piece is None:
+                break
+            yield piece
+        if progress is not None:
+            progress(1, 1)
+
+    def _check_side(self, encoded: EncodedAudio) -> dict[str, torch.Tensor]:
+        """The side information of ``encoded``, refused (ValueError) unless it is all there."""
+        missing = [name for name in self.side_info if name not in encoded.side]
+        if missing:
+            raise ValueError(f"{self.name} needs its side information ({', '.join(missing)}) to decode: "
+                             "decode what encode_audio returned, not bare codes")
+        batch = encoded.codes.shape[0]
+        for name in self.side_info:
+            if encoded.side[name].dim() < 1 or encoded.side[name].shape[0] != batch:
+                raise ValueError(f"side information {name!r} must have the codes' batch size {batch}")
+        return {name: encoded.side[name] for name in self.side_info}
 
     @staticmethod
     def _whole(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
@@ -300,8 +420,8 @@ class Codec:
         return n
 
     def _check_wave(self, wave: torch.Tensor) -> torch.Tensor:
-        if wave.dim() != 3 or wave.shape[1] != 1:
-            raise ValueError(f"audio must be [batch, 1, samples], got shape {tuple(wave.shape)}")
+        if wave.dim() != 3 or wave.shape[1] != self.channels:
+            raise ValueError(f"audio must be [batch, {self.channels}, samples], got shape {tuple(wave.shape)}")
         if wave.shape[-1] == 0:
             raise ValueError("audio is empty")
         return wave.float()

@@ -1,7 +1,15 @@
 """From audio files to codes and back: resampling, channels, loudness, ``.rvq`` files.
 
-Every channel is coded independently (as one batch item), at the codec's sample rate, and
-resampled back to the original rate on output. Like the reference ``compress``, the input
+Channels go to the codec as batch items of ``codec.channels`` channels each: a mono codec
+codes every channel independently (one batch item each); a codec that codes stereo jointly
+(``channels == 2``) gets a stereo file as one item ``[1, 2, T]``, a mono file duplicated to
+both channels (as the reference EnCodec tools convert it; the decoding is then stereo), and
+any even channel count as consecutive pairs. Other channel counts are refused. Everything
+runs at the codec's sample rate and is resampled back to the original rate on output.
+
+Side information (``codec.side_info``, e.g. per-segment scales) is kept with the codes in
+:class:`EncodedClip` and the ``.rvq`` file. Such a codec takes the blocks as they come and
+bounds its memory itself (EnCodec 48 kHz: a segment at a time, in and out). Like the reference ``compress``, the input
 can be normalised to a fixed loudness before encoding (codecs are trained on normalised
 audio); the original loudness is stored so decoding restores the level. Loudness is
 BS.1770's for any channel count (``model.loudness``). A file louder than the format's
@@ -22,22 +30,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from model.audio_io import Audio, audio_info, read_blocks, resample, resample_blocks, write_audio_blocks
-from model.codec import Codec, ProgressFn
+from model.codec import Codec, EncodedAudio, ProgressFn
 from model.loudness import LoudnessMeter
 from model.rvq_format import (
     MAX_LOUDNESS_LUFS,
     DecoderSpec,
+    RvqFormatError,
     RvqMetadata,
     RvqWriteReport,
     code_dtype,
-    read_rvq,
+    read_rvq_with_side,
     write_rvq,
 )
 
@@ -47,12 +56,22 @@ MIN_LOUDNESS_SECONDS = 0.4  # the gating block of ITU-R BS.1770
 
 @dataclass
 class EncodedClip:
-    """Codes ``[channels, n, frames]`` plus what is needed to rebuild the original signal."""
+    """Codes ``[items, n, frames]`` plus what is needed to rebuild the original signal.
+
+    ``items`` is the number of channels for a mono codec, of channel pairs for a stereo one;
+    ``side`` holds the codec's side information (tensors ``[items, K]``), if it has any.
+    """
 
     codes: torch.Tensor
     original_rate: int
     length: int
     loudness_lufs: float | None = None
+    side: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def encoded(self, n_codebooks: int | None = None) -> EncodedAudio:
+        """What :meth:`Codec.decode` takes: the first ``n_codebooks`` codebooks and the side information."""
+        codes = self.codes if n_codebooks is None else self.codes[:, :n_codebooks]
+        return EncodedAudio(codes, self.side)
 
     @property
     def gain(self) -> float:
@@ -116,17 +135,31 @@ def _recorded(loudness: float | None) -> float | None:
     return None if loudness is None else min(loudness, MAX_LOUDNESS_LUFS)
 
 
-def _normalised(samples: np.ndarray, loudness: float | None) -> torch.Tensor:
-    """``[channels, frames]`` as the codec's input ``[channels, 1, frames]``, gain applied."""
-    wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)).unsqueeze(1)
+def codec_items(channels: int, codec_channels: int) -> int:
+    """Batch items a file of ``channels`` channels makes for a codec coding ``codec_channels``
+    jointly (see the module docstring); ValueError for a count it cannot take."""
+    if codec_channels == 1 or channels == 1:
+        return channels
+    if channels % codec_channels:
+        raise ValueError(f"the model codes {codec_channels} channels jointly; a file of {channels} channels "
+                         f"is neither mono nor a multiple of {codec_channels}")
+    return channels // codec_channels
+
+
+def _normalised(codec: Codec, samples: np.ndarray, loudness: float | None) -> torch.Tensor:
+    """``[channels, frames]`` as the codec's input ``[items, codec.channels, frames]``, gain applied."""
+    wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    items = codec_items(wave.shape[0], codec.channels)
+    wave = wave.expand(codec.channels, -1) if items == 1 and wave.shape[0] == 1 else wave
+    wave = wave.reshape(items, codec.channels, wave.shape[-1])
     return wave if loudness is None else wave * normalisation_gain(loudness)
 
 
 def model_input(codec: Codec, audio: Audio, normalize: bool = True) -> tuple[torch.Tensor, float | None]:
-    """``[channels, 1, T]`` at the codec's rate, loudness-normalised when asked and possible."""
+    """``[items, codec.channels, T]`` at the codec's rate, loudness-normalised when asked and possible."""
     samples = resample(audio.samples, audio.sample_rate, codec.sample_rate)
     loudness = _recorded(measure_loudness(samples, codec.sample_rate)) if normalize else None
-    return _normalised(samples, loudness), loudness
+    return _normalised(codec, samples, loudness), loudness
 
 
 def scan_source(codec: Codec, source: str | Path, normalize: bool = True) -> SourceScan:
@@ -147,14 +180,14 @@ def source_blocks(codec: Codec, source: str | Path, scan: SourceScan) -> Iterato
     """The codec's input ``[channels, 1, k]`` for a scanned file, block by block: ``model_input``
     of the whole file in pieces."""
     blocks = resample_blocks(read_blocks(source), scan.original_rate, codec.sample_rate)
-    return (_normalised(block, scan.loudness_lufs) for block in blocks)
+    return (_normalised(codec, block, scan.loudness_lufs) for block in blocks)
 
 
 def read_model_input(codec: Codec, source: str | Path) -> tuple[torch.Tensor, SourceScan]:
     """``model_input`` of a file, for uses that need the whole signal (evaluation): built block by
     block, so only the result is held, never the file's samples or a whole-signal resampling."""
     scan = scan_source(codec, source)
-    wave = torch.empty((scan.channels, 1, scan.model_length))
+    wave = torch.empty((codec_items(scan.channels, codec.channels), codec.channels, scan.model_length))
     done = 0
     for block in source_blocks(codec, source, scan):
         wave[..., done : done + block.shape[-1]] = block
@@ -183,26 +216,30 @@ def encode_clip(
     progress: ProgressFn | None = None,
 ) -> EncodedClip:
     wave, loudness = model_input(codec, audio, normalize)
-    codes = codec.encode(wave, n_codebooks, progress=progress)
-    return EncodedClip(codes, audio.sample_rate, audio.frames, loudness)
+    encoded = codec.encode_audio(wave, n_codebooks, progress=progress)
+    return EncodedClip(encoded.codes, audio.sample_rate, audio.frames, loudness, encoded.side)
 
 
 def encode_source(
     codec: Codec, source: str | Path, scan: SourceScan, n_codebooks: int | None = None,
     progress: ProgressFn | None = None,
-) -> np.ndarray:
-    """Codes ``[channels, n, frames]`` of a scanned file, encoded as it is read; only the codes
-    (of ``code_dtype``) are held."""
-    pieces = codec.encode_blocks(source_blocks(codec, source, scan), scan.model_length, n_codebooks,
-                                 progress=progress)
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Codes ``[items, n, frames]`` of a scanned file and the codec's side information, encoded
+    as it is read; only the codes (of ``code_dtype``) are held."""
+    blocks = source_blocks(codec, source, scan)
+    if codec.side_info:
+        encoded = codec.encode_audio_blocks(blocks, scan.model_length, n_codebooks, progress)
+        return (encoded.codes.numpy().astype(code_dtype(codec.codebook_size)),
+                {name: value.numpy() for name, value in encoded.side.items()})
+    pieces = codec.encode_blocks(blocks, scan.model_length, n_codebooks, progress=progress)
     n = codec.n_codebooks if n_codebooks is None else n_codebooks
     frames = -(-scan.model_length // codec.hop_length)
-    codes = np.empty((scan.channels, n, frames), dtype=code_dtype(codec.codebook_size))
+    codes = np.empty((codec_items(scan.channels, codec.channels), n, frames), dtype=code_dtype(codec.codebook_size))
     done = 0
     for piece in pieces:
         codes[..., done : done + piece.shape[-1]] = piece.numpy()
         done += piece.shape[-1]
-    return codes
+    return codes, {}
 
 
 def decoded_blocks(
@@ -210,9 +247,9 @@ def decoded_blocks(
 ) -> Iterator[np.ndarray]:
     """The reconstruction ``[channels, frames]`` at the original rate, length and level, block by
     block (a chunk of the codec's output, resampled)."""
-    codes = clip.codes if n_codebooks is None else clip.codes[:, :n_codebooks]
     gain = clip.gain
-    waves = (piece[:, 0].numpy() / gain for piece in codec.decode_blocks(codes, progress=progress))
+    waves = (piece.reshape(-1, piece.shape[-1]).numpy() / gain
+             for piece in codec.decode_blocks(clip.encoded(n_codebooks), progress=progress))
     return _fitted(resample_blocks(waves, codec.sample_rate, clip.original_rate), clip.length)
 
 
@@ -246,14 +283,14 @@ def compress_file(
     progress: ProgressFn | None = None,
 ) -> RvqWriteReport:
     scan = scan_source(codec, source, normalize)
-    codes = encode_source(codec, source, scan, n_codebooks, progress)
+    codes, side = encode_source(codec, source, scan, n_codebooks, progress)
     meta = RvqMetadata(
         codec_name=codec.name, codec_id=codec.digest(), sample_rate=codec.sample_rate,
         original_sample_rate=scan.original_rate, length=scan.length, hop_length=codec.hop_length,
         codebook_size=codec.codebook_size, loudness_lufs=scan.loudness_lufs,
         codebook_strides=tuple(codec.codebook_strides[: codes.shape[1]]),
     )
-    return write_rvq(target, codes, meta, entropy_coding)
+    return write_rvq(target, codes, meta, entropy_coding, side)
 
 
 def read_clip(codec: Codec, source: str | Path) -> EncodedClip:
@@ -265,8 +302,13 @@ def read_clip(codec: Codec, source: str | Path) -> EncodedClip:
     decoder = DecoderSpec(codec_name=codec.name, codec_id=codec.digest(), sample_rate=codec.sample_rate,
                           hop_length=codec.hop_length, codebook_size=codec.codebook_size,
                           n_codebooks=codec.n_codebooks)
-    codes, meta = read_rvq(source, decoder)
-    return EncodedClip(torch.from_numpy(codes), meta.original_sample_rate, meta.length, meta.loudness_lufs)
+    codes, meta, side = read_rvq_with_side(source, decoder)
+    missing = [name for name in codec.side_info if name not in side]
+    if missing:
+        raise RvqFormatError(f"{Path(source).name} lacks the side information {', '.join(missing)} "
+                             f"that {codec.name} decodes with")
+    return EncodedClip(torch.from_numpy(codes), meta.original_sample_rate, meta.length, meta.loudness_lufs,
+                       {name: torch.from_numpy(side[name]) for name in codec.side_info})
 
 
 def decompress_file(
@@ -281,4 +323,4 @@ def decompress_file(
     if n_codebooks is not None and not 1 <= n_codebooks <= stored:
         raise ValueError(f"{Path(source).name} stores {stored} codebooks; cannot decode with {n_codebooks}")
     frames = write_audio_blocks(target, decoded_blocks(codec, clip, n_codebooks, progress), clip.original_rate)
-    return WrittenAudio(clip.codes.shape[0], frames, clip.original_rate)
+    return WrittenAudio(clip.codes.shape[0] * codec.channels, frames, clip.original_rate)

@@ -12,10 +12,30 @@ renaming rules map them onto our tree (the release's wrapper levels ``conv.conv`
 quantizer); loading then stays strict: every tensor must find its place and shape.
 
 The widths, codebook geometry and depth are read from the tensors. The weights cannot say
-whether the convolutions were causal or at which rate the model runs: a mono,
-weight-normalised layout is the 24 kHz release, which is causal and runs at 75 frames
-per second, so the sample rate is ``75 * hop``. (The 48 kHz stereo release uses time
-group norm, a different layout; it is refused with a clear message.)
+whether the convolutions were causal or at which rate the model runs, but the two releases
+differ in layout: a weight-normalised layout (``weight_g`` / ``weight_v``) is the 24 kHz
+release (causal, 75 frames per second, so the sample rate is ``75 * hop``); a
+time-group-norm layout (plain ``conv.conv.weight`` plus ``conv.norm.{weight,bias}`` after
+every convolution, ``encodec_48khz-7e698e3e.th``) is the 48 kHz release: non-causal, 150
+frames per second, stereo, 1 s segments with 1 % overlap and per-segment normalisation. A
+file mixing the two is refused.
+
+EnCodec 48 kHz's segments (``segment_seconds``): the signal ``[B, 2, T]`` is cut into
+segments of ``int(segment_seconds * sample_rate)`` samples starting every
+``max(1, int((1 - segment_overlap) * segment))`` samples (48000 and 47520 for the release:
+the last 480 samples of a segment are the first of the next), exactly as the release's
+``segment_stride``. With ``normalize`` each segment is divided by its scale ``1e-8 + RMS``
+of its channel mean before encoding; the decoded segment is multiplied back. Each segment
+is coded on its own (``ceil(length / hop)`` frames, the last ones shorter) and the codes are
+the segments' frames concatenated in order; decoding overlap-adds the decoded segments with
+the release's linear (triangular) cross-fade. The scales and the frame counts of the
+segments are the codec's side information (``side_info``: ``scales`` float32 ``[B, S]``,
+``segment_frames`` int64 ``[B, S]``), which :class:`~model.codec.EncodedAudio` and ``.rvq``
+files carry with the codes. Memory is bounded by one segment (1 s) plus the codes, whatever
+the duration: encoding takes the signal as blocks and holds only the segment at hand,
+decoding hands out the overlap-added waveform piece by piece as soon as no later segment
+reaches it. A time group norm normalises over a whole segment, so a segment is never cut
+further (the generic chunked engine does not apply).
 
 Bandwidths: each codebook costs ``log2(codebook_size) * frame_rate`` bit/s, 0.75 kbps for
 the release, so 1.5 / 3 / 6 / 12 / 24 kbps are 2 / 4 / 8 / 16 / 32 codebooks -- the slider's
@@ -25,15 +45,21 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from model.quantize import QuantizerOutput
 from model.seanet import EMA_LOSS_WEIGHTS, EMA_PAPER_RUN, SeanetCodec, SeanetCodecConfig
 from model.training.recipes import TINY_RUN, FamilyRecipes, TrainingPreset
 
 RELEASE_FRAME_RATE = 75  # frames per second of the 24 kHz release
+RELEASE_48K_FRAME_RATE = 150  # frames per second of the 48 kHz release
+SEGMENT_SIDE_INFO = ("scales", "segment_frames")
+# What the 48 kHz release sets beyond the 24 kHz one's structure (besides its rate and bandwidths).
+RELEASE_48K_SETTINGS = dict(channels=2, causal=False, norm="time_group_norm", normalize=True, segment_seconds=1.0)
 _RENAMES = (
     (re.compile(r"\.conv\.conv\."), ".conv."),
     (re.compile(r"\.convtr\.convtr\."), ".convtr."),
@@ -46,6 +72,14 @@ class EncodecConfig(SeanetCodecConfig):
     """The release's 24 kHz model by default; ``target_bandwidths[-1]`` sets the codebook count."""
 
     target_bandwidths: tuple[float, ...] = (1.5, 3.0, 6.0, 12.0, 24.0)
+    segment_seconds: float | None = None  # 1.0 for the 48 kHz release: code 1 s segments
+    segment_overlap: float = 0.01
+    normalize: bool = False  # scale each segment by its RMS (the 48 kHz release)
+
+    @property
+    def segmented(self) -> bool:
+        """Coded in segments with side information (a normalised codec is one segment at least)."""
+        return self.segment_seconds is not None or self.normalize
 
     @property
     def kbps_per_codebook(self) -> float:
@@ -65,13 +99,130 @@ class Encodec(SeanetCodec):
         if not config.target_bandwidths or config.n_codebooks < 1:
             raise ValueError(f"target bandwidths {list(config.target_bandwidths)} kbps allow no codebook "
                              f"({config.kbps_per_codebook:g} kbps each)")
+        if config.segment_seconds is not None and not (
+                config.segment_seconds * config.sample_rate >= 1 and 0 <= config.segment_overlap < 1):
+            raise ValueError("segment_seconds must cover at least one sample and segment_overlap lie in [0, 1)")
         super().__init__(config)
+        self.side_info = SEGMENT_SIDE_INFO if config.segmented else ()
+
+    def context_frames(self) -> tuple[int | None, int | None]:
+        return (None, None) if self.config.segmented else super().context_frames()
 
     def describe(self) -> dict:
         c = self.config
         bandwidths = {f"{kbps:g} kbps": c.codebooks_for(kbps) for kbps in c.target_bandwidths}
+        segments = ({"segments": f"{c.segment_seconds:g} s, {c.segment_overlap:.0%} overlap"}
+                    if c.segment_seconds is not None else {})
         return {"architecture": "EnCodec (SEANet + LSTM, EMA residual VQ)", **super().describe(),
-                "bandwidths": bandwidths}
+                "bandwidths": bandwidths, **segments,
+                **({"chunking": "whole segments"} if c.segmented else {})}
+
+    def segment_starts(self, length: int) -> tuple[list[int], int, int]:
+        """``(starts, segment length, stride)`` of a ``length``-sample signal, as the release cuts it."""
+        c = self.config
+        if c.segment_seconds is None:
+            return [0], length, length
+        segment = int(c.segment_seconds * c.sample_rate)
+        stride = max(1, int((1 - c.segment_overlap) * segment))
+        return list(range(0, length, stride)), segment, stride
+
+    def encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
+        """Codes only (a segmented network's scales are dropped: :meth:`encode_with_side` keeps them)."""
+        if self.config.segmented:
+            return self.encode_with_side([wave], wave.shape[-1])[0]
+        return super().encode_codes(wave)
+
+    def encode_with_side(self, blocks: Iterable[torch.Tensor], length: int
+                         ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """A ``length``-sample signal given as consecutive blocks ``[B, C, k]`` -> codes ``[B, N, F]``
+        and the segments' scales and frame counts. Only the samples of the segment at hand (and
+        the rest of the block that completed it) are held."""
+        starts, segment, _ = self.segment_starts(length)
+        blocks = iter(blocks)
+        held, held_from = None, 0  # samples [held_from, held_from + held.shape[-1]) of the signal
+        codes, scales = [], []
+        for start in starts:
+            end = min(start + segment, length)
+            while held is None or held_from + held.shape[-1] < end:
+                block = next(blocks, None)
+                if block is None:
+                    raise ValueError(f"the audio ends before its stated length of {length} samples")
+                held = block if held is None else torch.cat([held, block], dim=-1)
+            x = held[..., start - held_from : end - held_from]
+            scale = self._scale(x)
+            codes.append(self.quantizer(self.encoder(x / scale[:, None, None])).codes)
+            scales.append(scale)
+            following = start + (starts[1] - starts[0] if len(starts) > 1 else segment)
+            held, held_from = held[..., following - held_from :], following
+        frames = torch.tensor([c.shape[-1] for c in codes], device=codes[0].device).repeat(codes[0].shape[0], 1)
+        return torch.cat(codes, dim=-1), {"scales": torch.stack(scales, dim=1), "segment_frames": frames}
+
+    def _scale(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B]``: ``1e-8 + RMS`` of the channel mean (1 without normalisation)."""
+        if not self.config.normalize:
+            return x.new_ones(x.shape[0])
+        return 1e-8 + x.mean(dim=1).pow(2).mean(dim=-1).sqrt()
+
+    def decode_with_side(self, codes: torch.Tensor, side: dict[str, torch.Tensor]) -> Iterator[torch.Tensor]:
+        """Codes and side information -> consecutive pieces of the waveform ``[B, C, k]``: the
+        decoded segments, overlap-added, each piece handed out once no later segment reaches it."""
+        scales, frames = side["scales"], side["segment_frames"]
+        if scales.shape != frames.shape or scales.dim() != 2:
+            raise ValueError(f"scales {tuple(scales.shape)} and segment_frames {tuple(frames.shape)} "
+                             "must both be [batch, segments]")
+        counts = [int(f) for f in frames[0]]
+        if (frames != frames[:1]).any() or min(counts, default=0) < 1 or sum(counts) != codes.shape[-1]:
+            raise ValueError(f"segment_frames {counts} do not divide the {codes.shape[-1]} frames of the codes")
+        _, _, stride = self.segment_starts(0)
+        if self.config.segment_seconds is None and len(counts) != 1:
+            raise ValueError(f"an unsegmented codec decodes one segment, got {len(counts)}")
+        pieces = (self.decoder(self.quantizer.decode(part)) * scales[:, index, None, None]
+                  for index, part in enumerate(torch.split(codes, counts, dim=-1)))
+        return linear_overlap_add(pieces, stride) if self.config.segment_seconds is not None else pieces
+
+    def forward(self, wave: torch.Tensor, n_codebooks: int | None = None,
+                denoise: bool | torch.Tensor | None = None) -> tuple[torch.Tensor, QuantizerOutput]:
+        """The training pass; refused for segmented models (the trainer knows no side information)."""
+        if self.config.segmented or wave.shape[1] != self.config.channels:
+            raise ValueError(f"training covers unsegmented EnCodec models on [batch, {self.config.channels}, "
+                             "samples] audio (not the 48 kHz release's normalised segments)")
+        return super().forward(wave, n_codebooks, denoise)
+
+
+def linear_overlap_add(pieces: Iterable[torch.Tensor], stride: int) -> Iterator[torch.Tensor]:
+    """Segments ``[B, C, L_k]`` starting every ``stride`` samples, cross-faded linearly, handed
+    out piece by piece: the samples before the next segment's start are final once a segment is
+    added, so only one segment's span is pending at a time.
+
+    Each segment is weighted by a triangle peaking at its middle (sampled as the release's
+    ``_linear_overlap_add``: ``0.5 - |t - 0.5|`` on the interior points of ``L_0 + 2`` equally
+    spaced ones), and the sum is divided by the summed weights: where one segment covers a
+    sample its value passes unchanged, where two do the weights fade one into the other. The
+    sums are made in the release's order, so the result is the same to the last bit. (The
+    release takes the last segment's end as the total length and fails when an earlier segment
+    decodes past it -- a last segment inside the previous one's overlap; the output here ends
+    where the furthest segment ends, the same wherever the release works.)
+    """
+    weight = out = weights = None
+    done = 0  # samples handed out; ``out`` and ``weights`` hold those from there on
+    for index, piece in enumerate(pieces):
+        if weight is None:
+            t = torch.linspace(0, 1, piece.shape[-1] + 2, device=piece.device, dtype=piece.dtype)[1:-1]
+            weight = 0.5 - (t - 0.5).abs()
+            out, weights = piece.new_zeros(*piece.shape[:-1], 0), piece.new_zeros(0)
+        start, length = index * stride - done, piece.shape[-1]
+        grow = start + length - out.shape[-1]
+        if grow > 0:
+            out = torch.cat([out, out.new_zeros(*out.shape[:-1], grow)], dim=-1)
+            weights = torch.cat([weights, weights.new_zeros(grow)])
+        out[..., start : start + length] += weight[:length] * piece
+        weights[start : start + length] += weight[:length]
+        final = max(0, min(start + stride, out.shape[-1]))
+        if final:
+            yield out[..., :final] / weights[:final]
+            out, weights, done = out[..., final:], weights[final:], done + final
+    if out is not None and out.shape[-1]:
+        yield out / weights
 
 
 def parse_official(obj: Any) -> tuple[dict, dict[str, torch.Tensor]] | None:
@@ -80,9 +231,7 @@ def parse_official(obj: Any) -> tuple[dict, dict[str, torch.Tensor]] | None:
         return None
     if not all(isinstance(v, torch.Tensor) for v in obj.values()):
         return None
-    if any(".norm." in key for key in obj):
-        raise ValueError("time-group-norm layout (the 48 kHz stereo release) is not supported")
-    config = _infer_config(obj)
+    config = _infer_config(obj, _is_group_norm_layout(obj))
     state = {}
     for key, value in obj.items():
         for pattern, replacement in _RENAMES:
@@ -91,15 +240,25 @@ def parse_official(obj: Any) -> tuple[dict, dict[str, torch.Tensor]] | None:
     return config.to_dict(), state
 
 
+def _is_group_norm_layout(state: dict[str, torch.Tensor]) -> bool:
+    """True for the 48 kHz release's layout (time group norm), False for the 24 kHz one's (weight
+    norm); a file holding both kinds of layer is neither."""
+    normed = any(re.search(r"\.(conv|convtr)\.norm\.", key) for key in state)
+    weight_normed = any(re.search(r"\.weight_[gv]$|\.parametrizations\.weight\.", key) for key in state)
+    if normed and weight_normed:
+        raise ValueError("mixes weight-normalised and time-group-normed convolutions (neither EnCodec release)")
+    return normed
+
+
 def _weight(state: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
-    """A conv's direction tensor under old- or new-style weight-norm names."""
-    for suffix in ("weight_v", "parametrizations.weight.original1"):
+    """A conv's weight (its direction under weight norm) under any of the releases' names."""
+    for suffix in ("weight_v", "parametrizations.weight.original1", "weight"):
         if f"{prefix}.{suffix}" in state:
             return state[f"{prefix}.{suffix}"]
     raise ValueError(f"no weights for {prefix}")
 
 
-def _infer_config(state: dict[str, torch.Tensor]) -> EncodecConfig:
+def _infer_config(state: dict[str, torch.Tensor], group_norm: bool) -> EncodecConfig:
     def layer_indices(stack: str, pattern: str) -> list[int]:
         found = {int(m.group(1)) for k in state if (m := re.match(rf"{stack}\.model\.(\d+)\.{pattern}", k))}
         return sorted(found)
@@ -122,7 +281,10 @@ def _infer_config(state: dict[str, torch.Tensor]) -> EncodecConfig:
     ratios = tuple(w.shape[-1] // 2 for w in reversed(strided))
     hop = math.prod(ratios)
     bits = math.log2(embed.shape[0])
+    frame_rate = RELEASE_48K_FRAME_RATE if group_norm else RELEASE_FRAME_RATE
+    release = {k: v for k, v in RELEASE_48K_SETTINGS.items() if k != "channels"} if group_norm else {}
     return EncodecConfig(
+        **release,
         channels=first.shape[1],
         n_filters=first.shape[0],
         dimension=embed.shape[1],
@@ -135,9 +297,9 @@ def _infer_config(state: dict[str, torch.Tensor]) -> EncodecConfig:
         encoder_last_kernel_size=last.shape[-1],
         decoder_last_kernel_size=_weight(state, f"decoder.model.{decoder_convs[-1]}.conv.conv").shape[-1],
         lstm_layers=len([k for k in state if re.fullmatch(r"encoder\.model\.\d+\.lstm\.weight_ih_l\d+", k)]),
-        sample_rate=RELEASE_FRAME_RATE * hop,
+        sample_rate=frame_rate * hop,
         codebook_size=embed.shape[0],
-        target_bandwidths=tuple(n * bits * RELEASE_FRAME_RATE / 1000 for n in _bandwidth_steps(n_q)),
+        target_bandwidths=tuple(n * bits * frame_rate / 1000 for n in _bandwidth_steps(n_q)),
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from model.codec import Codec
+from model.codec import Codec, EncodedAudio
 from model.listening_metrics import measure, resolve
 from model.metrics import bitrate_efficiency, codebook_entropy, si_sdr, spectral_distances
 from model.windowed_quality import QualityWindow, windowed_mel_distance, worst_windows
@@ -80,13 +80,14 @@ def _chosen_row(n: int, kbps: float, reference: torch.Tensor, decoded: torch.Ten
 def evaluate(
     codec: Codec,
     reference: torch.Tensor,
-    codes: torch.Tensor,
+    codes: torch.Tensor | EncodedAudio,
     counts: list[int] | None = None,
     progress: Callable[[int, int], None] | None = None,
     metrics: Sequence[str] | None = None,
     worst: int = 0,
 ) -> Evaluation:
-    """Metrics of ``decode(codes[:, :n])`` against ``reference [B, 1, T]`` for each n.
+    """Metrics of ``decode(codes[:, :n])`` against ``reference [B, C, T]`` for each n (every
+    channel of a jointly coded stereo codec measured as a signal of its own).
 
     ``metrics``: names from :data:`model.listening_metrics.METRICS`, each measured through that
     registry (absent ones noted in ``unavailable``); ``None``: the DAC paper's mel, STFT and
@@ -94,12 +95,16 @@ def evaluate(
     ``worst``: also keep each rendering's ``worst`` 0.5 s windows by mel distance.
     """
     names = [metric.name for metric in resolve(metrics)] if metrics is not None else None
+    encoded = codes if isinstance(codes, EncodedAudio) else EncodedAudio(codes)
+    codes = encoded.codes
     counts = counts or list(range(1, codes.shape[1] + 1))
     rows = []
     unavailable: dict[str, str] = {}
     length = reference.shape[-1]
+    reference = reference.reshape(-1, 1, length)
     for i, n in enumerate(counts):
-        decoded = codec.decode(codes[:, :n])[..., :length]
+        decoded = codec.decode(encoded.first(n))[..., :length]
+        decoded = decoded.reshape(-1, 1, decoded.shape[-1])
         if decoded.shape[-1] < length:
             decoded = torch.nn.functional.pad(decoded, (0, length - decoded.shape[-1]))
         if names is None:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.fused_snake import fused_snake
-from model.receptive_field import Span, conv_span, span_of, transposed_span
+from model.receptive_field import Span, UnboundedReceptiveField, conv_span, span_of, transposed_span
 
 
 def to_fast_layout(x: torch.Tensor) -> torch.Tensor:
@@ -85,13 +85,15 @@ class WeightNormMixin:
         self.kernel_size, self.stride = proto.kernel_size[0], proto.stride[0]
         self.padding, self.dilation = proto.padding[0], proto.dilation[0]
         self.groups = proto.groups
-        weight = proto.weight.detach()
-        self.weight_v = nn.Parameter(weight.clone())
-        self.weight_g = nn.Parameter(_norm_except_dim0(weight))
+        self._adopt_weight(proto.weight.detach())
         self.bias = proto.bias
         # Non-persistent buffers: they move with .to(device) and never enter the state dict.
         self.register_buffer("_folded", None, persistent=False)
         self.register_buffer("_folded_fast", None, persistent=False)
+
+    def _adopt_weight(self, weight: torch.Tensor) -> None:
+        self.weight_v = nn.Parameter(weight.clone())
+        self.weight_g = nn.Parameter(_norm_except_dim0(weight))
 
     def effective_weight(self) -> torch.Tensor:
         if self._folded is not None:
@@ -241,6 +243,44 @@ def polyphase_weights(
     return poly.reshape(stride * c_out, c_in, -1).contiguous(), poly_bias, -lo, hi - lo + 1
 
 
+class TimeGroupNormMixin:
+    """A plain weight, and ``GroupNorm(1, out_channels)`` after the convolution (``.norm``).
+
+    EnCodec 48 kHz's ``time_group_norm``: each output is normalised over all channels and the
+    whole excerpt, so the layer has no finite receptive field (the network runs it on whole
+    segments). Mixed in before a :class:`WeightNormMixin` convolution, it keeps that class's
+    folding and fast paths; only the weight is plain.
+    """
+
+    weight: nn.Parameter
+    out_channels: int
+
+    def _adopt_weight(self, weight: torch.Tensor) -> None:
+        self.weight = nn.Parameter(weight.clone())
+        self.norm = nn.GroupNorm(1, self.out_channels)
+
+    def effective_weight(self) -> torch.Tensor:
+        return self.weight if self._folded is None else self._folded  # type: ignore[attr-defined]
+
+    def receptive_span(self) -> Span:
+        raise UnboundedReceptiveField("a time group norm spans the whole excerpt")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(super().forward(x))  # type: ignore[misc]
+
+
+class GroupNormConv1d(TimeGroupNormMixin, WNConv1d):
+    """1-D convolution then time group norm (parameters ``weight``, ``bias``, ``norm.*``)."""
+
+
+class GroupNormConvTranspose1d(TimeGroupNormMixin, WNConvTranspose1d):
+    """Transposed 1-D convolution then time group norm."""
+
+
+CONV_NORMS = {"weight_norm": (WNConv1d, WNConvTranspose1d),
+              "time_group_norm": (GroupNormConv1d, GroupNormConvTranspose1d)}
+
+
 def fold_weight_norm(module: nn.Module) -> None:
     """Fold every weight-normalised layer below ``module`` (inference only)."""
     for m in module.modules():
@@ -255,7 +295,8 @@ def unfold_weight_norm(module: nn.Module) -> None:
 
 
 class PaddedConv1d(nn.Module):
-    """Weight-normalised convolution that pads its own input (SEANet's ``SConv1d``).
+    """Weight-normalised (or time-group-normed) convolution that pads its own input
+    (SEANet's ``SConv1d``).
 
     The total padding ``(k - 1) * dilation - (stride - 1)`` goes all to the left when causal,
     otherwise it is split with the odd sample on the left. The right end is then padded
@@ -273,11 +314,12 @@ class PaddedConv1d(nn.Module):
         dilation: int = 1,
         causal: bool = False,
         pad_mode: str = "reflect",
+        norm: str = "weight_norm",
     ) -> None:
         super().__init__()
         if pad_mode not in ("reflect", "zero"):
             raise ValueError(f"pad_mode must be 'reflect' or 'zero', got {pad_mode!r}")
-        self.conv = WNConv1d(in_channels, out_channels, kernel_size, stride, 0, dilation)
+        self.conv = _normed(norm, causal)[0](in_channels, out_channels, kernel_size, stride, 0, dilation)
         total = (kernel_size - 1) * dilation - (stride - 1)
         self.pad_left = total if causal else total - total // 2
         self.pad_right = total - self.pad_left
@@ -299,7 +341,8 @@ class PaddedConv1d(nn.Module):
 
 
 class PaddedConvTranspose1d(nn.Module):
-    """Weight-normalised transposed convolution that trims its own output (SEANet's).
+    """Weight-normalised (or time-group-normed) transposed convolution that trims its own
+    output (SEANet's).
 
     The ``kernel - stride`` surplus samples are trimmed from the right when causal (in the
     ratio ``trim_right_ratio``), otherwise split with the odd sample on the left, so ``L``
@@ -314,11 +357,12 @@ class PaddedConvTranspose1d(nn.Module):
         stride: int = 1,
         causal: bool = False,
         trim_right_ratio: float = 1.0,
+        norm: str = "weight_norm",
     ) -> None:
         super().__init__()
         if not 0.0 <= trim_right_ratio <= 1.0 or (not causal and trim_right_ratio != 1.0):
             raise ValueError("trim_right_ratio must lie in [0, 1], and differ from 1 only when causal")
-        self.convtr = WNConvTranspose1d(in_channels, out_channels, kernel_size, stride, padding=0)
+        self.convtr = _normed(norm, causal)[1](in_channels, out_channels, kernel_size, stride, padding=0)
         total = kernel_size - stride
         right = math.ceil(total * trim_right_ratio) if causal else total // 2
         self.trim_left, self.trim_right = total - right, right
@@ -329,6 +373,16 @@ class PaddedConvTranspose1d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.convtr(x)
         return y[..., self.trim_left : y.shape[-1] - self.trim_right]
+
+
+def _normed(norm: str, causal: bool) -> tuple[type[WNConv1d], type[WNConvTranspose1d]]:
+    """The convolution classes of a ``norm`` (``CONV_NORMS``); a time group norm sees the
+    future, so it cannot be causal (as the EnCodec release refuses it)."""
+    if norm not in CONV_NORMS:
+        raise ValueError(f"norm must be one of {', '.join(CONV_NORMS)}, got {norm!r}")
+    if causal and norm == "time_group_norm":
+        raise ValueError("a time group norm cannot be causal")
+    return CONV_NORMS[norm]
 
 
 def pad_time(x: torch.Tensor, left: int, right: int, mode: str) -> torch.Tensor:

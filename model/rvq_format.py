@@ -29,6 +29,13 @@ Design decisions:
     ``[C, ceil(F / stride_k)]`` each, in the raw payload as in the coded streams -- and the
     reader repeats them back. The optional header field is written only when some stride
     exceeds 1, so files of single-rate codecs are unchanged.
+  * Side information (codecs whose codes need more to decode, e.g. EnCodec 48 kHz's
+    per-segment scales): the optional header key ``side`` maps each name to its ``dtype``
+    (``float32`` or ``int64``) and ``shape`` ``[C, K]`` (``1 <= K <= frames``); the arrays
+    follow the codes inside the payload, little-endian in C order, in the header's order,
+    covered by the payload CRC. Files without it are laid out exactly as before. A codec with
+    side information may code overlapping segments, so such a file may hold up to twice the
+    frames its length implies (plus one).
   * Versioning: the magic names the container family; ``version`` governs layout and
     payload coding.  Files from a newer version are refused with a clear message rather
     than misread.
@@ -252,12 +259,38 @@ def _stream_lengths(channels: int, n_codebooks: int, frames: int, strides: tuple
     return [channels * -(-frames // s) for s in (strides or (1,) * n_codebooks)]
 
 
+SIDE_DTYPES = {"float32": np.dtype("<f4"), "int64": np.dtype("<i8")}
+MAX_SIDE_ENTRIES = 8
+
+
+def _check_side(side: object, channels: int, frames: int) -> dict[str, tuple[np.dtype, tuple[int, int]]]:
+    """The header's ``side`` description as ``{name: (dtype, shape)}``; raises if invalid."""
+    if not isinstance(side, dict) or not 1 <= len(side) <= MAX_SIDE_ENTRIES:
+        raise RvqFormatError(f"header field 'side' must map 1..{MAX_SIDE_ENTRIES} names to arrays")
+    checked = {}
+    for name, spec in side.items():
+        if not (isinstance(spec, dict) and set(spec) == {"dtype", "shape"} and spec["dtype"] in SIDE_DTYPES
+                and isinstance(spec["shape"], list) and len(spec["shape"]) == 2
+                and all(isinstance(n, int) and not isinstance(n, bool) for n in spec["shape"])):
+            raise RvqFormatError(f"side information {name!r}: needs a dtype of {', '.join(SIDE_DTYPES)} "
+                                 "and a shape [channels, count]")
+        if spec["shape"][0] != channels or not 1 <= spec["shape"][1] <= max(frames, 1):
+            raise RvqFormatError(f"side information {name!r} has shape {spec['shape']}, expected "
+                                 f"[{channels}, 1..{frames}]")
+        checked[name] = (SIDE_DTYPES[spec["dtype"]], tuple(spec["shape"]))
+    return checked
+
+
+def _side_bytes(side: dict[str, tuple[np.dtype, tuple[int, int]]]) -> int:
+    return sum(dtype.itemsize * math.prod(shape) for dtype, shape in side.values())
+
+
 def expected_frames(length: int, original_rate: int, sample_rate: int, hop_length: int) -> int:
     """Frames the encoder makes of ``length`` samples at ``original_rate``: ``ceil(resampled / hop)``."""
     return -(-length * sample_rate // (original_rate * hop_length))
 
 
-def _check_layout(fields: dict, channels: int, n_codebooks: int, frames: int) -> None:
+def _check_layout(fields: dict, channels: int, n_codebooks: int, frames: int, segmented: bool = False) -> None:
     """Shape against the limits and against ``length`` (raises before anything is allocated)."""
     if channels > MAX_CHANNELS:
         raise RvqFormatError(f"{channels} channels exceed the limit of {MAX_CHANNELS}")
@@ -268,7 +301,7 @@ def _check_layout(fields: dict, channels: int, n_codebooks: int, frames: int) ->
                              f"at {fields['original_sample_rate']} Hz")
     expected = expected_frames(fields["length"], fields["original_sample_rate"], fields["sample_rate"],
                                fields["hop_length"])
-    if abs(frames - expected) > 1:
+    if not expected - 1 <= frames <= (2 * expected + 1 if segmented else expected + 1):
         raise RvqFormatError(f"{frames} frames do not match length {fields['length']} "
                              f"(expected {expected} frames of {fields['hop_length']} samples)")
 
@@ -280,14 +313,19 @@ def _validate_header(header: dict) -> None:
     for key in _HEADER_FIELDS:
         header[key] = _normalised_field(key, header[key])
     header[_STRIDES] = _normalised_strides(header.get(_STRIDES), header["n_codebooks"])
-    _check_layout(header, header["channels"], header["n_codebooks"], header["frames"])
+    if "side" in header:
+        header["side"] = _check_side(header["side"], header["channels"], header["frames"])
+    _check_layout(header, header["channels"], header["n_codebooks"], header["frames"], "side" in header)
     _check_payload_size(header)
 
 
 def _check_payload_size(header: dict) -> None:
     """The payload size the header announces must be able to hold the codes it claims."""
     channels, n_codebooks, frames = header["channels"], header["n_codebooks"], header["frames"]
-    size, payload_bytes = header["codebook_size"], header["payload_bytes"]
+    size = header["codebook_size"]
+    payload_bytes = header["payload_bytes"] - _side_bytes(header.get("side", {}))
+    if payload_bytes < 0:
+        raise RvqFormatError(f"payload of {header['payload_bytes']} bytes cannot hold the side information")
     lengths = _stream_lengths(channels, n_codebooks, frames, header[_STRIDES])
     count = sum(lengths)
     if not header["entropy_coded"]:
@@ -414,6 +452,36 @@ def _spread(streams: list[np.ndarray], channels: int, frames: int, strides: tupl
     return codes
 
 
+def _split_side(payload: bytes, header: dict) -> tuple[bytes, dict[str, np.ndarray]]:
+    """The codes' part of the payload and the side arrays after it (native dtype, finite)."""
+    side = header.get("side", {})
+    offset = len(payload) - _side_bytes(side)
+    codes_part, arrays = payload[:offset], {}
+    for name, (dtype, shape) in side.items():
+        count = math.prod(shape)
+        array = np.frombuffer(payload, dtype, count, offset).reshape(shape).astype(dtype.newbyteorder("="))
+        if not np.isfinite(array).all():
+            raise RvqFormatError(f"side information {name!r} holds non-finite values")
+        arrays[name], offset = array, offset + count * dtype.itemsize
+    return codes_part, arrays
+
+
+def _side_payload(side: dict[str, np.ndarray], channels: int, frames: int) -> tuple[dict, bytes]:
+    """The header's ``side`` description and the bytes that follow the codes."""
+    description, parts = {}, []
+    for name, array in side.items():
+        array = np.asarray(array)
+        kind = next((k for k, d in SIDE_DTYPES.items() if np.can_cast(array.dtype, d, "same_kind")
+                     and array.dtype.kind == d.kind), None)
+        if kind is None or array.ndim != 2:
+            raise RvqFormatError(f"side information {name!r} must be a 2-D float32 or integer array, "
+                                 f"got {array.dtype} {array.shape}")
+        description[name] = {"dtype": kind, "shape": list(array.shape)}
+        parts.append(np.ascontiguousarray(array, SIDE_DTYPES[kind]).tobytes())
+    _check_side(description, channels, frames)
+    return description, b"".join(parts)
+
+
 def _decode_payload(payload: bytes, header: dict) -> np.ndarray:
     channels, n_codebooks, frames = header["channels"], header["n_codebooks"], header["frames"]
     size, strides = header["codebook_size"], header[_STRIDES]
@@ -456,13 +524,16 @@ def _check_metadata(meta: RvqMetadata) -> dict:
 
 
 def write_rvq(
-    path: str | os.PathLike, codes: np.ndarray, meta: RvqMetadata, entropy_coding: bool = True
+    path: str | os.PathLike, codes: np.ndarray, meta: RvqMetadata, entropy_coding: bool = True,
+    side: dict[str, np.ndarray] | None = None,
 ) -> RvqWriteReport:
-    """Write ``codes`` ``[C, N, F]`` (ints in ``[0, codebook_size)``) and ``meta`` to ``path``."""
+    """Write ``codes`` ``[C, N, F]`` (ints in ``[0, codebook_size)``), ``meta`` and the codec's
+    ``side`` information (arrays ``[C, K]``, see the module docstring) to ``path``."""
     fields = _check_metadata(meta)
     codes = _check_codes(codes, meta.codebook_size)
+    side_fields, side_bytes = _side_payload(side, codes.shape[0], codes.shape[2]) if side else ({}, b"")
     try:
-        _check_layout(fields, *codes.shape)
+        _check_layout(fields, *codes.shape, bool(side))
         strides = _normalised_strides(meta.codebook_strides, codes.shape[1])
     except RvqFormatError as error:
         raise RvqFormatError(f"metadata: {error}") from None
@@ -478,10 +549,12 @@ def write_rvq(
     entropy_coded = payload is not None
     if payload is None:
         payload = _raw_payload(codes, meta.codebook_size, strides)
+    payload += side_bytes
     header = _encode_header(
         {
             **fields,
             **({_STRIDES: list(strides)} if strides is not None else {}),
+            **({"side": side_fields} if side_fields else {}),
             "channels": channels,
             "n_codebooks": n_codebooks,
             "frames": frames,
@@ -507,6 +580,14 @@ def read_rvq(path: str | os.PathLike, decoder: DecoderSpec | None = None) -> tup
     payload is read or decoded, so a crafted header cannot make the reader allocate more than
     the file's own size plus the codes the limits allow.
     """
+    codes, meta, _ = read_rvq_with_side(path, decoder)
+    return codes, meta
+
+
+def read_rvq_with_side(
+    path: str | os.PathLike, decoder: DecoderSpec | None = None
+) -> tuple[np.ndarray, RvqMetadata, dict[str, np.ndarray]]:
+    """:func:`read_rvq` plus the side information (empty for codecs without any)."""
     with open(path, "rb") as stream:
         header = _read_header(stream)
         if decoder is not None:
@@ -519,6 +600,7 @@ def read_rvq(path: str | os.PathLike, decoder: DecoderSpec | None = None) -> tup
         payload = stream.read(header["payload_bytes"])
     if len(payload) != header["payload_bytes"] or zlib.crc32(payload) != header["payload_crc32"]:
         raise RvqFormatError("payload checksum mismatch (file is corrupt)")
-    codes = _decode_payload(payload, header)
+    codes_part, side = _split_side(payload, header)
+    codes = _decode_payload(codes_part, header)
     meta = RvqMetadata(**{field.name: header[field.name] for field in dataclasses.fields(RvqMetadata)})
-    return codes, meta
+    return codes, meta, side

@@ -70,6 +70,7 @@ class SeanetConfig(FamilyConfig):
     lstm_layers: int = 2
     causal: bool = True
     pad_mode: str = "reflect"
+    norm: str = "weight_norm"  # or "time_group_norm" (EnCodec 48 kHz; not causal)
     trim_right_ratio: float = 1.0
     final_tanh: bool = False
 
@@ -117,7 +118,7 @@ class SkipLSTM(nn.Module):
 
 def _residual_block(c: SeanetConfig, dim: int, dilation: int) -> ResidualUnit:
     hidden = dim // c.compress
-    conv = dict(causal=c.causal, pad_mode=c.pad_mode)
+    conv = dict(causal=c.causal, pad_mode=c.pad_mode, norm=c.norm)
     block = nn.Sequential(
         nn.ELU(),
         PaddedConv1d(dim, hidden, c.residual_kernel_size, dilation=dilation, **conv),
@@ -134,7 +135,7 @@ def _residual_stack(c: SeanetConfig, dim: int) -> list[nn.Module]:
 class SeanetEncoder(nn.Module):
     def __init__(self, c: SeanetConfig) -> None:
         super().__init__()
-        conv = dict(causal=c.causal, pad_mode=c.pad_mode)
+        conv = dict(causal=c.causal, pad_mode=c.pad_mode, norm=c.norm)
         dim = c.n_filters
         layers: list[nn.Module] = [PaddedConv1d(c.channels, dim, c.kernel_size, **conv)]
         for ratio in reversed(c.ratios):
@@ -153,14 +154,14 @@ class SeanetEncoder(nn.Module):
 class SeanetDecoder(nn.Module):
     def __init__(self, c: SeanetConfig) -> None:
         super().__init__()
-        conv = dict(causal=c.causal, pad_mode=c.pad_mode)
+        conv = dict(causal=c.causal, pad_mode=c.pad_mode, norm=c.norm)
         dim = c.n_filters * 2 ** len(c.ratios)
         layers: list[nn.Module] = [PaddedConv1d(c.dimension, dim, c.kernel_size, **conv)]
         if c.lstm_layers:
             layers.append(SkipLSTM(dim, c.lstm_layers))
         for ratio in c.ratios:
             up = PaddedConvTranspose1d(dim, dim // 2, 2 * ratio, ratio, causal=c.causal,
-                                       trim_right_ratio=c.trim_right_ratio)
+                                       trim_right_ratio=c.trim_right_ratio, norm=c.norm)
             layers += [nn.ELU(), up, *_residual_stack(c, dim // 2)]
             dim //= 2
         layers += [nn.ELU(), PaddedConv1d(dim, c.channels, c.decoder_last_kernel_size, **conv)]
@@ -209,6 +210,11 @@ class SeanetCodec(ConvolutionalCodec):
         self.denoise = False
         self.recurrent = config.lstm_layers > 0
         self.inference_chunk_frames = max(1, round(10 * config.frame_rate))
+
+    @property
+    def channels(self) -> int:
+        """Audio channels coded jointly (2: one stereo signal per batch item)."""
+        return self.config.channels
 
     def encoder_stack(self) -> nn.Sequential:
         return self.encoder.model

@@ -50,5 +50,9 @@ def save_safetensors(path: Path, tensors: dict) -> None:
     """Write torch ``tensors`` as a safetensors file (the layout official releases publish)."""
     from safetensors.torch import save
 
-    data = save(tensors)
+    save_bytes(path, save(tensors))
+
+
+def save_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically (a compressed-audio file made by a reference package)."""
     _write_atomically(path, lambda handle: handle.write(data))

@@ -44,6 +44,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +89,7 @@ def build_model() -> "EncodecModel":
 
 
 def _frames(latents: torch.Tensor) -> torch.Tensor:
-    return latents.transpose(1, 2).reshape(-1, DIMENSION)
+    return latents.transpose(1, 2).reshape(-1, latents.shape[1])
 
 
 def _boundary_distance(residual: torch.Tensor, embed: torch.Tensor) -> float:
@@ -107,23 +108,37 @@ def _boundary_distance(residual: torch.Tensor, embed: torch.Tensor) -> float:
 def randomise(model: "EncodecModel", calibration: torch.Tensor, audio: torch.Tensor,
               generator: torch.Generator) -> None:
     """weight_g and biases randomised; codebooks fitted level by level, free of near-ties."""
+    perturb(model, "weight_g", generator)
+    fit_codebooks(model, _frames(model.encoder(calibration)), _frames(model.encoder(audio)), generator)
+
+
+@torch.no_grad()
+def perturb(model: "EncodecModel", gain_suffix: str, generator: torch.Generator) -> None:
+    """Parameters ending in ``gain_suffix`` scaled by U(GAIN_RANGE), conv biases from N(0, BIAS_STD)."""
     for name, param in model.named_parameters():
-        if name.endswith("weight_g"):
+        if name.endswith(gain_suffix):
             param.mul_(GAIN_RANGE[0] + (GAIN_RANGE[1] - GAIN_RANGE[0]) * torch.rand(param.shape, generator=generator))
         elif name.endswith("conv.bias") or name.endswith("convtr.bias"):
             param.copy_(BIAS_STD * torch.randn(param.shape, generator=generator))
-    fitted, probe = _frames(model.encoder(calibration)), _frames(model.encoder(audio))
+
+
+@torch.no_grad()
+def fit_codebooks(model: "EncodecModel", fitted: torch.Tensor, probe: torch.Tensor,
+                  generator: torch.Generator, spread: float = 1.0) -> None:
+    """Codebooks drawn level by level from the calibration residual (``fitted`` latent frames),
+    ``spread`` times its standard deviation, redrawn until no ``probe`` frame lies near a cell
+    boundary (a wider spread keeps deep levels' residuals, hence their cells, larger)."""
     min_margin = MIN_RELATIVE_MARGIN * probe.abs().max().item()
     for level, layer in enumerate(model.quantizer.vq.layers):
         book = layer._codebook
-        mean, std = fitted.mean(0), fitted.std(0)
+        mean, std = fitted.mean(0), spread * fitted.std(0)
         for _ in range(MAX_DRAWS):
-            book.embed.copy_(mean + std * torch.randn(CODEBOOK_SIZE, DIMENSION, generator=generator))
+            book.embed.copy_(mean + std * torch.randn(*book.embed.shape, generator=generator))
             if _boundary_distance(probe, book.embed) >= min_margin:
                 break
         else:
             raise RuntimeError(f"level {level}: no codebook free of near-ties in {MAX_DRAWS} draws")
-        book.cluster_size.copy_(0.5 + 4.5 * torch.rand(CODEBOOK_SIZE, generator=generator))
+        book.cluster_size.copy_(0.5 + 4.5 * torch.rand(book.embed.shape[0], generator=generator))
         book.embed_avg.copy_(book.embed * book.cluster_size[:, None])
         book.inited.fill_(1.0)
         fitted = fitted - book.decode(book.encode(fitted))
@@ -196,15 +211,31 @@ def _length_table(model: "EncodecModel") -> dict:
 
 
 @torch.no_grad()
-def check_reload(path: Path, audio: torch.Tensor, expected: dict) -> None:
-    """A fresh package model loading the stored file must reproduce every output exactly."""
+def check_reload(path: Path, audio: torch.Tensor, expected: dict, build: Callable, record: Callable) -> None:
+    """A fresh package model (``build()``) loading the stored file must reproduce every output
+    (``record(model, audio)``) exactly."""
     state = torch.load(path, map_location="cpu", weights_only=True)
-    reloaded = build_model()
+    reloaded = build()
     reloaded.load_state_dict(state)
-    again = record_outputs(reloaded.eval(), audio)
+    again = record(reloaded.eval(), audio)
     for key, value in expected.items():
         if not np.array_equal(again[key], value):
-            raise RuntimeError(f"{NAME}: reloaded checkpoint differs in {key}")
+            raise RuntimeError(f"{path.stem}: reloaded checkpoint differs in {key}")
+
+
+def save_fixtures(model: "EncodecModel", name: str, audio: torch.Tensor, arrays: dict,
+                  build: Callable, record: Callable) -> dict:
+    """Store the state dict (as read back with weights_only=True) and the recorded outputs,
+    after checking a fresh model reproduces them from the stored file; returns the state."""
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "model.th"
+        torch.save(model.state_dict(), raw)
+        state = torch.load(raw, map_location="cpu", weights_only=True)
+    checkpoint_path = OUT_DIR / f"{name}.th"
+    save_torch(checkpoint_path, state)
+    check_reload(checkpoint_path, audio, arrays, build, record)
+    save_npz(OUT_DIR / f"{name}_expected.npz", arrays)
+    return state
 
 
 def main() -> None:
@@ -220,14 +251,7 @@ def main() -> None:
     arrays = record_outputs(model, audio)
     if not np.array_equal(arrays[f"codes_at_{PARTIAL_BANDWIDTH:g}kbps"], arrays["codes"][:, :8]):
         raise RuntimeError("codes at a lower bandwidth are not a prefix of the full codes")
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "model.th"
-        torch.save(model.state_dict(), raw)
-        state = torch.load(raw, map_location="cpu", weights_only=True)
-    checkpoint_path = OUT_DIR / f"{NAME}.th"
-    save_torch(checkpoint_path, state)
-    check_reload(checkpoint_path, audio, arrays)
-    save_npz(OUT_DIR / f"{NAME}_expected.npz", arrays)
+    state = save_fixtures(model, NAME, audio, arrays, build_model, record_outputs)
     codes, decoded = arrays["codes"], arrays["decoded"]
     used = [len(np.unique(codes[:, q])) for q in range(N_CODEBOOKS)]
     print(f"{NAME}: {len(state)} tensors, T={INPUT_LENGTH} frames={codes.shape[-1]} "

@@ -64,8 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--raw", action="store_true", help="store codes bit-packed, without entropy coding")
 
     dec = sub.add_parser("decode", help="decompress a .rvq file",
-                         description="Decode a .rvq file to audio at its original rate, length and level.")
-    dec.add_argument("input", help=".rvq file")
+                         description="Decode a .rvq file to audio at its original rate, length and level. "
+                                     "An .ecdc file of Meta's encodec package decodes too, with the release's "
+                                     "checkpoint as --model, at the model's rate (files coded with its language "
+                                     "model need encodec_lm_*.th beside the checkpoint or in torch hub's folder).")
+    dec.add_argument("input", help=".rvq file (or .ecdc)")
     dec.add_argument("-o", "--output", required=True, help="output audio file (.wav or .flac)")
     _model_arg(dec)
     dec.add_argument("--codebooks", "-n", type=int, help="decode with the first n stored codebooks")

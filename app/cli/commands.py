@@ -16,6 +16,7 @@ from app.cli.terminal_text import printable
 from app.training.summary import summary_lines
 from model import Codec, load_codec
 from model.compression import compress_file, decompress_file, read_model_input
+from model.ecdc_format import decompress_ecdc_file, is_ecdc
 from model.evaluation import evaluate
 from model.listening_metrics import resolve as resolve_metrics
 from model.training.exported_model import read_training_summary
@@ -56,9 +57,13 @@ def run_encode(args: argparse.Namespace) -> int:
 
 
 def run_decode(args: argparse.Namespace) -> int:
+    """Decode a .rvq file, or an .ecdc file of the encodec package (told apart by content)."""
     out = output_path(args.output, args.input, ".wav")
     codec = _load(args)
-    audio = decompress_file(codec, args.input, out, args.codebooks, progress=TerminalProgress("decoding"))
+    if is_ecdc(args.input):
+        audio = decompress_ecdc_file(codec, args.input, out, args.codebooks)
+    else:
+        audio = decompress_file(codec, args.input, out, args.codebooks, progress=TerminalProgress("decoding"))
     print(f"{printable(str(out))}: {audio.duration:.2f} s, {audio.channels} channel(s), {audio.sample_rate} Hz")
     return 0
 
@@ -79,8 +84,8 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ValueError("--worst must be 0 or more")
     codec = _load(args)
     reference, audio = read_model_input(codec, args.input)
-    codes = codec.encode(reference, progress=TerminalProgress("encoding"))
-    result = evaluate(codec, reference, codes, progress=TerminalProgress("evaluating"), metrics=metrics,
+    encoded = codec.encode_audio(reference, progress=TerminalProgress("encoding"))
+    result = evaluate(codec, reference, encoded, progress=TerminalProgress("evaluating"), metrics=metrics,
                       worst=args.worst)
     if args.json:
         print(json.dumps({"model": codec.name, "file": str(args.input), **result.to_dict()}, indent=2))

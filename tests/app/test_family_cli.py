@@ -1,8 +1,9 @@
 """`rvq-studio eval` and `info` on every codec family, with no family-specific code in app/.
 
 Models are random-weight networks of the tiny recipe of every family in the registry, saved with
-model/export.py (EMA codebooks initialised by one training step), plus the official-layout
-EnCodec and Mimi fixtures.
+model/export.py (EMA codebooks initialised by one training step), EnCodec's 48 kHz
+configuration (stereo, normalised segments) on the tiny recipe's widths, plus the
+official-layout EnCodec fixtures (24 and 48 kHz) and the Mimi fixture.
 """
 import json
 import math
@@ -15,12 +16,16 @@ import throwaway_family
 import torch
 
 from app.cli.command_line import main
+from model import load_codec
+from model.encodec import RELEASE_48K_SETTINGS
 from model.export import save_model_file
 from model.rvq_format import read_rvq
 from model.registry import FAMILIES, family, preset
 
 ENCODEC_FIXTURE = Path(__file__).parent.parent / "fixtures" / "encodec" / "encodec24k.th"
 MIMI_FIXTURES = Path(__file__).parent.parent / "fixtures" / "mimi"
+ENCODEC48_FIXTURE = ENCODEC_FIXTURE.with_name("encodec48k.th")
+VARIANTS = {"encodec-48k": ("encodec", {**RELEASE_48K_SETTINGS, "segment_seconds": 0.1})}
 
 
 @pytest.fixture
@@ -33,17 +38,22 @@ def clip(tmp_path) -> Path:
     return path
 
 
-@pytest.fixture(params=list(FAMILIES))
+@pytest.fixture(params=[*FAMILIES, *VARIANTS])
 def model_file(request, tmp_path) -> tuple[str, Path]:
-    recipe = preset(family(request.param).recipes.tiny)
+    name, changes = VARIANTS.get(request.param, (request.param, {}))
+    recipe = preset(family(name).recipes.tiny)
+    architecture = {**recipe.architecture, **changes}
     torch.manual_seed(0)
-    net = family(recipe.family).build(recipe.architecture)
+    net = family(recipe.family).build(architecture)
     with torch.no_grad():
-        net.train()(0.3 * torch.randn(2, 1, 2048))
+        if changes:  # refuses the training forward: the quantizer alone initialises
+            net.quantizer.train()(net.encoder_stack()(0.3 * torch.randn(2, net.channels, 2048)))
+        else:
+            net.train()(0.3 * torch.randn(2, 1, 2048))
     path = tmp_path / f"{request.param}.safetensors"
-    save_model_file(net.eval(), path, family=recipe.family, config=recipe.architecture, name=recipe.name,
+    save_model_file(net.eval(), path, family=recipe.family, config=architecture, name=recipe.name,
                     trained=False)
-    return request.param, path
+    return name, path
 
 
 def _eval_json(clip: Path, model: Path, capsys) -> dict:
@@ -54,8 +64,7 @@ def _eval_json(clip: Path, model: Path, capsys) -> dict:
 def test_eval_runs_on_every_family(clip, model_file, capsys):
     name, path = model_file
     report = _eval_json(clip, path, capsys)
-    recipe = preset(family(name).recipes.tiny)
-    expected = family(recipe.family).build(recipe.architecture).n_codebooks
+    expected = load_codec(path).n_codebooks
     assert [r["n_codebooks"] for r in report["rows"]] == list(range(1, expected + 1))
     for row in report["rows"]:
         assert all(math.isfinite(row[k]) for k in ("kbps", "mel_distance", "stft_distance", "si_sdr"))
@@ -76,6 +85,16 @@ def test_eval_and_info_on_the_official_encodec_layout(clip, capsys):
     assert main(["info", str(ENCODEC_FIXTURE)]) == 0
     out = capsys.readouterr().out
     assert "encodec" in out and "6 kbps" in out
+
+
+def test_eval_and_info_on_the_official_encodec48_layout(clip, capsys):
+    report = _eval_json(clip, ENCODEC48_FIXTURE, capsys)
+    assert len(report["rows"]) == 16
+    assert report["rows"][3]["kbps"] == pytest.approx(6.0)
+    assert main(["info", str(ENCODEC48_FIXTURE), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["channels"], info["sample_rate"], info["frame_rate"]) == (2, 48000, 150.0)
+    assert info["bandwidths"] == {"3 kbps": 2, "6 kbps": 4, "12 kbps": 8, "24 kbps": 16}
 
 
 def test_info_and_eval_on_a_family_only_the_registry_knows(clip, monkeypatch, tmp_path, capsys):

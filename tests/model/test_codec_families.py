@@ -2,7 +2,9 @@
 
 Every family of the registry is tested, and a throwaway family that only the tests enter in
 the registry (nothing else is told about it), each with its tiny recipe's architecture and its
-EMA codebooks initialised by one training step (k-means on the first batch).
+EMA codebooks initialised by one training step (k-means on the first batch); and EnCodec's
+48 kHz configuration (stereo, time group norm, normalised segments: a codec with side
+information) on the tiny recipe's widths, with segments of 0.1 s so a signal spans several.
 """
 import pytest
 import throwaway_family
@@ -12,6 +14,7 @@ from torch import nn
 from model import load_codec
 from model.causal_transformer import CausalTransformer
 from model.codec import Codec
+from model.encodec import RELEASE_48K_SETTINGS
 from model.export import save_model_file
 from model.layers import PaddedConv1d, ResidualUnit, fold_weight_norm, unfold_weight_norm
 from model.quantize import GroupSlice, to_vectors
@@ -22,6 +25,7 @@ from model.training.recipes import TrainingPreset
 
 
 FAMILY_KEYS = [*FAMILIES, throwaway_family.KEY]
+VARIANTS = {"encodec-48k": ("encodec", {**RELEASE_48K_SETTINGS, "segment_seconds": 0.1})}
 
 
 def tiny_recipe(key: str) -> TrainingPreset:
@@ -37,9 +41,12 @@ def tiny_network(name: str, seed: int = 0, **changes) -> nn.Module:
     """
     torch.manual_seed(seed)
     net = family(name).build({**tiny_recipe(name).architecture, **changes})
-    batch = 0.3 * torch.randn(4, 1, 32 * 64)
+    batch = 0.3 * torch.randn(4, getattr(net, "channels", 1), 32 * 64)
     with torch.no_grad():
-        net.train()(batch)
+        if getattr(net, "side_info", ()):  # no training forward: the quantizer alone initialises
+            net.quantizer.train()(net.encoder_stack()(batch))
+        else:
+            net.train()(batch)
         net.eval()
         residual = net.encoder_stack()(batch)
         for stage in getattr(net.quantizer, "quantizers", []):  # a split quantizer's chains have no GroupSlice
@@ -50,35 +57,53 @@ def tiny_network(name: str, seed: int = 0, **changes) -> nn.Module:
     return net
 
 
-def _signal(seconds=0.4, rate=16000, batch=2, seed=1):
+def _signal(seconds=0.4, rate=16000, batch=2, seed=1, channels=1):
     g = torch.Generator().manual_seed(seed)
-    return 0.3 * torch.randn(batch, 1, int(rate * seconds) + 19, generator=g)
+    return 0.3 * torch.randn(batch, channels, int(rate * seconds) + 19, generator=g)
 
 
-@pytest.fixture(params=FAMILY_KEYS)
+@pytest.fixture(params=[*FAMILY_KEYS, *VARIANTS])
 def codec(request, monkeypatch) -> Codec:
     throwaway_family.register(monkeypatch)
-    return Codec(tiny_network(request.param), name="tiny", family=request.param, config={})
+    key, changes = VARIANTS.get(request.param, (request.param, {}))
+    return Codec(tiny_network(key, **changes), name="tiny", family=key, config=changes)
 
 
 def test_encode_decode_through_the_common_interface(codec):
-    x = _signal()
-    codes = codec.encode(x)
-    assert codes.shape == (2, codec.n_codebooks, -(-x.shape[-1] // codec.hop_length))
+    x = _signal(channels=codec.channels)
+    encoded = codec.encode_audio(x)
+    codes = encoded.codes
+    assert torch.equal(codec.encode(x), codes)
+    assert set(encoded.side) == set(codec.side_info)
+    frames = -(-x.shape[-1] // codec.hop_length)
+    if codec.side_info:  # overlapping segments code more frames than the signal holds
+        assert codes.shape[:2] == (2, codec.n_codebooks) and codes.shape[-1] > frames
+    else:
+        assert codes.shape == (2, codec.n_codebooks, frames)
     assert codes.dtype == torch.int64 and 0 <= int(codes.min()) and int(codes.max()) < codec.codebook_size
     assert len(codes[:, 0].unique()) > 1  # initialised codebooks: the codes vary
     for n in (1, codec.n_codebooks):
-        wave = codec.decode(codes[:, :n])
-        assert wave.shape == (2, 1, codes.shape[-1] * codec.hop_length)
+        wave = codec.decode(encoded.first(n))
+        length = wave.shape[-1] if codec.side_info else codes.shape[-1] * codec.hop_length
+        assert wave.shape == (2, codec.channels, length) and length >= x.shape[-1]
         assert torch.isfinite(wave).all()
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_bare_codes_of_a_codec_with_side_information_are_refused(variant):
+    key, changes = VARIANTS[variant]
+    codec = Codec(tiny_network(key, **changes), name="tiny", family=key, config=changes)
+    codes = codec.encode(_signal(channels=codec.channels))
+    with pytest.raises(ValueError, match="needs its side information"):
+        codec.decode(codes)
+
+
 def test_chunking_is_exact_or_the_codec_runs_whole(codec):
-    x = _signal(0.6)
-    whole = codec.encode(x, chunk_seconds=100)
+    x = _signal(0.6, channels=codec.channels)
+    whole = codec.encode_audio(x, chunk_seconds=100)
     decoded = codec.decode(whole, chunk_seconds=100)
     for seconds in (0.01, 0.07):
-        assert torch.equal(codec.encode(x, chunk_seconds=seconds), whole)
+        assert torch.equal(codec.encode_audio(x, chunk_seconds=seconds).codes, whole.codes)
         assert (codec.decode(whole, chunk_seconds=seconds) - decoded).abs().max() < 1e-5
     # LSTMs: no finite context; windowed attention: a context too long to chunk (tens of seconds)
     long_memory = any(isinstance(m, (nn.LSTM, CausalTransformer)) for m in codec.network.modules())
@@ -87,21 +112,27 @@ def test_chunking_is_exact_or_the_codec_runs_whole(codec):
 
 def test_own_model_file_round_trip_keeps_family_and_outputs(codec, tmp_path):
     path = tmp_path / "model.safetensors"
-    save_model_file(codec.network, path, family=codec.family, config=tiny_recipe(codec.family).architecture,
-                    name="tiny")
+    save_model_file(codec.network, path, family=codec.family,
+                    config={**tiny_recipe(codec.family).architecture, **codec.config}, name="tiny")
     loaded = load_codec(path)
-    assert loaded.family == codec.family and loaded.describe()["architecture"] == codec.describe()["architecture"]
-    x = _signal()
-    codes = codec.encode(x)
-    assert torch.equal(loaded.encode(x), codes)
-    assert torch.equal(loaded.decode(codes), codec.decode(codes))
+    assert loaded.family == codec.family and loaded.describe() == {**codec.describe(), "name": "tiny"}
+    x = _signal(channels=codec.channels)
+    encoded = codec.encode_audio(x)
+    again = loaded.encode_audio(x)
+    assert torch.equal(again.codes, encoded.codes)
+    assert all(torch.equal(again.side[k], encoded.side[k]) for k in codec.side_info)
+    assert torch.equal(loaded.decode(encoded), codec.decode(encoded))
 
 
 def test_training_forward_keeps_length_and_reports_quantizer_output(codec):
     net = codec.network
     for p in net.parameters():
         p.requires_grad_(True)
-    x = _signal(0.1)
+    x = _signal(0.1, channels=codec.channels)
+    if codec.side_info:  # trained only in its unsegmented mono form, so refused clearly
+        with pytest.raises(ValueError, match="training covers"):
+            net.train()(x)
+        return
     recon, q = net.train()(x)
     assert recon.shape == x.shape
     assert q.codes.shape[:2] == (2, codec.n_codebooks)
@@ -112,8 +143,14 @@ def test_training_forward_keeps_length_and_reports_quantizer_output(codec):
 def test_fast_inference_path_equals_the_training_layout(codec):
     """Folded weights, channels-last tiles and polyphase transposed convs change nothing."""
     net = codec.network
-    x = _signal()
+    x = _signal(channels=codec.channels)
     x = nn.functional.pad(x, (0, -x.shape[-1] % (codec.hop_length * (codec.chunk_alignment or 1))))
+    if codec.side_info:  # runs whole segments in the plain layout: folding alone must change nothing
+        encoded, decoded = codec.encode_audio(x), codec.decode(codec.encode_audio(x))
+        unfold_weight_norm(net)
+        assert torch.equal(codec.encode_audio(x).codes, encoded.codes)
+        assert (codec.decode(encoded) - decoded).abs().max() < 1e-5
+        return
     codes = codec.encode(x)
     unfold_weight_norm(net)
     with torch.no_grad():

@@ -103,10 +103,10 @@ def test_strict_loading_names_a_missing_official_tensor(tmp_path):
         load_codec(path)
 
 
-def test_stereo_group_norm_release_is_refused_clearly(tmp_path):
+def test_a_layout_mixing_weight_norm_and_group_norm_is_refused_clearly(tmp_path):
     state = torch.load(CHECKPOINT, weights_only=True)
     state["encoder.model.0.conv.norm.weight"] = torch.ones(4)
-    path = tmp_path / "encodec48k.th"
+    path = tmp_path / "mixed.th"
     torch.save(state, path)
-    with pytest.raises(CheckpointError, match="48 kHz"):
+    with pytest.raises(CheckpointError, match="mixes weight-normalised and time-group-normed"):
         load_codec(path)
