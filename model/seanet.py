@@ -221,14 +221,18 @@ class SeanetCodec(ConvolutionalCodec):
         return (None, None) if self.recurrent else super().context_frames()
 
     def streaming_plan(self) -> StreamingPlan:
-        """Recurrent networks stream layer by layer, carrying the LSTM's state (model/streaming.py)."""
-        encoder_audio, encoder_frames = _split_at_recurrence(self.encoder.model, audio_first=True)
-        decoder_audio, decoder_frames = _split_at_recurrence(self.decoder.model, audio_first=False)
+        """Layer by layer (model/streaming.py), the LSTM carrying its state; a recurrent network's
+        layers complete the last window themselves, others get the signal padded to the hop."""
+        if self.recurrent:
+            encoder_audio, encoder_frames = _split_at_recurrence(self.encoder.model, audio_first=True)
+            decoder_audio, decoder_frames = _split_at_recurrence(self.decoder.model, audio_first=False)
+            encoder, decoder = [encoder_audio, *encoder_frames], [*decoder_frames, decoder_audio]
+        else:
+            encoder, decoder = [self.encoder.model], [self.decoder.model]
         return StreamingPlan(
-            encoder=[encoder_audio, *encoder_frames],
-            quantize=lambda z: self.quantizer(self._modulate(z, "encoder")).codes,
+            encoder=encoder, quantize=lambda z: self.quantizer(self._modulate(z, "encoder")).codes,
             dequantize=lambda codes: self._modulate(self.quantizer.decode(codes), "decoder"),
-            decoder=[*decoder_frames, decoder_audio], pad_to_hop=False)
+            decoder=decoder, pad_to_hop=not self.recurrent)
 
     def describe(self) -> dict:
         c = self.config

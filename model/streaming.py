@@ -8,9 +8,11 @@ Two ways to get there, chosen by what the network reports:
 
 * **Chunkable codecs** (every layer has a finite receptive field: DAC, the default model,
   SoundStream, HiFi-Codec) run their whole encoder (decoder) on windows: a frame is computed
-  once the ``Codec.encoder_context`` frames after it have arrived, from a window that also
-  holds the context frames before it -- the very margins the chunked engine uses, so
-  streamed and chunked results agree for the same reason. The lookahead is that context.
+  from a window holding the ``Codec.encoder_context`` frames before it -- the chunked
+  engine's margin -- and the frames after it that its receptive field reaches
+  (:func:`~model.receptive_field.encoder_margins`, the one-sided reach the chunked engine's
+  symmetric margin is made from), so streamed and chunked results agree for the same
+  reason. That reach is the lookahead: none for a causal stack (causal SoundStream).
 * **Codecs with unbounded context** (EnCodec's LSTMs; Mimi's stacked attention) describe
   their layers in a :class:`StreamingPlan`. Runs of finite-span layers become the same
   windowed stages, with the exact one-sided margins of :mod:`model.receptive_field` (a
@@ -35,8 +37,8 @@ import torch
 from torch import nn
 
 from model.causal_transformer import CausalTransformer, apply_rope, attend
-from model.receptive_field import decoder_margins, encoder_margins, span_of
-from model.tiled import run_fast
+from model.layers import ResidualUnit, Snake1d, WeightNormMixin, from_fast_layout, to_fast_layout
+from model.receptive_field import ReportsReceptiveSpan, Span, decoder_margins, encoder_margins, span_of
 
 if TYPE_CHECKING:
     from model.codec import Codec
@@ -44,11 +46,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class StreamingPlan:
-    """How a network with unbounded context streams: its layers in order, and its quantizer.
+    """How a network streams layer by layer: its layers in order, and its quantizer.
 
-    An ``nn.Sequential`` entry is a convolutional stack run in the fast inference layout
-    (:func:`~model.tiled.run_fast`), any other finite-span layer runs as itself; recurrent
-    layers (``SkipLSTM``) and :class:`CausalTransformer` carry state between blocks.
+    Containers are opened down to layers with a span of their own; each of those runs on
+    windows of its own margins, residual units as a block plus a held-back skip, recurrent
+    layers (SEANet's ``SkipLSTM``) and :class:`CausalTransformer` carrying state between blocks.
     """
 
     encoder: list[nn.Module]
@@ -64,6 +66,9 @@ class Stage(Protocol):
     def push(self, x: torch.Tensor) -> torch.Tensor | None: ...
 
     def flush(self) -> torch.Tensor | None: ...
+
+    def needs(self, j: int) -> int:
+        """The last input element its output element ``j`` waits for (in steady state)."""
 
     def held(self) -> int: ...
 
@@ -104,6 +109,9 @@ class WindowStage:
     def held(self) -> int:
         return 0 if self._buffer is None else self._buffer.numel()
 
+    def needs(self, j: int) -> int:
+        return (j // self.out_step + 1 + self.right) * self.in_step - 1
+
     def _compute(self, stop: int | None, input_end: int) -> torch.Tensor:
         """Frames ``next .. stop`` (``None``: to the end of the signal, whose true end the window holds)."""
         start = max(0, self._next - self.left)
@@ -113,7 +121,7 @@ class WindowStage:
         if stop is not None:
             self._next = stop
             keep = max(0, stop - self.left) * self.in_step
-            self._buffer = self._buffer[..., keep - self._first:].clone()
+            self._buffer = self._buffer[..., keep - self._first:]
             self._first = keep
         else:
             self._buffer, self._next = None, -(-self._received // self.in_step)
@@ -132,8 +140,40 @@ class PointwiseStage:
     def flush(self) -> None:
         return None
 
+    def needs(self, j: int) -> int:
+        return j
+
     def held(self) -> int:
         return 0
+
+
+class ResidualStage:
+    """``shortcut(x) + block(x)`` streamed: the block as its own pipeline, the input it has not
+    answered yet held back for the sum (the block keeps lengths, so outputs pair up in order)."""
+
+    def __init__(self, unit: ResidualUnit) -> None:
+        self.branch = _layer_pipeline([unit.block])
+        self.shortcut = unit.shortcut
+        self._pending: torch.Tensor | None = None
+
+    def push(self, x: torch.Tensor) -> torch.Tensor | None:
+        self._pending = x if self._pending is None else torch.cat([self._pending, x], dim=-1)
+        return self._add(self.branch.push(x))
+
+    def flush(self) -> torch.Tensor | None:
+        return self._add(self.branch.flush())
+
+    def needs(self, j: int) -> int:
+        return max(j, self.branch.needs(j))
+
+    def held(self) -> int:
+        return self.branch.held() + (0 if self._pending is None else self._pending.numel())
+
+    def _add(self, y: torch.Tensor | None) -> torch.Tensor | None:
+        if y is None:
+            return None
+        skip, self._pending = self._pending[..., : y.shape[-1]], self._pending[..., y.shape[-1]:]
+        return in_layout(y, skip.dim() == 4) + (skip if self.shortcut is None else self.shortcut(skip))
 
 
 class LstmStage:
@@ -150,6 +190,9 @@ class LstmStage:
 
     def flush(self) -> None:
         return None
+
+    def needs(self, j: int) -> int:
+        return j
 
     def held(self) -> int:
         return 0 if self._state is None else sum(s.numel() for s in self._state)
@@ -192,27 +235,37 @@ class TransformerStage:
     def flush(self) -> None:
         return None
 
+    def needs(self, j: int) -> int:
+        return j
+
     def held(self) -> int:
         return sum(k.numel() + v.numel() for k, v in filter(None, self._cache))
 
 
 class Pipeline:
-    """Stages applied in order; ``lookahead`` is in samples of the stream's time axis."""
+    """Stages applied in order."""
 
-    def __init__(self, stages: list[Stage], lookahead: int) -> None:
-        self.stages, self.lookahead = stages, lookahead
+    def __init__(self, stages: list[Stage]) -> None:
+        self.stages = stages
+
+    def needs(self, j: int) -> int:
+        """The last input element output element ``j`` waits for (in steady state)."""
+        for stage in reversed(self.stages):
+            j = stage.needs(j)
+        return j
 
     def push(self, x: torch.Tensor | None) -> torch.Tensor | None:
+        """The stages' output (in either layout), or None while they wait for more input."""
         for stage in self.stages:
             if x is None or x.shape[-1] == 0:
                 return None
-            x = stage.push(x)
+            x = stage.push(in_layout(x, getattr(stage, "fast", False)))
         return x
 
     def flush(self) -> torch.Tensor | None:
         x = None
         for stage in self.stages:
-            pieces = [y for y in (Pipeline([stage], 0).push(x), stage.flush()) if y is not None]
+            pieces = [y for y in (Pipeline([stage]).push(x), stage.flush()) if y is not None]
             x = None if not pieces else pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=-1)
         return x
 
@@ -239,7 +292,7 @@ class _Streamer:
             y = self.pipeline.flush() if x is None else self.pipeline.push(x.to(self.codec.device))
         if y is None:
             return torch.zeros(self._batch or 0, self.channels, 0, dtype=self.dtype)
-        return y.to("cpu", self.dtype)
+        return in_layout(y, False).to("cpu", self.dtype)
 
     def _check_batch(self, batch: int) -> None:
         if self._batch is not None and batch != self._batch:
@@ -296,87 +349,98 @@ class StreamDecoder(_Streamer):
 # -- building the pipelines ---------------------------------------------------------------------
 
 def stream_encoder(codec: Codec) -> StreamEncoder:
-    if codec.chunkable:
-        return StreamEncoder(codec, _whole_network(codec, encoder=True), pad_to_hop=True)
     plan = _plan(codec)
-    return StreamEncoder(codec, _layer_pipeline(plan.encoder, [PointwiseStage(plan.quantize)], unit=1),
+    if plan is None:
+        return StreamEncoder(codec, _whole_network(codec, encoder=True), pad_to_hop=True)
+    return StreamEncoder(codec, _layer_pipeline(plan.encoder, last=[PointwiseStage(plan.quantize)]),
                          pad_to_hop=plan.pad_to_hop)
 
 
 def stream_decoder(codec: Codec, n_codebooks: int) -> StreamDecoder:
     if not 1 <= n_codebooks <= codec.n_codebooks:
         raise ValueError(f"codebook count must be in 1..{codec.n_codebooks}, got {n_codebooks}")
-    if codec.chunkable:
-        return StreamDecoder(codec, _whole_network(codec, encoder=False), n_codebooks)
     plan = _plan(codec)
-    pipeline = _layer_pipeline(plan.decoder, [], unit=codec.hop_length, first=[PointwiseStage(plan.dequantize)])
+    if plan is None:
+        return StreamDecoder(codec, _whole_network(codec, encoder=False), n_codebooks)
+    pipeline = _layer_pipeline(plan.decoder, first=[PointwiseStage(plan.dequantize)])
     return StreamDecoder(codec, pipeline, n_codebooks)
 
 
 def stream_latency(codec: Codec) -> float:
     """Seconds from a sample entering the encoder to its decoded sample leaving the decoder, in
-    steady state: one frame (a frame's codes need all its samples) plus both lookaheads."""
-    lookahead = stream_encoder(codec).pipeline.lookahead + stream_decoder(codec, 1).pipeline.lookahead
-    return (codec.hop_length + lookahead) / codec.sample_rate
+    steady state, for the sample that waits longest: a frame's first sample waits for the rest
+    of its frame, then every layer's lookahead adds up (stages wait in their own units)."""
+    encoder, decoder, hop = stream_encoder(codec).pipeline, stream_decoder(codec, 1).pipeline, codec.hop_length
+    steady = 1000 * hop  # far past the start
+    wait = max(encoder.needs(decoder.needs(j)) - j for j in range(steady, steady + hop))
+    return (wait + 1) / codec.sample_rate
 
 
-def _plan(codec: Codec) -> StreamingPlan:
+def _plan(codec: Codec) -> StreamingPlan | None:
+    """The network's layer-by-layer plan; None for a chunkable network without one (it streams
+    whole, on windows); an error for one that has neither."""
     make = getattr(codec.network, "streaming_plan", None)
-    if make is None:
+    if make is None and not codec.chunkable:
         raise ValueError(f"the {codec.family} codec has an unbounded context and no streaming plan")
-    return make()
+    return None if make is None else make()
 
 
 def _whole_network(codec: Codec, encoder: bool) -> Pipeline:
-    """The network's own encode (decode) on windows with the chunked engine's margins."""
+    """The network's own encode (decode) on windows: the chunked engine's context as the left
+    margin, the receptive field's exact future reach as the right one (none for a causal stack)."""
     network, hop = codec.network, codec.hop_length
     if encoder:
-        m, run, in_step, out_step = codec.encoder_context, network.encode_codes, hop, 1
+        left, run, in_step, out_step = codec.encoder_context, network.encode_codes, hop, 1
+        stack = getattr(network, "encoder_stack", None)
+        right = left if stack is None else encoder_margins(stack(), hop)[1]
     else:
-        m, run, in_step, out_step = codec.decoder_context, network.decode_codes, 1, hop
-    stage = WindowStage(run, in_step, out_step, m, m, 2 * m + 1 if _reflection_start(network) else 0)
-    return Pipeline([stage], stage.right * hop)
+        left, run, in_step, out_step = codec.decoder_context, network.decode_codes, 1, hop
+        stack = getattr(network, "decoder_stack", None)
+        right = left if stack is None else decoder_margins(stack())[1]
+    stage = WindowStage(run, in_step, out_step, left, right, left + right + 1 if _reflection_start(network) else 0)
+    return Pipeline([stage])
 
 
-def _layer_pipeline(layers: list[nn.Module], last: list[Stage], unit: int, first: list[Stage] = ()) -> Pipeline:
-    """Stages for ``layers``; ``unit`` is the input's samples per element (1 for audio, hop for codes)."""
-    stages: list[Stage] = list(first)
-    lookahead = 0
-    plain: list[nn.Module] = []
+def _layer_pipeline(layers: list[nn.Module], last: list[Stage] = (), first: list[Stage] = ()) -> Pipeline:
+    """Stages for ``layers``, one per layer, between ``first`` and ``last``."""
+    return Pipeline([*first, *(_stage(layer) for layer in _leaves(layers)), *last])
 
-    def add_window(stack: nn.Module, run: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        nonlocal unit, lookahead
-        scale = span_of(stack).scale
-        if scale >= 1:
-            in_step, out_step = round(scale), 1
-            left, right = encoder_margins(stack, in_step)
-        else:
-            in_step, out_step = 1, round(1 / scale)
-            left, right = decoder_margins(stack)
-        stage = WindowStage(run, in_step, out_step, left, right,
-                            left + right + 1 if _reflection_start(stack) else 0)
-        stages.append(stage)
-        lookahead += right * in_step * unit
-        unit = unit * in_step // out_step
 
-    def close_plain() -> None:
-        if plain:
-            stack = nn.Sequential(*plain)
-            add_window(stack, stack)
-            plain.clear()
-
+def _leaves(layers: list[nn.Module]) -> list[nn.Module]:
+    """The layers as applied one after another: containers without a span of their own are opened
+    (as :func:`~model.receptive_field.span_of` reads them), down to layers that stream as a whole."""
+    out: list[nn.Module] = []
     for layer in layers:
-        stateful = _stateful_stage(layer)
-        if stateful is None and not isinstance(layer, nn.Sequential):
-            plain.append(layer)
-            continue
-        close_plain()
-        if stateful is not None:
-            stages.append(stateful)
-        else:
-            add_window(layer, lambda x, stack=layer: run_fast(stack, x))
-    close_plain()
-    return Pipeline(stages + last, lookahead)
+        children = list(layer.children())
+        opens = (isinstance(layer, nn.Sequential)
+                 or (children and not isinstance(layer, (ReportsReceptiveSpan, CausalTransformer, nn.LSTM))
+                     and not isinstance(getattr(layer, "lstm", None), nn.LSTM)))
+        out += _leaves(children) if opens else [layer]
+    return out
+
+
+def _stage(layer: nn.Module) -> Stage:
+    stateful = _stateful_stage(layer)
+    if stateful is not None:
+        return stateful
+    stage = _finite_stage(layer)
+    stage.fast = _runs_fast(layer)
+    return stage
+
+
+def _finite_stage(layer: nn.Module) -> Stage:
+    if isinstance(layer, ResidualUnit) and (layer.shortcut is None or span_of(layer.shortcut) == Span()):
+        return ResidualStage(layer)
+    span = span_of(layer)
+    if span == Span():
+        return PointwiseStage(layer)
+    if span.scale >= 1:
+        in_step, out_step = round(span.scale), 1
+        left, right = encoder_margins(layer, in_step)
+    else:
+        in_step, out_step = 1, round(1 / span.scale)
+        left, right = decoder_margins(layer)
+    return WindowStage(layer, in_step, out_step, left, right, left + right + 1 if _reflection_start(layer) else 0)
 
 
 def _stateful_stage(layer: nn.Module) -> Stage | None:
@@ -386,6 +450,20 @@ def _stateful_stage(layer: nn.Module) -> Stage | None:
     if isinstance(lstm, nn.LSTM):
         return LstmStage(lstm)
     return None
+
+
+def _runs_fast(layer: nn.Module) -> bool:
+    """Whether the layer takes the fast inference layout (see :mod:`model.layers`): only our
+    weight-normalised convolutions and Snake hold weights in it."""
+    return all(isinstance(m, (WeightNormMixin, Snake1d)) or next(m.parameters(recurse=False), None) is None
+               for m in layer.modules())
+
+
+def in_layout(x: torch.Tensor, fast: bool) -> torch.Tensor:
+    """``x`` in the fast inference layout ``[B, C, 1, T]`` or the plain ``[B, C, T]`` one."""
+    if fast == (x.dim() == 4):
+        return x
+    return to_fast_layout(x) if fast else from_fast_layout(x)
 
 
 def _reflection_start(module: nn.Module) -> bool:
