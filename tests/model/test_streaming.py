@@ -92,6 +92,19 @@ def test_default_model_streams_exactly():
     _check_round_trip(codec, _signal(codec, 1.0, 3), 3)
 
 
+@pytest.mark.parametrize("key", ["dac", "soundstream"])
+def test_a_chunkable_network_without_a_plan_streams_whole_on_windows(key):
+    """A family that does not describe its layers still streams: its own encode (decode) on windows
+    with the chunked engine's left margin and its receptive field's reach on the right."""
+    network = tiny_network(key)
+    network.streaming_plan = None  # as a network class without the method
+    codec = Codec(network, name="tiny", family=key, config={})
+    assert codec.chunkable
+    _check_round_trip(codec, _signal(codec, 0.3, 4), 4)
+    layered = Codec(tiny_network(key), name="tiny", family=key, config={})
+    assert codec.stream_latency >= layered.stream_latency  # whole windows wait at least as long
+
+
 def test_one_block_and_per_sample_blocks_give_the_same_codes(tiny_codec):
     x = _signal(tiny_codec, 0.05)
     whole = _stream(tiny_codec.stream_encoder(), x, [(0, x.shape[-1])])
