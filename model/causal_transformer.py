@@ -114,12 +114,14 @@ class TransformerLayer(nn.Module):
         self.layer_scale_1, self.layer_scale_2 = scale(), scale()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.layer_scale_1(self.self_attn(self.norm1(x)))
-        return torch.cat([self.feed_forward(x[:, start:start + ROW_BLOCK])
-                          for start in range(0, x.shape[1], ROW_BLOCK)], dim=1)
+        return self.feed_forward(x + self.layer_scale_1(self.self_attn(self.norm1(x))))
 
     def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The residual feed-forward half of the layer (position-wise)."""
+        """The residual feed-forward half of the layer, position-wise, :data:`ROW_BLOCK` frames at a time."""
+        return torch.cat([self._feed_forward(x[:, start:start + ROW_BLOCK])
+                          for start in range(0, x.shape[1], ROW_BLOCK)], dim=1)
+
+    def _feed_forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.layer_scale_2(self.linear2(F.gelu(self.linear1(self.norm2(x)))))
 
 

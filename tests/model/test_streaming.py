@@ -199,6 +199,13 @@ def test_transformer_stage_with_a_rolling_cache_equals_the_whole(context):
         assert stage.held() == 2 * 2 * 2 * 16 * (context - 1)  # layers x (keys, values) x batch x width x cache
 
 
+def test_a_transformer_attending_to_all_the_past_is_refused():
+    transformer = CausalTransformer(dim=8, num_heads=2, num_layers=1, dim_feedforward=16, context=None,
+                                    layer_scale=None, max_period=100.0)
+    with pytest.raises(ValueError, match="finite attention context"):
+        TransformerStage(transformer)
+
+
 @pytest.mark.parametrize("pad_mode", ["zero", "reflect"])
 def test_causal_convolution_with_a_left_buffer_equals_the_whole(pad_mode):
     torch.manual_seed(0)
