@@ -1,27 +1,30 @@
 """Streaming encode and decode: blocks of any size in, codes (or audio) out as soon as they are final.
 
 A streamer equals the offline :meth:`~model.codec.Codec.encode` / ``decode`` on the whole
-signal (codes identical, audio within float rounding) while holding only what the next
+signal (codes identical, audio within float rounding) while holding only what its next
 outputs need, so its memory and its work per block do not grow with the stream.
 
-Two ways to get there, chosen by what the network reports:
+A network describes its layers in a :class:`StreamingPlan` (every family here does) and is
+streamed layer by layer, each layer in its own way:
 
-* **Chunkable codecs** (every layer has a finite receptive field: DAC, the default model,
-  SoundStream, HiFi-Codec) run their whole encoder (decoder) on windows: a frame is computed
-  from a window holding the ``Codec.encoder_context`` frames before it -- the chunked
-  engine's margin -- and the frames after it that its receptive field reaches
-  (:func:`~model.receptive_field.encoder_margins`, the one-sided reach the chunked engine's
-  symmetric margin is made from), so streamed and chunked results agree for the same
-  reason. That reach is the lookahead: none for a causal stack (causal SoundStream).
-* **Codecs with unbounded context** (EnCodec's LSTMs; Mimi's stacked attention) describe
-  their layers in a :class:`StreamingPlan`. Runs of finite-span layers become the same
-  windowed stages, with the exact one-sided margins of :mod:`model.receptive_field` (a
-  causal stack has no right margin, hence no lookahead: a left buffer of past input); an
-  LSTM carries its ``(h, c)`` state from block to block; a windowed causal transformer keeps
-  a rolling cache of the keys and values of its last ``context - 1`` frames per layer.
+* a layer with a finite receptive field runs on windows of its input: an output is computed
+  once the inputs its receptive field reaches on the right have arrived, from a window that
+  also holds the inputs it reaches on the left. The margins are the exact one-sided reach
+  of :func:`~model.receptive_field.encoder_margins` / ``decoder_margins`` -- the chunked
+  engine's symmetric margins are made from the same reach -- so a causal layer has no
+  lookahead, only a left buffer of past input. Each layer recomputes only its own margin,
+  not the network's;
+* a residual unit streams its block and holds back the skip input until the block answers;
+* an LSTM carries its ``(h, c)`` state from block to block;
+* a windowed causal transformer keeps a rolling cache of the rotary-embedded keys and values
+  of its last ``context - 1`` frames per layer.
+
+A chunkable network without a plan runs its whole encoder (decoder) on windows instead, with
+the chunked engine's context (``Codec.encoder_context``) on the left and its receptive
+field's reach on the right: exact as well, but each block recomputes the network's margins.
 
 Reflection padding (EnCodec's causal convolutions) makes the *first* outputs read a few
-samples ahead of them; a stage with such padding therefore waits, once at the start, until
+samples ahead of them; a layer with such padding therefore waits, once at the start, until
 its first window is as long as its margins. That start-up delay is not part of
 :func:`stream_latency`, the steady-state algorithmic latency.
 
@@ -69,8 +72,11 @@ class Stage(Protocol):
 
     def needs(self, j: int) -> int:
         """The last input element its output element ``j`` waits for (in steady state)."""
+        ...
 
-    def held(self) -> int: ...
+    def held(self) -> int:
+        """Elements held between pushes."""
+        ...
 
 
 class WindowStage:
@@ -128,20 +134,25 @@ class WindowStage:
         return out
 
 
-class PointwiseStage:
-    """A frame-by-frame function (quantizing, dequantizing): no margins, no state."""
-
-    def __init__(self, run: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        self.run = run
-
-    def push(self, x: torch.Tensor) -> torch.Tensor | None:
-        return self.run(x)
+class _InStep:
+    """A stage whose output ``j`` is ready with input ``j``: it holds no input back, and has
+    nothing left to give at the end."""
 
     def flush(self) -> None:
         return None
 
     def needs(self, j: int) -> int:
         return j
+
+
+class PointwiseStage(_InStep):
+    """A frame-by-frame function (quantizing, dequantizing, activations): no margins, no state."""
+
+    def __init__(self, run: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        self.run = run
+
+    def push(self, x: torch.Tensor) -> torch.Tensor | None:
+        return self.run(x)
 
     def held(self) -> int:
         return 0
@@ -176,7 +187,7 @@ class ResidualStage:
         return in_layout(y, skip.dim() == 4) + (skip if self.shortcut is None else self.shortcut(skip))
 
 
-class LstmStage:
+class LstmStage(_InStep):
     """A residual LSTM (``out + input``) carrying its hidden and cell states across blocks."""
 
     def __init__(self, lstm: nn.LSTM) -> None:
@@ -188,17 +199,11 @@ class LstmStage:
         out, self._state = self.lstm(steps, self._state)
         return (out + steps).permute(1, 2, 0)
 
-    def flush(self) -> None:
-        return None
-
-    def needs(self, j: int) -> int:
-        return j
-
     def held(self) -> int:
         return 0 if self._state is None else sum(s.numel() for s in self._state)
 
 
-class TransformerStage:
+class TransformerStage(_InStep):
     """A windowed causal transformer fed a few frames at a time.
 
     Each layer keeps the rotary-embedded keys and values of its last ``context - 1`` frames,
@@ -231,12 +236,6 @@ class TransformerStage:
         keep = min(attn.context - 1, k.shape[2])
         self._cache[i] = (k[:, :, k.shape[2] - keep:].clone(), v[:, :, v.shape[2] - keep:].clone()) if keep else None
         return layer.feed_forward(x + layer.layer_scale_1(out))
-
-    def flush(self) -> None:
-        return None
-
-    def needs(self, j: int) -> int:
-        return j
 
     def held(self) -> int:
         return sum(k.numel() + v.numel() for k, v in filter(None, self._cache))
