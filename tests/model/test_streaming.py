@@ -126,6 +126,16 @@ def test_flush_completes_the_stream_to_the_offline_length(tiny_codec):
     assert dec.push(codes).shape[-1] + dec.flush().shape[-1] == tiny_codec.decode(codes).shape[-1]
 
 
+@pytest.mark.parametrize("length", [1, 5])
+def test_a_signal_shorter_than_a_frame_streams_like_offline(tiny_codec, length):
+    x = _signal(tiny_codec, 0.01)[..., :length]
+    codes = _stream(tiny_codec.stream_encoder(), x, [(0, 1), (1, length)])
+    assert torch.equal(codes, tiny_codec.encode(x))
+    audio = _stream(tiny_codec.stream_decoder(tiny_codec.n_codebooks), codes, [(0, 1), (1, codes.shape[-1])])
+    wave = tiny_codec.decode(codes)
+    assert audio.shape == wave.shape and (audio - wave).abs().max() <= AUDIO_TOLERANCE
+
+
 def test_an_empty_stream_flushes_to_nothing(tiny_codec):
     enc = tiny_codec.stream_encoder()
     assert enc.push(torch.zeros(1, 1, 0)).shape == (1, tiny_codec.n_codebooks, 0)
