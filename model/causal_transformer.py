@@ -35,12 +35,12 @@ QUERY_BLOCK = 64  # queries attended at once (frames): each block also reads con
 ROW_BLOCK = 1024  # frames through the feed-forward at once (its hidden layer is 4x the width)
 
 
-def apply_rope(q: torch.Tensor, k: torch.Tensor, max_period: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Rotary embedding of ``q, k [B, H, T, D]`` at positions ``0 .. T-1``; pairs are interleaved
-    (``(x0, x1), (x2, x3)...`` are the real and imaginary parts)."""
+def apply_rope(q: torch.Tensor, k: torch.Tensor, max_period: float, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rotary embedding of ``q, k [B, H, T, D]`` at positions ``start .. start+T-1``; pairs are
+    interleaved (``(x0, x1), (x2, x3)...`` are the real and imaginary parts)."""
     t, d = q.shape[2], q.shape[3]
     freqs = torch.exp(torch.arange(d // 2, device=q.device, dtype=torch.float32) * (-math.log(max_period) * 2 / d))
-    ts = torch.arange(t, device=q.device, dtype=torch.float32).view(1, 1, -1, 1)
+    ts = torch.arange(start, start + t, device=q.device, dtype=torch.float32).view(1, 1, -1, 1)
     cos, sin = torch.cos(freqs * ts), torch.sin(freqs * ts)
 
     def rotate(x: torch.Tensor) -> torch.Tensor:
@@ -67,19 +67,27 @@ class WindowedSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, T, C]`` -> ``[B, T, C]``."""
-        b, t, c = x.shape
+        b, t, _ = x.shape
         q, k, v = self.in_proj(x).view(b, t, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k = apply_rope(q, k, self.max_period)
-        reach = t if self.context is None else self.context
-        out = []
-        for start in range(0, t, QUERY_BLOCK):
-            stop = min(t, start + QUERY_BLOCK)
-            first = max(0, start - reach + 1)
-            delta = torch.arange(start, stop, device=x.device)[:, None] - torch.arange(first, stop, device=x.device)
-            mask = (delta >= 0) & (delta < reach)
-            out.append(F.scaled_dot_product_attention(q[:, :, start:stop], k[:, :, first:stop], v[:, :, first:stop],
-                                                      mask[None, None]))
-        return self.out_proj(torch.cat(out, dim=2).transpose(1, 2).reshape(b, t, c))
+        return self.out_proj(attend(q, k, v, t if self.context is None else self.context, 0))
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, reach: int, past: int) -> torch.Tensor:
+    """Windowed causal attention of queries ``[B, H, Tq, D]`` to keys and values ``[B, H, past + Tq, D]``
+    (query ``i`` sits at key position ``past + i``), :data:`QUERY_BLOCK` queries at a time ->
+    ``[B, Tq, H * D]``. ``past > 0`` is a streaming step reading its cache of earlier frames."""
+    b, h, t, d = q.shape
+    out = []
+    for start in range(0, t, QUERY_BLOCK):
+        stop = min(t, start + QUERY_BLOCK)
+        first = max(0, past + start - reach + 1)
+        delta = torch.arange(past + start, past + stop, device=q.device)[:, None] - torch.arange(
+            first, past + stop, device=q.device)
+        mask = (delta >= 0) & (delta < reach)
+        out.append(F.scaled_dot_product_attention(q[:, :, start:stop], k[:, :, first:past + stop],
+                                                  v[:, :, first:past + stop], mask[None, None]))
+    return torch.cat(out, dim=2).transpose(1, 2).reshape(b, t, h * d)
 
 
 class LayerScale(nn.Module):
@@ -106,7 +114,10 @@ class TransformerLayer(nn.Module):
         self.layer_scale_1, self.layer_scale_2 = scale(), scale()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.layer_scale_1(self.self_attn(self.norm1(x)))
+        return self.feed_forward(x + self.layer_scale_1(self.self_attn(self.norm1(x))))
+
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The residual feed-forward half of the layer, position-wise, :data:`ROW_BLOCK` frames at a time."""
         return torch.cat([self._feed_forward(x[:, start:start + ROW_BLOCK])
                           for start in range(0, x.shape[1], ROW_BLOCK)], dim=1)
 

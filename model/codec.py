@@ -40,6 +40,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from model import streaming
 from model.chunked import decode_stream, encode_stream
 from model.layers import fold_weight_norm
 
@@ -356,6 +357,21 @@ class Codec:
                                    self._chunk_frames(chunk_seconds), progress, workers=self._workers(workers),
                                    alignment=self.chunk_alignment)
         return (piece.float().cpu() for piece in pieces)
+
+    # -- streaming (see model/streaming.py) ----------------------------------------------------
+    def stream_encoder(self) -> streaming.StreamEncoder:
+        """A streaming encoder: ``push(block)`` gives the codes already final, ``flush()`` the rest;
+        concatenated they equal :meth:`encode` of the whole signal."""
+        return streaming.stream_encoder(self)
+
+    def stream_decoder(self, n_codebooks: int) -> streaming.StreamDecoder:
+        """A streaming decoder of ``n_codebooks`` codebooks, equal to :meth:`decode` of the whole."""
+        return streaming.stream_decoder(self, n_codebooks)
+
+    @property
+    def stream_latency(self) -> float:
+        """Algorithmic latency of streamed encoding then decoding, in seconds (frame + lookahead)."""
+        return streaming.stream_latency(self)
 
     def _encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():

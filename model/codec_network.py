@@ -16,6 +16,7 @@ from torch import nn
 
 from model.quantize import QuantizerOutput, ResidualVectorQuantizer
 from model.receptive_field import decoder_margin_frames, encoder_margin_frames
+from model.streaming import StreamingPlan
 from model.tiled import run_fast
 
 
@@ -53,6 +54,12 @@ class ConvolutionalCodec(nn.Module):
     def context_frames(self) -> tuple[int | None, int | None]:
         return (encoder_margin_frames(self.encoder_stack(), self.hop_length),
                 decoder_margin_frames(self.decoder_stack()))
+
+    def streaming_plan(self) -> StreamingPlan:
+        """Stream layer by layer (model/streaming.py), padding the signal to the hop as :meth:`encode_codes`'s
+        chunked engine does."""
+        return StreamingPlan(encoder=[self.encoder_stack()], quantize=lambda z: self.quantizer(z).codes,
+                             dequantize=self.quantizer.decode, decoder=[self.decoder_stack()], pad_to_hop=True)
 
     def encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
         """Inference encode; stages run on cache-sized tiles (see :mod:`model.tiled`)."""

@@ -63,8 +63,9 @@ from model.chunked import decode_chunked, encode_chunked
 from model.ema_quantize import ema_residual_quantizer
 from model.layers import weight_norm_parts
 from model.quantize import QuantizerOutput
-from model.receptive_field import decoder_margin_frames, encoder_margin_frames
+from model.receptive_field import Span, conv_span, decoder_margin_frames, encoder_margin_frames, transposed_span
 from model.seanet import EMA_LOSS_WEIGHTS, EMA_PAPER_RUN, SeanetConfig, SeanetDecoder, SeanetEncoder
+from model.streaming import StreamingPlan
 from model.tiled import run_fast
 from model.training.recipes import TINY_RUN, FamilyRecipes, TrainingPreset
 
@@ -121,6 +122,10 @@ class CausalDownsample(nn.Module):
         super().__init__()
         self.conv = nn.Conv1d(dim, dim, 2 * stride, stride, bias=False)
 
+    def receptive_span(self) -> Span:
+        k, s = self.conv.kernel_size[0], self.conv.stride[0]
+        return conv_span(k, s, 1, k - s)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(F.pad(x, (self.conv.kernel_size[0] - self.conv.stride[0], 0), mode="replicate"))
 
@@ -132,6 +137,9 @@ class CausalUpsample(nn.Module):
     def __init__(self, dim: int, stride: int) -> None:
         super().__init__()
         self.convtr = nn.ConvTranspose1d(dim, dim, 2 * stride, stride, groups=dim, bias=False)
+
+    def receptive_span(self) -> Span:
+        return transposed_span(self.convtr.kernel_size[0], self.convtr.stride[0], 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.convtr(x)
@@ -231,6 +239,14 @@ class Mimi(nn.Module):
 
     def context_frames(self) -> tuple[int | None, int | None]:
         return None, None  # whole signals, bounded memory (module docstring)
+
+    def streaming_plan(self) -> StreamingPlan:
+        """Layer by layer: the SEANet stacks and resampling on windows, the transformers with a rolling
+        key-value cache of their context (model/streaming.py)."""
+        return StreamingPlan(
+            encoder=[self.encoder.seanet.model, self.encoder.transformer, self.encoder.downsample],
+            quantize=lambda z: self.quantizer(z).codes, dequantize=self.quantizer.decode,
+            decoder=[self.decoder.upsample, self.decoder.transformer, self.decoder.seanet.model], pad_to_hop=True)
 
     def codebook_groups(self) -> dict[str, list[int]] | None:
         return None  # one code prefix per n: the semantic code, then the acoustic chain

@@ -105,15 +105,34 @@ def _geometry(m: nn.Module) -> tuple[int, int, int, int]:
     return m.kernel_size[0], m.stride[0], m.dilation[0], m.padding[0]
 
 
-def encoder_margin_frames(encoder: nn.Module, hop_length: int) -> int:
-    """Frames of context needed on each side so a chunk's central codes equal the whole's."""
+def encoder_margins(encoder: nn.Module, hop_length: int) -> tuple[int, int]:
+    """``(left, right)``: the frames of past and future audio a frame of ``encoder`` reads.
+
+    The exact reach of the receptive field, one side at a time: a causal stack reads no
+    future frame (``right == 0``), which is what makes it stream without lookahead.
+    """
     span = span_of(encoder)
-    left = -span.left
-    right = span.right - (hop_length - 1)
-    return int(math.ceil(max(left, right, 0) / hop_length)) + 1
+    return _frames(-span.left, hop_length), _frames(span.right - (hop_length - 1), hop_length)
+
+
+def decoder_margins(decoder: nn.Module) -> tuple[int, int]:
+    """``(left, right)``: the code frames before and after its own that a sample's frame reads."""
+    span = span_of(decoder)  # output sample j reads frames [scale*j + left, scale*j + right]
+    return _frames(-span.left, 1), _frames(span.right, 1)
+
+
+def encoder_margin_frames(encoder: nn.Module, hop_length: int) -> int:
+    """Frames of context needed on each side so a chunk's central codes equal the whole's: the
+    wider side of :func:`encoder_margins`, plus one frame of safety."""
+    return max(encoder_margins(encoder, hop_length)) + 1
 
 
 def decoder_margin_frames(decoder: nn.Module) -> int:
-    """Frames of context needed on each side so a chunk's central samples equal the whole's."""
-    span = span_of(decoder)  # output sample j reads frames [scale*j + left, scale*j + right]
-    return int(math.ceil(max(-span.left, span.right + 1, 0))) + 1
+    """Frames of context needed on each side so a chunk's central samples equal the whole's:
+    the wider side of :func:`decoder_margins` (the right one counted one frame wider), plus one."""
+    left, right = decoder_margins(decoder)
+    return max(left, right + 1) + 1
+
+
+def _frames(samples: float, per_frame: int) -> int:
+    return int(math.ceil(max(samples, 0) / per_frame))

@@ -37,6 +37,7 @@ from model.layers import FiLM, PaddedConv1d, PaddedConvTranspose1d, ResidualUnit
 from model.ema_quantize import ema_residual_quantizer
 from model.quantize import QuantizerOutput
 from model.receptive_field import Span, UnboundedReceptiveField, decoder_margin_frames, encoder_margin_frames
+from model.streaming import StreamingPlan
 from model.tiled import run_fast
 from model.training.recipes import LossWeights
 
@@ -224,6 +225,20 @@ class SeanetCodec(ConvolutionalCodec):
 
     def context_frames(self) -> tuple[int | None, int | None]:
         return (None, None) if self.recurrent else super().context_frames()
+
+    def streaming_plan(self) -> StreamingPlan:
+        """Layer by layer (model/streaming.py), the LSTM carrying its state; a recurrent network's
+        layers complete the last window themselves, others get the signal padded to the hop."""
+        if self.recurrent:
+            encoder_audio, encoder_frames = _split_at_recurrence(self.encoder.model, audio_first=True)
+            decoder_audio, decoder_frames = _split_at_recurrence(self.decoder.model, audio_first=False)
+            encoder, decoder = [encoder_audio, *encoder_frames], [*decoder_frames, decoder_audio]
+        else:
+            encoder, decoder = [self.encoder.model], [self.decoder.model]
+        return StreamingPlan(
+            encoder=encoder, quantize=lambda z: self.quantizer(self._modulate(z, "encoder")).codes,
+            dequantize=lambda codes: self._modulate(self.quantizer.decode(codes), "decoder"),
+            decoder=decoder, pad_to_hop=not self.recurrent)
 
     def describe(self) -> dict:
         c = self.config
