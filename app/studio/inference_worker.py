@@ -99,6 +99,7 @@ class ModelInfo:
     kbps: tuple[float, ...]  # kbps[n - 1] for n codebooks
     description: dict
     codebook_groups: dict | None  # channel group and level of every codebook (Codec.codebook_groups)
+    codebook_strides: tuple[int, ...] = ()  # frames each codebook's code lasts (Codec.codebook_strides)
 
     @property
     def codebook_spans(self) -> tuple[tuple[str, int, int], ...]:
@@ -112,7 +113,7 @@ class ModelInfo:
         return cls(source, codec.name, codec.family, str(codec.device), codec.sample_rate, codec.hop_length,
                    codec.n_codebooks, codec.codebook_size, codec.trained,
                    tuple(codec.kbps(n) for n in range(1, codec.n_codebooks + 1)), codec.describe(),
-                   codec.codebook_groups)
+                   codec.codebook_groups, tuple(codec.codebook_strides))
 
 
 @dataclass(order=True)

@@ -57,16 +57,21 @@ VIEW_REFRESH_MS = 400
 
 
 class CodebookStats:
-    """Per-codebook code usage of the loaded clip: counts, entropy, bitrate efficiency."""
+    """Per-codebook code usage of the loaded clip: counts, entropy, bitrate efficiency.
 
-    def __init__(self, codes: np.ndarray, codebook_size: int) -> None:
+    ``strides`` (a multi-scale codec's ``codebook_strides``): codebook k's code lasts that many
+    frames and is counted once, not once per frame it is repeated over.
+    """
+
+    def __init__(self, codes: np.ndarray, codebook_size: int, strides: tuple[int, ...] = ()) -> None:
         n = codes.shape[1]
-        flat = codes.transpose(1, 0, 2).reshape(n, -1)
-        self.counts = np.stack([np.bincount(row, minlength=codebook_size) for row in flat])
-        entropy = codebook_entropy(torch.from_numpy(codes), codebook_size)
+        strides = tuple(strides[:n]) or (1,) * n
+        self.counts = np.stack([np.bincount(codes[:, k, ::stride].reshape(-1), minlength=codebook_size)
+                                for k, stride in enumerate(strides)])
+        entropy = codebook_entropy(torch.from_numpy(codes), codebook_size, strides)
         self.entropy_bits = entropy.numpy()
         self.bits_per_code = float(np.log2(codebook_size))
-        self.efficiency = bitrate_efficiency(entropy, codebook_size)
+        self.efficiency = bitrate_efficiency(entropy, codebook_size, strides)
         self.used = (self.counts > 0).sum(axis=1)
 
 
@@ -279,9 +284,10 @@ class StudioSession(QObject):
         if clip is not self.clip:
             return
         self._previous = None
-        size = self.model.codebook_size
+        size, strides = self.model.codebook_size, self.model.codebook_strides
         if self.stats is None:
-            self._analyse("codebooks", (clip,), lambda: CodebookStats(clip.codes, size), self._show_codebook_stats)
+            self._analyse("codebooks", (clip,), lambda: CodebookStats(clip.codes, size, strides),
+                          self._show_codebook_stats)
         self._submit_opus(clip)
         self.exports.settle(self.clip)
         self.codesReady.emit(clip)

@@ -1,9 +1,11 @@
 """The codebook and quality panels on known data."""
 import numpy as np
 import pytest
+import torch
 
 from app.studio.session import CodebookStats
 from model.evaluation import RateRow
+from model.metrics import bitrate_efficiency, codebook_entropy
 from ui.codebook_panel import GROUP_COLOURS, CodebookPanel, gather_columns
 from ui.quality_panel import QualityPanel
 
@@ -21,6 +23,18 @@ def test_codebook_stats_count_usage_and_entropy(stats):
     assert list(stats.used) == [16, 4, 1, 16]
     assert stats.entropy_bits[2] == 0.0 and stats.entropy_bits[1] == pytest.approx(2.0, abs=0.05)
     assert stats.efficiency == pytest.approx(stats.entropy_bits.sum() / (4 * 4))
+
+
+def test_a_multi_scale_codebook_counts_each_code_once_not_once_per_frame_it_lasts():
+    """SNAC's coarse codebook holds each code for 4 frames: 500 frames are 125 of its codes."""
+    rng = np.random.default_rng(2)
+    coarse = np.repeat(rng.integers(0, 16, (1, 125)), 4, axis=1)
+    codes = np.stack([coarse, rng.integers(0, 16, (1, 500))], axis=1)  # [C=1, N=2, F=500]
+    stats = CodebookStats(codes, 16, (4, 1))
+    assert stats.counts.sum(axis=1).tolist() == [125, 500]
+    assert stats.counts[0].tolist() == np.bincount(coarse[0, ::4], minlength=16).tolist()
+    assert stats.entropy_bits.tolist() == codebook_entropy(torch.from_numpy(codes), 16, (4, 1)).tolist()
+    assert stats.efficiency == pytest.approx(bitrate_efficiency(stats.entropy_bits, 16, (4, 1)))
 
 
 def test_grouped_quantizer_rows_are_labelled_and_levels_separated(qtbot, stats):
