@@ -162,6 +162,43 @@ def test_mimi_goes_to_the_hugging_face_cache_layout_and_remove_leaves_the_reposi
     assert installed_path(find_entry("mimi")) is None
 
 
+def test_encodec_48khz_goes_to_torch_hubs_checkpoints_and_loads_as_the_stereo_codec(server):
+    body = (FIXTURES / "encodec" / "encodec48k.th").read_bytes()
+    server.served.files["/encodec/v0/encodec_48khz-7e698e3e.th"] = body
+    official = find_entry("encodec-48khz")
+    entry = dataclasses.replace(official, files=(dataclasses.replace(official.files[0],
+                                                                     sha256=hashlib.sha256(body).hexdigest()),))
+    kept = get_model(entry, server.url)
+    assert kept == Path(os.environ["TORCH_HOME"]) / "hub" / "checkpoints" / "encodec_48khz-7e698e3e.th"
+    codec = load_codec(kept)
+    assert (codec.family, codec.sample_rate, codec.channels) == ("encodec", 48000, 2)
+
+
+def test_snac_arrives_as_its_release_folder_in_the_hugging_face_cache_and_reproduces_its_codes(server, capsys):
+    """Two files: config.json (a small file: Hugging Face's etag is its git hash, not a sha256) and
+    the weights (a large one: redirected with its sha256); the weights load with the config beside them."""
+    folder = FIXTURES / "snac" / "snac24k"
+    config, weights = (folder / "config.json").read_bytes(), (folder / "pytorch_model.bin").read_bytes()
+    digest = hashlib.sha256(weights).hexdigest()
+    base = "/hubertsiuzdak/snac_24khz/resolve/main"
+    server.served.files[f"{base}/config.json"] = config
+    server.served.headers[f"{base}/config.json"] = {"X-Repo-Commit": COMMIT,
+                                                    "ETag": f'"{hashlib.sha1(config).hexdigest()}"'}
+    server.served.redirects[f"{base}/pytorch_model.bin"] = (f"/cdn/{digest}", {"X-Repo-Commit": COMMIT,
+                                                                              "X-Linked-Etag": f'"{digest}"'})
+    server.served.files[f"/cdn/{digest}"] = weights
+    assert run("get", "snac-24khz") == 0
+    kept = Path(capsys.readouterr().out.strip())
+    snapshot = Path(os.environ["HF_HOME"]) / "hub" / "models--hubertsiuzdak--snac_24khz" / "snapshots" / COMMIT
+    assert kept == snapshot / "pytorch_model.bin" and (snapshot / "config.json").read_bytes() == config
+    ref = np.load(FIXTURES / "snac" / "snac24k_expected.npz", allow_pickle=False)
+    codec = load_codec(kept)
+    codes = codec.encode(torch.from_numpy(ref["input"]))
+    for k, stride in enumerate(codec.codebook_strides):  # the release also codes its end padding: a code more
+        ours = codes[:, k, ::stride]
+        assert torch.equal(ours, torch.from_numpy(ref[f"codes_{k}"][:, : ours.shape[1]]).long())
+
+
 def test_a_hugging_face_etag_that_is_not_the_contents_sha256_is_refused(server, capsys):
     server.served.files[MIMI_PATH] = (FIXTURES / "mimi" / "mimi.safetensors").read_bytes()
     server.served.headers[MIMI_PATH] = {"X-Repo-Commit": COMMIT, "X-Linked-Etag": f'"{"0" * 64}"'}
