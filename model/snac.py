@@ -18,8 +18,9 @@ codes are the release's). The codes of the padding are not kept, so decoding pad
 by repeating the last frame: decoding the release's own (padded) codes gives its audio, and so
 does a round trip of a signal that is a whole number of padding units long; otherwise only the
 last unit differs, where the decoder renders repeated codes instead of the padding's.
-:meth:`SNAC.chunk_alignment` asks the chunked engine for chunks that start on window and
-pooling boundaries, which makes chunked inference exact.
+:meth:`SNAC.chunk_alignment` asks the chunked engine for chunks, and the streamers
+(:mod:`model.streaming`) for windows, that start on window and pooling boundaries, which makes
+chunked and streamed inference exact.
 
 **Noise.** The release draws ``torch.randn`` at every decode, so its output changes from call
 to call. Here the noise is a counter-based generator keyed to the absolute sample position

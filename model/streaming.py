@@ -22,16 +22,25 @@ streamed layer by layer, each layer in its own way:
 A chunkable network without a plan runs its whole encoder (decoder) on windows instead, with
 the chunked engine's context (``Codec.encoder_context``) on the left and its receptive
 field's reach on the right: exact as well, but each block recomputes the network's margins.
+So does a network whose layers are counted from the first frame (``Codec.chunk_alignment``:
+windowed attention, pooling blocks, noise keyed to positions) or whose codes run at several
+rates (``Codec.codebook_strides``), since a layer's stage knows neither positions nor code
+blocks: its windows start on multiples of the alignment, as the chunked engine's chunks do,
+its decoder is told each window's first frame, and its encoder hands out frames only in whole
+blocks of the coarsest code (only then is every codebook's code for them final; the latency
+includes that block).
 
 Reflection padding (EnCodec's causal convolutions) makes the *first* outputs read a few
 samples ahead of them; a layer with such padding therefore waits, once at the start, until
 its first window is as long as its margins. That start-up delay is not part of
 :func:`stream_latency`, the steady-state algorithmic latency.
 
-Only mono ``[B, 1, T]`` audio is streamed.
+Only mono ``[B, 1, T]`` audio is streamed, and only codes that need no side information:
+EnCodec 48 kHz (stereo, a scale per 1 s segment computed over the whole segment) is refused.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -87,12 +96,18 @@ class WindowStage:
     ``f + right`` have arrived, from a window starting ``left`` frames before it; only the
     frames of that window that are final are kept, and input older than ``left`` frames
     before the next one is released.
+
+    A function counted from the first frame (windowed attention, pooling blocks, noise keyed
+    to positions) gets windows that start on multiples of ``alignment`` frames -- called as
+    ``run(window, first_frame)`` when ``positional`` -- and hands out frames in whole
+    ``units`` (a coarse code is final only once its whole block of frames is).
     """
 
-    def __init__(self, run: Callable[[torch.Tensor], torch.Tensor], in_step: int, out_step: int, left: int,
-                 right: int, min_start: int = 0) -> None:
+    def __init__(self, run: Callable[..., torch.Tensor], in_step: int, out_step: int, left: int, right: int,
+                 min_start: int = 0, alignment: int = 1, unit: int = 1, positional: bool = False) -> None:
         self.run, self.in_step, self.out_step, self.left, self.right = run, in_step, out_step, left, right
         self.min_start = min_start  # frames the first window must hold (start-of-signal reflection)
+        self.alignment, self.unit, self.positional = alignment, unit, positional
         self._buffer: torch.Tensor | None = None
         self._first = 0  # input index of the buffer's first unit
         self._received = 0
@@ -102,7 +117,7 @@ class WindowStage:
         self._buffer = x if self._buffer is None else torch.cat([self._buffer, x], dim=-1)
         self._received += x.shape[-1]
         available = self._received // self.in_step
-        ready = available - self.right
+        ready = (available - self.right) // self.unit * self.unit
         if ready <= self._next or (self._next == 0 and available < self.min_start):
             return None
         return self._compute(ready, available * self.in_step)
@@ -116,17 +131,22 @@ class WindowStage:
         return 0 if self._buffer is None else self._buffer.numel()
 
     def needs(self, j: int) -> int:
-        return (j // self.out_step + 1 + self.right) * self.in_step - 1
+        return (-(-(j // self.out_step + 1) // self.unit) * self.unit + self.right) * self.in_step - 1
+
+    def _window_start(self, frame: int) -> int:
+        """The first frame of the window that computes ``frame`` onwards."""
+        return max(0, frame - self.left) // self.alignment * self.alignment
 
     def _compute(self, stop: int | None, input_end: int) -> torch.Tensor:
         """Frames ``next .. stop`` (``None``: to the end of the signal, whose true end the window holds)."""
-        start = max(0, self._next - self.left)
-        y = self.run(self._buffer[..., start * self.in_step - self._first: input_end - self._first])
+        start = self._window_start(self._next)
+        window = self._buffer[..., start * self.in_step - self._first: input_end - self._first]
+        y = self.run(window, start) if self.positional else self.run(window)
         first = (self._next - start) * self.out_step
         out = y[..., first:] if stop is None else y[..., first:(stop - start) * self.out_step]
         if stop is not None:
             self._next = stop
-            keep = max(0, stop - self.left) * self.in_step
+            keep = self._window_start(stop) * self.in_step
             self._buffer = self._buffer[..., keep - self._first:]
             self._first = keep
         else:
@@ -368,35 +388,49 @@ def stream_decoder(codec: Codec, n_codebooks: int) -> StreamDecoder:
 def stream_latency(codec: Codec) -> float:
     """Seconds from a sample entering the encoder to its decoded sample leaving the decoder, in
     steady state, for the sample that waits longest: a frame's first sample waits for the rest
-    of its frame, then every layer's lookahead adds up (stages wait in their own units)."""
-    encoder, decoder, hop = stream_encoder(codec).pipeline, stream_decoder(codec, 1).pipeline, codec.hop_length
-    steady = 1000 * hop  # far past the start
-    wait = max(encoder.needs(decoder.needs(j)) - j for j in range(steady, steady + hop))
+    of its frame (of the coarsest code's block of frames, for multi-scale codes), then every
+    layer's lookahead adds up (stages wait in their own units)."""
+    encoder, decoder = stream_encoder(codec).pipeline, stream_decoder(codec, 1).pipeline
+    period = codec.hop_length * math.lcm(*codec.codebook_strides)  # the waits repeat with the coarsest block
+    steady = 1000 * period  # far past the start
+    wait = max(encoder.needs(decoder.needs(j)) - j for j in range(steady, steady + period))
     return (wait + 1) / codec.sample_rate
 
 
 def _plan(codec: Codec) -> StreamingPlan | None:
-    """The network's layer-by-layer plan; None for a chunkable network without one (it streams
-    whole, on windows); an error for one that has neither."""
+    """The network's layer-by-layer plan; None for a chunkable network without one, or one whose layers
+    are counted from the first frame or whose codes run at several rates (it streams whole, on aligned
+    windows: layer stages know neither positions nor code blocks); an error for one that can do neither."""
+    if codec.side_info or codec.channels != 1:
+        raise ValueError(f"the {codec.family} codec is not streamed: "
+                         + (f"its codes need side information ({', '.join(codec.side_info)}) computed over "
+                            "whole segments; use encode_audio and decode" if codec.side_info else
+                            f"it codes {codec.channels} channels jointly and streaming takes mono audio"))
     make = getattr(codec.network, "streaming_plan", None)
-    if make is None and not codec.chunkable:
-        raise ValueError(f"the {codec.family} codec has an unbounded context and no streaming plan")
-    return None if make is None else make()
+    whole = make is None or codec.chunk_alignment is not None or max(codec.codebook_strides) > 1
+    if whole and not codec.chunkable:
+        raise ValueError(f"the {codec.family} codec has an unbounded context and no streaming plan for its layers")
+    return None if whole else make()
 
 
 def _whole_network(codec: Codec, encoder: bool) -> Pipeline:
     """The network's own encode (decode) on windows: the chunked engine's context as the left
-    margin, the receptive field's exact future reach as the right one (none for a causal stack)."""
-    network, hop = codec.network, codec.hop_length
+    margin, the receptive field's exact future reach as the right one (none for a causal stack).
+    An aligned network gets windows starting on its :attr:`~model.codec.Codec.chunk_alignment`
+    (its decoder told the window's first frame); codes come out in whole blocks of the coarsest code."""
+    network, hop, alignment = codec.network, codec.hop_length, codec.chunk_alignment
     if encoder:
         left, run, in_step, out_step = codec.encoder_context, network.encode_codes, hop, 1
         stack = getattr(network, "encoder_stack", None)
         right = left if stack is None else encoder_margins(stack(), hop)[1]
+        unit = math.lcm(*codec.codebook_strides)
     else:
         left, run, in_step, out_step = codec.decoder_context, network.decode_codes, 1, hop
         stack = getattr(network, "decoder_stack", None)
         right = left if stack is None else decoder_margins(stack())[1]
-    stage = WindowStage(run, in_step, out_step, left, right, left + right + 1 if _reflection_start(network) else 0)
+        unit = 1
+    stage = WindowStage(run, in_step, out_step, left, right, left + right + 1 if _reflection_start(network) else 0,
+                        alignment=alignment or 1, unit=unit, positional=alignment is not None and not encoder)
     return Pipeline([stage])
 
 

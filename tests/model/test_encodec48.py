@@ -237,3 +237,11 @@ def test_strict_loading_names_a_missing_group_norm_tensor(tmp_path):
     torch.save(state, tmp_path / "broken.th")
     with pytest.raises(CheckpointError, match="decoder.model.3.convtr.norm.bias"):
         load_codec(tmp_path / "broken.th")
+
+
+def test_streaming_is_refused_with_the_reason(codec):
+    """Its codes come with per-segment scales computed over whole 1 s segments: streamers refuse it
+    plainly rather than hand out codes that lack them."""
+    for make in (codec.stream_encoder, lambda: codec.stream_decoder(1)):
+        with pytest.raises(ValueError, match="side information .*segment"):
+            make()

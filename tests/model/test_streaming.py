@@ -86,6 +86,17 @@ def test_official_layouts_stream_to_the_reference_codes(key):
     assert torch.equal(streamed, torch.from_numpy(reference["codes"]).long())
 
 
+def test_snac_release_layout_streams_to_the_reference_codes():
+    """Attention windows of 32 frames and four code rates (strides 8, 4, 2, 1), noise on: every
+    scale's streamed codes are the reference package's (``codes[:, k, ::stride]``)."""
+    reference = np.load(FIXTURES / "snac" / "snac44k_expected.npz")
+    codec = load_codec(FIXTURES / "snac" / "snac44k")
+    streamed = _check_round_trip(codec, torch.from_numpy(reference["input"]), 5)
+    for k, stride in enumerate(codec.codebook_strides):
+        ours = streamed[:, k, ::stride]
+        assert torch.equal(ours, torch.from_numpy(reference[f"codes_{k}"][:, : ours.shape[-1]]).long())
+
+
 @pytest.mark.slow
 def test_default_model_streams_exactly():
     codec = load_codec("default")
@@ -145,31 +156,35 @@ def test_an_empty_stream_flushes_to_nothing(tiny_codec):
 @pytest.mark.parametrize("extra", [0, 5])
 def test_held_state_does_not_grow_with_the_stream(tiny_codec, extra):
     """The streamer keeps its margins and state, not the history: blocks of whole frames leave the
-    same peak for 4x the pushes; other blocks at most the part of a frame still incomplete."""
+    same peak for 4x the pushes; other blocks at most the part of a frame still incomplete. The
+    shorter signal outlasts the start-up, while the chain fills its margins (about twice the latency)."""
     def peak(seconds: float) -> int:
         x, block = _signal(tiny_codec, seconds), 3 * tiny_codec.hop_length + extra
         enc, dec, most = tiny_codec.stream_encoder(), tiny_codec.stream_decoder(tiny_codec.n_codebooks), 0
-        for a in range(0, x.shape[-1], block):
+        for a in range(0, x.shape[-1] - block + 1, block):  # whole blocks only
             dec.push(enc.push(x[..., a:a + block]))
             most = max(most, enc.held() + dec.held())
         return most
 
-    short = peak(0.1)
-    assert 0 < short <= peak(0.4) <= short + (2 * tiny_codec.hop_length if extra else 0)
+    seconds = 0.1 + 2 * tiny_codec.stream_latency
+    short = peak(seconds)
+    assert 0 < short <= peak(4 * seconds) <= short + (2 * tiny_codec.hop_length if extra else 0)
 
 
 def test_decoded_audio_trails_the_input_by_the_stated_latency(tiny_codec):
     """Encoder and decoder chained: past the start, every sample older than ``stream_latency``
-    has come out of the decoder, and once in every frame the latency is reached exactly."""
+    has come out of the decoder, and once in every frame (every block of the coarsest code's
+    frames, for multi-scale codes) the latency is reached exactly."""
     hop = tiny_codec.hop_length
+    period = hop * max(tiny_codec.codebook_strides)  # the coarsest code is final once its whole block is
     latency = round(tiny_codec.stream_latency * tiny_codec.sample_rate)
-    assert latency >= hop  # a frame's codes need the whole frame
-    x = _signal(tiny_codec, 0.1 + 2 * (latency + hop) / tiny_codec.sample_rate)
+    assert latency >= period  # a frame's codes need the whole frame (block)
+    x = _signal(tiny_codec, 0.1 + 2 * (latency + period) / tiny_codec.sample_rate)
     enc, dec = tiny_codec.stream_encoder(), tiny_codec.stream_decoder(tiny_codec.n_codebooks)
-    start = x.shape[-1] - 2 * hop  # well past the start-up (reflection padding waits once)
+    start = x.shape[-1] - period - hop  # well past the start-up (reflection padding waits once)
     out = dec.push(enc.push(x[..., :start])).shape[-1]
     slack = []
-    for pushed in range(start + 1, start + hop + 1):  # one sample at a time through one frame
+    for pushed in range(start + 1, start + period + 1):  # one sample at a time through one period
         out += dec.push(enc.push(x[..., pushed - 1:pushed])).shape[-1]
         slack.append(out - (pushed - latency + 1))  # samples out beyond those older than the latency
     assert min(slack) == 0
