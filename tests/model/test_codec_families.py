@@ -6,6 +6,7 @@ EMA codebooks initialised by one training step (k-means on the first batch).
 """
 import pytest
 import throwaway_family
+from tiny_codecs import tiny_network, tiny_recipe
 import torch
 from torch import nn
 
@@ -13,40 +14,12 @@ from model import load_codec
 from model.codec import Codec
 from model.export import save_model_file
 from model.layers import PaddedConv1d, ResidualUnit, fold_weight_norm, unfold_weight_norm
-from model.quantize import GroupSlice, to_vectors
 from model.receptive_field import span_of
-from model.registry import FAMILIES, family, preset
+from model.registry import FAMILIES
 from model.soundstream import SoundStream, SoundStreamConfig
-from model.training.recipes import TrainingPreset
 
 
 FAMILY_KEYS = [*FAMILIES, throwaway_family.KEY]
-
-
-def tiny_recipe(key: str) -> TrainingPreset:
-    return preset(family(key).recipes.tiny)
-
-
-def tiny_network(name: str, seed: int = 0, **changes) -> nn.Module:
-    """The family's tiny preset network with codebooks spread over its latents.
-
-    EMA codebooks get their k-means initialisation from one training step; HiFi-Codec's
-    gradient-learned ones (initialised near zero, as the release does) are set to latent
-    vectors level by level, as training would move them.
-    """
-    torch.manual_seed(seed)
-    net = family(name).build({**tiny_recipe(name).architecture, **changes})
-    batch = 0.3 * torch.randn(4, 1, 32 * 64)
-    with torch.no_grad():
-        net.train()(batch)
-        net.eval()
-        residual = net.encoder_stack()(batch)
-        for stage in net.quantizer.quantizers:
-            if isinstance(stage, GroupSlice):
-                rows = to_vectors(residual[:, stage.start:stage.stop])
-                stage.stage.codebook.weight.copy_(rows[torch.randperm(len(rows))[:stage.stage.codebook_size]])
-            residual = residual - stage(residual).quantized
-    return net
 
 
 def _signal(seconds=0.4, rate=16000, batch=2, seed=1):
