@@ -1,4 +1,4 @@
-"""The command-line tasks behind ``rvq-studio encode | decode | eval | info``.
+"""The command-line tasks behind ``rvq-studio encode | decode | eval | info | train | export``.
 
 Kept apart from argument parsing so that ``rvq-studio --help`` answers without importing
 torch.
@@ -10,13 +10,14 @@ import json
 import sys
 
 from app.cli.devices import checked_device
-from app.cli.output_paths import output_path, warn_unless_suffix
+from app.cli.output_paths import output_folder, output_path, warn_unless_suffix
 from app.cli.progress_bar import TerminalProgress
 from app.cli.terminal_text import printable
 from app.training.summary import summary_lines
 from model import Codec, load_codec
 from model.compression import compress_file, decompress_file, read_model_input
 from model.evaluation import evaluate
+from model.onnx_export import export_onnx, require_exporter
 from model.training.exported_model import read_training_summary
 
 
@@ -132,4 +133,15 @@ def run_train(args: argparse.Namespace) -> int:
         if args.json_progress:
             JsonLinesReporter(sys.stdout).emit({"event": "error", "message": str(exc).strip().splitlines()[0]})
         raise
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    require_exporter()
+    folder = output_folder(args.onnx, args.model)
+    codec = load_codec(args.model)
+    print(f"exporting {printable(codec.name)} to ONNX...", file=sys.stderr)
+    details = export_onnx(codec, folder)
+    print(f"{printable(str(folder))}: encoder.onnx, decoder.onnx, codec.json ({details['family']}, "
+          f"{details['sample_rate']} Hz, {details['n_codebooks']} codebooks, opset {details['opset']})")
     return 0
