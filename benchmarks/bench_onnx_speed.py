@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,14 +26,7 @@ from model.onnx_export import export_onnx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 from synthetic_audio import music_clip  # noqa: E402  (test material, not part of the package)
 
-
-def _best(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+from bench_default_speed import best_seconds  # noqa: E402  (beside this script)
 
 
 def main() -> None:
@@ -64,8 +56,8 @@ def main() -> None:
         torch.set_num_threads(threads)
         reference = codec.decode(codes, workers=threads)
         exported = sessions[threads].run(None, feed)[0]
-        torch_time = _best(lambda: codec.decode(codes, workers=threads), args.repeats)
-        onnx_time = _best(lambda: sessions[threads].run(None, feed), args.repeats)
+        torch_time = best_seconds(lambda: codec.decode(codes, workers=threads), args.repeats)
+        onnx_time = best_seconds(lambda: sessions[threads].run(None, feed), args.repeats)
         label = f"{threads} thread{'s' if threads > 1 else ''}"
         print(f"{label:<12}{args.seconds / torch_time:>9.1f}x{args.seconds / onnx_time:>13.1f}x"
               f"   (max |difference| {np.abs(reference.numpy() - exported).max():.1e})")
