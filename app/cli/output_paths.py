@@ -53,7 +53,7 @@ def output_folder(argument: str, source: str) -> Path:
     """The folder to write for ``argument`` (created by the command if missing), given the input
     ``source``."""
     out = Path(argument).expanduser()
-    if Path(source).exists() and out.exists() and os.path.samefile(out, source):
+    if Path(source).is_file() and out.exists() and os.path.samefile(out, source):
         raise ValueError(f"{argument}: this is the input; choose another output folder")
     if out.exists() and not out.is_dir():
         raise ValueError(f"{argument}: exists and is not a folder")
