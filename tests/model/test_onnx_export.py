@@ -1,11 +1,13 @@
 """ONNX export: the graphs, run in onnxruntime, give the codec's codes and audio.
 
-Every family of the registry (its tiny recipe, codebooks spread over its latents) and the
-bundled default model are exported once per module; the graphs then run on music-like audio at
+Every family of the registry (its tiny recipe, codebooks spread over its latents), the
+bundled default model and the EnCodec 24 kHz fixture (the release's rates and LSTMs, small
+widths) are exported once per module; the graphs then run on music-like audio at
 two lengths (neither the example length the exporter recorded, nor a multiple of the hop) with
 a batch of two, and decode two codebook counts: the dynamic axes are exercised, not assumed.
 """
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,15 +27,18 @@ onnx = pytest.importorskip("onnx")
 AUDIO_TOLERANCE = 1e-4  # float32 convolutions summed in another order: observed about 1e-6
 
 
+ENCODEC_24K = Path(__file__).parent.parent / "fixtures" / "encodec" / "encodec24k.th"  # official layout, 24 kHz
+
+
 def _codec(key: str) -> Codec:
-    if key == "default":
-        return load_codec("default")
+    if key in ("default", "encodec-24k"):
+        return load_codec("default" if key == "default" else ENCODEC_24K)
     return Codec(tiny_network(key), name=f"{key}-tiny", family=key, config={})
 
 
 # An export takes 10 to 40 s on a busy machine: one family runs by default, the others are slow tests.
 MODELS = [key if key == "dac" else pytest.param(key, marks=pytest.mark.slow)
-          for key in ("default", *FAMILIES)]
+          for key in ("default", *FAMILIES, "encodec-24k")]
 
 
 @pytest.fixture(scope="module", params=MODELS)
@@ -55,13 +60,46 @@ def _clips(codec: Codec, seconds: float) -> torch.Tensor:
     return torch.from_numpy(np.stack(clips))
 
 
+# Two codewords whose distances to a residual differ by less than this fraction of
+# (|residual| + max |codeword|)^2 are a near-tie that the float32 latents of two runtimes (equal
+# to about 1e-6, their convolutions summing in different orders) may break either way: ten
+# times the band in which the float32 search itself re-decides in float64.
+TIE_RELATIVE = 1e-4
+
+
+def _assert_same_codes_but_near_ties(codec: Codec, audio: torch.Tensor, codes: np.ndarray) -> None:
+    """The graph's codes equal the codec's, except where a frame's residual chain meets a near-tie.
+
+    Deep codebooks of the EnCodec fixture (32 codebooks of untrained random codewords) quantise
+    residuals a thousandth of the signal's size, where such ties happen. Then that codebook and
+    the rest of its frame's chain differ; the first differing code must be a near-tie, measured
+    in the stage's own search space (EMA and Euclidean stages search their output space).
+    """
+    expected = codec.encode(audio)
+    differ = torch.from_numpy(codes) != expected
+    if not differ.any():
+        return
+    quantizer = codec.network.quantizer
+    with torch.no_grad():
+        inputs = quantizer.stage_inputs(codec.network.plain_latents(audio))
+    for b, f in {(int(b), int(f)) for b, _, f in differ.nonzero()}:
+        k = int(differ[b, :, f].nonzero()[0])
+        stage = quantizer.quantizers[k]
+        assert not hasattr(stage, "in_proj"), "a factorised stage's codes must match exactly"
+        residual = inputs[k][b, :, f]
+        words = stage.decode_indices(torch.tensor([[int(expected[b, k, f]), int(codes[b, k, f])]]))[0].T
+        gap = ((residual - words) ** 2).sum(1).diff().abs().item()
+        scale = (residual.norm() + stage.decode_indices(torch.arange(codec.codebook_size)[None])[0].norm(dim=0).max())
+        assert gap <= TIE_RELATIVE * scale.item() ** 2, f"codebook {k}, frame {f}: not a near-tie"
+
+
 @pytest.mark.parametrize("seconds", [0.37, 1.06])
 def test_encoder_graph_gives_the_codecs_codes(exported, seconds):
     codec, _, _, encoder, _ = exported
     audio = _clips(codec, seconds)
     codes = encoder.run(["codes"], {"audio": audio.numpy()})[0]
-    assert codes.dtype == np.int64
-    np.testing.assert_array_equal(codes, codec.encode(audio).numpy())
+    assert codes.dtype == np.int64 and codes.shape == (2, codec.n_codebooks, -(-audio.shape[-1] // codec.hop_length))
+    _assert_same_codes_but_near_ties(codec, audio, codes)
 
 
 @pytest.mark.parametrize("seconds", [0.37, 1.06])
