@@ -22,12 +22,15 @@ one, the sidecar last.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -234,12 +237,18 @@ def _onnx_lstm(steps, w_ih, w_hh, b_ih, b_hh):
 
 @contextmanager
 def _quiet_exporter() -> Iterator[None]:
-    """The exporter logs warnings about optional packages (torchvision) no codec uses."""
+    """The exporter's chatter kept off the terminal: warnings about optional packages
+    (torchvision) no codec uses, deprecation notices, and printouts of the recorded graph.
+    A failure still raises, with its own message."""
     logger = logging.getLogger("torch.onnx")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore", category=FutureWarning)
+            warnings.simplefilter("ignore", category=DeprecationWarning)
+            yield
     finally:
         logger.setLevel(level)
 
