@@ -18,7 +18,7 @@ import torch
 from model import load_codec
 
 
-def _best(fn, repeats: int) -> float:
+def best_seconds(fn, repeats: int) -> float:
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
@@ -46,8 +46,8 @@ def main() -> None:
     for label, threads, workers in (("1 thread", 1, 1), ("2 threads, chunks in sequence", 2, 1),
                                     ("2 chunk workers, 1 thread each", 2, 2)):
         torch.set_num_threads(threads)
-        enc = _best(lambda: codec.encode(wave, workers=workers), args.repeats)
-        dec = _best(lambda: codec.decode(codes, workers=workers), args.repeats)
+        enc = best_seconds(lambda: codec.encode(wave, workers=workers), args.repeats)
+        dec = best_seconds(lambda: codec.decode(codes, workers=workers), args.repeats)
         print(f"{label:<34}{args.seconds / enc:>9.1f}x{args.seconds / dec:>9.1f}x")
 
 

@@ -29,7 +29,7 @@ _TEMPORARY_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.part$")  # what mkstemp make
 _STALE_SECONDS = 60.0
 
 
-def _umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -56,7 +56,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         yield temp
         with open(temp, "rb+") as f:
             os.fsync(f.fileno())
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        os.chmod(temp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(temp, target)
     except BaseException as error:
         if temp is not None:

@@ -69,6 +69,18 @@ class ConvolutionalCodec(nn.Module):
         """Inference decode; stages run on cache-sized tiles (see :mod:`model.tiled`)."""
         return run_fast(self.decoder_stack(), self.quantizer.decode(codes))
 
+    def plain_latents(self, wave: torch.Tensor) -> torch.Tensor:
+        """Latents of a whole signal by the plain layers: no tiling, no fast layout.
+
+        The formulation the fast paths equal, and the one graph exporters record (their graphs
+        must not depend on the input's length the way tiling does).
+        """
+        return self.encoder_stack()(wave)
+
+    def plain_audio(self, latents: torch.Tensor) -> torch.Tensor:
+        """Audio of whole latents by the plain layers (see :meth:`plain_latents`)."""
+        return self.decoder_stack()(latents)
+
     def forward(self, wave: torch.Tensor, n_codebooks: int | None = None) -> tuple[torch.Tensor, QuantizerOutput]:
         """Training pass on ``[B, 1, T]``: zero-padded to the hop, trimmed back to T."""
         length = wave.shape[-1]

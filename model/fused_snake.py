@@ -24,6 +24,8 @@ from types import ModuleType
 
 import torch
 
+from model.graph_capture import capturing_graph
+
 SOURCE = Path(__file__).parent / "csrc" / "snake.cpp"
 _module: ModuleType | None = None
 _tried_load = False
@@ -117,8 +119,9 @@ def build(verbose: bool = False) -> ModuleType | None:
 
 
 def fused_snake(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor | None:
-    """The fused result, or None when the kernel cannot serve this call."""
-    if _disabled():
+    """The fused result, or None when the kernel cannot serve this call (also while a graph
+    is exported: an exported graph holds the plain formulation)."""
+    if _disabled() or capturing_graph():
         return None
     module = _module if _module is not None else load()
     if module is None or x.requires_grad or x.device.type != "cpu" or x.dtype != torch.float32:

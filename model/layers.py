@@ -332,7 +332,9 @@ class PaddedConv1d(nn.Module):
         """Samples appended so the last window is complete (EnCodec's ``pad_for_conv1d``)."""
         k, s = self.conv.kernel_size, self.conv.stride
         total = self.pad_left + self.pad_right
-        windows = -(-(length - k + total) // s) + 1
+        # ceil((length - k + total) / s) with a numerator that is never negative: graph exporters
+        # write integer division as ONNX Div, which truncates towards zero instead of flooring.
+        windows = (length - k + total + s - 1) // s + 1
         return (windows - 1) * s + k - total - length
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

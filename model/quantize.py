@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model.graph_capture import capturing_graph
 from model.layers import WNConv1d, embedding
 
 NEAREST_BLOCK_ROWS = 256  # rows of the distance matrix formed at once (1 MB for 1024 codewords)
@@ -113,6 +114,8 @@ def euclidean_nearest(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Te
     still go either way.
     """
     with torch.no_grad():  # an index has no gradient: no autograd graph for the search
+        if capturing_graph():
+            return _float64_nearest(vectors, codebook)
         rows = NEAREST_BLOCK_ROWS
         if vectors.shape[0] <= rows:
             return _nearest_block(vectors, codebook)
@@ -150,6 +153,18 @@ def _exact_nearest(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tenso
     about 1e-5); float64 orders them by the stored values alone, whatever the batch.
     """
     return (vectors[:, None, :].double() - codebook[None].double()).pow(2).sum(-1).argmin(1)
+
+
+def _float64_nearest(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+    """The search as an exported graph holds it: the expansion in float64 for every row, then
+    argmin -- no blocks, no branch on the data.
+
+    It chooses what the float32 search with its float64 re-decision chooses: outside a near-tie
+    the float32 winner leads by far more than float64's rounding, and at a near-tie both decide
+    in float64 (by the expansion here, by the direct difference there, which agree unless two
+    distances are equal to about 1e-13).
+    """
+    return _distances(vectors.double(), codebook.double()).argmin(1)
 
 
 def _distances(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:

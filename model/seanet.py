@@ -32,6 +32,7 @@ from torch import nn
 
 from model.chunked import decode_chunked, encode_chunked
 from model.codec_network import ConvolutionalCodec
+from model.graph_capture import capturing_graph, opaque_lstm, stacked_lstm_weights
 from model.family_config import FamilyConfig
 from model.layers import FiLM, PaddedConv1d, PaddedConvTranspose1d, ResidualUnit
 from model.ema_quantize import ema_residual_quantizer
@@ -113,6 +114,8 @@ class SkipLSTM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         steps = x.permute(2, 0, 1)
+        if capturing_graph():
+            return (opaque_lstm(steps, *stacked_lstm_weights(self.lstm)) + steps).permute(1, 2, 0)
         out, _ = self.lstm(steps)
         return (out + steps).permute(1, 2, 0)
 
@@ -258,6 +261,12 @@ class SeanetCodec(ConvolutionalCodec):
         flag = self.denoise if denoise is None else denoise
         condition = torch.as_tensor(flag, device=x.device).long().expand(x.shape[0])
         return self.film(x, condition)
+
+    def plain_latents(self, wave: torch.Tensor) -> torch.Tensor:
+        return self._modulate(super().plain_latents(wave), "encoder")
+
+    def plain_audio(self, latents: torch.Tensor) -> torch.Tensor:
+        return super().plain_audio(self._modulate(latents, "decoder"))
 
     def encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
         """Inference: ``[B, 1, T]`` -> codes ``[B, N, ceil(T / hop)]``.

@@ -15,7 +15,7 @@ from typing import NoReturn
 from app.cli.model_commands import add_models_parser
 from app.cli.terminal_text import printable
 
-COMMANDS = ("encode", "decode", "eval", "info", "train", "models")
+COMMANDS = ("encode", "decode", "eval", "info", "train", "models", "export")
 
 DESCRIPTION = """\
 RVQ Studio: audition, inspect, compress and train neural audio codecs.
@@ -27,6 +27,7 @@ RVQ Studio: audition, inspect, compress and train neural audio codecs.
   rvq-studio info [M]               describe a model
   rvq-studio train --data DIR --out RUN   train or fine-tune a codec
   rvq-studio models list|get|remove       official checkpoints: what exists, download, remove
+  rvq-studio export M --onnx DIR    a model as ONNX graphs (for onnxruntime)
 
 MODEL (M) is "default" (the bundled model), an official DAC checkpoint (.pth),
 or a model file exported by RVQ Studio (.safetensors). Run 'rvq-studio COMMAND -h'
@@ -98,7 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     _train_parser(sub)
     add_models_parser(sub)
+    _export_parser(sub)
     return parser
+
+
+EXPORT_DESCRIPTION = """\
+Write a model for runtimes without RVQ Studio or PyTorch. With --onnx DIR: DIR/encoder.onnx
+(float32 audio [batch, 1, samples] at the model's rate -> int64 codes [batch, N, frames]),
+DIR/decoder.onnx (codes [batch, n, frames], any n from 1 to N -> audio) and DIR/codec.json
+(sample rate, hop, codebooks, context, the model's name and weights digest). Batch, length
+and n are dynamic. DIR is created if missing; an earlier export in it is replaced.
+Needs the optional packages: pip install 'rvq-studio[onnx]'."""
+
+
+def _export_parser(sub) -> None:
+    ex = sub.add_parser("export", help="write a model as ONNX graphs", description=EXPORT_DESCRIPTION,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ex.add_argument("model", help='model file or "default"')
+    ex.add_argument("--onnx", required=True, metavar="DIR", help="folder for encoder.onnx, decoder.onnx, codec.json")
 
 
 TRAIN_DESCRIPTION = """\

@@ -1,4 +1,4 @@
-"""The command-line tasks behind ``rvq-studio encode | decode | eval | info``.
+"""The command-line tasks behind ``rvq-studio encode | decode | eval | info | train | export``.
 
 Kept apart from argument parsing so that ``rvq-studio --help`` answers without importing
 torch.
@@ -10,7 +10,7 @@ import json
 import sys
 
 from app.cli.devices import checked_device
-from app.cli.output_paths import output_path, warn_unless_suffix
+from app.cli.output_paths import output_folder, output_path, warn_unless_suffix
 from app.cli.progress_bar import TerminalProgress
 from app.cli.terminal_text import printable
 from app.training.summary import summary_lines
@@ -19,6 +19,7 @@ from model.compression import compress_file, decompress_file, read_model_input
 from model.ecdc_format import decompress_ecdc_file, is_ecdc
 from model.evaluation import evaluate
 from model.listening_metrics import resolve as resolve_metrics
+from model.onnx_export import export_onnx, require_exporter
 from model.training.exported_model import read_training_summary
 from model.windowed_quality import WINDOW_SECONDS
 
@@ -164,4 +165,15 @@ def run_train(args: argparse.Namespace) -> int:
         if args.json_progress:
             JsonLinesReporter(sys.stdout).emit({"event": "error", "message": str(exc).strip().splitlines()[0]})
         raise
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    require_exporter()
+    folder = output_folder(args.onnx, args.model)
+    codec = load_codec(args.model)
+    print(f"exporting {printable(codec.name)} to ONNX...", file=sys.stderr)
+    details = export_onnx(codec, folder)
+    print(f"{printable(str(folder))}: encoder.onnx, decoder.onnx, codec.json ({details['family']}, "
+          f"{details['sample_rate']} Hz, {details['n_codebooks']} codebooks, opset {details['opset']})")
     return 0

@@ -10,6 +10,9 @@
   which would replace the node itself with a regular file (``-o /dev/null`` run as root
   would replace /dev/null).
 * An extension that does not say what is written is a warning on stderr.
+
+A command that writes a folder (``export --onnx DIR``) gets the same care: the input itself,
+an existing file, a missing parent or one it may not write into are refused before any work.
 """
 from __future__ import annotations
 
@@ -44,3 +47,20 @@ def warn_unless_suffix(out: Path, suffix: str) -> None:
     if out.suffix.lower() != suffix:
         print(f"rvq-studio: warning: {printable(str(out))} holds {suffix} data despite its "
               f"'{printable(out.suffix) or 'missing'}' extension", file=sys.stderr)
+
+
+def output_folder(argument: str, source: str) -> Path:
+    """The folder to write for ``argument`` (created by the command if missing), given the input
+    ``source``."""
+    out = Path(argument).expanduser()
+    if Path(source).is_file() and out.exists() and os.path.samefile(out, source):
+        raise ValueError(f"{argument}: this is the input; choose another output folder")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{argument}: exists and is not a folder")
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        raise ValueError(f"{argument}: the folder it would be made in does not exist")
+    writable = out if out.is_dir() else parent
+    if not os.access(writable, os.W_OK | os.X_OK):
+        raise ValueError(f"{argument}: no permission to write in {writable}")
+    return out

@@ -8,6 +8,7 @@ information) on the tiny recipe's widths, with segments of 0.1 s so a signal spa
 """
 import pytest
 import throwaway_family
+from tiny_codecs import tiny_network, tiny_recipe
 import torch
 from tiny_codecs import tiny_network, tiny_recipe
 from torch import nn

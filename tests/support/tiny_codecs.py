@@ -1,4 +1,5 @@
-"""The tiny preset network of each registry family, with initialised codebooks, for model tests."""
+"""The tiny recipe networks of the registry's families, with codebooks spread over their latents,
+for tests that need each family's real structure at a size that runs in moments."""
 import torch
 from torch import nn
 
