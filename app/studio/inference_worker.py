@@ -116,6 +116,19 @@ class ModelInfo:
                    codec.codebook_groups, tuple(codec.codebook_strides))
 
 
+def refuse_unshown(codec: Codec) -> None:
+    """The studio renders one channel per code stream from bare codes; a codec that codes
+    channels jointly or decodes with side information (EnCodec 48 kHz's segment scales) is
+    refused with the reason, and the command line pointed to (it handles them), instead of
+    failing in the middle of a rendering."""
+    if codec.channels != 1 or codec.side_info:
+        what = (f"codes {codec.channels} channels jointly" if codec.channels != 1 else "") + \
+            (" and " if codec.channels != 1 and codec.side_info else "") + \
+            (f"decodes with side information ({', '.join(codec.side_info)})" if codec.side_info else "")
+        raise ValueError(f"{codec.name} {what}, which the studio does not show yet; "
+                         "rvq-studio encode, decode and eval handle it")
+
+
 @dataclass(order=True)
 class _Job:
     priority: int
@@ -171,6 +184,7 @@ class InferenceWorker(QThread):
 
         def job() -> None:
             codec = load_codec(source, device)
+            refuse_unshown(codec)
             self._check(generation)
             for module in codec.network.modules():
                 module.register_forward_pre_hook(self._abandon_if_pointless)

@@ -1,6 +1,7 @@
 """The real studio window, offscreen: load, render, slider, A/B at the same sample, errors, exports."""
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,6 +116,19 @@ def test_wrong_checkpoint_shows_a_message_and_keeps_the_model(qtbot, studio, tmp
     fake.write_bytes(b"this is no checkpoint")
     studio.load_model(str(fake))
     qtbot.waitUntil(lambda: "Could not load the model" in studio.messages.text(), timeout=30_000)
+    assert studio.session.model is model and studio.session.clip is not None
+
+
+def test_a_jointly_coded_stereo_codec_is_refused_with_its_reason_and_the_model_kept(qtbot, studio):
+    """EnCodec 48 kHz decodes with per-segment scales, which the studio's renderings do not carry:
+    the window says so in one line and keeps the model and clip it had, never a traceback."""
+    wait_for_clip(qtbot, studio)
+    model = studio.session.model
+    studio.load_model(str(Path(__file__).parents[1] / "fixtures" / "encodec" / "encodec48k.th"))
+    qtbot.waitUntil(lambda: "Could not load the model" in studio.messages.text(), timeout=30_000)
+    text = studio.messages.text()
+    assert "codes 2 channels jointly and decodes with side information (scales, segment_frames)" in text
+    assert "rvq-studio encode, decode and eval handle it" in text
     assert studio.session.model is model and studio.session.clip is not None
 
 
