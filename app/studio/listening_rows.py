@@ -113,6 +113,10 @@ class ListeningRows(QObject):
         """Whether metric ``name`` of ``n`` is still to come (queued, or waiting for its rendering)."""
         return self.enabled and name not in self.outcomes.get(n, {})
 
+    def complete(self, counts: int) -> bool:
+        """Whether every metric of counts 1..``counts`` is in."""
+        return all(self._done(n) for n in range(1, counts + 1))
+
     def _done(self, n: int) -> bool:
         return all(name in self.outcomes.get(n, {}) for name in STUDIO_METRICS)
 

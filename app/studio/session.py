@@ -1,9 +1,10 @@
 """The studio's state without widgets: model, clip, selection, playback, analysis, export.
 
 Like napari's components, this object owns the state and its rules, and announces changes
-through Qt signals; the window only draws it and forwards user intent. It wires three
+through Qt signals; the window only draws it and forwards user intent. It wires these
 threads: the inference worker (owns the model; measures quality on a thread of its own),
-the analysis worker (numpy views, Opus), and the audio callback (the player). Everything
+the analysis worker (numpy views, Opus), the listening metrics' worker
+(:mod:`app.studio.listening_rows`) and the audio callback (the player). Everything
 here runs on the GUI thread and returns at once -- anything slower is handed to a worker,
 together with the method that takes its result; that method drops a result whose clip,
 scale or count the session has left meanwhile.
