@@ -25,5 +25,5 @@ class ClipResults:
     residual_gains: dict[int, float] = field(default_factory=dict)  # n -> dB
     sources: dict[tuple, object] = field(default_factory=dict)  # the player's sources of this clip
     rendering_views: tuple | None = None  # (token, RenderingSpectrograms)
-    listening: dict[int, dict[str, object]] = field(default_factory=dict)  # n -> metric -> MetricOutcome
+    listening: object | None = None  # ListeningState
     lanes: dict[int, object] = field(default_factory=dict)  # n -> BreakLane

@@ -20,6 +20,7 @@ playback and decoding keep theirs.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -60,6 +61,16 @@ def _one_numba_thread() -> None:
     numba.set_num_threads(LISTENING_THREADS)
 
 
+@dataclass
+class ListeningState:
+    """What one clip has of its listening metrics: outcomes per count and metric, and the renderings
+    (clip, spans, chunks, rate) of the counts still to be measured -- kept with the clip's other
+    results, so a clip brought back goes on where it stopped."""
+
+    outcomes: dict[int, dict[str, MetricOutcome]] = field(default_factory=dict)
+    inputs: dict[int, tuple[StudioClip, Spans, Mapping[int, np.ndarray], int]] = field(default_factory=dict)
+
+
 class ListeningRows(QObject):
     """The listening metrics of the open clip: per count, per metric, its outcome once measured.
 
@@ -73,18 +84,25 @@ class ListeningRows(QObject):
         super().__init__()
         self.worker = AnalysisWorker(defer_while=defer_while, name="listeningWorker", hold_while=rows_pending)
         self.enabled = False
-        self.outcomes: dict[int, dict[str, MetricOutcome]] = {}
-        self._inputs: dict[int, tuple[StudioClip, Spans, Mapping[int, np.ndarray], int]] = {}
+        self.state = ListeningState()
         self._clip: StudioClip | None = None
         self.worker.taskFailed.connect(self._on_failed)
 
     def start(self) -> None:
         self.worker.start()
 
-    def reset(self, clip: StudioClip | None, outcomes: dict[int, dict[str, MetricOutcome]]) -> None:
-        """The open clip is ``clip`` with what was measured of it so far: pending work is abandoned."""
+    @property
+    def outcomes(self) -> dict[int, dict[str, MetricOutcome]]:
+        return self.state.outcomes
+
+    def reset(self, clip: StudioClip | None, state: ListeningState | None = None) -> None:
+        """The open clip is ``clip`` with ``state`` (None: nothing yet): other work is abandoned, and
+        what ``state`` still lacks is measured again."""
         self.worker.discard()
-        self._clip, self.outcomes, self._inputs = clip, outcomes, {}
+        self._clip, self.state = clip, state if state is not None else ListeningState()
+        if self.enabled:
+            for n in sorted(self.state.inputs):
+                self._submit(n)
         self.changed.emit()
 
     def add_rendering(self, clip: StudioClip, n: int, spans: Spans, chunks: Mapping[int, np.ndarray],
@@ -95,7 +113,7 @@ class ListeningRows(QObject):
         """
         if clip is not self._clip or self._done(n):
             return
-        self._inputs[n] = (clip, spans, chunks, sample_rate)
+        self.state.inputs[n] = (clip, spans, chunks, sample_rate)
         if self.enabled:
             self._submit(n)
 
@@ -105,13 +123,9 @@ class ListeningRows(QObject):
         if not on:
             self.worker.discard()
         else:
-            for n in sorted(self._inputs):
+            for n in sorted(self.state.inputs):
                 self._submit(n)
         self.changed.emit()
-
-    def pending(self, n: int, name: str) -> bool:
-        """Whether metric ``name`` of ``n`` is still to come (queued, or waiting for its rendering)."""
-        return self.enabled and name not in self.outcomes.get(n, {})
 
     def complete(self, counts: int) -> bool:
         """Whether every metric of counts 1..``counts`` is in."""
@@ -121,7 +135,7 @@ class ListeningRows(QObject):
         return all(name in self.outcomes.get(n, {}) for name in STUDIO_METRICS)
 
     def _submit(self, n: int) -> None:
-        clip, spans, chunks, rate = self._inputs[n]
+        clip, spans, chunks, rate = self.state.inputs[n]
         for name in STUDIO_METRICS:
             if name not in self.outcomes.get(n, {}):
                 self.worker.submit_measurement(
@@ -133,7 +147,7 @@ class ListeningRows(QObject):
             return
         self.outcomes.setdefault(n, {})[outcome.name] = outcome
         if self._done(n):
-            self._inputs.pop(n, None)  # the rendering's chunks are no longer held here
+            self.state.inputs.pop(n, None)  # the rendering's chunks are no longer held here
         self.changed.emit()
 
     def _on_failed(self, key: str, text: str) -> None:

@@ -203,7 +203,7 @@ class StudioSession(QObject):
         self.worker.set_clip(None)
         self.views.discard()
         self.analysis.discard()  # measurements of the other model's renderings
-        self.listening.reset(None, {})
+        self.listening.reset(None)
         self.exports.settle(self.clip)
         self.n = min(max(self.n, 1), info.n_codebooks) if previous else info.n_codebooks
         self.modelChanged.emit(info)
@@ -231,7 +231,7 @@ class StudioSession(QObject):
     def _results(self) -> ClipResults:
         """The open clip's results, as they stand."""
         return ClipResults(self.quality, self.opus, self.spectrograms, self.stats, self.envelope,
-                           self._residual_gains, self._sources, self._rendering_views, self.listening.outcomes,
+                           self._residual_gains, self._sources, self._rendering_views, self.listening.state,
                            self._lanes)
 
     def _show_clip(self, clip: StudioClip, results: ClipResults) -> None:

@@ -1,5 +1,8 @@
 """The studio's listening metrics: the registry's figures on the quality rows' samples, measured
 only after the fast rows, one metric of one count per step, abandoned with the clip."""
+import threading
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -16,6 +19,11 @@ def rendering_inputs(clip, n, rate):
     spans = measured_spans(clip.length, rate)
     chunks = {c: clip.cache.get(n, c) for c in span_chunks(spans, clip.grid)}
     return spans, chunks
+
+
+def stand_in(name, clip, spans, chunks, rate):
+    """A quick outcome under metric ``name``'s name (SI-SDR's figures) for tests of the scheduling."""
+    return replace(measure("si_sdr", *joined_pieces(clip, spans, chunks), rate), name=name)
 
 
 def measured(session, n, name):
@@ -48,7 +56,7 @@ def test_no_listening_metric_starts_while_quality_rows_are_due(qtbot, session, o
     def recording(name, clip, spans, chunks, rate):
         started.append((name, len(session.quality), session.worker.rows_pending(), session.analysis.idle()))
         yield
-        return measure("si_sdr", *joined_pieces(clip, spans, chunks), rate)
+        return stand_in(name, clip, spans, chunks, rate)
 
     monkeypatch.setattr(listening_rows, "one_metric", recording)
     session.set_listening_metrics(True)
@@ -67,7 +75,7 @@ def test_a_new_clip_abandons_the_pending_listening_metrics(qtbot, session, open_
         for _ in range(100_000):  # stands for a ViSQOL call: many steps, abandoned between two
             steps.append(name)
             yield
-        return measure(name, *joined_pieces(clip, spans, chunks), rate)
+        return stand_in(name, clip, spans, chunks, rate)
 
     monkeypatch.setattr(listening_rows, "one_metric", slow)
     session.set_listening_metrics(True)
@@ -89,7 +97,7 @@ def test_off_measures_nothing_and_on_takes_up_the_counts_measured_meanwhile(qtbo
     def quick(name, clip, spans, chunks, rate):
         calls.append(name)
         yield
-        return measure("si_sdr", *joined_pieces(clip, spans, chunks), rate)
+        return stand_in(name, clip, spans, chunks, rate)
 
     monkeypatch.setattr(listening_rows, "one_metric", quick)
     clip = open_encoded(clip_path)
@@ -98,7 +106,7 @@ def test_off_measures_nothing_and_on_takes_up_the_counts_measured_meanwhile(qtbo
     assert calls == [] and session.listening.outcomes == {}
     session.set_listening_metrics(True)
     qtbot.waitUntil(lambda: len(calls) == clip.n_codebooks * len(STUDIO_METRICS), timeout=TIMEOUT_MS)
-    qtbot.waitUntil(lambda: len(session.listening.outcomes) == clip.n_codebooks, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: session.listening.complete(clip.n_codebooks), timeout=TIMEOUT_MS)
 
 
 @pytest.mark.slow
@@ -111,3 +119,28 @@ def test_visqol_in_the_studio_is_the_registry_visqol(qtbot, session, open_encode
     expected = measure("visqol", *joined_pieces(clip, spans, chunks), session.model.sample_rate)
     assert session.listening.outcomes[n]["visqol"].values == pytest.approx(expected.values, abs=1e-6)
 
+
+
+def test_a_clip_brought_back_goes_on_measuring_where_it_stopped(qtbot, session, open_encoded, clip_path, tmp_path,
+                                                                monkeypatch):
+    go = threading.Event()
+
+    def gated(name, clip, spans, chunks, rate):
+        while not go.is_set():
+            yield
+        yield
+        return stand_in(name, clip, spans, chunks, rate)
+
+    monkeypatch.setattr(listening_rows, "one_metric", gated)
+    session.set_listening_metrics(True)
+    clip = open_encoded(clip_path)
+    qtbot.waitUntil(lambda: len(session.listening.state.inputs) == clip.n_codebooks, timeout=TIMEOUT_MS)
+    longer = write_music_clip(tmp_path / "longer.wav", seconds=60.0, seed=5)
+    with qtbot.waitSignal(session.clipChanged, timeout=TIMEOUT_MS):
+        session.open_file(longer)
+    assert session.listening.worker.pending_measurements() == []
+    session.cancel()  # while it encodes: the first clip comes back with its results
+    assert session.clip is clip
+    go.set()
+    qtbot.waitUntil(lambda: session.listening.complete(clip.n_codebooks), timeout=TIMEOUT_MS)
+    assert session.listening.state.inputs == {}  # the renderings are no longer held
