@@ -55,6 +55,14 @@ def wait_for_listening(window, timeout_s: float) -> bool:
     return True
 
 
+def save_small(window, path: Path) -> bool:
+    """The window as a 256-colour PNG (dithered): a few hundred KB instead of nearly a megabyte."""
+    from PySide6.QtGui import QImage
+
+    image = window.grab().toImage().convertToFormat(QImage.Format.Format_Indexed8)
+    return image.save(str(path), "PNG", 0)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("clip", nargs="?")
@@ -82,9 +90,9 @@ def main() -> int:
     play_briefly(window, PLAY_SECONDS)  # (silently) so the playhead and the level meters show something
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    ok = window.grab().save(str(out / "studio.png"))
+    ok = save_small(window, out / "studio.png")
     window.tabs.setCurrentWidget(window.codebooks)
-    ok &= window.grab().save(str(out / "studio_codebooks.png"))
+    ok &= save_small(window, out / "studio_codebooks.png")
     window.session.player.pause()
     window.close()
     print(f"wrote {out / 'studio.png'} and {out / 'studio_codebooks.png'}")

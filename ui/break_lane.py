@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 from ui import theme
 from ui.time_views import NotYetShade, TimePlot
 
-GOOD, BAD = 0.5, 2.5  # mel distance: near-transparent coding .. plainly broken
+GOOD, BAD = 1.0, 3.0  # mel distance: close to the input .. plainly broken (a DAC-like codec: 1-2)
 WORST_SHOWN = 5
 CELL_S = 0.05  # the lane's drawing resolution
 BUTTON_PX = 16  # fits the title strip

@@ -46,7 +46,7 @@ LISTENING = (("n", "", "", "", "codebooks"),
              ("ESTOI", "estoi", "estoi", "{:.3f}", "extended STOI, 0-1"),
              ("ViSQOL", "visqol", "visqol", "{:.2f}", "ViSQOL v3 audio mode (48 kHz), MOS-LQO 1-5"),
              ("ViSQOL\nspeech", "visqol_speech", "visqol_speech", "{:.2f}", "ViSQOL v3 speech mode (16 kHz), MOS-LQO 1-5"),
-             ("DNSMOS\nOVRL", "dnsmos", "dnsmos_ovrl", "{:.2f}",
+             ("DNS\nMOS", "dnsmos", "dnsmos_ovrl", "{:.2f}",
               "DNSMOS P.835 overall quality of the output alone, 1-5 (SIG and BAK in each cell's tooltip)"))
 LISTENING_KEYS = {key: metric for _h, metric, key, _f, _t in LISTENING[1:]}
 

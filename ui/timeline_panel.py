@@ -97,7 +97,7 @@ class TimelinePanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setChildrenCollapsible(False)
         splitter.setHandleWidth(3)
-        for plot, stretch, minimum in zip(self.plots, (2, 1, 4, 4, 4, 3, 3), (50, 16, 80, 80, 80, 60, 70)):
+        for plot, stretch, minimum in zip(self.plots, (2, 1, 4, 4, 4, 3, 3), (50, 22, 80, 80, 80, 60, 70)):
             frame = self.frames[plot]
             frame.setMinimumHeight(minimum + TITLE_STRIP_PX)
             splitter.addWidget(frame)

@@ -37,7 +37,7 @@ def test_listening_cells_say_pending_absent_off_or_the_figure(qtbot):
     assert table.item(1, column("STOI")).text() == "0.700"
     visqol = table.item(1, column("ViSQOL"))
     assert visqol.text() == "—" and "visqol-python" in visqol.toolTip()
-    dnsmos = table.item(1, column("DNSMOS\nOVRL"))
+    dnsmos = table.item(1, column("DNS\nMOS"))
     assert dnsmos.text() == "2.75" and "SIG 3.10" in dnsmos.toolTip() and "BAK 3.90" in dnsmos.toolTip()
     assert table.item(0, column("STOI")).text() == "…"
     panel.update_listening({2: outcomes_for(2)}, enabled=False)
