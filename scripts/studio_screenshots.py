@@ -4,7 +4,8 @@
 
 Without CLIP, the first demo clip in resources/audio (the music one) is used, or else a
 generated music clip. Writes studio.png (quality tab) and studio_codebooks.png (codebook
-tab), taken while the clip plays (silently) from 2 s, so the meters show its level.
+tab), taken while the clip plays (silently) from 2 s, so the meters show its level, once the
+slow listening metrics of every count are in too.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ os.environ.setdefault("RVQ_STUDIO_SETTINGS", str(Path(tempfile.mkdtemp()) / "set
 
 
 PLAY_SECONDS = 0.8
+LISTENING_TIMEOUT_S = 1800
 
 
 def play_briefly(window, seconds: float) -> None:
@@ -36,6 +38,29 @@ def play_briefly(window, seconds: float) -> None:
     while time.monotonic() < end:
         QApplication.processEvents()
         time.sleep(0.01)
+
+
+def wait_for_listening(window, timeout_s: float) -> bool:
+    """Run the event loop until the listening metrics of every count are in (the table full)."""
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    session, end = window.session, time.monotonic() + timeout_s
+    while not session.listening.complete(session.model.n_codebooks):
+        if time.monotonic() > end:
+            return False
+        QApplication.processEvents()
+        time.sleep(0.05)
+    return True
+
+
+def save_small(window, path: Path) -> bool:
+    """The window as a 256-colour PNG (dithered): a few hundred KB instead of nearly a megabyte."""
+    from PySide6.QtGui import QImage
+
+    image = window.grab().toImage().convertToFormat(QImage.Format.Format_Indexed8)
+    return image.save(str(path), "PNG", 0)
 
 
 def main() -> int:
@@ -60,14 +85,14 @@ def main() -> int:
         return 1
     window.session.set_n(args.n)
     window.session.seek_seconds(2.0)
-    if not window.wait_until_ready():
+    if not window.wait_until_ready() or not wait_for_listening(window, LISTENING_TIMEOUT_S):
         return 1
     play_briefly(window, PLAY_SECONDS)  # (silently) so the playhead and the level meters show something
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    ok = window.grab().save(str(out / "studio.png"))
+    ok = save_small(window, out / "studio.png")
     window.tabs.setCurrentWidget(window.codebooks)
-    ok &= window.grab().save(str(out / "studio_codebooks.png"))
+    ok &= save_small(window, out / "studio_codebooks.png")
     window.session.player.pause()
     window.close()
     print(f"wrote {out / 'studio.png'} and {out / 'studio_codebooks.png'}")

@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
         self._last_error = ""
         self._errors_shown = 0  # error messages shown so far: a screenshot ends at the first one
         self._levels_fitted = False  # the spectrograms' colour levels fit to the clip's original
+        self._lanes: dict = {}  # n -> the latest figures of where the rendering at n breaks
 
         self.messages = MessageBar()
         self.timeline = TimelinePanel()
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_shortcuts()
         self._connect()
+        self.session.set_listening_metrics(self.settings.listening_metrics())
 
         self.frame_timer = QTimer(self)
         self.frame_timer.setObjectName("frameTimer")
@@ -196,6 +198,11 @@ class MainWindow(QMainWindow):
         for scale in ("log", "mel", "linear"):
             self._action(view, f"{scale.capitalize()} frequency axis",
                          lambda _=False, s=scale: self.timeline.scale.setCurrentText(s))
+        view.addSeparator()
+        self.listening_action = self._action(view, "&Listening metrics (ViSQOL, STOI, DNSMOS; slow, in the background)",
+                                             self._set_listening_metrics)
+        self.listening_action.setCheckable(True)
+        self.listening_action.setChecked(self.settings.listening_metrics())
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -249,6 +256,9 @@ class MainWindow(QMainWindow):
         s.comparisonChanged.connect(t.source_toggle.set_comparison)
         s.comparison.ready.connect(self._show_views_model)  # the Fine-tuned source became playable
         s.residualGainChanged.connect(self._show_residual_gain)
+        s.listening.changed.connect(self._on_listening)
+        s.laneChanged.connect(self._on_lane)
+        self.timeline.momentChosen.connect(self._loop_around)
         self.training.modelKept.connect(lambda _path: self.model_box.fill(self.model_box.source() or "default"))
 
     # -- user intent --------------------------------------------------------------------------
@@ -315,6 +325,20 @@ class MainWindow(QMainWindow):
         else:
             self.timeline.overview.loop.hide()
             self.session.set_loop_seconds(None, None)
+
+    def _set_listening_metrics(self, on: bool) -> None:
+        self.settings.set_listening_metrics(on)
+        self.session.set_listening_metrics(on)
+
+    def _loop_around(self, start: float, end: float) -> None:
+        """A worst moment was chosen: loop ``[start, end)`` and play from its start."""
+        button = self.transport.loop_button
+        button.blockSignals(True)  # checked here with this region, not the visible range a toggle would take
+        button.setChecked(True)
+        button.blockSignals(False)
+        self.timeline.overview.show_loop(start, end)
+        self.session.set_loop_seconds(start, end)
+        self.session.seek_seconds(start)
 
     def _on_loop_moved(self, start: float, end: float) -> None:
         if self.transport.loop_button.isChecked():
@@ -392,6 +416,8 @@ class MainWindow(QMainWindow):
                                    f"{info.n_codebooks} × {info.codebook_size} codes  ·  "
                                    f"{info.kbps[0]:.2f}–{info.kbps[-1]:.2f} kbps{trained}")
         self.quality.reset(info.kbps)
+        self._on_listening()
+        self._lanes = {}
         self.timeline.clear()
         self._on_selection()
 
@@ -422,6 +448,8 @@ class MainWindow(QMainWindow):
         self.transport.loop_button.setChecked(False)
         self.transport.meter.reset_clip()  # a clip light speaks of the clip it lit in
         self.quality.reset(self.session.model.kbps, self.session.measured_on)
+        self._on_listening()
+        self._lanes = {}
         self.codebooks.clear(clip is not None)  # the figures were the previous clip's
         if clip is None:
             self.setWindowTitle("RVQ Studio")
@@ -457,6 +485,7 @@ class MainWindow(QMainWindow):
             self.timeline.spectrograms[key].set_selected_n(s.n)
         self.codebooks.set_selected(s.n)
         self.quality.set_selected(s.n)
+        self._show_lane()
         labels = self._selection_labels()
         for key, text in selection_texts(info.kbps, s.n).items():
             labels[key].setText(text)
@@ -519,6 +548,21 @@ class MainWindow(QMainWindow):
     def _on_quality(self) -> None:
         self.quality.update_results(self.session.quality, self.session.opus)
         self._on_render(self.session.n)
+
+    def _on_listening(self) -> None:
+        listening = self.session.listening
+        self.quality.update_listening(listening.outcomes, listening.enabled)
+
+    def _on_lane(self, figures) -> None:
+        self._lanes[figures.n] = figures
+        if figures.n == self.session.n:
+            self._show_lane()
+
+    def _show_lane(self) -> None:
+        """Where the rendering at the selected n breaks, as far as measured (nothing yet: all "not yet")."""
+        s = self.session
+        if s.clip is not None:
+            self.timeline.show_breaks(self._lanes.get(s.n), s.clip.length / s.model.sample_rate)
 
     def _on_spectrogram(self, key: str, spec, first: int, end: int) -> None:
         """Columns ``[first, end)`` of view ``key`` changed: only they are redrawn."""

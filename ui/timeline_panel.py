@@ -1,6 +1,7 @@
 """The stack of time-linked views with the shared colour scale and the spectrogram controls.
 
-A time ruler on top, then the waveform, the four spectrograms and the tokens, each under a
+A time ruler on top, then the waveform, where the rendering breaks (:mod:`ui.break_lane`: mel
+distance per 0.5 s, its worst moments in its strip), the four spectrograms and the tokens, each under a
 slim title strip: the title on the left, what the view's colours mean on the right, so no
 text covers the data.  The views drawn from a model's rendering (reconstruction, residual,
 what a codebook adds, the tokens) name that model beside their title: the studio's model,
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, Q
                                QWidget)
 
 from ui import theme
+from ui.break_lane import BreakPlot, WorstMoments
 from ui.colour_scale import ColourScale
 from ui.steady_label import SteadyLabel
 from ui.time_views import LEFT_AXIS_PX, OverviewPlot, SpectrogramPlot, TimePlot, TimeRuler, TokenPlot
@@ -35,7 +37,8 @@ MODEL_VIEWS = ("reconstruction", "residual", "adds")  # spectrograms drawn from 
 class TitledView(QWidget):
     """A view under its title strip: ``title`` left, a ``note`` (legend, units) right."""
 
-    def __init__(self, plot: TimePlot) -> None:
+    def __init__(self, plot: TimePlot, extra: QWidget | None = None) -> None:
+        """``extra``: a widget of the strip's own between the title and the note (fixed width)."""
         super().__init__()
         self.setObjectName(f"{plot.objectName()}Frame")
         self.plot = plot
@@ -54,6 +57,9 @@ class TitledView(QWidget):
         row.addWidget(self.title)
         row.addSpacing(8)
         row.addWidget(self.model)
+        if extra is not None:
+            row.addSpacing(8)
+            row.addWidget(extra)
         row.addStretch(1)
         row.addWidget(self.note)
         layout = QVBoxLayout(self)
@@ -67,14 +73,18 @@ class TimelinePanel(QWidget):
     seekRequested = Signal(float)
     loopChanged = Signal(float, float)
     scaleChanged = Signal(str)
+    momentChosen = Signal(float, float)  # a worst moment's loop (seconds): seek there and loop it
 
     def __init__(self) -> None:
         super().__init__()
         self.ruler = TimeRuler()
         self.overview = OverviewPlot()
+        self.breaks = BreakPlot()
+        self.worst = WorstMoments()
+        self.worst.momentChosen.connect(self.momentChosen)
         self.spectrograms = {key: SpectrogramPlot(name, title) for key, (name, title) in SPECTROGRAMS.items()}
         self.tokens = TokenPlot()
-        self.plots: list[TimePlot] = [self.overview, *self.spectrograms.values(), self.tokens]
+        self.plots: list[TimePlot] = [self.overview, self.breaks, *self.spectrograms.values(), self.tokens]
         for plot in [self.ruler, *self.plots]:
             plot.seekRequested.connect(self.seekRequested)
             if plot is not self.spectrograms["original"]:
@@ -82,12 +92,12 @@ class TimelinePanel(QWidget):
             if plot is not self.ruler:
                 plot.show_time_axis(plot is self.tokens)
         self.overview.loopChanged.connect(self.loopChanged)
-        self.frames = {plot: TitledView(plot) for plot in self.plots}
+        self.frames = {plot: TitledView(plot, self.worst if plot is self.breaks else None) for plot in self.plots}
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setChildrenCollapsible(False)
         splitter.setHandleWidth(3)
-        for plot, stretch, minimum in zip(self.plots, (2, 4, 4, 4, 3, 3), (50, 80, 80, 80, 60, 70)):
+        for plot, stretch, minimum in zip(self.plots, (2, 1, 4, 4, 4, 3, 3), (50, 22, 80, 80, 80, 60, 70)):
             frame = self.frames[plot]
             frame.setMinimumHeight(minimum + TITLE_STRIP_PX)
             splitter.addWidget(frame)
@@ -192,6 +202,17 @@ class TimelinePanel(QWidget):
     def clear(self) -> None:
         for plot in self.spectrograms.values():
             plot.clear_image()
+        self.show_breaks(None, 0.0)
+
+    def show_breaks(self, figures, duration: float) -> None:
+        """Where the rendering at n breaks (:class:`app.studio.where_it_breaks.LaneFigures`); None: nothing yet."""
+        if figures is None:
+            self.breaks.clear_figures()
+            self.breaks.not_yet.set_spans(((0.0, duration),) if duration > 0 else ())
+            self.worst.show_moments([])
+        else:
+            self.breaks.set_figures(figures)
+            self.worst.show_moments(figures.worst(), duration)
 
     def set_playhead(self, seconds: float) -> None:
         for plot in [self.ruler, *self.plots]:

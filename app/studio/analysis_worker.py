@@ -23,6 +23,10 @@ yet rendered at the playhead). On two cores the analysis otherwise takes the cor
 interpreter lock the decode and the GUI need just then. Its torch work (the metrics) runs
 on one intra-op thread: two would spin at a barrier whenever the other core is busy, which
 on a two-core machine it always is.
+
+A worker may also hold its measurements back altogether while ``hold_while()`` says more
+urgent measurements elsewhere are not done (the listening metrics wait for the quality rows):
+it then looks again every :data:`HOLD_POLL_S`, and view tasks still run.
 """
 from __future__ import annotations
 
@@ -43,6 +47,7 @@ from app.runtime.thread_priority import BACKGROUND_NICENESS, lower_current_threa
 ANALYSIS_TORCH_THREADS = 1
 DEFER_LIMIT_S = 0.25  # a chunk's length: by then the decode waited for is done, or the playhead moved on
 DEFER_POLL_S = 0.005
+HOLD_POLL_S = 0.2  # how often held measurements look again: seconds-long work, no hurry
 
 T = TypeVar("T")
 
@@ -64,7 +69,7 @@ class AnalysisWorker(QThread):
     _computed = Signal(object, object)  # deliver, result: queued to the thread that owns this object
 
     def __init__(self, defer_while: Callable[[], bool] | None = None, niceness: int = BACKGROUND_NICENESS,
-                 name: str = "analysisWorker") -> None:
+                 name: str = "analysisWorker", hold_while: Callable[[], bool] | None = None) -> None:
         """``niceness``: how far the thread lowers its own priority. Measurements are background
         work (the default); the thread that draws what the user looks at must not be starved by
         other processes on a busy machine, so the session runs its view tasks on a second
@@ -73,6 +78,7 @@ class AnalysisWorker(QThread):
         self.setObjectName(name)
         self._niceness = niceness
         self._defer_while = defer_while or (lambda: False)
+        self._hold_while = hold_while or (lambda: False)
         self._cond = threading.Condition()
         self._views: OrderedDict[str, tuple[Callable[[], T], Callable[[T], None]]] = OrderedDict()
         self._measurements: OrderedDict[str, tuple[Callable[[], Steps], Callable[[T], None]]] = OrderedDict()
@@ -146,6 +152,9 @@ class AnalysisWorker(QThread):
                 view, measurement = None, None
                 if self._views:
                     view = self._views.popitem(last=False)
+                elif self._hold_while():
+                    self._cond.wait(HOLD_POLL_S)
+                    continue
                 else:
                     if self._current is None and self._measurements:
                         key, (start, deliver) = self._measurements.popitem(last=False)

@@ -147,6 +147,9 @@ class InferenceWorker(QThread):
     clipFailed = Signal(str)
     chunkRendered = Signal(int, int)  # n, chunk
     qualityReady = Signal(object)  # RateRow
+    # (clip, n, spans, chunks): the rendered chunks at n a quality row was just measured on, for
+    # measurements that follow it (the listening metrics)
+    renderingMeasured = Signal(object, int, object, object)
     jobFailed = Signal(str)
 
     def __init__(self, cache_budget_bytes: int = DEFAULT_BUDGET_BYTES, chunk_seconds: float = CHUNK_SECONDS) -> None:
@@ -245,10 +248,12 @@ class InferenceWorker(QThread):
         self.wait()
         self._measurer.stop()
 
-    def _on_measured(self, clip: StudioClip, row) -> None:
-        """A quality row arrived (GUI thread): pass it on unless its clip has gone meanwhile."""
+    def _on_measured(self, clip: StudioClip, row, spans: tuple, chunks: dict[int, np.ndarray]) -> None:
+        """A quality row arrived (GUI thread): pass it on, with what it was measured on, unless its
+        clip has gone meanwhile."""
         if clip is self.clip:
             self.qualityReady.emit(row)
+            self.renderingMeasured.emit(clip, row.n_codebooks, spans, chunks)
         self.wake()  # the next count can be handed over
 
     @property
@@ -260,6 +265,11 @@ class InferenceWorker(QThread):
     def gathering(self) -> int | None:
         """The count whose whole rendering this thread is gathering for its quality row, if any."""
         return None if self._gathering is None else self._gathering[1]
+
+    def rows_pending(self) -> bool:
+        """Whether quality rows of the open clip are still to be measured (any thread may ask)."""
+        clip = self.clip
+        return clip is not None and (len(self._quality_done) < clip.n_codebooks or not self._measurer.idle())
 
     def playback_waits(self) -> bool:
         """Playing, the selected count is missing under the playhead, and this thread can decode it now.
@@ -503,5 +513,5 @@ class InferenceWorker(QThread):
         self._measurer.submit_measurement(
             str(n), lambda: rate_row_in_pieces(rendering_pieces(clip.samples, clip.gain, spans, chunks, clip.grid),
                                                rate, n, kbps),
-            lambda row: self._on_measured(clip, row))
+            lambda row: self._on_measured(clip, row, spans, chunks))
 

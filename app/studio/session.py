@@ -1,9 +1,10 @@
 """The studio's state without widgets: model, clip, selection, playback, analysis, export.
 
 Like napari's components, this object owns the state and its rules, and announces changes
-through Qt signals; the window only draws it and forwards user intent. It wires three
+through Qt signals; the window only draws it and forwards user intent. It wires these
 threads: the inference worker (owns the model; measures quality on a thread of its own),
-the analysis worker (numpy views, Opus), and the audio callback (the player). Everything
+the analysis worker (numpy views, Opus), the listening metrics' worker
+(:mod:`app.studio.listening_rows`) and the audio callback (the player). Everything
 here runs on the GUI thread and returns at once -- anything slower is handed to a worker,
 together with the method that takes its result; that method drops a result whose clip,
 scale or count the session has left meanwhile.
@@ -44,11 +45,13 @@ from app.studio.clip_results import ClipResults
 from app.studio.comparison_render import ComparisonRender
 from app.studio.exports import Exports, OpusPoint, write_metrics_csv
 from app.studio.inference_worker import InferenceWorker, ModelInfo
+from app.studio.listening_rows import ListeningRows
 from app.studio.quality import describe_spans, measured_spans, opus_row_in_pieces
 from app.studio.render_cache import DEFAULT_BUDGET_BYTES
 from app.studio.rendering_spectrograms import RenderingSpectrograms
 from app.studio.spectrogram import Spectrogram, SpectrogramLayout, spectrogram
 from app.studio.waveform import envelope
+from app.studio.where_it_breaks import BreakLane, LaneFigures
 from model.evaluation import RateRow
 from model.metrics import bitrate_efficiency, codebook_entropy
 
@@ -93,9 +96,11 @@ class StudioSession(QObject):
     exported = Signal(str)
     comparisonChanged = Signal(object)  # the second model's source, or None: no "finetuned" source
     residualGainChanged = Signal(int, float)  # n, the gain (dB) the residual at n is heard with, once measured
+    laneChanged = Signal(object)  # LaneFigures of the open clip (the window shows those of the selected n)
 
     def __init__(self, stream_factory: StreamFactory | None = None, cache_budget_bytes: int = DEFAULT_BUDGET_BYTES,
-                 chunk_seconds: float | None = None) -> None:
+                 chunk_seconds: float | None = None, listening_metrics: bool = False) -> None:
+        """``listening_metrics``: measure the slow listening metrics (:attr:`listening`) from the start."""
         super().__init__()
         kwargs = {} if chunk_seconds is None else {"chunk_seconds": chunk_seconds}
         self.worker = InferenceWorker(cache_budget_bytes, **kwargs)
@@ -103,6 +108,11 @@ class StudioSession(QObject):
         # run at background priority, which on a busy machine would starve the views behind them.
         self.views = AnalysisWorker(defer_while=self.worker.playback_waits, niceness=0, name="viewWorker")
         self.analysis = AnalysisWorker(defer_while=self.worker.playback_waits)
+        # the slow listening metrics, on a third thread, held while any quality row or Opus point is due
+        self.listening = ListeningRows(lambda: self.worker.rows_pending() or not self.analysis.idle(),
+                                       self.worker.playback_waits)
+        self.listening.set_enabled(listening_metrics)
+        self._lanes: dict[int, BreakLane] = {}  # n -> where the rendering at n breaks, of the open clip
         self.player = AudioPlayer(stream_factory)
         self.model: ModelInfo | None = None
         self.clip: StudioClip | None = None
@@ -131,6 +141,7 @@ class StudioSession(QObject):
         w.encodeProgress.connect(self._on_encode_progress)
         w.chunkRendered.connect(self._on_chunk)
         w.qualityReady.connect(self._on_quality)
+        w.renderingMeasured.connect(self._on_rendering_measured)
         w.jobFailed.connect(lambda text: self.message.emit("error", text))
         # while chunks stream in, refresh the rendering's views at most every 400 ms
         self._view_refresh = QTimer(self)
@@ -146,6 +157,7 @@ class StudioSession(QObject):
         self.worker.start()
         self.views.start()
         self.analysis.start()
+        self.listening.start()
 
     # -- model and clip ---------------------------------------------------------------------
     def load_model(self, source: str, device: str = "cpu") -> None:
@@ -196,6 +208,7 @@ class StudioSession(QObject):
         self.worker.set_clip(None)
         self.views.discard()
         self.analysis.discard()  # measurements of the other model's renderings
+        self.listening.reset(None)
         self.exports.settle(self.clip)
         self.n = min(max(self.n, 1), info.n_codebooks) if previous else info.n_codebooks
         self.modelChanged.emit(info)
@@ -223,7 +236,8 @@ class StudioSession(QObject):
     def _results(self) -> ClipResults:
         """The open clip's results, as they stand."""
         return ClipResults(self.quality, self.opus, self.spectrograms, self.stats, self.envelope,
-                           self._residual_gains, self._sources, self._rendering_views)
+                           self._residual_gains, self._sources, self._rendering_views, self.listening.state,
+                           self._lanes)
 
     def _show_clip(self, clip: StudioClip, results: ClipResults) -> None:
         """Make ``clip`` the open clip with ``results`` (empty for a new one): only what they lack is computed."""
@@ -233,6 +247,7 @@ class StudioSession(QObject):
             results.envelope
         self._residual_gains, self._sources, self._rendering_views = results.residual_gains, results.sources, \
             results.rendering_views
+        self._lanes = results.lanes
         self.n = min(self.n, clip.n_codebooks)
         views_current = self._rendering_views is not None and \
             self._rendering_views[0] == (clip, self.frequency_scale, self.n)
@@ -254,6 +269,7 @@ class StudioSession(QObject):
             self.comparison.open_clip(clip.path, self.model)
         self.views.discard()
         self.analysis.discard()
+        self.listening.reset(clip, results.listening)
         self._submit_missing_analysis(clip)
         self.clipChanged.emit(clip)
         self._show_results()
@@ -454,6 +470,25 @@ class StudioSession(QObject):
             layout = SpectrogramLayout(clip.length, self.model.sample_rate, self.frequency_scale)
             self._rendering_views = token, RenderingSpectrograms(clip.samples, clip.cache, self.n, layout)
         self._analyse("rendering", token, self._rendering_views[1].update, self._show_rendering_spectrograms)
+        self._submit_lane()
+
+    def _submit_lane(self) -> None:
+        """Measure the next windows of where the rendering at n breaks (view thread), again while
+        rendered windows remain; the figures go out as :attr:`laneChanged`."""
+        clip, n = self.clip, self.n
+        if n not in self._lanes:
+            self._lanes[n] = BreakLane(clip.samples, clip.gain, clip.cache, n, self.model.sample_rate)
+
+        def deliver(figures: LaneFigures) -> None:
+            if clip is self.clip:
+                self.laneChanged.emit(figures)
+                if figures.more and n == self.n:
+                    self._submit_lane()
+        self.views.submit("lane", self._lanes[n].update, deliver)
+
+    def lane(self, n: int) -> BreakLane | None:
+        """Where the open clip's rendering at ``n`` breaks, as far as measured; None before it was asked for."""
+        return self._lanes.get(n)
 
     def _submit_opus(self, clip: StudioClip) -> None:
         reference, rate = clip.reference(), self.model.sample_rate
@@ -518,6 +553,14 @@ class StudioSession(QObject):
             source.set_gain_db(gain_db)
         self.residualGainChanged.emit(n, gain_db)
 
+    def set_listening_metrics(self, on: bool) -> None:
+        """Measure the slow listening metrics (default off here; the window turns them on from its settings)."""
+        self.listening.set_enabled(on)
+
+    def _on_rendering_measured(self, clip: StudioClip, n: int, spans: tuple, chunks: dict) -> None:
+        if clip is self.clip:
+            self.listening.add_rendering(clip, n, spans, chunks, self.model.sample_rate)
+
     def _on_quality(self, row: RateRow) -> None:
         if self.clip is not None:
             self.quality[row.n_codebooks] = row
@@ -569,3 +612,4 @@ class StudioSession(QObject):
         self.comparison.close()
         self.views.stop()
         self.analysis.stop()
+        self.listening.stop()

@@ -49,6 +49,14 @@ class StudioSettings:
         if source != "default":
             self._push("recent/models", source)
 
+    def listening_metrics(self) -> bool:
+        """Whether the studio measures the slow listening metrics (on unless switched off)."""
+        return str(self._s.value("quality/listening", "true")).lower() == "true"
+
+    def set_listening_metrics(self, on: bool) -> None:
+        self._s.setValue("quality/listening", "true" if on else "false")
+        self._s.sync()
+
     def export_folder(self) -> str:
         """Where the last export went ("" before the first): the next export dialog opens there."""
         return str(self._s.value("export/folder", "") or "")

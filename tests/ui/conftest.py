@@ -38,7 +38,12 @@ def no_sound_device(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def private_settings(monkeypatch, tmp_path):
-    monkeypatch.setenv("RVQ_STUDIO_SETTINGS", str(tmp_path / "settings.ini"))
+    """Settings of the test's own, with the slow listening metrics off: a window test that waits for
+    its renderings would otherwise also wait, at close, for a ViSQOL call in progress (seconds).
+    The tests of those metrics switch them on."""
+    path = tmp_path / "settings.ini"
+    path.write_text("[quality]\nlistening=false\n")
+    monkeypatch.setenv("RVQ_STUDIO_SETTINGS", str(path))
 
 
 class QtWatch:
