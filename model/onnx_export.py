@@ -155,6 +155,10 @@ def export_onnx(codec: Codec, folder: str | Path) -> dict:
     for part in ("quantizer", "plain_latents", "plain_audio"):
         if not hasattr(codec.network, part):
             raise ValueError(f"the {codec.family} family cannot be exported to ONNX yet")
+    if codec.chunk_alignment is not None or any(stride > 1 for stride in codec.codebook_strides):
+        # windows and noise keyed to absolute positions, codes at several rates: not in the graphs yet
+        raise ValueError(f"the {codec.family} family cannot be exported to ONNX yet "
+                         "(windows aligned to absolute positions, codes at several rates)")
     target = Path(folder).expanduser()
     if target.exists() and not target.is_dir():
         raise ValueError(f"{folder}: exists and is not a folder")
