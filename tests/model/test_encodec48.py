@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from official_fixtures import official_fixtures
 import soundfile as sf
 import torch
 
@@ -30,14 +31,7 @@ ECDC_24K = FIXTURES / "encodec24k_8codebooks.ecdc"
 ECDC_LM = FIXTURES / "encodec48k_lm.ecdc"
 
 
-@pytest.fixture(scope="module")
-def reference():
-    return dict(np.load(FIXTURES / "encodec48k_expected.npz", allow_pickle=False))
-
-
-@pytest.fixture(scope="module")
-def codec():
-    return load_codec(CHECKPOINT)
+reference, codec = official_fixtures(CHECKPOINT, FIXTURES / "encodec48k_expected.npz")
 
 
 @pytest.fixture(scope="module")

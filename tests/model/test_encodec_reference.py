@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from official_fixtures import official_fixtures
 import torch
 
 from model import CheckpointError, load_codec
@@ -15,14 +16,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "encodec"
 CHECKPOINT = FIXTURES / "encodec24k.th"
 
 
-@pytest.fixture(scope="module")
-def reference():
-    return dict(np.load(FIXTURES / "encodec24k_expected.npz", allow_pickle=False))
-
-
-@pytest.fixture
-def codec():
-    return load_codec(CHECKPOINT)
+reference, codec = official_fixtures(CHECKPOINT, FIXTURES / "encodec24k_expected.npz")
 
 
 def test_official_layout_is_recognised_by_content(tmp_path):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from official_fixtures import official_fixtures
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -20,14 +21,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "mimi"
 CHECKPOINT = FIXTURES / "mimi.safetensors"
 
 
-@pytest.fixture(scope="module")
-def reference():
-    return dict(np.load(FIXTURES / "mimi_expected.npz", allow_pickle=False))
-
-
-@pytest.fixture(scope="module")
-def codec():
-    return load_codec(CHECKPOINT)
+reference, codec = official_fixtures(CHECKPOINT, FIXTURES / "mimi_expected.npz")
 
 
 def test_official_file_is_recognised_by_its_keys(tmp_path):
