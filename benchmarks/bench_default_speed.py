@@ -27,12 +27,17 @@ def best_seconds(fn, repeats: int) -> float:
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def speed_arguments(description: str, seconds: float) -> argparse.Namespace:
+    """``--model``, ``--seconds`` of audio and ``--repeats`` (best of), as the speed benchmarks take them."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default")
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--seconds", type=float, default=seconds)
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = speed_arguments(__doc__, 30.0)
 
     codec = load_codec(args.model)
     g = torch.Generator().manual_seed(0)

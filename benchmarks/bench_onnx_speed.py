@@ -11,7 +11,6 @@ outputs.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -26,15 +25,11 @@ from model.onnx_export import export_onnx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 from synthetic_audio import music_clip  # noqa: E402  (test material, not part of the package)
 
-from bench_default_speed import best_seconds  # noqa: E402  (beside this script)
+from bench_default_speed import best_seconds, speed_arguments  # noqa: E402  (beside this script)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    args = speed_arguments(__doc__, 20.0)
 
     codec = load_codec(args.model)
     wave = torch.from_numpy(music_clip(args.seconds, codec.sample_rate))[None]
