@@ -6,8 +6,8 @@ receives is compared sample for sample with what it should be.
 import numpy as np
 import pytest
 import soundfile as sf
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QApplication, QStyle, QWidget
 
 from app.playback.audio_output import ManualOutputStream
 from app.playback.crossfade import FadeRamps
@@ -22,6 +22,27 @@ def pull(frames: int) -> np.ndarray:
         blocks.append(stream.pull())
         done += blocks[-1].shape[0]
     return np.concatenate(blocks)[:frames]
+
+
+def test_a_click_on_the_slider_groove_picks_the_count_under_the_pointer(qtbot):
+    """The platform style pages one step towards a groove click, which with one-codebook steps
+    looked like nothing happened; the click now lands on the count where it is made."""
+    bar = TransportBar()
+    qtbot.addWidget(bar)
+    bar.set_codebook_range(tuple(0.75 * k for k in range(1, 13)), 1)
+    bar.show()
+    qtbot.waitExposed(bar)
+    slider = bar.slider
+    picked = []
+    bar.codebookChanged.connect(picked.append)
+    handle = slider.style().pixelMetric(QStyle.PixelMetric.PM_SliderLength, None, slider)
+    for k in (9, 4, 12):
+        # the handle's centre for count k, as the style places it (it travels the width less one handle)
+        x = QStyle.sliderPositionFromValue(1, 12, k, slider.width() - handle) + handle // 2
+        qtbot.mouseClick(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                         QPoint(x, slider.height() // 2))
+        assert slider.value() == k
+    assert picked == [9, 4, 12]
 
 
 def test_the_running_clock_asks_for_no_new_layout(qtbot, layout_requests):
