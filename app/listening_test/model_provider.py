@@ -2,10 +2,10 @@
 
 Enough for a test of one codec against itself at several bitrates, and for the test suite; a
 richer provider (other codecs, Opus, MP3) only has to return :class:`Stimulus` objects the same
-way. The clip is read at the model's rate (the first ``max_seconds``: BS.1534-3 asks for short
-excerpts), loudness-normalised for the encoder as the studio does, encoded once and decoded at
-each count; the decodings are brought back to the clip's own level and length, so the original
-and every contestant line up sample for sample.
+way. The clip (its first ``max_seconds``: BS.1534-3 asks for short excerpts) goes through the
+same path as ``rvq-studio encode`` / ``decode``: encoded once, loudness-normalised as the codec
+expects, and decoded at each count back to the clip's own rate, length and level, so the
+original and every contestant line up sample for sample.
 """
 from __future__ import annotations
 
@@ -17,20 +17,23 @@ import torch
 from app.listening_test.stimuli import REFERENCE, Stimulus
 from model import Codec, load_codec
 from model.audio_io import audio_info, read_audio
-from model.compression import model_input, normalisation_gain
+from model.compression import decode_clip, encode_clip
 
 DEFAULT_MAX_SECONDS = 12.0
 
 
 def parse_counts(spec: str, n_codebooks: int) -> list[int]:
     """Codebook counts from text such as ``"2, 4, 8"``; ValueError naming what is wrong."""
-    counts = [int(part) for part in re.split(r"[,\s]+", spec.strip()) if part] if spec.strip() else []
+    try:
+        counts = sorted({int(part) for part in re.split(r"[,\s]+", spec.strip()) if part})
+    except ValueError:
+        raise ValueError(f"codebook counts are whole numbers separated by commas, got {spec!r}") from None
     if not counts:
         raise ValueError("name at least one codebook count, e.g. 2, 4, 8")
     bad = [n for n in counts if not 1 <= n <= n_codebooks]
     if bad:
         raise ValueError(f"codebook counts must be between 1 and {n_codebooks}, got {bad[0]}")
-    return sorted(set(counts))
+    return counts
 
 
 def contestant_name(n: int) -> str:
@@ -49,20 +52,12 @@ class ModelStimulusProvider:
         return cls(codec, parse_counts(spec, codec.n_codebooks), max_seconds)
 
     def __call__(self, clip_path: str) -> list[Stimulus]:
-        codec = self.codec
-        rate_in = audio_info(clip_path).samplerate
-        audio = read_audio(clip_path, frames=int(self.max_seconds * rate_in))
-        wave, loudness = model_input(codec, audio)
-        length = wave.shape[-1]
-        channels = wave.shape[0] * wave.shape[1]
-        gain = normalisation_gain(loudness)
-        original = (wave.reshape(channels, length) / gain).numpy().astype(np.float32)
-        stimuli = [Stimulus("original", REFERENCE, original, codec.sample_rate)]
+        rate = audio_info(clip_path).samplerate
+        audio = read_audio(clip_path, frames=int(self.max_seconds * rate))
+        stimuli = [Stimulus("original", REFERENCE, audio.samples.astype(np.float32), rate)]
         with torch.inference_mode():
-            encoded = codec.encode_audio(wave)
+            clip = encode_clip(self.codec, audio)
             for n in self.counts:
-                decoded = codec.decode(encoded.first(n))[..., :length]
-                audio_n = np.zeros_like(original)
-                audio_n[:, : decoded.shape[-1]] = (decoded.reshape(channels, -1) / gain).numpy()
-                stimuli.append(Stimulus(contestant_name(n), "codec", audio_n, codec.sample_rate))
+                decoded = decode_clip(self.codec, clip, n).samples.astype(np.float32)
+                stimuli.append(Stimulus(contestant_name(n), "codec", decoded, rate))
         return stimuli

@@ -26,6 +26,7 @@ class ListenerSession:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.test, self.path, self.clock = test, Path(path), clock
         self.listener: Listener = test.listener(listener)
+        save_test(test, self.path)  # a new listener's plan is recorded before their first answer
         self._started = clock()
 
     @property
