@@ -16,7 +16,7 @@ from ui import theme
 
 BANDS = [(80, "Excellent"), (60, "Good"), (40, "Fair"), (20, "Poor"), (0, "Bad")]
 CLIP_COLOURS = ["#ffcc33", "#9ad17b", "#ff7a66", "#c792ea", "#5fd7d7", "#f78fb3"]
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 92, 24, 36, 72
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 120, 24, 36, 72
 
 
 class ResultsChart(QWidget):
@@ -62,10 +62,14 @@ class ResultsChart(QWidget):
             if index % 2 == 0:
                 painter.fillRect(QRectF(plot.left(), top, plot.width(), bottom - top), QColor(theme.PANEL))
             painter.setPen(QColor(theme.MUTED))
-            painter.drawText(QRectF(4, top, MARGIN_LEFT - 10, bottom - top),
+            painter.drawText(QRectF(4, top, MARGIN_LEFT - 44, bottom - top),
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
         painter.setPen(QPen(QColor(theme.MUTED), 1))
         painter.drawRect(plot)
+        for value in range(0, 101, 20 if bands else 25):
+            y = self._y(plot, value)
+            painter.drawLine(QPointF(plot.left() - 4, y), QPointF(plot.left(), y))
+            painter.drawText(QRectF(plot.left() - 34, y - 8, 28, 16), Qt.AlignmentFlag.AlignRight, str(value))
 
     def _column_labels(self, painter: QPainter, plot: QRectF, labels: list[str]) -> float:
         width = plot.width() / len(labels)

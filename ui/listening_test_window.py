@@ -33,11 +33,13 @@ from app.listening_test.test_file import ListeningTest, ListeningTestFileError, 
 from app.listening_test.trial_audio import TrialAudio
 from app.playback.audio_output import StreamFactory
 from app.playback.player import AudioPlayer
+from ui import theme
 from ui.listening_test_chart import BANDS, ResultsChart
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".aif", ".aiff"}
 TEST_FILTER = "Listening tests (*.json);;All files (*)"
 CONTESTANT_KINDS_EXCLUDED_FROM_ABX = {REFERENCE, "hidden reference", "anchor"}
+PLAYING_STYLE = f"QPushButton:checked {{ background: {theme.ACCENT}; color: #0b0c0e; font-weight: bold; }}"
 
 
 class ListeningTestWindow(QWidget):
@@ -235,6 +237,7 @@ class ListeningTestWindow(QWidget):
         button.setObjectName(f"play{letter}")
         button.setCheckable(True)
         button.setMinimumHeight(36)
+        button.setStyleSheet(PLAYING_STYLE)
         group.addButton(button)
         button.clicked.connect(lambda _=False, l=letter: self.audio.select(l))
         return button
@@ -396,9 +399,12 @@ class ListeningTestWindow(QWidget):
             self.chart.show_mushra(summary, test.stimuli)
             lines = [f"{name}: {i.mean:.1f}" + (f" ± {i.half_width:.1f}" if i.half_width is not None else "") +
                      f" (95 % interval, {i.count} scores)" for name, i in summary.overall.items()]
+            excluded = [s for s in summary.screenings if s.excluded]
             lines += [f"Excluded by post-screening: {s.listener} rated the hidden reference below 90 in "
-                      f"{s.low_reference_trials} of {s.trials} trials (more than 15 %)." for s in summary.screenings
-                      if s.excluded]
+                      f"{s.low_reference_trials} of {s.trials} trials (more than 15 %)." for s in excluded]
+            if not excluded:
+                lines.append(f"Post-screening (hidden reference below 90 in more than 15 % of trials): "
+                             f"all {len(summary.screenings)} listeners kept.")
         else:
             scores = abx_summary(test)
             self.chart.show_abx(scores)
