@@ -210,7 +210,11 @@ class ListeningTestWindow(QWidget):
             if missing:
                 self._say(f"Could not continue the test: the sounds no longer include {', '.join(missing)}")
                 return
-        self.session = ListenerSession(test, self.listener_name.text().strip(), path, self.clock)
+        try:
+            self.session = ListenerSession(test, self.listener_name.text().strip(), path, self.clock)
+        except OSError as exc:
+            self._say(f"Could not save the test: {exc}")
+            return
         if test.kind == "mushra":
             self._build_mushra(len(test.stimuli))
         self._next_trial()
@@ -350,11 +354,19 @@ class ListeningTestWindow(QWidget):
         self.submit.setEnabled(any(s.value() == 100 for s in self.sliders.values()))
 
     def submit_mushra(self) -> None:
-        self.session.submit_mushra({letter: slider.value() for letter, slider in self.sliders.items()})
-        self._next_trial()
+        self._answer(lambda: self.session.submit_mushra({l: s.value() for l, s in self.sliders.items()}))
 
     def submit_abx(self, answer: str) -> None:
-        self.session.submit_abx(answer)
+        self._answer(lambda: self.session.submit_abx(answer))
+
+    def _answer(self, submit: Callable[[], object]) -> None:
+        """Record an answer and go on; if it cannot be saved, stop there (the trial stays unanswered)."""
+        try:
+            submit()
+        except OSError as exc:
+            self.audio.stop()
+            self._say(f"Could not save the answer, the test is paused: {exc}")
+            return
         self._next_trial()
 
     def pause(self) -> None:

@@ -53,8 +53,18 @@ def write_listener_results(test: ListeningTest, listener: Listener, folder: str 
     write_bytes_atomic(csv_path, [text.getvalue().encode("utf-8")])
     document = {"kind": test.kind, "listener": listener.name, "seed": listener.seed,
                 "finished": listener.finished, "rows": rows}
+    if test.kind == "mushra" and listener.answers:
+        screening = _screening(listener)
+        document["post_screening"] = {"hidden_reference_below_90": screening.low_reference_trials,
+                                      "trials": screening.trials, "excluded": screening.excluded}
     write_bytes_atomic(json_path, [json.dumps(document, indent=1).encode("utf-8")])
     return csv_path, json_path
+
+
+def _screening(listener: Listener) -> Screening:
+    """BS.1534-3 post-screening of a listener's answered MUSHRA trials."""
+    return screen(listener.name, [a["ratings"][HIDDEN_REFERENCE] for a in listener.answers
+                                  if HIDDEN_REFERENCE in a["ratings"]])
 
 
 @dataclass(frozen=True)
@@ -76,8 +86,7 @@ def mushra_summary(test: ListeningTest) -> MushraSummary:
         pairs = list(zip(listener.trials, listener.answers))
         if not pairs:
             continue
-        screening = screen(listener.name, [answer["ratings"][HIDDEN_REFERENCE] for _, answer in pairs
-                                           if HIDDEN_REFERENCE in answer["ratings"]])
+        screening = _screening(listener)
         screenings.append(screening)
         if screening.excluded:
             continue

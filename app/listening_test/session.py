@@ -91,5 +91,9 @@ class ListenerSession:
             raise AnswerRejected("the test is finished")
         answer["seconds"] = round(max(0.0, self.clock() - self._started), 3)
         self.listener.answers.append(answer)
-        save_test(self.test, self.path)
+        try:
+            save_test(self.test, self.path)
+        except OSError:
+            self.listener.answers.pop()  # not saved, not given: the trial stays open
+            raise
         self._started = self.clock()

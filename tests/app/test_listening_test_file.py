@@ -123,6 +123,7 @@ def test_results_per_listener_as_csv_and_json(tmp_path):
         assert float(row["score"]) == scores[row["stimulus"]] and row["clip"] == test.clips[trial.clip]
     document = json.loads(open(json_path).read())
     assert document["listener"] == "ann o'neil" and not document["finished"]
+    assert document["post_screening"] == {"hidden_reference_below_90": 0, "trials": 1, "excluded": False}
     assert [r["stimulus"] for r in document["rows"]] == [r["stimulus"] for r in rows]
 
 
@@ -161,3 +162,12 @@ def test_abx_summary_counts_right_answers_and_gives_the_binomial_tail(tmp_path):
     assert (scores["8 codebooks"].correct, scores["8 codebooks"].p_value) == (0, 1.0)
     with pytest.raises(AnswerRejected, match="finished"):
         session.submit_abx("A")
+
+
+def test_an_answer_that_cannot_be_saved_is_not_given(tmp_path):
+    test, path = _mushra(tmp_path)
+    session = ListenerSession(test, "ann", path)
+    session.path = tmp_path / "gone" / "test.json"  # its folder does not exist
+    with pytest.raises(OSError):
+        _rate(session, {n: 100 for n in STIMULI})
+    assert session.index == 0 and session.listener.answers == []

@@ -189,3 +189,20 @@ def test_an_abx_session_paused_and_resumed_from_the_file(qtbot, tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "bob.csv")))
     assert [r["answer"] for r in rows] == [answer for _, answer in given]
     assert [r["correct"] == "True" for r in rows] == [answer == trial.x for trial, answer in given]
+
+
+def test_the_setup_says_in_one_line_what_is_missing_or_wrong(qtbot, tmp_path):
+    window = _window(qtbot, tmp_path, Clock())
+    status = window.findChild(QLabel, "testStatus")
+    qtbot.mouseClick(window.findChild(QPushButton, "listeningTestStart"), Qt.MouseButton.LeftButton)
+    assert status.text() == "Choose at least one clip and enter the listener's name."
+    window.listener_name.setText("ann")
+    (tmp_path / "test.json").write_text('{"format": "rvq-studio listening test", "version": 1, "kind": "opera"}')
+    qtbot.mouseClick(window.findChild(QPushButton, "listeningTestOpen"), Qt.MouseButton.LeftButton)
+    assert status.text() == "Could not open the test: test.json: unknown test kind 'opera' (expected one of mushra, abx)"
+    window.clip_list.item(0).setCheckState(Qt.CheckState.Checked)
+    window.ask_save_path = lambda: str(tmp_path / "missing-folder" / "test.json")
+    qtbot.mouseClick(window.findChild(QPushButton, "listeningTestStart"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: status.text().startswith("Could not save the test:"), timeout=10000)
+    assert "missing-folder" in status.text() and "\n" not in status.text()
+    assert window.session is None and window.pages.currentWidget() is window.setup_page
