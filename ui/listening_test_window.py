@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout,
                                QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton,
                                QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
@@ -242,6 +243,8 @@ class ListeningTestWindow(QWidget):
         button.setCheckable(True)
         button.setMinimumHeight(36)
         button.setStyleSheet(PLAYING_STYLE)
+        key = QShortcut(QKeySequence(letter[0]), group.parent())  # A, B, C... and R for the reference
+        key.activated.connect(button.click)  # a page's keys work while it is shown
         group.addButton(button)
         button.clicked.connect(lambda _=False, l=letter: self.audio.select(l))
         return button

@@ -37,6 +37,8 @@ def _window(qtbot, tmp_path, clock) -> ListeningTestWindow:
     window.ask_folder = lambda title: str(tmp_path)
     window.ask_png_path = lambda: str(tmp_path / "chart.png")
     window.show()
+    window.activateWindow()
+    qtbot.waitActive(window)  # the letter keys go to the active window
     return window
 
 
@@ -112,6 +114,10 @@ def test_a_whole_mushra_session_through_the_window(qtbot, tmp_path):
         b, d = stimuli[session.stimulus_for("B")].audio[0][at], stimuli[session.stimulus_for("D")].audio[0][at]
         assert np.allclose(heard_d[fade:], d[fade:], atol=1e-6)
         assert np.allclose(heard_d[:fade], b[:fade] * ramps.fade_out[:, 0] + d[:fade] * ramps.fade_in[:, 0], atol=1e-5)
+        qtbot.keyClick(window, Qt.Key.Key_C)  # the letter keys switch too
+        assert window.player.requested == ("letter", "C")
+        qtbot.keyClick(window, Qt.Key.Key_R)
+        assert window.player.requested == ("letter", "Ref")
         _on_page(window, QPushButton, "stopPlayback").click()
         # nothing rated 100: the trial cannot be submitted
         for letter in session.letters():
@@ -154,6 +160,9 @@ def test_an_abx_session_paused_and_resumed_from_the_file(qtbot, tmp_path):
     session = window.session
     total = session.total
     assert total == len(CLIPS) * len(NOISE_LEVELS) * 2
+    for key, letter in ((Qt.Key.Key_X, "X"), (Qt.Key.Key_A, "A"), (Qt.Key.Key_B, "B")):
+        qtbot.keyClick(window, key)  # the letter keys switch as the buttons do
+        assert window.player.requested == ("letter", letter)
     given = []
     for _ in range(total // 2):
         _assert_nothing_leaks(window)
