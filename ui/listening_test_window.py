@@ -8,7 +8,8 @@ The names appear on the results page, after the last trial.
 MUSHRA (ITU-R BS.1534-3): the open reference, then every stimulus under a letter with a 0-100
 slider on the recommendation's five-band scale; a trial is accepted once something is rated 100.
 ABX: A and B, and X that is one of them; the listener says which. Switching letters is seamless
-(the player crossfades at the sample being played) and the excerpt loops by default. Every
+(the player crossfades at the sample being played), by button or letter key (R for the
+reference), and the excerpt loops by default. Every
 answer is saved to the test file at once; "Save and pause" leaves it there, and opening the file
 later continues at the first unanswered trial.
 """
