@@ -30,7 +30,7 @@ from app.listening_test.plan import LETTERS
 from app.listening_test.preparation import ProviderFactory, StimulusPreparation
 from app.listening_test.results import abx_summary, mushra_summary, write_listener_results
 from app.listening_test.session import ListenerSession
-from app.listening_test.stimuli import REFERENCE
+from app.listening_test.stimuli import ANCHOR_KIND, HIDDEN_REFERENCE_KIND, REFERENCE
 from app.listening_test.test_file import ListeningTest, ListeningTestFileError, load_test
 from app.listening_test.trial_audio import TrialAudio
 from app.playback.audio_output import StreamFactory
@@ -40,7 +40,7 @@ from ui.listening_test_chart import BANDS, ResultsChart
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".aif", ".aiff"}
 TEST_FILTER = "Listening tests (*.json);;All files (*)"
-CONTESTANT_KINDS_EXCLUDED_FROM_ABX = {REFERENCE, "hidden reference", "anchor"}
+CONTESTANT_KINDS_EXCLUDED_FROM_ABX = {REFERENCE, HIDDEN_REFERENCE_KIND, ANCHOR_KIND}
 PLAYING_STYLE = f"QPushButton:checked {{ background: {theme.ACCENT}; color: #0b0c0e; font-weight: bold; }}"
 
 

@@ -23,6 +23,7 @@ HIDDEN_REFERENCE = "hidden reference"
 LOW_ANCHOR = "anchor 3.5 kHz"
 MID_ANCHOR = "anchor 7 kHz"
 ANCHOR_CUTOFFS = {LOW_ANCHOR: 3500.0, MID_ANCHOR: 7000.0}
+HIDDEN_REFERENCE_KIND, ANCHOR_KIND = "hidden reference", "anchor"  # kinds of what the test adds
 
 
 class StimulusError(ValueError):
@@ -84,8 +85,8 @@ def with_hidden_reference_and_anchors(stimuli: Sequence[Stimulus]) -> list[Stimu
     """
     stimuli = checked(stimuli)
     reference = next(s for s in stimuli if s.kind == REFERENCE)
-    extra = [Stimulus(HIDDEN_REFERENCE, "hidden reference", reference.audio, reference.sample_rate)]
-    extra += [Stimulus(name, "anchor", lowpass(reference.audio, reference.sample_rate, cutoff), reference.sample_rate)
+    extra = [Stimulus(HIDDEN_REFERENCE, HIDDEN_REFERENCE_KIND, reference.audio, reference.sample_rate)]
+    extra += [Stimulus(name, ANCHOR_KIND, lowpass(reference.audio, reference.sample_rate, cutoff), reference.sample_rate)
               for name, cutoff in ANCHOR_CUTOFFS.items()]
     contestants = [s for s in stimuli if s.kind != REFERENCE]
     return contestants + extra + [reference]
