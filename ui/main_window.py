@@ -7,6 +7,7 @@ tells the session where the playhead is, which re-prioritises rendering.
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QDeadlineTimer, QEventLoop, Qt, QTimer
@@ -14,6 +15,7 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QLabel, QMainWindow, QProgressBar,
                                QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
+from app.listening_test.model_provider import ModelStimulusProvider
 from app.playback.audio_output import StreamFactory
 from app.studio.model_catalog import available_devices, demo_clips
 from app.studio.settings import StudioSettings
@@ -23,6 +25,7 @@ from ui.codebook_panel import CodebookPanel
 from ui.elided_label import ElidedLabel
 from ui.message_bar import MessageBar
 from ui.get_models_dialog import GetModelsDialog
+from ui.listening_test_window import ListeningTestWindow
 from ui.model_picker import ModelPicker
 from ui.quality_panel import QualityPanel
 from ui.steady_label import SteadyLabel
@@ -89,6 +92,7 @@ class MainWindow(QMainWindow):
         self.pages.addTab(self.training, "Training")
         self.setCentralWidget(self.pages)
         self.get_models: GetModelsDialog | None = None  # made on first use (File > Get models…)
+        self.listening_test: ListeningTestWindow | None = None  # made on first use (File > Listening test…)
 
         self._build_toolbar(model)
         self._build_status_bar()
@@ -177,6 +181,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self._action(file_menu, "Open &checkpoint…", self.choose_checkpoint)
         self._action(file_menu, "Get &models…", self.show_get_models)
+        self._action(file_menu, "Listening &test…", self.show_listening_test)
         file_menu.addSeparator()
         self._action(file_menu, "Export &reconstruction (WAV/FLAC)…", self.export_reconstruction, "Ctrl+E")
         self._action(file_menu, "Export compressed .&rvq…", self.export_rvq)
@@ -610,8 +615,23 @@ class MainWindow(QMainWindow):
         self.shutdown()
         super().closeEvent(event)
 
+    def show_listening_test(self) -> None:
+        """The blind listening test window (ABX, MUSHRA) on the studio's model and recent clips;
+        a new one when the previous was closed, so it follows the model loaded since."""
+        if self.listening_test is None or not self.listening_test.isVisible():
+            if self.listening_test is not None:
+                self.listening_test.deleteLater()
+            model = self.session.model.source if self.session.model is not None else "default"
+            clips = list(dict.fromkeys(self.settings.recent_files() + [str(p) for p in demo_clips()]))
+            self.listening_test = ListeningTestWindow(partial(ModelStimulusProvider.from_spec, model), clips)
+        self.session.player.pause()
+        self.listening_test.show()
+        self.listening_test.raise_()
+
     def shutdown(self) -> None:
         """Stop the timer, the audio stream, the worker threads and the training tab's work (idempotent)."""
+        if self.listening_test is not None:
+            self.listening_test.close()
         self.frame_timer.stop()
         if self.get_models is not None:
             self.get_models.shutdown()
