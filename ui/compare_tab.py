@@ -29,8 +29,8 @@ from ui.transport_bar import format_clock
 
 FRAME_MS = 50
 KINDS = ("Neural codec", "Opus", "MP3", "Original", "Anchor 3.5 kHz", "Anchor 7 kHz")
-SERIES_COLOURS = (theme.RECONSTRUCTION, theme.OPUS, "#f2a541", theme.ORIGINAL, theme.RESIDUAL, "#5fd3c6",
-                  "#e05fa0", theme.MUTED)
+CLASSIC_COLOURS = {"opus": theme.OPUS, "mp3": "#f2a541"}
+CODEC_COLOURS = (theme.RECONSTRUCTION, theme.ORIGINAL, theme.RESIDUAL, "#5fd3c6", "#e05fa0", theme.MUTED)
 METRIC_KEYS = {"mel": "mel_distance", "stft": "stft_distance", "si_sdr": "si_sdr", "visqol": "visqol",
                "visqol_speech": "visqol_speech", "stoi": "stoi", "estoi": "estoi", "dnsmos": "dnsmos_ovrl",
                "pesq": "pesq"}
@@ -278,6 +278,7 @@ class CompareTab(QWidget):
             self.switch_buttons = []
             for k, name in enumerate(names):
                 button = QPushButton(f"{k + 1}  {name}")
+                button.setObjectName("sourceButton")  # styled like the studio's source toggle
                 button.setCheckable(True)
                 self.switch_group.addButton(button, k)
                 self.switch_row.addWidget(button)
@@ -301,14 +302,15 @@ class CompareTab(QWidget):
             if name not in series:
                 item.removeItem(self._curves.pop(name))
                 item.legend.removeItem(name)
-        for k, (name, points) in enumerate(sorted(series.items())):
+        for name, points in sorted(series.items()):
             points.sort()
             if name not in self._curves:
-                colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+                codecs = sum(1 for known in self._curves if known not in CLASSIC_COLOURS)
+                colour = CLASSIC_COLOURS.get(name, CODEC_COLOURS[codecs % len(CODEC_COLOURS)])
                 self._curves[name] = item.plot([], [], name=name, pen=pg.mkPen(colour, width=2), symbol="o",
                                                symbolSize=6, symbolBrush=colour)
             self._curves[name].setData([p[0] for p in points], [p[1] for p in points])
-        names = {spec.name for spec in c.specs}
+        names = c.chart_names()
         chosen = [(p[0], p[1]) for points in series.values() for p in points if p[2] in names]
         self.chosen.setData([x for x, _ in chosen], [y for _, y in chosen])
         item.setLabel("left", key)

@@ -258,6 +258,17 @@ class StudioComparison(QObject):
                 self.errors[spec] = message
         self.changed.emit()
 
+    def chart_names(self) -> set[str]:
+        """The contestants as the chart names its points (a codec matched to a bitrate by its count)."""
+        names = set()
+        for spec in self.specs:
+            rendering = self.renderings.get(spec)
+            if spec.kind == "codec" and rendering is not None:
+                names.add(replace(spec, n_codebooks=rendering.contestant.n_codebooks, target_kbps=None).name)
+            else:
+                names.add(spec.name)
+        return names
+
     def rendered(self) -> bool:
         """Every contestant is rendered or has failed."""
         return all(spec in self.renderings or spec in self.errors for spec in self.specs)

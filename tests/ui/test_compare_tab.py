@@ -131,3 +131,8 @@ def test_codec_contestants_match_a_bitrate_and_fill_the_chart(qtbot, tab, tmp_pa
     qtbot.waitUntil(lambda: len(tab._curves["tiny"].xData) == codec.n_codebooks, timeout=WAIT_MS)
     xs, ys = tab._curves["tiny"].getData()
     assert list(xs) == sorted(xs) and all(y > 0 for y in ys)
+    # the matched codec is ringed on the chart at its count's point
+    n = c.renderings[c.specs[0]].contestant.n_codebooks
+    assert f"tiny:{n}" in c.chart_names()
+    ringed = {tuple(p) for p in zip(*tab.chosen.getData())}
+    assert (xs[n - 1], ys[n - 1]) in ringed
