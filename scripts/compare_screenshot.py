@@ -13,12 +13,12 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "support"))  # synthetic audio
+sys.path.insert(0, str(ROOT / "scripts"))  # screenshot_waits
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("RVQ_STUDIO_NO_AUDIO", "1")
 WORK = Path(tempfile.mkdtemp(prefix="rvq-compare-shot-"))
@@ -30,10 +30,9 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots" / "compare_tab.png"))
     args = parser.parse_args()
 
-    from PySide6.QtWidgets import QApplication
-
     from app.compare import contestants
     from app.main import create_window
+    from screenshot_waits import wait_until
     from app.studio.model_catalog import demo_clips
     from synthetic_audio import write_music_clip
 
@@ -44,24 +43,15 @@ def main() -> int:
     tab = window.compare
     window.pages.setCurrentWidget(tab)
 
-    def wait(condition, seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while not condition() and time.monotonic() < deadline:
-            QApplication.processEvents()
-            time.sleep(0.02)
-        return condition()
-
-    ok = wait(lambda: window.session.clip is not None, 120)
+    ok = wait_until(lambda: window.session.clip is not None, 120)
     for spec in (contestants.codec("default", n_codebooks=3), contestants.codec("default", target_kbps=8.0),
                  contestants.opus(8), contestants.mp3(32), contestants.original(), contestants.anchor(3500.0)):
         tab.add(spec)
     comparison = tab.comparison
-    ok &= wait(lambda: comparison.audio is not None and comparison.rendered(), 600)
-    ok &= wait(lambda: {"default", "opus", "mp3"} <= set(tab._curves) and comparison.worker.idle(), 1200)
+    ok &= wait_until(lambda: comparison.audio is not None and comparison.rendered(), 600)
+    ok &= wait_until(lambda: {"default", "opus", "mp3"} <= set(tab._curves) and comparison.worker.idle(), 1200)
     tab.select_index(2)
-    for _ in range(20):
-        QApplication.processEvents()
-        time.sleep(0.02)
+    ok &= wait_until(lambda: tab.switch_buttons[2].isChecked(), 10)
     window.grab().save(args.out)
     window.shutdown()
     print(f"{args.out}{'' if ok else ' (not everything was ready)'}")
