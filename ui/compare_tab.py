@@ -318,6 +318,8 @@ class CompareTab(QWidget):
     def _on_frame(self) -> None:
         c = self.comparison
         player = self.session.player
+        if getattr(player, "playing", False) and c.player.playing:  # the studio started playing: one at a time
+            c.player.pause()
         loop = player.loop
         if loop is not None and player.sample_rate:
             c.set_loop_seconds(loop[0] / player.sample_rate, loop[1] / player.sample_rate)

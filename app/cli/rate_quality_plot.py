@@ -11,6 +11,7 @@ import math
 import os
 from pathlib import Path
 
+from app.compare.contestants import model_label
 from app.compare.rendering import Contestant
 from model.atomic_file import atomic_path
 
@@ -32,11 +33,13 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 def save_rate_quality_plot(target: str | Path, means: list[dict], chosen: list[Contestant]) -> None:
     """Draw the first metric of ``means`` (one per contestant, as ``compare`` reports them) against
     their measured bitrate and save it as PNG at ``target`` (atomically)."""
-    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtCore import QCoreApplication
 
-    if QGuiApplication.instance() is None:
+    from app.main import ensure_qt_application
+
+    if QCoreApplication.instance() is None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a file is written; no display is needed
-        QGuiApplication(["rvq-studio"])
+    ensure_qt_application()  # the process's one application (the studio's kind), for fonts and painting
     metric = next(key for key in means[0] if key not in ("contestant", "files", "kbps"))
     image = _draw(metric, means, chosen)
     with atomic_path(target) as temp:
@@ -49,7 +52,7 @@ def _series(chosen: list[Contestant]) -> dict[str, list[int]]:
     groups: dict[str, list[int]] = {}
     for k, contestant in enumerate(chosen):
         if contestant.kind in ("codec", "opus", "mp3"):
-            key = Path(contestant.model).stem if contestant.kind == "codec" else contestant.kind
+            key = model_label(contestant.model) if contestant.kind == "codec" else contestant.kind
             groups.setdefault(key, []).append(k)
     return groups
 

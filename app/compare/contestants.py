@@ -42,7 +42,7 @@ class ContestantSpec:
     def name(self) -> str:
         """A short label, unique among sensible contestants (shown in tables, lists and files)."""
         if self.kind == "codec":
-            model = Path(self.model).stem if self.model not in (None, "default") else "default"
+            model = model_label(self.model)
             if self.n_codebooks is not None:
                 return f"{model}:{self.n_codebooks}"
             return f"{model}@{self.target_kbps:g}" if self.target_kbps is not None else model
@@ -51,6 +51,15 @@ class ContestantSpec:
         if self.kind == "anchor":
             return f"anchor {self.cutoff_hz / 1000:g} kHz"
         return "original"
+
+
+def model_label(model: str) -> str:
+    """A model's short name: its file's stem, or its folder's name for a training run's
+    ``RUN/model.safetensors`` (every run's file has that name)."""
+    if model == "default":
+        return model
+    path = Path(model)
+    return path.parent.name if path.stem == "model" and path.parent.name else path.stem
 
 
 def codec(model: str, n_codebooks: int | None = None, target_kbps: float | None = None) -> ContestantSpec:
@@ -101,13 +110,20 @@ def parse_codec(text: str) -> ContestantSpec:
 
 
 def check_count(specs: list[ContestantSpec]) -> list[ContestantSpec]:
-    """``specs`` if their number is allowed (2 to 8) and none repeats; ContestantError otherwise."""
+    """``specs`` if their number is allowed (2 to 8) and no two share a name; ContestantError otherwise."""
     if not MIN_CONTESTANTS <= len(specs) <= MAX_CONTESTANTS:
         raise ContestantError(f"a comparison takes {MIN_CONTESTANTS} to {MAX_CONTESTANTS} contestants, "
                               f"got {len(specs)}")
-    seen: set[ContestantSpec] = set()
-    for spec in specs:
-        if spec in seen:
-            raise ContestantError(f"{spec.name} is given twice")
-        seen.add(spec)
+    for k, spec in enumerate(specs):
+        check_new(spec, specs[:k])
     return specs
+
+
+def check_new(spec: ContestantSpec, others: list[ContestantSpec]) -> None:
+    """ContestantError when ``spec`` repeats one of ``others`` or would be shown under the same name."""
+    for other in others:
+        if other == spec:
+            raise ContestantError(f"{spec.name} is given twice")
+        if other.name == spec.name:
+            raise ContestantError(f"two contestants would both be called {spec.name} ({other.model} and "
+                                  f"{spec.model}); give the model files distinct names")

@@ -10,8 +10,9 @@ A neural codec encodes the clip once (loudness-normalised, as ``rvq-studio encod
 and decodes each count from those codes; loaded models are kept on a :class:`CodecShelf`
 that several clips share.
 
-For a blind test, :meth:`ClipRenderer.stimuli` returns ``[(contestant, samples)]`` for a
-list of specs: every one aligned, at the clip's rate, length and channel count.
+For a blind test, :func:`render_stimuli` (or :meth:`ClipRenderer.stimuli` on a renderer kept
+for the clip) returns ``[(contestant, samples)]`` for a list of specs: every one aligned, at the
+clip's rate, length and channel count.
 """
 from __future__ import annotations
 
@@ -146,3 +147,10 @@ class ClipRenderer:
         if decoded.shape[0] != self.audio.channels:  # a mono clip through a stereo codec comes back stereo
             decoded = decoded.mean(axis=0, keepdims=True)
         return decoded, measured_kbps(codec, clip, n)
+
+
+def render_stimuli(audio: Audio, specs: list[ContestantSpec],
+                   shelf: CodecShelf | None = None) -> list[tuple[Contestant, np.ndarray]]:
+    """The stimuli of a listening test on ``audio``: each spec's contestant and its aligned samples
+    ``[channels, frames]`` (float32) at ``audio``'s rate and length, in the order of ``specs``."""
+    return ClipRenderer(audio, shelf).stimuli(specs)

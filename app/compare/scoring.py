@@ -77,5 +77,5 @@ def sweep(renderer: ClipRenderer, specs: Sequence[ContestantSpec], metrics: Sequ
 
 def rate_point(rendering: Rendering, scores: Scores) -> RatePoint:
     contestant = rendering.contestant
-    series = contestant.name.rsplit(":", 1)[0] if contestant.kind == "codec" else contestant.kind
+    series = contestants.model_label(contestant.model) if contestant.kind == "codec" else contestant.kind
     return RatePoint(series, contestant.name, contestant.nominal_kbps, rendering.measured_kbps, scores)

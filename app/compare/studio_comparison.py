@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from app.compare.contestants import MAX_CONTESTANTS, ContestantError, ContestantSpec
-from app.compare.rendering import ClipRenderer, CodecShelf, Rendering
+from app.compare.contestants import MAX_CONTESTANTS, ContestantError, ContestantSpec, check_new
+from app.compare.rendering import ClipRenderer, CodecShelf, Contestant, Rendering
 from app.compare.scoring import RatePoint, rate_point, score, sweep_specs
 from app.playback.audio_output import StreamFactory
 from app.playback.player import AudioPlayer
@@ -123,8 +123,7 @@ class StudioComparison(QObject):
 
     # -- contestants ------------------------------------------------------------------------
     def add(self, spec: ContestantSpec) -> None:
-        if spec in self.specs:
-            raise ContestantError(f"{spec.name} is already a contestant")
+        check_new(spec, self.specs)
         if len(self.specs) >= MAX_CONTESTANTS:
             raise ContestantError(f"at most {MAX_CONTESTANTS} contestants")
         self.specs.append(spec)
@@ -145,8 +144,8 @@ class StudioComparison(QObject):
     def match_bitrate(self, kbps: float) -> None:
         """Every neural codec at the count whose nominal bitrate is closest to ``kbps``."""
         matched = [replace(s, n_codebooks=None, target_kbps=kbps) if s.kind == "codec" else s for s in self.specs]
-        if len(set(matched)) < len(matched):
-            raise ContestantError("two contestants would become the same model at the same bitrate")
+        for k, spec in enumerate(matched):
+            check_new(spec, matched[:k])  # two counts of one model become the same contestant
         selected = matched[self.specs.index(self.selected)] if self.selected in self.specs else None
         for old in self.specs:
             if old not in matched:
@@ -257,6 +256,11 @@ class StudioComparison(QObject):
             if kind == "render" and spec.name == name:
                 self.errors[spec] = message
         self.changed.emit()
+
+    def stimuli(self) -> list[tuple[Contestant, np.ndarray]]:
+        """The contestants rendered so far on the open clip, in their order, with their aligned
+        samples ``[channels, frames]`` at the clip's rate and length (a blind test's stimuli)."""
+        return [(self.renderings[s].contestant, self.renderings[s].samples) for s in self.specs if s in self.renderings]
 
     def chart_names(self) -> set[str]:
         """The contestants as the chart names its points (a codec matched to a bitrate by its count)."""

@@ -10,7 +10,7 @@ from tiny_codecs import tiny_network, tiny_recipe
 from app.compare import anchors, contestants, transcoders
 from app.compare.bitrate import match_count, nominal_kbps, rvq_bytes
 from app.compare.contestants import ContestantError, parse_codec
-from app.compare.rendering import ClipRenderer, CodecShelf, align
+from app.compare.rendering import ClipRenderer, CodecShelf, align, render_stimuli
 from app.compare.scoring import score, sweep, sweep_specs
 from model.audio_io import Audio
 from model.codec import Codec
@@ -48,6 +48,15 @@ def test_codec_specs_take_a_count_a_bitrate_or_nothing():
 def test_malformed_codec_specs_are_refused(text):
     with pytest.raises(ContestantError):
         parse_codec(text)
+
+
+def test_models_are_named_by_file_or_by_their_run_folder():
+    assert contestants.codec("official/weights_44khz_8kbps.pth", 4).name == "weights_44khz_8kbps:4"
+    assert contestants.codec("runs/speech-a/model.safetensors", target_kbps=6).name == "speech-a@6"
+    assert contestants.codec("default").name == "default"
+    same = [contestants.codec("a/tuned.safetensors", 2), contestants.codec("b/tuned.safetensors", 2)]
+    with pytest.raises(ContestantError, match="both be called tuned:2"):
+        contestants.check_count(same)
 
 
 def test_two_to_eight_distinct_contestants():
@@ -159,10 +168,9 @@ def test_measured_codec_bitrate_is_its_rvq_file_over_the_duration(tmp_path, clip
 
 def test_stimuli_are_aligned_at_the_clips_rate_length_and_channels(tiny_shelf):
     stereo = Audio(music_clip(1.5, RATE, channels=2), RATE)
-    renderer = ClipRenderer(stereo, tiny_shelf)
     specs = [contestants.original(), contestants.codec("tiny", target_kbps=3.0), contestants.opus(24),
              contestants.anchor(3500.0)]
-    stimuli = renderer.stimuli(specs)
+    stimuli = render_stimuli(stereo, specs, tiny_shelf)
     assert [c.spec for c, _ in stimuli] == specs
     assert all(samples.shape == stereo.samples.shape and samples.dtype == np.float32 for _, samples in stimuli)
     assert np.array_equal(stimuli[0][1], stereo.samples)

@@ -65,6 +65,10 @@ def test_contestants_render_in_the_background_and_switch_at_the_played_sample(qt
     assert tab.findChild(QObject, "compareContestants").count() == 4
     assert [b.text() for b in tab.switch_buttons] == ["1  original", "2  opus 16", "3  anchor 3.5 kHz", "4  mp3 32"]
     assert "measured" in tab.list.item(1).text()
+    stimuli = c.stimuli()  # what a blind test takes: every contestant aligned at the clip's rate and length
+    assert [contestant.name for contestant, _ in stimuli] == [s.name for s in c.specs]
+    assert all(samples.shape == c.audio.samples.shape for _, samples in stimuli)
+    assert np.array_equal(stimuli[0][1], c.audio.samples)
 
     tab.toggle_play()
     stream = c.player.output_stream
