@@ -17,6 +17,7 @@ from app.playback.player import AudioPlayer
 from app.playback.sources import OriginalSource
 from app.studio.settings import StudioSettings
 from model import load_codec
+from model.audio_io import read_audio
 from model.export import save_model_file
 from ui.compare_tab import CompareTab
 
@@ -140,3 +141,27 @@ def test_codec_contestants_match_a_bitrate_and_fill_the_chart(qtbot, tab, tmp_pa
     assert f"tiny:{n}" in c.chart_names()
     ringed = {tuple(p) for p in zip(*tab.chosen.getData())}
     assert (xs[n - 1], ys[n - 1]) in ringed
+
+
+@pytest.mark.slow
+def test_in_the_window_keys_switch_contestants_on_the_compare_page_and_codebooks_elsewhere(qtbot, loaded):
+    from PySide6.QtCore import Qt
+
+    window = loaded
+    n_before = window.session.n
+    window.pages.setCurrentWidget(window.compare)
+    window.compare.add(contestants.original())
+    window.compare.add(contestants.anchor(7000.0))
+    c = window.compare.comparison
+    qtbot.waitUntil(lambda: c.audio is not None and c.rendered(), timeout=WAIT_MS)
+    assert c.audio.sample_rate == read_audio(window.session.clip.path).sample_rate  # the clip's own rate
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert c.player.playing and not window.session.player.playing
+    qtbot.keyClick(window, Qt.Key.Key_2)
+    assert c.selected == c.specs[1] and window.session.n == n_before
+    c.player.output_stream.pull(BLOCK)
+    assert c.player.audible == ("contestant", "anchor 7 kHz")
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    window.pages.setCurrentIndex(0)
+    qtbot.keyClick(window, Qt.Key.Key_2)
+    assert window.session.n == 2 and c.selected == c.specs[1]
