@@ -3,10 +3,11 @@ open clip, played on one sample clock and switched with the player's crossfade, 
 rate-quality chart's points.
 
 Everything slow runs on one :class:`~app.studio.analysis_worker.AnalysisWorker` (a thread at
-background priority): reading the clip, each contestant's rendering (a measurement each), then
-the chart's points. What can be heard comes first: whenever the contestants change, the queue
-is rebuilt with the missing renderings ahead of the missing points. A new clip discards
-everything queued, and results that arrive for an older clip are ignored.
+background priority): reading the clip and each contestant's rendering as its first-come tasks,
+then the chart's points as its measurements, which it takes only when no such task waits. So
+what can be heard comes first: a contestant added while the chart is measured waits for one
+point at most, and a rendering in progress is never restarted. A new clip discards everything
+queued (a new metric, the chart's points), and results that arrive for an older clip are ignored.
 
 The Compare tab has its own :class:`~app.playback.player.AudioPlayer` at the clip's own rate
 and channel count (the contestants are rendered there, not at a codec's rate). Each contestant
@@ -91,6 +92,9 @@ class StudioComparison(QObject):
         self._sources: dict[ContestantSpec, OriginalSource] = {}
         self._original: OriginalSource | None = None
         self._generation = 0
+        self._queued: set[ContestantSpec] = set()  # renderings handed to the worker for this clip
+        self._queued_points: set[ContestantSpec] = set()  # chart points handed to it for this metric
+        self._chart_models: tuple[str, ...] | None = None  # the models the queued sweep covers
 
     # -- the clip ---------------------------------------------------------------------------
     def open_clip(self, path: str | Path | None) -> None:
@@ -112,13 +116,14 @@ class StudioComparison(QObject):
         self.audio = audio
         self._renderer = ClipRenderer(audio, self.shelf)
         self._chart = ClipRenderer(chart_excerpt(audio), self.shelf)
-        self._original = OriginalSource(np.ascontiguousarray(audio.samples.T))
+        self._original = OriginalSource(audio.samples.T)
         self.player.configure(audio.sample_rate, audio.channels, self._original)
         self._schedule()
         self._route()
 
     def _forget_results(self) -> None:
         self.renderings, self.errors, self.points, self._sources = {}, {}, {}, {}
+        self._queued, self._queued_points, self._chart_models = set(), set(), None
         self.changed.emit()
 
     # -- contestants ------------------------------------------------------------------------
@@ -169,7 +174,8 @@ class StudioComparison(QObject):
         """Show ``name`` on the chart: its points are measured again."""
         if name != self.metric:
             self.metric = name
-            self.points = {}
+            self.worker.discard()  # the old metric's points; renderings in the queue are handed over again
+            self.points, self._queued, self._queued_points, self._chart_models = {}, set(), set(), None
             self._schedule()
             self.changed.emit()
 
@@ -195,26 +201,29 @@ class StudioComparison(QObject):
         if spec not in self._sources:
             source = ContestantSource(("contestant", spec.name), self.audio.frames)
             if spec in self.renderings:
-                source.arrive(np.ascontiguousarray(self.renderings[spec].samples.T))
+                source.arrive(self.renderings[spec].samples.T)
             self._sources[spec] = source
         return self._sources[spec]
 
     # -- background work --------------------------------------------------------------------
     def _schedule(self) -> None:
-        """Queue what is missing: renderings first, then the chart's points."""
+        """Queue what is missing and not queued yet: renderings as the worker's first-come tasks
+        (ahead of any chart point, never restarting one in progress), then the chart's points."""
         if self._renderer is None:  # the clip is still being read: its task stays queued
             return
-        self.worker.discard()
         generation, renderer, chart = self._generation, self._renderer, self._chart
         for spec in self.specs:
-            if spec not in self.renderings and spec not in self.errors:
-                self.worker.submit_measurement(f"render {spec.name}", _one_step(lambda s=spec: renderer.render(s)),
-                                               lambda r, s=spec: self._on_rendering(generation, s, r))
-        models = list(dict.fromkeys(s.model for s in self.specs if s.kind == "codec"))
-        self.worker.submit_measurement("chart specs", _one_step(lambda: sweep_specs(chart, self._loadable(models))),
-                                       lambda specs: self._queue_points(generation, specs))
+            if spec not in self.renderings and spec not in self.errors and spec not in self._queued:
+                self._queued.add(spec)
+                self.worker.submit(f"render {spec.name}", lambda s=spec: renderer.render(s),
+                                   lambda r, s=spec: self._on_rendering(generation, s, r))
+        models = tuple(dict.fromkeys(s.model for s in self.specs if s.kind == "codec"))
+        if models != self._chart_models:  # the sweep's contestants: every count of these models, Opus, MP3
+            self._chart_models = models
+            self.worker.submit_measurement("chart specs", _one_step(lambda: sweep_specs(chart, self._loadable(models))),
+                                           lambda specs: self._queue_points(generation, specs))
 
-    def _loadable(self, models: list[str]) -> list[str]:
+    def _loadable(self, models: tuple[str, ...]) -> list[str]:
         """The models that load (on the worker thread); the others are a contestant's error already."""
         loadable = []
         for model in models:
@@ -230,16 +239,20 @@ class StudioComparison(QObject):
             return
         chart, metric = self._chart, self.metric
         for spec in specs:
-            if spec not in self.points:
+            if spec not in self.points and spec not in self._queued_points:
+                self._queued_points.add(spec)
                 self.worker.submit_measurement(f"point {spec.name}", _one_step(lambda s=spec: _point(chart, s, metric)),
                                                lambda p, s=spec: self._on_point(generation, metric, s, p))
 
     def _on_rendering(self, generation: int, spec: ContestantSpec, rendering: Rendering) -> None:
-        if generation != self._generation or spec not in self.specs:
+        if generation != self._generation:
+            return
+        self._queued.discard(spec)
+        if spec not in self.specs:
             return
         self.renderings[spec] = rendering
         if spec in self._sources:
-            self._sources[spec].arrive(np.ascontiguousarray(rendering.samples.T))
+            self._sources[spec].arrive(rendering.samples.T)  # a view: the rendering is held once
         self.changed.emit()
 
     def _on_point(self, generation: int, metric: str, spec: ContestantSpec, point: RatePoint | None) -> None:
@@ -255,6 +268,7 @@ class StudioComparison(QObject):
         for spec in self.specs:
             if kind == "render" and spec.name == name:
                 self.errors[spec] = message
+                self._queued.discard(spec)
         self.changed.emit()
 
     def stimuli(self) -> list[tuple[Contestant, np.ndarray]]:

@@ -165,3 +165,26 @@ def test_in_the_window_keys_switch_contestants_on_the_compare_page_and_codebooks
     window.pages.setCurrentIndex(0)
     qtbot.keyClick(window, Qt.Key.Key_2)
     assert window.session.n == 2 and c.selected == c.specs[1]
+
+
+def test_a_contestant_added_while_the_chart_is_measured_is_rendered_before_more_points(qtbot, tmp_path):
+    from app.compare.scoring import MP3_SWEEP_KBPS, OPUS_SWEEP_KBPS
+    from app.compare.studio_comparison import StudioComparison
+
+    comparison = StudioComparison(ManualOutputStream)
+    try:
+        comparison.open_clip(write_music_clip(tmp_path / "clip.wav", 1.0, RATE))
+        comparison.add(contestants.original())
+        comparison.add(contestants.opus(12))
+        qtbot.waitUntil(lambda: comparison.rendered() and len(comparison.points) >= 1, timeout=WAIT_MS)
+        late = contestants.mp3(64)
+        points_then = len(comparison.points)
+        seen = []
+        comparison.changed.connect(lambda: seen.append(len(comparison.points)) if late in comparison.renderings
+                                   and not seen else None)
+        comparison.add(late)
+        qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
+        assert seen[0] <= points_then + 1  # at most the point in progress when it was added
+        assert seen[0] < len(OPUS_SWEEP_KBPS) + len(MP3_SWEEP_KBPS)  # the sweep was not all measured first
+    finally:
+        comparison.close()
