@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDoubleSpinBox, QFileDia
 
 from app.compare import contestants
 from app.compare.contestants import ContestantError
-from app.compare.studio_comparison import StudioComparison, chart_metrics
+from app.compare.studio_comparison import CHART_SECONDS, StudioComparison, chart_metrics
 from app.playback.audio_output import StreamFactory
 from app.studio.session import StudioSession
 from app.studio.settings import StudioSettings
@@ -76,6 +76,7 @@ class CompareTab(QWidget):
         column.addWidget(self.switcher)
         column.addLayout(theme.control_row("Chart", self.metric_box))
         column.addWidget(self.chart, 1)
+        column.addWidget(self.chart_note)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(right)
@@ -166,12 +167,10 @@ class CompareTab(QWidget):
 
     def _build_chart(self) -> None:
         self.metric_box = QComboBox()
-        for name, reason in chart_metrics().items():
-            self.metric_box.addItem(name)
-            if reason is not None:
-                index = self.metric_box.count() - 1
-                self.metric_box.model().item(index).setEnabled(False)
-                self.metric_box.setItemData(index, reason, Qt.ItemDataRole.ToolTipRole)
+        self.metric_box.addItems(chart_metrics())
+        self.chart_note = QLabel()
+        self.chart_note.setObjectName("viewNote")
+        self.chart_note.setWordWrap(True)
         self.metric_box.currentTextChanged.connect(self.comparison.set_metric)
         self.chart = theme.panel_plot("compareChart", "measured bitrate (kbps)")
         self.chart.getPlotItem().addLegend(offset=(-10, 10))
@@ -314,6 +313,10 @@ class CompareTab(QWidget):
         chosen = [(p[0], p[1]) for points in series.values() for p in points if p[2] in names]
         self.chosen.setData([x for x, _ in chosen], [y for _, y in chosen])
         item.setLabel("left", key)
+        reason = c.chart_unavailable
+        self.chart_note.setText(f"{c.metric}: not measured here: {reason}" if reason else
+                                "Every count of each model, Opus and MP3 at a range of bitrates, measured on "
+                                f"up to {CHART_SECONDS:g} s from the middle of the clip; the contestants are ringed.")
 
     def _on_frame(self) -> None:
         c = self.comparison

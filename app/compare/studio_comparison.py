@@ -35,14 +35,16 @@ from app.playback.sources import OriginalSource
 from app.studio.analysis_worker import AnalysisWorker
 from app.studio.clip import read_checked
 from model.audio_io import Audio
-from model.listening_metrics import FAST_METRICS, METRICS, unavailable_reason
+from model.listening_metrics import FAST_METRICS, METRICS
 
 CHART_SECONDS = 20.0
 
 
-def chart_metrics() -> dict[str, str | None]:
-    """The metrics the chart can show: name -> why it cannot run here (None: it can)."""
-    return {name: (None if name in FAST_METRICS else unavailable_reason(name)) for name in METRICS}
+def chart_metrics() -> list[str]:
+    """The metrics the chart can show, the quick ones first. Whether a listening metric can run
+    here is found out by measuring it (checking imports its packages: seconds, not for the GUI
+    thread); :attr:`StudioComparison.chart_unavailable` then says why not."""
+    return list(FAST_METRICS) + [name for name in METRICS if name not in FAST_METRICS]
 
 
 def chart_excerpt(audio: Audio, seconds: float = CHART_SECONDS) -> Audio:
@@ -84,6 +86,7 @@ class StudioComparison(QObject):
         self.errors: dict[ContestantSpec, str] = {}
         self.points: dict[ContestantSpec, RatePoint] = {}
         self.metric = "mel"
+        self.chart_unavailable: str | None = None  # why the chart's metric cannot be measured here
         self.selected: ContestantSpec | None = None
         self.audio: Audio | None = None
         self.path: str | None = None
@@ -174,8 +177,10 @@ class StudioComparison(QObject):
         """Show ``name`` on the chart: its points are measured again."""
         if name != self.metric:
             self.metric = name
-            self.worker.discard()  # the old metric's points; renderings in the queue are handed over again
+            if self._renderer is not None:  # (while the clip is read, nothing else is queued: keep its task)
+                self.worker.discard()  # the old metric's points; renderings in the queue are handed over again
             self.points, self._queued, self._queued_points, self._chart_models = {}, set(), set(), None
+            self.chart_unavailable = None
             self._schedule()
             self.changed.emit()
 
@@ -258,6 +263,7 @@ class StudioComparison(QObject):
     def _on_point(self, generation: int, metric: str, spec: ContestantSpec, point: RatePoint | None) -> None:
         if generation == self._generation and metric == self.metric and point is not None:
             self.points[spec] = point
+            self.chart_unavailable = point.scores.unavailable.get(metric)
             self.changed.emit()
 
     def _on_failed(self, key: str, message: str) -> None:

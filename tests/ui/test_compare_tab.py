@@ -188,3 +188,14 @@ def test_a_contestant_added_while_the_chart_is_measured_is_rendered_before_more_
         assert seen[0] < len(OPUS_SWEEP_KBPS) + len(MP3_SWEEP_KBPS)  # the sweep was not all measured first
     finally:
         comparison.close()
+
+
+def test_a_chart_metric_that_cannot_run_here_says_why(qtbot, tab):
+    import importlib.util
+
+    if importlib.util.find_spec("pesq") is not None:
+        pytest.skip("pesq is installed here: the metric runs")
+    tab.add(contestants.original())
+    tab.metric_box.setCurrentText("pesq")
+    qtbot.waitUntil(lambda: tab.comparison.chart_unavailable is not None, timeout=WAIT_MS)
+    assert "pesq" in tab.chart_note.text() and "not measured here" in tab.chart_note.text()
