@@ -32,7 +32,7 @@ def main() -> int:
 
     from app.compare import contestants
     from app.main import create_window
-    from screenshot_waits import wait_until
+    from screenshot_waits import settle, wait_until
     from app.studio.model_catalog import demo_clips
     from synthetic_audio import write_music_clip
 
@@ -50,6 +50,7 @@ def main() -> int:
     comparison = tab.comparison
     ok &= wait_until(lambda: comparison.audio is not None and comparison.rendered(), 600)
     ok &= wait_until(lambda: {"default", "opus", "mp3"} <= set(tab._curves) and comparison.worker.idle(), 1200)
+    settle()  # the last point's result, queued to the GUI thread when the worker went idle
     tab.select_index(2)
     ok &= wait_until(lambda: tab.switch_buttons[2].isChecked(), 10)
     window.grab().save(args.out)

@@ -14,3 +14,8 @@ def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
         QApplication.processEvents()
         time.sleep(0.02)
     return condition()
+
+
+def settle(seconds: float = 0.5) -> None:
+    """Process Qt events for ``seconds``: results a worker queued to the GUI thread arrive and are drawn."""
+    wait_until(lambda: False, seconds)
