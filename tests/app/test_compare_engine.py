@@ -14,6 +14,7 @@ from app.compare.rendering import ClipRenderer, CodecShelf, align, render_stimul
 from app.compare.scoring import score, sweep, sweep_specs
 from model.audio_io import Audio
 from model.codec import Codec
+from model.registry import FAMILIES
 from model.compression import encode_clip
 
 RATE = 24000
@@ -195,3 +196,17 @@ def test_sweep_has_every_count_and_the_classic_codecs_bitrates(clip, tiny_shelf)
     assert [p.series for p in points] == ["tiny"] * n + ["opus", "mp3"]  # Opus at 4 kbps cannot run
     assert [p.nominal_kbps for p in points[:n]] == sorted(p.nominal_kbps for p in points[:n])
     assert all(p.scores.values["mel_distance"] > 0 for p in points)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_family_renders_at_the_clips_shape_with_its_rvq_bitrate(family):
+    """Stereo-coding, multi-scale and side-information families alike: the rendering has the
+    clip's shape and the measured bitrate is the family's .rvq file over the duration."""
+    codec = tiny_codec(family)
+    audio = Audio(music_clip(0.5, 22050, channels=2), 22050)
+    renderer = ClipRenderer(audio, CodecShelf(loader=lambda model, device: codec))
+    rendering = renderer.render(contestants.codec(family, n_codebooks=1))
+    assert rendering.samples.shape == audio.samples.shape and np.isfinite(rendering.samples).all()
+    encoded = renderer.encoded(family)
+    assert rendering.measured_kbps == pytest.approx(rvq_bytes(codec, encoded, 1) * 8 / audio.duration / 1000)
+    assert rendering.contestant.nominal_kbps == pytest.approx(nominal_kbps(codec, 1, channels=2))
