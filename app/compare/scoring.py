@@ -6,19 +6,19 @@ codec's loudness target by the same gain, as ``eval`` measures against the norma
 input, so a contestant's numbers here and a codec's numbers there agree in scale.
 
 The sweep renders every count of each neural codec and a range of bitrates of Opus and
-MP3, one point per step of a generator, so the studio can stop it at any point (another
-clip, other contestants) and the command line can draw progress.
+MP3, one point (:func:`measure_point`) at a time, so the studio can stop it between any two
+(another clip, another metric).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from app.compare import contestants
 from app.compare.contestants import ContestantError, ContestantSpec
-from app.compare.rendering import ClipRenderer, Rendering
+from app.compare.rendering import ClipRenderer
 from model.compression import measure_loudness, normalisation_gain
 from model.listening_metrics import measure
 
@@ -56,26 +56,22 @@ class RatePoint:
 
 def sweep_specs(renderer: ClipRenderer, models: Sequence[str], opus_kbps: Sequence[float] = OPUS_SWEEP_KBPS,
                 mp3_kbps: Sequence[float] = MP3_SWEEP_KBPS) -> list[ContestantSpec]:
-    """Every count of each model, then Opus and MP3 at each bitrate (Opus only where it can run)."""
+    """Every count of each model, then Opus and MP3 at each bitrate."""
     specs = [contestants.codec(model, n) for model in models
              for n in range(1, renderer.shelf.get(model).n_codebooks + 1)]
-    lowest_opus = 6.0 * renderer.audio.channels
-    specs += [contestants.opus(kbps) for kbps in opus_kbps if kbps >= lowest_opus]
+    specs += [contestants.opus(kbps) for kbps in opus_kbps]
     return specs + [contestants.mp3(kbps) for kbps in mp3_kbps]
 
 
-def sweep(renderer: ClipRenderer, specs: Sequence[ContestantSpec], metrics: Sequence[str]) -> Iterator[RatePoint]:
-    """One rate-quality point per spec, rendered and scored in turn; a bitrate a coder refuses is skipped."""
+def measure_point(renderer: ClipRenderer, spec: ContestantSpec, metrics: Sequence[str]) -> RatePoint | None:
+    """``spec`` rendered on the renderer's clip and scored: one point of the sweep; None where the
+    coder refuses the bitrate (Opus below its lowest rate per channel, a bitrate LAME lacks)."""
+    try:
+        rendering = renderer.render(spec)
+    except ContestantError:
+        return None
     audio = renderer.audio
-    for spec in specs:
-        try:
-            rendering = renderer.render(spec)
-        except ContestantError:
-            continue
-        yield rate_point(rendering, score(audio.samples, rendering.samples, audio.sample_rate, metrics))
-
-
-def rate_point(rendering: Rendering, scores: Scores) -> RatePoint:
     contestant = rendering.contestant
     series = contestants.model_label(contestant.model) if contestant.kind == "codec" else contestant.kind
+    scores = score(audio.samples, rendering.samples, audio.sample_rate, metrics)
     return RatePoint(series, contestant.name, contestant.nominal_kbps, rendering.measured_kbps, scores)

@@ -28,7 +28,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app.compare.contestants import MAX_CONTESTANTS, ContestantError, ContestantSpec, check_new
 from app.compare.rendering import ClipRenderer, CodecShelf, Contestant, Rendering
-from app.compare.scoring import RatePoint, rate_point, score, sweep_specs
+from app.compare.scoring import RatePoint, measure_point, sweep_specs
 from app.playback.audio_output import StreamFactory
 from app.playback.player import AudioPlayer
 from app.playback.sources import OriginalSource
@@ -246,7 +246,7 @@ class StudioComparison(QObject):
         for spec in specs:
             if spec not in self.points and spec not in self._queued_points:
                 self._queued_points.add(spec)
-                self.worker.submit_measurement(f"point {spec.name}", _one_step(lambda s=spec: _point(chart, s, metric)),
+                self.worker.submit_measurement(f"point {spec.name}", _one_step(lambda s=spec: measure_point(chart, s, [metric])),
                                                lambda p, s=spec: self._on_point(generation, metric, s, p))
 
     def _on_rendering(self, generation: int, spec: ContestantSpec, rendering: Rendering) -> None:
@@ -313,13 +313,3 @@ def _one_step(compute):
         yield
         return compute()
     return steps
-
-
-def _point(chart: ClipRenderer, spec: ContestantSpec, metric: str) -> RatePoint | None:
-    """One point of the chart, or None where the coder refuses the bitrate."""
-    try:
-        rendering = chart.render(spec)
-    except ContestantError:
-        return None
-    audio = chart.audio
-    return rate_point(rendering, score(audio.samples, rendering.samples, audio.sample_rate, [metric]))
