@@ -14,12 +14,12 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "support"))  # synthetic audio
+sys.path.insert(0, str(ROOT / "scripts"))  # screenshot_waits
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("RVQ_STUDIO_NO_AUDIO", "1")
 WORK = Path(tempfile.mkdtemp(prefix="rvq-training-shot-"))
@@ -48,6 +48,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.main import create_window
+    from screenshot_waits import wait_until
     from app.studio.model_catalog import demo_clips
     from synthetic_audio import write_music_clip, write_recordings_folder
     from app.training.run import ACTIVE
@@ -62,26 +63,19 @@ def main() -> int:
     tab = window.training
     window.pages.setCurrentWidget(tab)
 
-    def wait(condition, seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while not condition() and time.monotonic() < deadline:
-            QApplication.processEvents()
-            time.sleep(0.02)
-        return condition()
-
-    ok = wait(lambda: window.session.clip is not None, 120)
+    ok = wait_until(lambda: window.session.clip is not None, 120)
     tab.data_panel.set_folder(str(recordings))
-    ok &= wait(lambda: tab.data is not None, 60)
+    ok &= wait_until(lambda: tab.data is not None, 60)
     tab.setup.preset_box.setCurrentText("tiny")
     tab.setup.steps_box.setValue(2000)
     tab.start()
-    ok &= wait(lambda: tab.history.step >= args.steps, 900)
-    ok &= wait(lambda: window.session.comparison.clip is not None, 120)
+    ok &= wait_until(lambda: tab.history.step >= args.steps, 900)
+    ok &= wait_until(lambda: window.session.comparison.clip is not None, 120)
     tab.details.setCurrentIndex(0)
     QApplication.processEvents()
     ok &= window.grab().save(args.out)
     tab.run.stop()
-    wait(lambda: tab.run.state not in ACTIVE, 120)
+    wait_until(lambda: tab.run.state not in ACTIVE, 120)
     window.shutdown()
     print(f"wrote {args.out}" if ok else "failed", file=sys.stderr if not ok else sys.stdout)
     return 0 if ok else 1

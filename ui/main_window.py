@@ -32,6 +32,7 @@ from ui.steady_label import SteadyLabel
 from ui.studio_texts import (measured_status, render_status, rendered_note, residual_note, residual_notes,
                              selection_texts)
 from ui.timeline_panel import TimelinePanel
+from ui.compare_tab import CompareTab
 from ui.training_tab import TrainingTab
 from ui.transport_bar import SOURCE_LABELS, TransportBar, hearing_note
 
@@ -90,6 +91,8 @@ class MainWindow(QMainWindow):
         self.pages.setDocumentMode(True)
         self.pages.addTab(central, "Studio")
         self.pages.addTab(self.training, "Training")
+        self.compare = CompareTab(self.session, self.settings, stream_factory)
+        self.pages.addTab(self.compare, "Compare")
         self.setCentralWidget(self.pages)
         self.get_models: GetModelsDialog | None = None  # made on first use (File > Get models…)
         self.listening_test: ListeningTestWindow | None = None  # made on first use (File > Listening test…)
@@ -219,7 +222,7 @@ class MainWindow(QMainWindow):
 
     def _build_shortcuts(self) -> None:
         keys = {
-            "Space": self.session.toggle_play,
+            "Space": lambda: self.compare.toggle_play() if self.compare.isVisible() else self.session.toggle_play(),
             "A": self.session.toggle_ab,
             "R": lambda: self.session.set_source("residual"),
             "Home": self.session.player.stop,
@@ -227,7 +230,8 @@ class MainWindow(QMainWindow):
             "Right": lambda: self.session.set_n(self.session.n + 1),
             "Left": lambda: self.session.set_n(self.session.n - 1),
         }
-        keys.update({str(d): (lambda d=d: self.session.set_n(d)) for d in range(1, 10)})
+        keys.update({str(d): (lambda d=d: self.compare.select_index(d - 1) if self.compare.isVisible()
+                              else self.session.set_n(d)) for d in range(1, 10)})
         self.shortcuts = []
         for key, slot in keys.items():
             shortcut = QShortcut(QKeySequence(key), self)
@@ -636,6 +640,7 @@ class MainWindow(QMainWindow):
         if self.get_models is not None:
             self.get_models.shutdown()
         self.training.shutdown()
+        self.compare.shutdown()
         self.session.close()
 
     def wait_until_ready(self, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool:

@@ -15,7 +15,7 @@ from typing import NoReturn
 from app.cli.model_commands import add_models_parser
 from app.cli.terminal_text import printable
 
-COMMANDS = ("encode", "decode", "eval", "info", "train", "models", "export")
+COMMANDS = ("encode", "decode", "eval", "info", "train", "models", "export", "compare")
 
 DESCRIPTION = """\
 RVQ Studio: audition, inspect, compress and train neural audio codecs.
@@ -24,6 +24,7 @@ RVQ Studio: audition, inspect, compress and train neural audio codecs.
   rvq-studio encode IN -o OUT.rvq   compress audio to a .rvq file
   rvq-studio decode IN.rvq -o OUT   decompress a .rvq file to WAV/FLAC
   rvq-studio eval IN                quality at every codebook count
+  rvq-studio compare IN --codec M:n --opus KBPS   codecs side by side on files
   rvq-studio info [M]               describe a model
   rvq-studio train --data DIR --out RUN   train or fine-tune a codec
   rvq-studio models list|get|remove       official checkpoints: what exists, download, remove
@@ -92,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--worst", type=int, default=0, metavar="K",
                     help="also list, for every codebook count, the K 0.5 s windows with the largest mel distance")
 
+    _compare_parser(sub)
+
     info = sub.add_parser("info", help="describe a model",
                           description="Architecture, sample rate, hop, codebooks, bitrates and parameters.")
     info.add_argument("model", nargs="?", default="default", help='model file or "default"')
@@ -101,6 +104,35 @@ def build_parser() -> argparse.ArgumentParser:
     add_models_parser(sub)
     _export_parser(sub)
     return parser
+
+
+COMPARE_DESCRIPTION = """\
+Render every contestant on every file (folders are walked) and score it against the file
+with the metrics of 'eval' (same names): per-file rows and per-contestant means. Two to
+eight contestants: --codec MODEL (all codebooks), MODEL:n (n codebooks) or MODEL@KBPS (the
+count whose nominal bitrate is closest), repeatable and mixable; Opus and MP3 at exact
+bitrates; the original; BS.1534's low-pass anchors. Bitrates are of the whole stream (all
+channels) and measured: a codec's is its .rvq file (range-coded) over the duration. Every
+rendering is aligned to the file (its delay undone) at the file's rate, length and channels."""
+
+
+def _compare_parser(sub) -> None:
+    cmp = sub.add_parser("compare", help="codecs side by side on files", description=COMPARE_DESCRIPTION,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmp.add_argument("inputs", nargs="+", metavar="IN", help="audio files or folders")
+    cmp.add_argument("--codec", action="append", metavar="MODEL[:n|@kbps]",
+                     help='a neural codec: "default", an official checkpoint or an exported model (repeatable)')
+    cmp.add_argument("--opus", type=float, nargs="+", action="extend", metavar="KBPS", help="Opus at these bitrates")
+    cmp.add_argument("--mp3", type=float, nargs="+", action="extend", metavar="KBPS", help="MP3 (LAME) at these bitrates")
+    cmp.add_argument("--original", action="store_true", help="the original itself as a contestant")
+    cmp.add_argument("--anchors", action="store_true", help="the 3.5 kHz and 7 kHz low-pass anchors")
+    cmp.add_argument("--metrics", default="mel,stft,si_sdr", metavar="LIST",
+                     help="comma-separated metrics, as for 'eval' (default: mel,stft,si_sdr)")
+    cmp.add_argument("--renders", metavar="DIR", help="write every rendering as DIR/<file>/<contestant>.wav")
+    cmp.add_argument("--json", metavar="OUT", help="write the results as JSON ('-': stdout, instead of the table)")
+    cmp.add_argument("--csv", metavar="OUT", help="write the per-file rows as CSV")
+    cmp.add_argument("--plot", metavar="OUT.png", help="draw bitrate against the first metric (means) as PNG")
+    cmp.add_argument("--device", default="cpu", help="torch device for the neural codecs (cpu, cuda, ...)")
 
 
 EXPORT_DESCRIPTION = """\
@@ -246,6 +278,10 @@ def _run_command(args: argparse.Namespace) -> int:
         from app.cli.model_commands import run_models
 
         return run_models(args)
+    if args.command == "compare":
+        from app.cli.compare_command import run_compare
+
+        return run_compare(args)
     from app.cli import commands
 
     return getattr(commands, f"run_{args.command}")(args)

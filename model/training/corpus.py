@@ -78,7 +78,7 @@ def scan_folder(root: str | Path, role: str = "training") -> Corpus:
     if not root.is_dir():
         raise DataError(f"{role} data must be a folder: {root}")
     sources, skipped = [], []
-    for path in _audio_files(root):
+    for path in audio_files(root):
         relative = path.relative_to(root).as_posix()
         try:
             info = audio_info(path)
@@ -106,7 +106,8 @@ def require_usable(corpus: Corpus, role: str = "training") -> None:
                     f"(looked for {', '.join(sorted(AUDIO_EXTENSIONS))}, recursively)")
 
 
-def _audio_files(root: Path) -> list[Path]:
+def audio_files(root: Path) -> list[Path]:
+    """The audio files under ``root``, recursively (hidden files and folders skipped), sorted."""
     found = []
     for folder, dirs, files in os.walk(root, followlinks=True):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))

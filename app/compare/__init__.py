@@ -1,0 +1,1 @@
+"""Comparing codecs on one clip: contestants, their renderings aligned to the clip, bitrates, scores."""

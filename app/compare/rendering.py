@@ -1,0 +1,156 @@
+"""Every contestant rendered on one clip, aligned to it: what is played, scored and blind-tested.
+
+A rendering is the clip as a contestant makes it heard, at the clip's sample rate, length and
+channel count, moved back by the contestant's delay (estimated by cross-correlation with the
+original, :func:`model.delay.estimate_delay`), so switching between contestants at sample
+``i`` always means the same instant of the music, and a listener cannot tell contestants
+apart by their timing. The original needs no alignment, nor do the anchors (zero-phase).
+
+A neural codec encodes the clip once (loudness-normalised, as ``rvq-studio encode`` does)
+and decodes each count from those codes; loaded models are kept on a :class:`CodecShelf`
+that several clips share.
+
+For a blind test, :func:`render_stimuli` (or :meth:`ClipRenderer.stimuli` on a renderer kept
+for the clip) returns ``[(contestant, samples)]`` for a list of specs: every one aligned, at the
+clip's rate, length and channel count.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.compare import anchors, transcoders
+from app.compare.bitrate import match_count, measured_kbps, nominal_kbps
+from app.compare.contestants import ContestantError, ContestantSpec
+from model.audio_io import Audio
+from model.codec import Codec
+from model.compression import EncodedClip, decode_clip, encode_clip
+from model.delay import DEFAULT_MAX_LAG_SECONDS, estimate_delay
+from model.loading import load_codec
+
+
+@dataclass(frozen=True)
+class Contestant:
+    """A spec made concrete for a clip: a codec's count chosen, its nominal bitrate known."""
+
+    spec: ContestantSpec
+    n_codebooks: int | None = None
+    nominal_kbps: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    @property
+    def model(self) -> str | None:
+        return self.spec.model
+
+    def describe(self) -> dict:
+        """The JSON form: name, kind, model, n_codebooks, nominal_kbps."""
+        return {"name": self.name, "kind": self.kind, "model": self.model, "n_codebooks": self.n_codebooks,
+                "nominal_kbps": self.nominal_kbps}
+
+
+@dataclass(frozen=True)
+class Rendering:
+    contestant: Contestant
+    samples: np.ndarray  # [channels, frames] at the clip's rate and length, aligned
+    delay: int  # samples the contestant's output lagged the clip by (undone in ``samples``)
+    measured_kbps: float | None  # encoded bits per second, all channels; None for the original and anchors
+
+
+class CodecShelf:
+    """Loaded models by their source, loaded once (a model is large and slow to load)."""
+
+    def __init__(self, device: str = "cpu", loader: Callable[..., Codec] = load_codec) -> None:
+        self.device, self._loader = device, loader
+        self._codecs: dict[str, Codec] = {}
+
+    def get(self, model: str) -> Codec:
+        if model not in self._codecs:
+            self._codecs[model] = self._loader(model, device=self.device)
+        return self._codecs[model]
+
+
+def align(reference: np.ndarray, rendered: np.ndarray, sample_rate: int,
+          max_lag_seconds: float = DEFAULT_MAX_LAG_SECONDS) -> tuple[np.ndarray, int]:
+    """``rendered`` ``[C, T]`` moved back by its delay against ``reference`` (zeros where it has
+    no samples), and that delay (positive: ``rendered`` was late)."""
+    delay = estimate_delay(reference[:, None, :], rendered[:, None, :], round(max_lag_seconds * sample_rate))
+    length = rendered.shape[1]
+    out = np.zeros_like(rendered)
+    if delay >= 0:
+        out[:, :length - delay] = rendered[:, delay:]
+    else:
+        out[:, -delay:] = rendered[:, :length + delay]
+    return out, delay
+
+
+class ClipRenderer:
+    """Renders contestants on one clip, encoding the clip once per model."""
+
+    def __init__(self, audio: Audio, shelf: CodecShelf | None = None) -> None:
+        self.audio = audio
+        self.shelf = shelf or CodecShelf()
+        self._encoded: dict[str, EncodedClip] = {}
+
+    def contestant(self, spec: ContestantSpec) -> Contestant:
+        """``spec`` for this clip: a codec's count fixed (given, matched to its target, or all)."""
+        if spec.kind in ("opus", "mp3"):
+            return Contestant(spec, nominal_kbps=spec.target_kbps)
+        if spec.kind != "codec":
+            return Contestant(spec)
+        codec = self.shelf.get(spec.model)
+        n = spec.n_codebooks
+        if n is None:
+            n = codec.n_codebooks if spec.target_kbps is None else match_count(codec, spec.target_kbps,
+                                                                                self.audio.channels)
+        if n > codec.n_codebooks:
+            raise ContestantError(f"{spec.name}: {codec.name} has {codec.n_codebooks} codebooks")
+        return Contestant(spec, n, nominal_kbps(codec, n, self.audio.channels))
+
+    def render(self, spec: ContestantSpec) -> Rendering:
+        """``spec`` heard on the clip, aligned to it."""
+        contestant, audio = self.contestant(spec), self.audio
+        if spec.kind == "original":
+            return Rendering(contestant, audio.samples.astype(np.float32, copy=True), 0, None)
+        if spec.kind == "anchor":
+            return Rendering(contestant, anchors.lowpass(audio.samples, audio.sample_rate, spec.cutoff_hz), 0, None)
+        if spec.kind == "codec":
+            samples, kbps = self._decoded(spec.model, contestant.n_codebooks)
+        else:
+            coded = (transcoders.opus if spec.kind == "opus" else transcoders.mp3)(audio, spec.target_kbps)
+            samples, kbps = coded.samples, coded.measured_kbps
+        aligned, delay = align(audio.samples, samples, audio.sample_rate)
+        return Rendering(contestant, aligned, delay, kbps)
+
+    def stimuli(self, specs: list[ContestantSpec]) -> list[tuple[Contestant, np.ndarray]]:
+        """Each spec's contestant and its aligned samples ``[channels, frames]`` at the clip's
+        rate and length: the stimuli of a listening test on this clip."""
+        return [(rendering.contestant, rendering.samples) for rendering in map(self.render, specs)]
+
+    def encoded(self, model: str) -> EncodedClip:
+        """The clip's codes under ``model`` (all codebooks), encoded once."""
+        if model not in self._encoded:
+            self._encoded[model] = encode_clip(self.shelf.get(model), self.audio)
+        return self._encoded[model]
+
+    def _decoded(self, model: str, n: int) -> tuple[np.ndarray, float]:
+        codec, clip = self.shelf.get(model), self.encoded(model)
+        decoded = decode_clip(codec, clip, n).samples.astype(np.float32)
+        if decoded.shape[0] != self.audio.channels:  # a mono clip through a stereo codec comes back stereo
+            decoded = decoded.mean(axis=0, keepdims=True)
+        return decoded, measured_kbps(codec, clip, n)
+
+
+def render_stimuli(audio: Audio, specs: list[ContestantSpec],
+                   shelf: CodecShelf | None = None) -> list[tuple[Contestant, np.ndarray]]:
+    """The stimuli of a listening test on ``audio``: each spec's contestant and its aligned samples
+    ``[channels, frames]`` (float32) at ``audio``'s rate and length, in the order of ``specs``."""
+    return ClipRenderer(audio, shelf).stimuli(specs)

@@ -1,0 +1,315 @@
+"""The studio's Compare tab without widgets: contestants rendered in the background on the
+open clip, played on one sample clock and switched with the player's crossfade, and the
+rate-quality chart's points.
+
+Everything slow runs on one :class:`~app.studio.analysis_worker.AnalysisWorker` (a thread at
+background priority): reading the clip and each contestant's rendering as its first-come tasks,
+then the chart's points as its measurements, which it takes only when no such task waits. So
+what can be heard comes first: a contestant added while the chart is measured waits for one
+point at most, and a rendering in progress is never restarted. A new clip discards everything
+queued (a new metric, the chart's points), and results that arrive for an older clip are ignored.
+
+The Compare tab has its own :class:`~app.playback.player.AudioPlayer` at the clip's own rate
+and channel count (the contestants are rendered there, not at a codec's rate). Each contestant
+is a source that is "not ready" until its rendering arrives, so the player, asked to switch to
+it, keeps playing what it plays and switches -- at the sample being played, with the
+crossfade -- the moment it is there. The loop region applies as in the studio.
+
+The chart is measured on at most :data:`CHART_SECONDS` from the middle of the clip: every
+count of each model and a sweep of Opus and MP3 bitrates is a rendering each.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from app.compare.contestants import MAX_CONTESTANTS, ContestantError, ContestantSpec, check_new
+from app.compare.rendering import ClipRenderer, CodecShelf, Contestant, Rendering
+from app.compare.scoring import RatePoint, measure_point, sweep_specs
+from app.playback.audio_output import StreamFactory
+from app.playback.player import AudioPlayer
+from app.playback.sources import OriginalSource
+from app.studio.analysis_worker import AnalysisWorker
+from app.studio.clip import read_checked
+from model.audio_io import Audio
+from model.listening_metrics import FAST_METRICS, METRICS
+
+CHART_SECONDS = 20.0
+
+
+def chart_metrics() -> list[str]:
+    """The metrics the chart can show, the quick ones first. Whether a listening metric can run
+    here is found out by measuring it (checking imports its packages: seconds, not for the GUI
+    thread); :attr:`StudioComparison.chart_unavailable` then says why not."""
+    return list(FAST_METRICS) + [name for name in METRICS if name not in FAST_METRICS]
+
+
+def chart_excerpt(audio: Audio, seconds: float = CHART_SECONDS) -> Audio:
+    """At most ``seconds`` of ``audio`` from its middle: the chart's material."""
+    length = min(audio.frames, round(seconds * audio.sample_rate))
+    start = (audio.frames - length) // 2
+    return Audio(audio.samples[:, start:start + length], audio.sample_rate)
+
+
+class ContestantSource(OriginalSource):
+    """A contestant's aligned rendering ``[T, C]`` for the player; not ready until it arrives
+    (then read exactly as the original is)."""
+
+    def __init__(self, key: tuple, length: int) -> None:  # noqa: super().__init__ wants the samples
+        self.samples = None
+        self.length = length
+        self.key = key
+
+    def arrive(self, samples: np.ndarray) -> None:
+        samples.setflags(write=False)
+        self.samples = samples  # one attribute write: the audio callback sees all of it or none
+
+    def ready(self, start: int, frames: int) -> bool:
+        return self.samples is not None
+
+
+class StudioComparison(QObject):
+    changed = Signal()  # contestants, renderings, failures or chart points changed
+    clipFailed = Signal(str)
+
+    def __init__(self, stream_factory: StreamFactory | None = None, shelf: CodecShelf | None = None) -> None:
+        super().__init__()
+        self.player = AudioPlayer(stream_factory)
+        self.worker = AnalysisWorker(name="compareWorker")
+        self.worker.taskFailed.connect(self._on_failed)
+        self.shelf = shelf or CodecShelf()
+        self.specs: list[ContestantSpec] = []
+        self.renderings: dict[ContestantSpec, Rendering] = {}
+        self.errors: dict[ContestantSpec, str] = {}
+        self.points: dict[ContestantSpec, RatePoint] = {}
+        self.metric = "mel"
+        self.chart_unavailable: str | None = None  # why the chart's metric cannot be measured here
+        self.selected: ContestantSpec | None = None
+        self.audio: Audio | None = None
+        self.path: str | None = None
+        self._renderer: ClipRenderer | None = None
+        self._chart: ClipRenderer | None = None
+        self._sources: dict[ContestantSpec, OriginalSource] = {}
+        self._original: OriginalSource | None = None
+        self._generation = 0
+        self._queued: set[ContestantSpec] = set()  # renderings handed to the worker for this clip
+        self._queued_points: set[ContestantSpec] = set()  # chart points handed to it for this metric
+        self._chart_models: tuple[str, ...] | None = None  # the models the queued sweep covers
+
+    # -- the clip ---------------------------------------------------------------------------
+    def open_clip(self, path: str | Path | None) -> None:
+        """Compare on ``path`` (read in the background); None: no clip."""
+        self._generation += 1
+        self.worker.discard()
+        self.player.pause()
+        self.audio, self._renderer, self._chart, self.path = None, None, None, None if path is None else str(path)
+        self._forget_results()
+        if path is None:
+            return
+        self._start()
+        generation = self._generation
+        self.worker.submit("clip", lambda: read_checked(path), lambda audio: self._on_audio(generation, audio))
+
+    def _on_audio(self, generation: int, audio: Audio) -> None:
+        if generation != self._generation:
+            return
+        self.audio = audio
+        self._renderer = ClipRenderer(audio, self.shelf)
+        self._chart = ClipRenderer(chart_excerpt(audio), self.shelf)
+        self._original = OriginalSource(audio.samples.T)
+        self.player.configure(audio.sample_rate, audio.channels, self._original)
+        self._schedule()
+        self._route()
+
+    def _forget_results(self) -> None:
+        self.renderings, self.errors, self.points, self._sources = {}, {}, {}, {}
+        self._queued, self._queued_points, self._chart_models = set(), set(), None
+        self.changed.emit()
+
+    # -- contestants ------------------------------------------------------------------------
+    def add(self, spec: ContestantSpec) -> None:
+        check_new(spec, self.specs)
+        if len(self.specs) >= MAX_CONTESTANTS:
+            raise ContestantError(f"at most {MAX_CONTESTANTS} contestants")
+        self.specs.append(spec)
+        if self.selected is None:
+            self.selected = spec
+        self._schedule()
+        self._route()
+
+    def remove(self, spec: ContestantSpec) -> None:
+        self.specs.remove(spec)
+        for table in (self.renderings, self.errors, self.points, self._sources):
+            table.pop(spec, None)
+        if self.selected == spec:
+            self.selected = self.specs[0] if self.specs else None
+        self._schedule()
+        self._route()
+
+    def match_bitrate(self, kbps: float) -> None:
+        """Every neural codec at the count whose nominal bitrate is closest to ``kbps``."""
+        matched = [replace(s, n_codebooks=None, target_kbps=kbps) if s.kind == "codec" else s for s in self.specs]
+        for k, spec in enumerate(matched):
+            check_new(spec, matched[:k])  # two counts of one model become the same contestant
+        selected = matched[self.specs.index(self.selected)] if self.selected in self.specs else None
+        for old in self.specs:
+            if old not in matched:
+                for table in (self.renderings, self.errors, self._sources):
+                    table.pop(old, None)
+        self.specs, self.selected = matched, selected
+        self._schedule()
+        self._route()
+
+    def select(self, spec: ContestantSpec) -> None:
+        """Hear ``spec`` from the sample being played (as soon as its rendering is there)."""
+        self.selected = spec
+        self._route()
+        self.changed.emit()
+
+    def select_index(self, index: int) -> None:
+        if 0 <= index < len(self.specs):
+            self.select(self.specs[index])
+
+    def set_metric(self, name: str) -> None:
+        """Show ``name`` on the chart: its points are measured again."""
+        if name != self.metric:
+            self.metric = name
+            if self._renderer is not None:  # (while the clip is read, nothing else is queued: keep its task)
+                self.worker.discard()  # the old metric's points; renderings in the queue are handed over again
+            self.points, self._queued, self._queued_points, self._chart_models = {}, set(), set(), None
+            self.chart_unavailable = None
+            self._schedule()
+            self.changed.emit()
+
+    # -- playback ---------------------------------------------------------------------------
+    def toggle_play(self) -> None:
+        self.player.pause() if self.player.playing else self.player.play()
+
+    def set_loop_seconds(self, start: float | None, end: float | None) -> None:
+        if self.audio is None or start is None or end is None:
+            self.player.set_loop(None)
+            return
+        rate = self.audio.sample_rate
+        self.player.set_loop(int(start * rate), int(end * rate))
+
+    def _route(self) -> None:
+        if self.audio is None or self.selected is None:
+            return
+        self.player.set_source(self._source(self.selected))
+
+    def _source(self, spec: ContestantSpec) -> OriginalSource:
+        if spec.kind == "original":
+            return self._original
+        if spec not in self._sources:
+            source = ContestantSource(("contestant", spec.name), self.audio.frames)
+            if spec in self.renderings:
+                source.arrive(self.renderings[spec].samples.T)
+            self._sources[spec] = source
+        return self._sources[spec]
+
+    # -- background work --------------------------------------------------------------------
+    def _schedule(self) -> None:
+        """Queue what is missing and not queued yet: renderings as the worker's first-come tasks
+        (ahead of any chart point, never restarting one in progress), then the chart's points."""
+        if self._renderer is None:  # the clip is still being read: its task stays queued
+            return
+        generation, renderer, chart = self._generation, self._renderer, self._chart
+        for spec in self.specs:
+            if spec not in self.renderings and spec not in self.errors and spec not in self._queued:
+                self._queued.add(spec)
+                self.worker.submit(f"render {spec.name}", lambda s=spec: renderer.render(s),
+                                   lambda r, s=spec: self._on_rendering(generation, s, r))
+        models = tuple(dict.fromkeys(s.model for s in self.specs if s.kind == "codec"))
+        if models != self._chart_models:  # the sweep's contestants: every count of these models, Opus, MP3
+            self._chart_models = models
+            self.worker.submit_measurement("chart specs", _one_step(lambda: sweep_specs(chart, self._loadable(models))),
+                                           lambda specs: self._queue_points(generation, specs))
+
+    def _loadable(self, models: tuple[str, ...]) -> list[str]:
+        """The models that load (on the worker thread); the others are a contestant's error already."""
+        loadable = []
+        for model in models:
+            try:
+                self.shelf.get(model)
+            except (ValueError, OSError, RuntimeError):
+                continue
+            loadable.append(model)
+        return loadable
+
+    def _queue_points(self, generation: int, specs: list[ContestantSpec]) -> None:
+        if generation != self._generation:
+            return
+        chart, metric = self._chart, self.metric
+        for spec in specs:
+            if spec not in self.points and spec not in self._queued_points:
+                self._queued_points.add(spec)
+                self.worker.submit_measurement(f"point {spec.name}", _one_step(lambda s=spec: measure_point(chart, s, [metric])),
+                                               lambda p, s=spec: self._on_point(generation, metric, s, p))
+
+    def _on_rendering(self, generation: int, spec: ContestantSpec, rendering: Rendering) -> None:
+        if generation != self._generation:
+            return
+        self._queued.discard(spec)
+        if spec not in self.specs:
+            return
+        self.renderings[spec] = rendering
+        if spec in self._sources:
+            self._sources[spec].arrive(rendering.samples.T)  # a view: the rendering is held once
+        self.changed.emit()
+
+    def _on_point(self, generation: int, metric: str, spec: ContestantSpec, point: RatePoint | None) -> None:
+        if generation == self._generation and metric == self.metric and point is not None:
+            self.points[spec] = point
+            self.chart_unavailable = point.scores.unavailable.get(metric)
+            self.changed.emit()
+
+    def _on_failed(self, key: str, message: str) -> None:
+        if key == "clip":
+            self.clipFailed.emit(message)
+            return
+        kind, _, name = key.partition(" ")
+        for spec in self.specs:
+            if kind == "render" and spec.name == name:
+                self.errors[spec] = message
+                self._queued.discard(spec)
+        self.changed.emit()
+
+    def stimuli(self) -> list[tuple[Contestant, np.ndarray]]:
+        """The contestants rendered so far on the open clip, in their order, with their aligned
+        samples ``[channels, frames]`` at the clip's rate and length (a blind test's stimuli)."""
+        return [(self.renderings[s].contestant, self.renderings[s].samples) for s in self.specs if s in self.renderings]
+
+    def chart_names(self) -> set[str]:
+        """The contestants as the chart names its points (a codec matched to a bitrate by its count)."""
+        names = set()
+        for spec in self.specs:
+            rendering = self.renderings.get(spec)
+            if spec.kind == "codec" and rendering is not None:
+                names.add(replace(spec, n_codebooks=rendering.contestant.n_codebooks, target_kbps=None).name)
+            else:
+                names.add(spec.name)
+        return names
+
+    def rendered(self) -> bool:
+        """Every contestant is rendered or has failed."""
+        return all(spec in self.renderings or spec in self.errors for spec in self.specs)
+
+    def _start(self) -> None:
+        if not self.worker.isRunning():
+            self.worker.start()
+
+    def close(self) -> None:
+        self._generation += 1
+        self.worker.stop()
+        self.player.close()
+
+
+def _one_step(compute):
+    """A measurement of one piece: ``compute()`` as the analysis worker takes measurements."""
+    def steps():
+        yield
+        return compute()
+    return steps

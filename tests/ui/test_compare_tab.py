@@ -1,0 +1,201 @@
+"""The Compare tab: contestants added and rendered in the background, switched while playing at
+the sample being played with the player's crossfade, the studio's loop region, the chart."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, Signal
+from synthetic_audio import write_music_clip
+from tiny_codecs import tiny_network, tiny_recipe
+
+from app.compare import contestants
+from app.compare.bitrate import match_count
+from app.compare.studio_comparison import ContestantSource
+from app.playback.audio_output import ManualOutputStream
+from app.playback.crossfade import FadeRamps, mix_crossfade
+from app.playback.player import AudioPlayer
+from app.playback.sources import OriginalSource
+from app.studio.settings import StudioSettings
+from model import load_codec
+from model.audio_io import read_audio
+from model.export import save_model_file
+from ui.compare_tab import CompareTab
+
+RATE = 24000
+BLOCK = 512
+WAIT_MS = 60_000
+
+
+class FakeStudio(QObject):
+    """What the tab reads of the studio: its clip changes, its player's loop (and pause)."""
+    clipChanged = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.player = SimpleNamespace(loop=None, sample_rate=RATE, pause=lambda: None)
+
+
+@pytest.fixture
+def tab(qtbot, tmp_path):
+    studio = FakeStudio()
+    tab = CompareTab(studio, StudioSettings(), ManualOutputStream)
+    qtbot.addWidget(tab)
+    path = write_music_clip(tmp_path / "clip.wav", 1.0, RATE)
+    studio.clipChanged.emit(SimpleNamespace(path=path))
+    yield tab
+    tab.shutdown()
+
+
+def _expected_switch(before: np.ndarray, after: np.ndarray, rate: int) -> np.ndarray:
+    """The player's block at a switch: ``before`` faded into ``after`` (both ``[frames, C]``)."""
+    mixed = after.copy()
+    mix_crossfade(before, mixed, FadeRamps.for_rate(rate), 0)
+    return mixed
+
+
+def test_contestants_render_in_the_background_and_switch_at_the_played_sample(qtbot, tab):
+    for spec in (contestants.original(), contestants.opus(16), contestants.anchor(3500.0)):
+        tab.add(spec)
+    tab.kind_box.setCurrentIndex(2)  # MP3, from the editor
+    tab.kbps_box.setValue(32.0)
+    tab.findChild(type(tab.play_button), "compareAdd").click()
+    c = tab.comparison
+    qtbot.waitUntil(lambda: c.audio is not None and c.rendered(), timeout=WAIT_MS)
+    assert [s.name for s in c.specs] == ["original", "opus 16", "anchor 3.5 kHz", "mp3 32"]
+    assert not c.errors
+    assert tab.findChild(QObject, "compareContestants").count() == 4
+    assert [b.text() for b in tab.switch_buttons] == ["1  original", "2  opus 16", "3  anchor 3.5 kHz", "4  mp3 32"]
+    assert "measured" in tab.list.item(1).text()
+    stimuli = c.stimuli()  # what a blind test takes: every contestant aligned at the clip's rate and length
+    assert [contestant.name for contestant, _ in stimuli] == [s.name for s in c.specs]
+    assert all(samples.shape == c.audio.samples.shape for _, samples in stimuli)
+    assert np.array_equal(stimuli[0][1], c.audio.samples)
+
+    tab.toggle_play()
+    stream = c.player.output_stream
+    for _ in range(3):
+        stream.pull(BLOCK)
+    at = 3 * BLOCK
+    tab.switch_buttons[1].click()
+    block = stream.pull(BLOCK)
+    original = c.audio.samples.T
+    opus = c.renderings[c.specs[1]].samples.T
+    assert c.player.switch_log[-1] == (at, ("original",), ("contestant", "opus 16"))
+    expected = _expected_switch(original[at:at + BLOCK], opus[at:at + BLOCK], RATE)
+    np.testing.assert_allclose(block[:, 0], expected[:, 0], atol=1e-6)
+    assert c.player.audible == ("contestant", "opus 16")
+    tab.toggle_play()
+
+
+def test_the_clip_is_read_once_the_tab_is_shown_and_the_studios_loop_region_applies(tab, qtbot):
+    assert tab.comparison.path is None and tab.comparison.player.output_stream is None
+    tab.show()
+    qtbot.waitUntil(lambda: tab.comparison.audio is not None, timeout=WAIT_MS)
+    tab.session.player.loop = (RATE // 4, RATE // 2)
+    tab._on_frame()
+    assert tab.comparison.player.loop == (RATE // 4, RATE // 2)
+    tab.session.player.loop = None
+    tab._on_frame()
+    assert tab.comparison.player.loop is None
+
+
+def test_a_contestant_chosen_before_it_is_rendered_is_switched_to_when_it_arrives():
+    samples = np.random.default_rng(0).standard_normal((RATE, 1)).astype(np.float32)
+    player = AudioPlayer(ManualOutputStream)
+    player.configure(RATE, 1, OriginalSource(samples.copy()))
+    pending = ContestantSource(("contestant", "later"), RATE)
+    player.set_source(pending)
+    player.play()
+    stream = player.output_stream
+    stream.pull(BLOCK)
+    assert player.audible == ("original",)
+    rendering = -samples
+    pending.arrive(rendering.copy())
+    block = stream.pull(BLOCK)
+    assert player.audible == ("contestant", "later")
+    assert player.switch_log[-1][0] == BLOCK
+    np.testing.assert_allclose(block[:, :1], _expected_switch(samples[BLOCK:2 * BLOCK], rendering[BLOCK:2 * BLOCK],
+                                                              RATE), atol=1e-6)
+    player.close()
+
+
+@pytest.mark.slow
+def test_codec_contestants_match_a_bitrate_and_fill_the_chart(qtbot, tab, tmp_path):
+    model = tmp_path / "tiny.safetensors"
+    save_model_file(tiny_network("dac"), model, family="dac", config=tiny_recipe("dac").architecture, name="tiny")
+    tab.add(contestants.codec(str(model), n_codebooks=1))
+    tab.add(contestants.opus(12))
+    c = tab.comparison
+    qtbot.waitUntil(lambda: c.audio is not None and c.rendered(), timeout=WAIT_MS)
+    tab.match_box.setValue(3.0)
+    tab._match()
+    codec = load_codec(model)
+    qtbot.waitUntil(lambda: c.rendered(), timeout=WAIT_MS)
+    assert c.renderings[c.specs[0]].contestant.n_codebooks == match_count(codec, 3.0, channels=1)
+    qtbot.waitUntil(lambda: {"tiny", "opus", "mp3"} <= set(tab._curves), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(tab._curves["tiny"].xData) == codec.n_codebooks, timeout=WAIT_MS)
+    xs, ys = tab._curves["tiny"].getData()
+    assert list(xs) == sorted(xs) and all(y > 0 for y in ys)
+    # the matched codec is ringed on the chart at its count's point
+    n = c.renderings[c.specs[0]].contestant.n_codebooks
+    assert f"tiny:{n}" in c.chart_names()
+    ringed = {tuple(p) for p in zip(*tab.chosen.getData())}
+    assert (xs[n - 1], ys[n - 1]) in ringed
+
+
+@pytest.mark.slow
+def test_in_the_window_keys_switch_contestants_on_the_compare_page_and_codebooks_elsewhere(qtbot, loaded):
+    from PySide6.QtCore import Qt
+
+    window = loaded
+    n_before = window.session.n
+    window.pages.setCurrentWidget(window.compare)
+    window.compare.add(contestants.original())
+    window.compare.add(contestants.anchor(7000.0))
+    c = window.compare.comparison
+    qtbot.waitUntil(lambda: c.audio is not None and c.rendered(), timeout=WAIT_MS)
+    assert c.audio.sample_rate == read_audio(window.session.clip.path).sample_rate  # the clip's own rate
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert c.player.playing and not window.session.player.playing
+    qtbot.keyClick(window, Qt.Key.Key_2)
+    assert c.selected == c.specs[1] and window.session.n == n_before
+    c.player.output_stream.pull(BLOCK)
+    assert c.player.audible == ("contestant", "anchor 7 kHz")
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    window.pages.setCurrentIndex(0)
+    qtbot.keyClick(window, Qt.Key.Key_2)
+    assert window.session.n == 2 and c.selected == c.specs[1]
+
+
+def test_a_contestant_added_while_the_chart_is_measured_is_rendered_before_more_points(qtbot, tmp_path):
+    from app.compare.scoring import MP3_SWEEP_KBPS, OPUS_SWEEP_KBPS
+    from app.compare.studio_comparison import StudioComparison
+
+    comparison = StudioComparison(ManualOutputStream)
+    try:
+        comparison.open_clip(write_music_clip(tmp_path / "clip.wav", 1.0, RATE))
+        comparison.add(contestants.original())
+        comparison.add(contestants.opus(12))
+        qtbot.waitUntil(lambda: comparison.rendered() and len(comparison.points) >= 1, timeout=WAIT_MS)
+        late = contestants.mp3(64)
+        points_then = len(comparison.points)
+        seen = []
+        comparison.changed.connect(lambda: seen.append(len(comparison.points)) if late in comparison.renderings
+                                   and not seen else None)
+        comparison.add(late)
+        qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
+        assert seen[0] <= points_then + 1  # at most the point in progress when it was added
+        assert seen[0] < len(OPUS_SWEEP_KBPS) + len(MP3_SWEEP_KBPS)  # the sweep was not all measured first
+    finally:
+        comparison.close()
+
+
+def test_a_chart_metric_that_cannot_run_here_says_why(qtbot, tab):
+    import importlib.util
+
+    if importlib.util.find_spec("pesq") is not None:
+        pytest.skip("pesq is installed here: the metric runs")
+    tab.add(contestants.original())
+    tab.metric_box.setCurrentText("pesq")
+    qtbot.waitUntil(lambda: tab.comparison.chart_unavailable is not None, timeout=WAIT_MS)
+    assert "pesq" in tab.chart_note.text() and "not measured here" in tab.chart_note.text()
