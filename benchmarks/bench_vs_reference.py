@@ -6,6 +6,8 @@ are written in the release's file layout, and two child processes -- one running
 reference package, one running our ``load_codec`` on that file -- each time encoding and
 decoding the same ``--seconds`` of audio (best of ``--repeats``) and report their resident
 memory after loading and their high-water mark (``VmHWM``: nothing of this parent counts).
+The sides alternate for ``--rounds`` rounds (best time, largest memory of each side), so a
+change in the machine's load during the run falls on both.
 The parent then compares the codes and the decoded audio of the two sides.
 
 Families (``FAMILIES``): snac24, snac32, snac44 (the ``snac`` package), mimi (``moshi``'s
@@ -261,6 +263,12 @@ def _child(name: str, side: str, path: Path, wave_path: Path, out: Path, args: a
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _best_of_rounds(rounds: list[dict]) -> dict:
+    """The fastest times and the largest memory figures of a side's child processes."""
+    best = {key: min(r[key] for r in rounds) for key in ("encode", "decode")}
+    return {**rounds[0], **best, **{key: max(r[key] for r in rounds) for key in ("loaded", "peak")}}
+
+
 def _load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -275,11 +283,15 @@ def compare(name: str, args: argparse.Namespace) -> None:
         torch.save(wave, wave_path)
         seconds = wave.shape[-1] / family.sample_rate
         load_before = _load()
-        ref = _child(name, "reference", path, wave_path, folder / "ref.pt", args)
-        ours = _child(name, "ours", path, wave_path, folder / "ours.pt", args)
-        a, b = torch.load(folder / "ref.pt", weights_only=True), torch.load(folder / "ours.pt", weights_only=True)
+        runs: dict[str, list[dict]] = {"reference": [], "ours": []}
+        for _ in range(args.rounds):  # alternated, so a change of the machine's load hits both sides
+            for side in runs:
+                runs[side].append(_child(name, side, path, wave_path, folder / f"{side}.pt", args))
+        ref, ours = (_best_of_rounds(runs[side]) for side in runs)
+        a, b = (torch.load(folder / f"{side}.pt", weights_only=True) for side in runs)
     print(f"{family.label} release architecture ({ours['parameters'] / 1e6:.1f} M parameters, seeded random "
-          f"weights), {seconds:.2f} s of audio, {args.threads} thread(s), best of {args.repeats}; "
+          f"weights), {seconds:.2f} s of audio, {args.threads} thread(s), best of {args.repeats} "
+          f"in each of {args.rounds} alternated rounds per side; "
           f"load average {load_before} before, {_load()} after")
     print(f"{'':22}{'reference':>12}{'ours':>12}{'ours/ref':>10}")
     for key in ("encode", "decode"):
@@ -301,6 +313,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--rounds", type=int, default=2, help="child processes per side, alternated (default 2)")
     parser.add_argument("--side", choices=("reference", "ours"), help=argparse.SUPPRESS)
     parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--wave", type=Path, help=argparse.SUPPRESS)
