@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from model.ema_quantize import EmaVectorQuantizer
 from model.loading import load_network
 from model.registry import family as codec_family
 from model.training import distributed
@@ -248,6 +249,9 @@ class Trainer:
                 raise TrainingError(f"--freeze {part}: this {self.config.family} model has no {part}")
             for p in module.parameters():
                 p.requires_grad_(False)
+            for stage in module.modules():  # EMA codebooks learn without gradients: stop them too
+                if isinstance(stage, EmaVectorQuantizer):
+                    stage.frozen = True
         trainable = [p for p in generator.parameters() if p.requires_grad]
         if not trainable:
             raise TrainingError("nothing left to train: every parameter is frozen")
