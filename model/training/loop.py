@@ -113,6 +113,16 @@ def _on_main(ctx: distributed.DistributedContext, work):
     return result
 
 
+def _require_trainable(generator: nn.Module, family_key: str) -> None:
+    """The trainer's excerpts are mono and its losses see codes alone: refuse other models up front
+    (EnCodec 48 kHz: stereo, with per-segment scales) before the data is scanned or a run folder made."""
+    channels, side = int(getattr(generator, "channels", 1)), tuple(getattr(generator, "side_info", ()))
+    if channels != 1 or side:
+        needs = [f"has {channels} channels"] * (channels != 1) + [f"needs {', '.join(side)} besides its codes"] * bool(side)
+        raise TrainingError(f"this {family_key} model cannot be trained here: the trainer trains mono models that "
+                            f"decode from their codes alone (this one {' and '.join(needs)})")
+
+
 def _fingerprint(corpus: Corpus) -> str:
     h = hashlib.sha256()
     for s in corpus.sources:
@@ -204,6 +214,7 @@ class Trainer:
         base = None
         if options.from_model is not None:
             family_key, architecture, self._base_network, _ = load_network(options.from_model)
+            _require_trainable(self._base_network, family_key)
             base = (family_key, architecture)
         config = new_config(options, base)
         self._corpora = self._scan_data(config)  # refuse bad data before the run folder is created

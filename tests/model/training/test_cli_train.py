@@ -115,6 +115,14 @@ def test_freezing_the_quantizer_keeps_ema_codebooks(audio_folder, tmp_path, caps
     assert any(not torch.equal(before[k], tuned[k]) for k in before if k.startswith("decoder."))
 
 
+def test_a_model_the_trainer_cannot_train_is_refused_in_one_line(audio_folder, tmp_path, capsys):
+    base = FIXTURES / "encodec" / "encodec48k.th"  # stereo, with per-segment scales
+    code, _, err = run(["train", "--data", str(audio_folder), "--out", str(tmp_path / "run"), "--from", str(base),
+                        "--threads", "1", "--workers", "0"], capsys)
+    assert code == 2 and "cannot be trained here" in err and "2 channels" in err and "scales" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
 def test_freeze_without_a_base_model_is_refused(audio_folder, tmp_path, capsys):
     code, _, err = run(tiny_args(audio_folder, tmp_path / "run", "--freeze", "encoder"), capsys)
     assert code == 2 and "--freeze needs --from" in err
