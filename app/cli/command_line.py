@@ -144,8 +144,8 @@ def _train_parser(sub) -> None:
                          ".th, a SNAC folder or Mimi's safetensors, or an exported model): its "
                          "architecture is kept and the discriminators start fresh")
     tr.add_argument("--preset", metavar="NAME",
-                    help="training recipe: default (the bundled model's architecture) and snac-small, sized "
-                         "for a CPU; the releases' architectures (dac-44k, snac-24k, mimi-24k, encodec-24k, ...: "
+                    help="training recipe: default (the bundled model's architecture), snac-small and "
+                         "mimi-small, sized for a CPU; the releases' architectures (dac-44k, snac-24k, mimi-24k, encodec-24k, ...: "
                          "GPU jobs); tiny ones (tests). With --from only its training settings are used")
     tr.add_argument("--steps", type=int, metavar="N", help="train until step N (may be raised on --resume)")
     tr.add_argument("--batch", type=int, metavar="B", help="excerpts per step and process")
