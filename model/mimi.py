@@ -40,7 +40,7 @@ with the release's size on one core: a two-minute clip encodes in 35-40 s and de
 30 s, the peak memory growing by about 300 MB over the loaded model.
 
 Training: the network trains with the trainer's generic losses (mel, adversarial, feature
-matching, commitment; EMA codebooks), on CPU for the tiny recipe. Mimi's semantic
+matching, commitment; EMA codebooks), on a CPU with ``mimi-small``. Mimi's semantic
 distillation (a cosine loss pulling the semantic code towards WavLM features) needs a WavLM
 model we do not have, so a model trained here has a "semantic" codebook that is simply the
 first of two independent chains, not a distilled one. Nor is the package's training-time
