@@ -21,7 +21,7 @@ from model.codec_network import ConvolutionalCodec
 from model.family_config import FamilyConfig
 from model.layers import ResidualUnit, Snake1d, WNConv1d, WNConvTranspose1d
 from model.quantize import FactorizedVectorQuantizer, ResidualVectorQuantizer
-from model.training.recipes import TINY_RUN, DiscriminatorSettings, FamilyRecipes, TrainingPreset
+from model.training.recipes import CPU_RUN, TINY_RUN, FamilyRecipes, TrainingPreset
 
 
 @dataclass(frozen=True)
@@ -236,18 +236,7 @@ DEFAULT = TrainingPreset(
     name="default",
     family="dac",
     architecture=dict(DEFAULT_MODEL_ARCHITECTURE),
-    discriminator=DiscriminatorSettings(width=0.25),
-    lr=3e-4,
-    batch_size=8,
-    steps=30_000,
-    gan_start_step=10_000,
-    val_every=1000,
-    ckpt_every=200,
-    keep=3,
-    val_examples=24,
-    val_seconds=2.0,
-    revival_window=200,
-    revival_min_uses=3,
+    **CPU_RUN,
     description="The bundled default model: a 2 M-parameter codec sized to train on a CPU.",
 )
 """The recipe of the bundled default model, chosen for the most learning per CPU-second.

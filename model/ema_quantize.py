@@ -100,6 +100,7 @@ class EmaVectorQuantizer(nn.Module):
         self.decay, self.epsilon = decay, epsilon
         self.kmeans_iters = kmeans_iters
         self.dead_code_threshold = dead_code_threshold
+        self.frozen = False  # set by a fine-tune that keeps the codes: no k-means, no EMA, no restarts
         self.register_buffer("inited", torch.zeros(1))
         self.register_buffer("cluster_size", torch.zeros(codebook_size))
         self.register_buffer("embed", torch.zeros(codebook_size, dim))
@@ -108,11 +109,12 @@ class EmaVectorQuantizer(nn.Module):
     def forward(self, residual: torch.Tensor) -> StageOutput:
         with torch.autocast(residual.device.type, enabled=False):
             x = to_vectors(residual.detach().float())
-            if self.training and not bool(self.inited):
+            learning = self.training and not self.frozen
+            if learning and not bool(self.inited):
                 self.init_from_kmeans(x)
             indices = euclidean_nearest(x, self.embed)
             z_q = from_vectors(F.embedding(indices, self.embed), residual.shape[0]).to(residual.dtype)
-            if self.training:
+            if learning:
                 self.update(x, indices)
         indices = indices.view(residual.shape[0], -1)
         if torch.is_grad_enabled():

@@ -172,11 +172,13 @@ def _train_parser(sub) -> None:
     tr.add_argument("--val", metavar="DIR", help="validation audio folder (default: hold out ~5%% of --data)")
     tr.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (created if missing)")
     tr.add_argument("--from", dest="from_model", metavar="MODEL",
-                    help='fine-tune this model ("default", an official DAC .pth or an exported model): its '
+                    help='fine-tune this model ("default", an official release such as a DAC .pth, an EnCodec '
+                         ".th, a SNAC folder or Mimi's safetensors, or an exported model): its "
                          "architecture is kept and the discriminators start fresh")
     tr.add_argument("--preset", metavar="NAME",
-                    help="training recipe: default (the bundled model's architecture, CPU-friendly), dac-44k "
-                         "(the DAC paper's), tiny (tests); with --from only its training settings are used")
+                    help="training recipe: default (the bundled model's architecture), snac-small and "
+                         "mimi-small, sized for a CPU; the releases' architectures (dac-44k, snac-24k, mimi-24k, encodec-24k, ...: "
+                         "GPU jobs); tiny ones (tests). With --from only its training settings are used")
     tr.add_argument("--steps", type=int, metavar="N", help="train until step N (may be raised on --resume)")
     tr.add_argument("--batch", type=int, metavar="B", help="excerpts per step and process")
     tr.add_argument("--lr", type=float, help="initial learning rate (decays exponentially)")

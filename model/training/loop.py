@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from model.ema_quantize import EmaVectorQuantizer
 from model.loading import load_network
 from model.registry import family as codec_family
 from model.training import distributed
@@ -110,6 +111,16 @@ def _on_main(ctx: distributed.DistributedContext, work):
     if message is not None:
         raise TrainingError(message)
     return result
+
+
+def _require_trainable(generator: nn.Module, family_key: str) -> None:
+    """The trainer's excerpts are mono and its losses see codes alone: refuse other models up front
+    (EnCodec 48 kHz: stereo, with per-segment scales) before the data is scanned or a run folder made."""
+    channels, side = int(getattr(generator, "channels", 1)), tuple(getattr(generator, "side_info", ()))
+    if channels != 1 or side:
+        needs = [f"has {channels} channels"] * (channels != 1) + [f"needs {', '.join(side)} besides its codes"] * bool(side)
+        raise TrainingError(f"this {family_key} model cannot be trained here: the trainer trains mono models that "
+                            f"decode from their codes alone (this one {' and '.join(needs)})")
 
 
 def _fingerprint(corpus: Corpus) -> str:
@@ -203,6 +214,7 @@ class Trainer:
         base = None
         if options.from_model is not None:
             family_key, architecture, self._base_network, _ = load_network(options.from_model)
+            _require_trainable(self._base_network, family_key)
             base = (family_key, architecture)
         config = new_config(options, base)
         self._corpora = self._scan_data(config)  # refuse bad data before the run folder is created
@@ -248,6 +260,9 @@ class Trainer:
                 raise TrainingError(f"--freeze {part}: this {self.config.family} model has no {part}")
             for p in module.parameters():
                 p.requires_grad_(False)
+            for stage in module.modules():  # EMA codebooks learn without gradients: stop them too
+                if isinstance(stage, EmaVectorQuantizer):
+                    stage.frozen = True
         trainable = [p for p in generator.parameters() if p.requires_grad]
         if not trainable:
             raise TrainingError("nothing left to train: every parameter is frozen")

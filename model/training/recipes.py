@@ -136,6 +136,14 @@ class FamilyRecipes:
                 raise PresetError(f"the {role} recipe {name!r} is not among the family's ({', '.join(names)})")
 
 
+# The run settings of the recipes sized for a CPU: those of the bundled default model
+# (model/dac.py explains each choice; docs/benchmarks.md has the measurements).
+CPU_RUN = dict(
+    discriminator=DiscriminatorSettings(width=0.25), lr=3e-4, batch_size=8, steps=30_000, gan_start_step=10_000,
+    val_every=1000, ckpt_every=200, keep=3, val_examples=24, val_seconds=2.0, revival_window=200,
+    revival_min_uses=3,
+)
+
 # The run settings of every family's tiny recipe.
 TINY_RUN = dict(
     discriminator=DiscriminatorSettings(periods=(2, 3), fft_sizes=(512,), width=1 / 16),

@@ -100,6 +100,29 @@ def test_freezing_encoder_and_quantizer_keeps_them_bit_identical(audio_folder, t
     assert len(changed) > 10  # the decoder did train
 
 
+@pytest.mark.slow  # a few CPU seconds: two fine-tuning steps of the Mimi fixture
+def test_freezing_the_quantizer_keeps_ema_codebooks(audio_folder, tmp_path, capsys):
+    """EMA codebooks learn without gradients (moving averages, k-means, restarts): frozen, they stay."""
+    out, base = tmp_path / "run", FIXTURES / "mimi" / "mimi.safetensors"
+    code, _, err = run(["train", "--data", str(audio_folder), "--out", str(out), "--from", str(base), "--preset",
+                        "mimi-tiny", "--threads", "1", "--workers", "0", "--steps", "2", "--batch", "2",
+                        "--freeze", "encoder,quantizer", "--val-every", "100"], capsys)
+    assert code == 0, err
+    before = load_network(base)[2].state_dict()
+    tuned = load_checkpoint(out / "checkpoints" / "step-000000002.pt")["generator"]
+    codebooks = [k for k in before if k.startswith("quantizer.") and k.endswith((".embed", ".cluster_size"))]
+    assert codebooks and all(torch.equal(before[k], tuned[k]) for k in before if not k.startswith("decoder."))
+    assert any(not torch.equal(before[k], tuned[k]) for k in before if k.startswith("decoder."))
+
+
+def test_a_model_the_trainer_cannot_train_is_refused_in_one_line(audio_folder, tmp_path, capsys):
+    base = FIXTURES / "encodec" / "encodec48k.th"  # stereo, with per-segment scales
+    code, _, err = run(["train", "--data", str(audio_folder), "--out", str(tmp_path / "run"), "--from", str(base),
+                        "--threads", "1", "--workers", "0"], capsys)
+    assert code == 2 and "cannot be trained here" in err and "2 channels" in err and "scales" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
 def test_freeze_without_a_base_model_is_refused(audio_folder, tmp_path, capsys):
     code, _, err = run(tiny_args(audio_folder, tmp_path / "run", "--freeze", "encoder"), capsys)
     assert code == 2 and "--freeze needs --from" in err
