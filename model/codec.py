@@ -182,6 +182,12 @@ class Codec:
     def frame_rate(self) -> float:
         return self.sample_rate / self.hop_length
 
+    def n_frames(self, length: int) -> int:
+        """Frames of the codes of a ``length``-sample signal: ``ceil(length / hop)``, or what the network
+        says (a segmenting codec codes each segment's frames, overlaps included)."""
+        frames = getattr(self.network, "n_frames", None)
+        return int(frames(length)) if frames is not None else -(-length // self.hop_length)
+
     @property
     def bits_per_code(self) -> float:
         return math.log2(self.codebook_size)

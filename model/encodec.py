@@ -126,6 +126,11 @@ class Encodec(SeanetCodec):
         stride = max(1, int((1 - c.segment_overlap) * segment))
         return list(range(0, length, stride)), segment, stride
 
+    def n_frames(self, length: int) -> int:
+        """Frames of the codes of a ``length``-sample signal: its segments' frames, summed."""
+        starts, segment, _ = self.segment_starts(length)
+        return sum(-(-min(segment, length - start) // self.hop_length) for start in starts)
+
     def encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
         """Codes only (a segmented network's scales are dropped: :meth:`encode_with_side` keeps them)."""
         if self.config.segmented:

@@ -4,7 +4,9 @@ A chunk's frames ``[start, end)`` are decoded with the decoder's context margin 
 sides, ``[start - m, end + m)``, and only the central part is kept: that gives exactly the
 samples of the whole-clip decode, so chunks decoded in any order, at any time, join without
 seams. Codecs with an unbounded receptive field (recurrent ones) have no such margin: the
-first request at a count decodes the whole clip and caches every chunk of it.
+first request at a count decodes the whole clip and caches every chunk of it; so do codecs
+that decode with side information (EnCodec 48 kHz's segments, cross-faded into each other).
+A codec coding stereo jointly decodes ``[items, 2, T]``: its channels are the clip's.
 
 A chunk is decoded only once the codes under it and its margin are final: the codes of a
 clip still being encoded are zeros past :attr:`StudioClip.encoding`, and a chunk decoded from
@@ -24,7 +26,7 @@ import torch
 
 from app.studio.clip import StudioClip
 from app.studio.render_cache import ChunkGrid
-from model.codec import Codec
+from model.codec import Codec, EncodedAudio
 
 
 def frames_needed(codec: Codec, grid: ChunkGrid, chunk: int) -> int:
@@ -67,7 +69,7 @@ def decode_chunk(codec: Codec, clip: StudioClip, n: int, chunk: int,
     lo, hi = _context_frames(codec, grid, chunk)
     codes = torch.from_numpy(clip.codes[:, :n, lo:hi])
     started = time.perf_counter()
-    wave = codec.decode(codes, chunk_seconds=(hi - lo + 1) / codec.frame_rate, first_frame=lo)[:, 0].numpy()
+    wave = _channels(codec.decode(codes, chunk_seconds=(hi - lo + 1) / codec.frame_rate, first_frame=lo))
     if decode_times is not None:
         decode_times.append(time.perf_counter() - started)
     s_start, s_end = grid.samples(chunk)
@@ -84,7 +86,8 @@ def _decode_whole(codec: Codec, clip: StudioClip, n: int, chunk: int) -> np.ndar
     """Decode the whole clip at ``n`` (chunks of an unbounded receptive field are not exact), cache
     every chunk of it and return ``chunk``; later requests at the same ``n`` are cache hits."""
     grid = clip.grid
-    wave = codec.decode(torch.from_numpy(clip.codes[:, :n]))[:, 0].numpy()
+    side = {name: torch.from_numpy(value) for name, value in clip.side.items()}
+    wave = _channels(codec.decode(EncodedAudio(torch.from_numpy(clip.codes[:, :n]), side)))
     total = grid.samples(grid.n_chunks - 1)[1]
     if wave.shape[1] < total:
         wave = np.pad(wave, ((0, 0), (0, total - wave.shape[1])))
@@ -96,6 +99,11 @@ def _decode_whole(codec: Codec, clip: StudioClip, n: int, chunk: int) -> np.ndar
         if c == chunk:
             wanted = piece
     return wanted
+
+
+def _channels(wave: torch.Tensor) -> np.ndarray:
+    """``[items, channels, T]`` decoded -> the clip's ``[C, T]`` (a joint stereo item is two channels)."""
+    return wave.reshape(-1, wave.shape[-1]).numpy()
 
 
 def full_rendering(clip: StudioClip, n: int, decode: Callable[[StudioClip, int, int], np.ndarray]) -> np.ndarray:

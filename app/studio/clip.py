@@ -11,14 +11,16 @@ reason goes: the message ends "(Format not recognised).", not ".).".
 
 A :class:`StudioClip` holds the original at the codec's rate and at its own level (what
 the player plays), the loudness gain the codec saw, the codes -- written piece by piece by
-the worker while ``encoding`` says how far they are final -- and the render cache of its
-reconstructions. A file that cannot be read never replaces the open clip; an encode that
+the worker while ``encoding`` says how far they are final -- with the side information a
+codec decodes them with (EnCodec 48 kHz's segment scales), and the render cache of its
+reconstructions. A codec that codes stereo jointly makes a stereo clip of a mono file: the
+channel duplicated, as the command line and the reference tools feed it. A file that cannot be read never replaces the open clip; an encode that
 is cancelled or fails hands the previous clip back (see :mod:`app.studio.session`).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +46,12 @@ class StudioClip:
     original_length: int
     samples: np.ndarray  # [T, C] float32 at the codec's rate, original level
     loudness_lufs: float | None  # measured before normalising; None when not normalised
-    codes: np.ndarray  # [C, N, F] int64, filled progressively (see ``encoding``)
-    grid: ChunkGrid
+    codes: np.ndarray  # [items, N, F] int64, filled progressively (see ``encoding``); items: channels
+    grid: ChunkGrid    # of a mono codec, 1 for a codec coding both channels jointly
     cache: RenderCache
     encoding: EncodeState
+    side: dict[str, np.ndarray] = field(default_factory=dict)  # the codec's side information, once encoded
+    duplicated_mono: bool = False  # a mono file given to a stereo codec as two equal channels
 
     @property
     def gain(self) -> float:

@@ -116,19 +116,6 @@ class ModelInfo:
                    codec.codebook_groups, tuple(codec.codebook_strides))
 
 
-def refuse_unshown(codec: Codec) -> None:
-    """The studio renders one channel per code stream from bare codes; a codec that codes
-    channels jointly or decodes with side information (EnCodec 48 kHz's segment scales) is
-    refused with the reason, and the command line pointed to (it handles them), instead of
-    failing in the middle of a rendering."""
-    if codec.channels != 1 or codec.side_info:
-        what = (f"codes {codec.channels} channels jointly" if codec.channels != 1 else "") + \
-            (" and " if codec.channels != 1 and codec.side_info else "") + \
-            (f"decodes with side information ({', '.join(codec.side_info)})" if codec.side_info else "")
-        raise ValueError(f"{codec.name} {what}, which the studio does not show yet; "
-                         "rvq-studio encode, decode and eval handle it")
-
-
 @dataclass(order=True)
 class _Job:
     priority: int
@@ -187,7 +174,6 @@ class InferenceWorker(QThread):
 
         def job() -> None:
             codec = load_codec(source, device)
-            refuse_unshown(codec)
             self._check(generation)
             for module in codec.network.modules():
                 module.register_forward_pre_hook(self._abandon_if_pointless)
@@ -477,13 +463,15 @@ class InferenceWorker(QThread):
         wave, loudness = model_input(codec, audio)
         self._check(generation)
         gain = np.float32(normalisation_gain(loudness))
-        samples = np.ascontiguousarray((wave[:, 0].numpy() / gain).T)
+        samples = np.ascontiguousarray((wave.reshape(-1, wave.shape[-1]).numpy() / gain).T)
         grid = chunk_grid(samples.shape[0], codec.hop_length, codec.frame_rate, self.chunk_seconds)
-        codes = np.zeros((wave.shape[0], codec.n_codebooks, grid.n_frames), dtype=np.int64)
+        codes = np.zeros((wave.shape[0], codec.n_codebooks, codec.n_frames(samples.shape[0])), dtype=np.int64)
         state = EncodeState(0, grid.n_frames)
         cache = RenderCache(grid, codec.n_codebooks, self.cache_budget_bytes, samples.shape[1])
-        clip = StudioClip(path, audio.sample_rate, audio.frames, samples, loudness, codes, grid, cache, state)
-        self._encoding = (ProgressiveEncode(codec, wave, codes, state, ENCODE_PIECE_SECONDS), clip, generation)
+        clip = StudioClip(path, audio.sample_rate, audio.frames, samples, loudness, codes, grid, cache, state,
+                          duplicated_mono=audio.channels < samples.shape[1])
+        encoder = ProgressiveEncode(codec, wave, codes, state, ENCODE_PIECE_SECONDS, clip.side)
+        self._encoding = (encoder, clip, generation)
         self.encodeProgress.emit(0, grid.n_frames)
         self.clipReady.emit(clip)
 

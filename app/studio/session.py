@@ -232,6 +232,9 @@ class StudioSession(QObject):
         if self.clip is not None and self.clip.encoding.complete:
             self._previous = (self.clip, self._results())
         self._show_clip(clip, ClipResults())
+        if clip.duplicated_mono:
+            self.message.emit("info", f"{clip.path.name} is mono; {self.model.name} codes stereo, so it hears the "
+                                      "channel on both sides (as the command line does).")
 
     def _results(self) -> ClipResults:
         """The open clip's results, as they stand."""
@@ -493,12 +496,13 @@ class StudioSession(QObject):
     def _submit_opus(self, clip: StudioClip) -> None:
         reference, rate = clip.reference(), self.model.sample_rate
         spans = measured_spans(clip.length, rate)
+        joint = clip.channels // clip.codes.shape[0]  # 2 for a codec coding stereo jointly
         for n, kbps in enumerate(self.model.kbps, start=1):
             if n in self.opus:  # measured before the clip was set aside
                 continue
 
             self._analyse(f"opus:{n}", (clip,),
-                          lambda n=n, kbps=kbps: opus_row_in_pieces(reference, rate, n, kbps, spans),
+                          lambda n=n, kbps=kbps: opus_row_in_pieces(reference, rate, n, kbps, spans, joint),
                           lambda point, n=n: self._show_opus_point(n, point), measurement=True)
 
     @property
