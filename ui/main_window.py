@@ -424,7 +424,7 @@ class MainWindow(QMainWindow):
     def _on_encode_progress(self, done: int, total: int) -> None:
         self._show_encode_progress(done, total)
         if self.session.clip is not None:  # tokens appear as the encode advances, only the new ones drawn
-            self.timeline.tokens.extend_final(self.session.clip.encoding.frames)
+            self.timeline.tokens.extend_final(self.session.clip.final_code_frames)
 
     def _show_encode_progress(self, done: int, total: int) -> None:
         """The progress bar and its Cancel button, shown while the open clip is encoding."""
@@ -438,8 +438,8 @@ class MainWindow(QMainWindow):
         info = self.session.model
         channels = clip.codes.shape[0]
         names = ["L", "R"] if channels == 2 else [f"ch{c + 1}" for c in range(channels)]
-        self.timeline.tokens.set_codes(clip.codes, info.codebook_size, info.hop_length / info.sample_rate, names,
-                                       clip.encoding.frames, info.codebook_spans)
+        self.timeline.tokens.set_codes(clip.codes, info.codebook_size, clip.code_frame_seconds(info.sample_rate),
+                                       names, clip.final_code_frames, info.codebook_spans)
         self.timeline.tokens.set_selected(self.session.n)
 
     def _on_clip(self, clip) -> None:
@@ -471,7 +471,7 @@ class MainWindow(QMainWindow):
         self.encode_progress.hide()
         self.cancel_button.hide()
         self.settings.add_recent_file(str(clip.path.resolve()))  # only a file that opened is recent
-        self.timeline.tokens.extend_final(clip.encoding.frames)
+        self.timeline.tokens.extend_final(clip.final_code_frames)
 
     def _on_selection(self) -> None:
         s = self.session

@@ -70,6 +70,21 @@ class StudioClip:
     def n_codebooks(self) -> int:
         return self.codes.shape[1]
 
+    @property
+    def final_code_frames(self) -> int:
+        """Leading frames of ``codes`` that are final (a segmenting codec counts them otherwise than the grid)."""
+        state = self.encoding
+        if state.complete:
+            return self.codes.shape[-1]
+        return state.frames if state.code_frames is None else state.code_frames
+
+    def code_frame_seconds(self, sample_rate: int) -> float:
+        """How long a frame of ``codes`` lasts: a hop, or, for a segmenting codec whose segments overlap
+        (more frames than hops), the clip's duration shared evenly among its frames."""
+        if self.codes.shape[-1] == self.grid.n_frames:
+            return self.grid.hop_length / sample_rate
+        return self.length / sample_rate / max(1, self.codes.shape[-1])
+
     def reference(self) -> np.ndarray:
         """``[C, 1, T]`` what the codec was given (loudness-normalised), for the metrics."""
         return (self.samples.T * np.float32(self.gain))[:, None, :]

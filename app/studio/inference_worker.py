@@ -56,6 +56,7 @@ from app.studio.clip import StudioClip, chunk_grid, read_checked
 from app.studio.progressive_encode import EncodeState, ProgressiveEncode
 from app.studio.quality import measured_spans, rate_row_in_pieces, rendering_pieces, span_chunks
 from app.studio.render_cache import DEFAULT_BUDGET_BYTES, RenderCache
+from app.studio.segmented import SegmentedEncode
 from model import load_codec
 from model.codec import Codec
 from model.compression import model_input, normalisation_gain
@@ -166,7 +167,7 @@ class InferenceWorker(QThread):
         self._measurer.setObjectName("measurementWorker")
         self._measurer.taskFailed.connect(self._on_measurement_failed)
         self._abandonable: tuple[int, int] | None = None  # the planned (n, chunk) being decoded
-        self._encoding: tuple[ProgressiveEncode, StudioClip, int] | None = None  # (encoder, clip, generation)
+        self._encoding: tuple[ProgressiveEncode | SegmentedEncode, StudioClip, int] | None = None  # (encoder, clip, generation)
 
     # -- requests (GUI thread) --------------------------------------------------------------
     def load_model(self, source: str, device: str = "cpu") -> None:
@@ -470,7 +471,9 @@ class InferenceWorker(QThread):
         cache = RenderCache(grid, codec.n_codebooks, self.cache_budget_bytes, samples.shape[1])
         clip = StudioClip(path, audio.sample_rate, audio.frames, samples, loudness, codes, grid, cache, state,
                           duplicated_mono=audio.channels < samples.shape[1])
-        encoder = ProgressiveEncode(codec, wave, codes, state, ENCODE_PIECE_SECONDS, clip.side)
+        encoder = (SegmentedEncode(codec, wave, codes, state, ENCODE_PIECE_SECONDS, clip.side)
+                   if codec.segments(0) is not None else ProgressiveEncode(codec, wave, codes, state,
+                                                                           ENCODE_PIECE_SECONDS))
         self._encoding = (encoder, clip, generation)
         self.encodeProgress.emit(0, grid.n_frames)
         self.clipReady.emit(clip)

@@ -11,11 +11,8 @@ decision float32 cannot make (two codewords equally near to about 1e-6).
 
 :class:`EncodeState` is the part the other threads read: how many leading frames have
 final codes. Codes are written in place into the clip's array, always ahead of that count.
-
-A codec with side information (EnCodec 48 kHz: 1 s segments, each normalised by its own
-scale) is encoded in one piece by :meth:`~model.codec.Codec.encode_audio`, which keeps the
-side information; its codes count the segments' frames (:meth:`~model.codec.Codec.n_frames`),
-while ``EncodeState`` still counts the clip's frames, all final at once.
+A codec coding independent segments with side information is encoded segment by segment
+instead (:mod:`app.studio.segmented`).
 """
 from __future__ import annotations
 
@@ -34,6 +31,7 @@ class EncodeState:
 
     frames: int
     total: int
+    code_frames: int | None = None  # final frames of ``codes`` where they are not ``frames`` (segments)
 
     @property
     def complete(self) -> bool:
@@ -44,11 +42,10 @@ class ProgressiveEncode:
     """Fills ``codes`` ``[C, N, F]`` from ``wave`` ``[C, 1, T]`` one piece per :meth:`step`."""
 
     def __init__(self, codec: Codec, wave: torch.Tensor, codes: np.ndarray, state: EncodeState,
-                 piece_seconds: float, side: dict[str, np.ndarray] | None = None) -> None:
+                 piece_seconds: float) -> None:
         self.codec, self.wave, self.codes, self.state = codec, wave, codes, state
-        self.side = {} if side is None else side  # filled in place with the codec's side information
         piece_frames = max(1, round(piece_seconds * codec.frame_rate))
-        if not codec.chunkable or codec.side_info:  # recurrent or segmented codecs: pieces would not be exact
+        if not codec.chunkable:  # recurrent codecs: pieces would not be exact; one piece
             piece_frames = max(1, state.total)
         self._plan = list(chunk_plan(state.total, piece_frames, codec.encoder_context or 0, codec.chunk_alignment or 1))
         self._next = 0
@@ -59,12 +56,6 @@ class ProgressiveEncode:
 
     def step(self) -> None:
         """Encode the next piece and publish its frames."""
-        if self.codec.side_info:
-            encoded = self.codec.encode_audio(self.wave)
-            self.codes[...] = encoded.codes.numpy()
-            self.side.update({name: value.numpy() for name, value in encoded.side.items()})
-            self._next, self.state.frames = len(self._plan), self.state.total
-            return
         start, end, ctx_start, ctx_end = self._plan[self._next]
         hop, length = self.codec.hop_length, self.wave.shape[-1]
         excerpt = self.wave[..., ctx_start * hop : min(length, ctx_end * hop)]

@@ -15,8 +15,9 @@ from app.cli.command_line import main
 from app.playback.audio_output import ManualOutputStream
 from app.studio import chunk_decoding
 from app.studio.clip import StudioClip, chunk_grid
-from app.studio.progressive_encode import EncodeState, ProgressiveEncode
+from app.studio.progressive_encode import EncodeState
 from app.studio.render_cache import RenderCache
+from app.studio.segmented import SegmentedEncode
 from app.studio.session import StudioSession
 from model import load_codec
 from model.audio_io import read_audio
@@ -112,20 +113,36 @@ def test_a_mono_file_is_heard_on_both_channels_of_a_stereo_codec_and_said_so(qtb
     assert any(level == "info" and "mono.wav is mono" in text and "both sides" in text for level, text in messages)
 
 
-def test_whole_clip_decode_of_side_information_equals_the_codec(codec):
-    """The studio's decode of a segmented codec: every chunk from one decode of the whole codes."""
+def test_segments_encoded_a_few_at_a_time_and_chunks_decoded_in_any_order_equal_the_whole(codec):
+    """Encoding runs of segments gives the whole encode's codes and scales; each run makes the samples
+    before the next segment decodable; chunks (not aligned to segments) decoded from the segments that
+    reach them, in any order, join into the whole decode bit for bit."""
     wave = 0.2 * torch.randn(1, 2, 5000)
     length = wave.shape[-1]
-    grid = chunk_grid(length, codec.hop_length, codec.frame_rate, 0.05)
+    grid = chunk_grid(length, codec.hop_length, codec.frame_rate, 0.03)
     codes = np.zeros((1, codec.n_codebooks, codec.n_frames(length)), dtype=np.int64)
     state = EncodeState(0, grid.n_frames)
     clip = StudioClip(Path("x.wav"), codec.sample_rate, length, wave[0].numpy().T.copy(), None, codes, grid,
                       RenderCache(grid, codec.n_codebooks, channels=2), state)
-    encoder = ProgressiveEncode(codec, wave, codes, state, 0.05, clip.side)
+    encoder = SegmentedEncode(codec, wave, codes, state, 0.2, clip.side)
+    segments = codec.segments(length)
+    assert len(segments) > 3 and segments[-1][3] == codes.shape[-1]
     encoder.step()
-    assert encoder.done and state.complete and grid.n_chunks > 3
-    for chunk in reversed(range(grid.n_chunks)):
+    assert not encoder.done and 0 < state.frames < state.total and state.code_frames < codes.shape[-1]
+    last = chunk_decoding.last_decodable_chunk(codec, grid, state.frames)
+    assert 0 <= last < grid.n_chunks - 1 and grid.samples(last)[1] <= segments[2][0]
+    with pytest.raises(ValueError, match="cannot be decoded yet"):
+        chunk_decoding.decode_chunk(codec, clip, 1, last + 1)
+    while not encoder.done:
+        encoder.step()
+    assert state.complete and clip.final_code_frames == codes.shape[-1]
+    whole = codec.encode_audio(wave)
+    np.testing.assert_array_equal(codes, whole.codes.numpy())
+    for name in codec.side_info:
+        np.testing.assert_array_equal(clip.side[name], whole.side[name].numpy())
+
+    assert grid.n_chunks > 5
+    for chunk in [*reversed(range(1, grid.n_chunks, 2)), *range(0, grid.n_chunks, 2)]:
         chunk_decoding.decode_chunk(codec, clip, 3, chunk)
-    side = {k: torch.from_numpy(v) for k, v in clip.side.items()}
-    whole = codec.decode(EncodedAudio(torch.from_numpy(codes[:, :3]), side))[0, :, :length].numpy().T
-    np.testing.assert_array_equal(clip.cache.assemble(3), whole)
+    decoded = codec.decode(whole.first(3))[0, :, :length].numpy().T
+    np.testing.assert_array_equal(clip.cache.assemble(3), decoded)
