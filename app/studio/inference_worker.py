@@ -465,7 +465,11 @@ class InferenceWorker(QThread):
         self._check(generation)
         gain = np.float32(normalisation_gain(loudness))
         samples = np.ascontiguousarray((wave.reshape(-1, wave.shape[-1]).numpy() / gain).T)
-        grid = chunk_grid(samples.shape[0], codec.hop_length, codec.frame_rate, self.chunk_seconds)
+        segments = codec.segments(samples.shape[0]) or []
+        # a segmenting codec decodes a chunk from the segments reaching it: chunks as long as a segment's stride
+        # cost two segments' decode each, shorter ones as much for less
+        chunk_seconds = max(self.chunk_seconds, segments[1][0] / codec.sample_rate if len(segments) > 1 else 0)
+        grid = chunk_grid(samples.shape[0], codec.hop_length, codec.frame_rate, chunk_seconds)
         codes = np.zeros((wave.shape[0], codec.n_codebooks, codec.n_frames(samples.shape[0])), dtype=np.int64)
         state = EncodeState(0, grid.n_frames)
         cache = RenderCache(grid, codec.n_codebooks, self.cache_budget_bytes, samples.shape[1])
