@@ -32,7 +32,8 @@ from ui.timeline_panel import TimelinePanel
 from ui.training_tab import TrainingTab
 from ui.transport_bar import SOURCE_LABELS, TransportBar, hearing_note
 
-AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.opus *.mp3 *.aif *.aiff);;All files (*)"
+AUDIO_FILTER = ("Audio files (*.wav *.flac *.ogg *.opus *.mp3 *.aif *.aiff *.ecdc);;EnCodec files (*.ecdc);;"
+                "All files (*)")
 MODEL_FILTER = "Model files (*.pth *.safetensors *.pt);;All files (*)"
 FRAME_MS = 25  # 40 fps playhead and meters
 SCREENSHOT_TIMEOUT_S = 1800
@@ -447,7 +448,9 @@ class MainWindow(QMainWindow):
         self.timeline.clear()
         self.transport.loop_button.setChecked(False)
         self.transport.meter.reset_clip()  # a clip light speaks of the clip it lit in
-        self.quality.reset(self.session.model.kbps, self.session.measured_on)
+        kbps = self.session.model.kbps[: self.session.n_codebooks]  # a coded file may store fewer codebooks
+        self.transport.set_codebook_range(kbps, self.session.n)
+        self.quality.reset(kbps, self.session.measured_on)
         self._on_listening()
         self._lanes = {}
         self.codebooks.clear(clip is not None)  # the figures were the previous clip's
@@ -478,7 +481,7 @@ class MainWindow(QMainWindow):
         info = s.model
         if info is None:
             return
-        self.transport.set_codebooks(s.n, info.n_codebooks, info.kbps[s.n - 1])
+        self.transport.set_codebooks(s.n, s.n_codebooks, info.kbps[s.n - 1])
         self.transport.source_toggle.set_source(s.source)
         self.timeline.tokens.set_selected(s.n)
         for key in ("reconstruction", "residual", "adds"):

@@ -312,10 +312,16 @@ class StudioSession(QObject):
         self.codesReady.emit(clip)
 
     # -- selection --------------------------------------------------------------------------
+    @property
+    def n_codebooks(self) -> int:
+        """The counts the slider offers: the open clip's (an ``.ecdc`` file stores fewer than its model has),
+        else the model's."""
+        return self.clip.n_codebooks if self.clip is not None else self.model.n_codebooks
+
     def set_n(self, n: int) -> None:
         if self.model is None:
             return
-        n = int(min(max(1, n), self.model.n_codebooks))
+        n = int(min(max(1, n), self.n_codebooks))
         if n == self.n:
             return
         self.n = n
@@ -497,7 +503,7 @@ class StudioSession(QObject):
         reference, rate = clip.reference(), self.model.sample_rate
         spans = measured_spans(clip.length, rate)
         joint = clip.channels // clip.codes.shape[0]  # 2 for a codec coding stereo jointly
-        for n, kbps in enumerate(self.model.kbps, start=1):
+        for n, kbps in enumerate(self.model.kbps[: clip.n_codebooks], start=1):
             if n in self.opus:  # measured before the clip was set aside
                 continue
 
