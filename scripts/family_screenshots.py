@@ -32,7 +32,7 @@ _SETTINGS = Path(tempfile.mkdtemp()) / "settings.ini"
 _SETTINGS.write_text("[quality]\nlistening=false\n")
 os.environ.setdefault("RVQ_STUDIO_SETTINGS", str(_SETTINGS))
 
-from studio_screenshots import play_briefly, save_small  # noqa: E402 (after the environment is set)
+from studio_screenshots import play_briefly, save_small, shown_playing  # noqa: E402 (after the environment is set)
 
 FIXTURES = ROOT / "tests" / "fixtures"
 FAMILIES = {  # screenshot name -> (model, codebook count shown, stereo clip, codebook tab)
@@ -40,7 +40,6 @@ FAMILIES = {  # screenshot name -> (model, codebook count shown, stereo clip, co
     "family_mimi": (FIXTURES / "mimi" / "mimi.safetensors", 8, False, True),
     "family_encodec48": (FIXTURES / "encodec" / "encodec48k.th", 8, True, False),
 }
-PLAY_SECONDS = 0.5
 
 
 def excerpt(source: Path, seconds: float) -> Path:
@@ -73,21 +72,14 @@ def main() -> int:
     for name, (model, n, stereo, codebook_tab) in FAMILIES.items():
         window = create_window(clips[stereo], str(model))
         window.resize(1500, 1000)
-        window.show()
-        ready = window.wait_until_ready()
-        window.session.set_n(n)
-        window.session.seek_seconds(2.0)
-        ready = ready and window.wait_until_ready()
-        if not ready:
+        if not shown_playing(window, n):
             print(f"{name}: not ready ({window.messages.text()})", file=sys.stderr)
             ok = False
-        play_briefly(window, PLAY_SECONDS)
         window.messages.dismiss()  # "no sound" (the script plays silently)
         if codebook_tab:
             window.tabs.setCurrentWidget(window.codebooks)
         play_briefly(window, 0.3)  # the layout without the message bar, the tab's axes fitted to their labels
         ok &= save_small(window, out / f"{name}.png")
-        window.session.player.pause()
         window.close()
         print(f"wrote {out / name}.png")
     return 0 if ok else 1
