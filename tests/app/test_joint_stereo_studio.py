@@ -16,6 +16,7 @@ from app.playback.audio_output import ManualOutputStream
 from app.studio import chunk_decoding
 from app.studio.clip import StudioClip, chunk_grid
 from app.studio.progressive_encode import EncodeState
+from app.studio.quality import measured_spans, opus_row_in_pieces
 from app.studio.render_cache import RenderCache
 from app.studio.segmented import SegmentedEncode
 from app.studio.session import StudioSession
@@ -25,7 +26,7 @@ from model.codec import EncodedAudio
 from model.compression import model_input, read_clip
 from model.encodec import RELEASE_48K_SETTINGS
 from model.export import save_model_file
-from synthetic_audio import write_music_clip
+from synthetic_audio import music_clip, write_music_clip
 from tiny_codecs import tiny_network, tiny_recipe
 
 TIMEOUT_MS = 60_000
@@ -146,3 +147,25 @@ def test_segments_encoded_a_few_at_a_time_and_chunks_decoded_in_any_order_equal_
         chunk_decoding.decode_chunk(codec, clip, 3, chunk)
     decoded = codec.decode(whole.first(3))[0, :, :length].numpy().T
     np.testing.assert_array_equal(clip.cache.assemble(3), decoded)
+
+
+def test_opus_beside_a_joint_stereo_codec_gets_half_the_bitrate_per_channel():
+    """A joint stereo codec's kbps counts both channels: Opus codes each at half of it, and its point is
+    counted for both -- the same coding as Opus at half the bitrate per channel of a mono codec."""
+    rate = 48000
+    reference = music_clip(1.0, rate, channels=2)[:, None, :]
+    spans = measured_spans(reference.shape[-1], rate)
+    joint = drain(opus_row_in_pieces(reference, rate, 8, 24.0, spans, joint_channels=2))
+    per_channel = drain(opus_row_in_pieces(reference, rate, 8, 12.0, spans))
+    assert joint[0] == pytest.approx(2 * per_channel[0]) and abs(joint[0] - 24.0) < 1.0
+    assert joint[1].mel_distance == per_channel[1].mel_distance and joint[1].si_sdr == per_channel[1].si_sdr
+    assert drain(opus_row_in_pieces(reference, rate, 2, 10.0, spans, joint_channels=2)) is None  # 5 kbps each
+
+
+def drain(generator):
+    """The value a piecewise measurement returns, its pieces run."""
+    while True:
+        try:
+            next(generator)
+        except StopIteration as stop:
+            return stop.value
