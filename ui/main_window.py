@@ -490,7 +490,7 @@ class MainWindow(QMainWindow):
         self.quality.set_selected(s.n)
         self._show_lane()
         labels = self._selection_labels()
-        for key, text in selection_texts(info.kbps, s.n).items():
+        for key, text in selection_texts(info.kbps[: s.n_codebooks], s.n).items():
             labels[key].setText(text)
         self._show_residual_gain()
         self.status_model.setText(f"{info.name}  ·  {info.device}")
