@@ -438,7 +438,10 @@ class MainWindow(QMainWindow):
     def _show_tokens(self, clip) -> None:
         info = self.session.model
         channels = clip.codes.shape[0]
-        names = ["L", "R"] if channels == 2 else [f"ch{c + 1}" for c in range(channels)]
+        if clip.channels > channels:  # both channels coded jointly: one block, named for both
+            names = ["L+R"]
+        else:
+            names = ["L", "R"] if channels == 2 else [""]
         self.timeline.tokens.set_codes(clip.codes, info.codebook_size, clip.code_frame_seconds(info.sample_rate),
                                        names, clip.final_code_frames, info.codebook_spans)
         self.timeline.tokens.set_selected(self.session.n)

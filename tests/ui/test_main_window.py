@@ -133,7 +133,7 @@ def test_a_jointly_coded_stereo_codec_opens_the_mono_clip_on_both_channels_and_r
     clip, n = studio.session.clip, 2
     assert clip.channels == 2 and clip.codes.shape[0] == 1 and clip.duplicated_mono
     assert "is mono" in studio.messages.text() and "both sides" in studio.messages.text()
-    assert len(studio.timeline.tokens.images) == 1
+    assert len(studio.timeline.tokens.images) == 1 and studio.timeline.tokens.token_axis.blocks[0][0] == "L+R"
     studio.session.set_n(n)
     qtbot.waitUntil(lambda: clip.cache.is_complete(n), timeout=60_000)
     codec = load_codec(fixture)
