@@ -182,6 +182,28 @@ class Codec:
     def frame_rate(self) -> float:
         return self.sample_rate / self.hop_length
 
+    def n_frames(self, length: int) -> int:
+        """Frames of the codes of a ``length``-sample signal: ``ceil(length / hop)``, or what the network
+        says (a segmenting codec codes each segment's frames, overlaps included)."""
+        frames = getattr(self.network, "n_frames", None)
+        return int(frames(length)) if frames is not None else -(-length // self.hop_length)
+
+    def segments(self, length: int) -> list[tuple[int, int, int, int]] | None:
+        """The independent segments of a ``length``-sample signal as ``(first sample, stop sample,
+        first frame, stop frame)``, for a network that codes its signal in segments with side
+        information (one entry per segment on the side arrays' second dimension); None for others.
+        Encoding an excerpt that starts on a segment gives those segments' codes, and decoding a run
+        of segments (:meth:`segment_run`) the samples no segment outside the run reaches."""
+        segments = getattr(self.network, "segments", None)
+        return None if segments is None or not self.side_info else segments(length)
+
+    @staticmethod
+    def segment_run(encoded: EncodedAudio, segments: list[tuple[int, int, int, int]], first: int,
+                    stop: int) -> EncodedAudio:
+        """The codes and side information of segments ``first`` to ``stop - 1`` (see :meth:`segments`)."""
+        frames = slice(segments[first][2], segments[stop - 1][3])
+        return EncodedAudio(encoded.codes[..., frames], {k: v[:, first:stop] for k, v in encoded.side.items()})
+
     @property
     def bits_per_code(self) -> float:
         return math.log2(self.codebook_size)

@@ -126,6 +126,22 @@ class Encodec(SeanetCodec):
         stride = max(1, int((1 - c.segment_overlap) * segment))
         return list(range(0, length, stride)), segment, stride
 
+    def segments(self, length: int) -> list[tuple[int, int, int, int]]:
+        """``(first sample, stop sample, first frame, stop frame)`` of each segment of a ``length``-sample
+        signal: its samples and its frames in the codes (the side information has one entry each)."""
+        starts, segment, _ = self.segment_starts(length)
+        spans, frame = [], 0
+        for start in starts:
+            stop = min(start + segment, length)
+            frames = -(-(stop - start) // self.hop_length)
+            spans.append((start, stop, frame, frame + frames))
+            frame += frames
+        return spans
+
+    def n_frames(self, length: int) -> int:
+        """Frames of the codes of a ``length``-sample signal: its segments' frames, summed."""
+        return self.segments(length)[-1][3] if length > 0 else 0
+
     def encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
         """Codes only (a segmented network's scales are dropped: :meth:`encode_with_side` keeps them)."""
         if self.config.segmented:

@@ -55,6 +55,18 @@ def wait_for_listening(window, timeout_s: float) -> bool:
     return True
 
 
+def shown_playing(window, n: int, seconds: float = PLAY_SECONDS) -> bool:
+    """Show ``window``, select ``n`` once its clip is ready, seek to 2 s and play (silently) for
+    ``seconds``, so the playhead and the level meters show something; False if it never got ready."""
+    window.show()
+    ready = window.wait_until_ready()
+    window.session.set_n(n)
+    window.session.seek_seconds(2.0)
+    ready = window.wait_until_ready() and ready
+    play_briefly(window, seconds)
+    return ready
+
+
 def save_small(window, path: Path) -> bool:
     """The window as a 256-colour PNG (dithered): a few hundred KB instead of nearly a megabyte."""
     from PySide6.QtGui import QImage
@@ -79,15 +91,9 @@ def main() -> int:
     if clip is None:
         clip = str(write_music_clip(Path(tempfile.mkdtemp()) / "generated music.wav", 8.0, 44100, 2))
     window = create_window(clip, args.model)
-    window.show()
-    if not window.wait_until_ready():
-        print("not ready", file=sys.stderr)
+    if not shown_playing(window, args.n) or not wait_for_listening(window, LISTENING_TIMEOUT_S):
+        print(f"not ready ({window.messages.text()})", file=sys.stderr)
         return 1
-    window.session.set_n(args.n)
-    window.session.seek_seconds(2.0)
-    if not window.wait_until_ready() or not wait_for_listening(window, LISTENING_TIMEOUT_S):
-        return 1
-    play_briefly(window, PLAY_SECONDS)  # (silently) so the playhead and the level meters show something
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ok = save_small(window, out / "studio.png")

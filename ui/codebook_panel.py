@@ -133,11 +133,13 @@ class CodebookPanel(QWidget):
         level_of = (groups or {}).get("level_of_codebook") or list(range(n))
         names = [f"L{level_of[i]} G{group_of[i]}" if groups else str(i + 1) for i in range(n)]
         span_starts = {first: label for label, first, _stop in spans if first < n}
-        for label, first, stop in spans:  # a run of one row is named on it; longer runs by the line alone
-            if stop - first == 1 and first < n:
-                names[first] = f"{label} {names[first]}"
-        item.getAxis("left").setTicks([[(i + 1, names[i]) for i in range(n)
-                                        if n <= 16 or i % 4 == 0 or i in span_starts]])
+        named = {first for _label, first, stop in spans if stop - first == 1 and first < n}
+        for first in named:  # a run of one row is named on it; longer runs by the line alone
+            names[first] = f"{span_starts[first]} {names[first]}"
+        # past 16 rows, every fourth is labelled, and the named ones: a label on the row after a named one
+        # would overlap it and hide the name (Mimi's 32 rows: "semantic 1", not "2", at the bottom)
+        item.getAxis("left").setTicks([[(i + 1, names[i]) for i in range(n) if n <= 16 or i in named or (
+            (i % 4 == 0 or i in span_starts) and i - 1 not in named)]])
         for line in self.group_lines:
             item.removeItem(line)
         self.group_lines = []

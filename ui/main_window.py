@@ -36,7 +36,8 @@ from ui.compare_tab import CompareTab
 from ui.training_tab import TrainingTab
 from ui.transport_bar import SOURCE_LABELS, TransportBar, hearing_note
 
-AUDIO_FILTER = "Audio files (*.wav *.flac *.ogg *.opus *.mp3 *.aif *.aiff);;All files (*)"
+AUDIO_FILTER = ("Audio files (*.wav *.flac *.ogg *.opus *.mp3 *.aif *.aiff *.ecdc);;EnCodec files (*.ecdc);;"
+                "All files (*)")
 MODEL_FILTER = "Model files (*.pth *.safetensors *.pt);;All files (*)"
 FRAME_MS = 25  # 40 fps playhead and meters
 SCREENSHOT_TIMEOUT_S = 1800
@@ -433,7 +434,7 @@ class MainWindow(QMainWindow):
     def _on_encode_progress(self, done: int, total: int) -> None:
         self._show_encode_progress(done, total)
         if self.session.clip is not None:  # tokens appear as the encode advances, only the new ones drawn
-            self.timeline.tokens.extend_final(self.session.clip.encoding.frames)
+            self.timeline.tokens.extend_final(self.session.clip.final_code_frames)
 
     def _show_encode_progress(self, done: int, total: int) -> None:
         """The progress bar and its Cancel button, shown while the open clip is encoding."""
@@ -446,9 +447,12 @@ class MainWindow(QMainWindow):
     def _show_tokens(self, clip) -> None:
         info = self.session.model
         channels = clip.codes.shape[0]
-        names = ["L", "R"] if channels == 2 else [f"ch{c + 1}" for c in range(channels)]
-        self.timeline.tokens.set_codes(clip.codes, info.codebook_size, info.hop_length / info.sample_rate, names,
-                                       clip.encoding.frames, info.codebook_spans)
+        if clip.channels > channels:  # both channels coded jointly: one block, named for both
+            names = ["L+R"]
+        else:
+            names = ["L", "R"] if channels == 2 else [""]
+        self.timeline.tokens.set_codes(clip.codes, info.codebook_size, clip.code_frame_seconds(info.sample_rate),
+                                       names, clip.final_code_frames, info.codebook_spans)
         self.timeline.tokens.set_selected(self.session.n)
 
     def _on_clip(self, clip) -> None:
@@ -456,7 +460,9 @@ class MainWindow(QMainWindow):
         self.timeline.clear()
         self.transport.loop_button.setChecked(False)
         self.transport.meter.reset_clip()  # a clip light speaks of the clip it lit in
-        self.quality.reset(self.session.model.kbps, self.session.measured_on)
+        kbps = self.session.model.kbps[: self.session.n_codebooks]  # a coded file may store fewer codebooks
+        self.transport.set_codebook_range(kbps, self.session.n)
+        self.quality.reset(kbps, self.session.measured_on)
         self._on_listening()
         self._lanes = {}
         self.codebooks.clear(clip is not None)  # the figures were the previous clip's
@@ -480,14 +486,14 @@ class MainWindow(QMainWindow):
         self.encode_progress.hide()
         self.cancel_button.hide()
         self.settings.add_recent_file(str(clip.path.resolve()))  # only a file that opened is recent
-        self.timeline.tokens.extend_final(clip.encoding.frames)
+        self.timeline.tokens.extend_final(clip.final_code_frames)
 
     def _on_selection(self) -> None:
         s = self.session
         info = s.model
         if info is None:
             return
-        self.transport.set_codebooks(s.n, info.n_codebooks, info.kbps[s.n - 1])
+        self.transport.set_codebooks(s.n, s.n_codebooks, info.kbps[s.n - 1])
         self.transport.source_toggle.set_source(s.source)
         self.timeline.tokens.set_selected(s.n)
         for key in ("reconstruction", "residual", "adds"):
@@ -496,7 +502,7 @@ class MainWindow(QMainWindow):
         self.quality.set_selected(s.n)
         self._show_lane()
         labels = self._selection_labels()
-        for key, text in selection_texts(info.kbps, s.n).items():
+        for key, text in selection_texts(info.kbps[: s.n_codebooks], s.n).items():
             labels[key].setText(text)
         self._show_residual_gain()
         self.status_model.setText(f"{info.name}  ·  {info.device}")

@@ -379,7 +379,8 @@ class OverviewPlot(TimePlot):
 class TokenAxis(pg.AxisItem):
     """Left axis of the token view: codebook numbers, as many as fit, in each channel's block.
 
-    The first label of a block names its channel (``L 1``, ``R 1``) when there are several."""
+    The first label of a block names its channel (``L 1``, ``R 1``; ``L+R 1`` for both channels coded
+    jointly) when it has a name."""
 
     def __init__(self) -> None:
         super().__init__("left")
@@ -436,7 +437,8 @@ class TokenPlot(TimePlot):
 
     def set_codes(self, codes: np.ndarray, codebook_size: int, seconds_per_frame: float,
                   channel_names: list[str], final_frames: int, spans: tuple[tuple[str, int, int], ...] = ()) -> None:
-        """``codes`` ``[C, N, F]``, its first ``final_frames`` frames final; the first channel's block on top.
+        """``codes`` ``[C, N, F]``, its first ``final_frames`` frames final; the first channel's block on top,
+        each block named by ``channel_names`` ("" for none: a mono clip's one block).
         ``spans``: named runs of codebooks ``(name, first, stop)`` (Mimi's semantic codebook), each
         boundary drawn as a line across every block and the names in the view's tooltip.
 
@@ -456,8 +458,7 @@ class TokenPlot(TimePlot):
         vb = self.getPlotItem().vb
         vb.setLimits(yMin=0, yMax=top)
         vb.setYRange(0, top, padding=0)
-        names = channel_names if channels > 1 else [""]
-        self.token_axis.set_layout(list(zip(names, self.bottoms)), n)
+        self.token_axis.set_layout(list(zip(channel_names, self.bottoms)), n)
         self._draw_span_lines(spans)
 
     def _draw_span_lines(self, spans: tuple[tuple[str, int, int], ...]) -> None:

@@ -260,8 +260,10 @@ def _check_gui_arguments(args: argparse.Namespace) -> None:
             raise ValueError(f"unknown command or file '{args.file}' (commands: {', '.join(COMMANDS)}; "
                              "see 'rvq-studio -h')")
         from model.audio_io import audio_info
+        from model.ecdc_format import is_ecdc
 
-        audio_info(path)
+        if not (path.is_file() and is_ecdc(path)):  # an .ecdc file opens in the studio too
+            audio_info(path)
     if args.model != "default" and not Path(args.model).expanduser().exists():  # a file, or a model folder
         raise ValueError(f"{args.model}: no such model file")
     if args.screenshot is not None and not Path(args.screenshot).expanduser().resolve().parent.is_dir():

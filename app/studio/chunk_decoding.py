@@ -4,7 +4,10 @@ A chunk's frames ``[start, end)`` are decoded with the decoder's context margin 
 sides, ``[start - m, end + m)``, and only the central part is kept: that gives exactly the
 samples of the whole-clip decode, so chunks decoded in any order, at any time, join without
 seams. Codecs with an unbounded receptive field (recurrent ones) have no such margin: the
-first request at a count decodes the whole clip and caches every chunk of it.
+first request at a count decodes the whole clip and caches every chunk of it. A codec of
+independent segments with side information (EnCodec 48 kHz) decodes a chunk from the
+segments that reach it (:mod:`app.studio.segmented`). A codec coding stereo jointly decodes
+``[items, 2, T]``: its channels are the clip's.
 
 A chunk is decoded only once the codes under it and its margin are final: the codes of a
 clip still being encoded are zeros past :attr:`StudioClip.encoding`, and a chunk decoded from
@@ -22,13 +25,16 @@ from collections.abc import Callable, MutableSequence
 import numpy as np
 import torch
 
+from app.studio import segmented
 from app.studio.clip import StudioClip
 from app.studio.render_cache import ChunkGrid
-from model.codec import Codec
+from model.codec import Codec, EncodedAudio
 
 
 def frames_needed(codec: Codec, grid: ChunkGrid, chunk: int) -> int:
     """How many leading frames must have final codes before ``chunk`` can be decoded (margin included)."""
+    if codec.side_info and codec.segments(0) is not None:  # segments: those before the chunk's end
+        return grid.frames(chunk)[1]
     if not codec.chunkable:
         return grid.n_frames
     return _context_frames(codec, grid, chunk)[1]
@@ -60,21 +66,25 @@ def decode_chunk(codec: Codec, clip: StudioClip, n: int, chunk: int,
     Raises ValueError while the codes the chunk depends on are not final yet.
     """
     _require_codes(clip, chunk, frames_needed(codec, clip.grid, chunk))
-    if not codec.chunkable:
-        return _decode_whole(codec, clip, n, chunk)
     grid = clip.grid
-    start = grid.frames(chunk)[0]
-    lo, hi = _context_frames(codec, grid, chunk)
-    codes = torch.from_numpy(clip.codes[:, :n, lo:hi])
+    s_start, s_end = grid.samples(chunk)
     started = time.perf_counter()
-    wave = codec.decode(codes, chunk_seconds=(hi - lo + 1) / codec.frame_rate, first_frame=lo)[:, 0].numpy()
+    if codec.side_info:
+        piece = segmented.decode_samples(codec, clip, n, s_start, s_end)
+    elif codec.chunkable:
+        start = grid.frames(chunk)[0]
+        lo, hi = _context_frames(codec, grid, chunk)
+        codes = torch.from_numpy(clip.codes[:, :n, lo:hi])
+        wave = _channels(codec.decode(codes, chunk_seconds=(hi - lo + 1) / codec.frame_rate, first_frame=lo))
+        first = (start - lo) * grid.hop_length
+        piece = wave[:, first : first + (s_end - s_start)]
+        piece = np.pad(piece, ((0, 0), (0, s_end - s_start - piece.shape[1])))
+    else:
+        piece = None
+    if piece is None:
+        return _decode_whole(codec, clip, n, chunk)
     if decode_times is not None:
         decode_times.append(time.perf_counter() - started)
-    s_start, s_end = grid.samples(chunk)
-    first = (start - lo) * grid.hop_length
-    piece = wave[:, first : first + (s_end - s_start)]
-    if piece.shape[1] < s_end - s_start:
-        piece = np.pad(piece, ((0, 0), (0, s_end - s_start - piece.shape[1])))
     piece = piece.T / np.float32(clip.gain)
     clip.cache.put(n, chunk, piece)
     return piece
@@ -84,7 +94,8 @@ def _decode_whole(codec: Codec, clip: StudioClip, n: int, chunk: int) -> np.ndar
     """Decode the whole clip at ``n`` (chunks of an unbounded receptive field are not exact), cache
     every chunk of it and return ``chunk``; later requests at the same ``n`` are cache hits."""
     grid = clip.grid
-    wave = codec.decode(torch.from_numpy(clip.codes[:, :n]))[:, 0].numpy()
+    side = {name: torch.from_numpy(value) for name, value in clip.side.items()}
+    wave = _channels(codec.decode(EncodedAudio(torch.from_numpy(clip.codes[:, :n]), side)))
     total = grid.samples(grid.n_chunks - 1)[1]
     if wave.shape[1] < total:
         wave = np.pad(wave, ((0, 0), (0, total - wave.shape[1])))
@@ -96,6 +107,11 @@ def _decode_whole(codec: Codec, clip: StudioClip, n: int, chunk: int) -> np.ndar
         if c == chunk:
             wanted = piece
     return wanted
+
+
+def _channels(wave: torch.Tensor) -> np.ndarray:
+    """``[items, channels, T]`` decoded -> the clip's ``[C, T]`` (a joint stereo item is two channels)."""
+    return wave.reshape(-1, wave.shape[-1]).numpy()
 
 
 def full_rendering(clip: StudioClip, n: int, decode: Callable[[StudioClip, int, int], np.ndarray]) -> np.ndarray:

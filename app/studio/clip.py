@@ -11,14 +11,16 @@ reason goes: the message ends "(Format not recognised).", not ".).".
 
 A :class:`StudioClip` holds the original at the codec's rate and at its own level (what
 the player plays), the loudness gain the codec saw, the codes -- written piece by piece by
-the worker while ``encoding`` says how far they are final -- and the render cache of its
-reconstructions. A file that cannot be read never replaces the open clip; an encode that
+the worker while ``encoding`` says how far they are final -- with the side information a
+codec decodes them with (EnCodec 48 kHz's segment scales), and the render cache of its
+reconstructions. A codec that codes stereo jointly makes a stereo clip of a mono file: the
+channel duplicated, as the command line and the reference tools feed it. A file that cannot be read never replaces the open clip; an encode that
 is cancelled or fails hands the previous clip back (see :mod:`app.studio.session`).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,10 +46,12 @@ class StudioClip:
     original_length: int
     samples: np.ndarray  # [T, C] float32 at the codec's rate, original level
     loudness_lufs: float | None  # measured before normalising; None when not normalised
-    codes: np.ndarray  # [C, N, F] int64, filled progressively (see ``encoding``)
-    grid: ChunkGrid
+    codes: np.ndarray  # [items, N, F] int64, filled progressively (see ``encoding``); items: channels
+    grid: ChunkGrid    # of a mono codec, 1 for a codec coding both channels jointly
     cache: RenderCache
     encoding: EncodeState
+    side: dict[str, np.ndarray] = field(default_factory=dict)  # the codec's side information, once encoded
+    duplicated_mono: bool = False  # a mono file given to a stereo codec as two equal channels
 
     @property
     def gain(self) -> float:
@@ -65,6 +69,21 @@ class StudioClip:
     @property
     def n_codebooks(self) -> int:
         return self.codes.shape[1]
+
+    @property
+    def final_code_frames(self) -> int:
+        """Leading frames of ``codes`` that are final (a segmenting codec counts them otherwise than the grid)."""
+        state = self.encoding
+        if state.complete:
+            return self.codes.shape[-1]
+        return state.frames if state.code_frames is None else state.code_frames
+
+    def code_frame_seconds(self, sample_rate: int) -> float:
+        """How long a frame of ``codes`` lasts: a hop, or, for a segmenting codec whose segments overlap
+        (more frames than hops), the clip's duration shared evenly among its frames."""
+        if self.codes.shape[-1] == self.grid.n_frames:
+            return self.grid.hop_length / sample_rate
+        return self.length / sample_rate / max(1, self.codes.shape[-1])
 
     def reference(self) -> np.ndarray:
         """``[C, 1, T]`` what the codec was given (loudness-normalised), for the metrics."""

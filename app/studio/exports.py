@@ -66,7 +66,7 @@ class Exports:
                                original_sample_rate=clip.original_rate, length=clip.original_length,
                                hop_length=info.hop_length, codebook_size=info.codebook_size,
                                loudness_lufs=clip.loudness_lufs, codebook_strides=tuple(codec.codebook_strides[:n]))
-            write_rvq(path, clip.codes[:, :n], meta)
+            write_rvq(path, clip.codes[:, :n], meta, side=clip.side)
             self._exported(str(path))
 
         self._when_encoded(clip, path, job)

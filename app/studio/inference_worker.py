@@ -53,9 +53,11 @@ from app.runtime.thread_priority import lower_current_thread_priority
 from app.studio import chunk_decoding, render_planner
 from app.studio.analysis_worker import AnalysisWorker
 from app.studio.clip import StudioClip, chunk_grid, read_checked
+from app.studio.coded_files import is_coded_file, read_coded_file
 from app.studio.progressive_encode import EncodeState, ProgressiveEncode
 from app.studio.quality import measured_spans, rate_row_in_pieces, rendering_pieces, span_chunks
 from app.studio.render_cache import DEFAULT_BUDGET_BYTES, RenderCache
+from app.studio.segmented import SegmentedEncode
 from model import load_codec
 from model.codec import Codec
 from model.compression import model_input, normalisation_gain
@@ -116,19 +118,6 @@ class ModelInfo:
                    codec.codebook_groups, tuple(codec.codebook_strides))
 
 
-def refuse_unshown(codec: Codec) -> None:
-    """The studio renders one channel per code stream from bare codes; a codec that codes
-    channels jointly or decodes with side information (EnCodec 48 kHz's segment scales) is
-    refused with the reason, and the command line pointed to (it handles them), instead of
-    failing in the middle of a rendering."""
-    if codec.channels != 1 or codec.side_info:
-        what = (f"codes {codec.channels} channels jointly" if codec.channels != 1 else "") + \
-            (" and " if codec.channels != 1 and codec.side_info else "") + \
-            (f"decodes with side information ({', '.join(codec.side_info)})" if codec.side_info else "")
-        raise ValueError(f"{codec.name} {what}, which the studio does not show yet; "
-                         "rvq-studio encode, decode and eval handle it")
-
-
 @dataclass(order=True)
 class _Job:
     priority: int
@@ -179,7 +168,7 @@ class InferenceWorker(QThread):
         self._measurer.setObjectName("measurementWorker")
         self._measurer.taskFailed.connect(self._on_measurement_failed)
         self._abandonable: tuple[int, int] | None = None  # the planned (n, chunk) being decoded
-        self._encoding: tuple[ProgressiveEncode, StudioClip, int] | None = None  # (encoder, clip, generation)
+        self._encoding: tuple[ProgressiveEncode | SegmentedEncode, StudioClip, int] | None = None  # (encoder, clip, generation)
 
     # -- requests (GUI thread) --------------------------------------------------------------
     def load_model(self, source: str, device: str = "cpu") -> None:
@@ -187,7 +176,6 @@ class InferenceWorker(QThread):
 
         def job() -> None:
             codec = load_codec(source, device)
-            refuse_unshown(codec)
             self._check(generation)
             for module in codec.network.modules():
                 module.register_forward_pre_hook(self._abandon_if_pointless)
@@ -468,24 +456,50 @@ class InferenceWorker(QThread):
 
     # -- model work (this thread only) --------------------------------------------------------
     def _open(self, path: Path, generation: int) -> None:
-        """Read and check the file, hand the GUI a playable clip, start encoding it."""
+        """Read and check the file, hand the GUI a playable clip, start encoding it (an ``.ecdc``
+        file: decode its codes, :mod:`app.studio.coded_files`)."""
         codec = self._codec
         if codec is None:
             raise RuntimeError("no model is loaded")
+        if is_coded_file(path):
+            coded = read_coded_file(codec, path)
+            self._check(generation)
+            length = coded.samples.shape[0]
+            clip = self._new_clip(path, codec.sample_rate, length, coded.samples, None, coded.codes, coded.side)
+            clip.encoding.frames = clip.encoding.total
+            self.encodeProgress.emit(clip.encoding.total, clip.encoding.total)
+            self.clipReady.emit(clip)
+            self.encodeFinished.emit(clip)
+            return
         audio = read_checked(path)
         self._check(generation)
         wave, loudness = model_input(codec, audio)
         self._check(generation)
         gain = np.float32(normalisation_gain(loudness))
-        samples = np.ascontiguousarray((wave[:, 0].numpy() / gain).T)
-        grid = chunk_grid(samples.shape[0], codec.hop_length, codec.frame_rate, self.chunk_seconds)
-        codes = np.zeros((wave.shape[0], codec.n_codebooks, grid.n_frames), dtype=np.int64)
-        state = EncodeState(0, grid.n_frames)
-        cache = RenderCache(grid, codec.n_codebooks, self.cache_budget_bytes, samples.shape[1])
-        clip = StudioClip(path, audio.sample_rate, audio.frames, samples, loudness, codes, grid, cache, state)
-        self._encoding = (ProgressiveEncode(codec, wave, codes, state, ENCODE_PIECE_SECONDS), clip, generation)
-        self.encodeProgress.emit(0, grid.n_frames)
+        samples = np.ascontiguousarray((wave.reshape(-1, wave.shape[-1]).numpy() / gain).T)
+        codes = np.zeros((wave.shape[0], codec.n_codebooks, codec.n_frames(samples.shape[0])), dtype=np.int64)
+        clip = self._new_clip(path, audio.sample_rate, audio.frames, samples, loudness, codes, {},
+                              duplicated_mono=audio.channels < samples.shape[1])
+        encoder = (SegmentedEncode(codec, wave, codes, clip.encoding, ENCODE_PIECE_SECONDS, clip.side)
+                   if codec.segments(0) is not None else ProgressiveEncode(codec, wave, codes, clip.encoding,
+                                                                           ENCODE_PIECE_SECONDS))
+        self._encoding = (encoder, clip, generation)
+        self.encodeProgress.emit(0, clip.encoding.total)
         self.clipReady.emit(clip)
+
+    def _new_clip(self, path: Path, original_rate: int, original_length: int, samples: np.ndarray,
+                  loudness: float | None, codes: np.ndarray, side: dict[str, np.ndarray],
+                  duplicated_mono: bool = False) -> StudioClip:
+        """A clip of ``samples`` ``[T, C]`` at the codec's rate with its codes (not final yet) and an empty cache."""
+        codec = self._codec
+        segments = codec.segments(samples.shape[0]) or []
+        # a segmenting codec decodes a chunk from the segments reaching it: chunks as long as a segment's stride
+        # cost two segments' decode each, shorter ones as much for less
+        chunk_seconds = max(self.chunk_seconds, segments[1][0] / codec.sample_rate if len(segments) > 1 else 0)
+        grid = chunk_grid(samples.shape[0], codec.hop_length, codec.frame_rate, chunk_seconds)
+        cache = RenderCache(grid, codes.shape[1], self.cache_budget_bytes, samples.shape[1])
+        return StudioClip(path, original_rate, original_length, samples, loudness, codes, grid, cache,
+                          EncodeState(0, grid.n_frames), side, duplicated_mono)
 
     def render_chunk(self, clip: StudioClip, n: int, chunk: int) -> np.ndarray:
         """Decode ``chunk`` at ``n`` into the clip's cache and return it (this thread only).

@@ -11,6 +11,8 @@ decision float32 cannot make (two codewords equally near to about 1e-6).
 
 :class:`EncodeState` is the part the other threads read: how many leading frames have
 final codes. Codes are written in place into the clip's array, always ahead of that count.
+A codec coding independent segments with side information is encoded segment by segment
+instead (:mod:`app.studio.segmented`).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ class EncodeState:
 
     frames: int
     total: int
+    code_frames: int | None = None  # final frames of ``codes`` where they are not ``frames`` (segments)
 
     @property
     def complete(self) -> bool:

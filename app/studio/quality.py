@@ -138,13 +138,16 @@ def _as_channels(samples: np.ndarray, gain: float) -> np.ndarray:
 
 
 def opus_row_in_pieces(reference: np.ndarray, sample_rate: int, n: int, kbps: float,
-                       spans: Spans) -> Generator[None, None, tuple[float, RateRow] | None]:
+                       spans: Spans, joint_channels: int = 1) -> Generator[None, None, tuple[float, RateRow] | None]:
     """Opus at ``kbps`` measured on ``spans`` of ``reference`` ``[C, 1, T]``: ``(measured kbps, row)``.
 
-    Each run of adjoining spans is coded with :data:`OPUS_CONTEXT_S` of the clip around it
+    ``kbps`` is the codec's for ``joint_channels`` channels coded together (2 for a joint stereo
+    codec): Opus gets its share per channel, and the measured bitrate is counted for as many
+    channels, so the point sits beside the codec's at the same total. Each run of adjoining spans is coded with :data:`OPUS_CONTEXT_S` of the clip around it
     (dropped again), one run per step, then measured piece by piece as
     :func:`rate_row_in_pieces`. None below Opus's lowest bitrate.
     """
+    kbps /= joint_channels
     if kbps * 1000 < OPUS_MIN_BPS:
         return None
     length, context = reference.shape[-1], int(OPUS_CONTEXT_S * sample_rate)
@@ -158,7 +161,7 @@ def opus_row_in_pieces(reference: np.ndarray, sample_rate: int, n: int, kbps: fl
         for start, stop in run:
             decoded[(start, stop)] = point.decoded[:, :, start - lo:stop - lo]
         yield
-    measured = kilobits / seconds
+    measured = kilobits / seconds * joint_channels
     pieces = ((reference[:, :, start:stop], decoded[(start, stop)]) for start, stop in spans)
     row = yield from rate_row_in_pieces(pieces, sample_rate, n, measured)
     return measured, row

@@ -232,6 +232,9 @@ class StudioSession(QObject):
         if self.clip is not None and self.clip.encoding.complete:
             self._previous = (self.clip, self._results())
         self._show_clip(clip, ClipResults())
+        if clip.duplicated_mono:
+            self.message.emit("info", f"{clip.path.name} is mono; {self.model.name} codes stereo, so it hears the "
+                                      "channel on both sides (as the command line does).")
 
     def _results(self) -> ClipResults:
         """The open clip's results, as they stand."""
@@ -309,10 +312,16 @@ class StudioSession(QObject):
         self.codesReady.emit(clip)
 
     # -- selection --------------------------------------------------------------------------
+    @property
+    def n_codebooks(self) -> int:
+        """The counts the slider offers: the open clip's (an ``.ecdc`` file stores fewer than its model has),
+        else the model's."""
+        return self.clip.n_codebooks if self.clip is not None else self.model.n_codebooks
+
     def set_n(self, n: int) -> None:
         if self.model is None:
             return
-        n = int(min(max(1, n), self.model.n_codebooks))
+        n = int(min(max(1, n), self.n_codebooks))
         if n == self.n:
             return
         self.n = n
@@ -493,12 +502,13 @@ class StudioSession(QObject):
     def _submit_opus(self, clip: StudioClip) -> None:
         reference, rate = clip.reference(), self.model.sample_rate
         spans = measured_spans(clip.length, rate)
-        for n, kbps in enumerate(self.model.kbps, start=1):
+        joint = clip.channels // clip.codes.shape[0]  # 2 for a codec coding stereo jointly
+        for n, kbps in enumerate(self.model.kbps[: clip.n_codebooks], start=1):
             if n in self.opus:  # measured before the clip was set aside
                 continue
 
             self._analyse(f"opus:{n}", (clip,),
-                          lambda n=n, kbps=kbps: opus_row_in_pieces(reference, rate, n, kbps, spans),
+                          lambda n=n, kbps=kbps: opus_row_in_pieces(reference, rate, n, kbps, spans, joint),
                           lambda point, n=n: self._show_opus_point(n, point), measurement=True)
 
     @property

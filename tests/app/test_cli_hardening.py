@@ -108,6 +108,16 @@ def test_a_file_that_is_not_audio_is_refused_before_the_window(tmp_path, capsys,
     assert "notes.txt: not a readable audio file" in capsys.readouterr().err
 
 
+def test_an_ecdc_file_goes_to_the_window_which_opens_it(tmp_path, monkeypatch):
+    """An .ecdc file is not audio, but the studio opens it (its decoding and its codes)."""
+    import app.main
+
+    opened = []
+    monkeypatch.setattr(app.main, "run_gui", lambda path, model, screenshot: opened.append(path) or 0)
+    ecdc = Path(__file__).parents[1] / "fixtures" / "encodec" / "encodec48k.ecdc"
+    assert main([str(ecdc), "--screenshot", str(tmp_path / "s.png")]) == 0 and opened == [str(ecdc)]
+
+
 def test_no_space_left_names_the_users_path_not_the_temporary_file(tmp_path, wav, capsys, monkeypatch):
     import model.atomic_file
 

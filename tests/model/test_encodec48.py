@@ -163,6 +163,18 @@ def test_mono_input_is_coded_as_both_channels_and_decodes_to_stereo(tmp_path, co
     assert (written.channels, written.frames) == (2, mono.shape[-1])
 
 
+def test_segments_name_each_segments_samples_and_frames_as_encoding_cuts_them(codec, stereo, encoded):
+    """Codec.segments: the release's 1 s segments every 47520 samples, their frames as the encode counts them
+    (a run of them decoding exactly is the studio's test, with more segments than this clip has)."""
+    length = stereo.shape[-1]
+    segments = codec.segments(length)
+    assert [s[0] for s in segments] == list(range(0, length, 47520)) and segments[-1][1] == length
+    assert [s[3] - s[2] for s in segments] == encoded.side["segment_frames"][0].tolist()
+    assert codec.n_frames(length) == encoded.codes.shape[-1] == segments[-1][3]
+    run = codec.segment_run(encoded, segments, 1, 2)
+    assert torch.equal(run.codes, encoded.codes[..., segments[1][2]:]) and run.side["scales"].shape == (1, 1)
+
+
 def test_three_channels_are_refused_by_a_stereo_codec(tmp_path, codec):
     sf.write(tmp_path / "three.wav", np.zeros((4800, 3), np.float32), 48000)
     with pytest.raises(ValueError, match="neither mono nor a multiple of 2"):

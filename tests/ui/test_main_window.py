@@ -13,6 +13,7 @@ from app.playback import audio_output
 from app.playback.audio_output import AudioUnavailable, ManualOutputStream
 from app.playback.crossfade import FadeRamps
 from model import load_codec
+from model.codec import EncodedAudio
 from model.rvq_format import read_rvq
 from ui.column_image import colour_indices
 from ui.transport_bar import SOURCE_LABELS, hearing_note
@@ -119,17 +120,26 @@ def test_wrong_checkpoint_shows_a_message_and_keeps_the_model(qtbot, studio, tmp
     assert studio.session.model is model and studio.session.clip is not None
 
 
-def test_a_jointly_coded_stereo_codec_is_refused_with_its_reason_and_the_model_kept(qtbot, studio):
-    """EnCodec 48 kHz decodes with per-segment scales, which the studio's renderings do not carry:
-    the window says so in one line and keeps the model and clip it had, never a traceback."""
+@pytest.mark.slow
+def test_a_jointly_coded_stereo_codec_opens_the_mono_clip_on_both_channels_and_renders_it(qtbot, studio):
+    """EnCodec 48 kHz codes stereo jointly and decodes with per-segment scales: the open mono clip
+    comes back as two equal channels (the message bar says so), one token block for both, and its
+    rendering equals the codec's decode of the whole codes with their side information."""
     wait_for_clip(qtbot, studio)
-    model = studio.session.model
-    studio.load_model(str(Path(__file__).parents[1] / "fixtures" / "encodec" / "encodec48k.th"))
-    qtbot.waitUntil(lambda: "Could not load the model" in studio.messages.text(), timeout=30_000)
-    text = studio.messages.text()
-    assert "codes 2 channels jointly and decodes with side information (scales, segment_frames)" in text
-    assert "rvq-studio encode, decode and eval handle it" in text
-    assert studio.session.model is model and studio.session.clip is not None
+    fixture = Path(__file__).parents[1] / "fixtures" / "encodec" / "encodec48k.th"
+    studio.load_model(str(fixture))
+    qtbot.waitUntil(lambda: studio.session.model.family == "encodec" and studio.session.clip is not None
+                    and studio.session.clip.encoding.complete, timeout=60_000)
+    clip, n = studio.session.clip, 2
+    assert clip.channels == 2 and clip.codes.shape[0] == 1 and clip.duplicated_mono
+    assert "is mono" in studio.messages.text() and "both sides" in studio.messages.text()
+    assert len(studio.timeline.tokens.images) == 1 and studio.timeline.tokens.token_axis.blocks[0][0] == "L+R"
+    studio.session.set_n(n)
+    qtbot.waitUntil(lambda: clip.cache.is_complete(n), timeout=60_000)
+    codec = load_codec(fixture)
+    side = {name: torch.from_numpy(value) for name, value in clip.side.items()}
+    whole = codec.decode(EncodedAudio(torch.from_numpy(clip.codes[:, :n]), side))[0, :, : clip.length].numpy().T
+    np.testing.assert_allclose(clip.cache.assemble(n) * np.float32(clip.gain), whole, atol=1e-6)
 
 
 def test_missing_audio_device_is_reported_once_and_the_window_still_works(qtbot, monkeypatch, music_path):

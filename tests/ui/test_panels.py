@@ -61,6 +61,16 @@ def test_named_runs_of_codebooks_carry_their_name_and_are_separated(qtbot, stats
     assert [line.value() for line in panel.group_lines] == [1.5]
 
 
+def test_a_named_row_among_many_keeps_its_label_clear_of_the_next(qtbot):
+    """Mimi's 32 rows are labelled every fourth: the row after "semantic 1" is not, its label would hide the name."""
+    codes = np.random.default_rng(1).integers(0, 16, (1, 32, 200))
+    panel = CodebookPanel()
+    qtbot.addWidget(panel)
+    panel.set_stats(CodebookStats(codes, 16), None, (("semantic", 0, 1), ("acoustic", 1, 32)))
+    ticks = panel.usage.getPlotItem().getAxis("left")._tickLevels[0]
+    assert [label for _, label in ticks] == ["semantic 1", *(str(i + 1) for i in range(4, 32, 4))]
+
+
 def test_quality_table_and_plot_follow_results_and_selection(qtbot):
     panel = QualityPanel()
     qtbot.addWidget(panel)
