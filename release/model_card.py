@@ -237,9 +237,15 @@ def _history(i: CardInputs) -> str:
     return "\n".join(lines)
 
 
-def _domains(i: CardInputs, entropy: list[float]) -> str:
+def render_subset(inputs: CardInputs, title: str) -> str:
+    """A per-domain section headed ``title`` on excerpts other than the documented validation set
+    (``inputs.excerpt_source`` says which): tables only, no targets -- too few excerpts to decide them."""
+    return _domains(inputs, None, title)
+
+
+def _domains(i: CardInputs, entropy: list[float] | None, title: str = "## Per-domain evaluation") -> str:
     codec = i.codec
-    lines = ["## Per-domain evaluation", "",
+    lines = [title, "",
              "The shipped file (float16, as loaded), on each domain of the validation split apart: "
              + (i.excerpt_source or
                 f"{i.excerpts} excerpts x {i.excerpt_seconds:g} s per domain, drawn like the trainer's "
@@ -271,9 +277,10 @@ def _domains(i: CardInputs, entropy: list[float]) -> str:
                          f"{bitrate_efficiency(h[:r.n_codebooks], codec.codebook_size):.1%} {opus} |")
         lines.append("")
         lines += _listening_table(d)
-    lines += ["Codebook usage entropy over all three domains' codes (bits of "
-              f"{codec.bits_per_code:g}): " + ", ".join(f"{h:.2f}" for h in entropy)
-              + f"; bitrate efficiency {bitrate_efficiency(entropy, codec.codebook_size):.1%}.", ""]
+    if entropy is not None:
+        lines += ["Codebook usage entropy over all three domains' codes (bits of "
+                  f"{codec.bits_per_code:g}): " + ", ".join(f"{h:.2f}" for h in entropy)
+                  + f"; bitrate efficiency {bitrate_efficiency(entropy, codec.codebook_size):.1%}.", ""]
     return "\n".join(lines)
 
 

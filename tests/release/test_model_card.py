@@ -265,5 +265,10 @@ def test_the_card_refresh_replaces_the_evaluation_sections_and_keeps_the_rest():
            "## Float16 storage\n\nkept too\n"
     new = script.splice(card, "## Per-domain evaluation\n\nnew\n\n")
     assert new == "# Card\n\n## Validation history\n\nkept\n\n## Per-domain evaluation\n\nnew\n\n## Float16 storage\n\nkept too\n"
+    subset = "## " + script.SUBSET_TITLE[3:] + "\n\nfirst\n\n"
+    once = script.splice(new, subset, script.SUBSET_TITLE)  # a section of its own, before Float16 storage
+    assert once == new.replace("## Float16 storage", subset + "## Float16 storage")
+    assert script.splice(once, subset.replace("first", "second"), script.SUBSET_TITLE) == \
+        once.replace("first", "second")  # replaced when made again
     with pytest.raises(script.CardLayoutError):
-        script.splice("# Card\n\n## Float16 storage\n", "x")
+        script.splice("# Card\n\n## Per-domain evaluation\n", "x")
