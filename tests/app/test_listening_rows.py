@@ -147,3 +147,17 @@ def test_a_clip_brought_back_goes_on_measuring_where_it_stopped(qtbot, session, 
     go.set()
     qtbot.waitUntil(lambda: session.listening.complete(clip.n_codebooks), timeout=TIMEOUT_MS)
     assert session.listening.state.inputs == {}  # the renderings are no longer held
+
+
+@pytest.mark.slow
+def test_a_metric_that_fails_in_the_helper_process_is_absent_with_a_one_line_reason(qtbot, session, open_encoded,
+                                                                                       clip_path, monkeypatch):
+    monkeypatch.setattr(listening_rows, "MEASURE", "math:sqrt")  # raises in the child: no such arguments
+    session.set_listening_metrics(True)
+    clip = open_encoded(clip_path)
+    qtbot.waitUntil(lambda: session.listening.complete(clip.n_codebooks), timeout=TIMEOUT_MS)
+    outcomes = [o for by_name in session.listening.outcomes.values() for o in by_name.values()]
+    assert len(outcomes) == clip.n_codebooks * len(STUDIO_METRICS)
+    for outcome in outcomes:
+        assert set(outcome.values.values()) == {None}
+        assert outcome.reason.startswith("the listening metrics process: TypeError") and "\n" not in outcome.reason
