@@ -60,11 +60,11 @@ def live_children() -> list[int]:
         return [proc.pid for proc in _live if proc.returncode is None]
 
 
-def _write(stream: BinaryIO, header: object, arrays: Mapping[str, np.ndarray] = {}) -> None:
+def _write(stream: BinaryIO, header: object, arrays: Mapping[str, np.ndarray] | None = None) -> None:
     """``header`` (pickled, length-prefixed), then each array's bytes as they are in memory."""
     data = pickle.dumps(header, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(_LENGTH.pack(len(data)) + data)
-    for array in arrays.values():
+    for array in (arrays or {}).values():
         stream.write(memoryview(array).cast("B"))
     stream.flush()
 
@@ -127,10 +127,12 @@ class ChildProcess:
                 raise ChildCancelled(f"{self.what} is closed")
             proc = self._started()
             send = self._held != key
+        # made before the child is busy: a failure here is the caller's, not the child's
+        payload = {name: np.ascontiguousarray(a) for name, a in arrays().items()} if send else {}
+        meta = {name: (a.dtype.str, a.shape) for name, a in payload.items()} if send else None
+        with self._lock:
             self._busy, self._cancelled = True, False
         try:
-            payload = {name: np.ascontiguousarray(a) for name, a in arrays().items()} if send else {}
-            meta = {name: (a.dtype.str, a.shape) for name, a in payload.items()} if send else None
             _write(proc.stdin, (function, args, kwargs, meta), payload)
             with self._lock:
                 self._held = key if send else self._held

@@ -135,3 +135,15 @@ def test_the_child_measures_what_the_studio_process_measures(child):
         got = child.call(MEASURE, "pair", lambda: pair, name, sample_rate=rate)
         expected = measure(name, pair["reference"], pair["estimate"], rate)
         assert got == expected, name
+
+
+def test_a_failure_making_the_signals_is_the_callers_and_leaves_the_child_running(child):
+    child.call("math:hypot", None, no_arrays, 3.0, 4.0)
+    pid = child.pid
+
+    def broken():
+        raise ValueError("no such excerpt")
+
+    with pytest.raises(ValueError, match="no such excerpt"):
+        child.call("numpy:sum", "new pair", broken)
+    assert child.pid == pid and child.call("math:hypot", None, no_arrays, 6.0, 8.0) == 10.0
