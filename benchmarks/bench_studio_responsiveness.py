@@ -23,6 +23,12 @@ environment is printed with the figures.
 another process from before the clip is opened to the last figure (as a training run or a
 build beside the studio would), killed however the run ends (:mod:`busy_core`).
 
+``--listening on|off`` (default on, as in a fresh installation) says whether the slow listening
+metrics are measured; with them on the run goes on after everything else is measured until every
+count's listening metrics are in (or ``--listening-seconds`` have passed), and reports the longest
+stall of that phase apart. They run in a helper process, so the stall figures of a run with them on
+and one with them off should agree.
+
 ``--trace-stalls MS`` also explains every stall longer than MS: a watchdog thread samples
 the GUI thread's Python stack every 2 ms while it is stalled, and garbage collections are
 timed on whichever thread runs them (a collection holds the GIL, so it stalls the GUI thread
@@ -94,8 +100,9 @@ class StallMeter:
         self.gaps.append((self.last, now - self.last))
         self.last = now
 
-    def worst(self, after: float = 0.0) -> float:
-        return max((gap for start, gap in self.gaps if start >= after), default=0.0)
+    def worst(self, after: float = 0.0, before: float = float("inf")) -> float:
+        """The longest gap that started in [after, before)."""
+        return max((gap for start, gap in self.gaps if after <= start < before), default=0.0)
 
     def stop(self) -> None:
         self.timer.stop()
@@ -186,6 +193,9 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--trace-stalls", type=float, metavar="MS", help="explain every stall longer than MS")
     parser.add_argument("--busy-cpu", action="store_true", help="keep one core busy with another process meanwhile")
+    parser.add_argument("--listening", choices=("on", "off"), default="on", help="measure the listening metrics")
+    parser.add_argument("--listening-seconds", type=float, default=900.0,
+                        help="with --listening on: the longest wait for them after everything else is measured")
     args = parser.parse_args()
     with one_core_busy() if args.busy_cpu else contextlib.nullcontext():
         measure(args)
@@ -195,6 +205,7 @@ def measure(args: argparse.Namespace) -> None:
     """Open the clip in the window, play it, and print the figures."""
     audio_output.open_device_stream = TimedStream
     from app.studio.inference_worker import Abandoned, InferenceWorker
+    from app.studio.listening_rows import STUDIO_METRICS
 
     chunk_times: list[float] = []  # decodes that finished
     abandoned: list[float] = []  # time spent on decodes abandoned for a slider move
@@ -211,7 +222,9 @@ def measure(args: argparse.Namespace) -> None:
         return piece
 
     InferenceWorker.render_chunk = timed_render
-    os.environ["RVQ_STUDIO_SETTINGS"] = str(Path(tempfile.mkdtemp()) / "settings.ini")
+    settings = Path(tempfile.mkdtemp()) / "settings.ini"
+    settings.write_text(f"[quality]\nlistening={'true' if args.listening == 'on' else 'false'}\n")
+    os.environ["RVQ_STUDIO_SETTINGS"] = str(settings)
     clip_path = write_music_clip(Path(tempfile.mkdtemp()) / "music30.wav", args.seconds, 44100, 1)
     from app.main import create_window
 
@@ -238,6 +251,7 @@ def measure(args: argparse.Namespace) -> None:
     first_sound = next((t for t, peak, _ in stream.blocks if peak > 0), t_heard)
     print(f"clip {args.seconds:g} s, model {session.model.name}, chunks of {session.clip.grid.chunk_samples} samples"
           + (", one core kept busy by another process" if args.busy_cpu else "")
+          + f", listening metrics {args.listening}"
           + f", load average {os.getloadavg()[0]:.2f}"
           + "".join(f", {k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ))
     t_encoded = pump_until(app, lambda: session.clip.encoding.complete, 600)
@@ -269,10 +283,20 @@ def measure(args: argparse.Namespace) -> None:
     session.player.pause()
     pump_until(app, session.all_ready, 3600)
     t_all = time.perf_counter()
+    if args.listening == "on":
+        listening = session.listening
+        pump_until(app, lambda: listening.complete(session.clip.n_codebooks), args.listening_seconds)
+        t_heard_all = time.perf_counter()
     stalls.stop()
     print(f"everything rendered and measured:          {t_all - t_open:7.2f} s")
     print(f"longest GUI stall while rendering:         {1000 * stalls.worst():7.1f} ms")
     print(f"  ... after the first 0.5 s of the clip:   {1000 * stalls.worst(t_opened + 0.5):7.1f} ms")
+    if args.listening == "on":
+        done = sum(len(by_name) for by_name in listening.outcomes.values())
+        absent = sorted({o.reason for by_name in listening.outcomes.values() for o in by_name.values() if o.reason})
+        print(f"listening metrics in:                      {done:7d}   of {session.clip.n_codebooks} counts x "
+              f"{len(STUDIO_METRICS)}, {t_heard_all - t_all:.0f} s after the rest" + (f"; absent: {absent[0]}" if absent else ""))
+        print(f"longest GUI stall while only they ran:     {1000 * stalls.worst(t_all, t_heard_all):7.1f} ms")
     if tracer:
         tracer.stop()
         tracer.report(t_opened + 0.5)

@@ -31,11 +31,16 @@ Opus encodes one stream per bitrate: the domain's excerpts end to end, cut back 
 decoding. Files of a few seconds each would each pay Ogg and Opus headers and the encoder's
 start-up, a visible share at 6 kbit/s; the codec, which has no such overhead, would be
 flattered. Opus cannot go below 6 kbit/s, so the lowest codebook counts have no Opus row.
+
+With ``listening=True`` each codec and Opus rendering also gets the listening metrics of
+:data:`CARD_LISTENING` (:func:`model.listening_metrics.measure`, as ``rvq-studio eval --metrics``
+and the studio), per excerpt, averaged weighted by duration over the excerpts where the metric is
+defined (ViSQOL needs 1 s of audio, STOI 0.41 s: shorter cut excerpts do not count for them).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +49,7 @@ import torch
 from app.studio.quality import opus_round_trip, rate_row
 from model.codec import Codec
 from model.evaluation import Evaluation, RateRow, evaluate
+from model.listening_metrics import METRICS, measure
 from model.metrics import bitrate_efficiency, codebook_entropy
 from model.training.batches import fixed_set
 from model.training.corpus import scan_folder
@@ -53,6 +59,8 @@ from model.training.validation import VALIDATION_SEED
 DOMAINS = ("speech", "music", "general")
 EXCERPTS_PER_DOMAIN = 30
 EXCERPT_SECONDS = 3.0
+CARD_LISTENING = ("visqol", "visqol_speech", "stoi", "estoi", "dnsmos")
+Listening = dict[str, float | None]  # metric key -> duration-weighted mean (None: defined on no excerpt)
 
 
 class DomainEvaluationError(ValueError):
@@ -63,6 +71,7 @@ class DomainEvaluationError(ValueError):
 class OpusRow:
     measured_kbps: float  # from the file size, Ogg overhead included
     row: RateRow  # row.kbps is the codec bitrate Opus was asked for
+    listening: Listening = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ class DomainResult:
     codes: torch.Tensor  # [1, codebooks, frames]: every excerpt's codes end to end, for code statistics
     opus: dict[int, OpusRow]  # by the codebook count of the codec row at the same bitrate
     excerpts: int
+    listening: dict[int, Listening] = field(default_factory=dict)  # by codebook count (listening=True)
 
 
 def real_length(excerpt: torch.Tensor) -> int:
@@ -122,7 +132,23 @@ def weighted_row(rows: list[RateRow], weights: list[float]) -> RateRow:
     return RateRow(rows[0].n_codebooks, rows[0].kbps, mean("mel_distance"), mean("stft_distance"), mean("si_sdr"))
 
 
-def opus_rows(clips: list[np.ndarray], sample_rate: int, rows: list[RateRow]) -> dict[int, OpusRow]:
+def weighted_listening(pairs: list[tuple[np.ndarray, np.ndarray]], sample_rate: int) -> Listening:
+    """Each :data:`CARD_LISTENING` key averaged over ``(reference, rendering)`` pairs weighted by
+    length, over the pairs where it is defined."""
+    sums: dict[str, list[float]] = {}
+    for reference, rendering in pairs:
+        for name in CARD_LISTENING:
+            for key, value in measure(name, reference, rendering, sample_rate).values.items():
+                if value is not None:
+                    acc = sums.setdefault(key, [0.0, 0.0])
+                    acc[0] += value * reference.shape[-1]
+                    acc[1] += reference.shape[-1]
+    keys = [key for name in CARD_LISTENING for key in METRICS[name].keys]
+    return {key: sums[key][0] / sums[key][1] if key in sums else None for key in keys}
+
+
+def opus_rows(clips: list[np.ndarray], sample_rate: int, rows: list[RateRow],
+              listening: bool = False) -> dict[int, OpusRow]:
     """Opus at each row's bitrate on ``clips`` (each ``[1, 1, T_i]``; one stream, see the module notes)."""
     lengths = [c.shape[-1] for c in clips]
     stream = np.concatenate(clips, axis=-1)
@@ -134,13 +160,24 @@ def opus_rows(clips: list[np.ndarray], sample_rate: int, rows: list[RateRow]) ->
             continue
         decoded = np.split(point.decoded, cuts, axis=-1)
         per_clip = [rate_row(ref, est, sample_rate, row.n_codebooks, row.kbps) for ref, est in zip(clips, decoded)]
-        out[row.n_codebooks] = OpusRow(point.measured_kbps, weighted_row(per_clip, lengths))
+        heard = weighted_listening(list(zip(clips, decoded)), sample_rate) if listening else {}
+        out[row.n_codebooks] = OpusRow(point.measured_kbps, weighted_row(per_clip, lengths), heard)
+    return out
+
+
+def codec_listening(codec: Codec, clips: list[torch.Tensor], codes: list[torch.Tensor]) -> dict[int, Listening]:
+    """:func:`weighted_listening` of the codec's rendering of ``clips`` at each codebook count."""
+    out = {}
+    for n in range(1, codes[0].shape[1] + 1):
+        pairs = [(clip.numpy(), codec.decode(c[:, :n])[..., :clip.shape[-1]].numpy()) for clip, c in zip(clips, codes)]
+        out[n] = weighted_listening(pairs, codec.sample_rate)
     return out
 
 
 def evaluate_domain(codec: Codec, domain: str, excerpts: DomainExcerpts,
-                    progress: Callable[[int, int], None] | None = None) -> DomainResult:
-    """Codec rows for every codebook count and Opus rows beside them, on the excerpts' real audio."""
+                    progress: Callable[[int, int], None] | None = None, listening: bool = False) -> DomainResult:
+    """Codec rows for every codebook count and Opus rows beside them, on the excerpts' real audio
+    (``listening``: with the :data:`CARD_LISTENING` metrics of both)."""
     clips = excerpts.clips
     evaluations, codes = [], []
     for k, clip in enumerate(clips):
@@ -154,8 +191,9 @@ def evaluate_domain(codec: Codec, domain: str, excerpts: DomainExcerpts,
     all_codes = torch.cat(codes, dim=-1)
     entropy = codebook_entropy(all_codes, codec.codebook_size)
     evaluation = Evaluation(rows, [float(h) for h in entropy], bitrate_efficiency(entropy, codec.codebook_size))
-    opus = opus_rows([c.numpy() for c in clips], codec.sample_rate, rows)
-    return DomainResult(domain, sum(lengths) / codec.sample_rate, evaluation, all_codes, opus, len(clips))
+    opus = opus_rows([c.numpy() for c in clips], codec.sample_rate, rows, listening)
+    heard = codec_listening(codec, clips, codes) if listening else {}
+    return DomainResult(domain, sum(lengths) / codec.sample_rate, evaluation, all_codes, opus, len(clips), heard)
 
 
 def evaluate_domain_padded(codec: Codec, domain: str, excerpts: DomainExcerpts) -> DomainResult:

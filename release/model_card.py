@@ -54,6 +54,8 @@ class CardInputs:
     command: str
     earlier: str = ""  # markdown: runs this one continues whose logs are gone
     padded: list[DomainResult] | None = None  # the same excerpts with their zero padding scored
+    excerpt_source: str = ""  # markdown: where the excerpts come from, when not the documented validation set
+    evaluation_note: str = ""  # markdown: how the evaluation sections were made, when apart from the rest
 
 
 def pooled_entropy(domains: list[DomainResult], codebook_size: int) -> list[float]:
@@ -102,20 +104,24 @@ def check_targets(domains: list[DomainResult], entropy: list[float]) -> list[Tar
 
 
 def render_card(inputs: CardInputs) -> str:
-    entropy = pooled_entropy(inputs.domains, inputs.codec.codebook_size)
-    targets = check_targets(inputs.domains, entropy)
     parts = [
         _header(inputs),
         _architecture(inputs),
         _training(inputs),
         _history(inputs),
-        _domains(inputs, entropy),
-        _targets(targets, inputs.log),
-        _padding(inputs, targets),
+        render_evaluation(inputs),
         _storage(inputs),
         _reproduce(inputs),
     ]
     return "\n".join(parts)
+
+
+def render_evaluation(inputs: CardInputs) -> str:
+    """The sections measured on the shipped file alone: per-domain evaluation, targets, padding check
+    (all a card can have remade once its training run is gone; ``inputs.log`` may then be ``None``)."""
+    entropy = pooled_entropy(inputs.domains, inputs.codec.codebook_size)
+    targets = check_targets(inputs.domains, entropy)
+    return "\n".join([_domains(inputs, entropy), _targets(targets, inputs.log), _padding(inputs, targets)])
 
 
 # -- sections ---------------------------------------------------------------------------------
@@ -231,22 +237,31 @@ def _history(i: CardInputs) -> str:
     return "\n".join(lines)
 
 
-def _domains(i: CardInputs, entropy: list[float]) -> str:
+def render_subset(inputs: CardInputs, title: str) -> str:
+    """A per-domain section headed ``title`` on excerpts other than the documented validation set
+    (``inputs.excerpt_source`` says which): tables only, no targets -- too few excerpts to decide them."""
+    return _domains(inputs, None, title)
+
+
+def _domains(i: CardInputs, entropy: list[float] | None, title: str = "## Per-domain evaluation") -> str:
     codec = i.codec
-    lines = ["## Per-domain evaluation", "",
-             f"The shipped file (float16, as loaded), on each domain of the validation split apart: "
-             f"{i.excerpts} excerpts x {i.excerpt_seconds:g} s per domain, drawn like the trainer's "
-             f"validation set (the domain's packages in turn, mono, -16 LUFS; seed {i.seed}; "
-             f"`release/domain_evaluation.py`). Real audio only: excerpts from clips shorter than "
+    lines = [title, "",
+             "The shipped file (float16, as loaded), on each domain of the validation split apart: "
+             + (i.excerpt_source or
+                f"{i.excerpts} excerpts x {i.excerpt_seconds:g} s per domain, drawn like the trainer's "
+                f"validation set (the domain's packages in turn, mono, -16 LUFS; seed {i.seed}; "
+                f"`release/domain_evaluation.py`).")
+             + f" Real audio only: excerpts from clips shorter than "
              f"{i.excerpt_seconds:g} s are cut at their last non-zero sample, each excerpt is coded on its "
              f"own and the metrics are averaged weighted by duration ("
-             + ", ".join(f"{d.domain} {d.seconds:.1f} s of {i.excerpts * i.excerpt_seconds:g} s"
+             + ", ".join(f"{d.domain} {d.seconds:.1f} s of {d.excerpts * i.excerpt_seconds:g} s"
                          for d in i.domains)
              + "). Mel and STFT distance as in the DAC paper (lower is better), "
              f"SI-SDR in dB; entropy of codebook n in bits of {codec.bits_per_code:g}; efficiency = used / "
-             f"nominal bits of codebooks 1..n. Opus: libopus through libsndfile at the codec's bitrate, the "
-             f"domain's cut excerpts as one stream, measured bitrate (Ogg overhead included); none below "
-             f"6 kbps. {i.evaluation_cpu_seconds / 60:.1f} CPU-minutes for all three domains.", ""]
+             f"nominal bits of codebooks 1..n. Opus: libopus (through opuslib) at the codec's bitrate, constant "
+             f"bitrate, the domain's cut excerpts as one stream, measured bitrate (packet bits); none below "
+             f"6 kbps. {i.evaluation_cpu_seconds / 60:.1f} CPU-minutes for all three domains."
+             + (f" {i.evaluation_note}" if i.evaluation_note else ""), ""]
     for d in i.domains:
         lines += [f"### {d.domain}", "",
                   "| n | kbps | mel | STFT | SI-SDR | entropy | efficiency | Opus kbps | Opus mel | Opus STFT | Opus SI-SDR |",
@@ -261,19 +276,43 @@ def _domains(i: CardInputs, entropy: list[float]) -> str:
                          f"{_fmt(r.stft_distance, '.3f')} | {_fmt(r.si_sdr, '.2f')} | {h[r.n_codebooks - 1]:.2f} | "
                          f"{bitrate_efficiency(h[:r.n_codebooks], codec.codebook_size):.1%} {opus} |")
         lines.append("")
-    lines += ["Codebook usage entropy over all three domains' codes (bits of "
-              f"{codec.bits_per_code:g}): " + ", ".join(f"{h:.2f}" for h in entropy)
-              + f"; bitrate efficiency {bitrate_efficiency(entropy, codec.codebook_size):.1%}.", ""]
+        lines += _listening_table(d)
+    if entropy is not None:
+        lines += ["Codebook usage entropy over all three domains' codes (bits of "
+                  f"{codec.bits_per_code:g}): " + ", ".join(f"{h:.2f}" for h in entropy)
+                  + f"; bitrate efficiency {bitrate_efficiency(entropy, codec.codebook_size):.1%}.", ""]
     return "\n".join(lines)
 
 
-def _targets(targets: list[TargetCheck], log: TrainingLog) -> str:
+LISTENING_COLUMNS = (("ViSQOL", "visqol"), ("ViSQOL speech", "visqol_speech"), ("STOI", "stoi"),
+                     ("ESTOI", "estoi"), ("DNSMOS", "dnsmos_ovrl"))
+
+
+def _listening_table(d: DomainResult) -> list[str]:
+    """The domain's listening metrics at each count, Opus at the same bitrate beside them (none if not measured)."""
+    if not d.listening:
+        return []
+    names = [name for name, _ in LISTENING_COLUMNS]
+    lines = [f"Listening metrics, {d.domain} (ViSQOL v3 audio mode at 48 kHz and speech mode at 16 kHz, MOS-LQO "
+             "1-5; STOI and ESTOI 0-1; DNSMOS P.835 overall 1-5 of the output alone; `rvq-studio eval --metrics`):",
+             "", "| n | kbps | " + " | ".join(names) + " | " + " | ".join(f"Opus {n}" for n in names) + " |",
+             "| ---: | ---: | " + " | ".join("---:" for _ in range(2 * len(names))) + " |"]
+    for n, values in sorted(d.listening.items()):
+        o = d.opus.get(n)
+        opus = [_fmt(o.listening.get(key), ".3f") if o else "–" for _, key in LISTENING_COLUMNS]
+        ours = [_fmt(values.get(key), ".3f") for _, key in LISTENING_COLUMNS]
+        lines.append(f"| {n} | {d.evaluation.rows[n - 1].kbps:.2f} | " + " | ".join(ours + opus) + " |")
+    lines.append("")
+    return lines
+
+
+def _targets(targets: list[TargetCheck], log: TrainingLog | None) -> str:
     lines = ["## Targets", "", "| target | | measured |", "| --- | --- | --- |"]
     for t in targets:
         lines.append(f"| {t.target} | **{'met' if t.met else 'missed'}** | {t.measured} |")
     missed = [t for t in targets if not t.met]
     if missed:
-        lines += ["", f"Next levers. {run_progress(log)}", ""]
+        lines += ["", "Next levers." + (f" {run_progress(log)}" if log is not None else ""), ""]
         lines += [f"- {t.target}: {t.lever}" for t in missed]
     lines.append("")
     return "\n".join(lines)

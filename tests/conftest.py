@@ -7,7 +7,8 @@ object). So every test must end the Python threads it started: the guard compare
 grace period (a thread told to stop may need a moment to see it), and fails the test naming
 what is left -- thread name and the function it runs, so the owner is found at once. Threads
 Qt created (``_DummyThread``, the Python face of a QThread) are left to the Qt guard in
-``tests/ui/conftest.py``, which knows when a QThread has finished.
+``tests/ui/conftest.py``, which knows when a QThread has finished. Helper processes
+(:mod:`app.runtime.child_process`) are held to the same rule: a test ends every one it started.
 """
 import os
 import sys
@@ -74,3 +75,12 @@ def no_dangling_threads():
     left = watch.still_running(THREAD_GRACE_S)
     assert not left, ("test left Python threads running (still alive after a "
                       f"{THREAD_GRACE_S:g} s grace period): {', '.join(map(watch.describe, left))}")
+
+
+@pytest.fixture(autouse=True)
+def no_dangling_processes():
+    from app.runtime.child_process import live_children
+
+    yield
+    left = live_children()
+    assert not left, f"test left helper processes running (app.runtime.child_process): pids {left}"

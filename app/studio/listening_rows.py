@@ -4,61 +4,64 @@ ViSQOL (audio and speech mode), STOI/ESTOI, DNSMOS and SI-SDR after undoing the 
 delay come from :func:`model.listening_metrics.measure`, on the same samples as the quality
 rows (:func:`app.studio.quality.measured_spans`: at most 20 s, the excerpts of a long clip
 joined end to end, both signals cut alike). They cost seconds each (ViSQOL audio mode 6-20 s
-per 30 s rendering on two busy cores, DNSMOS about 10 s), so they run on a thread of their
-own at background priority, one metric of one count per measurement, and only while the
-quality rows and the Opus reference are all measured (``rows_pending``): they never delay a
-view or a fast row. A new clip or model abandons them; results are kept per count with the
-clip's other results.
+per 30 s rendering on two busy cores, DNSMOS about 10 s) and hold Python's interpreter lock for up
+to 90 ms at a time, so they are computed in a process of their own
+(:class:`app.runtime.child_process.ChildProcess`, one thread, nice +10), which this module's
+thread feeds at background priority, one metric of one count per measurement, and only while
+the quality rows and the Opus reference are all measured (``rows_pending``): they never delay a
+view or a fast row, and the studio's interpreter is not held while they compute. A new clip or
+model abandons them, killing the child if it is computing (it starts again with the next
+metric); results are kept per count with the clip's other results. A child that crashes or
+lacks a package gives that metric a one-line reason in the panel.
 
 Both ViSQOL modes are measured for every clip: the studio cannot tell speech from music,
 and speech mode costs a third of audio mode. Opus gets none of them: it would double the
 minutes of background work per clip for a reference the fast rows already place.
-
-numba's parallel kernels (ViSQOL) would take every core: the thread runs them on one, so
-playback and decoding keep theirs.
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from app.runtime.child_process import ChildProcess
 from app.studio.analysis_worker import AnalysisWorker
 from app.studio.clip import StudioClip
 from app.studio.quality import Spans, rendering_pieces
-from model.listening_metrics import METRICS, MetricOutcome, measure
+from model.listening_metrics import METRICS, MetricOutcome
 
 # cheapest first: the first columns fill within seconds of the quality rows
 STUDIO_METRICS = ("si_sdr", "stoi", "estoi", "visqol_speech", "dnsmos", "visqol")
-LISTENING_THREADS = 1
+MEASURE = "model.listening_metrics:measure"  # what the child runs, by name
+Pair = tuple[StudioClip, Spans, Mapping[int, np.ndarray], int, int]  # clip, spans, chunks, rate, serial
 
 
 def joined_pieces(clip: StudioClip, spans: Spans, chunks: Mapping[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """``(reference, rendering)`` ``[C, 1, L]`` over ``spans``: the measured excerpts joined end to end."""
+    """``(reference, rendering)`` ``[C, 1, L]`` over ``spans``: the measured excerpts joined end to end.
+
+    In C order, as the metrics' process receives them: a float32 sum's rounding depends on the
+    memory layout, so the figures agree to the last bit wherever they are computed.
+    """
     pieces = list(rendering_pieces(clip.samples, clip.gain, spans, chunks, clip.grid))
-    return (np.concatenate([ref for ref, _ in pieces], axis=-1),
-            np.concatenate([est for _, est in pieces], axis=-1))
+    return tuple(np.ascontiguousarray(np.concatenate([piece[k] for piece in pieces], axis=-1)) for k in (0, 1))
 
 
-def one_metric(name: str, clip: StudioClip, spans: Spans, chunks: Mapping[int, np.ndarray],
-               sample_rate: int) -> Generator[None, None, MetricOutcome]:
-    """Measure metric ``name`` of the rendering in ``chunks`` on ``spans``: one step."""
-    _one_numba_thread()
-    reference, rendering = joined_pieces(clip, spans, chunks)
-    outcome = measure(name, reference, rendering, sample_rate)
+def one_metric(name: str, pair: Pair, process: ChildProcess) -> Generator[None, None, MetricOutcome]:
+    """Measure metric ``name`` of the rendering of ``pair`` in ``process``: one step.
+
+    The signals are sent only when the child does not hold this pair's already (the pair's
+    serial is the key): the first metric of a count sends them, the others reuse them.
+    """
+    clip, spans, chunks, rate, serial = pair
+    def signals() -> dict[str, np.ndarray]:
+        return dict(zip(("reference", "estimate"), joined_pieces(clip, spans, chunks)))
+
+    outcome = process.call(MEASURE, serial, signals, name, sample_rate=rate)
     yield
     return outcome
-
-
-def _one_numba_thread() -> None:
-    """numba's parallel loops on this thread use one core (its setting is per calling thread)."""
-    try:
-        import numba
-    except ImportError:  # ViSQOL then runs without numba; nothing to limit
-        return
-    numba.set_num_threads(LISTENING_THREADS)
 
 
 @dataclass
@@ -68,7 +71,7 @@ class ListeningState:
     results, so a clip brought back goes on where it stopped."""
 
     outcomes: dict[int, dict[str, MetricOutcome]] = field(default_factory=dict)
-    inputs: dict[int, tuple[StudioClip, Spans, Mapping[int, np.ndarray], int]] = field(default_factory=dict)
+    inputs: dict[int, Pair] = field(default_factory=dict)
 
 
 class ListeningRows(QObject):
@@ -83,6 +86,8 @@ class ListeningRows(QObject):
     def __init__(self, rows_pending: Callable[[], bool], defer_while: Callable[[], bool]) -> None:
         super().__init__()
         self.worker = AnalysisWorker(defer_while=defer_while, name="listeningWorker", hold_while=rows_pending)
+        self.process = ChildProcess("the listening metrics process")
+        self._serials = itertools.count()
         self.enabled = False
         self.state = ListeningState()
         self._clip: StudioClip | None = None
@@ -98,7 +103,7 @@ class ListeningRows(QObject):
     def reset(self, clip: StudioClip | None, state: ListeningState | None = None) -> None:
         """The open clip is ``clip`` with ``state`` (None: nothing yet): other work is abandoned, and
         what ``state`` still lacks is measured again."""
-        self.worker.discard()
+        self._abandon()
         self._clip, self.state = clip, state if state is not None else ListeningState()
         if self.enabled:
             for n in sorted(self.state.inputs):
@@ -113,7 +118,7 @@ class ListeningRows(QObject):
         """
         if clip is not self._clip or self._done(n):
             return
-        self.state.inputs[n] = (clip, spans, chunks, sample_rate)
+        self.state.inputs[n] = (clip, spans, chunks, sample_rate, next(self._serials))
         if self.enabled:
             self._submit(n)
 
@@ -121,7 +126,7 @@ class ListeningRows(QObject):
         """Measure (the counts whose renderings are waiting) or stop measuring; what is in stays shown."""
         self.enabled = on
         if not on:
-            self.worker.discard()
+            self._abandon()
         else:
             for n in sorted(self.state.inputs):
                 self._submit(n)
@@ -134,13 +139,18 @@ class ListeningRows(QObject):
     def _done(self, n: int) -> bool:
         return all(name in self.outcomes.get(n, {}) for name in STUDIO_METRICS)
 
+    def _abandon(self) -> None:
+        """Drop the queued metrics and stop the one being computed."""
+        self.worker.discard()
+        self.process.cancel()
+
     def _submit(self, n: int) -> None:
-        clip, spans, chunks, rate = self.state.inputs[n]
+        pair = self.state.inputs[n]
         for name in STUDIO_METRICS:
             if name not in self.outcomes.get(n, {}):
                 self.worker.submit_measurement(
-                    f"{name}:{n}", lambda name=name: one_metric(name, clip, spans, chunks, rate),
-                    lambda outcome, n=n, clip=clip: self._on_outcome(clip, n, outcome))
+                    f"{name}:{n}", lambda name=name: one_metric(name, pair, self.process),
+                    lambda outcome, n=n, clip=pair[0]: self._on_outcome(clip, n, outcome))
 
     def _on_outcome(self, clip: StudioClip, n: int, outcome: MetricOutcome) -> None:
         if clip is not self._clip:
@@ -158,5 +168,8 @@ class ListeningRows(QObject):
             self._on_outcome(clip, int(n), MetricOutcome(name, dict.fromkeys(METRICS[name].keys), text))
 
     def stop(self) -> None:
+        """End the thread and the child process (waited for: nothing is left running)."""
+        self.worker.discard()
+        self.process.close()
         self.worker.stop()
 

@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from app.studio import listening_rows
 from app.studio.listening_rows import STUDIO_METRICS, joined_pieces
@@ -21,8 +22,9 @@ def rendering_inputs(clip, n, rate):
     return spans, chunks
 
 
-def stand_in(name, clip, spans, chunks, rate):
+def stand_in(name, pair):
     """A quick outcome under metric ``name``'s name (SI-SDR's figures) for tests of the scheduling."""
+    clip, spans, chunks, rate, _ = pair
     return replace(measure("si_sdr", *joined_pieces(clip, spans, chunks), rate), name=name)
 
 
@@ -41,6 +43,7 @@ def test_the_studio_figures_are_the_registry_figures_on_the_measured_samples(qtb
     reference, rendering = joined_pieces(clip, spans, chunks)
     assert reference.shape[-1] == clip.length  # a short clip: measured whole
     np.testing.assert_allclose(reference[:, 0].T, clip.samples * clip.gain, rtol=1e-6)
+    torch.set_num_threads(1)  # as in the metrics' process: a float32 sum's rounding depends on the thread count
     for name in ("stoi", "si_sdr"):
         expected = measure(name, reference, rendering, rate)
         got = session.listening.outcomes[n][name]
@@ -53,10 +56,10 @@ def test_the_studio_figures_are_the_registry_figures_on_the_measured_samples(qtb
 def test_no_listening_metric_starts_while_quality_rows_are_due(qtbot, session, open_encoded, clip_path, monkeypatch):
     started = []
 
-    def recording(name, clip, spans, chunks, rate):
+    def recording(name, pair, process):
         started.append((name, len(session.quality), session.worker.rows_pending(), session.analysis.idle()))
         yield
-        return stand_in(name, clip, spans, chunks, rate)
+        return stand_in(name, pair)
 
     monkeypatch.setattr(listening_rows, "one_metric", recording)
     session.set_listening_metrics(True)
@@ -71,11 +74,11 @@ def test_a_new_clip_abandons_the_pending_listening_metrics(qtbot, session, open_
                                                            monkeypatch):
     steps = []
 
-    def slow(name, clip, spans, chunks, rate):
+    def slow(name, pair, process):
         for _ in range(100_000):  # stands for a ViSQOL call: many steps, abandoned between two
             steps.append(name)
             yield
-        return stand_in(name, clip, spans, chunks, rate)
+        return stand_in(name, pair)
 
     monkeypatch.setattr(listening_rows, "one_metric", slow)
     session.set_listening_metrics(True)
@@ -94,10 +97,10 @@ def test_off_measures_nothing_and_on_takes_up_the_counts_measured_meanwhile(qtbo
                                                                             monkeypatch):
     calls = []
 
-    def quick(name, clip, spans, chunks, rate):
+    def quick(name, pair, process):
         calls.append(name)
         yield
-        return stand_in(name, clip, spans, chunks, rate)
+        return stand_in(name, pair)
 
     monkeypatch.setattr(listening_rows, "one_metric", quick)
     clip = open_encoded(clip_path)
@@ -125,11 +128,11 @@ def test_a_clip_brought_back_goes_on_measuring_where_it_stopped(qtbot, session, 
                                                                 monkeypatch):
     go = threading.Event()
 
-    def gated(name, clip, spans, chunks, rate):
+    def gated(name, pair, process):
         while not go.is_set():
             yield
         yield
-        return stand_in(name, clip, spans, chunks, rate)
+        return stand_in(name, pair)
 
     monkeypatch.setattr(listening_rows, "one_metric", gated)
     session.set_listening_metrics(True)
@@ -144,3 +147,17 @@ def test_a_clip_brought_back_goes_on_measuring_where_it_stopped(qtbot, session, 
     go.set()
     qtbot.waitUntil(lambda: session.listening.complete(clip.n_codebooks), timeout=TIMEOUT_MS)
     assert session.listening.state.inputs == {}  # the renderings are no longer held
+
+
+@pytest.mark.slow
+def test_a_metric_that_fails_in_the_helper_process_is_absent_with_a_one_line_reason(qtbot, session, open_encoded,
+                                                                                       clip_path, monkeypatch):
+    monkeypatch.setattr(listening_rows, "MEASURE", "math:sqrt")  # raises in the child: no such arguments
+    session.set_listening_metrics(True)
+    clip = open_encoded(clip_path)
+    qtbot.waitUntil(lambda: session.listening.complete(clip.n_codebooks), timeout=TIMEOUT_MS)
+    outcomes = [o for by_name in session.listening.outcomes.values() for o in by_name.values()]
+    assert len(outcomes) == clip.n_codebooks * len(STUDIO_METRICS)
+    for outcome in outcomes:
+        assert set(outcome.values.values()) == {None}
+        assert outcome.reason.startswith("the listening metrics process: TypeError") and "\n" not in outcome.reason

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,12 +17,14 @@ from safetensors import safe_open
 from app.cli.command_line import main
 from release.domain_evaluation import (DOMAINS, DomainEvaluationError, DomainExcerpts, DomainResult, OpusRow,
                                    domain_excerpts, evaluate_domain, evaluate_domain_padded, opus_rows, real_length)
-from release.model_card import CardInputs, check_targets, render_card, run_progress
+from release import domain_evaluation
+from release.model_card import CardInputs, check_targets, render_card, render_evaluation, run_progress
 from release.model_shipping import ShippingError, read_best, ship, storage_agreement
 from app.studio.quality import rate_row
 from release.training_log import LoggedValidation, TrainingLog, read_training_log
 from model.evaluation import Evaluation, RateRow, evaluate
 from model.export import save_model_file
+from model.listening_metrics import measure
 from model.loading import load_codec
 
 
@@ -216,3 +221,54 @@ def test_short_clips_are_scored_on_their_real_audio_only(tiny_run, short_clips):
     assert padded.evaluation.rows == whole.rows  # the card's measure up to step 17,000, unchanged
     assert padded.codes.shape[-1] == 4 * codec.encode(short_clips.audio).shape[-1]
     assert padded.evaluation.rows[-1].mel_distance != pytest.approx(result.evaluation.rows[-1].mel_distance)
+
+
+def test_listening_tables_put_opus_beside_the_codec_at_the_same_count():
+    domains = [_domain(d, [3.0, 2.0, 1.0], [9.5, 9.2, 9.0], 1.5) for d in DOMAINS]
+    keys = ("visqol", "visqol_speech", "stoi", "estoi", "dnsmos_ovrl")
+    for k, d in enumerate(domains):
+        d.listening = {n: dict(zip(keys, (1.0 + n, 2.0 + n, 0.1 * n, 0.2 * n, 3.0 + k))) for n in (1, 2, 3)}
+        d.opus[3] = replace(d.opus[3], listening=dict(zip(keys, (4.5, 4.25, 0.75, 0.5, None))))
+    text = render_evaluation(CardInputs(None, _SizedCodec(), 0, 0, None, 1, domains, 1, 1.0, 0, None, 60.0, "",
+                                        evaluation_note="Remade."))
+    assert "1.0 CPU-minutes for all three domains. Remade." in text
+    speech = text.split("Listening metrics, speech")[1].split("###")[0]
+    assert "| 3 | 2.58 | 4.000 | 5.000 | 0.300 | 0.600 | 3.000 | 4.500 | 4.250 | 0.750 | 0.500 | – |" in speech
+    assert "| 1 | 0.86 | 2.000 | 3.000 | 0.100 | 0.200 | 3.000 | – | – | – | – | – |" in speech  # no Opus below 6 kbps
+
+
+class _SizedCodec:
+    codebook_size = 1024
+    bits_per_code = 10.0
+
+
+def test_card_listening_figures_are_weighted_by_length_over_the_excerpts_they_are_defined_on(monkeypatch):
+    monkeypatch.setattr(domain_evaluation, "CARD_LISTENING", ("stoi",))
+    rate = 16000
+    rng = np.random.default_rng(4)
+    pairs = []
+    for seconds in (0.3, 1.0, 2.0):  # 0.3 s is too short for STOI: it does not count
+        reference = rng.standard_normal((1, 1, int(seconds * rate))).astype(np.float32)
+        pairs.append((reference, (reference + 0.5 * rng.standard_normal(reference.shape)).astype(np.float32)))
+    got = domain_evaluation.weighted_listening(pairs, rate)
+    one, two = (measure("stoi", *pair, rate).values["stoi"] for pair in pairs[1:])
+    assert measure("stoi", *pairs[0], rate).values["stoi"] is None
+    assert got["stoi"] == pytest.approx((one * 1.0 + two * 2.0) / 3.0, rel=1e-12)
+
+
+def test_the_card_refresh_replaces_the_evaluation_sections_and_keeps_the_rest():
+    spec = importlib.util.spec_from_file_location("refresh_card_evaluation",
+                                                  Path(__file__).resolve().parents[2] / "scripts" / "refresh_card_evaluation.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    card = "# Card\n\n## Validation history\n\nkept\n\n## Per-domain evaluation\n\nold\n\n## Targets\n\nold\n\n" \
+           "## Float16 storage\n\nkept too\n"
+    new = script.splice(card, "## Per-domain evaluation\n\nnew\n\n")
+    assert new == "# Card\n\n## Validation history\n\nkept\n\n## Per-domain evaluation\n\nnew\n\n## Float16 storage\n\nkept too\n"
+    subset = "## " + script.SUBSET_TITLE[3:] + "\n\nfirst\n\n"
+    once = script.splice(new, subset, script.SUBSET_TITLE)  # a section of its own, before Float16 storage
+    assert once == new.replace("## Float16 storage", subset + "## Float16 storage")
+    assert script.splice(once, subset.replace("first", "second"), script.SUBSET_TITLE) == \
+        once.replace("first", "second")  # replaced when made again
+    with pytest.raises(script.CardLayoutError):
+        script.splice("# Card\n\n## Per-domain evaluation\n", "x")

@@ -39,8 +39,8 @@ def no_sound_device(monkeypatch):
 @pytest.fixture(autouse=True)
 def private_settings(monkeypatch, tmp_path):
     """Settings of the test's own, with the slow listening metrics off: a window test that waits for
-    its renderings would otherwise also wait, at close, for a ViSQOL call in progress (seconds).
-    The tests of those metrics switch them on."""
+    its renderings would otherwise also start their helper process (seconds of a core for each
+    test). The tests of those metrics switch them on."""
     path = tmp_path / "settings.ini"
     path.write_text("[quality]\nlistening=false\n")
     monkeypatch.setenv("RVQ_STUDIO_SETTINGS", str(path))

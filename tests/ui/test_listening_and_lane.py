@@ -129,13 +129,13 @@ def test_new_lane_figures_and_listening_cells_ask_for_no_layout(qtbot, loaded, l
     assert requests.count == 0
 
 
-def test_the_slow_metrics_wait_to_be_switched_on_in_a_fresh_installation(monkeypatch, tmp_path):
-    """They hold the interpreter lock for up to 90 ms at a time in the studio's process: a user
-    who has never chosen gets the window without them."""
+def test_the_slow_metrics_are_on_in_a_fresh_installation(monkeypatch, tmp_path):
+    """They are computed in a process of their own, so the window does not feel them; a user who
+    switched them off keeps them off."""
     from app.studio.settings import StudioSettings
 
     monkeypatch.setenv("RVQ_STUDIO_SETTINGS", str(tmp_path / "never_written.ini"))
     settings = StudioSettings()
-    assert not settings.listening_metrics()
-    settings.set_listening_metrics(True)
-    assert StudioSettings().listening_metrics()
+    assert settings.listening_metrics()
+    settings.set_listening_metrics(False)
+    assert not StudioSettings().listening_metrics()
