@@ -75,7 +75,7 @@ class LiveMonitor:
         self._input = self._output = None
         self._coder: LiveCoder | None = None
         self._codec: Codec | None = None
-        self.dropouts = 0
+        self.dropouts = self.lost_input = 0
         self.spectrograms: dict[str, RollingSpectrogram] = {}
 
     # -- lifetime ----------------------------------------------------------------------------
@@ -130,17 +130,17 @@ class LiveMonitor:
         return stream
 
     def stop(self) -> None:
-        """Stop the input, let the codec thread finish what it was given (the recording ends with
-        the last codes), then stop the output (idempotent)."""
+        """Stop the input and the output, then let the codec thread finish what it was given (the
+        recording ends with the last codes) (idempotent)."""
         if not self._running:
             return
         self._input.stop()
         self._input.close()
+        self._output.stop()  # before the codec output runs dry: the end of the input is no dropout
+        self._output.close()
         self._stop.set()
         self._thread.join()
         self._thread = None
-        self._output.stop()
-        self._output.close()
         self._running = False
 
     close = stop
@@ -158,13 +158,14 @@ class LiveMonitor:
     def status(self) -> LiveStatus:
         codec = self._codec
         if codec is None or not self._running:
-            return LiveStatus("stopped", self.unavailable_reason, 0.0, 0.0, 0.0, self.dropouts, 0,
+            return LiveStatus("stopped", self.unavailable_reason, 0.0, 0.0, 0.0, self.dropouts, self.lost_input,
                               self.recorded_seconds(), 0 if self._coder is None else self._coder.n)
         rate = codec.sample_rate
         buffers = (2 + self.prebuffer_blocks) * self.block / rate + self._input.latency + self._output.latency
-        reason = "" if self._mode != "pass-through" else \
-            f"the codec cannot keep up (load {self._load:.0%}): passing the input through"
-        return LiveStatus(self._mode, reason, codec.stream_latency, buffers, self._load, self.dropouts,
+        behind = self._mode == "pass-through" or (self._mode == "starting" and self._load > 1.0)
+        state = "pass-through" if behind else self._mode
+        reason = f"the codec cannot keep up (load {self._load:.0%}): passing the input through" if behind else ""
+        return LiveStatus(state, reason, codec.stream_latency, buffers, self._load, self.dropouts,
                           self.lost_input, self.recorded_seconds(), self._coder.n)
 
     def recorded_seconds(self) -> float:
@@ -198,7 +199,8 @@ class LiveMonitor:
                 began = time.perf_counter()
                 self._process(chunk[:k, 0].copy())
                 busy = time.perf_counter() - began
-                self._load += (busy * rate / k - self._load) * min(1.0, k / (0.5 * rate))  # ~0.5 s average
+                # averaged over about the last 0.5 s of audio or of work, whichever is longer
+                self._load += (busy * rate / k - self._load) * min(1.0, max(k / rate, busy) / 0.5)
             elif stopping:
                 break
             else:
