@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QLabel, QMainWindow, QProgressBar,
                                QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
+from app.live.live_session import LiveSession
 from app.playback.audio_output import StreamFactory
 from app.studio.model_catalog import available_devices, demo_clips
 from app.studio.settings import StudioSettings
@@ -21,6 +22,7 @@ from app.studio.session import StudioSession
 from ui import theme
 from ui.codebook_panel import CodebookPanel
 from ui.elided_label import ElidedLabel
+from ui.live_panel import LivePanel
 from ui.message_bar import MessageBar
 from ui.get_models_dialog import GetModelsDialog
 from ui.model_picker import ModelPicker
@@ -66,6 +68,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.quality, "Quality")
         self.tabs.addTab(self.codebooks, "Codebooks")
+        self.live = LivePanel(LiveSession(self.session, output_factory=stream_factory))
+        self.tabs.addTab(self.live, "Live")
         self.tabs.setMinimumWidth(440)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -613,6 +617,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the timer, the audio stream, the worker threads and the training tab's work (idempotent)."""
         self.frame_timer.stop()
+        self.live.shutdown()
         if self.get_models is not None:
             self.get_models.shutdown()
         self.training.shutdown()

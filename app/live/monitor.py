@@ -29,7 +29,8 @@ from app.live.input_device import open_input_stream
 from app.live.live_coder import LiveCoder
 from app.live.ring import FrameRing
 from app.live.rolling_spectrogram import RollingSpectrogram
-from app.playback.audio_output import AudioUnavailable, SilentClockStream, StreamFactory, open_device_stream
+from app.playback import audio_output
+from app.playback.audio_output import AudioUnavailable, SilentClockStream, StreamFactory
 from app.playback.crossfade import FadeRamps, mix_crossfade
 from app.playback.output_levels import OutputLevels
 from model.audio_io import write_audio_blocks
@@ -120,7 +121,7 @@ class LiveMonitor:
         return True
 
     def _open_output(self, rate: int):
-        factory = self._output_factory or open_device_stream
+        factory = self._output_factory or audio_output.open_device_stream  # looked up late: tests replace it
         try:
             stream = factory(rate, OUTPUT_CHANNELS, self.block, self._output_callback)
             self.output_reason = ""
