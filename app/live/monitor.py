@@ -55,7 +55,7 @@ class LiveStatus:
     buffer_latency: float  # seconds, blocks and the prebuffer (and the devices' own)
     load: float  # share of real time the codec thread is busy (1: just keeping up)
     dropouts: int  # times the output found no codec audio while live
-    lost_input: int  # input frames dropped because the codec was a whole ring behind
+    lost_input: int  # input frames dropped because the codec was a whole ring behind (missing from the recording)
     seconds: float  # of input recorded
     n: int
 
@@ -90,6 +90,7 @@ class LiveMonitor:
         self.stop()
         rate = codec.sample_rate
         self._codec, self._coder = codec, LiveCoder(codec, n)
+        self._algorithmic_latency = codec.stream_latency  # computed from the layers: once, not per status
         self.block = max(1, round(self.block_seconds * rate))
         frames = round(RING_SECONDS * rate)
         self._in_ring, self._pass_ring = FrameRing(frames, 1), FrameRing(frames, 1)
@@ -166,8 +167,12 @@ class LiveMonitor:
         behind = self._mode == "pass-through" or (self._mode == "starting" and self._load > 1.0)
         state = "pass-through" if behind else self._mode
         reason = f"the codec cannot keep up (load {self._load:.0%}): passing the input through" if behind else ""
-        return LiveStatus(state, reason, codec.stream_latency, buffers, self._load, self.dropouts,
+        return LiveStatus(state, reason, self._algorithmic_latency, buffers, self._load, self.dropouts,
                           self.lost_input, self.recorded_seconds(), self._coder.n)
+
+    @property
+    def sample_rate(self) -> int:
+        return 0 if self._codec is None else self._codec.sample_rate
 
     def recorded_seconds(self) -> float:
         if self._codec is None:
