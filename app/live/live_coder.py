@@ -6,9 +6,11 @@ codes already seen: it is fed the last frames of codes that reach the current sa
 (:attr:`~model.codec.Codec.decoder_context`, the chunked engine's exact margin), so from the
 switch on it gives exactly what decoding all the codes at the new count gives, and the old
 decoder runs beside it for one equal-power crossfade (:mod:`app.playback.crossfade`) before it
-is dropped. Measured on the bundled model, restarting from context costs one burst of 13
-frames (about 25 ms of work, once), where keeping a decoder per count would cost
-``N`` times the decoding at every block.
+is dropped. Restarting from context costs decoding about 15 frames once; keeping a decoder per
+count would cost ``N`` times the decoding at every block. Fed in one go, those frames took
+about 50 ms on a busy two-core machine, most of the output's prebuffer, so the new decoder
+catches up :data:`WARM_FRAMES` frames per block instead and the switch is heard a few blocks
+(about 0.1 s) after it is asked for.
 
 A decoder whose context is unbounded (an LSTM, a transformer's whole past) or counted from the
 first frame (aligned windows, several code rates) cannot start from a recent frame and still
@@ -26,6 +28,9 @@ import torch
 
 from app.playback.crossfade import FadeRamps, mix_crossfade
 from model.codec import Codec
+
+
+WARM_FRAMES = 4  # code frames an incoming decoder catches up per block, beyond those arriving
 
 
 class _Voice:
@@ -61,6 +66,8 @@ class LiveCoder:
         self.wanted_n = self._check(n)
         self._voice = _Voice(codec, self.wanted_n, 0)
         self._fading: tuple[_Voice, int] | None = None  # the outgoing voice and the fade's progress
+        self._warming: tuple[_Voice, int] | None = None  # the incoming voice and the next code frame it reads
+        self.switched_at: int | None = None  # sample where the latest fade to a new count began
         self._held_input = np.zeros(0, dtype=np.float32)
         self.emitted = 0  # samples handed out
         self._history = torch.zeros(1, codec.n_codebooks, 0, dtype=torch.long)
@@ -85,8 +92,10 @@ class LiveCoder:
     def push(self, mono: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         codes = self.encoder.push(torch.from_numpy(np.ascontiguousarray(mono, dtype=np.float32))[None, None])
         self._held_input = np.concatenate([self._held_input, mono.astype(np.float32, copy=False)])
-        if self.wanted_n != self._voice.n:
-            self._switch(self.wanted_n)  # from the codes before these: the voices all get these below
+        if self.wanted_n != (self._warming[0].n if self._warming else self._voice.n):
+            self._start_warming(self.wanted_n)
+        if self._warming is not None:
+            self._warm(codes.shape[-1])  # from the codes before these: the voices all get these below
         self._remember(codes)
         return codes[0].numpy(), *self._decode(codes)
 
@@ -98,7 +107,7 @@ class LiveCoder:
         """Keep the codes a restarted decoder needs: its context before the sample being emitted."""
         self._history = torch.cat([self._history, codes], dim=-1)
         self.frames += codes.shape[-1]
-        keep_from = self._restart_frame()
+        keep_from = min(self._restart_frame(), self._warming[1] if self._warming else self.frames)
         if keep_from > self._history_start:
             self._history = self._history[..., keep_from - self._history_start:]
             self._history_start = keep_from
@@ -109,13 +118,27 @@ class LiveCoder:
             return 0
         return max(0, self.emitted // self.codec.hop_length - self.codec.decoder_context - 1)
 
-    def _switch(self, n: int) -> None:
+    def _start_warming(self, n: int) -> None:
+        if n == self._voice.n:  # back to the count heard before the new one was ready
+            self._warming = None
+            return
         start = self._restart_frame()
-        voice = _Voice(self.codec, n, start * self.codec.hop_length)
-        voice.push(self._history[..., start - self._history_start:])
+        self._warming = (_Voice(self.codec, n, start * self.codec.hop_length), start)
+
+    def _warm(self, arriving: int) -> None:
+        """Feed the incoming decoder the frames arriving now and a few more of the codes seen (all of
+        them when it replays from the start), and once it has them all, fade over to it."""
+        voice, frame = self._warming
+        step = arriving + WARM_FRAMES if self._restarts_from_context else self.frames - frame
+        stop = min(self.frames, frame + step)
+        voice.push(self._history[..., frame - self._history_start: stop - self._history_start])
+        if stop < self.frames:
+            self._warming = (voice, stop)
+            return
         voice.drop_before(self.emitted)
         self._fading = (self._voice, 0)  # a fade under way restarts from the voice mostly heard
-        self._voice = voice
+        self._voice, self._warming = voice, None
+        self.switched_at = self.emitted
 
     def _decode(self, codes: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         voices = [self._voice] + ([self._fading[0]] if self._fading else [])
