@@ -103,6 +103,7 @@ class LiveMonitor:
         self._recorded_input: list[np.ndarray] = []
         self._recorded_codes: list[np.ndarray] = []
         self._busy = self._load = 0.0
+        self._working: tuple[float, int] | None = None  # (start, frames) of the block the codec thread is on
         self._mode, self._heard, self._progress = "starting", ("starting", self.source), self._ramps.length
         self._fading_from = self._heard
         self.lost_output = 0
@@ -164,11 +165,20 @@ class LiveMonitor:
                               self.recorded_seconds(), 0 if self._coder is None else self._coder.n)
         rate = codec.sample_rate
         buffers = (2 + self.prebuffer_blocks) * self.block / rate + self._input.latency + self._output.latency
-        behind = self._mode == "pass-through" or (self._mode == "starting" and self._load > 1.0)
+        load = self._current_load()
+        behind = self._mode == "pass-through" or (self._mode == "starting" and load > 1.0)
         state = "pass-through" if behind else self._mode
-        reason = f"the codec cannot keep up (load {self._load:.0%}): passing the input through" if behind else ""
-        return LiveStatus(state, reason, self._algorithmic_latency, buffers, self._load, self.dropouts,
+        reason = f"the codec cannot keep up (load {load:.0%}): passing the input through" if behind else ""
+        return LiveStatus(state, reason, self._algorithmic_latency, buffers, load, self.dropouts,
                           self.lost_input, self.recorded_seconds(), self._coder.n)
+
+    def _current_load(self) -> float:
+        """The averaged load, or more while the block in work has already taken longer than that."""
+        working = self._working
+        if working is None:
+            return self._load
+        began, frames = working
+        return max(self._load, (time.perf_counter() - began) * self._codec.sample_rate / frames)
 
     @property
     def sample_rate(self) -> int:
@@ -203,7 +213,9 @@ class LiveMonitor:
             k = self._in_ring.read_into(chunk)
             if k:
                 began = time.perf_counter()
+                self._working = (began, k)
                 self._process(chunk[:k, 0].copy())
+                self._working = None
                 busy = time.perf_counter() - began
                 # averaged over about the last 0.5 s of audio or of work, whichever is longer
                 self._load += (busy * rate / k - self._load) * min(1.0, max(k / rate, busy) / 0.5)

@@ -106,17 +106,22 @@ def test_the_recording_is_what_was_fed_and_its_offline_codes(tmp_path):
     assert not any(t.name in ("live-codec", "simulated-input") for t in threading.enumerate())
 
 
+@pytest.mark.slow
 def test_a_codec_that_cannot_keep_up_is_heard_as_pass_through_and_counted(monkeypatch):
     codec = _tiny("dac")
     push = LiveCoder.push
+    monitor = LiveMonitor()
+
+    went_live = threading.Event()
 
     def slow_push(self, mono):
-        if self.emitted > 0.15 * codec.sample_rate:  # live for a while, then too slow
+        if monitor.status().state == "codec":
+            went_live.set()
+        if went_live.is_set():  # live, then too slow
             time.sleep(6 * mono.shape[0] / codec.sample_rate)
         return push(self, mono)
 
     monkeypatch.setattr(LiveCoder, "push", slow_push)
-    monitor = LiveMonitor()
     heard = []
     original = monitor._output_callback
 
@@ -151,3 +156,12 @@ def test_ten_minutes_of_the_default_model_at_real_pace_have_no_dropout():
     monitor = LiveMonitor()
     states, status = _run(monitor, codec, x, speed=1.0)
     assert states[-1].state == "codec" and status.dropouts == 0 and status.lost_input == 0, status
+
+
+def test_a_live_input_file_that_cannot_be_read_stops_the_command_before_the_window(tmp_path, capsys):
+    from app.cli.command_line import main
+
+    bad = tmp_path / "not audio.wav"
+    bad.write_bytes(b"RIFF nonsense")
+    assert main(["--live-input", str(bad)]) == 2
+    assert "not audio.wav" in capsys.readouterr().err
