@@ -58,7 +58,7 @@ class ConvolutionalCodec(nn.Module):
     def streaming_plan(self) -> StreamingPlan:
         """Stream layer by layer (model/streaming.py), padding the signal to the hop as :meth:`encode_codes`'s
         chunked engine does."""
-        return StreamingPlan(encoder=[self.encoder_stack()], quantize=lambda z: self.quantizer(z).codes,
+        return StreamingPlan(encoder=[self.encoder_stack()], quantize=self.quantizer.code_search(),
                              dequantize=self.quantizer.decode, decoder=[self.decoder_stack()], pad_to_hop=True)
 
     def encode_codes(self, wave: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,7 @@ Two deliberate departures from the reference implementation:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -33,6 +34,24 @@ from model.graph_capture import capturing_graph
 from model.layers import WNConv1d, embedding
 
 NEAREST_BLOCK_ROWS = 256  # rows of the distance matrix formed at once (1 MB for 1024 codewords)
+
+
+@dataclass(frozen=True)
+class Codebook:
+    """Codewords ``[K, d]`` with the terms of the distance that depend on them alone.
+
+    A search recomputes them at every call; a stream searching a few frames at a time takes
+    them once (:meth:`ResidualVectorQuantizer.code_search`). The same operations on the same
+    weights, so the same values and the same codes.
+    """
+
+    rows: torch.Tensor
+    squared: torch.Tensor  # |e|^2 per codeword, [1, K]
+    max_norm: torch.Tensor  # max |e|, for the near-tie scale
+
+    @classmethod
+    def of(cls, rows: torch.Tensor) -> Codebook:
+        return cls(rows, rows.pow(2).sum(1)[None], rows.norm(dim=1).max())
 
 
 @dataclass
@@ -66,20 +85,39 @@ class FactorizedVectorQuantizer(nn.Module):
         self.out_proj = WNConv1d(codebook_dim, input_dim, kernel_size=1)
         self.codebook = embedding(codebook_size, codebook_dim)
 
-    def nearest(self, latents: torch.Tensor) -> torch.Tensor:
-        """Indices ``[B, T]`` of the codewords closest in angle to ``latents [B, d, T]``."""
+    def nearest(self, latents: torch.Tensor, codebook: Codebook | None = None) -> torch.Tensor:
+        """Indices ``[B, T]`` of the codewords closest in angle to ``latents [B, d, T]``
+        (``codebook``: :meth:`unit_codebook`, when the caller keeps it)."""
         b, d, t = latents.shape
         enc = F.normalize(latents.transpose(1, 2).reshape(b * t, d))
-        return euclidean_nearest(enc, F.normalize(self.codebook.weight)).view(b, t)
+        return euclidean_nearest(enc, codebook or self.unit_codebook()).view(b, t)
+
+    def unit_codebook(self) -> Codebook:
+        """The codewords normalised to unit length, as the cosine search compares them."""
+        return Codebook.of(F.normalize(self.codebook.weight))
 
     def code_vectors(self, residual: torch.Tensor) -> torch.Tensor:
         """The stage's input as rows ``[B*T, d]`` of the code space its codebook lives in."""
         return to_vectors(self.in_proj(residual))
 
-    def forward(self, residual: torch.Tensor) -> StageOutput:
+    def inference_step(self) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """``residual -> (quantized, indices)`` for frozen weights: :meth:`forward`'s values without
+        its losses, the codebook's terms taken once."""
+        codebook = self.unit_codebook()
+
+        def step(residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            z_e, z_q, indices = self._search(residual, codebook)
+            return self.out_proj(z_e + (z_q - z_e)), indices
+        return step
+
+    def _search(self, residual: torch.Tensor, codebook: Codebook | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         z_e = self.in_proj(residual)
-        indices = self.nearest(z_e)
-        z_q = F.embedding(indices, self.codebook.weight).transpose(1, 2)
+        indices = self.nearest(z_e, codebook)
+        return z_e, F.embedding(indices, self.codebook.weight).transpose(1, 2), indices
+
+    def forward(self, residual: torch.Tensor) -> StageOutput:
+        z_e, z_q, indices = self._search(residual)
         if torch.is_grad_enabled():
             commitment = F.mse_loss(z_e, z_q.detach(), reduction="none").mean([1, 2])
             codebook = F.mse_loss(z_q, z_e.detach(), reduction="none").mean([1, 2])
@@ -94,8 +132,8 @@ class FactorizedVectorQuantizer(nn.Module):
         return self.out_proj(F.embedding(indices, self.codebook.weight).transpose(1, 2))
 
 
-def euclidean_nearest(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-    """Index of the nearest codeword (``[K, d]``) for each of ``vectors [N, d]``.
+def euclidean_nearest(vectors: torch.Tensor, codebook: torch.Tensor | Codebook) -> torch.Tensor:
+    """Index of the nearest codeword (``[K, d]``, or a :class:`Codebook`) for each of ``vectors [N, d]``.
 
     Written as the expansion ``|x|^2 - 2 x.e + |e|^2`` in the order the DAC and EnCodec
     references use, so near-ties round the same way and official checkpoints give the very
@@ -114,8 +152,10 @@ def euclidean_nearest(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Te
     still go either way.
     """
     with torch.no_grad():  # an index has no gradient: no autograd graph for the search
-        if capturing_graph():
-            return _float64_nearest(vectors, codebook)
+        if not isinstance(codebook, Codebook):
+            if capturing_graph():
+                return _float64_nearest(vectors, codebook)
+            codebook = Codebook.of(codebook)
         rows = NEAREST_BLOCK_ROWS
         if vectors.shape[0] <= rows:
             return _nearest_block(vectors, codebook)
@@ -134,15 +174,15 @@ that scale for the codebook dimensions used here (8 to 128), so 1e-5 is a safe m
 """
 
 
-def _nearest_block(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-    distances = _distances(vectors, codebook)
+def _nearest_block(vectors: torch.Tensor, codebook: Codebook) -> torch.Tensor:
+    distances = _distances(vectors, codebook.rows, codebook.squared)
     best, indices = distances.min(1)
     distances.scatter_(1, indices[:, None], float("inf"))
     runner_up = distances.amin(1)
-    scale = (vectors.norm(dim=1) + codebook.norm(dim=1).max()).pow(2)
+    scale = (vectors.norm(dim=1) + codebook.max_norm).pow(2)
     tied = runner_up - best <= NEAR_TIE_RELATIVE * scale
     if bool(tied.any()):
-        indices[tied] = _exact_nearest(vectors[tied], codebook)
+        indices[tied] = _exact_nearest(vectors[tied], codebook.rows)
     return indices
 
 
@@ -167,8 +207,13 @@ def _float64_nearest(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Ten
     return _distances(vectors.double(), codebook.double()).argmin(1)
 
 
-def _distances(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
-    return vectors.pow(2).sum(1, keepdim=True) - 2 * vectors @ codebook.t() + codebook.pow(2).sum(1)[None]
+def _distances(vectors: torch.Tensor, codebook: torch.Tensor, squared: torch.Tensor | None = None) -> torch.Tensor:
+    squared = codebook.pow(2).sum(1)[None] if squared is None else squared
+    return vectors.pow(2).sum(1, keepdim=True) - 2 * vectors @ codebook.t() + squared
+
+
+def _quantized_and_indices(out: StageOutput) -> tuple[torch.Tensor, torch.Tensor]:
+    return out.quantized, out.indices
 
 
 def to_vectors(x: torch.Tensor) -> torch.Tensor:
@@ -358,6 +403,25 @@ class ResidualVectorQuantizer(nn.Module):
             return inputs
         finally:
             self.train(was_training)
+
+    def code_search(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``z -> codes``, equal to ``self(z).codes`` in eval mode, for frozen weights.
+
+        A stream quantizes a frame or two per call, where the fixed cost of each call dominates:
+        the losses, masks and sums of :meth:`forward` go, and stages that can
+        (``inference_step``) take their codebook's terms once instead of at every call.
+        """
+        steps = [getattr(stage, "inference_step", lambda s=stage: lambda r: _quantized_and_indices(s(r)))()
+                 for stage in self.quantizers]
+
+        def search(z: torch.Tensor) -> torch.Tensor:
+            residual, codes = z, []
+            for step in steps:
+                quantized, indices = step(residual)
+                residual = residual - quantized
+                codes.append(indices)
+            return torch.stack(codes, 1)
+        return search
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Sum of the stages' codewords for ``codes [B, n, T]`` (n <= N)."""

@@ -238,8 +238,9 @@ class SeanetCodec(ConvolutionalCodec):
             encoder, decoder = [encoder_audio, *encoder_frames], [*decoder_frames, decoder_audio]
         else:
             encoder, decoder = [self.encoder.model], [self.decoder.model]
+        search = self.quantizer.code_search()
         return StreamingPlan(
-            encoder=encoder, quantize=lambda z: self.quantizer(self._modulate(z, "encoder")).codes,
+            encoder=encoder, quantize=lambda z: search(self._modulate(z, "encoder")),
             dequantize=lambda codes: self._modulate(self.quantizer.decode(codes), "decoder"),
             decoder=decoder, pad_to_hop=not self.recurrent)
 

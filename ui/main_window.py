@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QLabel, QMa
                                QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from app.listening_test.model_provider import ModelStimulusProvider
+from app.live.live_session import LiveSession
 from app.playback.audio_output import StreamFactory
 from app.studio.model_catalog import available_devices, demo_clips
 from app.studio.settings import StudioSettings
@@ -23,6 +24,7 @@ from app.studio.session import StudioSession
 from ui import theme
 from ui.codebook_panel import CodebookPanel
 from ui.elided_label import ElidedLabel
+from ui.live_panel import LivePanel
 from ui.message_bar import MessageBar
 from ui.get_models_dialog import GetModelsDialog
 from ui.listening_test_window import ListeningTestWindow
@@ -71,6 +73,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.quality, "Quality")
         self.tabs.addTab(self.codebooks, "Codebooks")
+        self.live = LivePanel(LiveSession(self.session, output_factory=stream_factory))
+        self.tabs.addTab(self.live, "Live")
         self.tabs.setMinimumWidth(440)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -643,6 +647,7 @@ class MainWindow(QMainWindow):
         if self.listening_test is not None:
             self.listening_test.close()
         self.frame_timer.stop()
+        self.live.shutdown()
         if self.get_models is not None:
             self.get_models.shutdown()
         self.training.shutdown()

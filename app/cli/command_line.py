@@ -8,6 +8,7 @@ never opens the window.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -222,6 +223,8 @@ def build_gui_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", "-m", default="default", metavar="M", help='model file or "default"')
     p.add_argument("--screenshot", metavar="OUT.png",
                    help="render the window once everything is ready, save it as PNG and exit")
+    p.add_argument("--live-input", metavar="FILE",
+                   help="the Live tab's input device is FILE, looped at real-time pace (demos without a microphone)")
     return p
 
 
@@ -236,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         args = build_gui_parser().parse_args(argv)
         _check_gui_arguments(args)
+        if args.live_input is not None:
+            from app.live.input_device import SIMULATED_INPUT_VARIABLE
+
+            os.environ[SIMULATED_INPUT_VARIABLE] = str(Path(args.live_input).expanduser().resolve())
         from app.main import run_gui
 
         return run_gui(args.file, args.model, args.screenshot)
@@ -254,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check_gui_arguments(args: argparse.Namespace) -> None:
     """What the window would only find out after opening: a mistyped command, a missing file."""
+    from model.audio_io import audio_info
+
     if args.file is not None:
         path = Path(args.file)
         if not path.exists() and not path.suffix and len(path.parts) == 1:
@@ -266,6 +275,8 @@ def _check_gui_arguments(args: argparse.Namespace) -> None:
             audio_info(path)
     if args.model != "default" and not Path(args.model).expanduser().exists():  # a file, or a model folder
         raise ValueError(f"{args.model}: no such model file")
+    if args.live_input is not None:
+        audio_info(Path(args.live_input).expanduser())
     if args.screenshot is not None and not Path(args.screenshot).expanduser().resolve().parent.is_dir():
         raise ValueError(f"{args.screenshot}: the output folder does not exist")
 

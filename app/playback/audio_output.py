@@ -48,25 +48,38 @@ def open_device_stream(sample_rate: int, channels: int, blocksize: int, callback
 
     ``RVQ_STUDIO_NO_AUDIO=1`` turns sound off (headless screenshots, scripted runs).
     """
+    return open_portaudio_stream("output", sample_rate=sample_rate, channels=channels, blocksize=blocksize,
+                                 callback=callback)
+
+
+def open_portaudio_stream(kind: str, device: str | None = None, **options) -> OutputStream:
+    """A sounddevice ``kind`` ("output" or "input") stream, float32 at low latency; :class:`AudioUnavailable`
+    with the reason in one line when sound is off, PortAudio missing or no such device usable."""
+    what = "no sound" if kind == "output" else "no live input"
     if os.environ.get("RVQ_STUDIO_NO_AUDIO"):
-        raise AudioUnavailable("no sound: turned off by RVQ_STUDIO_NO_AUDIO")
+        raise AudioUnavailable(f"{what}: turned off by RVQ_STUDIO_NO_AUDIO")
     try:
         import sounddevice
     except OSError as exc:  # the PortAudio shared library is missing
-        raise AudioUnavailable(f"no sound: PortAudio is not installed ({exc})") from None
+        raise AudioUnavailable(f"{what}: PortAudio is not installed ({exc})") from None
     try:
-        sounddevice.query_devices(kind="output")
-        return sounddevice.OutputStream(samplerate=sample_rate, channels=channels, dtype="float32",
-                                        blocksize=blocksize, latency="low", callback=callback)
+        sounddevice.query_devices(device, kind=kind)
+        stream = sounddevice.OutputStream if kind == "output" else sounddevice.InputStream
+        return stream(device=device, dtype="float32", latency="low", **options)
     except (sounddevice.PortAudioError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise AudioUnavailable(f"no sound: no usable output device ({reason})") from None
+        raise AudioUnavailable(f"{what}: no usable {kind} device ({reason})") from None
 
 
 class SilentClockStream:
-    """Calls the callback in real time from a thread and drops the audio."""
+    """Calls the callback in real time from a thread and drops the audio.
+
+    The clock is shared with :class:`app.live.input_device.SimulatedInputStream`, which
+    delivers a file's blocks on it instead (:meth:`_tick`)."""
 
     latency = 0.0
+    speed = 1.0  # times real time
+    thread_name = "silent-audio-clock"
 
     def __init__(self, sample_rate: int, channels: int, blocksize: int, callback: Callback) -> None:
         self.sample_rate, self.blocksize, self.callback = sample_rate, blocksize, callback
@@ -78,7 +91,7 @@ class SilentClockStream:
         if self._thread is not None:
             return
         self._running.set()
-        self._thread = threading.Thread(target=self._run, name="silent-audio-clock", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -90,11 +103,15 @@ class SilentClockStream:
     def close(self) -> None:
         self.stop()
 
+    def _tick(self) -> bool:
+        """One block through the callback; False ends the stream."""
+        self.callback(self._buffer, self.blocksize, None, None)
+        return True
+
     def _run(self) -> None:
-        period = self.blocksize / self.sample_rate
+        period = self.blocksize / self.sample_rate / self.speed
         due = time.perf_counter()
-        while self._running.is_set():
-            self.callback(self._buffer, self.blocksize, None, None)
+        while self._running.is_set() and self._tick():
             due += period
             delay = due - time.perf_counter()
             if delay > 0:

@@ -2,7 +2,8 @@
 import torch
 import torch.nn.functional as F
 
-from model.quantize import FactorizedVectorQuantizer, ResidualVectorQuantizer, euclidean_nearest
+from model.quantize import (EuclideanVectorQuantizer, FactorizedVectorQuantizer, GroupSlice, ResidualVectorQuantizer,
+                            euclidean_nearest)
 
 
 def _rvq(n=6, dropout=0.0, dim=16, size=32, seed=0):
@@ -91,3 +92,17 @@ def test_plain_rows_keep_the_float32_choice():
     found = euclidean_nearest(vectors, codebook)
     assert torch.equal(found, (vectors[:, None].double() - codebook[None].double()).pow(2).sum(-1).argmin(1))
     assert (found != plain).sum() <= 1  # only a genuine near-tie may differ from one float32 product
+
+
+def test_code_search_gives_the_codes_of_the_full_quantizer_frame_by_frame():
+    """The streams' search (codebook terms taken once, no losses) equals forward, on one or two
+    frames at a time as a stream calls it, for factorised and plain stages alike."""
+    torch.manual_seed(1)
+    plain = ResidualVectorQuantizer([GroupSlice(EuclideanVectorQuantizer(8, 32), g * 8, g * 8 + 8, 16)
+                                     for _ in range(2) for g in range(2)])
+    for rvq in (_rvq().eval(), plain.eval()):
+        search = rvq.code_search()
+        z = torch.randn(2, 16, 7)
+        with torch.inference_mode():
+            assert torch.equal(search(z), rvq(z).codes)
+            assert torch.equal(torch.cat([search(z[..., i:i + 2]) for i in range(0, 7, 2)], -1), rvq(z).codes)

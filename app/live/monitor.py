@@ -1,0 +1,301 @@
+"""The live monitor: input device -> codec thread -> output device, with A/B and a recording.
+
+Three threads meet here through bounded rings (:mod:`app.live.ring`), none waiting on another:
+
+* the input callback copies each block into the *input ring* (for the codec) and the
+  *pass-through ring* (for the output, should the codec fall behind), and measures its level;
+* the codec thread (owned here, stopped and joined by :meth:`LiveMonitor.stop`) takes what the
+  input ring holds, runs :class:`~app.live.live_coder.LiveCoder` on it and writes the input
+  and its reconstruction, sample-aligned, into the *output ring*; it also records the input
+  and the codes, and feeds the rolling spectrograms;
+* the output callback plays the input, the reconstruction or the residual from the output ring.
+  It never runs the codec. When the ring runs dry (the codec cannot keep up), that is a
+  counted dropout: the callback fades to the pass-through input and stays there until the
+  codec is a prebuffer ahead again, and :meth:`status` says so.
+
+Switching what is heard (or to and from pass-through) is an equal-power crossfade in the
+callback, as in the player; changing n is crossfaded in the codec thread.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.live.input_device import open_input_stream
+from app.live.live_coder import LiveCoder
+from app.live.ring import FrameRing
+from app.live.rolling_spectrogram import RollingSpectrogram
+from app.playback import audio_output
+from app.playback.audio_output import AudioUnavailable, SilentClockStream, StreamFactory
+from app.playback.crossfade import FadeRamps, mix_crossfade
+from app.playback.output_levels import OutputLevels
+from model.audio_io import write_audio_blocks
+from model.codec import Codec
+from model.rvq_format import RvqMetadata, write_rvq
+
+SOURCES = ("original", "reconstruction", "residual")  # the studio's names for input / codec / residual
+BLOCK_SECONDS = 0.020  # the sound cards' period, and the benchmarks' default block
+RING_SECONDS = 4.0
+PREBUFFER_BLOCKS = 3  # codec output held ahead of the output callback: jitter of the codec thread
+OUTPUT_CHANNELS = 2
+MAX_CALLBACK_FRAMES = 8192
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """What the live panel shows."""
+
+    state: str  # "stopped", "starting", "codec", "pass-through"
+    reason: str  # why not live, or why pass-through ("" when all is well)
+    algorithmic_latency: float  # seconds, the codec's own
+    buffer_latency: float  # seconds, blocks and the prebuffer (and the devices' own)
+    load: float  # share of real time the codec thread is busy (1: just keeping up)
+    dropouts: int  # times the output found no codec audio while live
+    lost_input: int  # input frames dropped because the codec was a whole ring behind (missing from the recording)
+    seconds: float  # of input recorded
+    n: int
+
+
+class LiveMonitor:
+    """Monitors an input through a codec; :meth:`start` / :meth:`stop`, the GUI polls :meth:`status`."""
+
+    def __init__(self, input_factory=open_input_stream, output_factory: StreamFactory | None = None,
+                 block_seconds: float = BLOCK_SECONDS, prebuffer_blocks: int = PREBUFFER_BLOCKS) -> None:
+        self._input_factory, self._output_factory = input_factory, output_factory
+        self.block_seconds, self.prebuffer_blocks = block_seconds, prebuffer_blocks
+        self.source = "reconstruction"
+        self.unavailable_reason = ""  # why the last start failed
+        self.output_reason = ""  # why the output is silent (played on a clock), if it is
+        self._running = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._input = self._output = None
+        self._coder: LiveCoder | None = None
+        self._codec: Codec | None = None
+        self.dropouts = self.lost_input = 0
+        self.spectrograms: dict[str, RollingSpectrogram] = {}
+
+    # -- lifetime ----------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def start(self, codec: Codec, n: int, device: str | None = None) -> bool:
+        """Open the input and output and start the codec thread; False (and :attr:`unavailable_reason`)
+        without an input."""
+        self.stop()
+        rate = codec.sample_rate
+        self._codec, self._coder = codec, LiveCoder(codec, n)
+        self._algorithmic_latency = codec.stream_latency  # computed from the layers: once, not per status
+        self.block = max(1, round(self.block_seconds * rate))
+        frames = round(RING_SECONDS * rate)
+        self._in_ring, self._pass_ring = FrameRing(frames, 1), FrameRing(frames, 1)
+        self._out_ring = FrameRing(frames, 2)
+        self.input_levels = OutputLevels(1, MAX_CALLBACK_FRAMES)
+        self.output_levels = OutputLevels(OUTPUT_CHANNELS, MAX_CALLBACK_FRAMES)
+        self.spectrograms = {"input": RollingSpectrogram(rate), "reconstruction": RollingSpectrogram(rate)}
+        self._prepare_callback_buffers()
+        self.dropouts = self.lost_input = 0
+        self._recorded_input: list[np.ndarray] = []
+        self._recorded_codes: list[np.ndarray] = []
+        self._busy = self._load = 0.0
+        self._working: tuple[float, int] | None = None  # (start, frames) of the block the codec thread is on
+        self._mode, self._heard, self._progress = "starting", ("starting", self.source), self._ramps.length
+        self._fading_from = self._heard
+        self.lost_output = 0
+        try:
+            self._input = self._input_factory(rate, 1, self.block, self._input_callback, device=device)
+        except AudioUnavailable as exc:
+            self.unavailable_reason = str(exc)
+            return False
+        self.unavailable_reason = ""
+        self._output = self._open_output(rate)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="live-codec", daemon=True)
+        self._thread.start()
+        self._running = True
+        self._output.start()
+        self._input.start()
+        return True
+
+    def _open_output(self, rate: int):
+        factory = self._output_factory or audio_output.open_device_stream  # looked up late: tests replace it
+        try:
+            stream = factory(rate, OUTPUT_CHANNELS, self.block, self._output_callback)
+            self.output_reason = ""
+        except AudioUnavailable as exc:
+            self.output_reason = str(exc)
+            stream = SilentClockStream(rate, OUTPUT_CHANNELS, self.block, self._output_callback)
+        return stream
+
+    def stop(self) -> None:
+        """Stop the input and the output, then let the codec thread finish what it was given (the
+        recording ends with the last codes) (idempotent)."""
+        if not self._running:
+            return
+        self._input.stop()
+        self._input.close()
+        self._output.stop()  # before the codec output runs dry: the end of the input is no dropout
+        self._output.close()
+        self._stop.set()
+        self._thread.join()
+        self._thread = None
+        self._running = False
+
+    close = stop
+
+    def set_n(self, n: int) -> None:
+        if self._coder is not None:
+            self._coder.set_n(min(max(1, n), self._codec.n_codebooks))
+
+    def set_source(self, source: str) -> None:
+        if source not in SOURCES:
+            raise ValueError(f"unknown live source {source!r} (expected one of {', '.join(SOURCES)})")
+        self.source = source
+
+    # -- what the GUI reads ------------------------------------------------------------------
+    def status(self) -> LiveStatus:
+        codec = self._codec
+        if codec is None or not self._running:
+            return LiveStatus("stopped", self.unavailable_reason, 0.0, 0.0, 0.0, self.dropouts, self.lost_input,
+                              self.recorded_seconds(), 0 if self._coder is None else self._coder.n)
+        rate = codec.sample_rate
+        buffers = (2 + self.prebuffer_blocks) * self.block / rate + self._input.latency + self._output.latency
+        load = self._current_load()
+        behind = self._mode == "pass-through" or (self._mode == "starting" and load > 1.0)
+        state = "pass-through" if behind else self._mode
+        reason = f"the codec cannot keep up (load {load:.0%}): passing the input through" if behind else ""
+        return LiveStatus(state, reason, self._algorithmic_latency, buffers, load, self.dropouts,
+                          self.lost_input, self.recorded_seconds(), self._coder.n)
+
+    def _current_load(self) -> float:
+        """The averaged load, or more while the block in work has already taken longer than that."""
+        working = self._working
+        if working is None:
+            return self._load
+        began, frames = working
+        return max(self._load, (time.perf_counter() - began) * self._codec.sample_rate / frames)
+
+    @property
+    def sample_rate(self) -> int:
+        return 0 if self._codec is None else self._codec.sample_rate
+
+    def recorded_seconds(self) -> float:
+        if self._codec is None:
+            return 0.0
+        return sum(b.shape[0] for b in getattr(self, "_recorded_input", [])) / self._codec.sample_rate
+
+    def save_recording(self, wav_path: str | Path, rvq_path: str | Path) -> None:
+        """The input as WAV (float, as received) and its codes at all N as ``.rvq`` (atomic writes);
+        after :meth:`stop`, which completes the last codes."""
+        if self._running:
+            raise RuntimeError("stop the live input before saving its recording")
+        codec = self._codec
+        if codec is None or not self._recorded_input:
+            raise ValueError("nothing was recorded")
+        length = sum(b.shape[0] for b in self._recorded_input)
+        write_audio_blocks(wav_path, (b[None] for b in self._recorded_input), codec.sample_rate, "FLOAT")
+        meta = RvqMetadata(codec_name=codec.name, codec_id=codec.digest(), sample_rate=codec.sample_rate,
+                           original_sample_rate=codec.sample_rate, length=length, hop_length=codec.hop_length,
+                           codebook_size=codec.codebook_size, codebook_strides=tuple(codec.codebook_strides))
+        write_rvq(rvq_path, np.concatenate(self._recorded_codes, axis=-1)[None], meta)
+
+    # -- the codec thread --------------------------------------------------------------------
+    def _run(self) -> None:
+        rate = self._codec.sample_rate
+        chunk = np.zeros((self._in_ring.capacity, 1), dtype=np.float32)
+        while True:
+            stopping = self._stop.is_set()  # read before the ring: what the input gave until now is processed
+            k = self._in_ring.read_into(chunk)
+            if k:
+                began = time.perf_counter()
+                self._working = (began, k)
+                self._process(chunk[:k, 0].copy())
+                self._working = None
+                busy = time.perf_counter() - began
+                # averaged over about the last 0.5 s of audio or of work, whichever is longer
+                self._load += (busy * rate / k - self._load) * min(1.0, max(k / rate, busy) / 0.5)
+            elif stopping:
+                break
+            else:
+                time.sleep(self.block / rate / 4)
+        self._recorded_codes.append(self._coder.finish())
+
+    def _process(self, mono: np.ndarray) -> None:
+        self._recorded_input.append(mono)
+        codes, held, decoded = self._coder.push(mono)
+        self._recorded_codes.append(codes)
+        if decoded.shape[0]:
+            taken = self._out_ring.write(np.stack([held, decoded], axis=1))
+            self.lost_output += decoded.shape[0] - taken  # output slower than input: the devices' clocks differ
+            self.spectrograms["input"].push(held)
+            self.spectrograms["reconstruction"].push(decoded)
+
+    # -- the audio callbacks (no allocation, no lock, no Qt) ---------------------------------
+    def _prepare_callback_buffers(self) -> None:
+        self._in_mono = np.zeros((MAX_CALLBACK_FRAMES, 1), dtype=np.float32)
+        self._pair = np.zeros((MAX_CALLBACK_FRAMES, 2), dtype=np.float32)
+        self._passed = np.zeros((MAX_CALLBACK_FRAMES, 1), dtype=np.float32)
+        self._voice_now = np.zeros((MAX_CALLBACK_FRAMES, 1), dtype=np.float32)
+        self._voice_before = np.zeros((MAX_CALLBACK_FRAMES, 1), dtype=np.float32)
+        self._ramps = FadeRamps.for_rate(self._codec.sample_rate)
+
+    def _input_callback(self, indata: np.ndarray, frames: int, time_info, status) -> None:
+        for start in range(0, frames, MAX_CALLBACK_FRAMES):
+            piece = indata[start:start + MAX_CALLBACK_FRAMES]
+            mono = self._in_mono[: piece.shape[0]]
+            np.mean(piece, axis=1, keepdims=True, out=mono)
+            self.lost_input += piece.shape[0] - self._in_ring.write(mono)
+            self._pass_ring.write(mono)
+            self.input_levels.begin()
+            self.input_levels.add(mono)
+            self.input_levels.publish()
+
+    def _output_callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
+        self.output_levels.begin()
+        for start in range(0, frames, MAX_CALLBACK_FRAMES):
+            out = outdata[start:start + MAX_CALLBACK_FRAMES]
+            self._play(out, out.shape[0])
+            self.output_levels.add(out)
+        self.output_levels.publish()
+
+    def _play(self, out: np.ndarray, frames: int) -> None:
+        passed = self._passed[:frames]
+        self._pass_ring.skip(max(0, self._pass_ring.available() - frames - self.block))  # stay current
+        passed[self._pass_ring.read_into(passed):] = 0.0
+        pair = self._pair[:frames]
+        ready = self._out_ring.available()
+        if self._mode != "codec" and ready >= frames + self.prebuffer_blocks * self.block:
+            self._out_ring.skip(ready - frames - self.prebuffer_blocks * self.block)  # no more delay than the prebuffer
+            self._mode = "codec"
+        got = self._out_ring.read_into(pair) if self._mode == "codec" else 0
+        pair[got:] = 0.0
+        if self._mode == "codec" and got < frames:
+            self.dropouts += 1
+            self._mode = "pass-through"
+        heard = (self._mode, self.source)
+        now = self._voice_now[:frames]
+        self._voice(heard, pair, passed, now)
+        if heard != self._heard:
+            self._fading_from, self._heard, self._progress = self._heard, heard, 0
+        if self._progress < self._ramps.length:
+            before = self._voice_before[:frames]
+            self._voice(self._fading_from, pair, passed, before)
+            self._progress = mix_crossfade(before, now, self._ramps, self._progress)
+        out[:] = now
+
+    @staticmethod
+    def _voice(heard: tuple[str, str], pair: np.ndarray, passed: np.ndarray, out: np.ndarray) -> None:
+        mode, source = heard
+        if mode != "codec":
+            out[:] = passed
+        elif source == "original":
+            out[:] = pair[:, :1]
+        elif source == "reconstruction":
+            out[:] = pair[:, 1:]
+        else:
+            np.subtract(pair[:, :1], pair[:, 1:], out=out)
