@@ -1,10 +1,11 @@
 """Fast mode: opt-in bfloat16 inference of a convolutional codec's encoder and decoder stacks.
 
 Exact float32 stays the default. CPUs with AVX-512 BF16 (and GPUs) run bfloat16
-convolutions faster than float32, at a quality cost measured per family in
+convolutions faster than float32, at a quality cost measured per model in
 docs/benchmarks.md (``scripts/measure_fast_mode.py``): bfloat16 keeps 8 bits of mantissa, so
-the decoded audio differs from the float32 decoding by roughly -40 dB, and codes near a
-decision boundary between two codewords may change.
+on the bundled model the fast decoding lies 20-25 dB below the float32 one, and codes near a
+decision boundary between two codewords change (a quarter or more of them, mostly in the
+fine codebooks).
 
 Only the two convolution stacks run in bfloat16. The quantizer stays in float32: its
 nearest-codeword search in bfloat16 would change far more codes than the encoder's rounding
@@ -62,15 +63,14 @@ def _convolutional(stack: nn.Module) -> bool:
 
 def mel_cost(codec: "Codec", wave: torch.Tensor) -> float:
     """How much fast mode raises the mel distance of ``codec``'s round trip of ``wave``
-    ``[B, channels, T]`` (all codebooks): fast minus exact, the DAC paper's distance."""
+    ``[B, channels, T]`` (all codebooks): fast minus exact, the DAC paper's distance. Leaves
+    ``codec`` in fast mode."""
     from model.metrics import mel_distance
 
-    was_fast = codec.fast_mode is not None
     distances = []
     for fast in (False, True):
         codec.set_fast_mode(fast)
         audio = codec.decode(codec.encode(wave))
         n = min(audio.shape[-1], wave.shape[-1])
         distances.append(mel_distance(wave[..., :n], audio[..., :n], codec.sample_rate).mean().item())
-    codec.set_fast_mode(was_fast)
     return distances[1] - distances[0]

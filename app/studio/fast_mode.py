@@ -26,4 +26,5 @@ def enable_fast_mode(codec: Codec) -> str:
     if not clips:
         return f"fast mode ({codec.fast_mode})"
     wave = read_model_input(codec, clips[0])[0][:1, :, : int(COST_SECONDS * codec.sample_rate)]
-    return f"fast mode ({codec.fast_mode}): mel {mel_cost(codec, wave):+.2f}"
+    cost = mel_cost(codec, wave)
+    return f"fast mode ({codec.fast_mode}): mel {cost:+.2f}"
