@@ -2,31 +2,57 @@
 
 Builds the official 44.1 kHz 8 kbps architecture (random weights) with descript-audio-codec,
 saves it in the official checkpoint layout, loads it with our ``load_codec``, and times
-encoding and decoding 5 s of 44.1 kHz audio with both, interleaved, best of ``--repeats``.
-Prints real-time factors, our speed-up and the largest output difference.
+encoding and decoding ``--seconds`` of 44.1 kHz audio with both, interleaved (every variant
+once per round, best of ``--repeats`` rounds), so that load from other work on the machine
+hits all of them alike: the ratios are what to read, the real-time factors move with the load.
+Besides the default path it times the levers we measured (docs/benchmarks.md): one worker
+with two threads inside each operator instead of two single-threaded chunk workers, fast
+mode (bfloat16), and with ``--compile`` the decoder compiled by inductor.
 
 Runs in the reference environment ($REFENV, built by scripts/make_reference_env.sh):
-    $REFENV/bin/python benchmarks/bench_dac_speed.py
+    PYTHONPATH=. $REFENV/bin/python benchmarks/bench_dac_speed.py [--compile]
 
 Figures: docs/benchmarks.md.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from model import load_codec
+from model.layers import from_fast_layout, to_fast_layout
 
-def _best(fn, repeats: int) -> tuple[float, object]:
-    best, out = float("inf"), None
+
+def _interleaved(fns: dict[str, Callable[[], torch.Tensor]], repeats: int) -> tuple[dict[str, float], dict]:
+    """Best time and last result of every function, run in turn ``repeats`` times."""
+    best = {name: float("inf") for name in fns}
+    out = {}
     for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            out[name] = fn()
+            best[name] = min(best[name], time.perf_counter() - start)
     return best, out
+
+
+def _compiled_decoder(codec) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The decoder stack compiled by inductor (weights frozen into the graph), whole-signal."""
+    import torch._inductor.config as inductor_config
+
+    inductor_config.freezing = True
+    network = codec.network
+    stack = torch.compile(network.decoder_stack())
+
+    def decode(codes: torch.Tensor) -> torch.Tensor:
+        return from_fast_layout(stack(to_fast_layout(network.quantizer.decode(codes))))
+
+    return decode
 
 
 def main() -> None:
@@ -34,12 +60,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--compile", action="store_true", help="also time the inductor-compiled decoder")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     import dac  # the reference package, only in the reference environment
-
-    from model import load_codec
 
     torch.manual_seed(0)
     reference = dac.DAC(encoder_dim=64, encoder_rates=[2, 4, 8, 8], decoder_dim=1536,
@@ -49,6 +74,8 @@ def main() -> None:
         path = Path(tmp) / "dac44k.pth"
         reference.save(str(path), package=False)
         ours = load_codec(path)
+        fast = load_codec(path)
+    fast.set_fast_mode(True)
 
     sr = 44100
     t = torch.arange(int(args.seconds * sr)) / sr
@@ -56,22 +83,42 @@ def main() -> None:
 
     with torch.inference_mode():
         ref_codes = reference.encode(reference.preprocess(wave, sr))[1]
-        z = reference.quantizer.from_codes(ref_codes)[0]
-        rows = []
-        ref_enc, _ = _best(lambda: reference.encode(reference.preprocess(wave, sr)), args.repeats)
-        our_enc, our_codes = _best(lambda: ours.encode(wave), args.repeats)
-        ref_dec, ref_audio = _best(lambda: reference.decode(reference.quantizer.from_codes(ref_codes)[0]),
-                                   args.repeats)
-        our_dec, our_audio = _best(lambda: ours.decode(ref_codes.long()), args.repeats)
-        del z
-    rows.append(("encode", ref_enc, our_enc))
-    rows.append(("decode", ref_dec, our_dec))
-    print(f"DAC 44.1 kHz 8 kbps, {args.seconds:g} s of audio, {args.threads} thread(s), best of {args.repeats}")
-    print(f"{'':8}{'reference':>12}{'ours':>12}{'speed-up':>10}   (x real time)")
-    for name, ref_s, our_s in rows:
-        print(f"{name:8}{args.seconds / ref_s:>11.2f}x{args.seconds / our_s:>11.2f}x{ref_s / our_s:>9.2f}x")
-    print(f"codes identical: {torch.equal(our_codes, ref_codes.long())}")
-    print(f"max |audio difference|: {(our_audio - ref_audio).abs().max().item():.2e}")
+        codes = ref_codes.long()
+        encoders = {
+            "reference": lambda: reference.encode(reference.preprocess(wave, sr))[1].long(),
+            "ours": lambda: ours.encode(wave),
+            "ours, 1 worker x 2 threads": lambda: ours.encode(wave, workers=1),
+            "ours, fast mode (bf16)": lambda: fast.encode(wave),
+        }
+        decoders = {
+            "reference": lambda: reference.decode(reference.quantizer.from_codes(ref_codes)[0]),
+            "ours": lambda: ours.decode(codes),
+            "ours, 1 worker x 2 threads": lambda: ours.decode(codes, workers=1),
+            "ours, fast mode (bf16)": lambda: fast.decode(codes),
+        }
+        if args.compile:
+            compiled = _compiled_decoder(ours)
+            start = time.perf_counter()
+            compiled(codes)
+            print(f"inductor compile (first call): {time.perf_counter() - start:.1f} s")
+            decoders["ours, compiled decoder (inductor)"] = lambda: compiled(codes)
+        enc_times, enc_out = _interleaved(encoders, args.repeats)
+        dec_times, dec_out = _interleaved(decoders, args.repeats)
+
+    print(f"DAC 44.1 kHz 8 kbps, {args.seconds:g} s of audio, {args.threads} thread(s), best of {args.repeats}, "
+          f"load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"{'':<44}{'x real time':>12}{'vs reference':>14}   exactness")
+    for title, times, outputs in (("encode", enc_times, enc_out), ("decode", dec_times, dec_out)):
+        base = outputs["reference"]
+        for name, seconds in times.items():
+            if name == "reference":
+                note = ""
+            elif title == "encode":
+                note = f"codes changed: {(outputs[name] != base).float().mean().item():.2%}"
+            else:
+                note = f"max |audio difference| {(outputs[name] - base).abs().max().item():.1e}"
+            print(f"{title + ': ' + name:<44}{args.seconds / seconds:>11.2f}x{times['reference'] / seconds:>13.2f}x"
+                  f"   {note}")
 
 
 if __name__ == "__main__":

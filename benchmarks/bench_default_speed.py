@@ -3,14 +3,16 @@
 The bundled model is meant to run at least 20x real time for both directions on a
 2-core CPU. Prints the best of ``--repeats`` runs over ``--seconds`` of 44.1 kHz audio,
 through the public ``Codec`` API (chunked, exact path), for: one thread; two threads
-inside each operator with chunks in sequence; and two single-threaded chunk workers (what
-``Codec`` does by default with two torch threads), side by side in one run.
+inside each operator with chunks in sequence; two single-threaded chunk workers (what
+``Codec`` does by default with two torch threads); and that default in fast mode (bfloat16),
+side by side in one run. The load average is printed with the figures: they move with it.
 
     .venv/bin/python benchmarks/bench_default_speed.py
 """
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
@@ -54,6 +56,11 @@ def main() -> None:
         enc = best_seconds(lambda: codec.encode(wave, workers=workers), args.repeats)
         dec = best_seconds(lambda: codec.decode(codes, workers=workers), args.repeats)
         print(f"{label:<34}{args.seconds / enc:>9.1f}x{args.seconds / dec:>9.1f}x")
+    codec.set_fast_mode(True)
+    enc = best_seconds(lambda: codec.encode(wave), args.repeats)
+    dec = best_seconds(lambda: codec.decode(codes), args.repeats)
+    print(f"{'2 chunk workers, fast mode (bf16)':<34}{args.seconds / enc:>9.1f}x{args.seconds / dec:>9.1f}x")
+    print(f"load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

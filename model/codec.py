@@ -42,7 +42,9 @@ from torch import nn
 
 from model import streaming
 from model.chunked import decode_stream, encode_stream
+from model.fast_mode import FAST_LABEL, half_precision_network
 from model.layers import fold_weight_norm
+from model.transfer import to_device
 
 ProgressFn = Callable[[int, int], None]
 
@@ -132,6 +134,7 @@ class Codec:
         self.encoder_context, self.decoder_context = network.context_frames()
         alignment = getattr(network, "chunk_alignment", None)
         self.chunk_alignment: int | None = alignment() if alignment is not None else None
+        self._fast_network: nn.Module | None = None
 
     # -- geometry -------------------------------------------------------------------------
     @property
@@ -241,6 +244,18 @@ class Codec:
             "trained": self.trained,
             **self.network.describe(),
         }
+
+    # -- fast mode (model/fast_mode.py) -----------------------------------------------------
+    @property
+    def fast_mode(self) -> str | None:
+        """The reduced precision encode and decode run in ("bf16"), None for exact float32."""
+        return FAST_LABEL if self._fast_network is not None else None
+
+    def set_fast_mode(self, on: bool) -> None:
+        """Switch bfloat16 inference on or off (off: the exact float32 results again). Codes may
+        differ from float32 ones; raises ``FastModeUnavailable`` (a ValueError) for a network
+        that cannot run it."""
+        self._fast_network = half_precision_network(self.network) if on else None
 
     # -- inference ------------------------------------------------------------------------
     def encode(
@@ -395,13 +410,17 @@ class Codec:
         """Algorithmic latency of streamed encoding then decoding, in seconds (frame + lookahead)."""
         return streaming.stream_latency(self)
 
+    def inference_network(self) -> nn.Module:
+        """The network encode and decode run: :attr:`network`, or fast mode's bfloat16 copy of it."""
+        return self.network if self._fast_network is None else self._fast_network
+
     def _encode_codes(self, wave: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
-            return self.network.encode_codes(wave.to(self.device))
+            return self.inference_network().encode_codes(to_device(wave, self.device))
 
     def _decode_codes(self, codes: torch.Tensor, *first_frame: int) -> torch.Tensor:
         with torch.inference_mode():
-            return self.network.decode_codes(codes.to(self.device, torch.long), *first_frame)
+            return self.inference_network().decode_codes(to_device(codes, self.device, torch.long), *first_frame)
 
     def _decode_with_side(self, codes: torch.Tensor, side: dict[str, torch.Tensor],
                           progress: ProgressFn | None) -> Iterator[torch.Tensor]:

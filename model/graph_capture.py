@@ -1,5 +1,6 @@
-"""Whether a graph exporter (``torch.onnx.export``, ``torch.export``, TorchScript tracing) is
-recording the running code.
+"""Whether a graph exporter (``torch.onnx.export``, ``torch.export``, TorchScript tracing) or the
+compiler (``torch.compile``, which generates its own fused element-wise code) is recording the
+running code.
 
 An exported graph must hold plain operators and the same operators for every input shape.
 Two inference fast paths hold neither: the optional fused Snake kernel (a compiled extension
@@ -13,7 +14,8 @@ import torch
 
 
 def capturing_graph() -> bool:
-    return bool(torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export() or torch.jit.is_tracing())
+    return bool(torch.compiler.is_exporting() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
+                or torch.jit.is_tracing())
 
 
 @torch.library.custom_op("rvq_studio::lstm", mutates_args=())

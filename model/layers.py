@@ -23,6 +23,7 @@ and an input of ``k * stride`` samples always gives ``k`` outputs. They wrap a
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +43,14 @@ def from_fast_layout(x: torch.Tensor) -> torch.Tensor:
     return x.squeeze(2).contiguous()
 
 
+def cast(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``x`` in ``dtype``, its memory layout kept. A channels-last tensor is converted through its
+    plain (time, channel) view: PyTorch converts it element by element otherwise, 25x slower."""
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        return x.permute(0, 2, 3, 1).to(dtype).permute(0, 3, 1, 2)
+    return x.to(dtype)
+
+
 class Snake1d(nn.Module):
     """Snake activation ``x + sin^2(alpha x) / alpha`` with a learned alpha per channel.
 
@@ -59,6 +68,10 @@ class Snake1d(nn.Module):
         return Span()  # element-wise
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.bfloat16 and x.device.type == "cpu":
+            # Fast mode on a CPU: PyTorch's bfloat16 element-wise kernels with a broadcast operand
+            # run scalar code (over 100x slower than float32 here); converting costs two passes.
+            return cast(self.forward(cast(x, torch.float32)), torch.bfloat16)
         if not torch.is_grad_enabled():
             fused = fused_snake(x, self.alpha)
             if fused is not None:
@@ -183,20 +196,29 @@ class WNConvTranspose1d(WeightNormMixin, nn.Module):
                                        bias=bias))
         self.output_padding = output_padding
         self.register_buffer("_poly_weight", None, persistent=False)
-        self.register_buffer("_poly_bias", None, persistent=False)
+        self._phase_geometry: list[tuple[int, int]] = []  # (pad_left, taps) of each phase group
 
     def receptive_span(self) -> Span:
         return transposed_span(self.kernel_size, self.stride, self.padding)
 
     def fold(self) -> None:
         super().fold()
-        self._poly_weight, self._poly_bias, self._pad_left, self._taps = polyphase_weights(
-            self._folded, self.bias, self.stride, self.padding)
-        self._folded_fast = _fast_weight(self._poly_weight)
+        groups = polyphase_groups(self._folded, self.bias, self.stride, self.padding)
+        # Buffers, so that the groups' weights move with the module (``.to(device)``).
+        for i, group in enumerate(groups):
+            self.register_buffer(f"_phase{i}_weight", group.weight, persistent=False)
+            self.register_buffer(f"_phase{i}_fast", _fast_weight(group.weight), persistent=False)
+            self.register_buffer(f"_phase{i}_bias", group.bias, persistent=False)
+        self._phase_geometry = [(group.pad_left, group.taps) for group in groups]
+        self._poly_weight = self._folded  # marks the layer as folded into its polyphase form
 
     def unfold(self) -> None:
         super().unfold()
-        self._poly_weight = self._poly_bias = None
+        self._poly_weight = None
+        for i in range(len(self._phase_geometry)):
+            for part in ("weight", "fast", "bias"):
+                delattr(self, f"_phase{i}_{part}")
+        self._phase_geometry = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._poly_weight is None:
@@ -207,40 +229,70 @@ class WNConvTranspose1d(WeightNormMixin, nn.Module):
         s, length = self.stride, x.shape[-1]
         out_len = (length - 1) * s - 2 * self.padding + self.kernel_size + self.output_padding
         phases = -(-out_len // s)
-        pad_right = max(0, phases + self._taps - 1 - (length + self._pad_left))
+        fast = x.dim() == 4
+        parts = []
+        for i, (pad_left, taps) in enumerate(self._phase_geometry):
+            padded = F.pad(x, (pad_left, max(0, phases + taps - 1 - (length + pad_left))))
+            bias = getattr(self, f"_phase{i}_bias")
+            y = (F.conv2d(padded, getattr(self, f"_phase{i}_fast"), bias) if fast
+                 else F.conv1d(padded, getattr(self, f"_phase{i}_weight"), bias))
+            parts.append(y[..., :phases])
+        y = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
         b = x.shape[0]
-        if x.dim() == 3:
-            y = F.conv1d(F.pad(x, (self._pad_left, pad_right)), self._poly_weight, self._poly_bias)
-            y = y[..., :phases].view(b, s, -1, phases).permute(0, 2, 3, 1).reshape(b, -1, phases * s)
+        if not fast:
+            y = y.view(b, s, -1, phases).permute(0, 2, 3, 1).reshape(b, -1, phases * s)
             return y[..., :out_len]
-        y = F.conv2d(F.pad(x, (self._pad_left, pad_right)), self._folded_fast, self._poly_bias)
         # Channels-last memory is [B, 1, M, (phase, out)]: the interleave is a reshape.
-        y = y[..., :phases].permute(0, 2, 3, 1).reshape(b, 1, phases * s, -1)
+        y = y.permute(0, 2, 3, 1).reshape(b, 1, phases * s, -1)
         return y[:, :, :out_len].permute(0, 3, 1, 2)
 
 
-def polyphase_weights(
-    weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int
-) -> tuple[torch.Tensor, torch.Tensor | None, int, int]:
-    """Rewrite a transposed convolution ``weight [in, out, k]`` as an ordinary convolution.
+@dataclass(frozen=True)
+class PhaseGroup:
+    """Consecutive output phases of a transposed convolution that read the same input taps:
+    their ordinary-convolution ``weight [phases*out, in, taps]`` and ``bias``, applied to the input
+    padded by ``pad_left`` on the left."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    pad_left: int
+    taps: int
+
+
+def polyphase_groups(weight: torch.Tensor, bias: torch.Tensor | None, stride: int,
+                     padding: int) -> list[PhaseGroup]:
+    """Rewrite a transposed convolution ``weight [in, out, k]`` as ordinary convolutions.
 
     Output sample ``t = m*stride + r`` (phase ``r``) reads input ``m + q_r - n`` through tap
-    ``rho_r + n*stride``, with ``q_r, rho_r = divmod(r + padding, stride)``. The returned
-    weight ``[stride*out, in, taps]`` computes every phase at once from the input padded by
-    ``pad_left`` on the left.
+    ``rho_r + n*stride``, with ``q_r, rho_r = divmod(r + padding, stride)``. Phases whose input
+    offsets differ (DAC's ``kernel 2s, padding s/2``: half the phases read ``m-1, m``, half
+    ``m, m+1``) are computed by separate convolutions, each as wide as its own offsets: one
+    convolution over the union would spend a third of its work multiplying zeros. Concatenated
+    in order, the groups' outputs hold every phase at once.
     """
     c_in, c_out, k = weight.shape
-    entries = []  # (phase, offset, tap)
+    offsets = []  # per phase: [(offset, tap)]
     for r in range(stride):
         q, rho = divmod(r + padding, stride)
-        entries += [(r, q - n, rho + n * stride) for n in range((k - rho + stride - 1) // stride)]
-    lo = min(o for _, o, _ in entries)
-    hi = max(o for _, o, _ in entries)
-    poly = weight.new_zeros(stride, c_out, c_in, hi - lo + 1)
-    for r, offset, tap in entries:
-        poly[r, :, :, offset - lo] = weight[:, :, tap].t()
-    poly_bias = None if bias is None else bias.detach().repeat(stride)
-    return poly.reshape(stride * c_out, c_in, -1).contiguous(), poly_bias, -lo, hi - lo + 1
+        offsets.append([(q - n, rho + n * stride) for n in range((k - rho + stride - 1) // stride)])
+    runs: list[list[int]] = []
+    for r in range(stride):
+        span = (min(o for o, _ in offsets[r]), max(o for o, _ in offsets[r]))
+        if runs and span == (min(o for o, _ in offsets[runs[-1][0]]), max(o for o, _ in offsets[runs[-1][0]])):
+            runs[-1].append(r)
+        else:
+            runs.append([r])
+    groups = []
+    for run in runs:
+        lo = min(o for o, _ in offsets[run[0]])
+        taps = max(o for o, _ in offsets[run[0]]) - lo + 1
+        poly = weight.new_zeros(len(run), c_out, c_in, taps)
+        for i, r in enumerate(run):
+            for offset, tap in offsets[r]:
+                poly[i, :, :, offset - lo] = weight[:, :, tap].t()
+        group_bias = None if bias is None else bias.detach().repeat(len(run))
+        groups.append(PhaseGroup(poly.reshape(len(run) * c_out, c_in, taps).contiguous(), group_bias, -lo, taps))
+    return groups
 
 
 class TimeGroupNormMixin:

@@ -89,5 +89,10 @@ def run_sequential_tiled(stack: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
 
 
 def run_fast(stack: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    """Inference pass of a (weight-norm folded) stack on ``[B, C, T]``: fast layout, tiled."""
-    return from_fast_layout(run_sequential_tiled(stack, to_fast_layout(x)))
+    """Inference pass of a (weight-norm folded) stack on ``[B, C, T]``: fast layout, tiled.
+
+    A stack held in a lower precision (fast mode, :mod:`model.fast_mode`) computes in it; its
+    input is cast to that precision and its output returned in the input's."""
+    dtype = next(stack.parameters(), x).dtype
+    y = from_fast_layout(run_sequential_tiled(stack, to_fast_layout(x.to(dtype))))
+    return y.to(x.dtype)

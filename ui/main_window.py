@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
         self._build_shortcuts()
         self._connect()
         self.session.set_listening_metrics(self.settings.listening_metrics())
+        self.session.fast_mode = self.settings.fast_mode()
 
         self.frame_timer = QTimer(self)
         self.frame_timer.setObjectName("frameTimer")
@@ -216,6 +217,10 @@ class MainWindow(QMainWindow):
                                              self._set_listening_metrics)
         self.listening_action.setCheckable(True)
         self.listening_action.setChecked(self.settings.listening_metrics())
+        self.fast_action = self._action(view, "&Fast mode (bfloat16: faster on some CPUs and GPUs, approximate)",
+                                        self._set_fast_mode)
+        self.fast_action.setCheckable(True)
+        self.fast_action.setChecked(self.settings.fast_mode())
 
     def _action(self, menu, text, slot, shortcut=None) -> QAction:
         action = QAction(text, self)
@@ -339,6 +344,11 @@ class MainWindow(QMainWindow):
         else:
             self.timeline.overview.loop.hide()
             self.session.set_loop_seconds(None, None)
+
+    def _set_fast_mode(self, on: bool) -> None:
+        self.settings.set_fast_mode(on)
+        self.session.fast_mode = on
+        self._reload_model()
 
     def _set_listening_metrics(self, on: bool) -> None:
         self.settings.set_listening_metrics(on)
@@ -509,7 +519,7 @@ class MainWindow(QMainWindow):
         for key, text in selection_texts(info.kbps[: s.n_codebooks], s.n).items():
             labels[key].setText(text)
         self._show_residual_gain()
-        self.status_model.setText(f"{info.name}  ·  {info.device}")
+        self.status_model.setText("  ·  ".join(filter(None, (info.name, info.device, info.fast_mode))))
         self._show_views_model()
         self._on_render(s.n)
 

@@ -25,7 +25,10 @@ from model.windowed_quality import WINDOW_SECONDS
 
 
 def _load(args: argparse.Namespace) -> Codec:
-    return load_codec(args.model, device=checked_device(args.device))
+    codec = load_codec(args.model, device=checked_device(args.device))
+    if args.fast:
+        codec.set_fast_mode(True)
+    return codec
 
 
 def _codebooks_for(codec: Codec, n: int | None, kbps: float | None) -> int | None:
@@ -91,7 +94,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"model": codec.name, "file": str(args.input), **result.to_dict()}, indent=2))
         return 0
-    print(f"{printable(codec.name)} on {printable(str(args.input))} ({audio.duration:.1f} s, {audio.channels} ch)")
+    fast = f", fast mode ({codec.fast_mode})" if codec.fast_mode else ""
+    print(f"{printable(codec.name)} on {printable(str(args.input))} ({audio.duration:.1f} s, {audio.channels} ch{fast})")
     keys = [key for key in result.rows[0].to_dict() if key not in ("n_codebooks", "kbps", "worst_windows")]
     titles = [_EVAL_TITLES.get(key, key) for key in keys]
     widths = [max(len(title), 7) for title in titles]

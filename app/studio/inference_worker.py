@@ -54,6 +54,7 @@ from app.studio import chunk_decoding, render_planner
 from app.studio.analysis_worker import AnalysisWorker
 from app.studio.clip import StudioClip, chunk_grid, read_checked
 from app.studio.coded_files import is_coded_file, read_coded_file
+from app.studio.fast_mode import enable_fast_mode
 from app.studio.progressive_encode import EncodeState, ProgressiveEncode
 from app.studio.quality import measured_spans, rate_row_in_pieces, rendering_pieces, span_chunks
 from app.studio.render_cache import DEFAULT_BUDGET_BYTES, RenderCache
@@ -102,6 +103,7 @@ class ModelInfo:
     description: dict
     codebook_groups: dict | None  # channel group and level of every codebook (Codec.codebook_groups)
     codebook_strides: tuple[int, ...] = ()  # frames each codebook's code lasts (Codec.codebook_strides)
+    fast_mode: str = ""  # fast mode's label and measured cost (app/studio/fast_mode.py), "" when exact
 
     @property
     def codebook_spans(self) -> tuple[tuple[str, int, int], ...]:
@@ -111,11 +113,11 @@ class ModelInfo:
                      for name, first, stop in self.description.get("codebook_labels", ()))
 
     @classmethod
-    def of(cls, codec: Codec, source: str) -> "ModelInfo":
+    def of(cls, codec: Codec, source: str, fast_mode: str = "") -> "ModelInfo":
         return cls(source, codec.name, codec.family, str(codec.device), codec.sample_rate, codec.hop_length,
                    codec.n_codebooks, codec.codebook_size, codec.trained,
                    tuple(codec.kbps(n) for n in range(1, codec.n_codebooks + 1)), codec.describe(),
-                   codec.codebook_groups, tuple(codec.codebook_strides))
+                   codec.codebook_groups, tuple(codec.codebook_strides), fast_mode)
 
 
 @dataclass(order=True)
@@ -171,17 +173,19 @@ class InferenceWorker(QThread):
         self._encoding: tuple[ProgressiveEncode | SegmentedEncode, StudioClip, int] | None = None  # (encoder, clip, generation)
 
     # -- requests (GUI thread) --------------------------------------------------------------
-    def load_model(self, source: str, device: str = "cpu") -> None:
+    def load_model(self, source: str, device: str = "cpu", fast: bool = False) -> None:
+        """Load ``source`` on ``device``; ``fast``: in fast mode (bfloat16, measured cost in the info)."""
         generation = self._new_generation("another model was loaded")
 
         def job() -> None:
             codec = load_codec(source, device)
+            fast_label = enable_fast_mode(codec) if fast else ""
             self._check(generation)
-            for module in codec.network.modules():
+            for module in codec.inference_network().modules():
                 module.register_forward_pre_hook(self._abandon_if_pointless)
             self._codec = codec
             self.clip = None
-            self.modelLoaded.emit(ModelInfo.of(codec, source))
+            self.modelLoaded.emit(ModelInfo.of(codec, source, fast_label))
 
         self._submit(CONTROL, generation, job, self.modelFailed)
 

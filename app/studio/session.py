@@ -104,6 +104,7 @@ class StudioSession(QObject):
         super().__init__()
         kwargs = {} if chunk_seconds is None else {"chunk_seconds": chunk_seconds}
         self.worker = InferenceWorker(cache_budget_bytes, **kwargs)
+        self.fast_mode = False  # models load in fast mode (bfloat16; see app/studio/fast_mode.py)
         # Views (what the user looks at) and measurements on threads of their own: measurements
         # run at background priority, which on a busy machine would starve the views behind them.
         self.views = AnalysisWorker(defer_while=self.worker.playback_waits, niceness=0, name="viewWorker")
@@ -161,7 +162,7 @@ class StudioSession(QObject):
 
     # -- model and clip ---------------------------------------------------------------------
     def load_model(self, source: str, device: str = "cpu") -> None:
-        self.worker.load_model(source, device)
+        self.worker.load_model(source, device, self.fast_mode)
 
     def open_file(self, path: str | Path) -> None:
         if self.model is None:

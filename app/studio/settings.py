@@ -59,6 +59,14 @@ class StudioSettings:
         self._s.setValue("quality/listening", "true" if on else "false")
         self._s.sync()
 
+    def fast_mode(self) -> bool:
+        """Whether models load in fast mode (bfloat16): off until switched on, exact float32 being the default."""
+        return str(self._s.value("inference/fast", "false")).lower() == "true"
+
+    def set_fast_mode(self, on: bool) -> None:
+        self._s.setValue("inference/fast", "true" if on else "false")
+        self._s.sync()
+
     def export_folder(self) -> str:
         """Where the last export went ("" before the first): the next export dialog opens there."""
         return str(self._s.value("export/folder", "") or "")

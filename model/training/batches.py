@@ -65,7 +65,9 @@ def _ignore_stop_signals(_worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def batch_loader(dataset: ExcerptDataset, sampler: StepBatches, workers: int) -> DataLoader:
+def batch_loader(dataset: ExcerptDataset, sampler: StepBatches, workers: int, pin_memory: bool = False) -> DataLoader:
+    """Batches made by ``workers`` processes; ``pin_memory`` (training on a GPU) puts them in page-locked
+    memory, so the step's ``non_blocking`` copy to the device overlaps the computation."""
     return DataLoader(
         dataset,
         batch_sampler=sampler,
@@ -73,6 +75,7 @@ def batch_loader(dataset: ExcerptDataset, sampler: StepBatches, workers: int) ->
         collate_fn=collate,
         worker_init_fn=_ignore_stop_signals if workers else None,
         prefetch_factor=4 if workers else None,
+        pin_memory=pin_memory,
         generator=torch.Generator().manual_seed(0),
     )
 

@@ -484,7 +484,8 @@ class _Batches:
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
-        loader = batch_loader(trainer.dataset, trainer.sampler, trainer.options.workers)
+        loader = batch_loader(trainer.dataset, trainer.sampler, trainer.options.workers,
+                              pin_memory=trainer.ctx.device.type == "cuda")
         self.iterator = iter(loader)
 
     def next(self) -> torch.Tensor:

@@ -109,3 +109,21 @@ def test_help_documents_every_command():
                          check=True).stdout
     for command in ("encode", "decode", "eval", "info"):
         assert command in out
+
+
+def test_fast_mode_round_trip_is_close_to_the_exact_one(tmp_path, stereo_wav, capsys):
+    exact, fast = tmp_path / "exact.rvq", tmp_path / "fast.rvq"
+    assert main(["encode", str(stereo_wav), "-o", str(exact), "--model", MODEL]) == 0
+    assert main(["encode", str(stereo_wav), "-o", str(fast), "--model", MODEL, "--fast"]) == 0
+    exact_codes, fast_codes = read_rvq(exact)[0], read_rvq(fast)[0]
+    assert fast_codes.shape == exact_codes.shape
+    assert (fast_codes[:, 0] == exact_codes[:, 0]).mean() > 0.8
+    assert main(["decode", str(exact), "-o", str(tmp_path / "exact.wav"), "--model", MODEL]) == 0
+    assert main(["decode", str(exact), "-o", str(tmp_path / "fast.wav"), "--model", MODEL, "--fast"]) == 0
+    a, _ = sf.read(tmp_path / "exact.wav")
+    b, _ = sf.read(tmp_path / "fast.wav")
+    assert a.shape == b.shape
+    assert 10 * math.log10((a ** 2).sum() / ((a - b) ** 2).sum()) > 25
+    capsys.readouterr()
+    assert main(["eval", str(stereo_wav), "--model", MODEL, "--fast", "--metrics", "mel"]) == 0
+    assert "fast mode (bf16)" in capsys.readouterr().out.splitlines()[0]

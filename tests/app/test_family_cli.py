@@ -71,6 +71,12 @@ def test_eval_runs_on_every_family(clip, model_file, capsys):
     assert len(report["entropy_bits"]) == expected
 
 
+def test_fast_mode_of_a_family_that_cannot_run_it_is_one_line(clip, tmp_path, capsys):
+    assert main(["encode", str(clip), "-o", str(tmp_path / "x.rvq"), "--model", str(ENCODEC_FIXTURE), "--fast"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rvq-studio: error: fast mode is not available") and "\n" not in err
+
+
 def test_info_names_the_family(model_file, capsys):
     name, path = model_file
     assert main(["info", str(path), "--json"]) == 0

@@ -3,23 +3,48 @@ import pytest
 import torch
 from torch import nn
 
-from model.layers import WNConvTranspose1d, fold_weight_norm, from_fast_layout, to_fast_layout
+from model.layers import (WNConvTranspose1d, fold_weight_norm, from_fast_layout, polyphase_groups, to_fast_layout,
+                          unfold_weight_norm)
 from model.tiled import run_sequential_tiled
 
 
 @pytest.mark.parametrize("stride", [2, 3, 4, 5, 8])
 @pytest.mark.parametrize("length", [1, 2, 9, 64])
-def test_polyphase_transposed_conv_equals_conv_transpose(stride, length):
+@pytest.mark.parametrize("centred", [True, False], ids=["dac-padding", "no-padding"])
+def test_polyphase_transposed_conv_equals_conv_transpose(stride, length, centred):
     torch.manual_seed(stride * 100 + length)
-    layer = WNConvTranspose1d(6, 4, 2 * stride, stride, (stride + 1) // 2)
+    layer = WNConvTranspose1d(6, 4, 2 * stride, stride, (stride + 1) // 2 if centred else 0)
     with torch.no_grad():
         layer.bias.normal_()
     x = torch.randn(2, 6, length)
     exact = layer(x)
     fold_weight_norm(layer)
-    assert exact.shape[-1] == (length - 1) * stride - 2 * ((stride + 1) // 2) + 2 * stride
+    assert exact.shape[-1] == (length - 1) * stride - 2 * layer.padding + 2 * stride
     torch.testing.assert_close(layer(x), exact, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(from_fast_layout(layer(to_fast_layout(x))), exact, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("stride", [2, 3, 4, 8])
+def test_polyphase_groups_multiply_no_zero_taps(stride):
+    """A kernel of two strides reads two inputs per output sample; DAC's centring padding shifts
+    which two for some phases, and each phase group's convolution covers only its own two."""
+    weight = torch.randn(6, 4, 2 * stride)
+    groups = polyphase_groups(weight, None, stride, (stride + 1) // 2)
+    assert [g.taps for g in groups] == [2] * len(groups)
+    assert sum(g.weight.shape[0] for g in groups) == stride * 4
+    assert len(polyphase_groups(weight, None, stride, 0)) == 1
+
+
+def test_unfolding_a_transposed_conv_restores_the_exact_path():
+    torch.manual_seed(0)
+    layer = WNConvTranspose1d(6, 4, 8, 4, 2)
+    x = torch.randn(1, 6, 20)
+    exact = layer(x)
+    fold_weight_norm(layer)
+    unfold_weight_norm(layer)
+    assert torch.equal(layer(x), exact)
+    fold_weight_norm(layer)
+    torch.testing.assert_close(layer(x), exact, atol=1e-5, rtol=1e-5)
 
 
 def test_fast_layout_network_equals_training_layout(make_small_dac):

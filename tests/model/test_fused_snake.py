@@ -48,6 +48,15 @@ def test_disabled_by_environment(kernel, monkeypatch):
 
 
 
+def test_compiled_graphs_hold_the_plain_formulation(kernel, monkeypatch):
+    """While torch.compile traces, the kernel gives way: the compiler fuses the plain operators itself,
+    and an opaque extension call would split its graph."""
+    x, alpha = torch.randn(1, 2, 8), torch.ones(1, 2, 1)
+    assert fused_snake.fused_snake(x, alpha) is not None
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    assert fused_snake.fused_snake(x, alpha) is None
+
+
 def test_other_python_threads_run_during_a_call(kernel):
     """The studio decodes on a worker thread: a kernel holding the GIL would stall the GUI.
 
