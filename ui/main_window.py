@@ -647,7 +647,8 @@ class MainWindow(QMainWindow):
                 self.listening_test.deleteLater()
             model = self.session.model.source if self.session.model is not None else "default"
             clips = list(dict.fromkeys(self.settings.recent_files() + [str(p) for p in demo_clips()]))
-            self.listening_test = ListeningTestWindow(partial(ModelStimulusProvider.from_spec, model), clips)
+            self.listening_test = ListeningTestWindow(partial(ModelStimulusProvider.from_spec, model), clips,
+                                                      spec_label="Contestants", default_spec="2, 4, 8, opus:12")
         self.session.player.pause()
         self.listening_test.show()
         self.listening_test.raise_()

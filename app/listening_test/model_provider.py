@@ -1,8 +1,10 @@
-"""A stimulus provider that needs nothing but a model: the clip decoded at chosen codebook counts.
+"""The studio's stimulus provider: the clip decoded by a model at chosen codebook counts, and
+any other contestant of the Compare engine (Opus or MP3 at a bitrate, another model).
 
-Enough for a test of one codec against itself at several bitrates, and for the test suite; a
-richer provider (other codecs, Opus, MP3) only has to return :class:`Stimulus` objects the same
-way. The clip (its first ``max_seconds``: BS.1534-3 asks for short excerpts) goes through the
+The setup text lists the contestants: a bare number is the studio's model at that many
+codebooks (``2, 4, 8``); ``opus:12`` and ``mp3:64`` are those coders at a bitrate in kbps;
+anything else is a model as ``rvq-studio compare --codec`` takes it (``MODEL:n`` or
+``MODEL@kbps``), rendered and aligned by :mod:`app.compare.rendering`. The clip (its first ``max_seconds``: BS.1534-3 asks for short excerpts) goes through the
 same path as ``rvq-studio encode`` / ``decode``: encoded once, loudness-normalised as the codec
 expects, and decoded at each count back to the clip's own rate, length and level, so the
 original and every contestant line up sample for sample.
@@ -14,6 +16,8 @@ import re
 import numpy as np
 import torch
 
+from app.compare import contestants
+from app.compare.rendering import ClipRenderer, CodecShelf
 from app.listening_test.stimuli import REFERENCE, Stimulus
 from model import Codec, load_codec
 from model.audio_io import audio_info, read_audio
@@ -36,20 +40,48 @@ def parse_counts(spec: str, n_codebooks: int) -> list[int]:
     return counts
 
 
+_CODER = re.compile(r"^(?P<kind>opus|mp3):(?P<kbps>\d+(?:\.\d*)?)$", re.IGNORECASE)
+
+
+def parse_contestants(spec: str, n_codebooks: int) -> tuple[list[int], list[contestants.ContestantSpec]]:
+    """The studio model's codebook counts and the other contestants named in ``spec``;
+    ValueError naming what is wrong."""
+    parts = [part for part in re.split(r"[,\s]+", spec.strip()) if part]
+    numbers = " ".join(p for p in parts if p.isdigit())
+    counts = parse_counts(numbers, n_codebooks) if numbers else []
+    others: list[contestants.ContestantSpec] = []
+    for part in (p for p in parts if not p.isdigit()):
+        if match := _CODER.match(part):
+            kbps = float(match["kbps"])
+            other = contestants.opus(kbps) if match["kind"].lower() == "opus" else contestants.mp3(kbps)
+        else:
+            other = contestants.parse_codec(part)
+        contestants.check_new(other, others)
+        others.append(other)
+    if not counts and not others:
+        raise ValueError("name at least one contestant, e.g. 2, 4, 8, opus:12")
+    return counts, others
+
+
 def contestant_name(n: int) -> str:
     return f"{n} codebooks"
 
 
 class ModelStimulusProvider:
-    """The original and ``codec`` at each of ``counts`` codebooks (a :class:`StimulusProvider`)."""
+    """The original, ``codec`` at each of ``counts`` codebooks and each of ``others`` (Compare
+    contestants), in that order (a :class:`StimulusProvider`)."""
 
-    def __init__(self, codec: Codec, counts: list[int], max_seconds: float = DEFAULT_MAX_SECONDS) -> None:
+    def __init__(self, codec: Codec, counts: list[int], max_seconds: float = DEFAULT_MAX_SECONDS,
+                 others: list[contestants.ContestantSpec] | None = None) -> None:
         self.codec, self.counts, self.max_seconds = codec, counts, max_seconds
+        self.others = others or []
+        self._shelf = CodecShelf()  # other models, loaded once for every clip of the test
 
     @classmethod
     def from_spec(cls, model: str, spec: str, max_seconds: float = DEFAULT_MAX_SECONDS) -> "ModelStimulusProvider":
         codec = load_codec(model)
-        return cls(codec, parse_counts(spec, codec.n_codebooks), max_seconds)
+        counts, others = parse_contestants(spec, codec.n_codebooks)
+        return cls(codec, counts, max_seconds, others)
 
     def __call__(self, clip_path: str) -> list[Stimulus]:
         rate = audio_info(clip_path).samplerate
@@ -60,4 +92,7 @@ class ModelStimulusProvider:
             for n in self.counts:
                 decoded = decode_clip(self.codec, clip, n).samples.astype(np.float32)
                 stimuli.append(Stimulus(contestant_name(n), "codec", decoded, rate))
+            renderer = ClipRenderer(audio, self._shelf)
+            for contestant, samples in renderer.stimuli(self.others):
+                stimuli.append(Stimulus(contestant.name, contestant.kind, samples, rate))
         return stimuli

@@ -5,7 +5,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from app.listening_test.model_provider import ModelStimulusProvider, contestant_name, parse_counts
+from app.compare import contestants
+from app.compare.rendering import ClipRenderer
+from app.listening_test.model_provider import (ModelStimulusProvider, contestant_name, parse_contestants,
+                                               parse_counts)
+from model.audio_io import read_audio
 from app.listening_test.stimuli import (HIDDEN_REFERENCE, LOW_ANCHOR, MID_ANCHOR, REFERENCE, Stimulus, StimulusError,
                                         lowpass, with_hidden_reference_and_anchors)
 from listening_stimuli import noisy_copies
@@ -89,3 +93,26 @@ def test_model_provider_keeps_the_clip_rate(tmp_path):
 
 def len_of(path) -> int:
     return sf.info(str(path)).frames
+
+
+def test_the_setup_text_names_counts_coders_and_other_models():
+    counts, others = parse_contestants("8, opus:12 2, mp3:64, run/model.safetensors@6", 12)
+    assert counts == [2, 8]
+    assert others == [contestants.opus(12), contestants.mp3(64), contestants.codec("run/model.safetensors", target_kbps=6)]
+    assert parse_contestants("opus:6, OPUS:8", 12)[1] == [contestants.opus(6), contestants.opus(8)]
+    for text, reason in (("", "at least one contestant"), ("opus:6, opus:6", "opus 6"), ("13", "between 1 and 12")):
+        with pytest.raises(ValueError, match=reason):
+            parse_contestants(text, 12)
+
+
+def test_model_provider_adds_compare_contestants_rendered_and_aligned_by_the_compare_engine(tmp_path):
+    codec = Codec(tiny_network("dac"), name="tiny", family="dac", config={})
+    clip = write_music_clip(tmp_path / "clip.wav", seconds=0.6, sample_rate=codec.sample_rate)
+    provider = ModelStimulusProvider(codec, [1], max_seconds=0.5, others=[contestants.opus(16), contestants.mp3(64)])
+    stimuli = provider(str(clip))
+    assert [(s.name, s.kind) for s in stimuli] == [("original", "reference"), (contestant_name(1), "codec"),
+                                                   ("opus 16", "opus"), ("mp3 64", "mp3")]
+    excerpt = read_audio(str(clip), frames=int(0.5 * codec.sample_rate))
+    for stimulus, spec in zip(stimuli[2:], provider.others):
+        assert np.array_equal(stimulus.audio, ClipRenderer(excerpt).render(spec).samples)
+    assert len(with_hidden_reference_and_anchors(stimuli)) == 7
