@@ -152,9 +152,9 @@ def euclidean_nearest(vectors: torch.Tensor, codebook: torch.Tensor | Codebook) 
     still go either way.
     """
     with torch.no_grad():  # an index has no gradient: no autograd graph for the search
+        if capturing_graph():  # whichever form the codebook comes in: a graph holds no branch on data
+            return _float64_nearest(vectors, codebook.rows if isinstance(codebook, Codebook) else codebook)
         if not isinstance(codebook, Codebook):
-            if capturing_graph():
-                return _float64_nearest(vectors, codebook)
             codebook = Codebook.of(codebook)
         rows = NEAREST_BLOCK_ROWS
         if vectors.shape[0] <= rows:
