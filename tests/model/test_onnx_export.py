@@ -160,6 +160,7 @@ def test_sidecar_describes_the_model(exported):
     assert written["context_frames"] == {"encoder": codec.encoder_context, "decoder": codec.decoder_context}
 
 
+@pytest.mark.slow  # two whole exports (12 s): the fast suite keeps its ten-minute budget
 def test_export_replaces_an_earlier_one_in_place_and_leaves_no_temporary_folder(tmp_path):
     codec = _codec("dac")
     folder = tmp_path / "onnx"
