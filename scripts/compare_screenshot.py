@@ -10,19 +10,11 @@ rendered and the chart's sweep is measured, selects the Opus contestant and grab
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "support"))  # synthetic audio
-sys.path.insert(0, str(ROOT / "scripts"))  # screenshot_waits
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("RVQ_STUDIO_NO_AUDIO", "1")
-WORK = Path(tempfile.mkdtemp(prefix="rvq-compare-shot-"))
-os.environ.setdefault("RVQ_STUDIO_SETTINGS", str(WORK / "settings.ini"))
+from screenshot_setup import ROOT, offscreen_studio
+
+WORK = offscreen_studio("rvq-compare-shot-")
 
 
 def main() -> int:

@@ -11,19 +11,12 @@ the window once that many steps have been reported, then stops the run.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "support"))  # synthetic audio
-sys.path.insert(0, str(ROOT / "scripts"))  # screenshot_waits
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("RVQ_STUDIO_NO_AUDIO", "1")
-WORK = Path(tempfile.mkdtemp(prefix="rvq-training-shot-"))
-os.environ.setdefault("RVQ_STUDIO_SETTINGS", str(WORK / "settings.ini"))
+from screenshot_setup import ROOT, offscreen_studio
+
+WORK = offscreen_studio("rvq-training-shot-")
 
 
 def make_base(path: Path) -> None:
