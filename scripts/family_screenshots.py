@@ -17,20 +17,14 @@ and family_encodec48.png.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT / "tests" / "support"))  # synthetic audio
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("RVQ_STUDIO_NO_AUDIO", "1")
-_SETTINGS = Path(tempfile.mkdtemp()) / "settings.ini"
-_SETTINGS.write_text("[quality]\nlistening=false\n")
-os.environ.setdefault("RVQ_STUDIO_SETTINGS", str(_SETTINGS))
+from screenshot_setup import ROOT, offscreen_studio
+
+WORK = offscreen_studio("rvq-family-shot-")
+(WORK / "settings.ini").write_text("[quality]\nlistening=false\n")  # the studio's settings, unless the caller set its own
 
 from studio_screenshots import play_briefly, save_small, shown_playing  # noqa: E402 (after the environment is set)
 

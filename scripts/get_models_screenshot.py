@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-WORK = Path(tempfile.mkdtemp(prefix="rvq-get-models-shot-"))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from screenshot_setup import ROOT, offscreen_studio
+
+WORK = offscreen_studio("rvq-get-models-shot-")
 for variable, folder in (("HOME", "home"), ("TORCH_HOME", "torch"), ("HF_HOME", "hf")):
     os.environ[variable] = str(WORK / folder)
-os.environ["RVQ_STUDIO_SETTINGS"] = str(WORK / "settings.ini")
-
 
 def main() -> None:
     from PySide6.QtWidgets import QApplication

@@ -10,17 +10,11 @@ slow listening metrics of every count are in too.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "support"))  # synthetic audio
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("RVQ_STUDIO_NO_AUDIO", "1")
-os.environ.setdefault("RVQ_STUDIO_SETTINGS", str(Path(tempfile.mkdtemp()) / "settings.ini"))
+from screenshot_setup import ROOT, offscreen_studio
 
 
 PLAY_SECONDS = 0.8
@@ -82,6 +76,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=4, help="codebook count to show")
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     args = parser.parse_args()
+    offscreen_studio("rvq-studio-shot-")  # before anything imports Qt; the other scripts import this one's helpers
 
     from app.main import create_window
     from app.studio.model_catalog import demo_clips
