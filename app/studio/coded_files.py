@@ -11,6 +11,7 @@ line naming the release to load (:class:`~model.ecdc_format.EcdcFormatError`).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,12 +38,23 @@ def is_coded_file(path: str | Path) -> bool:
         return False
 
 
-def read_coded_file(codec: Codec, path: str | Path) -> CodedFile:
-    """The file's codes and their decoding by ``codec`` (refused, in one line, for another release's file)."""
+def read_coded_file(codec: Codec, path: str | Path, between_pieces: Callable[[], None] = lambda: None) -> CodedFile:
+    """The file's codes and their decoding by ``codec`` (refused, in one line, for another release's file).
+
+    The decoding comes piece by piece (a segmenting codec's segments, a chunkable codec's chunks)
+    into one array of the file's length, with ``between_pieces()`` called after each: the studio's
+    worker raises there when the open is cancelled, so a long file does not hold it for its whole
+    decode.
+    """
     encoded, length = read_ecdc(path, codec)
     if encoded.codes.shape[-1] != codec.n_frames(length):
         raise EcdcFormatError(f"{Path(path).name}: {encoded.codes.shape[-1]} frames of codes for {length} samples; "
                               f"{codec.name} codes them in {codec.n_frames(length)}")
-    wave = codec.decode(encoded)[..., :length]
-    samples = np.ascontiguousarray(wave.reshape(-1, wave.shape[-1]).numpy().T)
+    samples = np.zeros((length, codec.channels), dtype=np.float32)
+    done = 0
+    for piece in codec.decode_blocks(encoded):
+        block = piece.reshape(-1, piece.shape[-1]).numpy().T[: length - done]
+        samples[done : done + block.shape[0]] = block
+        done += block.shape[0]
+        between_pieces()
     return CodedFile(encoded.codes.numpy(), {k: v.numpy() for k, v in encoded.side.items()}, samples)

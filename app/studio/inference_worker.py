@@ -466,8 +466,7 @@ class InferenceWorker(QThread):
         if codec is None:
             raise RuntimeError("no model is loaded")
         if is_coded_file(path):
-            coded = read_coded_file(codec, path)
-            self._check(generation)
+            coded = read_coded_file(codec, path, lambda: self._check(generation))
             length = coded.samples.shape[0]
             clip = self._new_clip(path, codec.sample_rate, length, coded.samples, None, coded.codes, coded.side)
             clip.encoding.frames = clip.encoding.total

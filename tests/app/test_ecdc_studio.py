@@ -66,3 +66,30 @@ def test_the_slider_offers_the_codebooks_an_ecdc_file_stores(qtbot):
         assert session.n == 8
     finally:
         session.close()
+
+
+def test_opening_an_ecdc_file_can_stop_between_its_pieces():
+    """The decode runs segment by segment with a hook between them, where the studio's worker
+    stops a cancelled open; uninterrupted, the pieces make the whole decompression."""
+    from app.studio.coded_files import read_coded_file
+    from model.loading import load_codec
+
+    codec = load_codec(str(FIXTURES / "encodec48k.th"))
+    reference = np.load(FIXTURES / "encodec48k_expected.npz")
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_first():
+        calls.append(1)
+        raise Stop
+
+    with pytest.raises(Stop):
+        read_coded_file(codec, FIXTURES / "encodec48k.ecdc", stop_at_first)
+    assert calls == [1]
+    counted = []
+    coded = read_coded_file(codec, FIXTURES / "encodec48k.ecdc", lambda: counted.append(1))
+    assert len(counted) == len(codec.segments(coded.samples.shape[0])) > 1
+    length = coded.samples.shape[0]
+    assert np.abs(coded.samples.T - reference["decoded"][0, :, :length]).max() < 1e-4
