@@ -124,6 +124,12 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return np.ascontiguousarray(out.T, dtype=np.float32)
 
 
+def resampled_length(frames: int, rate_in: int, rate_out: int) -> int:
+    """How many frames :func:`resample` (and :func:`resample_blocks`) make of ``frames``: soxr's
+    ``frames * rate_out / rate_in`` rounded half up."""
+    return (2 * frames * rate_out + rate_in) // (2 * rate_in)
+
+
 def resample_blocks(blocks: Iterable[np.ndarray], rate_in: int, rate_out: int) -> Iterator[np.ndarray]:
     """``resample`` of a signal given as consecutive float32 ``[channels, frames]`` blocks.
 

@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.audio_io import Audio, audio_info, read_blocks, resample, resample_blocks, write_audio_blocks
+from model.audio_io import (Audio, audio_info, read_blocks, resample, resample_blocks, resampled_length,
+                            write_audio_blocks)
 from model.codec import Codec, EncodedAudio, ProgressFn
 from model.loudness import LoudnessMeter
 from model.rvq_format import (
@@ -246,11 +247,17 @@ def decoded_blocks(
     codec: Codec, clip: EncodedClip, n_codebooks: int | None = None, progress: ProgressFn | None = None
 ) -> Iterator[np.ndarray]:
     """The reconstruction ``[channels, frames]`` at the original rate, length and level, block by
-    block (a chunk of the codec's output, resampled)."""
+    block (a chunk of the codec's output, resampled).
+
+    The codec's output is cut to the clip's length at the codec's rate before resampling, as
+    the studio renders it: what the codec makes of its last frame's padding stays out of the
+    resampler's filter, so the file's last milliseconds equal the studio's export.
+    """
     gain = clip.gain
     waves = (piece.reshape(-1, piece.shape[-1]).numpy() / gain
              for piece in codec.decode_blocks(clip.encoded(n_codebooks), progress=progress))
-    return _fitted(resample_blocks(waves, codec.sample_rate, clip.original_rate), clip.length)
+    model_length = resampled_length(clip.length, clip.original_rate, codec.sample_rate)
+    return _fitted(resample_blocks(_fitted(waves, model_length), codec.sample_rate, clip.original_rate), clip.length)
 
 
 def decode_clip(

@@ -85,3 +85,28 @@ def test_an_export_waiting_for_an_encode_that_is_cancelled_is_reported_cancelled
     assert ("warning", "Export to never.wav was cancelled: its clip was closed before it was encoded.") in messages
     qtbot.wait(200)
     assert not (tmp_path / "never.wav").exists() and not exported
+
+
+def test_the_studios_reconstruction_at_another_rate_equals_the_command_lines_decode_of_its_codes(
+        qtbot, session, open_encoded, exported, tmp_path):
+    """At a file rate other than the model's, the studio's export and ``rvq-studio decode`` of the
+    exported codes agree to the last sample: both resample the model's rendering of the clip's own
+    length, not the codec's whole last frame."""
+    from model.audio_io import read_audio
+    from model.compression import decode_clip, read_clip
+    from synthetic_audio import write_music_clip
+
+    path = write_music_clip(tmp_path / "at 22050 Hz.wav", seconds=1.3, sample_rate=22050, channels=2, seed=4)
+    open_encoded(path)
+    session.export_rvq(tmp_path / "clip.rvq")
+    session.export_reconstruction(tmp_path / "studio.wav")
+    qtbot.waitUntil(lambda: len(exported) == 2, timeout=TIMEOUT_MS)
+    studio = read_audio(tmp_path / "studio.wav")
+    codec = session.worker.codec
+    decoded = decode_clip(codec, read_clip(codec, tmp_path / "clip.rvq"))
+    assert studio.sample_rate == decoded.sample_rate == 22050
+    assert studio.samples.shape == decoded.samples.shape
+    lsb = 2.0 ** -15  # the WAV holds 16-bit samples: the two may round apart by one step
+    tail = studio.sample_rate // 100  # the last 10 ms, where the two differed
+    assert abs(studio.samples[:, -tail:] - decoded.samples[:, -tail:]).max() <= 1.5 * lsb
+    assert abs(studio.samples - decoded.samples).max() <= 1.5 * lsb

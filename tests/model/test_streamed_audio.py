@@ -9,6 +9,7 @@ from model.audio_io import (
     read_blocks,
     resample,
     resample_blocks,
+    resampled_length,
     write_audio,
     write_audio_blocks,
 )
@@ -108,3 +109,12 @@ def test_a_non_finite_block_leaves_no_file(tmp_path, name):
         write_audio_blocks(tmp_path / name, blocks, 16000)
     assert list(tmp_path.iterdir()) == []
 
+
+
+@pytest.mark.parametrize("rate_in, rate_out", [(44100, 24000), (48000, 44100), (22050, 44100), (8000, 44100),
+                                               (96000, 16000), (16000, 16000)])
+def test_resampled_length_is_what_the_resampler_makes(rate_in, rate_out):
+    rng = np.random.default_rng(rate_in + rate_out)
+    for frames in [1, 2, 3, 7, 441, 480, 881, *rng.integers(1, 20_000, 12).tolist()]:
+        made = resample(np.zeros((1, frames), np.float32), rate_in, rate_out).shape[1]
+        assert resampled_length(frames, rate_in, rate_out) == made, frames
