@@ -211,6 +211,7 @@ def open_with_a_small_cache(qtbot, clip_path):
     return session, ready.args[0]
 
 
+@pytest.mark.slow  # a decode at a time through a small cache (about 10 s): the fast suite keeps its ten-minute budget
 def test_a_rendering_evicted_from_a_small_cache_is_gathered_for_its_quality_row_a_decode_at_a_time(
         qtbot, clip_path, monkeypatch):
     """Renderings that do not all fit in the cache are decoded again for their quality rows:

@@ -72,6 +72,7 @@ def test_views_follow_the_rendering_of_a_long_clip_while_its_measurements_run_on
     assert shown["original"] - opened < VIEW_DELAY_S
 
 
+@pytest.mark.slow  # a long clip's rows (about 13 s): the fast suite keeps its ten-minute budget
 def test_quality_rows_come_before_the_other_counts_are_rendered_whole(qtbot, session, tmp_path):
     """A row needs a bounded part of its count's rendering: it is gathered as soon as the
     selected count is rendered, not after every count has been rendered speculatively

@@ -75,6 +75,7 @@ def test_chunk_by_chunk_updates_equal_the_whole_computation_and_touch_only_the_n
     assert views.update() == []  # nothing new
 
 
+@pytest.mark.slow  # every count rendered whole (about 14 s): the fast suite keeps its ten-minute budget
 def test_session_views_end_on_the_whole_computation_of_the_renderings(qtbot, session, open_encoded, clip_path):
     updates = []
     session.spectrogramUpdated.connect(lambda view, spec, first, end: updates.append((view, first, end)))

@@ -37,6 +37,7 @@ def exported(session):
     return paths
 
 
+@pytest.mark.slow  # the whole encode in half-second pieces, twice (15-20 s): the fast suite keeps its ten-minute budget
 def test_exports_asked_for_mid_encode_wait_for_it_and_equal_exports_after_it(
         qtbot, session, hold_worker, messages, exported, open_encoded, clip_path, tmp_path, monkeypatch):
     monkeypatch.setattr(inference_worker, "ENCODE_PIECE_SECONDS", 0.5)  # several pieces

@@ -28,6 +28,7 @@ def test_the_lane_is_windowed_quality_of_the_rendering(qtbot, session, open_enco
     assert [(s, e) for s, e, _ in figures.worst(3)] == [(w.start, w.end) for w in worst_windows(windows, 3)]
 
 
+@pytest.mark.slow  # two counts' lanes measured whole (about 15 s): the fast suite keeps its ten-minute budget
 def test_a_slider_move_measures_the_new_count_and_keeps_the_old(qtbot, session, open_encoded, clip_path):
     clip = open_encoded(clip_path)
     first = session.n

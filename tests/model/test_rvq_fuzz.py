@@ -87,6 +87,7 @@ def _crafted_headers(sources: list[bytes]) -> list[bytes]:
     return crafted
 
 
+@pytest.mark.slow  # hundreds of crafted files in a child process (about 11 s): the fast suite keeps its ten-minute budget
 def test_crafted_headers_are_refused_within_a_memory_limit(tmp_path):
     files = []
     for index, data in enumerate(_crafted_headers(_source_files(tmp_path))):

@@ -389,6 +389,7 @@ def test_train_watch_preview_pause_resume_stop_and_use_the_model(qtbot, window, 
     assert session.model.name == kept.stem  # under its own name, not its base's
 
 
+@pytest.mark.slow  # a training process started and followed by two windows (about 9 s): the fast suite keeps its ten-minute budget
 def test_closing_asks_about_a_running_training_and_the_next_window_follows_it(qtbot, music_path, tiny_base,
                                                                               recordings, no_leftover_training):
     first = open_window(qtbot, music_path, tiny_base)
