@@ -37,11 +37,6 @@ class ReleasableParametrisation:
         """The folded effective weight in the parameters' plain layout (a fresh tensor)."""
         raise NotImplementedError
 
-    @property
-    def released(self) -> bool:
-        """Whether the parametrisation is dropped and the prepared weight is the only copy."""
-        return self._released
-
     def release_parametrisation(self) -> None:
         """Drop the parameters of a folded layer: its prepared weight is then the only copy."""
         if self._released:
