@@ -180,6 +180,14 @@ class WNConv1d(WeightNormMixin, nn.Module):
     def folded_weight(self) -> torch.Tensor:
         return self._folded.contiguous()
 
+    def _apply(self, fn, recurse: bool = True):  # type: ignore[no-untyped-def]
+        """As ``nn.Module._apply`` (``.to()``, ``.half()``...), then the plain form a view of the moved
+        channels-last weight again: converted apart, the two would be two copies."""
+        super()._apply(fn, recurse)
+        if self._folded_fast is not None:
+            self._folded = self._folded_fast.squeeze(2)
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 3:  # a strided weight would make oneDNN compute in another order: made contiguous
             return F.conv1d(x, self.effective_weight().contiguous(), self.bias, self.stride, self.padding,

@@ -9,6 +9,7 @@ from safetensors import safe_open
 from model import load_codec
 from model.codec import weights_digest
 from model.export import save_model_file
+from model.fast_mode import FastModeUnavailable
 from model.inference_memory import storage_bytes
 from model.layers import polyphase_groups, polyphase_inverse
 from model.loading import load_network
@@ -93,3 +94,14 @@ def test_polyphase_groups_give_back_the_transposed_weight_exactly(kernel, stride
     groups = polyphase_groups(weight, None, stride, padding)
     rebuilt = polyphase_inverse([g.weight for g in groups], 5, 3, kernel, stride, padding)
     assert torch.equal(rebuilt, weight)
+
+
+def test_fast_mode_holds_its_stacks_once_in_bfloat16(model_file):
+    codec = load_codec(model_file)
+    try:
+        codec.set_fast_mode(True)
+    except FastModeUnavailable:
+        pytest.skip(f"{codec.family}: no fast mode")
+    fast, exact = codec.inference_network(), codec.network
+    for stack in ("encoder_stack", "decoder_stack"):
+        assert storage_bytes(getattr(fast, stack)()) <= 0.5 * 1.05 * storage_bytes(getattr(exact, stack)())
