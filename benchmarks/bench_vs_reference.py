@@ -11,7 +11,8 @@ change in the machine's load during the run falls on both.
 The parent then compares the codes and the decoded audio of the two sides.
 
 Families (``FAMILIES``): snac24, snac32, snac44 (the ``snac`` package), mimi (``moshi``'s
-MimiModel), encodec48 (``encodec``'s 48 kHz stereo model). Runs in the reference
+MimiModel), encodec48 (``encodec``'s 48 kHz stereo model), dac44 (``descript-audio-codec``'s
+44.1 kHz 8 kbps model). Runs in the reference
 environment ($REFENV, built by scripts/make_reference_env.sh):
 
     PYTHONPATH=. $REFENV/bin/python benchmarks/bench_vs_reference.py mimi encodec48 snac24
@@ -33,7 +34,7 @@ from typing import Any, Callable
 
 import torch
 
-from bench_dac_speed import _best as best_time
+from bench_dac_speed import _interleaved
 
 SNAC_RELEASES = {  # the Hugging Face releases' config.json (hubertsiuzdak/snac_24khz, _32khz, _44khz)
     24: dict(sampling_rate=24000, encoder_dim=48, encoder_rates=[2, 4, 8, 8], decoder_dim=1024,
@@ -210,8 +211,33 @@ ENCODEC48 = Family("EnCodec 48 kHz stereo", 48000, 2, _encodec48_create, _encode
                    lambda model, wave: model.encode(wave), lambda model, frames: model.decode(frames),
                    lambda frames: torch.cat([codes for codes, _ in frames], dim=-1))
 
+# -- DAC 44.1 kHz ---------------------------------------------------------------------------------
+DAC44 = dict(encoder_dim=64, encoder_rates=[2, 4, 8, 8], decoder_dim=1536, decoder_rates=[8, 8, 4, 2],
+             n_codebooks=9, codebook_size=1024, codebook_dim=8, sample_rate=44100)  # the 8 kbps release
+
+
+def _dac44_create(folder: Path) -> Path:
+    import dac
+
+    torch.manual_seed(0)
+    path = folder / "weights.pth"
+    dac.DAC(**DAC44).save(str(path), package=False)
+    return path
+
+
+def _dac44_load(path: Path):
+    import dac
+
+    return dac.DAC.load(str(path)).eval()
+
+
+DAC44_FAMILY = Family("DAC 44.1 kHz", 44100, 1, _dac44_create, _dac44_load,
+                      lambda model, wave: model.encode(wave)[1],
+                      lambda model, codes: model.decode(model.quantizer.from_codes(codes)[0]),
+                      lambda codes: codes, unit=math.prod(DAC44["encoder_rates"]))
+
 FAMILIES: dict[str, Family] = {"snac24": _snac(24), "snac32": _snac(32), "snac44": _snac(44),
-                               "mimi": MIMI, "encodec48": ENCODEC48}
+                               "mimi": MIMI, "encodec48": ENCODEC48, "dac44": DAC44_FAMILY}
 
 
 # -- measurement ---------------------------------------------------------------------------------
@@ -222,6 +248,12 @@ def _signal(seconds: float, rate: int, channels: int, seed: int = 0, unit: int =
     t = torch.arange(max(1, round(seconds * rate / unit)) * unit) / rate
     rows = [0.3 * torch.sin(2 * torch.pi * 220 * (1 + 0.5 * c) * t * (1 + t)) for c in range(channels)]
     return (torch.stack(rows) + 0.05 * torch.randn(channels, t.numel(), generator=g))[None]
+
+
+def best_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """The best time of ``repeats`` calls of ``fn`` and its last result."""
+    best, out = _interleaved({"fn": fn}, repeats)
+    return best["fn"], out["fn"]
 
 
 def _status_mb(field: str) -> float:

@@ -43,7 +43,7 @@ from torch import nn
 from model import streaming
 from model.chunked import decode_stream, encode_stream
 from model.fast_mode import FAST_LABEL, half_precision_network
-from model.layers import fold_weight_norm
+from model.inference_memory import prepare_for_inference
 from model.transfer import to_device
 
 ProgressFn = Callable[[int, int], None]
@@ -89,6 +89,15 @@ class CodecNetwork(Protocol):
         """Architecture summary (family-specific keys) for ``info`` and model cards."""
 
 
+def weights_digest(network: nn.Module) -> str:
+    """sha256 over ``network``'s state dict (names and float32 values, in name order)."""
+    h = hashlib.sha256()
+    for key, value in sorted(network.state_dict().items()):
+        h.update(key.encode())
+        h.update(value.detach().to("cpu", torch.float32).contiguous().numpy())
+    return h.hexdigest()
+
+
 @dataclass(frozen=True)
 class EncodedAudio:
     """Codes ``[B, N, F]`` and the side information their codec needs to decode them.
@@ -123,14 +132,17 @@ class Codec:
         self.network = network.to(device).eval()
         for p in self.network.parameters():
             p.requires_grad_(False)
-        fold_weight_norm(self.network)
+        # Taken before the network keeps only its inference weights, which do not give back the
+        # parametrisation's values (model/inference_memory.py).
+        self._n_parameters = sum(p.numel() for p in self.network.parameters())
+        self._digest = weights_digest(self.network)
+        prepare_for_inference(self.network)
         self.name = name if trained else f"{name} (untrained)"
         self.family = family
         self.config = dict(config)
         self.device = torch.device(device)
         self.trained = trained
         self.source = source
-        self._digest: str | None = None
         self.encoder_context, self.decoder_context = network.context_frames()
         alignment = getattr(network, "chunk_alignment", None)
         self.chunk_alignment: int | None = alignment() if alignment is not None else None
@@ -217,16 +229,10 @@ class Codec:
         return codes_per_frame * self.bits_per_code * self.frame_rate / 1000.0
 
     def n_parameters(self) -> int:
-        return sum(p.numel() for p in self.network.parameters())
+        return self._n_parameters
 
     def digest(self) -> str:
-        """sha256 over the weights (names and values): the identity ``.rvq`` files record."""
-        if self._digest is None:
-            h = hashlib.sha256()
-            for key, value in sorted(self.network.state_dict().items()):
-                h.update(key.encode())
-                h.update(value.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-            self._digest = h.hexdigest()
+        """sha256 over the weights as loaded (names and values): the identity ``.rvq`` files record."""
         return self._digest
 
     def describe(self) -> dict:

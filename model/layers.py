@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.fused_snake import fused_snake
+from model.inference_memory import ReleasableParametrisation
 from model.receptive_field import Span, UnboundedReceptiveField, conv_span, span_of, transposed_span
 
 
@@ -82,15 +83,18 @@ class Snake1d(nn.Module):
         return torch.addcmul(x + half_inv, half_inv, cos, value=-1.0)
 
 
-class WeightNormMixin:
+class WeightNormMixin(ReleasableParametrisation):
     """Old-style weight normalisation (``weight = g * v / ||v||``, norm over all dims but 0).
 
     As ``torch.nn.utils.weight_norm(module, dim=0)``; for transposed convolutions dim 0 is
-    the *input* channel, which is what the reference implementations use.
+    the *input* channel, which is what the reference implementations use. Folded, a layer
+    holds its effective weight in the one form its inference path reads; a codec then drops
+    the parametrisation (:mod:`model.inference_memory`).
     """
 
     weight_g: nn.Parameter
     weight_v: nn.Parameter
+    PARAMETERS = ("weight_v", "weight_g")
 
     def _adopt(self, proto: nn.modules.conv._ConvNd) -> None:
         """Take geometry, initial weight and bias from a freshly built torch convolution."""
@@ -115,13 +119,20 @@ class WeightNormMixin:
 
     def fold(self) -> None:
         """Freeze the effective weight for inference; :meth:`unfold` undoes it."""
+        self.restore_parametrisation()
         with torch.no_grad():
             self._folded = None
             self._folded = self.effective_weight().detach().clone()
 
     def unfold(self) -> None:
+        self.restore_parametrisation()
         self._folded = None
         self._folded_fast = None
+
+    def parametrisation(self, weight: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The parameters that give ``weight`` exactly (``g / |v|`` is 1)."""
+        g, v = weight_norm_parts(weight)
+        return {"weight_v": v, "weight_g": g}
 
 
 def _norm_except_dim0(w: torch.Tensor) -> torch.Tensor:
@@ -162,12 +173,25 @@ class WNConv1d(WeightNormMixin, nn.Module):
 
     def fold(self) -> None:
         super().fold()
+        # one storage: the plain form is a (possibly strided) view of the channels-last one
         self._folded_fast = _fast_weight(self._folded)
+        self._folded = self._folded_fast.squeeze(2)
+
+    def folded_weight(self) -> torch.Tensor:
+        return self._folded.contiguous()
+
+    def _apply(self, fn, recurse: bool = True):  # type: ignore[no-untyped-def]
+        """As ``nn.Module._apply`` (``.to()``, ``.half()``...), then the plain form a view of the moved
+        channels-last weight again: converted apart, the two would be two copies."""
+        super()._apply(fn, recurse)
+        if self._folded_fast is not None:
+            self._folded = self._folded_fast.squeeze(2)
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 3:
-            return F.conv1d(x, self.effective_weight(), self.bias, self.stride, self.padding, self.dilation,
-                            self.groups)
+        if x.dim() == 3:  # a strided weight would make oneDNN compute in another order: made contiguous
+            return F.conv1d(x, self.effective_weight().contiguous(), self.bias, self.stride, self.padding,
+                            self.dilation, self.groups)
         weight = self._folded_fast if self._folded_fast is not None else _fast_weight(self.effective_weight())
         return F.conv2d(x, weight, self.bias, (1, self.stride), (0, self.padding), (1, self.dilation), self.groups)
 
@@ -195,8 +219,7 @@ class WNConvTranspose1d(WeightNormMixin, nn.Module):
         self._adopt(nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride, padding, output_padding,
                                        bias=bias))
         self.output_padding = output_padding
-        self.register_buffer("_poly_weight", None, persistent=False)
-        self._phase_geometry: list[tuple[int, int]] = []  # (pad_left, taps) of each phase group
+        self._phase_geometry: list[tuple[int, int]] = []  # (pad_left, taps) of each phase group; [] unfolded
 
     def receptive_span(self) -> Span:
         return transposed_span(self.kernel_size, self.stride, self.padding)
@@ -204,24 +227,28 @@ class WNConvTranspose1d(WeightNormMixin, nn.Module):
     def fold(self) -> None:
         super().fold()
         groups = polyphase_groups(self._folded, self.bias, self.stride, self.padding)
-        # Buffers, so that the groups' weights move with the module (``.to(device)``).
+        # Buffers, so that the groups' weights move with the module (``.to(device)``); the
+        # channels-last weights are the layer's only copy (the plain path reads views of them).
         for i, group in enumerate(groups):
-            self.register_buffer(f"_phase{i}_weight", group.weight, persistent=False)
             self.register_buffer(f"_phase{i}_fast", _fast_weight(group.weight), persistent=False)
             self.register_buffer(f"_phase{i}_bias", group.bias, persistent=False)
         self._phase_geometry = [(group.pad_left, group.taps) for group in groups]
-        self._poly_weight = self._folded  # marks the layer as folded into its polyphase form
+        self._folded = None
+
+    def folded_weight(self) -> torch.Tensor:
+        weights = [getattr(self, f"_phase{i}_fast").squeeze(2) for i in range(len(self._phase_geometry))]
+        return polyphase_inverse(weights, self.in_channels, self.out_channels, self.kernel_size, self.stride,
+                                 self.padding)
 
     def unfold(self) -> None:
         super().unfold()
-        self._poly_weight = None
         for i in range(len(self._phase_geometry)):
-            for part in ("weight", "fast", "bias"):
+            for part in ("fast", "bias"):
                 delattr(self, f"_phase{i}_{part}")
         self._phase_geometry = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self._poly_weight is None:
+        if not self._phase_geometry:
             if x.dim() == 4:
                 raise RuntimeError("the fast layout needs a folded layer (call fold_weight_norm)")
             return F.conv_transpose1d(x, self.effective_weight(), self.bias, self.stride, self.padding,
@@ -234,8 +261,8 @@ class WNConvTranspose1d(WeightNormMixin, nn.Module):
         for i, (pad_left, taps) in enumerate(self._phase_geometry):
             padded = F.pad(x, (pad_left, max(0, phases + taps - 1 - (length + pad_left))))
             bias = getattr(self, f"_phase{i}_bias")
-            y = (F.conv2d(padded, getattr(self, f"_phase{i}_fast"), bias) if fast
-                 else F.conv1d(padded, getattr(self, f"_phase{i}_weight"), bias))
+            weight = getattr(self, f"_phase{i}_fast")
+            y = F.conv2d(padded, weight, bias) if fast else F.conv1d(padded, weight.squeeze(2).contiguous(), bias)
             parts.append(y[..., :phases])
         y = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
         b = x.shape[0]
@@ -271,10 +298,7 @@ def polyphase_groups(weight: torch.Tensor, bias: torch.Tensor | None, stride: in
     in order, the groups' outputs hold every phase at once.
     """
     c_in, c_out, k = weight.shape
-    offsets = []  # per phase: [(offset, tap)]
-    for r in range(stride):
-        q, rho = divmod(r + padding, stride)
-        offsets.append([(q - n, rho + n * stride) for n in range((k - rho + stride - 1) // stride)])
+    offsets = _phase_taps(stride, padding, k)
     runs: list[list[int]] = []
     for r in range(stride):
         span = (min(o for o, _ in offsets[r]), max(o for o, _ in offsets[r]))
@@ -295,6 +319,32 @@ def polyphase_groups(weight: torch.Tensor, bias: torch.Tensor | None, stride: in
     return groups
 
 
+def _phase_taps(stride: int, padding: int, k: int) -> list[list[tuple[int, int]]]:
+    """Per output phase ``r``: its ``(input offset, tap)`` pairs (see :func:`polyphase_groups`)."""
+    taps = []
+    for r in range(stride):
+        q, rho = divmod(r + padding, stride)
+        taps.append([(q - n, rho + n * stride) for n in range((k - rho + stride - 1) // stride)])
+    return taps
+
+
+def polyphase_inverse(weights: list[torch.Tensor], c_in: int, c_out: int, k: int, stride: int,
+                      padding: int) -> torch.Tensor:
+    """The transposed convolution weight ``[in, out, k]`` that :func:`polyphase_groups` rewrote as
+    the groups' ``weights``: every tap sits at one place of one group, so this is exact."""
+    weight = weights[0].new_empty(c_in, c_out, k)
+    offsets = _phase_taps(stride, padding, k)
+    r = 0
+    for group in weights:
+        phases = group.reshape(-1, c_out, c_in, group.shape[-1])  # [phase, out, in, taps]
+        lo = min(offset for offset, _ in offsets[r])  # the group's phases share their offsets
+        for phase in phases:
+            for offset, tap in offsets[r]:
+                weight[:, :, tap] = phase[:, :, offset - lo].t()
+            r += 1
+    return weight
+
+
 class TimeGroupNormMixin:
     """A plain weight, and ``GroupNorm(1, out_channels)`` after the convolution (``.norm``).
 
@@ -306,10 +356,14 @@ class TimeGroupNormMixin:
 
     weight: nn.Parameter
     out_channels: int
+    PARAMETERS = ("weight",)
 
     def _adopt_weight(self, weight: torch.Tensor) -> None:
         self.weight = nn.Parameter(weight.clone())
         self.norm = nn.GroupNorm(1, self.out_channels)
+
+    def parametrisation(self, weight: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"weight": weight}
 
     def effective_weight(self) -> torch.Tensor:
         return self.weight if self._folded is None else self._folded  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import pickle
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -22,7 +23,6 @@ from torch import nn
 
 from model.codec import Codec
 from model.family_config import ConfiguredWeights
-from model.layers import unfold_weight_norm
 from model.bundled_files import DEFAULT_MODEL_PATH
 from model.registry import DEFAULT_PRESET, FAMILIES, Family, StateDict, family, preset
 
@@ -34,33 +34,50 @@ class CheckpointError(ValueError):
     """A model file that cannot be used, with a message meant for people."""
 
 
+@dataclass
+class _Loaded:
+    """A model file's network (its weights as the file holds them) and what a codec says of it."""
+
+    family: str
+    config: dict
+    network: nn.Module
+    name: str
+    trained: bool
+    source: str
+
+
 def load_codec(source: str | Path, device: str | torch.device = "cpu") -> Codec:
     """Load a codec from a model file, or ``"default"`` for the bundled model."""
-    if str(source) == "default":
-        if DEFAULT_MODEL_PATH.is_file():
-            return _load_path(DEFAULT_MODEL_PATH, device, name="default")
-        torch.manual_seed(0)
-        recipe = preset(DEFAULT_PRESET)
-        return Codec(family(recipe.family).build(recipe.architecture), name="default", family=recipe.family,
-                     config=recipe.architecture, device=device, trained=False, source="default")
-    return _load_path(Path(source).expanduser(), device)
+    loaded = _load(source)
+    return Codec(loaded.network, name=loaded.name, family=loaded.family, config=loaded.config, device=device,
+                 trained=loaded.trained, source=loaded.source)
 
 
 def load_network(source: str | Path) -> tuple[str, dict, nn.Module, str]:
     """``(family, config, network, name)`` with trainable weights, for fine-tuning.
 
-    Accepts everything :func:`load_codec` accepts; the network is in training layout
-    (weight norm not folded, gradients enabled).
+    Accepts everything :func:`load_codec` accepts; the network is in training layout (the
+    file's own parametrisation, gradients enabled), built without a codec's inference weights.
     """
-    codec = load_codec(source)
-    network = codec.network
-    unfold_weight_norm(network)
-    for p in network.parameters():
+    loaded = _load(source)
+    for p in loaded.network.parameters():
         p.requires_grad_(True)
-    return codec.family, codec.config, network.train(), codec.name
+    name = loaded.name if loaded.trained else f"{loaded.name} (untrained)"  # as a codec names it
+    return loaded.family, loaded.config, loaded.network.train(), name
 
 
-def _load_path(path: Path, device: str | torch.device, name: str | None = None) -> Codec:
+def _load(source: str | Path) -> _Loaded:
+    if str(source) == "default":
+        if DEFAULT_MODEL_PATH.is_file():
+            return _load_path(DEFAULT_MODEL_PATH, name="default")
+        torch.manual_seed(0)
+        recipe = preset(DEFAULT_PRESET)
+        return _Loaded(recipe.family, recipe.architecture, family(recipe.family).build(recipe.architecture),
+                       "default", False, "default")
+    return _load_path(Path(source).expanduser())
+
+
+def _load_path(path: Path, name: str | None = None) -> _Loaded:
     if not path.exists():
         raise CheckpointError(f"model file not found: {path}")
     if path.is_dir():
@@ -77,9 +94,7 @@ def _load_path(path: Path, device: str | torch.device, name: str | None = None) 
         # a model folder's weights are named after the folder (its repository), not "pytorch_model"
         trained, display = True, name or (_folder_model_name(path.parent) if path.name == HUB_WEIGHTS else path.stem)
     network = _build(family(family_key), config, state, path.name)
-    _copy_weights(network, state)
-    return Codec(network, name=display, family=family_key, config=config, device=device,
-                 trained=trained, source=str(path))
+    return _Loaded(family_key, config, network, display, trained, str(path))
 
 
 def _weights_in_folder(folder: Path) -> Path:
@@ -129,11 +144,13 @@ def _is_bundled(path: Path) -> bool:
 
 
 def _build(fam: Family, config: dict, state: StateDict, label: str) -> nn.Module:
-    """``fam``'s network for ``config``, once ``state`` is known to fit it.
+    """``fam``'s network for ``config`` holding the tensors of ``state``, which it empties.
 
-    The architecture is first built on the meta device (shapes, no memory) and held against the
+    The architecture is built on the meta device (shapes, no memory) and held against the
     file's weights: settings that would make a network far larger than the file -- a width of a
-    billion channels -- are refused before anything is allocated.
+    billion channels -- are refused before anything is allocated. The network then takes the
+    file's tensors themselves: no randomly initialised copy is drawn only to be overwritten, and
+    once ``state`` is emptied the network holds the only reference to its weights.
     """
     try:
         with torch.device("meta"):
@@ -141,7 +158,12 @@ def _build(fam: Family, config: dict, state: StateDict, label: str) -> nn.Module
     except (TypeError, ValueError, ArithmeticError, RuntimeError) as exc:  # RuntimeError: sizes beyond any memory
         raise CheckpointError(f"{label}: invalid {fam.title} configuration: {str(exc).splitlines()[0]}") from None
     check_weights(skeleton, state, label)
-    return fam.build(config)
+    _assign_weights(skeleton, state)
+    unset = [name for name, t in (*skeleton.named_parameters(), *skeleton.named_buffers()) if t.is_meta]
+    if unset:  # a family's own mistake, caught by the registry-driven tests
+        raise RuntimeError(f"{fam.title} networks hold tensors their files do not ({_few(unset)}): build them "
+                           "on the CPU explicitly, as model/local_attention.py does")
+    return skeleton
 
 
 def _is_safetensors(path: Path) -> bool:
@@ -214,14 +236,25 @@ def normalise_weight_norm_keys(state: StateDict) -> StateDict:
 def load_weights_strict(network: nn.Module, state: StateDict, label: str) -> None:
     """Copy ``state`` into ``network``; any key or shape mismatch is a :class:`CheckpointError`."""
     check_weights(network, state, label)
-    _copy_weights(network, state)
-
-
-def _copy_weights(network: nn.Module, state: StateDict) -> None:
-    """``state`` into ``network``, whose keys and shapes :func:`check_weights` has matched."""
     expected = network.state_dict()
     network.load_state_dict({k: v.to(expected[k].dtype) for k, v in normalise_weight_norm_keys(state).items()},
                             strict=True)
+
+
+def _assign_weights(network: nn.Module, state: StateDict) -> None:
+    """``state``'s tensors become ``network``'s (keys and shapes matched by :func:`check_weights`), then
+    ``state`` is emptied. A tensor the file gives under two names is copied for the second: weights
+    trained apart must not share memory."""
+    expected = network.state_dict()
+    owned, seen = {}, set()
+    for key, value in normalise_weight_norm_keys(state).items():
+        value = value.to(expected[key].dtype)
+        if value.data_ptr() in seen:
+            value = value.clone()
+        seen.add(value.data_ptr())
+        owned[key] = value
+    state.clear()
+    network.load_state_dict(owned, strict=True, assign=True)
 
 
 def check_weights(network: nn.Module, state: StateDict, label: str) -> None:

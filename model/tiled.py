@@ -71,15 +71,29 @@ def run_tiled(stage: nn.Module, x: torch.Tensor, tile_elements: int | None = Non
     tile = _round_up(max(MIN_TILE, 8 * (halo_left + halo_right), budget // max(1, width)), down)
     if length <= 2 * tile or length % down:
         return stage(x)
-    pieces = []
-    for start in range(0, length, tile):
+    starts = list(range(0, length, tile))
+    out = None
+    # The last tile first: its end (the stage's own tail) gives the output's length, so the tiles
+    # are written into one output instead of kept as pieces and concatenated (a second copy).
+    for start in starts[-1:] + starts[:-1]:
         end = min(length, start + tile)
         lo, hi = max(0, start - halo_left), min(length, end + halo_right)
         y = stage(x[..., lo:hi])
         first = (start - lo) * up // down
-        last = None if end == length else first + (end - start) * up // down
-        pieces.append(y[..., first:last])
-    return torch.cat(pieces, dim=-1)
+        piece = y[..., first:None if end == length else first + (end - start) * up // down]
+        at = start * up // down
+        if out is None:
+            out = _empty_like_layout(y, at + piece.shape[-1])
+        out[..., at:at + piece.shape[-1]] = piece
+    return out
+
+
+def _empty_like_layout(y: torch.Tensor, length: int) -> torch.Tensor:
+    """An empty tensor of ``y``'s shape but ``length`` long, in ``y``'s memory layout (the fast
+    layout's channels-last, so that the next stage computes as it would on the concatenation)."""
+    channels_last = y.dim() == 4 and y.is_contiguous(memory_format=torch.channels_last)
+    return torch.empty((*y.shape[:-1], length), dtype=y.dtype, device=y.device,
+                       memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
 def run_sequential_tiled(stack: nn.Sequential, x: torch.Tensor) -> torch.Tensor:

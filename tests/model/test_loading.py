@@ -12,6 +12,7 @@ from safetensors import safe_open
 
 from model import CheckpointError, load_codec
 from model.export import save_model_file
+from model.loading import load_network
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "dac"
 OFFICIAL = FIXTURES / "dac16k.pth"
@@ -99,8 +100,8 @@ def test_truncated_and_foreign_files_give_clear_errors(tmp_path):
 
 
 def test_own_safetensors_round_trip_preserves_outputs(tmp_path):
-    official = load_codec(OFFICIAL)
-    save_model_file(official.network, tmp_path / "mine.safetensors", family="dac",
+    official = load_codec(OFFICIAL)  # the file's own weights (a codec keeps only their inference form)
+    save_model_file(load_network(OFFICIAL)[2], tmp_path / "mine.safetensors", family="dac",
                     config=official.config, name="my model")
     mine = load_codec(tmp_path / "mine.safetensors")
     assert mine.name == "my model" and mine.digest() == official.digest()
@@ -115,7 +116,8 @@ def test_exporting_the_same_model_twice_gives_identical_bytes(tmp_path):
     extra = {f"key{i}": str(i) for i in range(8)}  # enough keys that hash-map order would vary
     files = [tmp_path / f"{n}.safetensors" for n in "ab"]
     for path in files:
-        save_model_file(official.network, path, family="dac", config=official.config, name="same", extra=extra)
+        save_model_file(load_network(OFFICIAL)[2], path, family="dac", config=official.config, name="same",
+                        extra=extra)
     assert files[0].read_bytes() == files[1].read_bytes()
     with safe_open(files[0], "pt") as opened:
         assert list(opened.metadata()) and opened.metadata()["key7"] == "7"

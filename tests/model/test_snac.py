@@ -25,6 +25,7 @@ NAMES = ["snac24k", "snac32k", "snac44k"]
 def silence_noise(codec: Codec) -> None:
     for block in codec.network.modules():
         if isinstance(block, NoiseBlock):
+            block.linear.unfold()  # its parameters back (a codec keeps only the folded weight)
             block.linear.weight_g.data.zero_()
             block.linear.fold()
 

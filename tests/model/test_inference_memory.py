@@ -1,0 +1,107 @@
+"""A loaded codec holds one copy of its weights, and what it dropped is still there when asked for:
+the state dict, the file's own parametrisation for fine-tuning, its digest, trainability."""
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from model import load_codec
+from model.codec import weights_digest
+from model.export import save_model_file
+from model.fast_mode import FastModeUnavailable
+from model.inference_memory import storage_bytes
+from model.layers import polyphase_groups, polyphase_inverse
+from model.loading import load_network
+from model.registry import FAMILIES
+from tests.support.tiny_codecs import tiny_network, tiny_recipe
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+OFFICIAL = [FIXTURES / "dac" / "dac16k.pth", FIXTURES / "encodec" / "encodec24k.th",
+            FIXTURES / "encodec" / "encodec48k.th", FIXTURES / "mimi" / "mimi.safetensors",
+            FIXTURES / "snac" / "snac24k"]
+
+
+@pytest.fixture(scope="module", params=sorted(FAMILIES))
+def model_file(request, tmp_path_factory) -> Path:
+    """A tiny network of each family, saved as our model file."""
+    path = tmp_path_factory.mktemp(request.param) / "tiny.safetensors"
+    save_model_file(tiny_network(request.param), path, family=request.param,
+                    config=tiny_recipe(request.param).architecture, name="tiny")
+    return path
+
+
+def _signal(codec, seconds: float = 0.2) -> torch.Tensor:
+    g = torch.Generator().manual_seed(3)
+    return 0.2 * torch.randn(1, codec.channels, int(seconds * codec.sample_rate), generator=g)
+
+
+@pytest.mark.parametrize("path", [*OFFICIAL], ids=lambda p: p.name)
+def test_an_official_release_is_held_once(path):
+    """Folded, channels-last and polyphase weights replace the parametrisation: no second copy."""
+    trained = storage_bytes(load_network(path)[2])
+    assert storage_bytes(load_codec(path).network) <= 1.05 * trained
+
+
+def test_a_tiny_codec_of_every_family_is_held_once_with_the_digest_of_the_file(model_file):
+    codec, trained = load_codec(model_file), load_network(model_file)[2]
+    assert storage_bytes(codec.network) <= 1.05 * storage_bytes(trained)
+    assert codec.digest() == weights_digest(trained)
+    assert codec.n_parameters() == sum(p.numel() for p in trained.parameters())
+
+
+def test_fine_tuning_gets_the_file_parametrisation_and_it_trains(model_file):
+    key, _, network, _ = load_network(model_file)
+    with safe_open(model_file, "pt") as saved:  # exactly the file's tensors
+        assert set(network.state_dict()) == set(saved.keys())
+        assert all(torch.equal(value, saved.get_tensor(k)) for k, value in network.state_dict().items())
+    convs = {name: p.detach().clone() for name, p in network.named_parameters() if name.endswith("weight_v")}
+    assert convs and all(p.requires_grad for p in network.parameters())
+    x = 0.2 * torch.randn(1, getattr(network, "channels", 1), 16 * network.hop_length)
+    if getattr(network, "side_info", ()):  # trained in its mono form only: the encoder alone here
+        loss = network.encoder_stack()(x).pow(2).mean()
+    else:
+        recon, q = network(x)
+        loss = (recon - x).abs().mean() + q.commitment_loss.mean()
+    loss.backward()
+    with torch.no_grad():  # a plain gradient step (torch.optim's first step imports the compiler: seconds)
+        for p in network.parameters():
+            if p.grad is not None:
+                p -= 1e-2 * p.grad
+    params = dict(network.named_parameters())
+    assert any(not torch.equal(params[name], before) for name, before in convs.items())
+
+
+def test_the_state_dict_of_a_loaded_codec_round_trips(model_file):
+    """The released parametrisation is rebuilt for the state dict and taken back by load_state_dict."""
+    codec = load_codec(model_file)
+    x = _signal(codec)
+    encoded = codec.encode_audio(x)
+    decoded = codec.decode(encoded)
+    held = storage_bytes(codec.network)
+    state = codec.network.state_dict()
+    assert state.keys() == load_network(model_file)[2].state_dict().keys()
+    codec.network.load_state_dict(state)
+    assert storage_bytes(codec.network) == held
+    assert torch.equal(codec.encode_audio(x).codes, encoded.codes)
+    assert torch.equal(codec.decode(encoded), decoded)
+
+
+@pytest.mark.parametrize("kernel,stride,padding", [(16, 8, 4), (8, 4, 2), (4, 2, 1), (7, 3, 2), (10, 5, 0),
+                                                   (3, 1, 1), (12, 4, 0)])
+def test_polyphase_groups_give_back_the_transposed_weight_exactly(kernel, stride, padding):
+    weight = torch.randn(5, 3, kernel)
+    groups = polyphase_groups(weight, None, stride, padding)
+    rebuilt = polyphase_inverse([g.weight for g in groups], 5, 3, kernel, stride, padding)
+    assert torch.equal(rebuilt, weight)
+
+
+def test_fast_mode_holds_its_stacks_once_in_bfloat16(model_file):
+    codec = load_codec(model_file)
+    try:
+        codec.set_fast_mode(True)
+    except FastModeUnavailable:
+        pytest.skip(f"{codec.family}: no fast mode")
+    fast, exact = codec.inference_network(), codec.network
+    for stack in ("encoder_stack", "decoder_stack"):
+        assert storage_bytes(getattr(fast, stack)()) <= 0.5 * 1.05 * storage_bytes(getattr(exact, stack)())
