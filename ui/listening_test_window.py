@@ -47,6 +47,16 @@ CONTESTANT_KINDS_EXCLUDED_FROM_ABX = {REFERENCE, HIDDEN_REFERENCE_KIND, ANCHOR_K
 PLAYING_STYLE = f"QPushButton:checked {{ background: {theme.ACCENT}; color: #0b0c0e; font-weight: bold; }}"
 
 
+def _seconds_box(name: str, low: float, high: float, prefix: str = "") -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setObjectName(name)
+    box.setRange(low, high)
+    box.setDecimals(1)
+    box.setPrefix(prefix)
+    box.setSuffix(" s")
+    return box
+
+
 class ListeningTestWindow(QWidget):
     def __init__(self, make_provider: ProviderFactory, clips: list[str], *, default_spec: str = "2, 4, 8",
                  spec_label: str = "Codebook counts", stream_factory: StreamFactory | None = None,
@@ -137,17 +147,8 @@ class ListeningTestWindow(QWidget):
         """The selected clip's excerpt: the loudest window of a length, or from a chosen start."""
         self.excerpt_loudest = QCheckBox("the loudest")
         self.excerpt_loudest.setObjectName("excerptLoudest")
-        self.excerpt_start = QDoubleSpinBox()
-        self.excerpt_start.setObjectName("excerptStart")
-        self.excerpt_start.setRange(0.0, 86400.0)
-        self.excerpt_start.setDecimals(1)
-        self.excerpt_start.setPrefix("from ")
-        self.excerpt_start.setSuffix(" s")
-        self.excerpt_length = QDoubleSpinBox()
-        self.excerpt_length.setObjectName("excerptLength")
-        self.excerpt_length.setRange(1.0, 60.0)
-        self.excerpt_length.setDecimals(1)
-        self.excerpt_length.setSuffix(" s")
+        self.excerpt_start = _seconds_box("excerptStart", 0.0, 86400.0, "from ")
+        self.excerpt_length = _seconds_box("excerptLength", 1.0, 60.0)
         for signal in (self.excerpt_loudest.toggled, self.excerpt_start.valueChanged, self.excerpt_length.valueChanged):
             signal.connect(self._excerpt_edited)
         self.clip_list.currentRowChanged.connect(self._show_excerpt)
