@@ -66,7 +66,7 @@ def chart_excerpt(audio: Audio, seconds: float = CHART_SECONDS) -> Audio:
 
 class ContestantSource(OriginalSource):
     """A contestant's aligned rendering ``[T, C]`` for the player; not ready until it arrives
-    (then read exactly as the original is)."""
+    (then read exactly as the original is: from its file mapping, read ahead by :meth:`StudioComparison.prefetch`)."""
 
     def __init__(self, key: tuple, length: int) -> None:  # noqa: super().__init__ wants the samples
         self.samples = None
