@@ -9,7 +9,8 @@ added and rendered. A sampling thread reads ``/proc/self/status`` every 5 ms: th
 resident size, of its anonymous part (the process's own memory) and of its file-backed part
 (pages of mapped files, which the kernel may drop and read again).
 
-Then it plays ``--play`` seconds at the device's pace, switching to the next contestant every
+Then, the chart's measurements dropped (their thread would take the GIL from the callback), it
+plays ``--play`` seconds at the device's pace, switching to the next contestant every
 half second, and times every audio callback (512 frames, 10.7 ms at 48 kHz): once with the
 renderings' pages evicted from the page cache beforehand (``posix_fadvise(DONTNEED)``: what a
 long-idle session or a busy machine leaves) and without read-ahead, then evicted again and with
@@ -144,6 +145,9 @@ def child(design: str, clip: Path, play_seconds: float) -> None:
     result.update({f"peak_{k}": v for k, v in sampler.stop().items()})
     result["peak_hwm"] = status_bytes("VmHWM") / MIB
     result["settled"] = {field: status_bytes(field) / MIB for field in PeakSampler.FIELDS}
+    comparison.worker.discard()  # the chart's points: the callback is timed without them taking the GIL
+    while not comparison.worker.idle():
+        time.sleep(0.05)
     for prefetch in (False, True):
         if design == "folder":
             evict(comparison.folder)
