@@ -123,8 +123,13 @@ class StudioComparison(QObject):
         self._close_folder()
         if path is None:
             return
+        try:
+            self.folder = self.folder_factory()
+        except OSError as exc:
+            self.clipFailed.emit(f"no temporary folder for the renderings: {exc.strerror or exc}")
+            return
         self._start()
-        generation, self.folder = self._generation, self.folder_factory()
+        generation = self._generation
         self.worker.submit("clip", lambda folder=self.folder: _kept_clip(path, folder),
                            lambda audio: self._on_audio(generation, audio))
 

@@ -96,6 +96,18 @@ def test_on_a_really_full_disk_the_clip_opens_and_contestants_fail_with_the_reas
         comparison.close()
 
 
+def test_without_a_temporary_folder_the_clip_fails_with_one_line(qtbot, tmp_path):
+    missing = tmp_path / "gone"
+    comparison = StudioComparison(ManualOutputStream, folder_factory=lambda: RenderingFolder(missing))
+    try:
+        with qtbot.waitSignal(comparison.clipFailed) as failed:
+            comparison.open_clip(write_music_clip(tmp_path / "clip.wav", 0.2, RATE))
+        assert failed.args[0] == "no temporary folder for the renderings: No such file or directory"
+        assert comparison.audio is None and comparison.folder is None
+    finally:
+        comparison.close()
+
+
 def _compare(qtbot, clip: Path, specs, timeout_ms: int = WAIT_MS) -> StudioComparison:
     comparison = StudioComparison(ManualOutputStream)
     comparison.open_clip(clip)
