@@ -11,7 +11,9 @@ holds in memory are pages of the file the kernel may drop and read again: the pr
 The player reads those arrays from its audio callback, which must not wait on a disk.
 :meth:`RenderingFolder.prefetch` asks the kernel to read a range ahead (``MADV_WILLNEED``: it
 returns at once, the reading happens in the background); the Compare tab calls it on its frame
-timer for every contestant around the play position, so a switch finds its pages in memory.
+timer for every contestant around the play position, so a switch finds its pages in memory, and
+:meth:`RenderingFolder.release` unmaps what lies away from it (``MADV_DONTNEED``), so playing a
+long clip through does not leave it all mapped in the process.
 
 One folder per clip: a new clip or closing the tab deletes it (:meth:`close`). A rendering that
 cannot be written (the disk is full, the folder is not writable) raises
@@ -102,14 +104,29 @@ class RenderingFolder:
     def prefetch(self, samples: np.ndarray, start: int, frames: int) -> None:
         """Ask the kernel to read frames ``start .. start + frames`` of a kept rendering (any view of
         it) now, in the background -- this returns at once -- so the audio callback finds them in memory."""
+        self._advise(samples, getattr(mmap, "MADV_WILLNEED", None), start, start + frames)
+
+    def release(self, samples: np.ndarray, start: int, frames: int) -> None:
+        """Unmap from this process the pages of a kept rendering outside frames ``start .. start +
+        frames``: what was played stops counting as the process's memory. The kernel's page cache
+        keeps them while it has room; a read maps them again (from the file if they were dropped).
+        Nothing writes a rendering, so no write is lost."""
+        advice = getattr(mmap, "MADV_DONTNEED", None)
+        if start > 0:
+            self._advise(samples, advice, 0, start)
+        self._advise(samples, advice, max(0, start + frames), None)
+
+    def _advise(self, samples: np.ndarray, advice: int | None, start: int, stop: int | None) -> None:
+        """``madvise`` the pages of frames ``start .. stop`` (None: to the end)."""
         record = self._maps.get(id(_mapping_of(samples)))
-        if record is None or not hasattr(mmap, "MADV_WILLNEED"):
+        if record is None or advice is None:
             return
+        size = record.mapping.size()
         first = record.offset + max(0, start) * record.frame_bytes
-        last = min(record.mapping.size(), first + max(0, frames) * record.frame_bytes)
-        first -= first % mmap.PAGESIZE
+        last = size if stop is None else min(size, record.offset + max(0, stop) * record.frame_bytes)
+        first -= first % mmap.PAGESIZE  # (a page shared with the kept range may go too: it is mapped again)
         if last > first:
-            record.mapping.madvise(mmap.MADV_WILLNEED, first, last - first)
+            record.mapping.madvise(advice, first, last - first)
 
     def remove(self, samples: np.ndarray) -> None:
         """Delete the file behind a kept rendering (any view of it) nobody plays any more; the

@@ -219,14 +219,17 @@ class StudioComparison(QObject):
 
     def prefetch(self) -> None:
         """Have every contestant's next :data:`PREFETCH_SECONDS` from the play position (and from
-        the loop's start) read into memory in the background: a switch then never waits on the disk."""
+        the loop's start) read into memory in the background: a switch then never waits on the
+        disk. What lies more than a second behind or beyond that is unmapped from the process."""
         if self.audio is None or self.folder is None:
             return
-        frames = round(PREFETCH_SECONDS * self.audio.sample_rate)
-        starts = [self.player.position] + ([self.player.loop[0]] if self.player.loop else [])
+        rate, position = self.audio.sample_rate, self.player.position
+        frames = round(PREFETCH_SECONDS * rate)
+        starts = [position] + ([self.player.loop[0]] if self.player.loop else [])
         for samples in [self.audio.samples] + [r.samples for r in self.renderings.values()]:
             for start in starts:
                 self.folder.prefetch(samples, start, frames)
+            self.folder.release(samples, position - rate, frames + 2 * rate)
 
     def _route(self) -> None:
         if self.audio is None or self.selected is None:

@@ -49,6 +49,23 @@ def test_a_kept_rendering_reads_back_exactly_from_a_frames_first_file():
     assert not folder.path.exists()
 
 
+@pytest.mark.skipif(not STATUS.exists(), reason="resident size is read from /proc (Linux)")
+def test_pages_read_are_unmapped_away_from_the_playhead_and_read_again_when_wanted():
+    samples = np.random.default_rng(0).standard_normal((2, 2_000_000)).astype(np.float32)  # 15 MiB
+    folder = RenderingFolder()
+    try:
+        kept = folder.keep(samples)
+        before = status_bytes("RssFile")
+        assert float(kept.sum(dtype=np.float64)) == pytest.approx(float(samples.sum(dtype=np.float64)))
+        mapped = status_bytes("RssFile") - before
+        assert mapped > 14 * MIB  # every page was read through the mapping
+        folder.release(kept, 1_000_000, 100_000)  # keep 0.8 MB around frame 1 000 000
+        assert status_bytes("RssFile") - before < 2 * MIB
+        assert np.array_equal(kept, samples)  # mapped again on reading
+    finally:
+        folder.close()
+
+
 def _fill_disk(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
 
