@@ -154,6 +154,7 @@ def child(design: str, clip: Path, play_seconds: float) -> None:
         times = sorted(play(app, comparison, play_seconds, prefetch))
         result[f"callback_ms_{'prefetch' if prefetch else 'cold'}"] = {
             "median": times[len(times) // 2], "p99": times[int(len(times) * 0.99)], "max": times[-1]}
+    result["played"] = {field: status_bytes(field) / MIB for field in PeakSampler.FIELDS}
     folder = comparison.folder
     comparison.close()
     result["files_left"] = len(getattr(folder, "files", []))
@@ -188,6 +189,8 @@ def main() -> None:
             ("settled resident", lambda r: f"{r['settled']['VmRSS']:.0f}"),
             ("  settled anonymous", lambda r: f"{r['settled']['RssAnon']:.0f}"),
             ("process at start", lambda r: f"{r['start_mib']:.0f}"),
+            ("resident after playing", lambda r: f"{r['played']['VmRSS']:.0f}"),
+            ("  file-backed after playing", lambda r: f"{r['played']['RssFile']:.0f}"),
             ("callback ms, evicted, no read-ahead (median/p99/max)",
              lambda r: "{median:.2f}/{p99:.2f}/{max:.2f}".format(**r["callback_ms_cold"])),
             ("callback ms, evicted, read-ahead (median/p99/max)",
