@@ -184,7 +184,8 @@ class ListeningTestWindow(QWidget):
         if item is None:
             return
         loudest = self.excerpt_loudest.isChecked()
-        self.excerpts[item.text()] = Excerpt(None if loudest else self.excerpt_start.value(), self.excerpt_length.value())
+        start = None if loudest else self.excerpt_start.value()
+        self.excerpts[item.text()] = Excerpt(start, self.excerpt_length.value())
         self.excerpt_start.setEnabled(not loudest)
 
     def add_clip(self, path: str, checked: bool = True) -> None:

@@ -2,13 +2,14 @@
 
 Contestants come from ``--codec MODEL[:n | @kbps]`` (repeatable), ``--opus`` and ``--mp3``
 bitrates (one value or a comma-separated list per option, repeatable: an option never takes the
-input files that follow it, and files and options come in any order), ``--original`` and ``--anchors`` (BS.1534's 3.5 and 7 kHz low-pass anchors); two
-to eight in all. Folders among the inputs are walked for audio files. Each file is read
-whole at its own rate; every contestant is rendered at that rate, length and channel count,
-aligned to the file (:mod:`app.compare.rendering`), scored with the metrics of
-``rvq-studio eval`` under the same names, and, with ``--renders DIR``, written as
-``DIR/<file>/<contestant>.wav`` (atomically). Bitrates are measured (the encoded bytes over
-the duration, all channels); the nominal ones are listed with the contestants.
+input files that follow it, and files and options come in any order), ``--original`` and
+``--anchors`` (BS.1534's 3.5 and 7 kHz low-pass anchors); two to eight in all. Folders among the
+inputs are walked for audio files. Each file is read whole at its own rate; every contestant is
+rendered at that rate, length and channel count, aligned to the file
+(:mod:`app.compare.rendering`), scored with the metrics of ``rvq-studio eval`` under the same
+names, and, with ``--renders DIR``, written as ``DIR/<file>/<contestant>.wav`` (atomically).
+Bitrates are measured (the encoded bytes over the duration, all channels); the nominal ones are
+listed with the contestants.
 """
 from __future__ import annotations
 

@@ -1,13 +1,14 @@
 """The studio's stimulus provider: the clip decoded by a model at chosen codebook counts, and
 any other contestant of the Compare engine (Opus or MP3 at a bitrate, another model).
 
-The setup text lists the contestants: a bare number is the studio's model at that many
-codebooks (``2, 4, 8``); ``opus:12`` and ``mp3:64`` are those coders at a bitrate in kbps;
-anything else is a model as ``rvq-studio compare --codec`` takes it (``MODEL:n`` or
-``MODEL@kbps``), rendered and aligned by :mod:`app.compare.rendering`. The clip's excerpt
-(chosen per clip, :mod:`app.listening_test.excerpts`) goes through the same path as ``rvq-studio encode`` / ``decode``: encoded once, loudness-normalised as the codec
-expects, and decoded at each count back to the clip's own rate, length and level, so the
-original and every contestant line up sample for sample.
+The setup text lists the contestants: a bare number is the studio's model at that many codebooks
+(``2, 4, 8``); ``opus:12`` and ``mp3:64`` are those coders at a bitrate in kbps; anything else
+is a model as ``rvq-studio compare --codec`` takes it (``MODEL:n`` or ``MODEL@kbps``), rendered
+and aligned by :mod:`app.compare.rendering`. The clip's excerpt (chosen per clip,
+:mod:`app.listening_test.excerpts`) goes through the same path as ``rvq-studio encode`` /
+``decode``: encoded once, loudness-normalised as the codec expects, and decoded at each count
+back to the clip's own rate, length and level, so the original and every contestant line up
+sample for sample.
 """
 from __future__ import annotations
 
