@@ -52,6 +52,9 @@ class HeldInMemory:
     def prefetch(self, samples, start, frames):
         pass
 
+    def release(self, samples, start, frames):
+        pass
+
     def remove(self, samples):
         pass
 
@@ -185,7 +188,7 @@ def main() -> None:
         results = []
         for design in DESIGNS:
             out = subprocess.run([sys.executable, __file__, "--child", design, "--clip", str(clip),
-                                  "--play", str(args.play)], check=True, capture_output=True, text=True).stdout
+                                  "--play", str(args.play)], check=True, stdout=subprocess.PIPE, text=True).stdout
             results.append(json.loads(out.strip().splitlines()[-1]))
     rows = [("rendered in (s)", lambda r: f"{r['render_s']:.0f}"),
             ("peak resident (MiB)", lambda r: f"{r['peak_hwm']:.0f}"),
