@@ -328,6 +328,7 @@ class CompareTab(QWidget):
             c.set_loop_seconds(loop[0] / player.sample_rate, loop[1] / player.sample_rate)
         else:
             c.set_loop_seconds(None, None)
+        c.prefetch()  # every contestant read ahead of the playhead: a switch never waits on the disk
         if c.audio is not None:
             self.time_label.setText(f"{format_clock(c.player.position / c.audio.sample_rate)} / "
                                     f"{format_clock(c.audio.duration)}")

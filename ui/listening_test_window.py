@@ -9,7 +9,9 @@ MUSHRA (ITU-R BS.1534-3): the open reference, then every stimulus under a letter
 slider on the recommendation's five-band scale; a trial is accepted once something is rated 100.
 ABX: A and B, and X that is one of them; the listener says which. Switching letters is seamless
 (the player crossfades at the sample being played), by button or letter key (R for the
-reference), and the excerpt loops by default. Every
+reference), and the excerpt loops by default. The author chooses each clip's excerpt on the
+setup page (start and length; by default the loudest window of the length, or the loop region
+given for the studio's clip); the test file records it. Every
 answer is saved to the test file at once; "Save and pause" leaves it there, and opening the file
 later continues at the first unanswered trial.
 """
@@ -24,8 +26,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout,
                                QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton,
-                               QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
+                               QDoubleSpinBox, QSlider, QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
 
+from app.listening_test.excerpts import DEFAULT_SECONDS, Excerpt
 from app.listening_test.plan import LETTERS
 from app.listening_test.preparation import ProviderFactory, StimulusPreparation
 from app.listening_test.results import abx_summary, mushra_summary, write_listener_results
@@ -44,11 +47,23 @@ CONTESTANT_KINDS_EXCLUDED_FROM_ABX = {REFERENCE, HIDDEN_REFERENCE_KIND, ANCHOR_K
 PLAYING_STYLE = f"QPushButton:checked {{ background: {theme.ACCENT}; color: #0b0c0e; font-weight: bold; }}"
 
 
+def _seconds_box(name: str, low: float, high: float, prefix: str = "") -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setObjectName(name)
+    box.setRange(low, high)
+    box.setDecimals(1)
+    box.setPrefix(prefix)
+    box.setSuffix(" s")
+    return box
+
+
 class ListeningTestWindow(QWidget):
     def __init__(self, make_provider: ProviderFactory, clips: list[str], *, default_spec: str = "2, 4, 8",
                  spec_label: str = "Codebook counts", stream_factory: StreamFactory | None = None,
-                 clock: Callable[[], float] = time.monotonic, seed_source: Callable[[], int] | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, seed_source: Callable[[], int] | None = None,
+                 excerpts: dict[str, Excerpt] | None = None) -> None:
         super().__init__()
+        self.excerpts = dict(excerpts or {})  # the author's excerpt by clip; the others: the loudest window
         self.setObjectName("listeningTestMode")
         self.setWindowTitle("Listening test")
         self.resize(980, 640)
@@ -123,9 +138,55 @@ class ListeningTestWindow(QWidget):
         layout.addLayout(form)
         layout.addWidget(QLabel("Clips"))
         layout.addWidget(self.clip_list, 1)
+        layout.addLayout(self._build_excerpt_row())
         layout.addLayout(buttons)
         layout.addWidget(self.status)
         return page
+
+    def _build_excerpt_row(self) -> QHBoxLayout:
+        """The selected clip's excerpt: the loudest window of a length, or from a chosen start."""
+        self.excerpt_loudest = QCheckBox("the loudest")
+        self.excerpt_loudest.setObjectName("excerptLoudest")
+        self.excerpt_start = _seconds_box("excerptStart", 0.0, 86400.0, "from ")
+        self.excerpt_length = _seconds_box("excerptLength", 1.0, 60.0)
+        for signal in (self.excerpt_loudest.toggled, self.excerpt_start.valueChanged, self.excerpt_length.valueChanged):
+            signal.connect(self._excerpt_edited)
+        self.clip_list.currentRowChanged.connect(self._show_excerpt)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Excerpt of the selected clip:"))
+        row.addWidget(self.excerpt_length)
+        row.addWidget(self.excerpt_loudest)
+        row.addWidget(self.excerpt_start)
+        row.addStretch(1)
+        self._show_excerpt(-1)
+        return row
+
+    def excerpt_of(self, clip: str) -> Excerpt:
+        """The excerpt chosen for ``clip`` (its start None: the loudest window of its length)."""
+        return self.excerpts.get(clip, Excerpt(None, DEFAULT_SECONDS))
+
+    def _show_excerpt(self, row: int) -> None:
+        item = self.clip_list.item(row) if row >= 0 else None
+        excerpt = self.excerpt_of(item.text()) if item is not None else Excerpt(None, DEFAULT_SECONDS)
+        editors = (self.excerpt_loudest, self.excerpt_start, self.excerpt_length)
+        for editor in editors:
+            editor.blockSignals(True)
+            editor.setEnabled(item is not None)
+        self.excerpt_loudest.setChecked(excerpt.start is None)
+        self.excerpt_start.setValue(excerpt.start or 0.0)
+        self.excerpt_length.setValue(excerpt.seconds)
+        self.excerpt_start.setEnabled(item is not None and excerpt.start is not None)
+        for editor in editors:
+            editor.blockSignals(False)
+
+    def _excerpt_edited(self) -> None:
+        item = self.clip_list.currentItem()
+        if item is None:
+            return
+        loudest = self.excerpt_loudest.isChecked()
+        start = None if loudest else self.excerpt_start.value()
+        self.excerpts[item.text()] = Excerpt(start, self.excerpt_length.value())
+        self.excerpt_start.setEnabled(not loudest)
 
     def add_clip(self, path: str, checked: bool = True) -> None:
         item = QListWidgetItem(str(path))
@@ -156,7 +217,7 @@ class ListeningTestWindow(QWidget):
             return
         path = self.ask_save_path()
         if path:
-            self._prepare(("new", path, clips), self.contestants.text(), clips)
+            self._prepare(("new", path, clips), self.contestants.text(), clips, [self.excerpt_of(c) for c in clips])
 
     def resume(self, path: str) -> None:
         """Open a saved test and continue it for the listener named in the setup (added if new)."""
@@ -170,14 +231,14 @@ class ListeningTestWindow(QWidget):
         except ListeningTestFileError as exc:
             self._say(f"Could not open the test: {exc}")
             return
-        self._prepare(("resume", path, test), test.contestant_spec, test.clips)
+        self._prepare(("resume", path, test), test.contestant_spec, test.clips, test.excerpts)
 
-    def _prepare(self, pending: tuple, spec: str, clips: list[str]) -> None:
+    def _prepare(self, pending: tuple, spec: str, clips: list[str], excerpts: list[Excerpt]) -> None:
         self._pending = pending
         self.start_button.setEnabled(False)
         self.open_button.setEnabled(False)
         self._say("Preparing the sounds…")
-        self._preparation = StimulusPreparation(self.make_provider, spec, clips)
+        self._preparation = StimulusPreparation(self.make_provider, spec, clips, excerpts)
         self._preparation.progress.connect(lambda done, total: self._say(f"Preparing the sounds: clip {done + 1} of {total}…"))
         self._preparation.prepared.connect(self._on_prepared)
         self._preparation.failed.connect(self._on_failed)
@@ -194,7 +255,7 @@ class ListeningTestWindow(QWidget):
         self._end_preparation()
         self._say(f"Could not prepare the sounds: {reason}")
 
-    def _on_prepared(self, prepared: list[dict]) -> None:
+    def _on_prepared(self, prepared: list[dict], excerpts: list[Excerpt]) -> None:
         self._end_preparation()
         self.prepared = prepared
         mode, path, third = self._pending
@@ -205,7 +266,7 @@ class ListeningTestWindow(QWidget):
             names = [n for n, s in stimuli.items() if s.kind != REFERENCE] if kind == "mushra" else \
                 [n for n, s in stimuli.items() if s.kind not in CONTESTANT_KINDS_EXCLUDED_FROM_ABX]
             test = ListeningTest(kind, third, self.contestants.text(), original, names, self.seed_source(),
-                                 self.repeats.value())
+                                 self.repeats.value(), excerpts=excerpts)
         else:
             test = third
             missing = sorted(set(test.stimuli + [test.original]) - set(stimuli))

@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QLabel, QMainWindow, QProgressBar,
                                QPushButton, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
+from app.listening_test.excerpts import Excerpt
 from app.listening_test.model_provider import ModelStimulusProvider
 from app.live.live_session import LiveSession
 from app.playback.audio_output import StreamFactory
@@ -641,17 +642,27 @@ class MainWindow(QMainWindow):
 
     def show_listening_test(self) -> None:
         """The blind listening test window (ABX, MUSHRA) on the studio's model and recent clips;
-        a new one when the previous was closed, so it follows the model loaded since."""
+        a new one when the previous was closed, so it follows the model loaded since. The studio's
+        clip is offered with its loop region as its excerpt."""
         if self.listening_test is None or not self.listening_test.isVisible():
             if self.listening_test is not None:
                 self.listening_test.deleteLater()
             model = self.session.model.source if self.session.model is not None else "default"
             clips = list(dict.fromkeys(self.settings.recent_files() + [str(p) for p in demo_clips()]))
             self.listening_test = ListeningTestWindow(partial(ModelStimulusProvider.from_spec, model), clips,
-                                                      spec_label="Contestants", default_spec="2, 4, 8, opus:12")
+                                                      spec_label="Contestants", default_spec="2, 4, 8, opus:12",
+                                                      excerpts=self._loop_excerpt())
         self.session.player.pause()
         self.listening_test.show()
         self.listening_test.raise_()
+
+    def _loop_excerpt(self) -> dict[str, Excerpt]:
+        """The studio's clip and its loop region (in seconds), if both are there."""
+        clip, player = self.session.clip, self.session.player
+        if clip is None or player.loop is None or not player.sample_rate:
+            return {}
+        start, end = (sample / player.sample_rate for sample in player.loop)
+        return {str(clip.path.resolve()): Excerpt(round(start, 3), round(end - start, 3))}
 
     def shutdown(self) -> None:
         """Stop the timer, the audio stream, the worker threads and the training tab's work (idempotent)."""

@@ -120,14 +120,34 @@ channels) and measured: a codec's is its .rvq file (range-coded) over the durati
 rendering is aligned to the file (its delay undone) at the file's rate, length and channels."""
 
 
-def _compare_parser(sub) -> None:
+def bitrates(text: str) -> list[float]:
+    """``--opus`` and ``--mp3``'s value: one bitrate or a comma-separated list. One value per
+    option, so bitrates never swallow the input files that follow them."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a bitrate in kbps (several: 12,24)")
+    return values
+
+
+def build_compare_parser() -> argparse.ArgumentParser:
+    """``rvq-studio compare``'s parser on its own: it parses files and options in any order
+    (:meth:`~argparse.ArgumentParser.parse_intermixed_args`), which a parser of sub-commands cannot."""
+    return _compare_parser(_Parser(prog="rvq-studio").add_subparsers())
+
+
+def _compare_parser(sub) -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="codecs side by side on files", description=COMPARE_DESCRIPTION,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     cmp.add_argument("inputs", nargs="+", metavar="IN", help="audio files or folders")
     cmp.add_argument("--codec", action="append", metavar="MODEL[:n|@kbps]",
                      help='a neural codec: "default", an official checkpoint or an exported model (repeatable)')
-    cmp.add_argument("--opus", type=float, nargs="+", action="extend", metavar="KBPS", help="Opus at these bitrates")
-    cmp.add_argument("--mp3", type=float, nargs="+", action="extend", metavar="KBPS", help="MP3 (LAME) at these bitrates")
+    cmp.add_argument("--opus", type=bitrates, action="extend", metavar="KBPS[,KBPS...]",
+                     help="Opus at these bitrates (comma-separated, or the option repeated)")
+    cmp.add_argument("--mp3", type=bitrates, action="extend", metavar="KBPS[,KBPS...]",
+                     help="MP3 (LAME) at these bitrates (comma-separated, or the option repeated)")
     cmp.add_argument("--original", action="store_true", help="the original itself as a contestant")
     cmp.add_argument("--anchors", action="store_true", help="the 3.5 kHz and 7 kHz low-pass anchors")
     cmp.add_argument("--metrics", default="mel,stft,si_sdr", metavar="LIST",
@@ -137,6 +157,7 @@ def _compare_parser(sub) -> None:
     cmp.add_argument("--csv", metavar="OUT", help="write the per-file rows as CSV")
     cmp.add_argument("--plot", metavar="OUT.png", help="draw bitrate against the first metric (means) as PNG")
     cmp.add_argument("--device", default="cpu", help="torch device for the neural codecs (cpu, cuda, ...)")
+    return cmp
 
 
 EXPORT_DESCRIPTION = """\
@@ -234,6 +255,9 @@ def build_gui_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
+        if argv and argv[0] == "compare":  # files and options in any order
+            args = build_compare_parser().parse_intermixed_args(argv[1:], argparse.Namespace(command="compare"))
+            return _run_command(args)
         if argv and argv[0] in COMMANDS:
             args = build_parser().parse_args(argv)
             return _run_command(args)

@@ -1,13 +1,15 @@
 """``rvq-studio compare``: every contestant over every file, per-file rows and per-contestant means.
 
 Contestants come from ``--codec MODEL[:n | @kbps]`` (repeatable), ``--opus`` and ``--mp3``
-bitrates, ``--original`` and ``--anchors`` (BS.1534's 3.5 and 7 kHz low-pass anchors); two
-to eight in all. Folders among the inputs are walked for audio files. Each file is read
-whole at its own rate; every contestant is rendered at that rate, length and channel count,
-aligned to the file (:mod:`app.compare.rendering`), scored with the metrics of
-``rvq-studio eval`` under the same names, and, with ``--renders DIR``, written as
-``DIR/<file>/<contestant>.wav`` (atomically). Bitrates are measured (the encoded bytes over
-the duration, all channels); the nominal ones are listed with the contestants.
+bitrates (one value or a comma-separated list per option, repeatable: an option never takes the
+input files that follow it, and files and options come in any order), ``--original`` and
+``--anchors`` (BS.1534's 3.5 and 7 kHz low-pass anchors); two to eight in all. Folders among the
+inputs are walked for audio files. Each file is read whole at its own rate; every contestant is
+rendered at that rate, length and channel count, aligned to the file
+(:mod:`app.compare.rendering`), scored with the metrics of ``rvq-studio eval`` under the same
+names, and, with ``--renders DIR``, written as ``DIR/<file>/<contestant>.wav`` (atomically).
+Bitrates are measured (the encoded bytes over the duration, all channels); the nominal ones are
+listed with the contestants.
 """
 from __future__ import annotations
 
@@ -57,15 +59,26 @@ def input_files(inputs: Sequence[str]) -> list[Path]:
             files += found
         elif path.is_file():
             files.append(path)
+        elif _is_number(text):  # "--opus 12 24 a.wav": the option takes one value, 24 came back as an input
+            raise ValueError(f"{text}: no such file or folder (--opus and --mp3 take one value each: "
+                             f"several bitrates are comma-separated, --opus 12,{text}, or the option repeated)")
         else:
             raise ValueError(f"{text}: no such file or folder")
     return files
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def run_compare(args: argparse.Namespace) -> int:
+    files = input_files(args.inputs)  # first: a bitrate taken for an input says so, not "one contestant"
     specs = contestant_specs(args)
     metrics = [metric.name for metric in resolve(args.metrics)]
-    files = input_files(args.inputs)
     for target, suffix in ((args.json, ".json"), (args.csv, ".csv"), (args.plot, ".png")):
         if target not in (None, "-"):
             output_path(target, str(files[0]), suffix)  # refused before any work: a missing folder, the input

@@ -13,7 +13,7 @@ import numpy as np
 
 PASS_EDGE, STOP_EDGE = 0.95, 1.05  # the transition band, as fractions of the cut-off
 STOP_ATTENUATION_DB = 80.0
-_BLOCK = 1 << 16  # samples filtered per FFT (overlap-add): memory bounded on long clips
+_BLOCK = 1 << 16  # samples filtered per FFT (overlap-add): only the output is clip-sized
 
 
 def lowpass_taps(cutoff_hz: float, sample_rate: int) -> np.ndarray:
@@ -34,12 +34,24 @@ def lowpass(samples: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarr
     if cutoff_hz * STOP_EDGE >= sample_rate / 2:
         return samples.astype(np.float32, copy=True)
     taps = lowpass_taps(cutoff_hz, sample_rate)
-    half, frames = len(taps) // 2, samples.shape[1]
+    half, frames, overlap = len(taps) // 2, samples.shape[1], len(taps) - 1
     size = 1 << int(np.ceil(np.log2(_BLOCK + len(taps))))
     spectrum = np.fft.rfft(taps, size)
-    full = np.zeros((samples.shape[0], frames + len(taps) - 1))
+    out = np.empty(samples.shape, np.float32)
+    pending = np.zeros((samples.shape[0], overlap))  # the previous block's convolution reaching into this one
     for start in range(0, frames, _BLOCK):
         block = samples[:, start:start + _BLOCK].astype(np.float64)
-        piece = np.fft.irfft(np.fft.rfft(block, size) * spectrum, size)[:, :block.shape[1] + len(taps) - 1]
-        full[:, start:start + piece.shape[1]] += piece
-    return full[:, half:half + frames].astype(np.float32)
+        piece = np.fft.irfft(np.fft.rfft(block, size) * spectrum, size)[:, :block.shape[1] + overlap]
+        piece[:, :overlap] += pending
+        _place(out, piece[:, :block.shape[1]], start - half)  # complete: no later block reaches it
+        pending = piece[:, block.shape[1]:]
+    _place(out, pending, frames - half)
+    return out
+
+
+def _place(out: np.ndarray, values: np.ndarray, at: int) -> None:
+    """``values`` into ``out``'s frames from ``at``, the part outside ``out`` dropped (the filter's
+    delay is undone by placing the convolution ``half`` frames earlier)."""
+    first, last = max(0, at), min(out.shape[1], at + values.shape[1])
+    if last > first:
+        out[:, first:last] = values[:, first - at:last - at]

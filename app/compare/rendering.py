@@ -83,6 +83,8 @@ def align(reference: np.ndarray, rendered: np.ndarray, sample_rate: int,
     """``rendered`` ``[C, T]`` moved back by its delay against ``reference`` (zeros where it has
     no samples), and that delay (positive: ``rendered`` was late)."""
     delay = estimate_delay(reference[:, None, :], rendered[:, None, :], round(max_lag_seconds * sample_rate))
+    if delay == 0:  # (no copy: a long clip's rendering is large)
+        return rendered, 0
     length = rendered.shape[1]
     out = np.zeros_like(rendered)
     if delay >= 0:

@@ -17,9 +17,17 @@ crossfade -- the moment it is there. The loop region applies as in the studio.
 
 The chart is measured on at most :data:`CHART_SECONDS` from the middle of the clip: every
 count of each model and a sweep of Opus and MP3 bitrates is a rendering each.
+
+Memory does not grow with the contestants: the clip and every rendering are written, as they
+are made, to the clip's :class:`~app.compare.rendering_folder.RenderingFolder` (a temporary
+folder, deleted on a new clip and on close) and read back through file mappings; the worker
+holds one rendering in memory while it makes it. :meth:`StudioComparison.prefetch` (the tab's
+frame timer) has the kernel read every contestant a few seconds ahead of the play position,
+so switching while playing reads memory, not the disk.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +36,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app.compare.contestants import MAX_CONTESTANTS, ContestantError, ContestantSpec, check_new
 from app.compare.rendering import ClipRenderer, CodecShelf, Contestant, Rendering
+from app.compare.rendering_folder import RenderingFolder
 from app.compare.scoring import RatePoint, measure_point, sweep_specs
 from app.playback.audio_output import StreamFactory
 from app.playback.player import AudioPlayer
@@ -38,6 +47,7 @@ from model.audio_io import Audio
 from model.listening_metrics import FAST_METRICS, METRICS
 
 CHART_SECONDS = 20.0
+PREFETCH_SECONDS = 3.0  # read ahead of the play position (and the loop's start) for every contestant
 
 
 def chart_metrics() -> list[str]:
@@ -48,15 +58,15 @@ def chart_metrics() -> list[str]:
 
 
 def chart_excerpt(audio: Audio, seconds: float = CHART_SECONDS) -> Audio:
-    """At most ``seconds`` of ``audio`` from its middle: the chart's material."""
+    """At most ``seconds`` of ``audio`` from its middle, in memory: the chart's material."""
     length = min(audio.frames, round(seconds * audio.sample_rate))
     start = (audio.frames - length) // 2
-    return Audio(audio.samples[:, start:start + length], audio.sample_rate)
+    return Audio(np.array(audio.samples[:, start:start + length]), audio.sample_rate)
 
 
 class ContestantSource(OriginalSource):
     """A contestant's aligned rendering ``[T, C]`` for the player; not ready until it arrives
-    (then read exactly as the original is)."""
+    (then read exactly as the original is: from its file mapping, read ahead by :meth:`StudioComparison.prefetch`)."""
 
     def __init__(self, key: tuple, length: int) -> None:  # noqa: super().__init__ wants the samples
         self.samples = None
@@ -75,8 +85,11 @@ class StudioComparison(QObject):
     changed = Signal()  # contestants, renderings, failures or chart points changed
     clipFailed = Signal(str)
 
-    def __init__(self, stream_factory: StreamFactory | None = None, shelf: CodecShelf | None = None) -> None:
+    def __init__(self, stream_factory: StreamFactory | None = None, shelf: CodecShelf | None = None,
+                 folder_factory: Callable[[], RenderingFolder] = RenderingFolder) -> None:
         super().__init__()
+        self.folder_factory = folder_factory
+        self.folder: RenderingFolder | None = None  # the open clip's renderings
         self.player = AudioPlayer(stream_factory)
         self.worker = AnalysisWorker(name="compareWorker")
         self.worker.taskFailed.connect(self._on_failed)
@@ -107,11 +120,18 @@ class StudioComparison(QObject):
         self.player.pause()
         self.audio, self._renderer, self._chart, self.path = None, None, None, None if path is None else str(path)
         self._forget_results()
+        self._close_folder()
         if path is None:
+            return
+        try:
+            self.folder = self.folder_factory()
+        except OSError as exc:
+            self.clipFailed.emit(f"no temporary folder for the renderings: {exc.strerror or exc}")
             return
         self._start()
         generation = self._generation
-        self.worker.submit("clip", lambda: read_checked(path), lambda audio: self._on_audio(generation, audio))
+        self.worker.submit("clip", lambda folder=self.folder: _kept_clip(path, folder),
+                           lambda audio: self._on_audio(generation, audio))
 
     def _on_audio(self, generation: int, audio: Audio) -> None:
         if generation != self._generation:
@@ -142,7 +162,8 @@ class StudioComparison(QObject):
 
     def remove(self, spec: ContestantSpec) -> None:
         self.specs.remove(spec)
-        for table in (self.renderings, self.errors, self.points, self._sources):
+        self._delete_rendering(spec)
+        for table in (self.errors, self.points, self._sources):
             table.pop(spec, None)
         if self.selected == spec:
             self.selected = self.specs[0] if self.specs else None
@@ -157,7 +178,8 @@ class StudioComparison(QObject):
         selected = matched[self.specs.index(self.selected)] if self.selected in self.specs else None
         for old in self.specs:
             if old not in matched:
-                for table in (self.renderings, self.errors, self._sources):
+                self._delete_rendering(old)
+                for table in (self.errors, self._sources):
                     table.pop(old, None)
         self.specs, self.selected = matched, selected
         self._schedule()
@@ -195,6 +217,20 @@ class StudioComparison(QObject):
         rate = self.audio.sample_rate
         self.player.set_loop(int(start * rate), int(end * rate))
 
+    def prefetch(self) -> None:
+        """Have every contestant's next :data:`PREFETCH_SECONDS` from the play position (and from
+        the loop's start) read into memory in the background: a switch then never waits on the
+        disk. What lies more than a second behind or beyond that is unmapped from the process."""
+        if self.audio is None or self.folder is None:
+            return
+        rate, position = self.audio.sample_rate, self.player.position
+        frames = round(PREFETCH_SECONDS * rate)
+        starts = [position] + ([self.player.loop[0]] if self.player.loop else [])
+        for samples in [self.audio.samples] + [r.samples for r in self.renderings.values()]:
+            for start in starts:
+                self.folder.prefetch(samples, start, frames)
+            self.folder.release(samples, position - rate, frames + 2 * rate)
+
     def _route(self) -> None:
         if self.audio is None or self.selected is None:
             return
@@ -216,11 +252,11 @@ class StudioComparison(QObject):
         (ahead of any chart point, never restarting one in progress), then the chart's points."""
         if self._renderer is None:  # the clip is still being read: its task stays queued
             return
-        generation, renderer, chart = self._generation, self._renderer, self._chart
+        generation, renderer, chart, folder = self._generation, self._renderer, self._chart, self.folder
         for spec in self.specs:
             if spec not in self.renderings and spec not in self.errors and spec not in self._queued:
                 self._queued.add(spec)
-                self.worker.submit(f"render {spec.name}", lambda s=spec: renderer.render(s),
+                self.worker.submit(f"render {generation} {spec.name}", lambda s=spec: _kept(renderer.render(s), folder),
                                    lambda r, s=spec: self._on_rendering(generation, s, r))
         models = tuple(dict.fromkeys(s.model for s in self.specs if s.kind == "codec"))
         if models != self._chart_models:  # the sweep's contestants: every count of these models, Opus, MP3
@@ -253,7 +289,8 @@ class StudioComparison(QObject):
         if generation != self._generation:
             return
         self._queued.discard(spec)
-        if spec not in self.specs:
+        if spec not in self.specs:  # removed while it was rendered
+            self.folder.remove(rendering.samples)
             return
         self.renderings[spec] = rendering
         if spec in self._sources:
@@ -270,9 +307,12 @@ class StudioComparison(QObject):
         if key == "clip":
             self.clipFailed.emit(message)
             return
-        kind, _, name = key.partition(" ")
+        kind, _, rest = key.partition(" ")
+        generation, _, name = rest.partition(" ")
+        if kind != "render" or generation != str(self._generation):  # a rendering for a clip since closed
+            return
         for spec in self.specs:
-            if kind == "render" and spec.name == name:
+            if spec.name == name:
                 self.errors[spec] = message
                 self._queued.discard(spec)
         self.changed.emit()
@@ -301,10 +341,32 @@ class StudioComparison(QObject):
         if not self.worker.isRunning():
             self.worker.start()
 
+    def _delete_rendering(self, spec: ContestantSpec) -> None:
+        rendering = self.renderings.pop(spec, None)
+        if rendering is not None:
+            self.folder.remove(rendering.samples)
+
+    def _close_folder(self) -> None:
+        if self.folder is not None:
+            self.folder.close()
+            self.folder = None
+
     def close(self) -> None:
         self._generation += 1
         self.worker.stop()
         self.player.close()
+        self._close_folder()
+
+
+def _kept_clip(path: str | Path, folder: RenderingFolder) -> Audio:
+    """The clip read and written to ``folder``: its samples are read from there."""
+    audio = read_checked(path)
+    return Audio(folder.keep(audio.samples), audio.sample_rate)
+
+
+def _kept(rendering: Rendering, folder: RenderingFolder) -> Rendering:
+    """``rendering`` with its samples written to ``folder`` and read from there."""
+    return replace(rendering, samples=folder.keep(rendering.samples))
 
 
 def _one_step(compute):

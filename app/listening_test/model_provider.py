@@ -1,13 +1,14 @@
 """The studio's stimulus provider: the clip decoded by a model at chosen codebook counts, and
 any other contestant of the Compare engine (Opus or MP3 at a bitrate, another model).
 
-The setup text lists the contestants: a bare number is the studio's model at that many
-codebooks (``2, 4, 8``); ``opus:12`` and ``mp3:64`` are those coders at a bitrate in kbps;
-anything else is a model as ``rvq-studio compare --codec`` takes it (``MODEL:n`` or
-``MODEL@kbps``), rendered and aligned by :mod:`app.compare.rendering`. The clip (its first ``max_seconds``: BS.1534-3 asks for short excerpts) goes through the
-same path as ``rvq-studio encode`` / ``decode``: encoded once, loudness-normalised as the codec
-expects, and decoded at each count back to the clip's own rate, length and level, so the
-original and every contestant line up sample for sample.
+The setup text lists the contestants: a bare number is the studio's model at that many codebooks
+(``2, 4, 8``); ``opus:12`` and ``mp3:64`` are those coders at a bitrate in kbps; anything else
+is a model as ``rvq-studio compare --codec`` takes it (``MODEL:n`` or ``MODEL@kbps``), rendered
+and aligned by :mod:`app.compare.rendering`. The clip's excerpt (chosen per clip,
+:mod:`app.listening_test.excerpts`) goes through the same path as ``rvq-studio encode`` /
+``decode``: encoded once, loudness-normalised as the codec expects, and decoded at each count
+back to the clip's own rate, length and level, so the original and every contestant line up
+sample for sample.
 """
 from __future__ import annotations
 
@@ -18,12 +19,11 @@ import torch
 
 from app.compare import contestants
 from app.compare.rendering import ClipRenderer, CodecShelf
+from app.listening_test.excerpts import Excerpt
 from app.listening_test.stimuli import REFERENCE, Stimulus
 from model import Codec, load_codec
 from model.audio_io import audio_info, read_audio
 from model.compression import decode_clip, encode_clip
-
-DEFAULT_MAX_SECONDS = 12.0
 
 
 def parse_counts(spec: str, n_codebooks: int) -> list[int]:
@@ -71,21 +71,21 @@ class ModelStimulusProvider:
     """The original, ``codec`` at each of ``counts`` codebooks and each of ``others`` (Compare
     contestants), in that order (a :class:`StimulusProvider`)."""
 
-    def __init__(self, codec: Codec, counts: list[int], max_seconds: float = DEFAULT_MAX_SECONDS,
-                 others: list[contestants.ContestantSpec] | None = None) -> None:
-        self.codec, self.counts, self.max_seconds = codec, counts, max_seconds
+    def __init__(self, codec: Codec, counts: list[int], others: list[contestants.ContestantSpec] | None = None) -> None:
+        self.codec, self.counts = codec, counts
         self.others = others or []
         self._shelf = CodecShelf()  # other models, loaded once for every clip of the test
 
     @classmethod
-    def from_spec(cls, model: str, spec: str, max_seconds: float = DEFAULT_MAX_SECONDS) -> "ModelStimulusProvider":
+    def from_spec(cls, model: str, spec: str) -> "ModelStimulusProvider":
         codec = load_codec(model)
         counts, others = parse_contestants(spec, codec.n_codebooks)
-        return cls(codec, counts, max_seconds, others)
+        return cls(codec, counts, others)
 
-    def __call__(self, clip_path: str) -> list[Stimulus]:
+    def __call__(self, clip_path: str, excerpt: Excerpt) -> list[Stimulus]:
         rate = audio_info(clip_path).samplerate
-        audio = read_audio(clip_path, frames=int(self.max_seconds * rate))
+        start, frames = excerpt.frames(rate)
+        audio = read_audio(clip_path, start=start, frames=frames)
         stimuli = [Stimulus("original", REFERENCE, audio.samples.astype(np.float32), rate)]
         with torch.inference_mode():
             clip = encode_clip(self.codec, audio)

@@ -1,8 +1,8 @@
 """What a listening test plays: one :class:`Stimulus` per contestant, aligned to the clip.
 
 A test does not care how a contestant was made (a codec at n codebooks, Opus at a bitrate, a
-second model): a :class:`StimulusProvider` turns a clip's path into the contestants, all at one
-sample rate and one length, one of them the original (``kind == "reference"``). The test adds
+second model): a :class:`StimulusProvider` turns an excerpt of a clip into the contestants, all at
+one sample rate and one length, one of them the original (``kind == "reference"``). The test adds
 what ITU-R BS.1534-3 asks of every MUSHRA trial on top: the hidden reference (the original, not
 named as such) and the low-pass anchors at 3.5 kHz and 7 kHz, made here from the original.
 
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+from app.listening_test.excerpts import Excerpt
 
 REFERENCE = "reference"  # kind of the original; the name the hidden reference is recorded under
 HIDDEN_REFERENCE = "hidden reference"
@@ -41,9 +43,9 @@ class Stimulus:
 
 
 class StimulusProvider(Protocol):
-    """Renders every contestant of a clip, aligned to it, the original among them."""
+    """Renders every contestant of a clip's excerpt (its start chosen), aligned to it, the original among them."""
 
-    def __call__(self, clip_path: str) -> list[Stimulus]: ...
+    def __call__(self, clip_path: str, excerpt: Excerpt) -> list[Stimulus]: ...
 
 
 def lowpass(audio: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:

@@ -7,7 +7,9 @@ checked field by field on load: a damaged or foreign file is refused with one li
 is wrong, never half-loaded.
 
 The file names the contestants behind every letter: it is the experimenter's record. The
-window a listener sees never shows it (see ``ui/listening_test_window.py``).
+window a listener sees never shows it (see ``ui/listening_test_window.py``). It also records the
+excerpt of each clip the trials play (start and length in seconds): a test saved before excerpts
+were chosen (version 1) played each clip's first 12 s, and is read so.
 """
 from __future__ import annotations
 
@@ -16,11 +18,13 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.listening_test.excerpts import HEAD, Excerpt
 from app.listening_test.plan import LETTERS, AbxTrial, MushraTrial, abx_plan, listener_seed, mushra_plan
 from model.atomic_file import write_bytes_atomic
 
 FORMAT = "rvq-studio listening test"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 KINDS = ("mushra", "abx")
 
 
@@ -50,6 +54,12 @@ class ListeningTest:
     seed: int
     repeats: int = 1  # ABX trials per clip and contestant
     listeners: list[Listener] = field(default_factory=list)
+    excerpts: list[Excerpt] = field(default_factory=list)  # one per clip, its start chosen; none given: the heads
+
+    def __post_init__(self) -> None:
+        self.excerpts = list(self.excerpts) or [HEAD] * len(self.clips)
+        if len(self.excerpts) != len(self.clips) or any(e.start is None for e in self.excerpts):
+            raise ListeningTestFileError("every clip needs one excerpt with its start chosen")
 
     def listener(self, name: str) -> Listener:
         """The listener called ``name``, added with a fresh plan if new (their seed comes from the test's)."""
@@ -68,7 +78,7 @@ class ListeningTest:
     def to_json(self) -> dict:
         return {"format": FORMAT, "version": VERSION, "kind": self.kind, "clips": self.clips,
                 "contestant_spec": self.contestant_spec, "original": self.original, "stimuli": self.stimuli,
-                "seed": self.seed, "repeats": self.repeats,
+                "seed": self.seed, "repeats": self.repeats, "excerpts": [e.to_json() for e in self.excerpts],
                 "listeners": [{"name": l.name, "seed": l.seed, "trials": [_trial_json(t) for t in l.trials],
                                "answers": l.answers} for l in self.listeners]}
 
@@ -111,7 +121,8 @@ def _typed(data: dict, key: str, kind: type | tuple, where: str = "the test"):
 def parse_test(data) -> ListeningTest:
     """A :class:`ListeningTest` from decoded JSON, every field checked."""
     _need(isinstance(data, dict) and data.get("format") == FORMAT, "not a listening test file")
-    _need(data.get("version") == VERSION, f"version {data.get('version')!r} is not supported (expected {VERSION})")
+    version = data.get("version")
+    _need(version in READABLE_VERSIONS, f"version {version!r} is not supported (expected {VERSION})")
     kind = _typed(data, "kind", str)
     _need(kind in KINDS, f"unknown test kind {kind!r} (expected one of {', '.join(KINDS)})")
     clips = _typed(data, "clips", list)
@@ -119,8 +130,11 @@ def parse_test(data) -> ListeningTest:
     stimuli = _typed(data, "stimuli", list)
     _need(bool(stimuli) and all(isinstance(s, str) and s for s in stimuli), "'stimuli' must name at least one")
     _need(len(set(stimuli)) == len(stimuli) and len(stimuli) <= len(LETTERS), "'stimuli' has repeated names or too many")
+    excerpts = [_parse_excerpt(e, f"excerpt {i}") for i, e in enumerate(_typed(data, "excerpts", list), 1)] \
+        if version >= 2 else []
+    _need(version < 2 or len(excerpts) == len(clips), "'excerpts' must give one excerpt per clip")
     test = ListeningTest(kind, clips, _typed(data, "contestant_spec", str), _typed(data, "original", str), stimuli,
-                         _typed(data, "seed", int), _typed(data, "repeats", int))
+                         _typed(data, "seed", int), _typed(data, "repeats", int), excerpts=excerpts)
     _need(test.repeats >= 1, "'repeats' must be at least 1")
     listeners = _typed(data, "listeners", list)
     for number, item in enumerate(listeners, 1):
@@ -135,6 +149,15 @@ def parse_test(data) -> ListeningTest:
             _check_answer(test, trial, answer, f"{where}, answer {i}")
         test.listeners.append(Listener(name, _typed(item, "seed", int, where), trials, answers))
     return test
+
+
+def _parse_excerpt(item, where: str) -> Excerpt:
+    _need(isinstance(item, dict), f"{where} is not an object")
+    start, seconds = (float(_typed(item, key, (int, float), where)) for key in ("start", "seconds"))
+    try:
+        return Excerpt(start, seconds)
+    except ValueError as exc:
+        raise ListeningTestFileError(f"{where}: {exc}") from None
 
 
 def _parse_trial(test: ListeningTest, item, where: str):

@@ -200,7 +200,7 @@ def opus_round_trip(reference: np.ndarray, sample_rate: int, kbps: float) -> Opu
     measured = sum(bits for _, bits in coded) / channels / seconds / 1000
     back = resample(np.stack([audio for audio, _ in coded]), OPUS_RATE, sample_rate)
     back = back[:, :length] if back.shape[1] >= length else np.pad(back, ((0, 0), (0, length - back.shape[1])))
-    return OpusPoint(kbps, measured, back[:, None, :].astype(np.float32))
+    return OpusPoint(kbps, measured, back[:, None, :].astype(np.float32, copy=False))
 
 
 def _opus_channel(signal: np.ndarray, bits_per_second: int) -> tuple[np.ndarray, int]:

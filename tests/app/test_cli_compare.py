@@ -75,7 +75,7 @@ def test_plot_is_a_png_of_the_means(tmp_path, clips, capsys):
     from PySide6.QtGui import QImage
 
     plot = tmp_path / "chart.png"
-    assert main(["compare", str(clips / "a.wav"), "--opus", "12", "24", "--anchors", "--plot", str(plot)]) == 0
+    assert main(["compare", str(clips / "a.wav"), "--opus", "12,24", "--anchors", "--plot", str(plot)]) == 0
     image = QImage(str(plot))
     assert not image.isNull() and image.width() > 400
 
@@ -89,7 +89,10 @@ def test_stereo_renders_keep_both_channels_apart(tmp_path, clips):
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--opus", "12"], "2 to 8 contestants, got 1"),
-    (["--opus", "12", "12"], "opus 12 is given twice"),
+    (["--opus", "12,12"], "opus 12 is given twice"),
+    (["--opus", "12", "--opus", "12"], "opus 12 is given twice"),
+    (["--opus", "12,x"], "'12,x' is not a bitrate in kbps"),
+    (["--opus", "12", "24"], "24: no such file or folder (--opus and --mp3 take one value each"),
     (["--opus", "12", "--codec", "default:0"], "at least 1"),
     (["--opus", "12", "--original", "--metrics", "loudness"], "unknown metric"),
     (["--opus", "12", "--original", "--json", "/no/such/folder/x.json"], "does not exist"),
@@ -98,6 +101,18 @@ def test_bad_options_are_one_line(clips, capsys, argv, message):
     assert main(["compare", str(clips / "a.wav"), *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_files_and_options_come_in_any_order(clips):
+    from app.cli.command_line import build_compare_parser
+
+    a, b = str(clips / "a.wav"), str(clips / "more" / "b.wav")
+    orders = [[a, b, "--opus", "12,24", "--mp3", "32"],
+              ["--opus", "12", a, "--mp3", "32", "--opus", "24", b],
+              ["--mp3", "32", "--opus", "12,24", a, b]]
+    for argv in orders:
+        args = build_compare_parser().parse_intermixed_args(argv)
+        assert (args.inputs, args.opus, args.mp3) == ([a, b], [12.0, 24.0], [32.0])
 
 
 def test_missing_input_and_too_many_codebooks_are_one_line(tmp_path, model_file, clips, capsys):

@@ -127,6 +127,15 @@ def test_anchor_adds_no_delay(clip):
     assert align(clip.samples, low, RATE)[1] == 0
 
 
+@pytest.mark.parametrize("frames", [300, 65536 + 345, 2 * 65536 + 7])  # shorter than the filter, across blocks
+def test_anchor_in_blocks_is_the_whole_convolution_centred(frames):
+    samples = np.random.default_rng(frames).standard_normal((2, frames)).astype(np.float32)
+    taps = anchors.lowpass_taps(7000.0, 48000)
+    half = len(taps) // 2
+    whole = np.stack([np.convolve(channel.astype(np.float64), taps)[half:half + frames] for channel in samples])
+    np.testing.assert_allclose(anchors.lowpass(samples, 48000, 7000.0), whole, rtol=0, atol=1e-6)
+
+
 def test_anchor_above_nyquist_is_the_clip():
     assert np.array_equal(anchors.lowpass(music_clip(0.5, 8000), 8000, 7000.0), music_clip(0.5, 8000))
 

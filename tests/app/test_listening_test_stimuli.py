@@ -7,6 +7,7 @@ import torch
 
 from app.compare import contestants
 from app.compare.rendering import ClipRenderer
+from app.listening_test.excerpts import Excerpt
 from app.listening_test.model_provider import (ModelStimulusProvider, contestant_name, parse_contestants,
                                                parse_counts)
 from model.audio_io import read_audio
@@ -70,7 +71,7 @@ def test_codebook_counts_are_parsed_and_checked():
 def test_model_provider_decodes_the_clip_at_each_count_aligned_to_it(tmp_path):
     codec = Codec(tiny_network("dac"), name="tiny", family="dac", config={})
     clip = write_music_clip(tmp_path / "clip.wav", seconds=0.6, sample_rate=codec.sample_rate)
-    stimuli = ModelStimulusProvider(codec, [1, codec.n_codebooks], max_seconds=0.5)(str(clip))
+    stimuli = ModelStimulusProvider(codec, [1, codec.n_codebooks])(str(clip), Excerpt(0.0, 0.5))
     assert [s.name for s in stimuli] == ["original", contestant_name(1), contestant_name(codec.n_codebooks)]
     length = int(0.5 * codec.sample_rate)
     assert all(s.audio.shape == (1, length) and s.sample_rate == codec.sample_rate for s in stimuli)
@@ -87,7 +88,7 @@ def test_model_provider_decodes_the_clip_at_each_count_aligned_to_it(tmp_path):
 def test_model_provider_keeps_the_clip_rate(tmp_path):
     codec = Codec(tiny_network("dac"), name="tiny", family="dac", config={})
     clip = write_music_clip(tmp_path / "clip.wav", seconds=0.4, sample_rate=codec.sample_rate // 2, channels=2)
-    stimuli = ModelStimulusProvider(codec, [2])(str(clip))
+    stimuli = ModelStimulusProvider(codec, [2])(str(clip), Excerpt(0.0, 1.0))
     assert [(s.sample_rate, s.audio.shape) for s in stimuli] == [(codec.sample_rate // 2, (2, len_of(clip)))] * 2
 
 
@@ -108,8 +109,8 @@ def test_the_setup_text_names_counts_coders_and_other_models():
 def test_model_provider_adds_compare_contestants_rendered_and_aligned_by_the_compare_engine(tmp_path):
     codec = Codec(tiny_network("dac"), name="tiny", family="dac", config={})
     clip = write_music_clip(tmp_path / "clip.wav", seconds=0.6, sample_rate=codec.sample_rate)
-    provider = ModelStimulusProvider(codec, [1], max_seconds=0.5, others=[contestants.opus(16), contestants.mp3(64)])
-    stimuli = provider(str(clip))
+    provider = ModelStimulusProvider(codec, [1], others=[contestants.opus(16), contestants.mp3(64)])
+    stimuli = provider(str(clip), Excerpt(0.0, 0.5))
     assert [(s.name, s.kind) for s in stimuli] == [("original", "reference"), (contestant_name(1), "codec"),
                                                    ("opus 16", "opus"), ("mp3 64", "mp3")]
     excerpt = read_audio(str(clip), frames=int(0.5 * codec.sample_rate))

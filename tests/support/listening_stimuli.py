@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.listening_test.excerpts import Excerpt
 from app.listening_test.stimuli import REFERENCE, Stimulus
 from synthetic_audio import music_clip
 
 NOISE_LEVELS = {"quiet hiss": 0.003, "some hiss": 0.02, "loud hiss": 0.1}
 
 
-def noisy_copies(clip_path: str, sample_rate: int = 16000, seconds: float = 0.5) -> list[Stimulus]:
-    """The original (seeded by the clip's name) and one copy per :data:`NOISE_LEVELS` entry."""
+def noisy_copies(clip_path: str, excerpt: Excerpt | None = None, sample_rate: int = 16000,
+                 seconds: float = 0.5) -> list[Stimulus]:
+    """The original (seeded by the clip's name) and one copy per :data:`NOISE_LEVELS` entry: made
+    up, not read from the clip, so they stand for any excerpt of it."""
     seed = sum(map(ord, str(clip_path)))
     original = music_clip(seconds, sample_rate, seed=seed)
     rng = np.random.default_rng(seed)

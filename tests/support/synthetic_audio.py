@@ -63,3 +63,15 @@ def write_recordings_folder(root: str | Path, groups: tuple[tuple[str, int, floa
         for k in range(files_per_group):
             write_music_clip(root / name / f"take{k + 1}.wav", seconds, rate, channels=1 + k % 2, seed=10 * g + k)
     return root
+
+
+def write_burst_clip(path: str | Path, seconds: float, burst_start: float, burst_seconds: float,
+                     sample_rate: int = 8000, channels: int = 2) -> str:
+    """Quiet noise with a burst ten times louder from ``burst_start`` for ``burst_seconds``: a clip
+    whose loudest part is known."""
+    rng = np.random.default_rng(3)
+    samples = 0.01 * rng.standard_normal((channels, int(seconds * sample_rate)))
+    first = int(burst_start * sample_rate)
+    samples[:, first:first + int(burst_seconds * sample_rate)] *= 10
+    write_audio(path, samples.astype(np.float32), sample_rate)
+    return str(path)

@@ -5,6 +5,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton, QWidget
 
+from app.listening_test.excerpts import Excerpt
 from app.listening_test.stimuli import HIDDEN_REFERENCE, LOW_ANCHOR, MID_ANCHOR
 from app.listening_test.test_file import load_test
 
@@ -13,6 +14,8 @@ pytestmark = pytest.mark.slow
 
 def test_the_studio_runs_a_mushra_trial_on_its_model(qtbot, studio, music_path, tmp_path):
     assert studio.wait_until_ready()
+    rate = studio.session.player.sample_rate
+    studio.session.player.set_loop(rate // 4, rate)  # the loop region: the studio's clip's excerpt
     file_menu = next(a.menu() for a in studio.menuBar().actions() if a.text() == "&File")
     next(a for a in file_menu.actions() if a.text() == "Listening &test…").trigger()
     window = studio.listening_test
@@ -27,6 +30,9 @@ def test_the_studio_runs_a_mushra_trial_on_its_model(qtbot, studio, music_path, 
     qtbot.waitUntil(lambda: window.pages.currentWidget() is window.mushra_page, timeout=120000)
 
     stimuli = window.prepared[0]
+    clip_rate = stimuli["original"].sample_rate
+    assert load_test(tmp_path / "studio-test.json").excerpts == [Excerpt(0.25, 0.75)]
+    assert stimuli["original"].audio.shape[1] == round(0.75 * clip_rate)
     assert sorted(stimuli) == sorted(["original", "2 codebooks", "12 codebooks", HIDDEN_REFERENCE, LOW_ANCHOR,
                                       MID_ANCHOR])
     original = stimuli["original"].audio

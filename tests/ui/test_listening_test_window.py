@@ -15,6 +15,7 @@ from app.listening_test.stimuli import HIDDEN_REFERENCE, LOW_ANCHOR, MID_ANCHOR
 from app.listening_test.test_file import load_test
 from app.playback.audio_output import ManualOutputStream
 from listening_stimuli import NOISE_LEVELS, noisy_copies
+from synthetic_audio import write_music_clip
 from ui.listening_test_window import ListeningTestWindow
 
 CLIPS = ["first-clip.wav", "second-clip.wav", "third-clip.wav"]
@@ -30,7 +31,8 @@ class Clock:
 
 
 def _window(qtbot, tmp_path, clock) -> ListeningTestWindow:
-    window = ListeningTestWindow(lambda spec: noisy_copies, CLIPS, seed_source=lambda: 1534, clock=clock)
+    clips = [str(write_music_clip(tmp_path / name, 0.5, 16000)) for name in CLIPS]  # the excerpts are read off them
+    window = ListeningTestWindow(lambda spec: noisy_copies, clips, seed_source=lambda: 1534, clock=clock)
     qtbot.addWidget(window)
     window.ask_save_path = lambda: str(tmp_path / "test.json")
     window.ask_open_path = lambda: str(tmp_path / "test.json")
