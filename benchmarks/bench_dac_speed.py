@@ -8,8 +8,8 @@ hits all of them alike: the ratios are what to read, the real-time factors move 
 Besides the default path it times the levers we measured (docs/benchmarks.md): one worker
 with two threads inside each operator instead of two single-threaded chunk workers, fast
 mode (bfloat16), and with ``--compile`` the decoder compiled by inductor for one excerpt length
-(``Codec.compile_decoder``), run by two single-threaded chunk workers and, compiled again for
-two threads, by one worker. The compile times printed are cold or warm depending on inductor's
+(``model/compiled_decoder.py``, not used by the codec), run by two single-threaded chunk workers
+and, compiled again for two threads, by one worker. The compile times printed are cold or warm depending on inductor's
 cache (the user's cache folder, or ``TORCHINDUCTOR_CACHE_DIR``): run twice to see both.
 
 Runs in the reference environment ($REFENV, built by scripts/make_reference_env.sh):
@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from model import load_codec
+from model.compiled_decoder import compile_decoder
 
 
 def _interleaved(fns: dict[str, Callable[[], torch.Tensor]], repeats: int) -> tuple[dict[str, float], dict]:
@@ -63,7 +64,6 @@ def main() -> None:
         reference.save(str(path), package=False)
         ours = load_codec(path)
         fast = load_codec(path)
-        compiled = [load_codec(path) for _ in range(2 if args.compile else 0)]
     fast.set_fast_mode(True)
 
     sr = 44100
@@ -86,12 +86,15 @@ def main() -> None:
             "ours, fast mode (bf16)": lambda: fast.decode(codes),
         }
         if args.compile:
-            for codec, threads in zip(compiled, (1, args.threads)):
+            compiled = {}
+            for threads in (1, args.threads):
                 start = time.perf_counter()
-                codec.compile_decoder(threads=threads)
+                compiled[threads] = compile_decoder(ours.network, ours.n_codebooks, ours.codebook_size,
+                                                    ours.decoder_context, threads=threads)
                 print(f"compile for {threads} thread(s): {time.perf_counter() - start:.1f} s")
-            decoders["ours, compiled, 2 workers x 1 thread"] = lambda: compiled[0].decode(codes)
-            decoders[f"ours, compiled, 1 worker x {args.threads} threads"] = lambda: compiled[1].decode(codes, workers=1)
+            decoders["ours, compiled, 2 workers x 1 thread"] = lambda: compiled[1].decode(codes, workers=2)
+            decoders[f"ours, compiled, 1 worker x {args.threads} threads"] = (
+                lambda: compiled[args.threads].decode(codes, workers=1))
         enc_times, enc_out = _interleaved(encoders, args.repeats)
         dec_times, dec_out = _interleaved(decoders, args.repeats)
 

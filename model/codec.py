@@ -42,7 +42,6 @@ from torch import nn
 
 from model import streaming
 from model.chunked import decode_stream, encode_stream
-from model.compiled_decoder import CompiledDecoder, compile_decoder
 from model.fast_mode import FAST_LABEL, half_precision_network
 from model.layers import fold_weight_norm
 from model.transfer import to_device
@@ -136,7 +135,6 @@ class Codec:
         alignment = getattr(network, "chunk_alignment", None)
         self.chunk_alignment: int | None = alignment() if alignment is not None else None
         self._fast_network: nn.Module | None = None
-        self._compiled_decoder: CompiledDecoder | None = None
 
     # -- geometry -------------------------------------------------------------------------
     @property
@@ -258,18 +256,6 @@ class Codec:
         differ from float32 ones; raises ``FastModeUnavailable`` (a ValueError) for a network
         that cannot run it."""
         self._fast_network = half_precision_network(self.network) if on else None
-
-    def compile_decoder(self, threads: int = 1) -> None:
-        """Decode with the decoder compiled by inductor from now on (:mod:`model.compiled_decoder`):
-        about a minute the first time on a machine, seconds later; results within 1e-4 of the exact
-        ones. ``threads``: what each decoding worker runs with (1 for the default workers).
-        Raises ``CompileFailed`` (one line; decoding stays eager) where it cannot."""
-        self._compiled_decoder = compile_decoder(self.network, self.n_codebooks, self.codebook_size,
-                                                 self.decoder_context, threads=threads)
-
-    @property
-    def decoder_compiled(self) -> bool:
-        return self._compiled_decoder is not None
 
     # -- inference ------------------------------------------------------------------------
     def encode(
@@ -403,10 +389,6 @@ class Codec:
             pieces = self._decode_with_side(codes, self._check_side(encoded), progress)
         elif self.decoder_context is None:
             pieces = iter([self._whole(decode, codes, progress)])
-        elif (compiled := self._compiled_decoder) is not None and self._fast_network is None \
-                and compiled.serves(codes):
-            pieces = decode_stream(compiled.decode_excerpt, codes, self.hop_length, self.decoder_context, 0,
-                                   progress, workers=self._workers(workers), excerpt_frames=compiled.excerpt_frames)
         else:
             pieces = decode_stream(decode, codes, self.hop_length, self.decoder_context,
                                    self._chunk_frames(chunk_seconds), progress, workers=self._workers(workers),

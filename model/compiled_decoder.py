@@ -1,34 +1,35 @@
-"""Opt-in compiled decoding: a convolutional decoder stack compiled by inductor for one excerpt length.
+"""Compiled decoding, a measured lever the codec does not use: a convolutional decoder stack
+compiled by inductor for one excerpt length.
 
-Inductor (``torch.compile`` with the weights frozen into the graph) fuses each Snake into one
-generated loop and runs the convolutions on weights pre-packed for oneDNN, which decodes the
-DAC 44.1 kHz release about 1.3-1.4x faster than the eager path (docs/benchmarks.md). Two costs
-kept it out of reach:
+Inductor (``torch.compile``, the weights frozen into the graph) fuses each Snake into a
+generated loop and calls oneDNN for the convolutions. What stood in its way was practical:
 
-* Compiling takes about a minute, and a fixed-shape graph serves one input length only (a
-  graph compiled for any length, ``dynamic=True``, loses the speed: measured no faster than
-  eager). So the chunked engine is given one excerpt length for every chunk
-  (:func:`model.chunked.fixed_length_plan`): the first chunk takes its right context, the last
-  its left context and every other both, all exactly :attr:`CompiledDecoder.excerpt_frames`
-  long; the ends of each excerpt are true signal edges or margins at least as wide as the
-  decoder's receptive field, so the kept samples equal the whole-signal decoding. No latent
-  is ever zero-padded (that would not be the zero padding the inner layers see). Codes shorter
-  than one excerpt, or of another batch size, decode on the eager path.
-* Every new process would compile again. Inductor's compiled-graph cache is kept in the
-  user's cache folder (``TORCHINDUCTOR_CACHE_DIR``, unless the user set it), keyed by the
-  graph and the machine but not by the weight values (the frozen weights are inputs of the
-  cached code), so the first compile on a machine is slow and later ones, for any model of
-  the same architecture, load the cached code.
+* A fixed-shape graph serves one input length (``dynamic=True`` serves all, no faster than the
+  eager path when measured), and compiling takes about a minute. So every chunk here is one
+  excerpt length (:func:`model.chunked.fixed_length_plan`): the first chunk takes its right
+  context, the last its left context, the others both, all exactly ``excerpt_frames`` long; the
+  ends of each excerpt are true signal edges or margins at least as wide as the decoder's
+  receptive field, so the kept samples equal the whole-signal decoding. No latent is ever
+  zero-padded (that would not be the zero padding the inner layers see).
+* Inductor's compiled-graph cache goes to the user's cache folder (``TORCHINDUCTOR_CACHE_DIR``,
+  unless already set), keyed by the graph and the machine but not by the weight values (the
+  frozen weights are inputs of the cached code): later processes, for any model of the same
+  architecture, skip the C++ compilation.
 
-The generated element-wise code is specialised for a thread count at compile time; it is
-compiled for one thread, the chunk engine's workers' (each worker runs a whole excerpt on one
-core). The eager path stays the reference: :func:`compile_decoder` checks the compiled output
-against it before the codec uses it.
+Made practical, it did not pay on the DAC 44.1 kHz release (docs/benchmarks.md): per excerpt
+on one thread it ran 1.02-1.03x the eager path (tiled stages, fused Snake kernel, polyphase
+transposed convolutions), which already spends most of its time in the same oneDNN
+convolutions, and decoding 5 s with two single-threaded workers ran 0.69-1.25x the default
+eager decoding, the fixed excerpts recomputing more context than the eager chunks. So
+``benchmarks/bench_dac_speed.py --compile`` measures it and the codec decodes eagerly.
+
+The generated element-wise code is specialised for a thread count at compile time
+(``threads``). The eager path stays the reference: :func:`compile_decoder` checks the compiled
+output against it.
 """
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +37,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from model.chunked import decode_stream
 from model.layers import from_fast_layout, to_fast_layout
 from model.tiled import run_fast
 
@@ -57,18 +59,21 @@ def cache_dir() -> Path:
 class CompiledDecoder:
     """The decoder of a convolutional network, compiled for excerpts of ``[1, n, excerpt_frames]`` codes."""
 
-    def __init__(self, network: nn.Module, excerpt_frames: int, threads: int = 1) -> None:
+    def __init__(self, network: nn.Module, excerpt_frames: int, margin_frames: int, threads: int = 1) -> None:
         self.network = network
         self.excerpt_frames = excerpt_frames
+        self.margin_frames = margin_frames
         self.threads = threads
+        # One compile thread: inductor's pool of compile threads would outlive the compilation.
         self._stack = torch.compile(network.decoder_stack(), dynamic=False,
-                                    options={"freezing": True, "cpp.threads": threads})
-        self._lock = threading.Lock()
-        self._warm = False
+                                    options={"freezing": True, "cpp.threads": threads, "compile_threads": 1})
 
-    def serves(self, codes: torch.Tensor) -> bool:
-        """Whether ``codes [B, n, F]`` decode on the compiled path (else: eager)."""
-        return self._warm and codes.shape[0] == 1 and codes.shape[-1] >= self.excerpt_frames
+    def decode(self, codes: torch.Tensor, workers: int = 2) -> torch.Tensor:
+        """Audio ``[1, channels, T]`` of ``codes [1, n, F >= excerpt_frames]``, excerpt by excerpt on
+        ``workers`` chunk workers (each with one torch thread when there are several)."""
+        pieces = decode_stream(self.decode_excerpt, codes, self.network.hop_length, self.margin_frames, 0,
+                               workers=workers, excerpt_frames=self.excerpt_frames)
+        return torch.cat(list(pieces), dim=-1)
 
     def decode_excerpt(self, codes: torch.Tensor) -> torch.Tensor:
         """Audio ``[1, channels, T]`` of exactly ``excerpt_frames`` frames of codes."""
@@ -80,12 +85,11 @@ class CompiledDecoder:
             return from_fast_layout(self._stack(to_fast_layout(latents)))
 
     def warm_up(self, codes: torch.Tensor) -> float:
-        """Compile (first call, one thread at a time) and return the largest difference of the
+        """Compile (the first call) and return the largest difference of the
         compiled decoding of ``codes`` from the eager one."""
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():
             compiled = self.decode_excerpt(codes)
             eager = run_fast(self.network.decoder_stack(), self.network.quantizer.decode(codes))
-            self._warm = True
         return float((compiled - eager).abs().max())
 
 
@@ -108,7 +112,7 @@ def compile_decoder(network: nn.Module, n_codebooks: int, codebook_size: int, ma
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir()))
     codes = torch.randint(0, codebook_size, (1, n_codebooks, excerpt_frames),
                           generator=torch.Generator().manual_seed(0))
-    decoder = CompiledDecoder(network, excerpt_frames, threads)
+    decoder = CompiledDecoder(network, excerpt_frames, margin_frames, threads)
     try:
         with _threads(threads):
             difference = decoder.warm_up(codes)

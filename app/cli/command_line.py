@@ -78,10 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("-o", "--output", required=True, help="output audio file (.wav or .flac)")
     _model_arg(dec)
     dec.add_argument("--codebooks", "-n", type=int, help="decode with the first n stored codebooks")
-    dec.add_argument("--compile", action="store_true",
-                     help="compile the decoder for this CPU first (about a minute the first time, seconds once "
-                          "cached; faster decoding of files over about 3 s, results within 1e-4 of the exact "
-                          "ones; convolutional models only, others decode as usual)")
 
     ev = sub.add_parser("eval", help="quality at every codebook count",
                         description="Encode a file once and report, for every codebook count n: kbps, "

@@ -15,7 +15,6 @@ from app.cli.progress_bar import TerminalProgress
 from app.cli.terminal_text import printable
 from app.training.summary import summary_lines
 from model import Codec, load_codec
-from model.compiled_decoder import CompileFailed
 from model.compression import compress_file, decompress_file, read_model_input
 from model.ecdc_format import decompress_ecdc_file, is_ecdc
 from model.evaluation import evaluate
@@ -30,14 +29,6 @@ def _load(args: argparse.Namespace) -> Codec:
     if args.fast:
         codec.set_fast_mode(True)
     return codec
-
-
-def _compile_decoder(codec: Codec) -> None:
-    """Compile the decoder, or say in one line why decoding stays eager."""
-    try:
-        codec.compile_decoder()
-    except CompileFailed as exc:
-        print(f"rvq-studio: {printable(str(exc))}; decoding without compiling", file=sys.stderr)
 
 
 def _codebooks_for(codec: Codec, n: int | None, kbps: float | None) -> int | None:
@@ -73,8 +64,6 @@ def run_decode(args: argparse.Namespace) -> int:
     """Decode a .rvq file, or an .ecdc file of the encodec package (told apart by content)."""
     out = output_path(args.output, args.input, ".wav")
     codec = _load(args)
-    if args.compile:
-        _compile_decoder(codec)
     if is_ecdc(args.input):
         audio = decompress_ecdc_file(codec, args.input, out, args.codebooks)
     else:

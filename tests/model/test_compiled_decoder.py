@@ -1,5 +1,5 @@
-"""Compiled decoding: excerpts of one length reproduce the exact decoding, and the compiled
-decoder agrees with the eager one (compiling takes tens of seconds: those tests are slow)."""
+"""Compiled decoding (a measured lever): excerpts of one length reproduce the exact decoding, and
+the compiled decoder agrees with the eager one (compiling takes tens of seconds: that test is slow)."""
 import pytest
 import torch
 
@@ -14,9 +14,9 @@ def codec() -> Codec:
     return Codec(tiny_network("dac"), name="tiny", family="dac", config={})
 
 
-def _codes(codec: Codec, frames: int, batch: int = 1, seed: int = 3) -> torch.Tensor:
-    return torch.randint(0, codec.codebook_size, (batch, codec.n_codebooks, frames),
-                         generator=torch.Generator().manual_seed(seed))
+def _codes(codec: Codec, frames: int) -> torch.Tensor:
+    return torch.randint(0, codec.codebook_size, (1, codec.n_codebooks, frames),
+                         generator=torch.Generator().manual_seed(3))
 
 
 @pytest.mark.parametrize("n_frames, excerpt, margin", [(10, 10, 2), (11, 10, 2), (100, 10, 2), (257, 64, 21),
@@ -39,7 +39,7 @@ def test_fixed_length_plan_refuses_impossible_excerpts(n_frames: int, excerpt: i
         list(fixed_length_plan(n_frames, excerpt, margin))
 
 
-@pytest.mark.parametrize("frames", [64, 65, 150])
+@pytest.mark.parametrize("frames", [64, 150])
 def test_fixed_length_excerpts_decode_as_the_whole_signal(codec: Codec, frames: int) -> None:
     codes = _codes(codec, frames)
     whole = codec.inference_network().decode_codes(codes)
@@ -55,26 +55,23 @@ def test_compiling_refuses_a_context_too_wide_for_the_excerpts(codec: Codec) -> 
         compile_decoder(codec.network, codec.n_codebooks, codec.codebook_size, margin_frames=40, excerpt_frames=64)
 
 
-def test_a_failed_compile_leaves_decoding_eager(codec: Codec, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.slow  # importing the compiler takes seconds
+def test_a_failed_compile_is_one_line(codec: Codec, monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(self: CompiledDecoder, codes: torch.Tensor) -> float:
         raise RuntimeError("C++ compile error\nlong compiler output")
 
     monkeypatch.setattr(CompiledDecoder, "warm_up", fail)
     with pytest.raises(CompileFailed, match="^compiling the decoder failed: C\\+\\+ compile error$"):
-        codec.compile_decoder()
-    assert not codec.decoder_compiled
+        compile_decoder(codec.network, codec.n_codebooks, codec.codebook_size, codec.decoder_context)
 
 
 @pytest.mark.slow
-def test_compiled_decoding_matches_the_exact_one(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compiled_decoding_matches_the_exact_one(codec: Codec, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
-    compiled = Codec(tiny_network("dac"), name="tiny", family="dac", config={})
-    exact = Codec(tiny_network("dac"), name="tiny", family="dac", config={})
-    compiled.compile_decoder()
-    assert compiled.decoder_compiled
-    long_codes = _codes(compiled, 700)
-    torch.testing.assert_close(compiled.decode(long_codes), exact.decode(long_codes), rtol=0, atol=1e-4)
-    torch.testing.assert_close(compiled.decode(long_codes, workers=1), exact.decode(long_codes), rtol=0, atol=1e-4)
-    # Shorter than one excerpt, or a batch of two: the eager path, the very same samples.
-    for codes in (_codes(compiled, 100), _codes(compiled, 300, batch=2)):
-        assert torch.equal(compiled.decode(codes), exact.decode(codes))
+    compiled = compile_decoder(codec.network, codec.n_codebooks, codec.codebook_size, codec.decoder_context)
+    codes = _codes(codec, 700)
+    exact = codec.decode(codes)
+    torch.testing.assert_close(compiled.decode(codes, workers=2), exact, rtol=0, atol=1e-4)
+    torch.testing.assert_close(compiled.decode(codes, workers=1), exact, rtol=0, atol=1e-4)
+    with pytest.raises(ValueError, match="takes"):
+        compiled.decode_excerpt(codes[..., :100])
