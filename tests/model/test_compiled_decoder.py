@@ -56,7 +56,8 @@ def test_compiling_refuses_a_context_too_wide_for_the_excerpts(codec: Codec) -> 
 
 
 @pytest.mark.slow  # importing the compiler takes seconds
-def test_a_failed_compile_is_one_line(codec: Codec, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_compile_is_one_line(codec: Codec, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
     def fail(self: CompiledDecoder, codes: torch.Tensor) -> float:
         raise RuntimeError("C++ compile error\nlong compiler output")
 
