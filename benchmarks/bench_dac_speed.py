@@ -7,7 +7,10 @@ once per round, best of ``--repeats`` rounds), so that load from other work on t
 hits all of them alike: the ratios are what to read, the real-time factors move with the load.
 Besides the default path it times the levers we measured (docs/benchmarks.md): one worker
 with two threads inside each operator instead of two single-threaded chunk workers, fast
-mode (bfloat16), and with ``--compile`` the decoder compiled by inductor.
+mode (bfloat16), and with ``--compile`` the decoder compiled by inductor for one excerpt length
+(``model/compiled_decoder.py``, not used by the codec), run by two single-threaded chunk workers
+and, compiled again for two threads, by one worker. The compile times printed are cold or warm depending on inductor's
+cache (the user's cache folder, or ``TORCHINDUCTOR_CACHE_DIR``): run twice to see both.
 
 Runs in the reference environment ($REFENV, built by scripts/make_reference_env.sh):
     PYTHONPATH=. $REFENV/bin/python benchmarks/bench_dac_speed.py [--compile]
@@ -26,7 +29,7 @@ from pathlib import Path
 import torch
 
 from model import load_codec
-from model.layers import from_fast_layout, to_fast_layout
+from model.compiled_decoder import compile_decoder
 
 
 def _interleaved(fns: dict[str, Callable[[], torch.Tensor]], repeats: int) -> tuple[dict[str, float], dict]:
@@ -41,26 +44,12 @@ def _interleaved(fns: dict[str, Callable[[], torch.Tensor]], repeats: int) -> tu
     return best, out
 
 
-def _compiled_decoder(codec) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The decoder stack compiled by inductor (weights frozen into the graph), whole-signal."""
-    import torch._inductor.config as inductor_config
-
-    inductor_config.freezing = True
-    network = codec.network
-    stack = torch.compile(network.decoder_stack())
-
-    def decode(codes: torch.Tensor) -> torch.Tensor:
-        return from_fast_layout(stack(to_fast_layout(network.quantizer.decode(codes))))
-
-    return decode
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--compile", action="store_true", help="also time the inductor-compiled decoder")
+    parser.add_argument("--compile", action="store_true", help="also time the inductor-compiled decoders")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -97,11 +86,15 @@ def main() -> None:
             "ours, fast mode (bf16)": lambda: fast.decode(codes),
         }
         if args.compile:
-            compiled = _compiled_decoder(ours)
-            start = time.perf_counter()
-            compiled(codes)
-            print(f"inductor compile (first call): {time.perf_counter() - start:.1f} s")
-            decoders["ours, compiled decoder (inductor)"] = lambda: compiled(codes)
+            compiled = {}
+            for threads in (1, args.threads):
+                start = time.perf_counter()
+                compiled[threads] = compile_decoder(ours.network, ours.n_codebooks, ours.codebook_size,
+                                                    ours.decoder_context, threads=threads)
+                print(f"compile for {threads} thread(s): {time.perf_counter() - start:.1f} s")
+            decoders["ours, compiled, 2 workers x 1 thread"] = lambda: compiled[1].decode(codes, workers=2)
+            decoders[f"ours, compiled, 1 worker x {args.threads} threads"] = (
+                lambda: compiled[args.threads].decode(codes, workers=1))
         enc_times, enc_out = _interleaved(encoders, args.repeats)
         dec_times, dec_out = _interleaved(decoders, args.repeats)
 

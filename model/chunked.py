@@ -52,6 +52,26 @@ def chunk_plan(n_frames: int, chunk_frames: int, margin_frames: int,
         yield start, end, max(0, start - margin_frames), min(n_frames, end + margin_frames)
 
 
+def fixed_length_plan(n_frames: int, excerpt_frames: int, margin_frames: int) -> Iterator[tuple[int, int, int, int]]:
+    """Ranges as :func:`chunk_plan`'s, every context range exactly ``excerpt_frames`` long (for a
+    decoder compiled for one input shape; ``n_frames >= excerpt_frames``).
+
+    Each kept range has ``margin_frames`` of context on both sides or touches a true signal
+    edge, so the result is exact; the last excerpt ends at the signal's end and starts where
+    that length puts it, recomputing part of the one before rather than padding anything.
+    """
+    if not 2 * margin_frames < excerpt_frames <= n_frames:
+        raise ValueError(f"excerpts of {excerpt_frames} frames need more than twice the margin "
+                         f"({margin_frames}) and at most the signal's {n_frames} frames")
+    start = 0
+    while start < n_frames:
+        ctx_start = max(0, min(start - margin_frames, n_frames - excerpt_frames))
+        ctx_end = ctx_start + excerpt_frames
+        end = n_frames if ctx_end == n_frames else ctx_end - margin_frames
+        yield start, end, ctx_start, ctx_end
+        start = end
+
+
 def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
@@ -192,16 +212,23 @@ def decode_stream(
     progress: Callable[[int, int], None] | None = None,
     workers: int = 1,
     alignment: int | None = None,
+    excerpt_frames: int | None = None,
 ) -> Iterator[torch.Tensor]:
     """``decode_chunked`` yielding the waveform chunk by chunk, in order (never all of it at once).
 
     With an ``alignment`` (see :func:`chunk_plan`) the decoder depends on absolute positions
-    and is called as ``decode(codes, first_frame)`` with the excerpt's first frame.
+    and is called as ``decode(codes, first_frame)`` with the excerpt's first frame. With
+    ``excerpt_frames`` every excerpt has that length (:func:`fixed_length_plan`; not with an
+    alignment) and ``chunk_frames`` is not used.
     """
     n_frames = codes.shape[-1]
     if n_frames == 0:
         raise ValueError("cannot decode zero frames")
-    chunk_frames, workers = parallel_chunk_frames(n_frames, chunk_frames, margin_frames, workers)
+    if excerpt_frames is None:
+        chunk_frames, workers = parallel_chunk_frames(n_frames, chunk_frames, margin_frames, workers)
+        plan = list(chunk_plan(n_frames, chunk_frames, margin_frames, alignment or 1))
+    else:
+        plan = list(fixed_length_plan(n_frames, excerpt_frames, margin_frames))
 
     def job(start: int, end: int, ctx_start: int, ctx_end: int) -> Callable[[], torch.Tensor]:
         def run() -> torch.Tensor:
@@ -212,7 +239,6 @@ def decode_stream(
             return wave[..., first:last]
         return run
 
-    plan = list(chunk_plan(n_frames, chunk_frames, margin_frames, alignment or 1))
     return run_jobs((job(*ranges) for ranges in plan), [end for _, end, _, _ in plan], n_frames, workers,
                     progress)
 
