@@ -8,7 +8,7 @@ hits all of them alike: the ratios are what to read, the real-time factors move 
 Besides the default path it times the levers we measured (docs/benchmarks.md): one worker
 with two threads inside each operator instead of two single-threaded chunk workers, fast
 mode (bfloat16), and with ``--compile`` the decoder compiled by inductor for one excerpt length
-(``model/compiled_decoder.py``, not used by the codec), run by two single-threaded chunk workers
+(``benchmarks/compiled_decoder.py``, not used by the codec), run by two single-threaded chunk workers
 and, compiled again for two threads, by one worker. The compile times printed are cold or warm depending on inductor's
 cache (the user's cache folder, or ``TORCHINDUCTOR_CACHE_DIR``): run twice to see both.
 
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.compiled_decoder import compile_decoder
 from model import load_codec
-from model.compiled_decoder import compile_decoder
 
 
 def _interleaved(fns: dict[str, Callable[[], torch.Tensor]], repeats: int) -> tuple[dict[str, float], dict]:

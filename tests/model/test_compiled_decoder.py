@@ -5,7 +5,7 @@ import torch
 
 from model.chunked import decode_stream, fixed_length_plan
 from model.codec import Codec
-from model.compiled_decoder import CompiledDecoder, CompileFailed, compile_decoder
+from benchmarks.compiled_decoder import CompiledDecoder, CompileFailed, compile_decoder
 from tests.support.tiny_codecs import tiny_network
 
 

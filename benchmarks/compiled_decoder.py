@@ -1,4 +1,4 @@
-"""Compiled decoding, a measured lever the codec does not use: a convolutional decoder stack
+"""Compiled decoding, a lever the benchmark measures and the codec does not use: a convolutional decoder stack
 compiled by inductor for one excerpt length.
 
 Inductor (``torch.compile``, the weights frozen into the graph) fuses each Snake into a
