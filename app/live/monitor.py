@@ -27,15 +27,15 @@ import numpy as np
 
 from app.live.input_device import open_input_stream
 from app.live.live_coder import LiveCoder
+from app.live.recording import LiveRecording
 from app.live.ring import FrameRing
 from app.live.rolling_spectrogram import RollingSpectrogram
 from app.playback import audio_output
 from app.playback.audio_output import AudioUnavailable, SilentClockStream, StreamFactory
 from app.playback.crossfade import FadeRamps, mix_crossfade
 from app.playback.output_levels import OutputLevels
-from model.audio_io import write_audio_blocks
 from model.codec import Codec
-from model.rvq_format import RvqMetadata, write_rvq
+from model.rvq_format import RvqMetadata
 
 SOURCES = ("original", "reconstruction", "residual")  # the studio's names for input / codec / residual
 BLOCK_SECONDS = 0.020  # the sound cards' period, and the benchmarks' default block
@@ -58,6 +58,7 @@ class LiveStatus:
     lost_input: int  # input frames dropped because the codec was a whole ring behind (missing from the recording)
     seconds: float  # of input recorded
     n: int
+    recording_error: str = ""  # why the recording stopped early, if it did
 
 
 class LiveMonitor:
@@ -78,6 +79,7 @@ class LiveMonitor:
         self._codec: Codec | None = None
         self.dropouts = self.lost_input = 0
         self.spectrograms: dict[str, RollingSpectrogram] = {}
+        self._recording: LiveRecording | None = None
 
     # -- lifetime ----------------------------------------------------------------------------
     @property
@@ -100,8 +102,9 @@ class LiveMonitor:
         self.spectrograms = {"input": RollingSpectrogram(rate), "reconstruction": RollingSpectrogram(rate)}
         self._prepare_callback_buffers()
         self.dropouts = self.lost_input = 0
-        self._recorded_input: list[np.ndarray] = []
-        self._recorded_codes: list[np.ndarray] = []
+        if self._recording is not None:
+            self._recording.close()
+        self._recording = LiveRecording(rate, codec.n_codebooks, codec.codebook_size)
         self._busy = self._load = 0.0
         self._working: tuple[float, int] | None = None  # (start, frames) of the block the codec thread is on
         self._mode, self._heard, self._progress = "starting", ("starting", self.source), self._ramps.length
@@ -162,7 +165,8 @@ class LiveMonitor:
         codec = self._codec
         if codec is None or not self._running:
             return LiveStatus("stopped", self.unavailable_reason, 0.0, 0.0, 0.0, self.dropouts, self.lost_input,
-                              self.recorded_seconds(), 0 if self._coder is None else self._coder.n)
+                              self.recorded_seconds(), 0 if self._coder is None else self._coder.n,
+                              self._recording_error())
         rate = codec.sample_rate
         buffers = (2 + self.prebuffer_blocks) * self.block / rate + self._input.latency + self._output.latency
         load = self._current_load()
@@ -170,7 +174,10 @@ class LiveMonitor:
         state = "pass-through" if behind else self._mode
         reason = f"the codec cannot keep up (load {load:.0%}): passing the input through" if behind else ""
         return LiveStatus(state, reason, self._algorithmic_latency, buffers, load, self.dropouts,
-                          self.lost_input, self.recorded_seconds(), self._coder.n)
+                          self.lost_input, self.recorded_seconds(), self._coder.n, self._recording_error())
+
+    def _recording_error(self) -> str:
+        return "" if self._recording is None else self._recording.error
 
     def _current_load(self) -> float:
         """The averaged load, or more while the block in work has already taken longer than that."""
@@ -185,24 +192,21 @@ class LiveMonitor:
         return 0 if self._codec is None else self._codec.sample_rate
 
     def recorded_seconds(self) -> float:
-        if self._codec is None:
-            return 0.0
-        return sum(b.shape[0] for b in getattr(self, "_recorded_input", [])) / self._codec.sample_rate
+        return 0.0 if self._recording is None else self._recording.seconds
 
     def save_recording(self, wav_path: str | Path, rvq_path: str | Path) -> None:
         """The input as WAV (float, as received) and its codes at all N as ``.rvq`` (atomic writes);
-        after :meth:`stop`, which completes the last codes."""
+        after :meth:`stop`, which completes the last codes. ValueError when there is nothing to save."""
         if self._running:
             raise RuntimeError("stop the live input before saving its recording")
-        codec = self._codec
-        if codec is None or not self._recorded_input:
+        codec, recording = self._codec, self._recording
+        if codec is None or recording is None:
             raise ValueError("nothing was recorded")
-        length = sum(b.shape[0] for b in self._recorded_input)
-        write_audio_blocks(wav_path, (b[None] for b in self._recorded_input), codec.sample_rate, "FLOAT")
         meta = RvqMetadata(codec_name=codec.name, codec_id=codec.digest(), sample_rate=codec.sample_rate,
-                           original_sample_rate=codec.sample_rate, length=length, hop_length=codec.hop_length,
-                           codebook_size=codec.codebook_size, codebook_strides=tuple(codec.codebook_strides))
-        write_rvq(rvq_path, np.concatenate(self._recorded_codes, axis=-1)[None], meta)
+                           original_sample_rate=codec.sample_rate, length=recording.frames,
+                           hop_length=codec.hop_length, codebook_size=codec.codebook_size,
+                           codebook_strides=tuple(codec.codebook_strides))
+        recording.save(wav_path, rvq_path, meta)
 
     # -- the codec thread --------------------------------------------------------------------
     def _run(self) -> None:
@@ -223,12 +227,11 @@ class LiveMonitor:
                 break
             else:
                 time.sleep(self.block / rate / 4)
-        self._recorded_codes.append(self._coder.finish())
+        self._recording.add(np.zeros(0, dtype=np.float32), self._coder.finish())
 
     def _process(self, mono: np.ndarray) -> None:
-        self._recorded_input.append(mono)
         codes, held, decoded = self._coder.push(mono)
-        self._recorded_codes.append(codes)
+        self._recording.add(mono, codes)
         if decoded.shape[0]:
             taken = self._out_ring.write(np.stack([held, decoded], axis=1))
             self.lost_output += decoded.shape[0] - taken  # output slower than input: the devices' clocks differ
