@@ -15,6 +15,29 @@ Three threads meet here through bounded rings (:mod:`app.live.ring`), none waiti
 
 Switching what is heard (or to and from pass-through) is an equal-power crossfade in the
 callback, as in the player; changing n is crossfaded in the codec thread.
+
+Why the output does not run dry (``benchmarks/bench_live_monitor.py`` measures each part):
+
+* The codec thread's deadline is the *jitter buffer*: the output starts once the codec is
+  :data:`JITTER_SECONDS` ahead of it, so a block may take that long, less the block itself,
+  before it is late. It absorbs the thread's stalls -- another process on its core, the GIL,
+  a page fault -- which run to 100-200 ms on a shared two-core machine, where the codec's
+  typical block takes 10-20 ms. It is the largest part of the latency the status shows.
+* A dropout is followed by a longer wait: the output comes back to the codec once it is
+  :data:`JITTER_GROWTH` times the jitter buffer ahead (at most :data:`MAX_JITTER_SECONDS`),
+  and stays that far behind. A machine that stalled the codec thread once tends to do it
+  again, and the new latency is shown; without it the dropouts came in bursts of ten or more,
+  each after a short return to the codec (up to twenty in a row in the measured runs).
+* The codec takes at least :data:`CODEC_SECONDS` of input at a time (more when it is
+  behind): each push of the default model costs about 8 ms however short the block, so 20 ms
+  pushes kept a core 55 % busy, 40 ms ones 35 %, leaving time to catch up after a stall.
+* Full garbage collections walked every object of torch and the model, 100-200 ms holding the
+  GIL; :meth:`LiveMonitor.start` collects once and freezes the survivors
+  (:mod:`app.runtime.long_lived_objects`), so those that come later are short.
+* A throwaway stream is pushed a little silence first: a process's first push of the default
+  model took 85 ms, four times an ordinary one (torch sets up its kernels and allocator).
+* The codec runs torch on one thread: on blocks this small a second one costs more in
+  handing work over than it computes, and it would take the core the callbacks need.
 """
 from __future__ import annotations
 
@@ -24,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from app.live.input_device import open_input_stream
 from app.live.live_coder import LiveCoder
@@ -34,13 +58,19 @@ from app.playback import audio_output
 from app.playback.audio_output import AudioUnavailable, SilentClockStream, StreamFactory
 from app.playback.crossfade import FadeRamps, mix_crossfade
 from app.playback.output_levels import OutputLevels
+from app.runtime.long_lived_objects import settle
 from model.codec import Codec
 from model.rvq_format import RvqMetadata
 
 SOURCES = ("original", "reconstruction", "residual")  # the studio's names for input / codec / residual
 BLOCK_SECONDS = 0.020  # the sound cards' period, and the benchmarks' default block
+CODEC_SECONDS = 0.040  # the least input the codec thread takes at once (see the module's docstring)
+JITTER_SECONDS = 0.200  # codec output held ahead of the output callback (see the module's docstring)
+JITTER_GROWTH = 1.5  # the jitter buffer after a dropout, times the one before ...
+MAX_JITTER_SECONDS = 1.0  # ... up to this
+LIVE_TORCH_THREADS = 1  # small blocks: a second thread costs more in handing over than it computes
+WARM_UP_SECONDS = 0.25  # of silence through a throwaway stream at start: the first push pays torch's set-up
 RING_SECONDS = 4.0
-PREBUFFER_BLOCKS = 3  # codec output held ahead of the output callback: jitter of the codec thread
 OUTPUT_CHANNELS = 2
 MAX_CALLBACK_FRAMES = 8192
 
@@ -65,9 +95,10 @@ class LiveMonitor:
     """Monitors an input through a codec; :meth:`start` / :meth:`stop`, the GUI polls :meth:`status`."""
 
     def __init__(self, input_factory=open_input_stream, output_factory: StreamFactory | None = None,
-                 block_seconds: float = BLOCK_SECONDS, prebuffer_blocks: int = PREBUFFER_BLOCKS) -> None:
+                 block_seconds: float = BLOCK_SECONDS, codec_seconds: float = CODEC_SECONDS,
+                 jitter_seconds: float = JITTER_SECONDS) -> None:
         self._input_factory, self._output_factory = input_factory, output_factory
-        self.block_seconds, self.prebuffer_blocks = block_seconds, prebuffer_blocks
+        self.block_seconds, self.codec_seconds, self.jitter_seconds = block_seconds, codec_seconds, jitter_seconds
         self.source = "reconstruction"
         self.unavailable_reason = ""  # why the last start failed
         self.output_reason = ""  # why the output is silent (played on a clock), if it is
@@ -94,6 +125,9 @@ class LiveMonitor:
         self._codec, self._coder = codec, LiveCoder(codec, n)
         self._algorithmic_latency = codec.stream_latency  # computed from the layers: once, not per status
         self.block = max(1, round(self.block_seconds * rate))
+        self.codec_frames = max(1, round(self.codec_seconds * rate))
+        self.prebuffer = max(self.codec_frames, round(self.jitter_seconds * rate))
+        self._max_prebuffer = max(self.prebuffer, round(MAX_JITTER_SECONDS * rate))
         frames = round(RING_SECONDS * rate)
         self._in_ring, self._pass_ring = FrameRing(frames, 1), FrameRing(frames, 1)
         self._out_ring = FrameRing(frames, 2)
@@ -117,6 +151,8 @@ class LiveMonitor:
             return False
         self.unavailable_reason = ""
         self._output = self._open_output(rate)
+        self._warm_up(codec)
+        settle()  # the full collections to come skip what lives as long as the session (see the module's docstring)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="live-codec", daemon=True)
         self._thread.start()
@@ -124,6 +160,14 @@ class LiveMonitor:
         self._output.start()
         self._input.start()
         return True
+
+    def _warm_up(self, codec: Codec) -> None:
+        """Run a throwaway stream before the live one: a process's first push takes several times
+        an ordinary one (torch allocates and sets up its kernels), which the output would hear."""
+        silence = np.zeros(self.codec_frames, dtype=np.float32)
+        warming = LiveCoder(codec, codec.n_codebooks)
+        for _ in range(max(1, round(WARM_UP_SECONDS / self.codec_seconds))):
+            warming.push(silence)
 
     def _open_output(self, rate: int):
         factory = self._output_factory or audio_output.open_device_stream  # looked up late: tests replace it
@@ -168,7 +212,7 @@ class LiveMonitor:
                               self.recorded_seconds(), 0 if self._coder is None else self._coder.n,
                               self._recording_error())
         rate = codec.sample_rate
-        buffers = (2 + self.prebuffer_blocks) * self.block / rate + self._input.latency + self._output.latency
+        buffers = (2 * self.block + self.prebuffer) / rate + self._input.latency + self._output.latency
         load = self._current_load()
         behind = self._mode == "pass-through" or (self._mode == "starting" and load > 1.0)
         state = "pass-through" if behind else self._mode
@@ -211,10 +255,11 @@ class LiveMonitor:
     # -- the codec thread --------------------------------------------------------------------
     def _run(self) -> None:
         rate = self._codec.sample_rate
+        torch.set_num_threads(LIVE_TORCH_THREADS)
         chunk = np.zeros((self._in_ring.capacity, 1), dtype=np.float32)
         while True:
             stopping = self._stop.is_set()  # read before the ring: what the input gave until now is processed
-            k = self._in_ring.read_into(chunk)
+            k = self._in_ring.read_into(chunk) if stopping or self._in_ring.available() >= self.codec_frames else 0
             if k:
                 began = time.perf_counter()
                 self._working = (began, k)
@@ -272,13 +317,14 @@ class LiveMonitor:
         passed[self._pass_ring.read_into(passed):] = 0.0
         pair = self._pair[:frames]
         ready = self._out_ring.available()
-        if self._mode != "codec" and ready >= frames + self.prebuffer_blocks * self.block:
-            self._out_ring.skip(ready - frames - self.prebuffer_blocks * self.block)  # no more delay than the prebuffer
+        if self._mode != "codec" and ready >= frames + self.prebuffer:
+            self._out_ring.skip(ready - frames - self.prebuffer)  # no more delay than the prebuffer
             self._mode = "codec"
         got = self._out_ring.read_into(pair) if self._mode == "codec" else 0
         pair[got:] = 0.0
         if self._mode == "codec" and got < frames:
             self.dropouts += 1
+            self.prebuffer = min(self._max_prebuffer, round(self.prebuffer * JITTER_GROWTH))
             self._mode = "pass-through"
         heard = (self._mode, self.source)
         now = self._voice_now[:frames]
