@@ -12,8 +12,8 @@ the output ring's lowest level, in ms of audio ahead of the output callback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
-import multiprocessing
 import sys
 import time
 from pathlib import Path
@@ -21,17 +21,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))  # the busy core
 
 from app.live.input_device import SimulatedInputStream  # noqa: E402
 from app.live.live_coder import LiveCoder  # noqa: E402
 from app.live.monitor import LiveMonitor  # noqa: E402
 from app.playback.audio_output import SilentClockStream  # noqa: E402
+from busy_core import one_core_busy  # noqa: E402
 from model import load_codec  # noqa: E402
-
-
-def _busy() -> None:
-    while True:
-        pass
 
 
 def _percentiles(values: list[float]) -> str:
@@ -65,10 +62,11 @@ def main() -> None:
     parser.add_argument("--jitter-ms", type=float, default=None, help="codec output held ahead of the output")
     parser.add_argument("--busy-cpu", action="store_true", help="a busy-loop process on one core throughout")
     args = parser.parse_args()
-    busy = multiprocessing.Process(target=_busy, daemon=True) if args.busy_cpu else None
-    if busy:
-        busy.start()
+    with one_core_busy() if args.busy_cpu else contextlib.nullcontext():
+        _measure(args)
 
+
+def _measure(args: argparse.Namespace) -> None:
     codec = load_codec("default")
     rate = codec.sample_rate
     x = (0.1 * np.random.default_rng(5).standard_normal(int(args.seconds * rate))).astype(np.float32)
@@ -127,8 +125,6 @@ def main() -> None:
     monitor.stop()
     LiveCoder.push = push
     gc.callbacks.remove(gc_timer)
-    if busy:
-        busy.terminate()
 
     print(f"{args.seconds:g} s at real pace, device blocks of {1000 * monitor.block / rate:.0f} ms, codec takes "
           f">= {1000 * monitor.codec_frames / rate:.0f} ms, prebuffer {1000 * monitor.prebuffer / rate:.0f} ms, "
