@@ -21,13 +21,13 @@ Why the output does not run dry (``benchmarks/bench_live_monitor.py`` measures e
 * The codec thread's deadline is the *jitter buffer*: the output starts once the codec is
   :data:`JITTER_SECONDS` ahead of it, so a block may take that long, less the block itself,
   before it is late. It absorbs the thread's stalls -- another process on its core, the GIL,
-  a page fault -- which run to 100-200 ms on a shared two-core machine, where the codec's
-  typical block takes 10-20 ms. It is the largest part of the latency the status shows.
+  a page fault -- which reach 100-300 ms several times a minute on a shared two-core machine,
+  where the codec's typical block takes 10-20 ms. It is the largest part of the latency the status shows.
 * A dropout is followed by a longer wait: the output comes back to the codec once it is
   :data:`JITTER_GROWTH` times the jitter buffer ahead (at most :data:`MAX_JITTER_SECONDS`),
   and stays that far behind. A machine that stalled the codec thread once tends to do it
-  again, and the new latency is shown; without it the dropouts came in bursts of ten or more,
-  each after a short return to the codec (up to twenty in a row in the measured runs).
+  again, and the new latency is shown; without it the dropouts came in bursts of up to twenty,
+  each after a short return to the codec.
 * The codec takes at least :data:`CODEC_SECONDS` of input at a time (more when it is
   behind): each push of the default model costs about 8 ms however short the block, so 20 ms
   pushes kept a core 55 % busy, 40 ms ones 35 %, leaving time to catch up after a stall.
