@@ -115,7 +115,8 @@ class LivePanel(QWidget):
         status = self.live.status()
         monitor = self.live.monitor
         if status.state == "stopped":
-            self.state_label.setText(f"Stopped. {status.seconds:.1f} s recorded." if status.seconds else "Stopped")
+            self.state_label.setText(status.recording_error or
+                                     (f"Stopped. {status.seconds:.1f} s recorded." if status.seconds else "Stopped"))
             self.state_label.setStyleSheet("")
             return
         words = {"starting": "Starting: filling the buffers", "codec": f"Live through the codec at n = {status.n}",
@@ -127,7 +128,8 @@ class LivePanel(QWidget):
             f"(codec {1000 * status.algorithmic_latency:.0f} + buffers {1000 * status.buffer_latency:.0f}) · "
             f"load {status.load:.0%} · dropouts {status.dropouts} · recorded {status.seconds:.1f} s"
             + (f" · input lost {status.lost_input / monitor.sample_rate:.1f} s (the codec was a whole ring behind)"
-               if status.lost_input else ""))
+               if status.lost_input else "")
+            + (f" · {status.recording_error}" if status.recording_error else ""))
         self.input_meter.set_levels(*monitor.input_levels.take())
         self.output_meter.set_levels(*monitor.output_levels.take())
         for key, image in self.spectrograms.items():
@@ -146,9 +148,15 @@ class LivePanel(QWidget):
 
     def save_recording(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save the live recording", "live.wav", "WAV (*.wav)")
-        if path:
+        if not path:
+            return
+        try:
             wav, rvq = self.live.save(path)
-            self.state_label.setText(f"Saved {wav.name} and {rvq.name}")
+        except (ValueError, OSError) as exc:  # a full disk, an unwritable folder: said in one line
+            self.state_label.setText(f"Not saved: {exc}")
+            self.state_label.setStyleSheet(f"color: {theme.RESIDUAL};")
+            return
+        self.state_label.setText(f"Saved {wav.name} and {rvq.name}")
 
     def shutdown(self) -> None:
         """Stop the timer and the live input's threads (idempotent)."""

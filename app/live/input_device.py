@@ -51,9 +51,10 @@ def open_input_stream(sample_rate: int, channels: int, blocksize: int, callback:
 class SimulatedInputStream(SilentClockStream):
     """Feeds ``samples [frames, channels]`` to the callback block by block on the silent stream's clock.
 
-    ``speed`` times real time (1: as a sound card would); a late block is delivered at once and
-    the clock starts again from now, as a device's does after an overrun. Without ``loop`` the
-    stream ends with the file: :attr:`finished` is set after the last block.
+    ``speed`` times real time (1: as a sound card would); late blocks are delivered at once until
+    the clock is on time again, as a device's buffered input is (the clock restarts from now only
+    after an overrun, :attr:`catch_up_seconds` late). Without ``loop`` the stream ends with the
+    file: :attr:`finished` is set after the last block.
     """
 
     thread_name = "simulated-input"

@@ -8,7 +8,7 @@ switch on it gives exactly what decoding all the codes at the new count gives, a
 decoder runs beside it for one equal-power crossfade (:mod:`app.playback.crossfade`) before it
 is dropped. Restarting from context costs decoding about 15 frames once; keeping a decoder per
 count would cost ``N`` times the decoding at every block. Fed in one go, those frames took
-about 50 ms on a busy two-core machine, most of the output's prebuffer, so the new decoder
+about 50 ms on a busy two-core machine, a quarter of the output's jitter buffer, so the new decoder
 catches up :data:`WARM_FRAMES` frames per block instead and the switch is heard a few blocks
 (about 0.1 s) after it is asked for.
 

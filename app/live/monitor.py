@@ -15,6 +15,29 @@ Three threads meet here through bounded rings (:mod:`app.live.ring`), none waiti
 
 Switching what is heard (or to and from pass-through) is an equal-power crossfade in the
 callback, as in the player; changing n is crossfaded in the codec thread.
+
+Why the output does not run dry (``benchmarks/bench_live_monitor.py`` measures each part):
+
+* The codec thread's deadline is the *jitter buffer*: the output starts once the codec is
+  :data:`JITTER_SECONDS` ahead of it, so a block may take that long, less the block itself,
+  before it is late. It absorbs the thread's stalls -- another process on its core, the GIL,
+  a page fault -- which reach 100-300 ms several times a minute on a shared two-core machine,
+  where the codec's typical block takes 10-20 ms. It is the largest part of the latency the status shows.
+* A dropout is followed by a longer wait: the output comes back to the codec once it is
+  :data:`JITTER_GROWTH` times the jitter buffer ahead (at most :data:`MAX_JITTER_SECONDS`),
+  and stays that far behind. A machine that stalled the codec thread once tends to do it
+  again, and the new latency is shown; without it the dropouts came in bursts of up to twenty,
+  each after a short return to the codec.
+* The codec takes at least :data:`CODEC_SECONDS` of input at a time (more when it is
+  behind): each push of the default model costs about 8 ms however short the block, so 20 ms
+  pushes kept a core 55 % busy, 40 ms ones 35 %, leaving time to catch up after a stall.
+* Full garbage collections walked every object of torch and the model, 100-200 ms holding the
+  GIL; :meth:`LiveMonitor.start` collects once and freezes the survivors
+  (:mod:`app.runtime.long_lived_objects`), so those that come later are short.
+* A throwaway stream is pushed a little silence first: a process's first push of the default
+  model took 85 ms, four times an ordinary one (torch sets up its kernels and allocator).
+* The codec runs torch on one thread: on blocks this small a second one costs more in
+  handing work over than it computes, and it would take the core the callbacks need.
 """
 from __future__ import annotations
 
@@ -24,23 +47,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from app.live.input_device import open_input_stream
 from app.live.live_coder import LiveCoder
+from app.live.recording import LiveRecording
 from app.live.ring import FrameRing
 from app.live.rolling_spectrogram import RollingSpectrogram
 from app.playback import audio_output
 from app.playback.audio_output import AudioUnavailable, SilentClockStream, StreamFactory
 from app.playback.crossfade import FadeRamps, mix_crossfade
 from app.playback.output_levels import OutputLevels
-from model.audio_io import write_audio_blocks
+from app.runtime.long_lived_objects import settle
 from model.codec import Codec
-from model.rvq_format import RvqMetadata, write_rvq
+from model.rvq_format import RvqMetadata
 
 SOURCES = ("original", "reconstruction", "residual")  # the studio's names for input / codec / residual
 BLOCK_SECONDS = 0.020  # the sound cards' period, and the benchmarks' default block
+CODEC_SECONDS = 0.040  # the least input the codec thread takes at once (see the module's docstring)
+JITTER_SECONDS = 0.200  # codec output held ahead of the output callback (see the module's docstring)
+JITTER_GROWTH = 1.5  # the jitter buffer after a dropout, times the one before ...
+MAX_JITTER_SECONDS = 1.0  # ... up to this
+LIVE_TORCH_THREADS = 1  # small blocks: a second thread costs more in handing over than it computes
+WARM_UP_SECONDS = 0.25  # of silence through a throwaway stream at start: the first push pays torch's set-up
 RING_SECONDS = 4.0
-PREBUFFER_BLOCKS = 3  # codec output held ahead of the output callback: jitter of the codec thread
 OUTPUT_CHANNELS = 2
 MAX_CALLBACK_FRAMES = 8192
 
@@ -58,15 +88,17 @@ class LiveStatus:
     lost_input: int  # input frames dropped because the codec was a whole ring behind (missing from the recording)
     seconds: float  # of input recorded
     n: int
+    recording_error: str = ""  # why the recording stopped early, if it did
 
 
 class LiveMonitor:
     """Monitors an input through a codec; :meth:`start` / :meth:`stop`, the GUI polls :meth:`status`."""
 
     def __init__(self, input_factory=open_input_stream, output_factory: StreamFactory | None = None,
-                 block_seconds: float = BLOCK_SECONDS, prebuffer_blocks: int = PREBUFFER_BLOCKS) -> None:
+                 block_seconds: float = BLOCK_SECONDS, codec_seconds: float = CODEC_SECONDS,
+                 jitter_seconds: float = JITTER_SECONDS) -> None:
         self._input_factory, self._output_factory = input_factory, output_factory
-        self.block_seconds, self.prebuffer_blocks = block_seconds, prebuffer_blocks
+        self.block_seconds, self.codec_seconds, self.jitter_seconds = block_seconds, codec_seconds, jitter_seconds
         self.source = "reconstruction"
         self.unavailable_reason = ""  # why the last start failed
         self.output_reason = ""  # why the output is silent (played on a clock), if it is
@@ -78,6 +110,7 @@ class LiveMonitor:
         self._codec: Codec | None = None
         self.dropouts = self.lost_input = 0
         self.spectrograms: dict[str, RollingSpectrogram] = {}
+        self._recording: LiveRecording | None = None
 
     # -- lifetime ----------------------------------------------------------------------------
     @property
@@ -92,6 +125,9 @@ class LiveMonitor:
         self._codec, self._coder = codec, LiveCoder(codec, n)
         self._algorithmic_latency = codec.stream_latency  # computed from the layers: once, not per status
         self.block = max(1, round(self.block_seconds * rate))
+        self.codec_frames = max(1, round(self.codec_seconds * rate))
+        self.prebuffer = max(self.codec_frames, round(self.jitter_seconds * rate))
+        self._max_prebuffer = max(self.prebuffer, round(MAX_JITTER_SECONDS * rate))
         frames = round(RING_SECONDS * rate)
         self._in_ring, self._pass_ring = FrameRing(frames, 1), FrameRing(frames, 1)
         self._out_ring = FrameRing(frames, 2)
@@ -100,8 +136,9 @@ class LiveMonitor:
         self.spectrograms = {"input": RollingSpectrogram(rate), "reconstruction": RollingSpectrogram(rate)}
         self._prepare_callback_buffers()
         self.dropouts = self.lost_input = 0
-        self._recorded_input: list[np.ndarray] = []
-        self._recorded_codes: list[np.ndarray] = []
+        if self._recording is not None:
+            self._recording.close()
+        self._recording = LiveRecording(rate, codec.n_codebooks, codec.codebook_size)
         self._busy = self._load = 0.0
         self._working: tuple[float, int] | None = None  # (start, frames) of the block the codec thread is on
         self._mode, self._heard, self._progress = "starting", ("starting", self.source), self._ramps.length
@@ -114,6 +151,8 @@ class LiveMonitor:
             return False
         self.unavailable_reason = ""
         self._output = self._open_output(rate)
+        self._warm_up(codec)
+        settle()  # the full collections to come skip what lives as long as the session (see the module's docstring)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="live-codec", daemon=True)
         self._thread.start()
@@ -121,6 +160,14 @@ class LiveMonitor:
         self._output.start()
         self._input.start()
         return True
+
+    def _warm_up(self, codec: Codec) -> None:
+        """Run a throwaway stream before the live one: a process's first push takes several times
+        an ordinary one (torch allocates and sets up its kernels), which the output would hear."""
+        silence = np.zeros(self.codec_frames, dtype=np.float32)
+        warming = LiveCoder(codec, codec.n_codebooks)
+        for _ in range(max(1, round(WARM_UP_SECONDS / self.codec_seconds))):
+            warming.push(silence)
 
     def _open_output(self, rate: int):
         factory = self._output_factory or audio_output.open_device_stream  # looked up late: tests replace it
@@ -162,15 +209,19 @@ class LiveMonitor:
         codec = self._codec
         if codec is None or not self._running:
             return LiveStatus("stopped", self.unavailable_reason, 0.0, 0.0, 0.0, self.dropouts, self.lost_input,
-                              self.recorded_seconds(), 0 if self._coder is None else self._coder.n)
+                              self.recorded_seconds(), 0 if self._coder is None else self._coder.n,
+                              self._recording_error())
         rate = codec.sample_rate
-        buffers = (2 + self.prebuffer_blocks) * self.block / rate + self._input.latency + self._output.latency
+        buffers = (2 * self.block + self.prebuffer) / rate + self._input.latency + self._output.latency
         load = self._current_load()
         behind = self._mode == "pass-through" or (self._mode == "starting" and load > 1.0)
         state = "pass-through" if behind else self._mode
         reason = f"the codec cannot keep up (load {load:.0%}): passing the input through" if behind else ""
         return LiveStatus(state, reason, self._algorithmic_latency, buffers, load, self.dropouts,
-                          self.lost_input, self.recorded_seconds(), self._coder.n)
+                          self.lost_input, self.recorded_seconds(), self._coder.n, self._recording_error())
+
+    def _recording_error(self) -> str:
+        return "" if self._recording is None else self._recording.error
 
     def _current_load(self) -> float:
         """The averaged load, or more while the block in work has already taken longer than that."""
@@ -185,32 +236,30 @@ class LiveMonitor:
         return 0 if self._codec is None else self._codec.sample_rate
 
     def recorded_seconds(self) -> float:
-        if self._codec is None:
-            return 0.0
-        return sum(b.shape[0] for b in getattr(self, "_recorded_input", [])) / self._codec.sample_rate
+        return 0.0 if self._recording is None else self._recording.seconds
 
     def save_recording(self, wav_path: str | Path, rvq_path: str | Path) -> None:
         """The input as WAV (float, as received) and its codes at all N as ``.rvq`` (atomic writes);
-        after :meth:`stop`, which completes the last codes."""
+        after :meth:`stop`, which completes the last codes. ValueError when there is nothing to save."""
         if self._running:
             raise RuntimeError("stop the live input before saving its recording")
-        codec = self._codec
-        if codec is None or not self._recorded_input:
+        codec, recording = self._codec, self._recording
+        if codec is None or recording is None:
             raise ValueError("nothing was recorded")
-        length = sum(b.shape[0] for b in self._recorded_input)
-        write_audio_blocks(wav_path, (b[None] for b in self._recorded_input), codec.sample_rate, "FLOAT")
         meta = RvqMetadata(codec_name=codec.name, codec_id=codec.digest(), sample_rate=codec.sample_rate,
-                           original_sample_rate=codec.sample_rate, length=length, hop_length=codec.hop_length,
-                           codebook_size=codec.codebook_size, codebook_strides=tuple(codec.codebook_strides))
-        write_rvq(rvq_path, np.concatenate(self._recorded_codes, axis=-1)[None], meta)
+                           original_sample_rate=codec.sample_rate, length=recording.frames,
+                           hop_length=codec.hop_length, codebook_size=codec.codebook_size,
+                           codebook_strides=tuple(codec.codebook_strides))
+        recording.save(wav_path, rvq_path, meta)
 
     # -- the codec thread --------------------------------------------------------------------
     def _run(self) -> None:
         rate = self._codec.sample_rate
+        torch.set_num_threads(LIVE_TORCH_THREADS)
         chunk = np.zeros((self._in_ring.capacity, 1), dtype=np.float32)
         while True:
             stopping = self._stop.is_set()  # read before the ring: what the input gave until now is processed
-            k = self._in_ring.read_into(chunk)
+            k = self._in_ring.read_into(chunk) if stopping or self._in_ring.available() >= self.codec_frames else 0
             if k:
                 began = time.perf_counter()
                 self._working = (began, k)
@@ -223,12 +272,11 @@ class LiveMonitor:
                 break
             else:
                 time.sleep(self.block / rate / 4)
-        self._recorded_codes.append(self._coder.finish())
+        self._recording.add(np.zeros(0, dtype=np.float32), self._coder.finish())
 
     def _process(self, mono: np.ndarray) -> None:
-        self._recorded_input.append(mono)
         codes, held, decoded = self._coder.push(mono)
-        self._recorded_codes.append(codes)
+        self._recording.add(mono, codes)
         if decoded.shape[0]:
             taken = self._out_ring.write(np.stack([held, decoded], axis=1))
             self.lost_output += decoded.shape[0] - taken  # output slower than input: the devices' clocks differ
@@ -269,13 +317,14 @@ class LiveMonitor:
         passed[self._pass_ring.read_into(passed):] = 0.0
         pair = self._pair[:frames]
         ready = self._out_ring.available()
-        if self._mode != "codec" and ready >= frames + self.prebuffer_blocks * self.block:
-            self._out_ring.skip(ready - frames - self.prebuffer_blocks * self.block)  # no more delay than the prebuffer
+        if self._mode != "codec" and ready >= frames + self.prebuffer:
+            self._out_ring.skip(ready - frames - self.prebuffer)  # no more delay than the prebuffer
             self._mode = "codec"
         got = self._out_ring.read_into(pair) if self._mode == "codec" else 0
         pair[got:] = 0.0
         if self._mode == "codec" and got < frames:
             self.dropouts += 1
+            self.prebuffer = min(self._max_prebuffer, round(self.prebuffer * JITTER_GROWTH))
             self._mode = "pass-through"
         heard = (self._mode, self.source)
         now = self._voice_now[:frames]

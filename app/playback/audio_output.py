@@ -80,6 +80,10 @@ class SilentClockStream:
     latency = 0.0
     speed = 1.0  # times real time
     thread_name = "silent-audio-clock"
+    # A tick late by less than this is made up by the next ticks coming at once, as a sound card's
+    # buffer lets its callbacks catch up: the clock keeps real time, and an input and an output on
+    # it do not drift apart. Later than that is an overrun, and the clock restarts from now.
+    catch_up_seconds = 0.5
 
     def __init__(self, sample_rate: int, channels: int, blocksize: int, callback: Callback) -> None:
         self.sample_rate, self.blocksize, self.callback = sample_rate, blocksize, callback
@@ -116,8 +120,8 @@ class SilentClockStream:
             delay = due - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            else:
-                due = time.perf_counter()  # fell behind (machine busy): do not try to catch up
+            elif -delay > self.catch_up_seconds:
+                due = time.perf_counter()  # an overrun: the clock starts again from now
 
 
 class ManualOutputStream:

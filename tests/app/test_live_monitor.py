@@ -106,6 +106,20 @@ def test_the_recording_is_what_was_fed_and_its_offline_codes(tmp_path):
     assert not any(t.name in ("live-codec", "simulated-input") for t in threading.enumerate())
 
 
+def test_a_full_disk_stops_the_recording_and_not_the_monitor(monkeypatch, tmp_path):
+    from app.live import recording
+
+    monkeypatch.setattr(recording.tempfile, "TemporaryFile", lambda **_: open("/dev/full", "w+b", buffering=0))
+    codec = _tiny("dac")
+    monitor = LiveMonitor()
+    states, status = _run(monitor, codec, _noise(codec, 0.6, seed=4), speed=2.0)
+    assert "No space left on device" in status.recording_error and status.seconds == 0.0
+    assert any(s.state == "codec" for s in states) and monitor._out_ring.written > 0  # still heard
+    with pytest.raises(ValueError, match="nothing to save: the recording stopped"):
+        monitor.save_recording(tmp_path / "live.wav", tmp_path / "live.rvq")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.slow
 def test_a_codec_that_cannot_keep_up_is_heard_as_pass_through_and_counted(monkeypatch):
     codec = _tiny("dac")
@@ -149,10 +163,12 @@ def test_without_an_input_device_the_monitor_says_why(monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-@pytest.mark.xfail(reason="not met yet: the default model at 20 ms blocks drops out within ten minutes on two "
-                          "cores even with nothing else running; the failure is reported, not hidden", strict=False)
+@pytest.mark.xfail(reason="not met yet on a shared two-core machine: one dropout in ten minutes with the 200 ms "
+                          "jitter buffer at a load average of 2-4 (160 with the former 60 ms prebuffer at 10-12); "
+                          "the failure is reported, not hidden", strict=False)
 def test_ten_minutes_of_the_default_model_at_real_pace_have_no_dropout():
-    """The default model, 20 ms blocks, fed at real pace (the rings and clocks of a live session)."""
+    """The default model with the monitor's own blocks and buffers, fed at real pace (the rings and
+    clocks of a live session)."""
     codec = load_codec("default")
     x = _noise(codec, 600.0, seed=5)
     monitor = LiveMonitor()

@@ -1,0 +1,149 @@
+"""Why the live monitor drops out: a real-pace run of the bundled model, instrumented.
+
+The monitor is fed noise on the simulated input's clock and plays to a silent clock, as in
+``tests/app/test_live_monitor.py``'s ten-minute test. Printed: the dropouts and when they
+happened; the codec thread's time per block (percentiles and the slowest); garbage
+collections (count, longest pause, by generation); how late each clock's ticks came (a
+late tick restarts that clock, so the input and output clocks slip against each other); and
+the output ring's lowest level, in ms of audio ahead of the output callback.
+
+    .venv/bin/python benchmarks/bench_live_monitor.py [--seconds 60] [--block-ms 20] [--busy-cpu]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))  # the busy core
+
+from app.live.input_device import SimulatedInputStream  # noqa: E402
+from app.live.live_coder import LiveCoder  # noqa: E402
+from app.live.monitor import LiveMonitor  # noqa: E402
+from app.playback.audio_output import SilentClockStream  # noqa: E402
+from busy_core import one_core_busy  # noqa: E402
+from model import load_codec  # noqa: E402
+
+
+def _percentiles(values: list[float]) -> str:
+    if not values:
+        return "none"
+    p = np.percentile(values, [50, 90, 99, 99.9, 100])
+    return " / ".join(f"{v:.1f}" for v in p) + " ms (median / 90 / 99 / 99.9 % / max)"
+
+
+class _Clock:
+    """Times one stream's ticks against its ideal schedule."""
+
+    def __init__(self, period: float) -> None:
+        self.period, self.ticks, self.late = period, [], []
+
+    def wrap(self, callback):
+        def timed(*args):
+            now = time.perf_counter()
+            if self.ticks:
+                self.late.append(1000 * (now - self.ticks[-1] - self.period))
+            self.ticks.append(now)
+            callback(*args)
+        return timed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--block-ms", type=float, default=None, help="the devices' block (the monitor's default if not given)")
+    parser.add_argument("--codec-ms", type=float, default=None, help="the least input the codec takes at once")
+    parser.add_argument("--jitter-ms", type=float, default=None, help="codec output held ahead of the output")
+    parser.add_argument("--busy-cpu", action="store_true", help="a busy-loop process on one core throughout")
+    args = parser.parse_args()
+    with one_core_busy() if args.busy_cpu else contextlib.nullcontext():
+        _measure(args)
+
+
+def _measure(args: argparse.Namespace) -> None:
+    codec = load_codec("default")
+    rate = codec.sample_rate
+    x = (0.1 * np.random.default_rng(5).standard_normal(int(args.seconds * rate))).astype(np.float32)
+    given = {"block_seconds": args.block_ms, "codec_seconds": args.codec_ms, "jitter_seconds": args.jitter_ms}
+    options = {key: ms / 1000 for key, ms in given.items() if ms is not None}
+    monitor = LiveMonitor(**options)
+
+    blocks: list[float] = []
+    push = LiveCoder.push
+
+    def timed_push(self, mono):
+        began = time.perf_counter()
+        out = push(self, mono)
+        blocks.append(1000 * (time.perf_counter() - began))
+        return out
+
+    LiveCoder.push = timed_push
+    collections: list[tuple[int, float]] = []
+    gc_began = [0.0]
+
+    def gc_timer(phase, info):
+        if phase == "start":
+            gc_began[0] = time.perf_counter()
+        else:
+            collections.append((info["generation"], 1000 * (time.perf_counter() - gc_began[0])))
+
+    gc.callbacks.append(gc_timer)
+    clocks, fed, lowest, drops = {}, [], [np.inf], []
+    t0 = time.perf_counter()
+
+    def simulated(rate_, channels, block, callback, device=None):
+        clocks["input"] = _Clock(block / rate_)
+        fed.append(SimulatedInputStream(x[:, None], rate_, block, clocks["input"].wrap(callback)))
+        return fed[-1]
+
+    def output(rate_, channels, block, callback):
+        clocks["output"] = _Clock(block / rate_)
+
+        def watched(outdata, frames, time_info, status):
+            before = monitor.dropouts
+            if monitor._mode == "codec":
+                lowest[0] = min(lowest[0], monitor._out_ring.available())
+            callback(outdata, frames, time_info, status)
+            if monitor.dropouts > before:
+                drops.append(time.perf_counter() - t0)
+        return SilentClockStream(rate_, channels, block, clocks["output"].wrap(watched))
+
+    monitor._input_factory, monitor._output_factory = simulated, output
+    monitor.start(codec, codec.n_codebooks)
+    loads = []
+    while not fed[0].finished.wait(0.25):
+        loads.append(monitor.status().load)
+    status = monitor.status()
+    if status.state == "stopped":
+        sys.exit("the monitor stopped early")
+    monitor.stop()
+    LiveCoder.push = push
+    gc.callbacks.remove(gc_timer)
+
+    print(f"{args.seconds:g} s at real pace, device blocks of {1000 * monitor.block / rate:.0f} ms, codec takes "
+          f">= {1000 * monitor.codec_frames / rate:.0f} ms, prebuffer {1000 * monitor.prebuffer / rate:.0f} ms, "
+          f"buffer latency {1000 * status.buffer_latency:.0f} ms, busy core: {args.busy_cpu}")
+    print(f"dropouts {status.dropouts}, lost input {status.lost_input}, at s: "
+          + ", ".join(f"{t:.1f}" for t in drops))
+    print(f"codec time per push ({len(blocks)} pushes): {_percentiles(blocks)}")
+    print(f"load (status, every 0.25 s): median {np.median(loads):.0%}, max {max(loads):.0%}")
+    for gen in range(3):
+        pauses = [ms for g, ms in collections if g == gen]
+        if pauses:
+            print(f"gc generation {gen}: {len(pauses)} collections, longest {max(pauses):.1f} ms")
+    for name, clock in clocks.items():
+        late = np.array(clock.late)
+        span = clock.ticks[-1] - clock.ticks[0]
+        print(f"{name} clock: tick lateness {_percentiles(list(late))}; "
+              f"{span - clock.period * (len(clock.ticks) - 1):+.3f} s behind its schedule")
+    print(f"output ring's lowest level while live: {1000 * lowest[0] / rate:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
