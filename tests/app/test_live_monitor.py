@@ -163,9 +163,9 @@ def test_without_an_input_device_the_monitor_says_why(monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-@pytest.mark.xfail(reason="not met yet on a shared two-core machine: one dropout in ten minutes with the 200 ms "
-                          "jitter buffer at a load average of 2-4 (160 with the former 60 ms prebuffer at 10-12); "
-                          "the failure is reported, not hidden", strict=False)
+@pytest.mark.xfail(reason="met on two quiet cores (no dropout in ten minutes, twice), not yet on a busy machine: "
+                          "one dropout with the 200 ms jitter buffer at a load average of 2-4 (160 with the former "
+                          "60 ms prebuffer at 10-12); the outcome is reported, not hidden", strict=False)
 def test_ten_minutes_of_the_default_model_at_real_pace_have_no_dropout():
     """The default model with the monitor's own blocks and buffers, fed at real pace (the rings and
     clocks of a live session)."""
