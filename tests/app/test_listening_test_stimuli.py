@@ -61,6 +61,12 @@ def test_stimuli_must_be_aligned_named_and_include_one_original():
         with_hidden_reference_and_anchors(good + [Stimulus(HIDDEN_REFERENCE, "codec", good[1].audio, RATE // 2)])
 
 
+@pytest.fixture
+def codec():
+    """A tiny DAC-architecture codec: the model the provider renders with."""
+    return Codec(tiny_network("dac"), name="tiny", family="dac", config={})
+
+
 def test_codebook_counts_are_parsed_and_checked():
     assert parse_counts("8, 2  4,2", 12) == [2, 4, 8]
     for text, reason in (("", "at least one"), ("0, 3", "between 1 and 12"), ("13", "between 1 and 12")):
@@ -68,8 +74,7 @@ def test_codebook_counts_are_parsed_and_checked():
             parse_counts(text, 12)
 
 
-def test_model_provider_decodes_the_clip_at_each_count_aligned_to_it(tmp_path):
-    codec = Codec(tiny_network("dac"), name="tiny", family="dac", config={})
+def test_model_provider_decodes_the_clip_at_each_count_aligned_to_it(tmp_path, codec):
     clip = write_music_clip(tmp_path / "clip.wav", seconds=0.6, sample_rate=codec.sample_rate)
     stimuli = ModelStimulusProvider(codec, [1, codec.n_codebooks])(str(clip), Excerpt(0.0, 0.5))
     assert [s.name for s in stimuli] == ["original", contestant_name(1), contestant_name(codec.n_codebooks)]
@@ -85,8 +90,7 @@ def test_model_provider_decodes_the_clip_at_each_count_aligned_to_it(tmp_path):
     assert len(with_hidden_reference_and_anchors(stimuli)) == 6
 
 
-def test_model_provider_keeps_the_clip_rate(tmp_path):
-    codec = Codec(tiny_network("dac"), name="tiny", family="dac", config={})
+def test_model_provider_keeps_the_clip_rate(tmp_path, codec):
     clip = write_music_clip(tmp_path / "clip.wav", seconds=0.4, sample_rate=codec.sample_rate // 2, channels=2)
     stimuli = ModelStimulusProvider(codec, [2])(str(clip), Excerpt(0.0, 1.0))
     assert [(s.sample_rate, s.audio.shape) for s in stimuli] == [(codec.sample_rate // 2, (2, len_of(clip)))] * 2
@@ -106,8 +110,7 @@ def test_the_setup_text_names_counts_coders_and_other_models():
             parse_contestants(text, 12)
 
 
-def test_model_provider_adds_compare_contestants_rendered_and_aligned_by_the_compare_engine(tmp_path):
-    codec = Codec(tiny_network("dac"), name="tiny", family="dac", config={})
+def test_model_provider_adds_compare_contestants_rendered_and_aligned_by_the_compare_engine(tmp_path, codec):
     clip = write_music_clip(tmp_path / "clip.wav", seconds=0.6, sample_rate=codec.sample_rate)
     provider = ModelStimulusProvider(codec, [1], others=[contestants.opus(16), contestants.mp3(64)])
     stimuli = provider(str(clip), Excerpt(0.0, 0.5))
