@@ -40,7 +40,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from model import streaming
+from model import streaming, winograd
 from model.chunked import decode_stream, encode_stream
 from model.fast_mode import FAST_LABEL, half_precision_network
 from model.inference_memory import prepare_for_inference
@@ -137,6 +137,7 @@ class Codec:
         self._n_parameters = sum(p.numel() for p in self.network.parameters())
         self._digest = weights_digest(self.network)
         prepare_for_inference(self.network)
+        winograd.use_in_decoder(self.network)
         self.name = name if trained else f"{name} (untrained)"
         self.family = family
         self.config = dict(config)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from model.layers import Snake1d, TimeGroupNormMixin, WeightNormMixin
+from model.layers import Snake1d, TimeGroupNormMixin, WeightNormMixin, WNConv1d
 
 if TYPE_CHECKING:
     from model.codec import Codec
@@ -51,6 +51,9 @@ def half_precision_network(network: nn.Module) -> nn.Module:
     finally:
         network.quantizer = quantizer
     fast.quantizer = quantizer
+    for layer in fast.modules():
+        if isinstance(layer, WNConv1d):
+            layer.disable_winograd()  # float32 only: its transformed weight would be dead weight
     fast.encoder_stack().to(FAST_DTYPE)
     fast.decoder_stack().to(FAST_DTYPE)
     return fast

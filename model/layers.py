@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model import winograd
 from model.fused_snake import fused_snake
 from model.inference_memory import ReleasableParametrisation
 from model.receptive_field import Span, UnboundedReceptiveField, conv_span, span_of, transposed_span
@@ -167,15 +168,34 @@ class WNConv1d(WeightNormMixin, nn.Module):
     ) -> None:
         super().__init__()
         self._adopt(nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias))
+        self._wants_winograd = False
+        self.register_buffer("_winograd", None, persistent=False)
 
     def receptive_span(self) -> Span:
         return conv_span(self.kernel_size, self.stride, self.dilation, self.padding)
+
+    def enable_winograd(self) -> None:
+        """Convolve fast-layout float32 inputs by Winograd tiles (:mod:`model.winograd`) once folded:
+        the weight is then also held transformed (12/7 of its size), and the output differs from
+        direct convolution by rounding (about 1e-5 of its scale)."""
+        self._wants_winograd = True
+        if self._folded is not None:
+            self._winograd = winograd.transformed_weight(self._folded)
+
+    def disable_winograd(self) -> None:
+        self._wants_winograd = False
+        self._winograd = None
 
     def fold(self) -> None:
         super().fold()
         # one storage: the plain form is a (possibly strided) view of the channels-last one
         self._folded_fast = _fast_weight(self._folded)
         self._folded = self._folded_fast.squeeze(2)
+        self._winograd = winograd.transformed_weight(self._folded) if self._wants_winograd else None
+
+    def unfold(self) -> None:
+        super().unfold()
+        self._winograd = None
 
     def folded_weight(self) -> torch.Tensor:
         return self._folded.contiguous()
@@ -192,6 +212,10 @@ class WNConv1d(WeightNormMixin, nn.Module):
         if x.dim() == 3:  # a strided weight would make oneDNN compute in another order: made contiguous
             return F.conv1d(x, self.effective_weight().contiguous(), self.bias, self.stride, self.padding,
                             self.dilation, self.groups)
+        if self._winograd is not None and x.dtype == self._winograd.dtype:
+            y = winograd.convolve(x, self._winograd, self.bias, self.dilation, self.padding)
+            if y is not None:
+                return y
         weight = self._folded_fast if self._folded_fast is not None else _fast_weight(self.effective_weight())
         return F.conv2d(x, weight, self.bias, (1, self.stride), (0, self.padding), (1, self.dilation), self.groups)
 

@@ -49,5 +49,5 @@ fi
 .venv/bin/python -c "import torch, PySide6, soundfile, soxr, safetensors" \
     || { echo "setup: installation incomplete" >&2; exit 1; }
 # Optional: compile the fused Snake kernel for this CPU (about a minute, once; cached).
-.venv/bin/python -c "from model.fused_snake import build; build(verbose=True)" >/dev/null \
-    || echo "setup: fused Snake kernel not built; inference uses the slower eager path" >&2
+.venv/bin/python -c "from model.native_kernels import build; build(verbose=True)" >/dev/null \
+    || echo "setup: native kernels not built; inference uses the slower PyTorch paths" >&2

@@ -92,9 +92,3 @@ torch::Tensor snake(torch::Tensor x, torch::Tensor alpha) {
   }
   return out;
 }
-
-// The GIL is released for the call, as PyTorch's own operators do: the studio decodes on a
-// worker thread, and a kernel holding the GIL would stall the GUI thread meanwhile.
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("snake", &snake, "fused Snake (inference)", py::call_guard<py::gil_scoped_release>());
-}

@@ -6,13 +6,13 @@ import time
 import pytest
 import torch
 
-from model import fused_snake
+from model import fused_snake, native_kernels
 from model.layers import Snake1d, to_fast_layout
 
 
 @pytest.fixture(scope="module")
 def kernel():
-    module = fused_snake.build()
+    module = native_kernels.build()
     if module is None:
         pytest.skip("no C++ toolchain: the fused kernel is optional")
     return module
