@@ -242,6 +242,7 @@ class CompareTab(QWidget):
         """Compare on the studio's clip. Only once the tab is used: until then it reads nothing
         and opens no output stream."""
         if self._clip_path != self.comparison.path:
+            self.messages.dismiss("error")  # the bar's errors are the previous clip's failures
             self.comparison.open_clip(self._clip_path)
 
     def showEvent(self, event) -> None:

@@ -7,7 +7,8 @@ background priority): reading the clip and each contestant's rendering as its fi
 then the chart's points as its measurements, which it takes only when no such task waits. So
 what can be heard comes first: a contestant added while the chart is measured waits for one
 point at most, and a rendering in progress is never restarted. A new clip discards everything
-queued (a new metric, the chart's points), and results that arrive for an older clip are ignored.
+queued (a new metric, the chart's points), and results and failures that arrive for an older clip
+(its reading, its renderings) are ignored.
 
 The Compare tab has its own :class:`~app.playback.player.AudioPlayer` at the clip's own rate
 and channel count (the contestants are rendered there, not at a codec's rate). Each contestant
@@ -130,7 +131,9 @@ class StudioComparison(QObject):
             return
         self._start()
         generation = self._generation
-        self.worker.submit("clip", lambda folder=self.folder: _kept_clip(path, folder),
+        # the generation in the key: a slow read of an earlier clip still runs when this one is
+        # opened, and its failure (or its folder's, deleted meanwhile) must not be this clip's
+        self.worker.submit(f"clip {generation}", lambda folder=self.folder: _kept_clip(path, folder),
                            lambda audio: self._on_audio(generation, audio))
 
     def _on_audio(self, generation: int, audio: Audio) -> None:
@@ -304,12 +307,12 @@ class StudioComparison(QObject):
             self.changed.emit()
 
     def _on_failed(self, key: str, message: str) -> None:
-        if key == "clip":
-            self.clipFailed.emit(message)
-            return
         kind, _, rest = key.partition(" ")
         generation, _, name = rest.partition(" ")
-        if kind != "render" or generation != str(self._generation):  # a rendering for a clip since closed
+        if kind not in ("clip", "render") or generation != str(self._generation):  # or for a clip since closed
+            return
+        if kind == "clip":
+            self.clipFailed.emit(message)
             return
         for spec in self.specs:
             if spec.name == name:
