@@ -330,9 +330,9 @@ class CompareTab(QWidget):
         else:
             c.set_loop_seconds(None, None)
         c.prefetch()  # every contestant read ahead of the playhead: a switch never waits on the disk
-        if c.audio is not None:
-            self.time_label.setText(f"{format_clock(c.player.position / c.audio.sample_rate)} / "
-                                    f"{format_clock(c.audio.duration)}")
+        self.time_label.setText("" if c.audio is None else  # (the player holds the previous clip until then)
+                                f"{format_clock(c.player.position / c.audio.sample_rate)} / "
+                                f"{format_clock(c.audio.duration)}")
         self.play_button.setText("Pause" if c.player.playing else "Play")
 
     def shutdown(self) -> None:

@@ -211,7 +211,9 @@ class StudioComparison(QObject):
 
     # -- playback ---------------------------------------------------------------------------
     def toggle_play(self) -> None:
-        self.player.pause() if self.player.playing else self.player.play()
+        """Play or pause the open clip; nothing while it is read or if it failed (the player
+        still holds the previous clip until the new one is there)."""
+        self.player.pause() if self.player.playing or self.audio is None else self.player.play()
 
     def set_loop_seconds(self, start: float | None, end: float | None) -> None:
         if self.audio is None or start is None or end is None:

@@ -205,6 +205,21 @@ def test_a_chart_metric_that_cannot_run_here_says_why(qtbot, tab):
 
 
 
+def _held_reading(monkeypatch, held: Path) -> tuple[threading.Event, threading.Event]:
+    """The comparison's reading of ``held`` waits (as on a slow disk): the first event is set when
+    it has begun, and it goes on once the second is set."""
+    reading, go_on = threading.Event(), threading.Event()
+
+    def held_read(path):
+        if Path(path) == held:
+            reading.set()
+            go_on.wait(WAIT_MS / 1000)
+        return read_checked(path)
+
+    monkeypatch.setattr(studio_comparison, "read_checked", held_read)
+    return reading, go_on
+
+
 def test_a_slow_failure_reading_an_earlier_clip_is_not_reported_for_the_clip_opened_since(qtbot, tmp_path,
                                                                                          monkeypatch):
     """The first clip is not audio, and its reading is held until the second clip is opened; then
@@ -212,15 +227,7 @@ def test_a_slow_failure_reading_an_earlier_clip_is_not_reported_for_the_clip_ope
     unreadable = tmp_path / "unreadable.wav"
     unreadable.write_bytes(b"not audio at all " * 64)
     second = write_music_clip(tmp_path / "second.wav", 0.5, RATE)
-    reading, go_on = threading.Event(), threading.Event()
-
-    def held_read(path):
-        if Path(path) == unreadable:
-            reading.set()
-            go_on.wait(WAIT_MS / 1000)
-        return read_checked(path)
-
-    monkeypatch.setattr(studio_comparison, "read_checked", held_read)
+    reading, go_on = _held_reading(monkeypatch, unreadable)
     studio = FakeStudio()
     tab = CompareTab(studio, StudioSettings(), ManualOutputStream)
     qtbot.addWidget(tab)
@@ -258,3 +265,22 @@ def test_a_new_clip_clears_the_previous_clips_failure(qtbot, tmp_path):
         assert tab.messages.isHidden()
     finally:
         tab.shutdown()
+
+
+def test_while_a_new_clip_is_read_play_does_not_play_the_previous_one(qtbot, tab, tmp_path, monkeypatch):
+    tab.show()
+    qtbot.waitUntil(lambda: tab.comparison.audio is not None, timeout=WAIT_MS)
+    second = write_music_clip(tmp_path / "second.wav", 0.5, RATE, seed=2)
+    reading, go_on = _held_reading(monkeypatch, second)
+    try:
+        tab.session.clipChanged.emit(SimpleNamespace(path=second))
+        qtbot.waitUntil(reading.is_set, timeout=WAIT_MS)
+        tab.toggle_play()
+        assert not tab.comparison.player.playing  # it holds the previous clip until the new one is read
+        tab._on_frame()
+        assert tab.time_label.text() == ""
+    finally:
+        go_on.set()
+    qtbot.waitUntil(lambda: tab.comparison.audio is not None, timeout=WAIT_MS)
+    tab.toggle_play()
+    assert tab.comparison.player.playing and tab.comparison.player.length == read_audio(second).frames
