@@ -263,7 +263,8 @@ class CompareTab(QWidget):
         self._refresh_chart()
         waiting = len(c.specs) - len(c.renderings) - len(c.errors)
         count = len(c.specs)
-        self.note.setText("Add at least two contestants." if count < 2 else
+        self.note.setText(f"Nothing can be rendered: {c.clip_error}" if c.clip_error else
+                          "Add at least two contestants." if count < 2 else
                           f"Rendering {waiting} of {count} in the background…" if waiting else
                           "All rendered, aligned to the clip. Keys 1–8 switch while playing.")
 

@@ -104,6 +104,7 @@ class StudioComparison(QObject):
         self.selected: ContestantSpec | None = None
         self.audio: Audio | None = None
         self.path: str | None = None
+        self.clip_error = ""  # why the open clip cannot be compared on ("" while it is read or is there)
         self._renderer: ClipRenderer | None = None
         self._chart: ClipRenderer | None = None
         self._sources: dict[ContestantSpec, OriginalSource] = {}
@@ -120,6 +121,7 @@ class StudioComparison(QObject):
         self.worker.discard()
         self.player.pause()
         self.audio, self._renderer, self._chart, self.path = None, None, None, None if path is None else str(path)
+        self.clip_error = ""
         self._forget_results()
         self._close_folder()
         if path is None:
@@ -127,7 +129,7 @@ class StudioComparison(QObject):
         try:
             self.folder = self.folder_factory()
         except OSError as exc:
-            self.clipFailed.emit(f"no temporary folder for the renderings: {exc.strerror or exc}")
+            self._clip_failed(f"no temporary folder for the renderings: {exc.strerror or exc}")
             return
         self._start()
         generation = self._generation
@@ -314,12 +316,17 @@ class StudioComparison(QObject):
         if kind not in ("clip", "render") or generation != str(self._generation):  # or for a clip since closed
             return
         if kind == "clip":
-            self.clipFailed.emit(message)
+            self._clip_failed(message)
             return
         for spec in self.specs:
             if spec.name == name:
                 self.errors[spec] = message
                 self._queued.discard(spec)
+        self.changed.emit()
+
+    def _clip_failed(self, message: str) -> None:
+        self.clip_error = message
+        self.clipFailed.emit(message)
         self.changed.emit()
 
     def stimuli(self) -> list[tuple[Contestant, np.ndarray]]:

@@ -248,7 +248,7 @@ def test_a_slow_failure_reading_an_earlier_clip_is_not_reported_for_the_clip_ope
         go_on.set()
         tab.shutdown()
 
-def test_a_new_clip_clears_the_previous_clips_failure(qtbot, tmp_path):
+def test_a_failed_clip_says_why_nothing_renders_until_a_new_clip_clears_it(qtbot, tmp_path):
     studio = FakeStudio()
     tab = CompareTab(studio, StudioSettings(), ManualOutputStream)
     qtbot.addWidget(tab)
@@ -256,13 +256,17 @@ def test_a_new_clip_clears_the_previous_clips_failure(qtbot, tmp_path):
     unreadable = tmp_path / "unreadable.wav"
     unreadable.write_bytes(b"not audio at all " * 64)
     try:
-        with qtbot.waitSignal(tab.comparison.clipFailed, timeout=WAIT_MS):
+        for spec in (contestants.original(), contestants.anchor(3500.0)):
+            tab.add(spec)
+        with qtbot.waitSignal(tab.comparison.clipFailed, timeout=WAIT_MS) as failed:
             studio.clipChanged.emit(SimpleNamespace(path=unreadable))
         assert tab.messages.level == "error" and "unreadable.wav" in tab.messages.text()
+        assert tab.note.text() == f"Nothing can be rendered: {failed.args[0]}"  # not "Rendering 2 of 2"
         studio.clipChanged.emit(SimpleNamespace(path=write_music_clip(tmp_path / "second.wav", 0.5, RATE)))
         assert tab.messages.isHidden()
-        qtbot.waitUntil(lambda: tab.comparison.audio is not None, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: tab.comparison.rendered() and tab.comparison.audio is not None, timeout=WAIT_MS)
         assert tab.messages.isHidden()
+        assert tab.note.text().startswith("All rendered")
     finally:
         tab.shutdown()
 
