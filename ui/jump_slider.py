@@ -23,7 +23,7 @@ class JumpSlider(QSlider):
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
         at = event.position().toPoint()
         handle = self._handle_rect()
-        if event.button() != Qt.MouseButton.LeftButton or handle.contains(at) or not self.isEnabled():
+        if event.button() != Qt.MouseButton.LeftButton or handle.contains(at):
             super().mousePressEvent(event)
             return
         # Grab the handle where it is (the slider is now down: sliderPressed), then move it under
