@@ -242,6 +242,7 @@ class CompareTab(QWidget):
         """Compare on the studio's clip. Only once the tab is used: until then it reads nothing
         and opens no output stream."""
         if self._clip_path != self.comparison.path:
+            self.messages.dismiss("error")  # the bar's errors are the previous clip's failures
             self.comparison.open_clip(self._clip_path)
 
     def showEvent(self, event) -> None:
@@ -262,7 +263,8 @@ class CompareTab(QWidget):
         self._refresh_chart()
         waiting = len(c.specs) - len(c.renderings) - len(c.errors)
         count = len(c.specs)
-        self.note.setText("Add at least two contestants." if count < 2 else
+        self.note.setText(f"Nothing can be rendered: {c.clip_error}" if c.clip_error else
+                          "Add at least two contestants." if count < 2 else
                           f"Rendering {waiting} of {count} in the background…" if waiting else
                           "All rendered, aligned to the clip. Keys 1–8 switch while playing.")
 
@@ -329,9 +331,9 @@ class CompareTab(QWidget):
         else:
             c.set_loop_seconds(None, None)
         c.prefetch()  # every contestant read ahead of the playhead: a switch never waits on the disk
-        if c.audio is not None:
-            self.time_label.setText(f"{format_clock(c.player.position / c.audio.sample_rate)} / "
-                                    f"{format_clock(c.audio.duration)}")
+        self.time_label.setText("" if c.audio is None else  # (the player holds the previous clip until then)
+                                f"{format_clock(c.player.position / c.audio.sample_rate)} / "
+                                f"{format_clock(c.audio.duration)}")
         self.play_button.setText("Pause" if c.player.playing else "Play")
 
     def shutdown(self) -> None:

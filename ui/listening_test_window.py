@@ -39,6 +39,7 @@ from app.listening_test.trial_audio import TrialAudio
 from app.playback.audio_output import StreamFactory
 from app.playback.player import AudioPlayer
 from ui import theme
+from ui.jump_slider import JumpSlider
 from ui.listening_test_chart import BANDS, ResultsChart
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".opus", ".mp3", ".aif", ".aiff"}
@@ -330,11 +331,11 @@ class ListeningTestWindow(QWidget):
             text.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             scale.addWidget(text, 1)
         grid.addLayout(scale, 1, 0)
-        self.sliders: dict[str, QSlider] = {}
+        self.sliders: dict[str, JumpSlider] = {}
         self.slider_values: dict[str, QLabel] = {}
         for column, letter in enumerate(LETTERS[:count], 1):
             self.letter_buttons.append(self._letter_button(letter, group))
-            slider = QSlider(Qt.Orientation.Vertical)
+            slider = JumpSlider(Qt.Orientation.Vertical)  # a click on the scale rates where it lands
             slider.setObjectName(f"rate{letter}")
             slider.setRange(0, 100)
             slider.setMinimumHeight(260)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import (QButtonGroup, QHBoxLayout, QLabel, QProxyStyle, QPushButton, QSlider, QStyle,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from ui.jump_slider import JumpSlider
 from ui.level_meter import LevelMeter
 from ui.steady_label import SteadyLabel
 
@@ -77,21 +77,6 @@ class SourceToggle(QWidget):
         return next(k for k, b in self.buttons.items() if b.isChecked())
 
 
-class _JumpToClickStyle(QProxyStyle):
-    """A left click on a slider's groove sets the value under the pointer.
-
-    The platform styles page one step towards the click instead; with a page step of one
-    codebook and a press that ends at once, a click on the groove seemed to do nothing. A
-    slider of a dozen counts is a row of choices, so the click picks the count where it lands
-    (and the press goes on as a drag, as it does on the handle).
-    """
-
-    def styleHint(self, hint, option=None, widget=None, returnData=None):  # noqa: N802 (Qt's name)
-        if hint == QStyle.StyleHint.SH_Slider_AbsoluteSetButtons:
-            return Qt.MouseButton.LeftButton.value
-        return super().styleHint(hint, option, widget, returnData)
-
-
 class TransportBar(QWidget):
     playToggled = Signal()
     stopClicked = Signal()
@@ -127,10 +112,8 @@ class TransportBar(QWidget):
         self.source_toggle = SourceToggle()
         self.hearing = SteadyLabel("", Qt.AlignmentFlag.AlignCenter)  # steady: see ui.steady_label
         self.hearing.setObjectName("hearingLabel")
-        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider = JumpSlider(Qt.Orientation.Horizontal)  # a click on the groove picks the count there
         self.slider.setObjectName("codebookSlider")
-        self._slider_style = _JumpToClickStyle(self.slider.style().name())  # kept: the slider does not own it
-        self.slider.setStyle(self._slider_style)
         self.slider.setRange(1, 1)
         self.slider.setPageStep(1)
         self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)

@@ -7,7 +7,8 @@ background priority): reading the clip and each contestant's rendering as its fi
 then the chart's points as its measurements, which it takes only when no such task waits. So
 what can be heard comes first: a contestant added while the chart is measured waits for one
 point at most, and a rendering in progress is never restarted. A new clip discards everything
-queued (a new metric, the chart's points), and results that arrive for an older clip are ignored.
+queued (a new metric, the chart's points), and results and failures that arrive for an older clip
+(its reading, its renderings) are ignored.
 
 The Compare tab has its own :class:`~app.playback.player.AudioPlayer` at the clip's own rate
 and channel count (the contestants are rendered there, not at a codec's rate). Each contestant
@@ -103,6 +104,7 @@ class StudioComparison(QObject):
         self.selected: ContestantSpec | None = None
         self.audio: Audio | None = None
         self.path: str | None = None
+        self.clip_error = ""  # why the open clip cannot be compared on ("" while it is read or is there)
         self._renderer: ClipRenderer | None = None
         self._chart: ClipRenderer | None = None
         self._sources: dict[ContestantSpec, OriginalSource] = {}
@@ -119,6 +121,7 @@ class StudioComparison(QObject):
         self.worker.discard()
         self.player.pause()
         self.audio, self._renderer, self._chart, self.path = None, None, None, None if path is None else str(path)
+        self.clip_error = ""
         self._forget_results()
         self._close_folder()
         if path is None:
@@ -126,11 +129,13 @@ class StudioComparison(QObject):
         try:
             self.folder = self.folder_factory()
         except OSError as exc:
-            self.clipFailed.emit(f"no temporary folder for the renderings: {exc.strerror or exc}")
+            self._clip_failed(f"no temporary folder for the renderings: {exc.strerror or exc}")
             return
         self._start()
         generation = self._generation
-        self.worker.submit("clip", lambda folder=self.folder: _kept_clip(path, folder),
+        # the generation in the key: a slow read of an earlier clip still runs when this one is
+        # opened, and its failure (or its folder's, deleted meanwhile) must not be this clip's
+        self.worker.submit(f"clip {generation}", lambda folder=self.folder: _kept_clip(path, folder),
                            lambda audio: self._on_audio(generation, audio))
 
     def _on_audio(self, generation: int, audio: Audio) -> None:
@@ -208,7 +213,9 @@ class StudioComparison(QObject):
 
     # -- playback ---------------------------------------------------------------------------
     def toggle_play(self) -> None:
-        self.player.pause() if self.player.playing else self.player.play()
+        """Play or pause the open clip; nothing while it is read or if it failed (the player
+        still holds the previous clip until the new one is there)."""
+        self.player.pause() if self.player.playing or self.audio is None else self.player.play()
 
     def set_loop_seconds(self, start: float | None, end: float | None) -> None:
         if self.audio is None or start is None or end is None:
@@ -304,17 +311,22 @@ class StudioComparison(QObject):
             self.changed.emit()
 
     def _on_failed(self, key: str, message: str) -> None:
-        if key == "clip":
-            self.clipFailed.emit(message)
-            return
         kind, _, rest = key.partition(" ")
         generation, _, name = rest.partition(" ")
-        if kind != "render" or generation != str(self._generation):  # a rendering for a clip since closed
+        if kind not in ("clip", "render") or generation != str(self._generation):  # or for a clip since closed
+            return
+        if kind == "clip":
+            self._clip_failed(message)
             return
         for spec in self.specs:
             if spec.name == name:
                 self.errors[spec] = message
                 self._queued.discard(spec)
+        self.changed.emit()
+
+    def _clip_failed(self, message: str) -> None:
+        self.clip_error = message
+        self.clipFailed.emit(message)
         self.changed.emit()
 
     def stimuli(self) -> list[tuple[Contestant, np.ndarray]]:

@@ -5,8 +5,6 @@ new clip, a closed tab); a full disk is a contestant's one-line failure; and on 
 the process's own memory does not grow with the contestants.
 """
 import errno
-import shutil
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from resident_size import STATUS, status_bytes
+import small_disk
 from synthetic_audio import music_clip, write_music_clip
 
 from app.compare import contestants
@@ -86,16 +85,8 @@ def test_a_full_disk_is_one_line_naming_the_folder_and_what_to_do(monkeypatch):
 @pytest.fixture
 def small_tmpfs(tmp_path):
     """A real tmpfs with room for one second of mono 24 kHz float32 and its header, no more."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    pages = -(-(RATE * 4 + 128) // 4096)
-    try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={pages * 4}k", "tmpfs", str(mount)],
-                       check=True, capture_output=True)
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("cannot mount a tmpfs here (needs root); the full disk is simulated in another test")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False, capture_output=True)
+    with small_disk.small_tmpfs(tmp_path / "small", RATE * 4 + 128) as mount:
+        yield mount
 
 
 def test_on_a_really_full_disk_the_clip_opens_and_contestants_fail_with_the_reason(qtbot, tmp_path, small_tmpfs):

@@ -110,12 +110,13 @@ def test_a_full_disk_stops_the_recording_and_not_the_monitor(monkeypatch, tmp_pa
     from app.live import recording
 
     monkeypatch.setattr(recording.tempfile, "TemporaryFile", lambda **_: open("/dev/full", "w+b", buffering=0))
+    monkeypatch.setattr(recording, "SPOOL_BUFFER_BYTES", 64)  # less than a block: the first one fails
     codec = _tiny("dac")
     monitor = LiveMonitor()
     states, status = _run(monitor, codec, _noise(codec, 0.6, seed=4), speed=2.0)
     assert "No space left on device" in status.recording_error and status.seconds == 0.0
     assert any(s.state == "codec" for s in states) and monitor._out_ring.written > 0  # still heard
-    with pytest.raises(ValueError, match="nothing to save: the recording stopped"):
+    with pytest.raises(ValueError, match="nothing was recorded: the recording stopped early"):
         monitor.save_recording(tmp_path / "live.wav", tmp_path / "live.rvq")
     assert list(tmp_path.iterdir()) == []
 

@@ -1,11 +1,9 @@
 """A full disk is named as such, with the user's path: libsndfile itself only says "System error"."""
 import errno
-import os
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
+from small_disk import small_tmpfs
 
 from model.audio_io import write_audio
 
@@ -13,14 +11,8 @@ from model.audio_io import write_audio
 @pytest.fixture
 def tiny_filesystem(tmp_path):
     """A 64 KiB tmpfs (needs the right to mount, as root in a container; skipped otherwise)."""
-    folder = tmp_path / "tiny"
-    folder.mkdir()
-    if shutil.which("mount") is None or os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True).returncode:
-        pytest.skip("this machine does not allow mounting a tmpfs")
-    yield folder
-    subprocess.run(["umount", str(folder)], check=True)
+    with small_tmpfs(tmp_path / "tiny", 64 << 10) as folder:
+        yield folder
 
 
 @pytest.mark.parametrize("name", ["out.wav", "out.flac"])

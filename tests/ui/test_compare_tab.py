@@ -1,5 +1,7 @@
 """The Compare tab: contestants added and rendered in the background, switched while playing at
 the sample being played with the player's crossfade, the studio's loop region, the chart."""
+import threading
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -8,13 +10,14 @@ from PySide6.QtCore import QObject, Signal
 from synthetic_audio import write_music_clip
 from tiny_codecs import tiny_network, tiny_recipe
 
-from app.compare import contestants
+from app.compare import contestants, studio_comparison
 from app.compare.bitrate import match_count
 from app.compare.studio_comparison import ContestantSource
 from app.playback.audio_output import ManualOutputStream
 from app.playback.crossfade import FadeRamps, mix_crossfade
 from app.playback.player import AudioPlayer
 from app.playback.sources import OriginalSource
+from app.studio.clip import read_checked
 from app.studio.settings import StudioSettings
 from model import load_codec
 from model.audio_io import read_audio
@@ -199,3 +202,89 @@ def test_a_chart_metric_that_cannot_run_here_says_why(qtbot, tab):
     tab.metric_box.setCurrentText("pesq")
     qtbot.waitUntil(lambda: tab.comparison.chart_unavailable is not None, timeout=WAIT_MS)
     assert "pesq" in tab.chart_note.text() and "not measured here" in tab.chart_note.text()
+
+
+
+def _held_reading(monkeypatch, held: Path) -> tuple[threading.Event, threading.Event]:
+    """The comparison's reading of ``held`` waits (as on a slow disk): the first event is set when
+    it has begun, and it goes on once the second is set."""
+    reading, go_on = threading.Event(), threading.Event()
+
+    def held_read(path):
+        if Path(path) == held:
+            reading.set()
+            go_on.wait(WAIT_MS / 1000)
+        return read_checked(path)
+
+    monkeypatch.setattr(studio_comparison, "read_checked", held_read)
+    return reading, go_on
+
+
+def test_a_slow_failure_reading_an_earlier_clip_is_not_reported_for_the_clip_opened_since(qtbot, tmp_path,
+                                                                                         monkeypatch):
+    """The first clip is not audio, and its reading is held until the second clip is opened; then
+    it fails (on the worker, as a slow disk would have it). Only the second clip's state is shown."""
+    unreadable = tmp_path / "unreadable.wav"
+    unreadable.write_bytes(b"not audio at all " * 64)
+    second = write_music_clip(tmp_path / "second.wav", 0.5, RATE)
+    reading, go_on = _held_reading(monkeypatch, unreadable)
+    studio = FakeStudio()
+    tab = CompareTab(studio, StudioSettings(), ManualOutputStream)
+    qtbot.addWidget(tab)
+    tab.show()
+    failures = []
+    tab.comparison.clipFailed.connect(failures.append)
+    try:
+        studio.clipChanged.emit(SimpleNamespace(path=unreadable))
+        qtbot.waitUntil(reading.is_set, timeout=WAIT_MS)
+        studio.clipChanged.emit(SimpleNamespace(path=second))
+        go_on.set()
+        qtbot.waitUntil(lambda: tab.comparison.audio is not None, timeout=WAIT_MS)
+        assert tab.comparison.path == str(second)
+        np.testing.assert_array_equal(tab.comparison.audio.samples, read_audio(second).samples)
+        assert failures == []
+        assert tab.messages.isHidden()
+    finally:
+        go_on.set()
+        tab.shutdown()
+
+def test_a_failed_clip_says_why_nothing_renders_until_a_new_clip_clears_it(qtbot, tmp_path):
+    studio = FakeStudio()
+    tab = CompareTab(studio, StudioSettings(), ManualOutputStream)
+    qtbot.addWidget(tab)
+    tab.show()
+    unreadable = tmp_path / "unreadable.wav"
+    unreadable.write_bytes(b"not audio at all " * 64)
+    try:
+        for spec in (contestants.original(), contestants.anchor(3500.0)):
+            tab.add(spec)
+        with qtbot.waitSignal(tab.comparison.clipFailed, timeout=WAIT_MS) as failed:
+            studio.clipChanged.emit(SimpleNamespace(path=unreadable))
+        assert tab.messages.level == "error" and "unreadable.wav" in tab.messages.text()
+        assert tab.note.text() == f"Nothing can be rendered: {failed.args[0]}"  # not "Rendering 2 of 2"
+        studio.clipChanged.emit(SimpleNamespace(path=write_music_clip(tmp_path / "second.wav", 0.5, RATE)))
+        assert tab.messages.isHidden()
+        qtbot.waitUntil(lambda: tab.comparison.rendered() and tab.comparison.audio is not None, timeout=WAIT_MS)
+        assert tab.messages.isHidden()
+        assert tab.note.text().startswith("All rendered")
+    finally:
+        tab.shutdown()
+
+
+def test_while_a_new_clip_is_read_play_does_not_play_the_previous_one(qtbot, tab, tmp_path, monkeypatch):
+    tab.show()
+    qtbot.waitUntil(lambda: tab.comparison.audio is not None, timeout=WAIT_MS)
+    second = write_music_clip(tmp_path / "second.wav", 0.5, RATE, seed=2)
+    reading, go_on = _held_reading(monkeypatch, second)
+    try:
+        tab.session.clipChanged.emit(SimpleNamespace(path=second))
+        qtbot.waitUntil(reading.is_set, timeout=WAIT_MS)
+        tab.toggle_play()
+        assert not tab.comparison.player.playing  # it holds the previous clip until the new one is read
+        tab._on_frame()
+        assert tab.time_label.text() == ""
+    finally:
+        go_on.set()
+    qtbot.waitUntil(lambda: tab.comparison.audio is not None, timeout=WAIT_MS)
+    tab.toggle_play()
+    assert tab.comparison.player.playing and tab.comparison.player.length == read_audio(second).frames

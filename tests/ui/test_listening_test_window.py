@@ -7,7 +7,7 @@ import csv
 import json
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QPushButton, QWidget
 
@@ -217,3 +217,16 @@ def test_the_setup_says_in_one_line_what_is_missing_or_wrong(qtbot, tmp_path):
     qtbot.waitUntil(lambda: status.text().startswith("Could not save the test:"), timeout=10000)
     assert "missing-folder" in status.text() and "\n" not in status.text()
     assert window.session is None and window.pages.currentWidget() is window.setup_page
+
+
+def test_a_click_on_a_rating_scale_rates_where_it_lands(qtbot, tmp_path):
+    """A click at the top of a letter's scale rates it 100 (the platform styles paged it by ten)."""
+    window = _window(qtbot, tmp_path, Clock())
+    _start(qtbot, window, "mushra", "ann")
+    slider = window.sliders["A"]
+    top = QPoint(slider.width() // 2, 1)
+    qtbot.mouseClick(slider, Qt.MouseButton.LeftButton, pos=top)
+    assert slider.value() == 100
+    assert window.slider_values["A"].text() == "100"
+    assert _on_page(window, QPushButton, "submitTrial").isEnabled()
+    _on_page(window, QPushButton, "stopPlayback").click()
