@@ -5,7 +5,8 @@ saves it in the official checkpoint layout, loads it with our ``load_codec``, an
 encoding and decoding ``--seconds`` of 44.1 kHz audio with both, interleaved (every variant
 once per round, best of ``--repeats`` rounds), so that load from other work on the machine
 hits all of them alike: the ratios are what to read, the real-time factors move with the load.
-Besides the default path it times the levers we measured (docs/benchmarks.md): one worker
+Besides the default path it times the levers we measured (docs/benchmarks.md): the decoder
+without Winograd convolution (its kernel-7 layers convolving directly), one worker
 with two threads inside each operator instead of two single-threaded chunk workers, fast
 mode (bfloat16), and with ``--compile`` the decoder compiled by inductor for one excerpt length
 (``benchmarks/compiled_decoder.py``, not used by the codec), run by two single-threaded chunk workers
@@ -29,7 +30,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.compiled_decoder import compile_decoder
-from model import load_codec
+from model import load_codec, native_kernels
 
 
 def _interleaved(fns: dict[str, Callable[[], torch.Tensor]], repeats: int) -> tuple[dict[str, float], dict]:
@@ -42,6 +43,15 @@ def _interleaved(fns: dict[str, Callable[[], torch.Tensor]], repeats: int) -> tu
             out[name] = fn()
             best[name] = min(best[name], time.perf_counter() - start)
     return best, out
+
+
+def _without_winograd(fn: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """``fn()`` with the decoder's kernel-7 layers convolving directly (model/winograd.py)."""
+    os.environ["RVQ_NO_WINOGRAD"] = "1"
+    try:
+        return fn()
+    finally:
+        del os.environ["RVQ_NO_WINOGRAD"]
 
 
 def main() -> None:
@@ -82,6 +92,7 @@ def main() -> None:
         decoders = {
             "reference": lambda: reference.decode(reference.quantizer.from_codes(ref_codes)[0]),
             "ours": lambda: ours.decode(codes),
+            "ours, direct convolutions": lambda: _without_winograd(lambda: ours.decode(codes)),
             "ours, 1 worker x 2 threads": lambda: ours.decode(codes, workers=1),
             "ours, fast mode (bf16)": lambda: fast.decode(codes),
         }
@@ -99,7 +110,8 @@ def main() -> None:
         dec_times, dec_out = _interleaved(decoders, args.repeats)
 
     print(f"DAC 44.1 kHz 8 kbps, {args.seconds:g} s of audio, {args.threads} thread(s), best of {args.repeats}, "
-          f"load average {os.getloadavg()[0]:.1f} at the end")
+          f"load average {os.getloadavg()[0]:.1f} at the end; native kernels "
+          f"{'built' if native_kernels.load() is not None else 'NOT built (run scripts/setup_env.sh)'}")
     print(f"{'':<44}{'x real time':>12}{'vs reference':>14}   exactness")
     for title, times, outputs in (("encode", enc_times, enc_out), ("decode", dec_times, dec_out)):
         base = outputs["reference"]

@@ -177,7 +177,7 @@ class WNConv1d(WeightNormMixin, nn.Module):
     def enable_winograd(self) -> None:
         """Convolve fast-layout float32 inputs by Winograd tiles (:mod:`model.winograd`) once folded:
         the weight is then also held transformed (12/7 of its size), and the output differs from
-        direct convolution by rounding (about 1e-5 of its scale)."""
+        direct convolution by rounding (1-3e-5 of its scale)."""
         self._wants_winograd = True
         if self._folded is not None:
             self._winograd = winograd.transformed_weight(self._folded)

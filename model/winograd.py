@@ -6,12 +6,12 @@ faster means doing fewer multiplications. Winograd's minimal filtering F(m, r) c
 outputs of an r-tap filter from n = m + r - 1 inputs with n multiplications instead of m * r;
 across channels that turns a convolution into n matrix products of tiles by channels, each
 1/m of the work of one tap. F(6, 7) does 12 products where direct convolution does 42:
-measured 1.7-4x faster per layer for 48 to 768 channels (docs/benchmarks.md).
+measured 1.3-2.9x faster per layer for 48 to 768 channels (docs/benchmarks.md).
 
 The cost is rounding: the transforms multiply by powers of the interpolation points, so
-F(6, 7) in float32 is off the exact convolution by about 1e-5 of the output's scale, ten
-times direct convolution's rounding; through DAC 44.1 kHz's whole decoder the audio stays
-within a few 1e-6 of the reference (tested here within 1e-4). The points (0, +-1, +-2,
+F(6, 7) in float32 is off the exact convolution by 1-3e-5 of the output's scale, ten times
+direct convolution's rounding; through DAC 44.1 kHz's whole decoder the audio stays within a
+few 1e-6 of the reference. The points (0, +-1, +-2,
 +-1/2, +-3/2, +-2/3 and infinity) were the most accurate of the sets we measured. Only
 decoders use it: an encoder's latents pick codes by nearest neighbour, and codes must stay
 identical to the reference's.
@@ -130,13 +130,18 @@ def convolve(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None, dilati
 
 def use_in_decoder(network: nn.Module) -> None:
     """Let the eligible convolutions of ``network``'s decoder stack convolve by Winograd tiles
-    (see :meth:`model.layers.WNConv1d.enable_winograd`). Nothing changes without the native build
-    (the transformed weights would only take memory) or for a network without a decoder stack."""
+    (see :meth:`model.layers.WNConv1d.enable_winograd`).
+
+    Not the stack's first layer: it reads the latents at the frame rate, where it does little of
+    the work (1.5 % of DAC 44.1 kHz's decoding) but, being the widest, would hold the largest
+    transformed weight (75 MB there). Nothing changes without the native build (the
+    transformed weights would only take memory) or for a network without a decoder stack."""
     stack = getattr(network, "decoder_stack", None)
     if stack is None or disabled() or native_kernels.load() is None:
         return
     from model.layers import WNConv1d
 
-    for layer in stack().modules():
-        if isinstance(layer, WNConv1d) and eligible(layer):
+    layers = [m for m in stack().modules() if isinstance(m, WNConv1d)]
+    for layer in layers[1:]:
+        if eligible(layer):
             layer.enable_winograd()
