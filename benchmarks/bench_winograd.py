@@ -14,25 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import torch
 import torch.nn.functional as F
 
+from benchmarks.bench_default_speed import best_seconds
 from model import native_kernels, winograd
 from model.layers import to_fast_layout
 
 # (channels, sample rate) of DAC 44.1 kHz's decoder stages, then narrower widths at 44.1 kHz
 SHAPES = [(768, 689), (384, 5512), (192, 22050), (96, 44100), (64, 44100), (48, 44100), (24, 44100)]
-
-
-def _best(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -60,7 +51,7 @@ def main() -> None:
             exact = F.conv1d(x.squeeze(2).double(), w.double(), b.double(), padding=3 * d, dilation=d)
             scale = exact.abs().max().item()
             errors = [(f().squeeze(2).double() - exact).abs().max().item() / scale for f in (direct, tiles)]
-            t_direct, t_tiles = _best(direct, args.repeats), _best(tiles, args.repeats)
+            t_direct, t_tiles = best_seconds(direct, args.repeats), best_seconds(tiles, args.repeats)
             print(f"{channels:>8} {rate:>6} {d:>3} {t_direct * 1e3:>10.1f} {t_tiles * 1e3:>12.1f}"
                   f" {t_direct / t_tiles:>8.2f}x {errors[0]:>13.1e} {errors[1]:>15.1e}")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
