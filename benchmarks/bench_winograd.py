@@ -23,7 +23,7 @@ from model import native_kernels, winograd
 from model.layers import to_fast_layout
 
 # (channels, sample rate) of DAC 44.1 kHz's decoder stages, then narrower widths at 44.1 kHz
-SHAPES = [(768, 689), (384, 5512), (192, 22050), (96, 44100), (64, 44100), (48, 44100), (24, 44100)]
+SHAPES = [(768, 689), (384, 5512), (192, 22050), (128, 44100), (96, 44100), (64, 44100), (48, 44100), (24, 44100)]
 
 
 def main() -> None:

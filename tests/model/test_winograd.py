@@ -106,8 +106,8 @@ def test_a_folded_layer_uses_it_only_for_float32_inference_in_the_fast_layout(ke
 
 
 def test_narrow_or_strided_layers_are_left_to_direct_convolution():
-    assert winograd.eligible(WNConv1d(48, 48, 7, padding=3))
-    assert not winograd.eligible(WNConv1d(32, 64, 7, padding=3))
+    assert winograd.eligible(WNConv1d(128, 128, 7, padding=3))
+    assert not winograd.eligible(WNConv1d(96, 128, 7, padding=3))
     assert not winograd.eligible(WNConv1d(64, 64, 3, padding=1))
     assert not winograd.eligible(WNConv1d(64, 64, 7, stride=2))
     assert not winograd.eligible(WNConv1d(64, 64, 7, groups=64))
@@ -118,7 +118,7 @@ def _codec(network) -> Codec:
 
 
 def test_a_decoder_uses_it_and_stays_within_rounding_while_the_codes_stay_identical(kernels, monkeypatch):
-    net = tiny_network("dac", decoder_dim=128)
+    net = tiny_network("dac", decoder_dim=256)
     codec = _codec(net)
     layers = [m for m in codec.network.decoder_stack().modules() if getattr(m, "_winograd", None) is not None]
     assert layers and not any(getattr(m, "_winograd", None) is not None for m in codec.network.encoder_stack().modules())
@@ -133,7 +133,7 @@ def test_a_decoder_uses_it_and_stays_within_rounding_while_the_codes_stay_identi
 
 
 def test_new_weights_are_transformed_again(kernels):
-    codec = _codec(tiny_network("dac", decoder_dim=128))
+    codec = _codec(tiny_network("dac", decoder_dim=256))
     layer = next(m for m in codec.network.decoder_stack().modules() if getattr(m, "_winograd", None) is not None)
     before = layer._winograd.clone()
     state = {k: v * 2 if k.endswith("weight_g") else v for k, v in codec.network.state_dict().items()}
@@ -143,7 +143,7 @@ def test_new_weights_are_transformed_again(kernels):
 
 
 def test_fast_mode_holds_no_transformed_weights(kernels):
-    codec = _codec(tiny_network("dac", decoder_dim=128))
+    codec = _codec(tiny_network("dac", decoder_dim=256))
     fast = half_precision_network(codec.network)
     assert not any(getattr(m, "_winograd", None) is not None for m in fast.modules())
     assert any(getattr(m, "_winograd", None) is not None for m in codec.network.modules())
@@ -151,5 +151,5 @@ def test_fast_mode_holds_no_transformed_weights(kernels):
 
 def test_without_the_native_build_no_weight_is_transformed(monkeypatch):
     monkeypatch.setattr(native_kernels, "load", lambda: None)
-    codec = _codec(tiny_network("dac", decoder_dim=128))
+    codec = _codec(tiny_network("dac", decoder_dim=256))
     assert not any(getattr(m, "_winograd", None) is not None for m in codec.network.modules())
