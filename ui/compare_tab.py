@@ -64,6 +64,7 @@ class CompareTab(QWidget):
         self.session, self.settings = session, settings
         self._clip_path: str | None = None
         self.comparison = StudioComparison(stream_factory)
+        self.comparison.set_fast_mode(settings.fast_mode())  # the models render as the studio's (View > Fast mode)
         self.messages = MessageBar()
         self._build_editor()
         self._build_switcher()

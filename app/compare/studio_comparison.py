@@ -101,6 +101,7 @@ class StudioComparison(QObject):
         self.points: dict[ContestantSpec, RatePoint] = {}
         self.point_failures: dict[ContestantSpec, str] = {}  # chart points that could not be measured, and why
         self.metric = "mel"
+        self.fast = False  # the models render in fast mode, as the studio's (set_fast_mode)
         self.chart_unavailable: str | None = None  # why the chart's metric cannot be measured here
         self.selected: ContestantSpec | None = None
         self.audio: Audio | None = None
@@ -214,6 +215,32 @@ class StudioComparison(QObject):
             self._schedule()
             self.changed.emit()
 
+    def set_fast_mode(self, on: bool) -> None:
+        """Render the models in fast mode (bfloat16) or exactly, as the studio's model is: the codec
+        contestants and the chart's points are made again. The models switch on the worker thread,
+        after the rendering in progress, whose result (a new generation) is dropped."""
+        if on == self.fast:
+            return
+        self.fast = on
+        if self._renderer is None:  # no clip, or it is being read: no model renders for this one yet
+            self.shelf.set_fast_mode(on)
+        else:
+            self._generation += 1
+            self.worker.discard()
+            # new renderers: the codes a model encoded the clip to depend on the mode
+            self._renderer = ClipRenderer(self.audio, self.shelf)
+            self._chart = ClipRenderer(chart_excerpt(self.audio), self.shelf)
+            self.worker.submit(f"fast {self._generation}", lambda: self.shelf.set_fast_mode(on), lambda _: None)
+        for spec in [s for s in self.renderings if s.kind == "codec"]:
+            self._delete_rendering(spec)
+            self._sources.pop(spec, None)
+        self.errors = {spec: why for spec, why in self.errors.items() if spec.kind != "codec"}
+        self.points, self._queued, self._queued_points, self._chart_models = {}, set(), set(), None
+        self.point_failures = {}
+        self._schedule()
+        self._route()
+        self.changed.emit()
+
     # -- playback ---------------------------------------------------------------------------
     def toggle_play(self) -> None:
         """Play or pause the open clip; nothing while it is read or if it failed (the player
@@ -267,7 +294,7 @@ class StudioComparison(QObject):
             if spec not in self.renderings and spec not in self.errors and spec not in self._queued:
                 self._queued.add(spec)
                 self.worker.submit(f"render {generation} {spec.name}", lambda s=spec: _kept(renderer.render(s), folder),
-                                   lambda r, s=spec: self._on_rendering(generation, s, r))
+                                   lambda r, s=spec: self._on_rendering(generation, folder, s, r))
         models = tuple(dict.fromkeys(s.model for s in self.specs if s.kind == "codec"))
         if models != self._chart_models:  # the sweep's contestants: every count of these models, Opus, MP3
             self._chart_models = models
@@ -297,8 +324,11 @@ class StudioComparison(QObject):
                                                _one_step(lambda s=spec: measure_point(chart, s, [metric])),
                                                lambda p, s=spec: self._on_point(generation, metric, s, p))
 
-    def _on_rendering(self, generation: int, spec: ContestantSpec, rendering: Rendering) -> None:
-        if generation != self._generation:
+    def _on_rendering(self, generation: int, folder: RenderingFolder, spec: ContestantSpec,
+                      rendering: Rendering) -> None:
+        if generation != self._generation:  # an earlier clip's, or made before fast mode was switched
+            if folder is self.folder:  # (an earlier clip's folder is gone with its files)
+                folder.remove(rendering.samples)
             return
         self._queued.discard(spec)
         if spec not in self.specs:  # removed while it was rendered

@@ -318,3 +318,33 @@ def test_chart_points_that_fail_are_named_with_why_and_measured_again_for_a_new_
     qtbot.waitUntil(lambda: len(c.points) == len(OPUS_SWEEP_KBPS) + len(MP3_SWEEP_KBPS), timeout=WAIT_MS)
     assert not c.point_failures and "mp3" in tab._curves
     assert tab.chart_note.text().startswith("Every count")
+
+
+def test_codec_contestants_render_in_the_studios_fast_mode_and_again_when_it_is_switched(qtbot, tmp_path):
+    """The Compare tab's models follow View > Fast mode: rendered in bfloat16 when it is on, as a
+    codec in fast mode renders the clip; rendered exactly again when it is switched off."""
+    from app.compare.rendering import ClipRenderer, CodecShelf
+    from app.compare.studio_comparison import StudioComparison
+
+    model = tmp_path / "tiny.safetensors"
+    save_model_file(tiny_network("dac"), model, family="dac", config=tiny_recipe("dac").architecture, name="tiny")
+    clip = write_music_clip(tmp_path / "clip.wav", 1.0, RATE)
+    spec = contestants.codec(str(model), n_codebooks=2)
+    comparison = StudioComparison(ManualOutputStream)
+    try:
+        comparison.set_fast_mode(True)
+        comparison.open_clip(clip)
+        comparison.add(contestants.original())
+        comparison.add(spec)
+        for fast in (True, False):
+            qtbot.waitUntil(lambda: spec in comparison.renderings, timeout=WAIT_MS)
+            assert comparison.shelf.get(str(model)).fast_mode == ("bf16" if fast else None)
+            shelf = CodecShelf()
+            shelf.set_fast_mode(fast)
+            expected = ClipRenderer(comparison.audio, shelf).render(spec).samples
+            assert np.array_equal(comparison.renderings[spec].samples, expected)
+            if fast:
+                comparison.set_fast_mode(False)
+                assert spec not in comparison.renderings  # rendered again, exactly
+    finally:
+        comparison.close()
