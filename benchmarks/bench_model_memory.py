@@ -3,8 +3,9 @@
 For a model file (anything ``load_codec`` takes), prints the bytes of the distinct storages behind
 the network's parameters and buffers grouped by their name (``weight_v``, ``_folded_fast``,
 ``_phase0_fast``, ``embed``...; views of one storage count once), then the process's resident size
-(``VmRSS``) and its high-water mark (``VmHWM``) after importing, after loading, after the first
-encode and after the first decode of ``--seconds`` of noise. tracemalloc does not see PyTorch's
+(``VmRSS``) and its high-water mark (``VmHWM``) after importing, after loading, after handing
+freed memory back as the studio does at quiet moments (glibc's ``malloc_trim``: what loading freed
+and malloc kept), after the first encode and after the first decode of ``--seconds`` of noise. tracemalloc does not see PyTorch's
 allocations; storage sizes and ``/proc/self/status`` do.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_model_memory.py MODEL [--seconds 5]
@@ -19,6 +20,7 @@ from collections import Counter
 
 import torch
 
+from app.runtime.freed_memory import return_freed_memory
 from tests.support.resident_size import status_bytes
 
 MB = 2**20
@@ -52,6 +54,8 @@ def main() -> None:
     _resident("imported")
     codec = load_codec(args.model)
     _resident("loaded")
+    return_freed_memory()
+    _resident("loaded, trimmed")
     kinds = tensor_kinds(codec.network)
     print(f"tensors held: {sum(kinds.values()) / MB:.1f} MiB for {codec.n_parameters() * 4 / MB:.1f} MiB "
           "of float32 parameters")

@@ -23,6 +23,9 @@ Decisions, and where they depart from the EnCodec release:
   restart vectors are broadcast from rank 0, so all processes keep identical codebooks.
 * Inference returns the codeword itself (no straight-through arithmetic), as the release
   does; official codes depend on that residual.
+* **Inference holds the codebook only.** A loaded codec releases ``embed_avg`` (the training
+  sums, as large as the codebook) and rebuilds it as ``embed * smoothed_counts()`` for the
+  state dict or a training step (:mod:`model.inference_memory`).
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from model.inference_memory import ReleasableParametrisation
 from model.quantize import (
     ResidualVectorQuantizer,
     StageOutput,
@@ -81,8 +85,11 @@ def kmeans(samples: torch.Tensor, n_clusters: int, iterations: int) -> tuple[tor
     return means, counts
 
 
-class EmaVectorQuantizer(nn.Module):
+class EmaVectorQuantizer(ReleasableParametrisation, nn.Module):
     """One Euclidean VQ stage whose codebook follows EMAs of its assignments."""
+
+    PARAMETERS = ("embed_avg",)
+    RELEASES_BUFFERS = True
 
     def __init__(
         self,
@@ -110,6 +117,8 @@ class EmaVectorQuantizer(nn.Module):
         with torch.autocast(residual.device.type, enabled=False):
             x = to_vectors(residual.detach().float())
             learning = self.training and not self.frozen
+            if learning:
+                self.restore_parametrisation()
             if learning and not bool(self.inited):
                 self.init_from_kmeans(x)
             indices = euclidean_nearest(x, self.embed)
@@ -126,6 +135,17 @@ class EmaVectorQuantizer(nn.Module):
 
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
         return F.embedding(indices, self.embed).transpose(1, 2)
+
+    # -- released for inference (model/inference_memory.py) --------------------------------
+    def fold(self) -> None:
+        """Nothing to fold: ``embed`` already is the codebook inference reads."""
+
+    def folded_weight(self) -> torch.Tensor:
+        return self.embed
+
+    def parametrisation(self, weight: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Sums consistent with ``weight`` and the usage: what :meth:`update` divides back to ``weight``."""
+        return {"embed_avg": weight * self.smoothed_counts()[:, None]}
 
     @torch.no_grad()
     def init_from_kmeans(self, vectors: torch.Tensor) -> None:

@@ -16,6 +16,11 @@ parameters are dropped, and rebuilt from the prepared weight whenever they are a
 The values a file holds (``v`` at its own scale) are not recoverable from the prepared weight,
 so what needs them reads the file, not a codec: fine-tuning builds its network with
 :func:`model.loading.load_network`, and a codec's weights digest is taken before it releases.
+
+An EMA codebook (:mod:`model.ema_quantize`) releases the same way: inference reads the
+normalised codebook ``embed`` only, so a codec drops its training sums ``embed_avg`` (as large
+as the codebook itself) and rebuilds them from ``embed`` and the small per-code usage when
+asked for. The usage (one number a code) is kept: the sums cannot be rebuilt without it.
 """
 from __future__ import annotations
 
@@ -25,10 +30,15 @@ from torch import nn
 
 class ReleasableParametrisation:
     """Mixed into a layer whose inference weight (``fold()``, ``folded_weight()``) stands for its
-    parameters ``PARAMETERS``, which ``parametrisation(weight)`` rebuilds exactly in function."""
+    parameters ``PARAMETERS``, which ``parametrisation(weight)`` rebuilds exactly in function.
+
+    ``RELEASES_BUFFERS``: the released tensors are buffers (training statistics), not parameters.
+    """
 
     PARAMETERS: tuple[str, ...] = ()
+    RELEASES_BUFFERS = False
     _released = False
+    _held_order: tuple[str, ...] = ()
 
     def parametrisation(self, weight: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -41,6 +51,7 @@ class ReleasableParametrisation:
         """Drop the parameters of a folded layer: its prepared weight is then the only copy."""
         if self._released:
             return
+        self._held_order = tuple(self._held())
         for name in self.PARAMETERS:
             delattr(self, name)
         self._released = True
@@ -49,10 +60,17 @@ class ReleasableParametrisation:
         """The parameters again, rebuilt from the prepared weight (not trainable, as a codec leaves them)."""
         if not self._released:
             return
-        restored = {name: nn.Parameter(value, requires_grad=False)
-                    for name, value in self.parametrisation(self.folded_weight()).items()}
-        self._parameters = {**restored, **self._parameters}  # in the order the layer built them
+        held = {**self._held(), **{name: value if self.RELEASES_BUFFERS else nn.Parameter(value, requires_grad=False)
+                                   for name, value in self.parametrisation(self.folded_weight()).items()}}
+        held = {name: held[name] for name in self._held_order}  # in the order the layer built them
+        if self.RELEASES_BUFFERS:
+            self._buffers = held
+        else:
+            self._parameters = held
         self._released = False
+
+    def _held(self) -> dict:
+        return self._buffers if self.RELEASES_BUFFERS else self._parameters  # type: ignore[attr-defined]
 
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
         super()._save_to_state_dict(destination, prefix, keep_vars)  # type: ignore[misc]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open
+from safetensors.torch import safe_open
 from torch import nn
 
 from model.codec import Codec
@@ -176,7 +176,7 @@ def _read_own(path: Path) -> tuple[str, dict, StateDict, dict]:
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-        state = load_file(str(path))
+        state = _read_tensors(path)
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path.name}: unreadable safetensors file ({exc})") from None
     if meta.get("format") != FORMAT_TAG:
@@ -189,6 +189,29 @@ def _read_own(path: Path) -> tuple[str, dict, StateDict, dict]:
     except (KeyError, json.JSONDecodeError):
         raise CheckpointError(f"{path.name}: model file header lacks a valid family/config") from None
     return key, config, {k: v.float() for k, v in state.items()}, meta
+
+
+def _read_tensors(path: Path, window: int = 64 * 2**20) -> StateDict:
+    """A safetensors file's tensors, each in a storage of its own.
+
+    ``load_file`` hands out views of one buffer holding the whole file, which stays alive as long
+    as any of them does: a codec that drops the weights it does not read (model/inference_memory.py)
+    would still hold them all. Each tensor is copied out of the file's mapping instead, and the
+    mapping is closed every ``window`` bytes, so loading holds at most that much beyond the copies.
+    """
+    with safe_open(str(path), framework="pt") as f:
+        keys = list(f.keys())
+    state: StateDict = {}
+    while len(state) < len(keys):
+        with safe_open(str(path), framework="pt") as f:
+            mapped = 0
+            for key in keys[len(state):]:
+                tensor = f.get_tensor(key)
+                state[key] = tensor.clone()
+                mapped += tensor.numel() * tensor.element_size()
+                if mapped >= window:
+                    break
+    return state
 
 
 def _read_torch(path: Path) -> tuple[str, dict, StateDict]:

@@ -64,6 +64,7 @@ class CompareTab(QWidget):
         self.session, self.settings = session, settings
         self._clip_path: str | None = None
         self.comparison = StudioComparison(stream_factory)
+        self.comparison.set_fast_mode(settings.fast_mode())  # the models render as the studio's (View > Fast mode)
         self.messages = MessageBar()
         self._build_editor()
         self._build_switcher()
@@ -315,10 +316,15 @@ class CompareTab(QWidget):
         chosen = [(p[0], p[1]) for points in series.values() for p in points if p[2] in names]
         self.chosen.setData([x for x, _ in chosen], [y for _, y in chosen])
         item.setLabel("left", key)
-        reason = c.chart_unavailable
-        self.chart_note.setText(f"{c.metric}: not measured here: {reason}" if reason else
-                                "Every count of each model, Opus and MP3 at a range of bitrates, measured on "
-                                f"up to {CHART_SECONDS:g} s from the middle of the clip; the contestants are ringed.")
+        reason, failed = c.chart_unavailable, c.chart_failures()
+        if reason:
+            self.chart_note.setText(f"{c.metric}: not measured here: {reason}")
+        elif failed:
+            self.chart_note.setText(f"Not shown (failed): {failed}. The rest measured on up to {CHART_SECONDS:g} s "
+                                    "from the middle of the clip; the contestants are ringed.")
+        else:
+            self.chart_note.setText("Every count of each model, Opus and MP3 at a range of bitrates, measured on "
+                                    f"up to {CHART_SECONDS:g} s from the middle of the clip; the contestants are ringed.")
 
     def _on_frame(self) -> None:
         c = self.comparison

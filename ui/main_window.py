@@ -349,6 +349,7 @@ class MainWindow(QMainWindow):
     def _set_fast_mode(self, on: bool) -> None:
         self.settings.set_fast_mode(on)
         self.session.fast_mode = on
+        self.compare.comparison.set_fast_mode(on)
         self._reload_model()
 
     def _set_listening_metrics(self, on: bool) -> None:

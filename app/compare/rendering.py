@@ -28,6 +28,7 @@ from model.audio_io import Audio
 from model.codec import Codec
 from model.compression import EncodedClip, decode_clip, encode_clip
 from model.delay import DEFAULT_MAX_LAG_SECONDS, estimate_delay
+from model.fast_mode import FastModeUnavailable
 from model.loading import load_codec
 
 
@@ -66,16 +67,35 @@ class Rendering:
 
 
 class CodecShelf:
-    """Loaded models by their source, loaded once (a model is large and slow to load)."""
+    """Loaded models by their source, loaded once (a model is large and slow to load), all in fast
+    mode (bfloat16, :mod:`model.fast_mode`) or all exact, as :meth:`set_fast_mode` says: the studio's
+    setting. A model without a fast mode computes exactly either way."""
 
     def __init__(self, device: str = "cpu", loader: Callable[..., Codec] = load_codec) -> None:
         self.device, self._loader = device, loader
         self._codecs: dict[str, Codec] = {}
+        self.fast = False
 
     def get(self, model: str) -> Codec:
         if model not in self._codecs:
-            self._codecs[model] = self._loader(model, device=self.device)
+            codec = self._loader(model, device=self.device)
+            _switch(codec, self.fast)
+            self._codecs[model] = codec
         return self._codecs[model]
+
+    def set_fast_mode(self, on: bool) -> None:
+        """Every model loaded and to be loaded in fast mode, or exact (on the thread that renders:
+        a codec must not switch in the middle of a rendering)."""
+        self.fast = on
+        for codec in self._codecs.values():
+            _switch(codec, on)
+
+
+def _switch(codec: Codec, fast: bool) -> None:
+    try:
+        codec.set_fast_mode(fast)
+    except FastModeUnavailable:  # (only ever raised switching on) this model stays exact
+        pass
 
 
 def align(reference: np.ndarray, rendered: np.ndarray, sample_rate: int,

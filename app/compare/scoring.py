@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.compare import contestants
-from app.compare.contestants import ContestantError, ContestantSpec
+from app.compare.contestants import ContestantSpec
 from app.compare.rendering import ClipRenderer
 from model.compression import measure_loudness, normalisation_gain
 from model.listening_metrics import measure
@@ -63,15 +63,27 @@ def sweep_specs(renderer: ClipRenderer, models: Sequence[str], opus_kbps: Sequen
     return specs + [contestants.mp3(kbps) for kbps in mp3_kbps]
 
 
-def measure_point(renderer: ClipRenderer, spec: ContestantSpec, metrics: Sequence[str]) -> RatePoint | None:
-    """``spec`` rendered on the renderer's clip and scored: one point of the sweep; None where the
-    coder refuses the bitrate (Opus below its lowest rate per channel, a bitrate LAME lacks)."""
-    try:
-        rendering = renderer.render(spec)
-    except ContestantError:
-        return None
+def measure_point(renderer: ClipRenderer, spec: ContestantSpec, metrics: Sequence[str]) -> RatePoint:
+    """``spec`` rendered on the renderer's clip and scored: one point of the sweep. Raises what the
+    rendering raises -- a ContestantError where the coder refuses the bitrate (Opus below its
+    lowest rate per channel, a bitrate LAME lacks), others where it cannot run (no MP3 here, a
+    codec failing on the clip) -- for the chart to say which points it lacks and why."""
+    rendering = renderer.render(spec)
     audio = renderer.audio
     contestant = rendering.contestant
     series = contestants.model_label(contestant.model) if contestant.kind == "codec" else contestant.kind
     scores = score(audio.samples, rendering.samples, audio.sample_rate, metrics)
     return RatePoint(series, contestant.name, contestant.nominal_kbps, rendering.measured_kbps, scores)
+
+
+def failure_summary(failures: dict[str, str], shown: int = 3) -> str:
+    """One line naming the points that failed, grouped by why: ``{contestant name: reason}`` ->
+    ``"mp3 32, mp3 40 and 4 more: no MP3: ..."``, groups joined by "; "."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in failures.items():
+        by_reason.setdefault(reason, []).append(name)
+    parts = []
+    for reason, names in by_reason.items():
+        listed = ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+        parts.append(f"{listed}: {reason}")
+    return "; ".join(parts)

@@ -38,7 +38,7 @@ from PySide6.QtCore import QObject, Signal
 from app.compare.contestants import MAX_CONTESTANTS, ContestantError, ContestantSpec, check_new
 from app.compare.rendering import ClipRenderer, CodecShelf, Contestant, Rendering
 from app.compare.rendering_folder import RenderingFolder
-from app.compare.scoring import RatePoint, measure_point, sweep_specs
+from app.compare.scoring import RatePoint, failure_summary, measure_point, sweep_specs
 from app.playback.audio_output import StreamFactory
 from app.playback.player import AudioPlayer
 from app.playback.sources import OriginalSource
@@ -99,7 +99,9 @@ class StudioComparison(QObject):
         self.renderings: dict[ContestantSpec, Rendering] = {}
         self.errors: dict[ContestantSpec, str] = {}
         self.points: dict[ContestantSpec, RatePoint] = {}
+        self.point_failures: dict[ContestantSpec, str] = {}  # chart points that could not be measured, and why
         self.metric = "mel"
+        self.fast = False  # the models render in fast mode, as the studio's (set_fast_mode)
         self.chart_unavailable: str | None = None  # why the chart's metric cannot be measured here
         self.selected: ContestantSpec | None = None
         self.audio: Audio | None = None
@@ -151,6 +153,7 @@ class StudioComparison(QObject):
 
     def _forget_results(self) -> None:
         self.renderings, self.errors, self.points, self._sources = {}, {}, {}, {}
+        self.point_failures = {}
         self._queued, self._queued_points, self._chart_models = set(), set(), None
         self.changed.emit()
 
@@ -207,9 +210,36 @@ class StudioComparison(QObject):
             if self._renderer is not None:  # (while the clip is read, nothing else is queued: keep its task)
                 self.worker.discard()  # the old metric's points; renderings in the queue are handed over again
             self.points, self._queued, self._queued_points, self._chart_models = {}, set(), set(), None
+            self.point_failures = {}  # measured again with the new metric: a failure may have passed
             self.chart_unavailable = None
             self._schedule()
             self.changed.emit()
+
+    def set_fast_mode(self, on: bool) -> None:
+        """Render the models in fast mode (bfloat16) or exactly, as the studio's model is: the codec
+        contestants and the chart's points are made again. The models switch on the worker thread,
+        after the rendering in progress, whose result (a new generation) is dropped."""
+        if on == self.fast:
+            return
+        self.fast = on
+        if self._renderer is None:  # no clip, or it is being read: no model renders for this one yet
+            self.shelf.set_fast_mode(on)
+        else:
+            self._generation += 1
+            self.worker.discard()
+            # new renderers: the codes a model encoded the clip to depend on the mode
+            self._renderer = ClipRenderer(self.audio, self.shelf)
+            self._chart = ClipRenderer(chart_excerpt(self.audio), self.shelf)
+            self.worker.submit(f"fast {self._generation}", lambda: self.shelf.set_fast_mode(on), lambda _: None)
+        for spec in [s for s in self.renderings if s.kind == "codec"]:
+            self._delete_rendering(spec)
+            self._sources.pop(spec, None)
+        self.errors = {spec: why for spec, why in self.errors.items() if spec.kind != "codec"}
+        self.points, self._queued, self._queued_points, self._chart_models = {}, set(), set(), None
+        self.point_failures = {}
+        self._schedule()
+        self._route()
+        self.changed.emit()
 
     # -- playback ---------------------------------------------------------------------------
     def toggle_play(self) -> None:
@@ -264,7 +294,7 @@ class StudioComparison(QObject):
             if spec not in self.renderings and spec not in self.errors and spec not in self._queued:
                 self._queued.add(spec)
                 self.worker.submit(f"render {generation} {spec.name}", lambda s=spec: _kept(renderer.render(s), folder),
-                                   lambda r, s=spec: self._on_rendering(generation, s, r))
+                                   lambda r, s=spec: self._on_rendering(generation, folder, s, r))
         models = tuple(dict.fromkeys(s.model for s in self.specs if s.kind == "codec"))
         if models != self._chart_models:  # the sweep's contestants: every count of these models, Opus, MP3
             self._chart_models = models
@@ -287,13 +317,18 @@ class StudioComparison(QObject):
             return
         chart, metric = self._chart, self.metric
         for spec in specs:
-            if spec not in self.points and spec not in self._queued_points:
+            if spec not in self.points and spec not in self._queued_points and spec not in self.point_failures:
                 self._queued_points.add(spec)
-                self.worker.submit_measurement(f"point {spec.name}", _one_step(lambda s=spec: measure_point(chart, s, [metric])),
+                # the key names the clip and the metric: a failure reported for earlier ones is not this chart's
+                self.worker.submit_measurement(f"point {generation} {metric} {spec.name}",
+                                               _one_step(lambda s=spec: measure_point(chart, s, [metric])),
                                                lambda p, s=spec: self._on_point(generation, metric, s, p))
 
-    def _on_rendering(self, generation: int, spec: ContestantSpec, rendering: Rendering) -> None:
-        if generation != self._generation:
+    def _on_rendering(self, generation: int, folder: RenderingFolder, spec: ContestantSpec,
+                      rendering: Rendering) -> None:
+        if generation != self._generation:  # an earlier clip's, or made before fast mode was switched
+            if folder is self.folder:  # (an earlier clip's folder is gone with its files)
+                folder.remove(rendering.samples)
             return
         self._queued.discard(spec)
         if spec not in self.specs:  # removed while it was rendered
@@ -304,8 +339,8 @@ class StudioComparison(QObject):
             self._sources[spec].arrive(rendering.samples.T)  # a view: the rendering is held once
         self.changed.emit()
 
-    def _on_point(self, generation: int, metric: str, spec: ContestantSpec, point: RatePoint | None) -> None:
-        if generation == self._generation and metric == self.metric and point is not None:
+    def _on_point(self, generation: int, metric: str, spec: ContestantSpec, point: RatePoint) -> None:
+        if generation == self._generation and metric == self.metric:
             self.points[spec] = point
             self.chart_unavailable = point.scores.unavailable.get(metric)
             self.changed.emit()
@@ -313,16 +348,35 @@ class StudioComparison(QObject):
     def _on_failed(self, key: str, message: str) -> None:
         kind, _, rest = key.partition(" ")
         generation, _, name = rest.partition(" ")
-        if kind not in ("clip", "render") or generation != str(self._generation):  # or for a clip since closed
+        if kind not in ("clip", "render", "point") or generation != str(self._generation):  # or for a clip since closed
             return
         if kind == "clip":
             self._clip_failed(message)
+            return
+        if kind == "point":
+            self._point_failed(name, message)
             return
         for spec in self.specs:
             if spec.name == name:
                 self.errors[spec] = message
                 self._queued.discard(spec)
         self.changed.emit()
+
+    def _point_failed(self, metric_and_name: str, message: str) -> None:
+        """A chart point that could not be measured: kept with why (not measured again for this clip
+        and metric), so the chart does not claim it."""
+        metric, _, name = metric_and_name.partition(" ")
+        if metric != self.metric:
+            return
+        for spec in list(self._queued_points):
+            if spec.name == name:
+                self._queued_points.discard(spec)
+                self.point_failures[spec] = message
+        self.changed.emit()
+
+    def chart_failures(self) -> str:
+        """One line naming the chart's points that failed and why; "" when none did."""
+        return failure_summary({spec.name: why for spec, why in self.point_failures.items()})
 
     def _clip_failed(self, message: str) -> None:
         self.clip_error = message

@@ -8,6 +8,9 @@ codes and render cache; the player reads it through an ordinary
 :class:`~app.playback.sources.ReconstructionSource`, so switching Base <-> Fine-tuned is the same
 crossfade at the same sample as any other switch.
 
+The second model runs as the studio's does: in fast mode (bfloat16) when the studio's model was
+loaded in it, and it is loaded again when fast mode is switched.
+
 Only a model with the studio model's sample rate and codebook count is accepted: the two must
 share the player's sample clock and the codebook slider.  Reloading (a new best checkpoint)
 keeps the previous rendering playable until the new clip is ready.  A request that arrives
@@ -72,7 +75,7 @@ class ComparisonRender(QObject):
             self.worker.start()
         self.model_source, self._clip_path, self._base = request
         self._rendering = True
-        self.worker.load_model(model_source, base.device)
+        self.worker.load_model(model_source, base.device, base.fast_requested)  # in fast mode if the studio's is
 
     def clear(self) -> None:
         """No comparison any more: drop queued work and the rendering."""
@@ -83,6 +86,9 @@ class ComparisonRender(QObject):
 
     def open_clip(self, clip_path: str | Path | None, base: ModelInfo) -> None:
         """The studio opened another clip (or another model): render that one."""
+        if self.active and self.model is not None and self.model.fast_requested != base.fast_requested:
+            self.render(self.model_source, clip_path, base)  # fast mode was switched: loaded again as the studio's
+            return
         self._base = base
         self._clip_path = None if clip_path is None else str(clip_path)
         if self.active and self.model is not None and self._compatible(self.model):

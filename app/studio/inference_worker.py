@@ -106,6 +106,11 @@ class ModelInfo:
     fast_mode: str = ""  # fast mode's label and measured cost (app/studio/fast_mode.py), "" when exact
 
     @property
+    def fast_requested(self) -> bool:
+        """Loaded with fast mode asked for (on, or unavailable for this model: its label says which)."""
+        return bool(self.fast_mode)
+
+    @property
     def codebook_spans(self) -> tuple[tuple[str, int, int], ...]:
         """Named runs of codebooks as ``(name, first, stop)`` indices (``describe()["codebook_labels"]``:
         Mimi's "semantic" codebook 0 and "acoustic" 1-31); empty for a codec that names none."""

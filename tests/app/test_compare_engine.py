@@ -200,7 +200,12 @@ def test_scores_carry_evals_names_and_rank_the_original_first(clip, tiny_shelf):
 def test_sweep_has_every_count_and_the_classic_codecs_bitrates(clip, tiny_shelf):
     renderer = ClipRenderer(clip, tiny_shelf)
     specs = sweep_specs(renderer, ["tiny"], opus_kbps=(4.0, 12.0), mp3_kbps=(32.0,))
-    points = [p for p in (measure_point(renderer, spec, ["mel"]) for spec in specs) if p is not None]
+    points = []
+    for spec in specs:
+        try:
+            points.append(measure_point(renderer, spec, ["mel"]))
+        except contestants.ContestantError:
+            assert spec == contestants.opus(4.0)
     n = tiny_shelf.get("tiny").n_codebooks
     assert [p.series for p in points] == ["tiny"] * n + ["opus", "mp3"]  # Opus at 4 kbps cannot run
     assert [p.nominal_kbps for p in points[:n]] == sorted(p.nominal_kbps for p in points[:n])

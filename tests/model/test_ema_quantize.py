@@ -177,3 +177,21 @@ def _no_leaked_process_group():
     yield
     assert not torch.distributed.is_initialized()
     os.environ.pop("MASTER_ADDR", None)
+
+
+def test_a_stage_released_for_inference_rebuilds_its_sums_and_trains_as_before():
+    """A codec drops the running sums (model/inference_memory.py): the state dict and a training
+    step rebuild them from the codebook and the usage, consistent with what the update divides by."""
+    embed, counts = torch.randn(8, 3), torch.tensor([4.0, 2.0, 1.0, 3.0, 5.0, 0.5, 2.5, 1.5])
+    kept = _inited(_stage(size=8), embed, counts)
+    released = _inited(_stage(size=8), embed, counts)
+    released.release_parametrisation()
+    assert "embed_avg" not in dict(released.named_buffers())
+    state = released.state_dict()
+    assert list(state) == list(kept.state_dict())
+    torch.testing.assert_close(state["embed_avg"] / released.smoothed_counts()[:, None], embed)
+    x = torch.randn(12, 3)
+    kept.train()(_as_latents(x))
+    released.train()(_as_latents(x))
+    for name in ("embed", "cluster_size", "embed_avg"):
+        torch.testing.assert_close(getattr(released, name), getattr(kept, name), rtol=1e-4, atol=1e-6)

@@ -288,3 +288,63 @@ def test_while_a_new_clip_is_read_play_does_not_play_the_previous_one(qtbot, tab
     qtbot.waitUntil(lambda: tab.comparison.audio is not None, timeout=WAIT_MS)
     tab.toggle_play()
     assert tab.comparison.player.playing and tab.comparison.player.length == read_audio(second).frames
+
+
+def test_chart_points_that_fail_are_named_with_why_and_measured_again_for_a_new_metric(qtbot, tab, monkeypatch):
+    """A point whose rendering raises (here: no MP3 on this machine) is not dropped silently: the
+    note names it and why, and no longer says every point is shown; a new metric tries it again."""
+    from app.compare import transcoders
+    from app.compare.scoring import MP3_SWEEP_KBPS, OPUS_SWEEP_KBPS
+    from model.listening_metrics import FAST_METRICS
+
+    working_mp3 = transcoders.mp3
+
+    def no_mp3(audio, kbps):
+        raise transcoders.Mp3Unavailable("no MP3: the lameenc package is not installed")
+
+    monkeypatch.setattr(transcoders, "mp3", no_mp3)
+    c = tab.comparison
+    tab.add(contestants.original())
+    qtbot.waitUntil(lambda: len(c.points) + len(c.point_failures) == len(OPUS_SWEEP_KBPS) + len(MP3_SWEEP_KBPS),
+                    timeout=WAIT_MS)
+    assert {s.name for s in c.point_failures} == {contestants.mp3(k).name for k in MP3_SWEEP_KBPS}
+    assert {s.kind for s in c.points} == {"opus"} and "mp3" not in tab._curves
+    note = tab.chart_note.text()
+    assert "no MP3: the lameenc package is not installed" in note and contestants.mp3(32).name in note
+    assert "Every count" not in note and "\n" not in note
+
+    monkeypatch.setattr(transcoders, "mp3", working_mp3)
+    tab.metric_box.setCurrentText(next(m for m in FAST_METRICS if m != c.metric))
+    qtbot.waitUntil(lambda: len(c.points) == len(OPUS_SWEEP_KBPS) + len(MP3_SWEEP_KBPS), timeout=WAIT_MS)
+    assert not c.point_failures and "mp3" in tab._curves
+    assert tab.chart_note.text().startswith("Every count")
+
+
+def test_codec_contestants_render_in_the_studios_fast_mode_and_again_when_it_is_switched(qtbot, tmp_path):
+    """The Compare tab's models follow View > Fast mode: rendered in bfloat16 when it is on, as a
+    codec in fast mode renders the clip; rendered exactly again when it is switched off."""
+    from app.compare.rendering import ClipRenderer, CodecShelf
+    from app.compare.studio_comparison import StudioComparison
+
+    model = tmp_path / "tiny.safetensors"
+    save_model_file(tiny_network("dac"), model, family="dac", config=tiny_recipe("dac").architecture, name="tiny")
+    clip = write_music_clip(tmp_path / "clip.wav", 1.0, RATE)
+    spec = contestants.codec(str(model), n_codebooks=2)
+    comparison = StudioComparison(ManualOutputStream)
+    try:
+        comparison.set_fast_mode(True)
+        comparison.open_clip(clip)
+        comparison.add(contestants.original())
+        comparison.add(spec)
+        for fast in (True, False):
+            qtbot.waitUntil(lambda: spec in comparison.renderings, timeout=WAIT_MS)
+            assert comparison.shelf.get(str(model)).fast_mode == ("bf16" if fast else None)
+            shelf = CodecShelf()
+            shelf.set_fast_mode(fast)
+            expected = ClipRenderer(comparison.audio, shelf).render(spec).samples
+            assert np.array_equal(comparison.renderings[spec].samples, expected)
+            if fast:
+                comparison.set_fast_mode(False)
+                assert spec not in comparison.renderings  # rendered again, exactly
+    finally:
+        comparison.close()
