@@ -97,6 +97,15 @@ def test_snac_release_layout_streams_to_the_reference_codes():
         assert torch.equal(ours, torch.from_numpy(reference[f"codes_{k}"][:, : ours.shape[-1]]).long())
 
 
+def test_a_decoder_with_winograd_layers_streams_within_the_tolerance():
+    """Wide kernel-7 decoder layers convolve by Winograd tiles (model/winograd.py) in both paths,
+    over tiles placed differently: blocks of a few frames against whole chunks."""
+    codec = Codec(tiny_network("dac", decoder_dim=256), name="wide", family="dac", config={})
+    if not any(getattr(m, "_winograd", None) is not None for m in codec.network.modules()):
+        pytest.skip("no native build here: the decoder convolves directly")
+    _check_round_trip(codec, _signal(codec, 0.3, 5), 5)
+
+
 @pytest.mark.slow
 def test_default_model_streams_exactly():
     codec = load_codec("default")
