@@ -137,15 +137,19 @@ def test_the_child_measures_what_the_studio_process_measures(child):
     for name in STUDIO_METRICS:
         got = child.call(MEASURE, "pair", lambda: pair, name, sample_rate=rate)
         # The child computes on one thread; a BLAS or OpenMP reduction split over more threads sums in
-        # another order (the last bit of ESTOI differed on a machine with another CPU), so the figure
-        # to equal is the one-thread computation here.
+        # another order, so the figure to equal is the one-thread computation here. Even then the
+        # last bit is not fixed: vectorised sums start where the arrays lie in memory, and ESTOI of
+        # these very arrays copied to eight offsets in one process gives ...262 or ...264 in its
+        # 16th digit. So: equal outcomes up to the last two digits of a double.
         torch.set_num_threads(1)
         try:
             with threadpool_limits(limits=1):
                 expected = measure(name, pair["reference"], pair["estimate"], rate)
         finally:
             torch.set_num_threads(threads)
-        assert got == expected, name
+        assert (got.name, got.reason, got.values.keys()) == (expected.name, expected.reason, expected.values.keys())
+        for key, value in expected.values.items():
+            assert got.values[key] == (None if value is None else pytest.approx(value, rel=1e-14, abs=0)), key
 
 
 def test_a_failure_making_the_signals_is_the_callers_and_leaves_the_child_running(child):
