@@ -34,8 +34,16 @@ Why the output does not run dry (``benchmarks/bench_live_monitor.py`` measures e
 * Full garbage collections walked every object of torch and the model, 100-200 ms holding the
   GIL; :meth:`LiveMonitor.start` collects once and freezes the survivors
   (:mod:`app.runtime.long_lived_objects`), so those that come later are short.
-* A throwaway stream is pushed a little silence first: a process's first push of the default
-  model took 85 ms, four times an ordinary one (torch sets up its kernels and allocator).
+* The codec thread runs at a low real-time priority (``SCHED_RR``) where the system permits,
+  else at a raised nice value (:mod:`app.runtime.thread_priority`), as audio servers run
+  theirs: another busy process no longer takes its core for whole time slices. It sleeps
+  between pushes; should it fall :data:`BEHIND_SECONDS` behind, it gives the priority back
+  rather than hold a core for good. The status says which priority it has.
+* Before the devices start, the codec thread itself pushes silence through a throwaway stream,
+  past the codec's latency: a process's first push of the default model took 85 ms, and a
+  new thread's first decoding pushes took 100 ms each for a second (30 ms later) with a busy
+  core, when the stream was warmed on another thread -- torch's per-thread set-up and the
+  thread's own allocator arena; those were the dropouts of the first seconds.
 * The codec runs torch on one thread: on blocks this small a second one costs more in
   handing work over than it computes, and it would take the core the callbacks need.
 """
@@ -270,8 +278,10 @@ class LiveMonitor:
         torch.set_num_threads(LIVE_TORCH_THREADS)
         self.priority = raise_current_thread_priority() if self.raise_priority else "normal priority: not asked for"
         raised = not self.priority.startswith("normal")
-        self._warm_up()
-        warm.set()
+        try:
+            self._warm_up()
+        finally:
+            warm.set()  # start() waits for it
         chunk = np.zeros((self._in_ring.capacity, 1), dtype=np.float32)
         while True:
             stopping = self._stop.is_set()  # read before the ring: what the input gave until now is processed

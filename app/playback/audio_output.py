@@ -6,7 +6,8 @@ block". Three implementations give that:
 * :func:`open_device_stream` -- a PortAudio output stream through sounddevice;
 * :class:`SilentClockStream` -- a thread that calls the callback at real-time pace and
   discards the output, used when there is no PortAudio or no output device, so the
-  playhead, meters and A/B logic keep working without sound;
+  playhead, meters and A/B logic keep working without sound; it asks for real-time
+  priority, as sound servers give their devices' threads;
 * :class:`ManualOutputStream` -- pulls blocks only when asked; tests and benchmarks drive
   the player with it deterministically and never touch a real device.
 

@@ -1,6 +1,7 @@
 """The live monitor: what it records equals the offline encode of what was fed, n switches are
 exact after their crossfade, a codec that cannot keep up is heard as pass-through and counted,
 and no device is ever opened (a file is fed on a clock, the output is a silent clock)."""
+import os
 import threading
 import time
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 from tiny_codecs import tiny_network
 
+from app.live import monitor as live_monitor
 from app.live.input_device import SimulatedInputStream, open_input_stream
 from app.live.live_coder import LiveCoder
 from app.live.monitor import LiveMonitor
@@ -149,6 +151,29 @@ def test_a_codec_that_cannot_keep_up_is_heard_as_pass_through_and_counted(monkey
     assert status.dropouts >= 1 and max(s.load for s in states) > 1
     late = np.concatenate(heard[len(heard) // 2:])
     assert np.abs(late).max() > 0.1  # the input is heard, not silence
+
+
+def test_a_codec_thread_refused_a_raised_priority_says_so_and_still_runs(monkeypatch):
+    def refused(*args):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refused)
+    monkeypatch.setattr(os, "setpriority", refused)
+    codec = _tiny("dac")
+    states, status = _run(LiveMonitor(), codec, _noise(codec, 0.6), speed=2.0)
+    assert any(s.state == "codec" for s in states)
+    assert status.priority.startswith("normal priority: real-time scheduling refused (Operation not permitted)")
+
+
+def test_a_codec_thread_that_falls_behind_gives_its_raised_priority_back(monkeypatch):
+    codec = _tiny("dac")
+    monkeypatch.setattr(live_monitor, "BEHIND_SECONDS", 0.1)
+    monkeypatch.setattr(live_monitor, "raise_current_thread_priority", lambda: "real-time priority")  # any machine
+    push = LiveCoder.push
+    slow = 0.75 / codec.sample_rate  # seconds per sample: at speed 4, three times slower than the input comes
+    monkeypatch.setattr(LiveCoder, "push", lambda self, mono: time.sleep(slow * mono.shape[0]) or push(self, mono))
+    _, status = _run(LiveMonitor(), codec, _noise(codec, 0.4), speed=4.0)
+    assert status.priority == "normal priority: the codec fell 0.1 s behind"
 
 
 def test_without_an_input_device_the_monitor_says_why(monkeypatch):
