@@ -8,9 +8,8 @@ late tick restarts that clock, so the input and output clocks slip against each 
 the output ring's lowest level, in ms of audio ahead of the output callback; the pushes and
 the ring's level in the first seconds (the start-up transient); the codec thread's priority.
 
-``--compare`` runs each lever in a fresh process (so each pays its own first push), without
-and with a busy-loop process on the other core, and prints one row per run with the load
-average around it:
+``--compare`` runs each lever in a fresh process (so each pays its own first push), with no,
+one and two busy-loop processes, and prints one row per run with the load average around it:
 
     .venv/bin/python benchmarks/bench_live_monitor.py [--seconds 60] [--block-ms 20] [--busy-cpu]
     .venv/bin/python benchmarks/bench_live_monitor.py --compare [--seconds 120]
@@ -70,17 +69,20 @@ def main() -> None:
     parser.add_argument("--block-ms", type=float, default=None, help="the devices' block (the monitor's default if not given)")
     parser.add_argument("--codec-ms", type=float, default=None, help="the least input the codec takes at once")
     parser.add_argument("--jitter-ms", type=float, default=None, help="codec output held ahead of the output")
-    parser.add_argument("--busy-cpu", action="store_true", help="a busy-loop process on one core throughout")
+    parser.add_argument("--busy-cpu", action="count", default=0,
+                        help="a busy-loop process on one core throughout (twice: on both cores)")
     parser.add_argument("--normal-priority", action="store_true", help="leave the codec thread's priority alone")
     parser.add_argument("--normal-clocks", action="store_true", help="leave the simulated devices' threads alone")
     parser.add_argument("--warm-up-ms", type=float, default=None, help="silence through a throwaway stream at start")
-    parser.add_argument("--compare", action="store_true", help="every lever, without and with a busy core")
+    parser.add_argument("--compare", action="store_true", help="every lever, with no, one and two busy cores")
     parser.add_argument("--json", action="store_true", help="one line of figures (what --compare reads)")
     args = parser.parse_args()
     if args.compare:
         _compare(args.seconds)
         return
-    with one_core_busy() if args.busy_cpu else contextlib.nullcontext():
+    with contextlib.ExitStack() as busy:
+        for _ in range(args.busy_cpu):
+            busy.enter_context(one_core_busy())
         _measure(args)
 
 
@@ -94,16 +96,17 @@ LEVERS = {  # name: the options of one run
 def _compare(seconds: float) -> None:
     print(f"{seconds:g} s per run | dropouts (at s) | push median / 99.9 % / max ms | lowest ring ms | load avg "
           f"before -> after | priority")
-    for busy in (False, True):
+    for busy in range(3):
         for name, options in LEVERS.items():
             before = os.getloadavg()[0]
             command = [sys.executable, __file__, "--json", "--seconds", str(seconds), *options]
-            run = subprocess.run(command + (["--busy-cpu"] if busy else []), capture_output=True, text=True)
+            run = subprocess.run(command + ["--busy-cpu"] * busy, capture_output=True, text=True)
             if run.returncode:
                 print(f"{name}: failed: {run.stderr.strip().splitlines()[-1:]}")
                 continue
             r = json.loads(run.stdout.strip().splitlines()[-1])
-            print(f"{name}{', busy core' if busy else ''} | {r['dropouts']} ({', '.join(f'{t:.1f}' for t in r['drops'])})"
+            drops = ", ".join(f"{t:.1f}" for t in r["drops"])
+            print(f"{name}{('', ', one core busy', ', both cores busy')[busy]} | {r['dropouts']} ({drops})"
                   f" | {r['push_median']:.1f} / {r['push_999']:.1f} / {r['push_max']:.1f} | {r['lowest_ms']:.0f} | "
                   f"{before:.1f} -> {os.getloadavg()[0]:.1f} | {r['priority']}", flush=True)
 
@@ -183,7 +186,7 @@ def _measure(args: argparse.Namespace) -> None:
 
     print(f"{args.seconds:g} s at real pace, device blocks of {1000 * monitor.block / rate:.0f} ms, codec takes "
           f">= {1000 * monitor.codec_frames / rate:.0f} ms, prebuffer {1000 * monitor.prebuffer / rate:.0f} ms, "
-          f"buffer latency {1000 * status.buffer_latency:.0f} ms, busy core: {args.busy_cpu}, load average "
+          f"buffer latency {1000 * status.buffer_latency:.0f} ms, busy cores: {args.busy_cpu}, load average "
           f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}, {status.priority}")
     print(f"dropouts {status.dropouts}, lost input {status.lost_input}, at s: "
           + ", ".join(f"{t:.1f}" for t in drops))

@@ -40,10 +40,10 @@ Why the output does not run dry (``benchmarks/bench_live_monitor.py`` measures e
   between pushes; should it fall :data:`BEHIND_SECONDS` behind, it gives the priority back
   rather than hold a core for good. The status says which priority it has.
 * Before the devices start, the codec thread itself pushes silence through a throwaway stream,
-  past the codec's latency: a process's first push of the default model took 85 ms, and a
-  new thread's first decoding pushes took 100 ms each for a second (30 ms later) with a busy
-  core, when the stream was warmed on another thread -- torch's per-thread set-up and the
-  thread's own allocator arena; those were the dropouts of the first seconds.
+  past the codec's latency so that its decoder decodes too: a process's first push of the
+  default model took 85 ms, and its first pushes that decode took about 100 ms each for half a
+  second with a busy core (30 ms afterwards). A shorter warm-up had warmed the encoder only, so
+  those slow pushes came just as the output started: the dropouts of the first seconds.
 * The codec runs torch on one thread: on blocks this small a second one costs more in
   handing work over than it computes, and it would take the core the callbacks need.
 """
@@ -179,9 +179,9 @@ class LiveMonitor:
 
     def _warm_up(self) -> None:
         """Run a throwaway stream on the codec thread before the live one, past the codec's latency
-        so that its decoder decodes too: the first pushes of a process, and of a thread, take
-        several times an ordinary one (torch sets up its kernels, the thread's allocator its memory),
-        which the output would hear."""
+        so that its decoder decodes too: a process's first pushes, and its first pushes that
+        decode, take several times an ordinary one (torch sets up its kernels and memory), which
+        the output would hear."""
         codec = self._codec
         silence = np.zeros(self.codec_frames, dtype=np.float32)
         warming = LiveCoder(codec, codec.n_codebooks)
