@@ -9,9 +9,10 @@ the output ring's lowest level, in ms of audio ahead of the output callback; the
 the ring's level in the first seconds (the start-up transient); the codec thread's priority.
 
 ``--compare`` runs each lever in a fresh process (so each pays its own first push), with no,
-one and two busy-loop processes, and prints one row per run with the load average around it:
+one and two busy-loop processes and with the studio's background rendering in the process,
+and prints one row per run with the load average around it:
 
-    .venv/bin/python benchmarks/bench_live_monitor.py [--seconds 60] [--block-ms 20] [--busy-cpu]
+    .venv/bin/python benchmarks/bench_live_monitor.py [--seconds 60] [--block-ms 20] [--busy-cpu] [--background-render]
     .venv/bin/python benchmarks/bench_live_monitor.py --compare [--seconds 120]
 """
 from __future__ import annotations
@@ -23,10 +24,12 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))  # the busy core
@@ -36,6 +39,8 @@ from app.live.live_coder import LiveCoder  # noqa: E402
 from app.live import monitor as live_monitor  # noqa: E402
 from app.live.monitor import LiveMonitor  # noqa: E402
 from app.playback.audio_output import SilentClockStream  # noqa: E402
+from app.runtime.thread_priority import lower_current_thread_priority  # noqa: E402
+from app.studio.inference_worker import INFERENCE_NICENESS, INFERENCE_TORCH_THREADS  # noqa: E402
 from busy_core import one_core_busy  # noqa: E402
 from model import load_codec  # noqa: E402
 
@@ -74,7 +79,9 @@ def main() -> None:
     parser.add_argument("--normal-priority", action="store_true", help="leave the codec thread's priority alone")
     parser.add_argument("--normal-clocks", action="store_true", help="leave the simulated devices' threads alone")
     parser.add_argument("--warm-up-ms", type=float, default=None, help="silence through a throwaway stream at start")
-    parser.add_argument("--compare", action="store_true", help="every lever, with no, one and two busy cores")
+    parser.add_argument("--background-render", action="store_true",
+                        help="a thread decoding as the studio's inference worker renders (nice 5, one torch thread)")
+    parser.add_argument("--compare", action="store_true", help="every lever under every load")
     parser.add_argument("--json", action="store_true", help="one line of figures (what --compare reads)")
     args = parser.parse_args()
     if args.compare:
@@ -83,7 +90,33 @@ def main() -> None:
     with contextlib.ExitStack() as busy:
         for _ in range(args.busy_cpu):
             busy.enter_context(one_core_busy())
+        if args.background_render:
+            busy.enter_context(_rendering())
         _measure(args)
+
+
+@contextlib.contextmanager
+def _rendering():
+    """The studio's background rendering in this process: a codec of its own decoding 3 s of codes at
+    every n in turn, on a thread at the inference worker's priority, until the block ends."""
+    codec = load_codec("default")
+    codes = codec.encode(torch.randn(1, 1, 3 * codec.sample_rate) * 0.1)
+    done = threading.Event()
+
+    def render() -> None:
+        lower_current_thread_priority(INFERENCE_NICENESS)
+        torch.set_num_threads(INFERENCE_TORCH_THREADS)
+        while not done.is_set():
+            for n in range(1, codec.n_codebooks + 1):
+                codec.decode(codes[:, :n])
+
+    thread = threading.Thread(target=render, name="background-render", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 LEVERS = {  # name: the options of one run
@@ -91,22 +124,28 @@ LEVERS = {  # name: the options of one run
     "real-time clocks": ["--normal-priority"],
     "real-time clocks and codec": [],
 }
+CONDITIONS = {  # what else runs: a suffix for the row's name, and the options that make it run
+    "": [],
+    ", one core busy": ["--busy-cpu"],
+    ", both cores busy": ["--busy-cpu", "--busy-cpu"],
+    ", studio rendering": ["--background-render"],
+}
 
 
 def _compare(seconds: float) -> None:
     print(f"{seconds:g} s per run | dropouts (at s) | push median / 99.9 % / max ms | lowest ring ms | load avg "
           f"before -> after | priority")
-    for busy in range(3):
+    for condition, loads in CONDITIONS.items():
         for name, options in LEVERS.items():
             before = os.getloadavg()[0]
-            command = [sys.executable, __file__, "--json", "--seconds", str(seconds), *options]
-            run = subprocess.run(command + ["--busy-cpu"] * busy, capture_output=True, text=True)
+            command = [sys.executable, __file__, "--json", "--seconds", str(seconds), *options, *loads]
+            run = subprocess.run(command, capture_output=True, text=True)
             if run.returncode:
                 print(f"{name}: failed: {run.stderr.strip().splitlines()[-1:]}")
                 continue
             r = json.loads(run.stdout.strip().splitlines()[-1])
             drops = ", ".join(f"{t:.1f}" for t in r["drops"])
-            print(f"{name}{('', ', one core busy', ', both cores busy')[busy]} | {r['dropouts']} ({drops})"
+            print(f"{name}{condition} | {r['dropouts']} ({drops})"
                   f" | {r['push_median']:.1f} / {r['push_999']:.1f} / {r['push_max']:.1f} | {r['lowest_ms']:.0f} | "
                   f"{before:.1f} -> {os.getloadavg()[0]:.1f} | {r['priority']}", flush=True)
 
