@@ -39,7 +39,7 @@ from app.live.live_coder import LiveCoder  # noqa: E402
 from app.live import monitor as live_monitor  # noqa: E402
 from app.live.monitor import LiveMonitor  # noqa: E402
 from app.playback.audio_output import SilentClockStream  # noqa: E402
-from app.runtime.thread_priority import lower_current_thread_priority  # noqa: E402
+from app.runtime.thread_priority import lower_current_thread_priority, shorten_gil_waits  # noqa: E402
 from app.studio.inference_worker import INFERENCE_NICENESS, INFERENCE_TORCH_THREADS  # noqa: E402
 from busy_core import one_core_busy  # noqa: E402
 from model import load_codec  # noqa: E402
@@ -98,7 +98,9 @@ def main() -> None:
 @contextlib.contextmanager
 def _rendering():
     """The studio's background rendering in this process: a codec of its own decoding 3 s of codes at
-    every n in turn, on a thread at the inference worker's priority, until the block ends."""
+    every n in turn, on a thread at the inference worker's priority, until the block ends; the GIL
+    is handed over after 1 ms, as the studio sets it."""
+    shorten_gil_waits()
     codec = load_codec("default")
     codes = codec.encode(torch.randn(1, 1, 3 * codec.sample_rate) * 0.1)
     done = threading.Event()
