@@ -12,15 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("RVQ_STUDIO_NO_AUDIO", "1")
-os.environ.setdefault("RVQ_STUDIO_SETTINGS", str(Path(tempfile.mkdtemp()) / "settings.ini"))
+from screenshot_setup import ROOT, offscreen_studio
+
+offscreen_studio("rvq-live-shot-")
 
 
 def run_events(seconds: float) -> None:

@@ -126,10 +126,12 @@ class LivePanel(QWidget):
         self.figures_label.setText(
             f"latency {1000 * (status.algorithmic_latency + status.buffer_latency):.0f} ms "
             f"(codec {1000 * status.algorithmic_latency:.0f} + buffers {1000 * status.buffer_latency:.0f}) · "
-            f"load {status.load:.0%} · dropouts {status.dropouts} · recorded {status.seconds:.1f} s"
+            f"load {status.load:.0%} · {status.priority.split(':')[0]} · dropouts {status.dropouts} · "
+            f"recorded {status.seconds:.1f} s"
             + (f" · input lost {status.lost_input / monitor.sample_rate:.1f} s (the codec was a whole ring behind)"
                if status.lost_input else "")
             + (f" · {status.recording_error}" if status.recording_error else ""))
+        self.figures_label.setToolTip(f"The codec thread runs at {status.priority}" if status.priority else "")
         self.input_meter.set_levels(*monitor.input_levels.take())
         self.output_meter.set_levels(*monitor.output_levels.take())
         for key, image in self.spectrograms.items():

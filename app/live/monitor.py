@@ -34,8 +34,16 @@ Why the output does not run dry (``benchmarks/bench_live_monitor.py`` measures e
 * Full garbage collections walked every object of torch and the model, 100-200 ms holding the
   GIL; :meth:`LiveMonitor.start` collects once and freezes the survivors
   (:mod:`app.runtime.long_lived_objects`), so those that come later are short.
-* A throwaway stream is pushed a little silence first: a process's first push of the default
-  model took 85 ms, four times an ordinary one (torch sets up its kernels and allocator).
+* The codec thread runs at a low real-time priority (``SCHED_RR``) where the system permits,
+  else at a raised nice value (:mod:`app.runtime.thread_priority`), as audio servers run
+  theirs: another busy process no longer takes its core for whole time slices. It sleeps
+  between pushes; should it fall :data:`BEHIND_SECONDS` behind, it gives the priority back
+  rather than hold a core for good. The status says which priority it has.
+* Before the devices start, the codec thread itself pushes silence through a throwaway stream,
+  past the codec's latency so that its decoder decodes too: a process's first push of the
+  default model took 85 ms, and its first pushes that decode took about 100 ms each for half a
+  second with a busy core (30 ms afterwards). A shorter warm-up had warmed the encoder only, so
+  those slow pushes came just as the output started: the dropouts of the first seconds.
 * The codec runs torch on one thread: on blocks this small a second one costs more in
   handing work over than it computes, and it would take the core the callbacks need.
 """
@@ -59,6 +67,7 @@ from app.playback.audio_output import AudioUnavailable, SilentClockStream, Strea
 from app.playback.crossfade import FadeRamps, mix_crossfade
 from app.playback.output_levels import OutputLevels
 from app.runtime.long_lived_objects import settle
+from app.runtime.thread_priority import raise_current_thread_priority, restore_normal_priority
 from model.codec import Codec
 from model.rvq_format import RvqMetadata
 
@@ -69,8 +78,9 @@ JITTER_SECONDS = 0.200  # codec output held ahead of the output callback (see th
 JITTER_GROWTH = 1.5  # the jitter buffer after a dropout, times the one before ...
 MAX_JITTER_SECONDS = 1.0  # ... up to this
 LIVE_TORCH_THREADS = 1  # small blocks: a second thread costs more in handing over than it computes
-WARM_UP_SECONDS = 0.25  # of silence through a throwaway stream at start: the first push pays torch's set-up
+WARM_UP_SECONDS = 0.25  # of silence through a throwaway stream at start, beyond the codec's latency (see _warm_up)
 RING_SECONDS = 4.0
+BEHIND_SECONDS = 2.0  # of input waiting for the codec thread: it gives its raised priority back
 OUTPUT_CHANNELS = 2
 MAX_CALLBACK_FRAMES = 8192
 
@@ -89,6 +99,7 @@ class LiveStatus:
     seconds: float  # of input recorded
     n: int
     recording_error: str = ""  # why the recording stopped early, if it did
+    priority: str = ""  # the codec thread's scheduling: "real-time priority", "normal priority: <why>", ...
 
 
 class LiveMonitor:
@@ -96,8 +107,11 @@ class LiveMonitor:
 
     def __init__(self, input_factory=open_input_stream, output_factory: StreamFactory | None = None,
                  block_seconds: float = BLOCK_SECONDS, codec_seconds: float = CODEC_SECONDS,
-                 jitter_seconds: float = JITTER_SECONDS) -> None:
+                 jitter_seconds: float = JITTER_SECONDS, raise_priority: bool = True) -> None:
+        """``raise_priority``: run the codec thread at real-time (else raised) priority where permitted."""
         self._input_factory, self._output_factory = input_factory, output_factory
+        self.raise_priority = raise_priority
+        self.priority = ""  # what the codec thread got (see :class:`LiveStatus`)
         self.block_seconds, self.codec_seconds, self.jitter_seconds = block_seconds, codec_seconds, jitter_seconds
         self.source = "reconstruction"
         self.unavailable_reason = ""  # why the last start failed
@@ -136,6 +150,7 @@ class LiveMonitor:
         self.spectrograms = {"input": RollingSpectrogram(rate), "reconstruction": RollingSpectrogram(rate)}
         self._prepare_callback_buffers()
         self.dropouts = self.lost_input = 0
+        self.priority = ""
         if self._recording is not None:
             self._recording.close()
         self._recording = LiveRecording(rate, codec.n_codebooks, codec.codebook_size)
@@ -151,22 +166,26 @@ class LiveMonitor:
             return False
         self.unavailable_reason = ""
         self._output = self._open_output(rate)
-        self._warm_up(codec)
         settle()  # the full collections to come skip what lives as long as the session (see the module's docstring)
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="live-codec", daemon=True)
+        warm = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(warm,), name="live-codec", daemon=True)
         self._thread.start()
+        warm.wait()  # the devices start once the codec thread has paid its first pushes
         self._running = True
         self._output.start()
         self._input.start()
         return True
 
-    def _warm_up(self, codec: Codec) -> None:
-        """Run a throwaway stream before the live one: a process's first push takes several times
-        an ordinary one (torch allocates and sets up its kernels), which the output would hear."""
+    def _warm_up(self) -> None:
+        """Run a throwaway stream on the codec thread before the live one, past the codec's latency
+        so that its decoder decodes too: a process's first pushes, and its first pushes that
+        decode, take several times an ordinary one (torch sets up its kernels and memory), which
+        the output would hear."""
+        codec = self._codec
         silence = np.zeros(self.codec_frames, dtype=np.float32)
         warming = LiveCoder(codec, codec.n_codebooks)
-        for _ in range(max(1, round(WARM_UP_SECONDS / self.codec_seconds))):
+        for _ in range(max(1, round((self._algorithmic_latency + WARM_UP_SECONDS) / self.codec_seconds))):
             warming.push(silence)
 
     def _open_output(self, rate: int):
@@ -210,7 +229,7 @@ class LiveMonitor:
         if codec is None or not self._running:
             return LiveStatus("stopped", self.unavailable_reason, 0.0, 0.0, 0.0, self.dropouts, self.lost_input,
                               self.recorded_seconds(), 0 if self._coder is None else self._coder.n,
-                              self._recording_error())
+                              self._recording_error(), self.priority)
         rate = codec.sample_rate
         buffers = (2 * self.block + self.prebuffer) / rate + self._input.latency + self._output.latency
         load = self._current_load()
@@ -218,7 +237,8 @@ class LiveMonitor:
         state = "pass-through" if behind else self._mode
         reason = f"the codec cannot keep up (load {load:.0%}): passing the input through" if behind else ""
         return LiveStatus(state, reason, self._algorithmic_latency, buffers, load, self.dropouts,
-                          self.lost_input, self.recorded_seconds(), self._coder.n, self._recording_error())
+                          self.lost_input, self.recorded_seconds(), self._coder.n, self._recording_error(),
+                          self.priority)
 
     def _recording_error(self) -> str:
         return "" if self._recording is None else self._recording.error
@@ -253,12 +273,21 @@ class LiveMonitor:
         recording.save(wav_path, rvq_path, meta)
 
     # -- the codec thread --------------------------------------------------------------------
-    def _run(self) -> None:
+    def _run(self, warm: threading.Event) -> None:
         rate = self._codec.sample_rate
         torch.set_num_threads(LIVE_TORCH_THREADS)
+        self.priority = raise_current_thread_priority() if self.raise_priority else "normal priority: not asked for"
+        raised = not self.priority.startswith("normal")
+        try:
+            self._warm_up()
+        finally:
+            warm.set()  # start() waits for it
         chunk = np.zeros((self._in_ring.capacity, 1), dtype=np.float32)
         while True:
             stopping = self._stop.is_set()  # read before the ring: what the input gave until now is processed
+            if raised and self._in_ring.available() > BEHIND_SECONDS * rate:  # it would take its core for good
+                self.priority = restore_normal_priority(f"the codec fell {BEHIND_SECONDS:g} s behind")
+                raised = False
             k = self._in_ring.read_into(chunk) if stopping or self._in_ring.available() >= self.codec_frames else 0
             if k:
                 began = time.perf_counter()

@@ -6,7 +6,8 @@ block". Three implementations give that:
 * :func:`open_device_stream` -- a PortAudio output stream through sounddevice;
 * :class:`SilentClockStream` -- a thread that calls the callback at real-time pace and
   discards the output, used when there is no PortAudio or no output device, so the
-  playhead, meters and A/B logic keep working without sound;
+  playhead, meters and A/B logic keep working without sound; it asks for real-time
+  priority, as sound servers give their devices' threads;
 * :class:`ManualOutputStream` -- pulls blocks only when asked; tests and benchmarks drive
   the player with it deterministically and never touch a real device.
 
@@ -22,6 +23,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
+
+from app.runtime.thread_priority import raise_current_thread_priority, restore_normal_priority
 
 Callback = Callable[[np.ndarray, int, object, object], None]
 
@@ -84,6 +87,8 @@ class SilentClockStream:
     # buffer lets its callbacks catch up: the clock keeps real time, and an input and an output on
     # it do not drift apart. Later than that is an overrun, and the clock restarts from now.
     catch_up_seconds = 0.5
+    raise_priority = True  # run the clock's thread at real-time priority where permitted (a benchmark's lever)
+    priority = "normal priority: not asked for"  # what its thread got
 
     def __init__(self, sample_rate: int, channels: int, blocksize: int, callback: Callback) -> None:
         self.sample_rate, self.blocksize, self.callback = sample_rate, blocksize, callback
@@ -113,6 +118,8 @@ class SilentClockStream:
         return True
 
     def _run(self) -> None:
+        if self.raise_priority:  # as a sound server raises its devices' threads
+            self.priority = raise_current_thread_priority()
         period = self.blocksize / self.sample_rate / self.speed
         due = time.perf_counter()
         while self._running.is_set() and self._tick():
@@ -122,6 +129,8 @@ class SilentClockStream:
                 time.sleep(delay)
             elif -delay > self.catch_up_seconds:
                 due = time.perf_counter()  # an overrun: the clock starts again from now
+                if not self.priority.startswith("normal"):  # its callback cannot keep up: never take the core for good
+                    self.priority = restore_normal_priority("the clock overran")
 
 
 class ManualOutputStream:

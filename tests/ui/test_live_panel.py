@@ -49,6 +49,7 @@ def test_live_tab_follows_n_and_ab_while_running_and_stops_cleanly(qtbot, monkey
     qtbot.waitUntil(lambda: monitor.status().seconds > 0.5, timeout=30_000)
     qtbot.wait(200)  # the panel's timer draws
     assert "latency" in panel.figures_label.text() and "load" in panel.figures_label.text()
+    assert monitor.status().priority.split(":")[0] in panel.figures_label.text()  # real-time, raised or normal
     assert np.isfinite(panel.spectrograms["reconstruction"].values).all()
 
     panel.start_button.click()  # Stop
