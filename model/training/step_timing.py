@@ -9,7 +9,11 @@ steps on a random batch of the preset's shape (a step's cost does not depend on 
 sounds like).  Both kinds of step are timed: mel-only (before ``gan_start_step``) and GAN
 (discriminator update plus adversarial losses), since a run's time is a mix of the two.
 
-Each kind gets one warm-up step (allocator and oneDNN caches) before the timed ones.  A step's
+Each kind gets one warm-up step (allocator and oneDNN caches) before the timed ones, and the
+timed steps run with Python's cyclic garbage collector paused (after one collection): in a
+process holding many objects (the test suite's, or a long studio session's) a full collection
+that happens to fall inside a step costs more than the step itself, and it is the process's
+cost, not the step's.  A step's
 time is its wall time or its CPU time, whichever is shorter.  Wall time alone made the estimate
 about twice the run's real pace: the measurement is taken in the studio, typically while the
 studio itself renders the clip open in it, and one step timed against that work counted the
@@ -28,9 +32,12 @@ GUI can measure in a separate process that it can kill at any moment.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
@@ -95,17 +102,31 @@ def measure_steps(preset_name: str | None = None, from_model: str | None = None,
     for gan in (False, True):
         step(audio, gan=gan)
         _synchronise(target)
-        started, cpu_started = time.perf_counter(), time.process_time()
-        for _ in range(repeats):
-            step(audio, gan=gan)
-        _synchronise(target)
-        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        with _garbage_collection_paused():
+            started, cpu_started = time.perf_counter(), time.process_time()
+            for _ in range(repeats):
+                step(audio, gan=gan)
+            _synchronise(target)
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         # CPU time is the process's, not the device's: on a GPU only the wall time counts
         spent = wall if target.type != "cpu" else min(wall, cpu)
         times[gan] = spent / repeats * scale
         walls, spents = walls + wall, spents + spent
     return StepTiming(times[False], times[True], batch_size, measured, str(target), torch.get_num_threads(),
                       walls / spents if spents > 0 else 1.0)
+
+
+@contextmanager
+def _garbage_collection_paused() -> Iterator[None]:
+    """Collect once, then keep the cyclic collector out of the timed steps (its state is restored)."""
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _synchronise(device: torch.device) -> None:
