@@ -27,6 +27,7 @@ from model.bundled_files import DEFAULT_MODEL_PATH
 from model.registry import DEFAULT_PRESET, FAMILIES, Family, StateDict, family, preset
 
 FORMAT_TAG = "rvq-studio"
+TRAINING_CHECKPOINT_TAG = "rvq-studio-training-checkpoint"  # model.training.checkpoint's files
 HUB_WEIGHTS, HUB_CONFIG = "pytorch_model.bin", "config.json"  # a Hugging Face model folder
 
 
@@ -179,6 +180,9 @@ def _read_own(path: Path) -> tuple[str, dict, StateDict, dict]:
         state = _read_tensors(path)
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path.name}: unreadable safetensors file ({exc})") from None
+    if meta.get("format") == TRAINING_CHECKPOINT_TAG:
+        raise CheckpointError(f"{path.name}: a training checkpoint, not a model: open the run's model.safetensors, "
+                              "or resume the run from its folder")
     if meta.get("format") != FORMAT_TAG:
         key, config, state = _parse_official(path, state, "a safetensors file, but not an RVQ Studio model "
                                                                "(no format tag) nor an official release it knows")

@@ -356,7 +356,7 @@ def _storage(i: CardInputs) -> str:
 
 def _reproduce(i: CardInputs) -> str:
     return "\n".join(["## Reproduce", "", "```sh", i.command, "```", "",
-                      "`--run` names the training run's folder (its `checkpoints/best.pt` is what ships, its "
+                      "`--run` names the training run's folder (its best checkpoint in `checkpoints/` is what ships, its "
                       "`config.json` gives the architecture and preset) and `--log` the trainer's "
                       "`--json-progress` output (the training, history and compute sections); both live in "
                       "the user's data folder, not in the repository. The per-domain evaluation, targets and "

@@ -1,7 +1,7 @@
 """Shipping a training run's best checkpoint as a bundled model file, in float16.
 
-The weights come from the run's ``checkpoints/best.pt`` (the state with the best validation mel
-distance), read with ``weights_only=True`` and matched strictly against the run's architecture.
+The weights come from the run's best checkpoint (the state with the best validation mel
+distance, :mod:`model.training.checkpoint`), read without unpickling anything and matched strictly against the run's architecture.
 They are stored as float16: half the size (the 2 M-parameter default is 4 MB instead of 8 MB),
 and :func:`model.loading.load_codec` widens them to float32, so inference runs exactly as it
 would on the rounded float32 weights. What the rounding costs is measured, not assumed
@@ -9,7 +9,7 @@ would on the rounded float32 weights. What the rounding costs is measured, not a
 
 The header carries the run's ``training`` summary (preset, data minutes, steps, validation at
 that step) so ``rvq-studio info`` can say how the model was made. The trainer writes that summary
-into the run's ``model.safetensors`` together with ``best.pt``; it is copied from there after
+into the run's ``model.safetensors`` together with the best checkpoint; it is copied from there after
 checking that both describe the same step -- a new best written in between is an error, and
 running again picks it up.
 """
@@ -44,7 +44,7 @@ class BestCheckpoint:
 
     def network(self) -> torch.nn.Module:
         network = family(self.config.family).build(self.config.architecture)
-        load_weights_strict(network, self.generator, "best.pt")
+        load_weights_strict(network, self.generator, "the best checkpoint")
         return network
 
     def codec(self) -> Codec:
@@ -58,14 +58,14 @@ def read_best(run_path: str | Path) -> BestCheckpoint:
         config = read_run_config(run)
         if config is None:
             raise ShippingError(f"{run.path}: not a training run (no config.json)")
-        state = load_checkpoint(CheckpointFolder(run.checkpoints).best_path)
+        state = load_checkpoint(CheckpointFolder(run.checkpoints).best_to_read())
     except (TrainingStateError, OSError) as exc:
         raise ShippingError(f"{run.path}: {exc}") from None
     summary = read_training_summary(run.model_path) if run.model_path.is_file() else None
     if summary is None:
         raise ShippingError(f"{run.model_path}: missing, or no training summary in its header")
     if summary.get("steps") != state["step"]:
-        raise ShippingError(f"{run.model_path.name} is from step {summary.get('steps')} but best.pt from step "
+        raise ShippingError(f"{run.model_path.name} is from step {summary.get('steps')} but the best checkpoint from step "
                             f"{state['step']} (the trainer wrote a new best meanwhile): run again")
     best = BestCheckpoint(int(state["step"]), config, state["generator"], summary)
     best.network()  # refuse weights that do not match the architecture before anything is written

@@ -6,7 +6,7 @@
 RUN is the training run's folder (``rvq-studio train --out RUN``) and LOG its ``--json-progress``
 output; both live in the user's data folder, never in the repository.
 
-With --ship: writes resources/models/default.safetensors (float16, from checkpoints/best.pt)
+With --ship: writes resources/models/default.safetensors (float16, from the run's best checkpoint)
 and resources/models/README.md (the card). Without it nothing in the repository changes: the
 float16 file goes to a temporary folder and the card to stdout (or --card), for a preview.
 

@@ -184,7 +184,7 @@ count; random excerpts are resampled to the model's rate and loudness-normalised
 skipped. Top-level sub-folders (e.g. speech/, music/, general/) are sampled equally often.
 Without --val, about 5% of the files (chosen by path hash) are held out for validation.
 
-RUN_DIR receives config.json, checkpoints/ (the last few, plus best.pt by validation mel
+RUN_DIR receives config.json, checkpoints/ (the last few, plus best.safetensors by validation mel
 distance) and model.safetensors (the best model so far; open it in the studio or pass it to
 --model). Ctrl-C or SIGTERM saves a checkpoint and exits; continue with --resume.
 Runs under `torchrun --nproc_per_node K` with one data shard per process."""

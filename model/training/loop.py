@@ -230,7 +230,7 @@ class Trainer:
         trained = [p for p in (run.best_checkpoint, run.model_path) if p.exists()]
         if trained:
             raise TrainingStateError(
-                f"{run.path} has no step checkpoint to resume from ({run.checkpoints}/step-*.pt are gone), "
+                f"{run.path} has no step checkpoint to resume from ({run.checkpoints}/step-*.safetensors are gone), "
                 f"but holds a trained model ({', '.join(p.name for p in trained)}): resuming would start "
                 "again from step 0 and overwrite it. Start a new run in another folder instead"
                 + (f" (--from {run.model_path} fine-tunes from that model)" if run.model_path.exists() else ""))
@@ -432,7 +432,7 @@ class Trainer:
             if best:
                 self.best_mel, self.best_step = result.mel_distance, self.step
                 self._export(result, self.run_folder.model_path)
-                # Rank 0's random state only: best.pt is for restarting from the best weights
+                # Rank 0's random state only: best.safetensors is for restarting from the best weights
                 # (copy it over the latest step file), not for exact multi-rank resume.
                 path = self.checkpoints.save_best(self._state([capture_rng_state()]))
                 self.reporter.emit({"event": "checkpoint", "step": self.step, "kind": "best", "path": str(path)})

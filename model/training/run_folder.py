@@ -5,7 +5,7 @@ it: all of them find its files through :class:`RunFolder`, so a name changes in 
 
 * ``config.json`` -- the resolved recipe (:mod:`model.training.run_config`); ``--resume``
   rebuilds the run from it alone;
-* ``checkpoints/`` -- ``step-<n>.pt`` for the last few steps and ``best.pt``, the state with
+* ``checkpoints/`` -- ``step-<n>.safetensors`` for the last few steps and ``best.safetensors``, the state with
   the best validation mel distance (:mod:`model.training.checkpoint`);
 * ``model.safetensors`` -- the best model so far: what a run is kept as;
 * ``latest.safetensors`` -- the model of the latest validation, better or not: what a live
@@ -22,7 +22,9 @@ from pathlib import Path
 
 CONFIG_NAME = "config.json"
 CHECKPOINTS_NAME = "checkpoints"
-BEST_CHECKPOINT_NAME = "best.pt"
+CHECKPOINT_SUFFIX = ".safetensors"
+BEST_CHECKPOINT_NAME = "best" + CHECKPOINT_SUFFIX
+LEGACY_BEST_CHECKPOINT_NAME = "best.pt"  # written by earlier versions
 MODEL_NAME = "model.safetensors"
 LATEST_MODEL_NAME = "latest.safetensors"
 STUDIO_NAME = "studio"

@@ -24,9 +24,9 @@ def validation(n: int, mel: float, best: bool, **row) -> dict:
 
 
 def test_log_lines_name_files_inside_the_run_relative_to_it():
-    event = {"event": "checkpoint", "kind": "periodic", "step": 200, "path": f"{RUN}/checkpoints/step-000000200.pt"}
-    assert log_line(event, RUN) == "checkpoint (periodic) at step 200: checkpoints/step-000000200.pt"
-    assert log_line(event, None) == f"checkpoint (periodic) at step 200: {RUN}/checkpoints/step-000000200.pt"
+    event = {"event": "checkpoint", "kind": "periodic", "step": 200, "path": f"{RUN}/checkpoints/step-000000200.safetensors"}
+    assert log_line(event, RUN) == "checkpoint (periodic) at step 200: checkpoints/step-000000200.safetensors"
+    assert log_line(event, None) == f"checkpoint (periodic) at step 200: {RUN}/checkpoints/step-000000200.safetensors"
 
 
 def test_an_event_without_words_or_that_this_version_cannot_word_logs_nothing():

@@ -172,3 +172,11 @@ def test_checking_a_model_files_shapes_imports_no_symbolic_maths():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[2])
     assert result.stdout.strip() == "False"
+
+
+def test_a_training_checkpoint_opened_as_a_model_says_what_to_open_instead(tmp_path):
+    from model.training.checkpoint import CheckpointFolder
+
+    path = CheckpointFolder(tmp_path).save(1, {"step": 1, "generator": {"w": torch.zeros(2)}}, keep=1)
+    with pytest.raises(CheckpointError, match="a training checkpoint, not a model: open the run's model.safetensors"):
+        load_codec(path)

@@ -66,11 +66,12 @@ def test_the_shipped_file_is_the_best_checkpoint_in_float16(tiny_run, tmp_path):
     assert agreement.code_agreement > 0.9 and agreement.decoded_snr_db > 40.0
 
 
-def test_a_run_export_from_another_step_than_best_pt_is_refused(tiny_run, tmp_path):
+def test_a_run_export_from_another_step_than_the_best_checkpoint_is_refused(tiny_run, tmp_path):
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
     (run / "config.json").write_bytes((tiny_run / "run" / "config.json").read_bytes())
-    (run / "checkpoints" / "best.pt").write_bytes((tiny_run / "run" / "checkpoints" / "best.pt").read_bytes())
+    (run / "checkpoints" / "best.safetensors").write_bytes(
+        (tiny_run / "run" / "checkpoints" / "best.safetensors").read_bytes())
     codec = load_codec(tiny_run / "run" / "model.safetensors")
     best = read_best(tiny_run / "run")
     save_model_file(best.network(), run / "model.safetensors", family="dac", config=codec.config, name="x",

@@ -40,7 +40,7 @@ def test_tiny_run_from_scratch_completes_and_exports_a_loadable_model(audio_fold
     assert [r["n_codebooks"] for r in summary["validation"]["rows"]] == [1, 2, 3]
     config = json.loads((out / "config.json").read_text())
     assert config["preset"]["name"] == "tiny" and config["family"] == "dac"
-    final = load_checkpoint(out / "checkpoints" / "step-000000006.pt")
+    final = load_checkpoint(out / "checkpoints" / "step-000000006.safetensors")
     assert final["step"] == 6
 
 
@@ -92,7 +92,7 @@ def test_freezing_encoder_and_quantizer_keeps_them_bit_identical(audio_folder, t
                                "--freeze", "encoder,quantizer", "--val-every", "100"), capsys)
     assert code == 0
     _, _, base, _ = load_network(DAC_FIXTURE)
-    tuned = load_checkpoint(out / "checkpoints" / "step-000000004.pt")["generator"]
+    tuned = load_checkpoint(out / "checkpoints" / "step-000000004.safetensors")["generator"]
     before = base.state_dict()
     frozen = [k for k in before if k.startswith(("encoder.", "quantizer."))]
     assert frozen and all(torch.equal(before[k], tuned[k]) for k in frozen)
@@ -109,7 +109,7 @@ def test_freezing_the_quantizer_keeps_ema_codebooks(audio_folder, tmp_path, caps
                         "--freeze", "encoder,quantizer", "--val-every", "100"], capsys)
     assert code == 0, err
     before = load_network(base)[2].state_dict()
-    tuned = load_checkpoint(out / "checkpoints" / "step-000000002.pt")["generator"]
+    tuned = load_checkpoint(out / "checkpoints" / "step-000000002.safetensors")["generator"]
     codebooks = [k for k in before if k.startswith("quantizer.") and k.endswith((".embed", ".cluster_size"))]
     assert codebooks and all(torch.equal(before[k], tuned[k]) for k in before if not k.startswith("decoder."))
     assert any(not torch.equal(before[k], tuned[k]) for k in before if k.startswith("decoder."))
@@ -180,7 +180,7 @@ def test_resume_refuses_settings_that_change_what_a_step_computes(audio_folder, 
 def test_resume_may_change_the_learning_rate_decay_from_the_rate_reached(audio_folder, tmp_path, capsys):
     out = tmp_path / "run"
     assert run(tiny_args(audio_folder, out, "--steps", "3"), capsys)[0] == 0
-    before = load_checkpoint(out / "checkpoints" / "step-000000003.pt")
+    before = load_checkpoint(out / "checkpoints" / "step-000000003.safetensors")
     lr_at_3 = before["optimizer_generator"]["param_groups"][0]["lr"]
     code, events, _ = run(tiny_args(audio_folder, out, "--resume", "--steps", "5", "--lr-gamma", "0.5",
                                     "--json-progress"), capsys)
@@ -189,7 +189,7 @@ def test_resume_may_change_the_learning_rate_decay_from_the_rate_reached(audio_f
     assert start["lr"] == pytest.approx(lr_at_3) and start["lr_gamma"] == 0.5
     assert start["resumed_lr_gamma"] == before["scheduler_generator"]["gamma"] != 0.5
     assert f"decay 0.5 per step (changed from {start['resumed_lr_gamma']})" in event_text(start)
-    after = load_checkpoint(out / "checkpoints" / "step-000000005.pt")
+    after = load_checkpoint(out / "checkpoints" / "step-000000005.safetensors")
     for part in ("generator", "discriminator"):
         assert after[f"scheduler_{part}"]["gamma"] == 0.5
         reached = before[f"optimizer_{part}"]["param_groups"][0]["lr"]  # the critic's decays from the GAN's start
@@ -197,7 +197,7 @@ def test_resume_may_change_the_learning_rate_decay_from_the_rate_reached(audio_f
     assert json.loads((out / "config.json").read_text())["preset"]["lr_gamma"] == 0.5  # holds for later resumes
     code, events, _ = run(tiny_args(audio_folder, out, "--resume", "--steps", "6", "--json-progress"), capsys)
     assert code == 0 and next(e for e in events if e["event"] == "start")["lr_gamma"] == 0.5
-    final = load_checkpoint(out / "checkpoints" / "step-000000006.pt")
+    final = load_checkpoint(out / "checkpoints" / "step-000000006.safetensors")
     assert final["optimizer_generator"]["param_groups"][0]["lr"] == pytest.approx(lr_at_3 * 0.5**3)
 
 

@@ -147,8 +147,8 @@ def test_a_resumed_run_with_revival_equals_the_uninterrupted_one(audio_folder, t
     assert sum(sum(e["revived"]) for e in straight_events) > 0
     config = json.loads((split / "config.json").read_text())
     assert config["preset"]["revival_window"] == 2  # the resume without the flag kept it
-    a = load_checkpoint(straight / "checkpoints" / "step-000000006.pt")
-    b = load_checkpoint(split / "checkpoints" / "step-000000006.pt")
+    a = load_checkpoint(straight / "checkpoints" / "step-000000006.safetensors")
+    b = load_checkpoint(split / "checkpoints" / "step-000000006.safetensors")
     for key, value in a["generator"].items():
         torch.testing.assert_close(value, b["generator"][key], rtol=1e-6, atol=1e-7, msg=key)
     assert torch.equal(a["revival"]["uses"], b["revival"]["uses"])

@@ -34,7 +34,7 @@ def test_two_gloo_ranks_keep_identical_weights(audio_folder, tmp_path):
     # Only rank 0 reports and writes; its checkpoint holds both ranks' random states.
     events = json_events(proc.stdout)
     assert [e["step"] for e in events if e["event"] == "done"] == [4]
-    final = load_checkpoint(out / "checkpoints" / "step-000000004.pt")
+    final = load_checkpoint(out / "checkpoints" / "step-000000004.safetensors")
     assert len(final["rng"]) == 2 and not torch.equal(final["rng"][0]["torch"], final["rng"][1]["torch"])
     for key, value in final["generator"].items():
         assert torch.equal(value, ranks[0]["generator"][key])

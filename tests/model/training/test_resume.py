@@ -14,7 +14,7 @@ from model.training.checkpoint import CheckpointFolder, load_checkpoint
 
 
 def _final_state(out):
-    return load_checkpoint(out / "checkpoints" / "step-000000006.pt")
+    return load_checkpoint(out / "checkpoints" / "step-000000006.safetensors")
 
 
 def _flatten(tree, prefix=""):
@@ -76,7 +76,7 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(audio_folder, tmp_path):
     assert done["event"] == "done" and done["reason"] == "interrupted"
     saved = [e for e in events if e["event"] == "checkpoint" and e["kind"] == "interrupt"]
     assert len(saved) == 1 and saved[0]["step"] == done["step"] >= 3
-    assert load_checkpoint(out / "checkpoints" / f"step-{done['step']:09d}.pt")["step"] == done["step"]
+    assert load_checkpoint(out / "checkpoints" / f"step-{done['step']:09d}.safetensors")["step"] == done["step"]
     assert any(e["event"] == "warning" and "SIGTERM" in e["message"] for e in events)
 
 
@@ -117,8 +117,8 @@ def test_resume_is_exact_with_a_compiled_generator_too(audio_folder, tmp_path, c
     assert main(tiny_args(audio_folder, split, "--compile", "--steps", "3")) == 0
     assert main(tiny_args(audio_folder, split, "--compile", "--resume", "--steps", "4")) == 0
     capsys.readouterr()
-    a = load_checkpoint(straight / "checkpoints" / "step-000000004.pt")
-    b = load_checkpoint(split / "checkpoints" / "step-000000004.pt")
+    a = load_checkpoint(straight / "checkpoints" / "step-000000004.safetensors")
+    b = load_checkpoint(split / "checkpoints" / "step-000000004.safetensors")
     for part in ("generator", "discriminator"):
         for key, value in a[part].items():
             torch.testing.assert_close(value, b[part][key], rtol=1e-6, atol=1e-7, msg=f"{part} {key}")

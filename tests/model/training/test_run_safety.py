@@ -20,10 +20,10 @@ def _digests(folder) -> dict[str, str]:
 def test_resume_without_step_checkpoints_is_refused_and_the_trained_model_kept(audio_folder, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(tiny_args(audio_folder, out, "--steps", "4")) == 0
-    for step_file in (out / "checkpoints").glob("step-*.pt"):
+    for step_file in (out / "checkpoints").glob("step-*.safetensors"):
         step_file.unlink()
     before = _digests(out)
-    assert "model.safetensors" in before and "checkpoints/best.pt" in before
+    assert "model.safetensors" in before and "checkpoints/best.safetensors" in before
     capsys.readouterr()
     assert main(tiny_args(audio_folder, out, "--resume", "--steps", "6")) == 2
     err = capsys.readouterr().err

@@ -30,14 +30,14 @@ def test_small_recipe_trains_two_steps_and_resumes(name, tiny, audio_folder, tmp
     out = tmp_path / "run"
     args = ["train", "--data", str(audio_folder), "--out", str(out), "--threads", "1", "--workers", "0"]
     assert main([*args, "--preset", name, "--steps", "1"]) == 0, capsys.readouterr().err
-    first = load_checkpoint(out / "checkpoints" / "step-000000001.pt")
+    first = load_checkpoint(out / "checkpoints" / "step-000000001.safetensors")
     assert main([*args, "--resume", "--steps", "2"]) == 0, capsys.readouterr().err
 
     saved = json.loads((out / "config.json").read_text())
     assert saved["family"] == recipe.family and saved["preset"]["name"] == name
     kept = {k: v for k, v in preset(name).to_dict().items() if k not in SHRUNK and k not in ("architecture", "steps")}
     assert {k: saved["preset"][k] for k in kept} == json.loads(json.dumps(kept))
-    second = load_checkpoint(out / "checkpoints" / "step-000000002.pt")
+    second = load_checkpoint(out / "checkpoints" / "step-000000002.safetensors")
     assert second["step"] == 2
     changed = [k for k, v in first["generator"].items() if not torch.equal(v, second["generator"][k])]
     assert len(changed) > len(first["generator"]) // 2  # the resumed step trained (a GAN step: step 1 on)

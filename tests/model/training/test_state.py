@@ -43,10 +43,10 @@ def test_checkpoint_folder_keeps_the_last_k_and_ignores_partial_files(tmp_path):
     folder = CheckpointFolder(tmp_path / "ck")
     for step in (5, 10, 15, 20):
         folder.save(step, {"step": step}, keep=2)
-    (tmp_path / "ck" / ".step-000000025.pt.abc.part").write_bytes(b"half a file")
+    (tmp_path / "ck" / ".step-000000025.safetensors.abc.part").write_bytes(b"half a file")
     assert [s for s, _ in folder.periodic()] == [15, 20]
     state, path, warnings = folder.load_latest()
-    assert state["step"] == 20 and path.name == "step-000000020.pt" and warnings == []
+    assert state["step"] == 20 and path.name == "step-000000020.safetensors" and warnings == []
 
 
 def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous_one(tmp_path):
@@ -55,7 +55,7 @@ def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous_one(tmp_path
     path = folder.save(2, {"step": 2}, keep=3)
     path.write_bytes(path.read_bytes()[:100])  # e.g. a disk that lost the end of the file
     state, _, warnings = folder.load_latest()
-    assert state["step"] == 1 and len(warnings) == 1 and "step-000000002.pt" in warnings[0]
+    assert state["step"] == 1 and len(warnings) == 1 and "step-000000002.safetensors" in warnings[0]
 
 
 def test_checkpoints_with_python_objects_are_refused(tmp_path):
@@ -155,3 +155,51 @@ def test_human_reporter_draws_a_bar_on_a_terminal():
     assert text.startswith("\rstep 30/120 [#####...............]  25% mel 2.500 adversarial 1.000 | 0.50 steps/s | "
                            "ETA 3m00s")
     assert text.endswith("\r\x1b[Kcheckpoint (periodic) at step 30: /r/step-30.pt\n")  # the bar is cleared first
+
+
+def test_checkpoints_are_safetensors_files_that_hold_the_whole_state(tmp_path):
+    from safetensors import safe_open
+
+    model = torch.nn.Linear(3, 2)
+    optimiser = torch.optim.Adam(model.parameters())
+    model(torch.randn(2, 3)).sum().backward()
+    optimiser.step()
+    path = CheckpointFolder(tmp_path / "ck").save(3, {"step": 3, "optimiser": optimiser.state_dict()}, keep=2)
+    assert path.name == "step-000000003.safetensors"
+    with safe_open(str(path), framework="pt") as f:
+        assert f.metadata()["format"] == "rvq-studio-training-checkpoint"
+    restored = torch.optim.Adam(model.parameters())
+    restored.load_state_dict(load_checkpoint(path)["optimiser"])
+    for key in ("exp_avg", "exp_avg_sq", "step"):
+        assert all(torch.equal(restored.state[p][key], optimiser.state[p][key]) for p in model.parameters())
+
+
+def test_checkpoints_of_earlier_versions_are_still_resumed(tmp_path):
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    torch.save({"format": "rvq-studio-training-checkpoint", "version": 1, "step": 4, "w": torch.ones(2)},
+               folder / "step-000000004.pt")
+    state, path, warnings = CheckpointFolder(folder).load_latest()
+    assert (state["step"], path.name, warnings) == (4, "step-000000004.pt", [])
+    assert torch.equal(state["w"], torch.ones(2))
+
+
+def test_a_checkpoint_with_a_crafted_structure_is_refused_with_the_reason(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"0": torch.zeros(1)}, str(tmp_path / "c.safetensors"),
+              metadata={"format": "rvq-studio-training-checkpoint", "version": "2", "structure": '{"x": "1"}'})
+    with pytest.raises(TrainingStateError, match="damaged checkpoint"):
+        load_checkpoint(tmp_path / "c.safetensors")
+    (tmp_path / "empty.safetensors").write_bytes(b"")
+    with pytest.raises(TrainingStateError, match="unreadable checkpoint"):
+        load_checkpoint(tmp_path / "empty.safetensors")
+
+
+def test_the_best_state_of_an_earlier_version_is_found_until_this_version_writes_one(tmp_path):
+    folder = CheckpointFolder(tmp_path)
+    assert folder.best_to_read() == folder.best_path
+    torch.save({"format": "rvq-studio-training-checkpoint", "version": 1, "step": 9}, tmp_path / "best.pt")
+    assert load_checkpoint(folder.best_to_read())["step"] == 9
+    folder.save_best({"step": 12})
+    assert load_checkpoint(folder.best_to_read())["step"] == 12
