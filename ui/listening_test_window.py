@@ -113,6 +113,11 @@ class ListeningTestWindow(QWidget):
         form.addRow("Test", self.kind)
         form.addRow("Listener", self.listener_name)
         form.addRow(spec_label, self.contestants)
+        exact = QLabel("Models render exactly (float32) here, whatever View > Fast mode says: "
+                       "the scores are the codec's own, not those of its faster approximation.")
+        exact.setObjectName("testExactNote")
+        exact.setWordWrap(True)
+        form.addRow("", exact)
         form.addRow("ABX trials per version and clip", self.repeats)
         self.clip_list = QListWidget()
         self.clip_list.setObjectName("testClips")

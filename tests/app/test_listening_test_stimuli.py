@@ -120,3 +120,10 @@ def test_model_provider_adds_compare_contestants_rendered_and_aligned_by_the_com
     for stimulus, spec in zip(stimuli[2:], provider.others):
         assert np.array_equal(stimulus.audio, ClipRenderer(excerpt).render(spec).samples)
     assert len(with_hidden_reference_and_anchors(stimuli)) == 7
+
+
+def test_a_test_made_from_the_studios_model_name_renders_exactly_whatever_the_studios_fast_mode():
+    provider = ModelStimulusProvider.from_spec("default", "2, default:1")
+    assert provider.codec.fast_mode is None  # its own load, not the studio's codec
+    other = provider._shelf.get("default")
+    assert other.fast_mode is None
