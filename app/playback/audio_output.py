@@ -3,7 +3,10 @@
 The player only needs "call my callback with a buffer of ``frames`` x ``channels`` every
 block". Three implementations give that:
 
-* :func:`open_device_stream` -- a PortAudio output stream through sounddevice;
+* :func:`open_device_stream` -- a PortAudio output stream through sounddevice, whose callback
+  thread raises itself to real-time priority at its first block where permitted (PortAudio
+  leaves it ordinary unless asked, and sounddevice cannot ask): a busy core then no longer
+  delays the device's next block by a time slice;
 * :class:`SilentClockStream` -- a thread that calls the callback at real-time pace and
   discards the output, used when there is no PortAudio or no output device, so the
   playhead, meters and A/B logic keep working without sound; it asks for real-time
@@ -24,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from app.runtime.thread_priority import raise_current_thread_priority, restore_normal_priority
+from app.runtime.thread_priority import raise_current_thread_priority, raise_unless_real_time, restore_normal_priority
 
 Callback = Callable[[np.ndarray, int, object, object], None]
 
@@ -51,7 +54,7 @@ def open_device_stream(sample_rate: int, channels: int, blocksize: int, callback
 
     ``RVQ_STUDIO_NO_AUDIO=1`` turns sound off (headless screenshots, scripted runs).
     """
-    return open_portaudio_stream("output", sample_rate=sample_rate, channels=channels, blocksize=blocksize,
+    return open_portaudio_stream("output", samplerate=sample_rate, channels=channels, blocksize=blocksize,
                                  callback=callback)
 
 
@@ -68,10 +71,25 @@ def open_portaudio_stream(kind: str, device: str | None = None, **options) -> Ou
     try:
         sounddevice.query_devices(device, kind=kind)
         stream = sounddevice.OutputStream if kind == "output" else sounddevice.InputStream
+        options["callback"] = raised_on_first_block(options["callback"])
         return stream(device=device, dtype="float32", latency="low", **options)
     except (sounddevice.PortAudioError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise AudioUnavailable(f"{what}: no usable {kind} device ({reason})") from None
+
+
+def raised_on_first_block(callback: Callback) -> Callback:
+    """``callback``, raising the priority of the thread that calls it the first time (the device's)."""
+    raised = False
+
+    def on_block(data: np.ndarray, frames: int, time_info: object, status: object) -> None:
+        nonlocal raised
+        if not raised:
+            raised = True
+            raise_unless_real_time()
+        callback(data, frames, time_info, status)
+
+    return on_block
 
 
 class SilentClockStream:

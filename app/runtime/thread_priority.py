@@ -74,6 +74,19 @@ def raise_current_thread_priority(real_time: int = REAL_TIME_PRIORITY, niceness:
         return f"normal priority: {refused}, a negative nice value too ({exc.strerror or exc})"
 
 
+def raise_unless_real_time() -> str:
+    """:func:`raise_current_thread_priority`, unless the calling thread already runs real-time
+    (a sound server or PortAudio may have given a device thread a higher priority than ours,
+    which must not be lowered)."""
+    if hasattr(os, "sched_getscheduler") and hasattr(threading, "get_native_id"):
+        try:
+            if os.sched_getscheduler(threading.get_native_id()) in (os.SCHED_FIFO, os.SCHED_RR):
+                return "real-time priority (already)"
+        except OSError:
+            pass
+    return raise_current_thread_priority()
+
+
 def restore_normal_priority(reason: str) -> str:
     """Put the calling thread back to ordinary scheduling at nice 0 (as far as permitted); returns
     "normal priority: <reason>"."""

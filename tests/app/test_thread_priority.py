@@ -83,3 +83,23 @@ def test_refused_priorities_fall_back_to_a_nice_value_then_to_nothing(monkeypatc
     assert _in_a_thread(thread_priority.raise_current_thread_priority) == (
         "normal priority: real-time scheduling refused (Operation not permitted), "
         "a negative nice value too (Operation not permitted)")
+
+
+def test_a_thread_already_at_a_higher_real_time_priority_keeps_it():
+    seen = {}
+
+    def run():
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(20))
+        except OSError as exc:
+            seen["refused"] = exc.strerror
+            return
+        seen["said"] = thread_priority.raise_unless_real_time()
+        seen["policy"], seen["priority"] = os.sched_getscheduler(0), os.sched_getparam(0).sched_priority
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "refused" in seen:
+        pytest.skip(f"real-time scheduling is refused here ({seen['refused']})")
+    assert seen == {"said": "real-time priority (already)", "policy": os.SCHED_FIFO, "priority": 20}

@@ -1,0 +1,108 @@
+"""The studio's real PortAudio path, end to end, on ALSA's null device.
+
+Every other test plays through a hand-driven or silent stream, so a wrong argument to
+sounddevice would only show on a machine with a sound card. Here the studio's own code opens
+real sounddevice streams -- the player's output and the live monitor's input -- on a software
+device that discards what it is given and delivers silence (ALSA's ``null`` plugin, named in
+an ``.asoundrc`` of a private home folder). It is not paced in real time, so the tests check
+what the stream carries and which thread priority its callback thread has, not timing. It runs
+in a child process: PortAudio reads the device list once, when sounddevice is imported.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CHILD = r"""
+import json, os, threading, time
+import numpy as np
+from app.playback.player import AudioPlayer
+from app.playback.sources import OriginalSource
+from app.live.input_device import open_input_stream
+from app.runtime.thread_priority import raise_current_thread_priority
+
+
+def scheduling():
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        out[int(tid)] = (os.sched_getscheduler(int(tid)), os.getpriority(os.PRIO_PROCESS, int(tid)))
+    return out
+
+
+def wait_for(condition, seconds=20.0):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+expected = {}
+probe = threading.Thread(target=lambda: expected.update(
+    got=raise_current_thread_priority(), policy=os.sched_getscheduler(0), nice=os.getpriority(os.PRIO_PROCESS, 0)))
+probe.start(); probe.join()
+
+result = {"expected": [expected["policy"], expected["nice"]], "expected_text": expected["got"]}
+before = set(scheduling())
+player = AudioPlayer()
+rate = 44100
+signal = (0.25 * np.sin(2 * np.pi * 441 * np.arange(rate * 60) / rate)).astype(np.float32)[:, None]
+player.configure(rate, 1, OriginalSource(signal))
+result["unavailable"] = player.unavailable_reason
+result["stream"] = type(player.output_stream).__module__
+player.play()
+result["advanced"] = wait_for(lambda: player.position > rate)
+threads = scheduling()
+result["device_threads"] = [list(v) for tid, v in threads.items() if tid not in before]
+result["levels"] = [float(x) for x in player.take_levels()[0]]
+player.close()
+
+blocks = []
+stream = open_input_stream(rate, 1, 512, lambda data, frames, t, s: blocks.append((data.shape, str(data.dtype), frames)))
+stream.start()
+result["input_blocks"] = wait_for(lambda: len(blocks) > 20)
+stream.stop(); stream.close()
+result["input_shape"] = [list(blocks[0][0]), blocks[0][1], blocks[0][2]]
+print(json.dumps(result))
+"""
+
+
+def _run_child(tmp_path: Path) -> dict:
+    (tmp_path / ".asoundrc").write_text("pcm.!default {\n    type null\n}\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("RVQ_STUDIO_NO_AUDIO", "RVQ_STUDIO_SIMULATED_INPUT")}
+    env.update(HOME=str(tmp_path), PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def child(tmp_path_factory) -> dict:
+    try:
+        import sounddevice  # noqa: F401  (only to learn whether PortAudio is installed)
+    except OSError as exc:
+        pytest.skip(f"PortAudio is not installed ({exc})")
+    return _run_child(tmp_path_factory.mktemp("alsa-home"))
+
+
+def test_the_player_plays_through_a_real_portaudio_output_stream(child):
+    assert child["unavailable"] is None and child["stream"] == "sounddevice"
+    assert child["advanced"]  # the device pulled more than a second of the clip through the callback
+    assert child["levels"][0] == pytest.approx(0.25, abs=0.01)  # the sine's peak went out
+
+
+def test_the_output_devices_callback_thread_gets_the_priority_a_deadline_thread_can_have(child):
+    # the device's thread asked for what any thread of this process gets when it asks
+    assert child["expected"] in child["device_threads"], (child["expected_text"], child["device_threads"])
+
+
+def test_the_live_monitor_reads_a_real_portaudio_input_stream(child):
+    assert child["input_blocks"]
+    assert child["input_shape"] == [[512, 1], "float32", 512]
