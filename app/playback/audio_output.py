@@ -69,6 +69,9 @@ def open_portaudio_stream(kind: str, device: str | None = None, **options) -> Ou
     except OSError as exc:  # the PortAudio shared library is missing
         raise AudioUnavailable(f"{what}: PortAudio is not installed ({exc})") from None
     try:
+        channels = f"max_{kind}_channels"
+        if device is None and not any(d[channels] > 0 for d in sounddevice.query_devices()):
+            raise AudioUnavailable(f"{what}: this machine has no {kind} device")
         sounddevice.query_devices(device, kind=kind)
         stream = sounddevice.OutputStream if kind == "output" else sounddevice.InputStream
         options["callback"] = raised_on_first_block(options["callback"])

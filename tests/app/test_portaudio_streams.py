@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = r"""
-import json, os, threading, time
+import json, os, sys, threading, time
 import numpy as np
 from app.playback.player import AudioPlayer
 from app.playback.sources import OriginalSource
@@ -43,12 +43,41 @@ def wait_for(condition, seconds=20.0):
     return condition()
 
 
+result = {}
+if sys.argv[1] == "none":
+    import sounddevice
+    from app.live.input_device import open_input_stream
+    from app.playback.audio_output import AudioUnavailable
+    result["devices"] = len(sounddevice.query_devices())
+    player = AudioPlayer()
+    player.configure(44100, 1, OriginalSource(np.zeros((1000, 1), np.float32)))
+    result["output"] = [player.unavailable_reason, type(player.output_stream).__name__]
+    player.close()
+    try:
+        open_input_stream(44100, 1, 512, lambda *block: None)
+    except AudioUnavailable as exc:
+        result["input"] = str(exc)
+    print(json.dumps(result))
+    sys.exit(0)
+if sys.argv[1] == "live":
+    from app.live.monitor import LiveMonitor
+    from model import load_codec
+    monitor = LiveMonitor()
+    result["live_started"] = monitor.start(load_codec("default"), 4)
+    result["live_reasons"] = [monitor.unavailable_reason, monitor.output_reason]
+    if result["live_started"]:
+        result["live_ran"] = wait_for(lambda: monitor.recorded_seconds() > 0.5 or not monitor.running, 30.0)
+        result["live_running"] = monitor.running
+        monitor.stop()
+    print(json.dumps(result))
+    sys.exit(0)
+
 expected = {}
 probe = threading.Thread(target=lambda: expected.update(
     got=raise_current_thread_priority(), policy=os.sched_getscheduler(0), nice=os.getpriority(os.PRIO_PROCESS, 0)))
 probe.start(); probe.join()
 
-result = {"expected": [expected["policy"], expected["nice"]], "expected_text": expected["got"]}
+result.update(expected=[expected["policy"], expected["nice"]], expected_text=expected["got"])
 before = set(scheduling())
 player = AudioPlayer()
 rate = 44100
@@ -73,23 +102,28 @@ print(json.dumps(result))
 """
 
 
-def _run_child(tmp_path: Path) -> dict:
-    (tmp_path / ".asoundrc").write_text("pcm.!default {\n    type null\n}\n")
+def _run_child(tmp_path: Path, part: str, null_device: bool = True) -> dict:
+    if null_device:
+        (tmp_path / ".asoundrc").write_text("pcm.!default {\n    type null\n}\n")
     env = {k: v for k, v in os.environ.items() if k not in ("RVQ_STUDIO_NO_AUDIO", "RVQ_STUDIO_SIMULATED_INPUT")}
     env.update(HOME=str(tmp_path), PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=ROOT, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", CHILD, part], env=env, cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-@pytest.fixture(scope="module")
-def child(tmp_path_factory) -> dict:
+def _needs_portaudio() -> None:
     try:
         import sounddevice  # noqa: F401  (only to learn whether PortAudio is installed)
     except OSError as exc:
         pytest.skip(f"PortAudio is not installed ({exc})")
-    return _run_child(tmp_path_factory.mktemp("alsa-home"))
+
+
+@pytest.fixture(scope="module")
+def child(tmp_path_factory) -> dict:
+    _needs_portaudio()
+    return _run_child(tmp_path_factory.mktemp("alsa-home"), "streams")
 
 
 def test_the_player_plays_through_a_real_portaudio_output_stream(child):
@@ -106,3 +140,20 @@ def test_the_output_devices_callback_thread_gets_the_priority_a_deadline_thread_
 def test_the_live_monitor_reads_a_real_portaudio_input_stream(child):
     assert child["input_blocks"]
     assert child["input_shape"] == [[512, 1], "float32", 512]
+
+
+@pytest.mark.slow
+def test_the_live_monitor_runs_between_a_real_input_and_a_real_output(tmp_path):
+    _needs_portaudio()
+    live = _run_child(tmp_path, "live")
+    assert live["live_started"] and live["live_reasons"] == ["", ""]
+    assert live["live_ran"] and live["live_running"]
+
+
+def test_without_any_sound_device_playback_and_live_input_say_so_in_plain_words(tmp_path):
+    _needs_portaudio()
+    found = _run_child(tmp_path, "none", null_device=False)
+    if found["devices"]:
+        pytest.skip("this machine has sound devices")
+    assert found["output"] == ["no sound: this machine has no output device", "SilentClockStream"]
+    assert found["input"] == "no live input: this machine has no input device"
