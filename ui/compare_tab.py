@@ -329,6 +329,9 @@ class CompareTab(QWidget):
     def _on_frame(self) -> None:
         c = self.comparison
         player = self.session.player
+        lost = c.player.check_output()
+        if lost:
+            self.messages.show_message("warning", f"{lost[:1].upper()}{lost[1:]}.")
         if getattr(player, "playing", False) and c.player.playing:  # the studio started playing: one at a time
             c.player.pause()
         loop = player.loop

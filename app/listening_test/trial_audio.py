@@ -39,9 +39,11 @@ class TrialAudio:
         self.player.set_loop(0, first.length)
 
     def select(self, letter: str) -> None:
-        """Hear ``letter`` from the sample being played (starting playback if stopped)."""
+        """Hear ``letter`` from the sample being played (starting playback if stopped); a device
+        that stopped by itself meanwhile is tried again."""
+        lost = self.player.check_output()
         self.player.set_source(self.sources[letter])
-        if not self.player.playing:
+        if lost or not self.player.playing:
             self.player.play()
 
     @property

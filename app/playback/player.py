@@ -21,6 +21,10 @@ Design (after Friture and the usual pro-audio rule "never block the audio thread
   fills in until the reconstruction arrives. :attr:`audible` tells the GUI which it is.
 * Without PortAudio or an output device, a silent clock drives the same callback, so the
   studio works the same, only mute; :attr:`unavailable_reason` says why, once.
+* A device that stops by itself (unplugged, or taken by another program) would freeze the
+  playhead: PortAudio just stops calling. :meth:`check_output`, on the GUI's timer, notices the
+  stream went inactive, carries on with the silent clock from the same sample and says so once;
+  the next :meth:`play` tries the device again.
 """
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ class AudioPlayer:
         self.blocksize = blocksize
         self.max_block = max_block
         self.unavailable_reason: str | None = None
+        self._device_lost = False  # the device stopped by itself; the silent clock stands in
         self.sample_rate = 0
         self.channels = 0
         self._stream = None
@@ -92,10 +97,24 @@ class AudioPlayer:
         factory = self._factory or audio_output.open_device_stream  # looked up late: tests replace it
         try:
             self._stream = factory(self.sample_rate, DEVICE_CHANNELS, self.blocksize, self._callback)
+            self._device_lost = False
         except AudioUnavailable as exc:
             self.unavailable_reason = str(exc)
             self._stream = SilentClockStream(self.sample_rate, DEVICE_CHANNELS, self.blocksize, self._callback)
         self._stream.start()
+
+    def check_output(self) -> str | None:
+        """On the GUI's timer: if the device stream stopped by itself, go on with the silent clock
+        (the playhead keeps moving) and return why, once; None otherwise."""
+        if self._stream is None or getattr(self._stream, "active", True):
+            return None
+        self._close_stream()
+        self._stream = SilentClockStream(self.sample_rate, DEVICE_CHANNELS, self.blocksize, self._callback)
+        self._stream.start()
+        self._device_lost = True
+        self.unavailable_reason = ("no sound: the output device stopped (unplugged, or taken by another program); "
+                                   "Play tries it again")
+        return self.unavailable_reason
 
     def _close_stream(self) -> None:
         if self._stream is not None:
@@ -118,6 +137,9 @@ class AudioPlayer:
     def play(self) -> None:
         if self._fallback is None:
             return
+        if self._device_lost:  # the device may be back
+            self._close_stream()
+            self._open_stream()
         if self._pos >= self.length:
             self.seek(self._loop[0] if self._loop else 0)
         self._playing = True

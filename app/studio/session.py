@@ -411,6 +411,9 @@ class StudioSession(QObject):
 
     def tick(self) -> int:
         """Called by the GUI's frame timer: tell the worker where the playhead is."""
+        lost = self.player.check_output()
+        if lost:
+            self.message.emit("warning", f"{lost[:1].upper()}{lost[1:]}.")
         position = self.player.position
         self.worker.follow(position, self.player.playing)
         if self.comparison.active:

@@ -295,3 +295,30 @@ def test_levels_taken_while_the_callback_runs_in_another_thread_cover_every_bloc
                                    rtol=1e-5)
         covered = last + 1
     assert covered == blocks and sum(p[0] > 0 for p, _ in takes) >= 5  # the reader did interleave
+
+
+def test_a_device_that_stops_by_itself_gives_way_to_the_silent_clock_and_is_tried_again_on_play():
+    import time
+
+    player = AudioPlayer(ManualOutputStream)
+    player.configure(RATE, 1, OriginalSource(np.zeros((10 * RATE, 1), np.float32)))
+    try:
+        player.play()
+        device = player.output_stream
+        device.pull()
+        assert player.check_output() is None
+        device.active = False  # as PortAudio leaves a stream whose device went away
+        said = player.check_output()
+        assert said.startswith("no sound: the output device stopped") and player.unavailable_reason == said
+        assert isinstance(player.output_stream, SilentClockStream) and device.closed
+        assert player.check_output() is None  # said once
+        reached = player.position
+        deadline = time.monotonic() + 60
+        while player.position < reached + 2048 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert player.position >= reached + 2048  # the playhead goes on from where the device left it
+        player.play()
+        assert isinstance(player.output_stream, ManualOutputStream) and player.output_stream is not device
+        assert player.output_stream.active and player.check_output() is None
+    finally:
+        player.close()

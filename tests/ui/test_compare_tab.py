@@ -348,3 +348,14 @@ def test_codec_contestants_render_in_the_studios_fast_mode_and_again_when_it_is_
                 assert spec not in comparison.renderings  # rendered again, exactly
     finally:
         comparison.close()
+
+
+def test_a_sound_device_that_stops_while_comparing_is_reported(qtbot, tab):
+    tab.add(contestants.original())
+    c = tab.comparison
+    qtbot.waitUntil(lambda: c.audio is not None and c.rendered(), timeout=WAIT_MS)
+    c.toggle_play()
+    device = c.player.output_stream
+    device.active = False  # as PortAudio leaves a stream whose device went away
+    qtbot.waitUntil(lambda: "output device stopped" in tab.messages.text(), timeout=WAIT_MS)
+    assert device.closed and c.player.playing

@@ -313,3 +313,15 @@ def test_after_a_slider_move_the_rendering_views_say_they_still_show_the_previou
     assert all(v.stale and v.spectrogram.n == previous for v in rendering)
     qtbot.waitUntil(lambda: not any(v.stale for v in rendering), timeout=60_000)
     assert all(v.spectrogram.n == previous - 3 for v in rendering)
+
+
+def test_a_sound_device_that_stops_while_playing_is_reported_and_the_playhead_goes_on(qtbot, loaded):
+    player = loaded.session.player
+    player.play()
+    device = player.output_stream
+    device.pull()
+    device.active = False  # as PortAudio leaves a stream whose device went away
+    qtbot.waitUntil(lambda: "output device stopped" in loaded.messages.text(), timeout=60_000)
+    assert loaded.messages.level == "warning" and device.closed
+    reached = player.position
+    qtbot.waitUntil(lambda: player.position > reached, timeout=60_000)  # on the silent clock
