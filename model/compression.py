@@ -257,7 +257,8 @@ def decoded_blocks(
     waves = (piece.reshape(-1, piece.shape[-1]).numpy() / gain
              for piece in codec.decode_blocks(clip.encoded(n_codebooks), progress=progress))
     model_length = resampled_length(clip.length, clip.original_rate, codec.sample_rate)
-    return _fitted(resample_blocks(_fitted(waves, model_length), codec.sample_rate, clip.original_rate), clip.length)
+    at_original_rate = resample_blocks(fitted_blocks(waves, model_length), codec.sample_rate, clip.original_rate)
+    return fitted_blocks(at_original_rate, clip.length)
 
 
 def decode_clip(
@@ -268,7 +269,7 @@ def decode_clip(
     return Audio(np.concatenate(blocks, axis=1), clip.original_rate)
 
 
-def _fitted(blocks: Iterable[np.ndarray], length: int) -> Iterator[np.ndarray]:
+def fitted_blocks(blocks: Iterable[np.ndarray], length: int) -> Iterator[np.ndarray]:
     """Blocks cut or zero-padded to ``length`` frames in all (the codec works in whole frames)."""
     remaining, channels = length, 0
     for block in blocks:
