@@ -64,6 +64,14 @@ class DelayEstimator:
         while self._start < self.length and self._block_ready():
             self._add_block()
 
+    @property
+    def reference_frames(self) -> int:
+        return self._ref_end
+
+    @property
+    def estimate_frames(self) -> int:
+        return self._est_end
+
     def correlation(self) -> np.ndarray:
         """``c[max_lag + d]`` for ``|d| <= max_lag``, once both signals are pushed whole."""
         if self._ref_end != self.length or self._est_end != self.length:

@@ -28,13 +28,13 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from app.compare.blocks import array_blocks
+from app.compare.blocks import BLOCK_FRAMES, array_blocks
 
 _HEADER_BYTES = 128  # room kept for a rendering's .npy header (written last, once its length is known)
 _FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
@@ -98,7 +98,7 @@ class RenderingFolder:
             target = self.path / f"rendering{self._count}.npy"
         part = target.with_suffix(".part")
         try:
-            frames = _write_frames_first(part, blocks, channels, margin, cancelled)
+            frames = _write_frames_first(part, blocks, channels, margin, lambda: cancelled() or self._closed)
             offset = shift()
             if abs(offset) > margin:
                 raise ValueError(f"a shift of {offset} frames reaches beyond the margin of {margin}")
@@ -128,6 +128,21 @@ class RenderingFolder:
         with self._lock:
             self._maps[id(mapping)] = _Mapped(mapping, path, offset, dtype.itemsize * shape[1])
         return np.ndarray((frames, shape[1]), dtype, buffer=mapping, offset=offset)
+
+    def blocks(self, samples: np.ndarray, size: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
+        """A kept rendering (any ``[channels, frames]`` view of it) as consecutive ``[channels, k]``
+        blocks read from its file, not through its mapping: reading a whole clip to render from it
+        leaves none of its pages mapped in the process."""
+        with self._lock:
+            record = self._maps.get(id(_mapping_of(samples)))
+        if record is None:  # (the folder was closed)
+            raise RenderingCancelled("the comparison was closed")
+        channels, frames = record.frame_bytes // 4, samples.shape[1]
+        with open(record.path, "rb") as stream:
+            for start in range(0, frames, size):
+                stream.seek(record.offset + start * record.frame_bytes)
+                data = np.fromfile(stream, np.float32, min(size, frames - start) * channels)
+                yield np.ascontiguousarray(data.reshape(-1, channels).T)
 
     def prefetch(self, samples: np.ndarray, start: int, frames: int) -> None:
         """Ask the kernel to read frames ``start .. start + frames`` of a kept rendering (any view of

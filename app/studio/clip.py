@@ -20,6 +20,7 @@ is cancelled or fails hands the previous clip back (see :mod:`app.studio.session
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from app.studio.progressive_encode import EncodeState
 from app.studio.render_cache import ChunkGrid, RenderCache
-from model.audio_io import AudioFileError, audio_info, read_audio
+from model.audio_io import WHOLE_MP3_FRAMES, AudioFileError, audio_info, read_audio, read_blocks
 from model.compression import normalisation_gain
 
 MAX_SECONDS = 30 * 60
@@ -114,6 +115,22 @@ def read_checked(path: str | Path):
     if np.abs(audio.samples).max(initial=0.0) < SILENCE_PEAK:
         raise ClipRejected(f"{Path(path).name}: the file is silent; there is nothing to listen to")
     return audio
+
+
+def checked_blocks(path: str | Path) -> Iterator[np.ndarray]:
+    """:func:`read_checked`'s samples as consecutive ``[channels, k]`` blocks (the silence check
+    once the last is read): for a clip written elsewhere as it is read, never held whole. Blocks
+    of whole MP3 frames, so an MP3 file gives the samples of one whole read."""
+    try:
+        check_header(path)
+        peak = 0.0
+        for block in read_blocks(path, WHOLE_MP3_FRAMES):
+            peak = max(peak, float(np.abs(block).max(initial=0.0)))
+            yield block
+    except AudioFileError as exc:
+        raise type(exc)(_as_clause(str(exc))) from None
+    if peak < SILENCE_PEAK:
+        raise ClipRejected(f"{Path(path).name}: the file is silent; there is nothing to listen to")
 
 
 def _as_clause(reason: str) -> str:
