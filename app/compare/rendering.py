@@ -28,7 +28,7 @@ from app.compare import anchors, transcoders
 from app.compare.bitrate import match_count, measured_kbps, nominal_kbps
 from app.compare.blocks import array_blocks, joined
 from app.compare.contestants import ContestantError, ContestantSpec
-from app.compare.rendering_folder import RenderingFolder
+from app.compare.rendering_folder import RenderingCancelled, RenderingFolder
 from model.audio_io import Audio
 from model.codec import Codec
 from model.compression import BlockSource, EncodedClip, decoded_blocks, encode_source, scan_source
@@ -156,7 +156,7 @@ class ClipRenderer:
     def render(self, spec: ContestantSpec) -> Rendering:
         """``spec`` heard on the clip, aligned to it, in memory."""
         contestant = self.contestant(spec)
-        made = self._made(contestant)
+        made = self._made(contestant, self._blocks)
         samples = joined(made.blocks)
         if not made.aligned:
             return Rendering(contestant, samples, 0, made.kbps())
@@ -166,14 +166,22 @@ class ClipRenderer:
     def render_kept(self, spec: ContestantSpec, folder: RenderingFolder,
                     cancelled: Callable[[], bool] = lambda: False) -> Rendering:
         """``spec`` heard on the clip, aligned to it, written to ``folder`` as it is made and read
-        from there; ``cancelled()`` (asked before each block) stops it, leaving no file."""
+        from there; ``cancelled()`` (asked before each block read or written, a model's encoding
+        included) stops it, leaving no file."""
         contestant, audio = self.contestant(spec), self.audio
-        made = self._made(contestant, spool_dir=folder.path)
+
+        def read() -> Iterator[np.ndarray]:
+            for block in self._blocks():
+                if cancelled():
+                    raise RenderingCancelled("the rendering was cancelled")
+                yield block
+
+        made = self._made(contestant, read, spool_dir=folder.path)
         if not made.aligned:
             return Rendering(contestant, folder.keep_blocks(made.blocks, audio.channels, cancelled=cancelled), 0,
                              made.kbps())
         estimator = DelayEstimator(audio.frames, round(DEFAULT_MAX_LAG_SECONDS * audio.sample_rate))
-        measured = _measured(made.blocks, self._blocks(), estimator)
+        measured = _measured(made.blocks, read(), estimator)
         samples = folder.keep_blocks(measured, audio.channels, estimator.max_lag, estimator.delay, cancelled)
         return Rendering(contestant, samples, estimator.delay(), made.kbps())
 
@@ -182,33 +190,36 @@ class ClipRenderer:
         rate and length: the stimuli of a listening test on this clip."""
         return [(rendering.contestant, rendering.samples) for rendering in map(self.render, specs)]
 
-    def encoded(self, model: str) -> EncodedClip:
-        """The clip's codes under ``model`` (all codebooks), encoded once, as it is read (as
-        ``rvq-studio encode`` does a file: the same codes as :func:`model.compression.encode_clip`)."""
+    def encoded(self, model: str, read: Callable[[], Iterable[np.ndarray]] | None = None) -> EncodedClip:
+        """The clip's codes under ``model`` (all codebooks), encoded once, as it is read (by
+        ``read()``, else the renderer's blocks), as ``rvq-studio encode`` does a file: the same codes
+        as :func:`model.compression.encode_clip`."""
         if model not in self._encoded:
             codec, audio = self.shelf.get(model), self.audio
-            source = BlockSource(audio.channels, audio.sample_rate, self._blocks)
+            source = BlockSource(audio.channels, audio.sample_rate, read or self._blocks)
             scan = scan_source(codec, source)
             codes, side = encode_source(codec, source, scan)
             self._encoded[model] = EncodedClip(torch.from_numpy(codes), audio.sample_rate, scan.length,
                                                scan.loudness_lufs, {k: torch.from_numpy(v) for k, v in side.items()})
         return self._encoded[model]
 
-    def _made(self, contestant: Contestant, spool_dir: str | Path | None = None) -> _Made:
-        """How ``contestant`` is made: its unaligned blocks at the clip's rate and length."""
+    def _made(self, contestant: Contestant, read: Callable[[], Iterator[np.ndarray]],
+              spool_dir: str | Path | None = None) -> _Made:
+        """How ``contestant`` is made from the clip's blocks (``read()``): its unaligned blocks at
+        the clip's rate and length."""
         spec, audio = contestant.spec, self.audio
         if spec.kind == "original":
-            return _Made(self._blocks(), aligned=False)
+            return _Made(read(), aligned=False)
         if spec.kind == "anchor":
-            return _Made(anchors.lowpass_blocks(self._blocks(), audio.sample_rate, spec.cutoff_hz), aligned=False)
+            return _Made(anchors.lowpass_blocks(read(), audio.sample_rate, spec.cutoff_hz), aligned=False)
         if spec.kind == "codec":
-            return self._decoded(spec.model, contestant.n_codebooks)
-        clip = (self._blocks(), audio.sample_rate, audio.channels, audio.frames, spec.target_kbps)
+            return self._decoded(spec.model, contestant.n_codebooks, read)
+        clip = (read(), audio.sample_rate, audio.channels, audio.frames, spec.target_kbps)
         coded = transcoders.opus_blocks(*clip) if spec.kind == "opus" else transcoders.mp3_blocks(*clip, spool_dir)
         return _Made(coded.blocks, lambda: coded.measured_kbps)
 
-    def _decoded(self, model: str, n: int) -> _Made:
-        codec, clip = self.shelf.get(model), self.encoded(model)
+    def _decoded(self, model: str, n: int, read: Callable[[], Iterator[np.ndarray]]) -> _Made:
+        codec, clip = self.shelf.get(model), self.encoded(model, read)
         channels = self.audio.channels
 
         def blocks() -> Iterator[np.ndarray]:

@@ -1,0 +1,241 @@
+"""The Compare tab's renderings made block by block and written as they come (bounded memory):
+the samples, delays and bitrates of the whole-array computation, to the bit; a cancelled rendering
+leaves no file; a full disk is one line.
+
+The whole-array baselines are computed here with the whole-signal functions the tab used before
+it streamed: ``encode_clip``/``decode_clip`` for a codec, the studio's ``opus_round_trip``, one
+LAME call and one libsndfile read for MP3, and ``align`` (one ``estimate_delay`` on the whole
+signals) for every contestant that needs aligning.
+"""
+import io
+import threading
+
+import numpy as np
+import pytest
+import soundfile
+import small_disk
+from synthetic_audio import music_clip, write_music_clip
+from tiny_codecs import tiny_network, tiny_recipe
+
+from app.compare import anchors, contestants, rendering, transcoders
+from app.compare.blocks import array_blocks, joined
+from app.compare.rendering import ClipRenderer, CodecShelf, align
+from app.compare.rendering_folder import RenderingCancelled, RenderingFolder
+from app.compare.studio_comparison import StudioComparison
+from app.playback.audio_output import ManualOutputStream
+from app.studio.quality import opus_round_trip
+from model.audio_io import Audio, read_audio, resample
+from model.codec import Codec
+from model.compression import decode_clip, encode_clip
+
+RATE = 48000
+SECONDS = 3.0  # 144 000 frames: three of the folder's blocks, three of the delay estimate's FFT blocks
+WAIT_MS = 60_000
+
+
+def _tiny_codec(family: str) -> Codec:
+    return Codec(tiny_network(family), name=f"tiny {family}", family=family, config=tiny_recipe(family).architecture)
+
+
+@pytest.fixture(scope="module")
+def shelf() -> CodecShelf:
+    codecs = {family: _tiny_codec(family) for family in ("dac", "encodec")}
+    return CodecShelf(loader=lambda model, device: codecs[model])
+
+
+@pytest.fixture
+def folder():
+    kept = RenderingFolder()
+    yield kept
+    kept.close()
+
+
+def _kept_renderer(audio: Audio, folder: RenderingFolder, shelf: CodecShelf) -> ClipRenderer:
+    """As the Compare tab renders: from the clip kept in the folder, read from its file in blocks."""
+    clip = folder.keep(audio.samples)
+    return ClipRenderer(Audio(clip, audio.sample_rate), shelf, lambda: folder.blocks(clip))
+
+
+def _whole_mp3(audio: Audio, kbps: float) -> tuple[np.ndarray, float]:
+    """MP3 as one LAME call on the whole clip and one read of the whole stream (stereo or mono)."""
+    import lameenc
+
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(round(kbps))
+    encoder.set_in_sample_rate(audio.sample_rate)
+    encoder.set_channels(audio.channels)
+    encoder.set_quality(2)
+    pcm = (np.clip(audio.samples.T, -1.0, 32767 / 32768) * 32768).astype("<i2")
+    stream = bytes(encoder.encode(pcm.tobytes()) + encoder.flush())
+    data, stream_rate = soundfile.read(io.BytesIO(stream), dtype="float32", always_2d=True)
+    back = resample(np.ascontiguousarray(data[transcoders.MP3_DELAY:].T), stream_rate, audio.sample_rate)
+    out = np.zeros(audio.samples.shape, np.float32)
+    out[:, :min(back.shape[1], audio.frames)] = back[:, :audio.frames]
+    return out, len(stream) * 8 / audio.duration / 1000
+
+
+def _whole(audio: Audio, spec, shelf: CodecShelf) -> tuple[np.ndarray, int, float | None]:
+    """``(aligned samples, delay, measured kbps)`` of ``spec`` on ``audio`` computed on whole arrays."""
+    if spec.kind == "original":
+        return audio.samples, 0, None
+    if spec.kind == "anchor":
+        return anchors.lowpass(audio.samples, audio.sample_rate, spec.cutoff_hz), 0, None
+    if spec.kind == "codec":
+        codec = shelf.get(spec.model)
+        clip = encode_clip(codec, audio)
+        samples = decode_clip(codec, clip, spec.n_codebooks).samples.astype(np.float32)
+        kbps = rendering.measured_kbps(codec, clip, spec.n_codebooks)
+    elif spec.kind == "opus":
+        point = opus_round_trip(audio.samples[:, None, :], audio.sample_rate, spec.target_kbps / audio.channels)
+        samples, kbps = point.decoded[:, 0], point.measured_kbps * audio.channels
+    else:
+        samples, kbps = _whole_mp3(audio, spec.target_kbps)
+    aligned, delay = align(audio.samples, samples, audio.sample_rate)
+    return aligned, delay, kbps
+
+
+SPECS = [contestants.original(), contestants.anchor(3500.0), contestants.codec("dac", 3), contestants.codec("encodec", 2),
+         contestants.opus(24), contestants.opus(64), contestants.mp3(64), contestants.mp3(128)]
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_a_rendering_written_as_it_is_made_equals_the_whole_array_computation(spec, channels, shelf, folder):
+    audio = Audio(music_clip(SECONDS, RATE, channels=channels), RATE)
+    expected, delay, kbps = _whole(audio, spec, shelf)
+    kept = _kept_renderer(audio, folder, shelf).render_kept(spec, folder)
+    in_memory = ClipRenderer(audio, shelf).render(spec)
+    for made in (kept, in_memory):
+        assert made.samples.dtype == np.float32 and made.samples.shape == audio.samples.shape
+        assert np.array_equal(made.samples, expected), spec.name
+        assert made.delay == delay and made.measured_kbps == kbps
+    assert [path.suffix for path in folder.files] == [".npy", ".npy"]  # the clip and the rendering, nothing else
+
+
+@pytest.mark.parametrize("delay", [-7, 0, 5])
+def test_a_delay_known_at_the_end_is_undone_by_where_the_view_starts(folder, delay):
+    """Zeros where the rendering has no samples, as ``align`` fills them."""
+    late = music_clip(1.0, RATE, channels=2)
+    kept = folder.keep_blocks(array_blocks(late, 10_000), 2, margin=7, shift=lambda: delay)
+    expected = np.zeros_like(late)
+    if delay >= 0:
+        expected[:, :late.shape[1] - delay] = late[:, delay:]
+    else:
+        expected[:, -delay:] = late[:, :delay]
+    assert np.array_equal(kept, expected)
+    assert np.array_equal(joined(folder.blocks(kept, 3000)), expected)  # read back from the file too
+
+
+def test_the_anchor_filter_gives_the_same_samples_whatever_blocks_it_is_given():
+    signal = music_clip(3.0, RATE, channels=2)
+    whole = anchors.lowpass(signal, RATE, 7000.0)
+    for size in (1, 999, 65_536, 100_000):
+        blocks = array_blocks(signal, size) if size > 1 else iter([signal])
+        assert np.array_equal(joined(anchors.lowpass_blocks(blocks, RATE, 7000.0)), whole)
+
+
+def _stopping_after(blocks: int):
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(True)
+        return len(asked) > blocks
+    return cancelled
+
+
+@pytest.mark.parametrize("spec", [contestants.anchor(3500.0), contestants.codec("dac", 2), contestants.opus(24),
+                                  contestants.mp3(64)], ids=lambda spec: spec.name)
+def test_a_rendering_cancelled_midway_leaves_no_file(spec, shelf, folder):
+    audio = Audio(music_clip(SECONDS, RATE, channels=2), RATE)
+    renderer = _kept_renderer(audio, folder, shelf)
+    with pytest.raises(RenderingCancelled):
+        renderer.render_kept(spec, folder, _stopping_after(2))
+    assert len(folder.files) == 1  # the clip; no .part, no spooled MP3 stream
+    assert np.array_equal(renderer.render_kept(spec, folder).samples, ClipRenderer(audio, shelf).render(spec).samples)
+
+
+def _held_filter(monkeypatch):
+    """The anchors' filter, held after its first block until the second event is set (the first is
+    set when it has begun)."""
+    begun, go_on = threading.Event(), threading.Event()
+    real = anchors.lowpass_blocks
+
+    def held(blocks, sample_rate, cutoff_hz):
+        for k, block in enumerate(real(blocks, sample_rate, cutoff_hz)):
+            if k == 1:
+                begun.set()
+                go_on.wait(WAIT_MS / 1000)
+            yield block
+    monkeypatch.setattr(anchors, "lowpass_blocks", held)
+    return begun, go_on
+
+
+def test_a_contestant_removed_while_it_is_rendered_stops_and_leaves_no_file(qtbot, tmp_path, monkeypatch):
+    begun, go_on = _held_filter(monkeypatch)
+    comparison = StudioComparison(ManualOutputStream)
+    failures = []
+    comparison.worker.taskFailed.connect(lambda key, message: key.startswith("render") and failures.append((key, message)))
+    try:
+        comparison.open_clip(write_music_clip(tmp_path / "clip.wav", SECONDS, RATE, channels=2))
+        anchor = contestants.anchor(3500.0)
+        comparison.add(anchor)
+        qtbot.waitUntil(begun.is_set, timeout=WAIT_MS)
+        assert [p.suffix for p in comparison.folder.files] == [".npy", ".part"]
+        comparison.remove(anchor)
+        go_on.set()
+        qtbot.waitUntil(lambda: bool(failures), timeout=WAIT_MS)
+        assert failures == [(f"render {comparison._generation} {anchor.name}", "the rendering was cancelled")]
+        assert [p.suffix for p in comparison.folder.files] == [".npy"] and not comparison.errors
+    finally:
+        go_on.set()
+        comparison.close()
+
+
+@pytest.mark.parametrize("how", ["close", "new clip"])
+def test_closing_or_a_new_clip_stops_the_rendering_in_progress(qtbot, tmp_path, monkeypatch, how):
+    begun, go_on = _held_filter(monkeypatch)
+    comparison = StudioComparison(ManualOutputStream)
+    failures = []
+    comparison.worker.taskFailed.connect(lambda key, message: key.startswith("render") and failures.append(message))
+    try:
+        comparison.open_clip(write_music_clip(tmp_path / "clip.wav", SECONDS, RATE, channels=2))
+        comparison.add(contestants.anchor(3500.0))
+        qtbot.waitUntil(begun.is_set, timeout=WAIT_MS)
+        folder = comparison.folder
+        threading.Timer(0.2, go_on.set).start()  # the filter goes on while the worker is waited for
+        if how == "close":
+            comparison.close()
+            assert not comparison.worker.isRunning()
+        else:
+            comparison.open_clip(write_music_clip(tmp_path / "next.wav", 0.5, RATE))
+            qtbot.waitUntil(lambda: comparison.audio is not None and comparison.rendered(), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: bool(failures), timeout=WAIT_MS)
+        assert failures[0] in ("the rendering was cancelled", "the comparison was closed")
+        assert not folder.path.exists()
+    finally:
+        go_on.set()
+        comparison.close()
+
+
+def test_a_disk_with_room_for_the_clip_but_not_a_rendering_fails_each_contestant_with_one_line(qtbot, tmp_path):
+    """A real full disk (a tmpfs), the rendering stopped at the block that did not fit."""
+    seconds, pages = 1.0, -(-(RATE * 4 + 128) // 4096)  # the clip, mono float32, and its header
+    with small_disk.small_tmpfs(tmp_path / "small", (2 * pages - 4) * 4096) as mount:
+        comparison = StudioComparison(ManualOutputStream, folder_factory=lambda: RenderingFolder(mount))
+        try:
+            comparison.open_clip(write_music_clip(tmp_path / "clip.wav", seconds, RATE))
+            specs = [contestants.original(), contestants.anchor(3500.0), contestants.opus(24), contestants.mp3(64)]
+            for spec in specs:
+                comparison.add(spec)
+            qtbot.waitUntil(lambda: comparison.audio is not None and comparison.rendered(), timeout=WAIT_MS)
+            assert np.array_equal(comparison.audio.samples, read_audio(tmp_path / "clip.wav").samples)
+            failed = {spec for spec in specs if spec in comparison.errors}
+            assert failed and failed | set(comparison.renderings) == set(specs)
+            for spec in failed:
+                message = comparison.errors[spec]
+                assert message.startswith("no room for the rendering") and str(mount) in message
+                assert "No space left on device" in message and "\n" not in message
+            assert all(path.suffix == ".npy" for path in comparison.folder.files)  # no .part, no MP3 spool
+            assert len(comparison.folder.files) == 1 + len(comparison.renderings)
+        finally:
+            comparison.close()
