@@ -1,32 +1,25 @@
 """The Compare tab's renderings made block by block and written as they come (bounded memory):
-the samples, delays and bitrates of the whole-array computation, to the bit; a cancelled rendering
-leaves no file; a full disk is one line.
-
-The whole-array baselines are computed here with the whole-signal functions the tab used before
-it streamed: ``encode_clip``/``decode_clip`` for a codec, the studio's ``opus_round_trip``, one
-LAME call and one libsndfile read for MP3, and ``align`` (one ``estimate_delay`` on the whole
-signals) for every contestant that needs aligning.
+the samples, delays and bitrates of the whole-array computation (:mod:`whole_renderings`: the
+whole-signal functions the tab used before it streamed), to the bit; a cancelled rendering leaves
+no file; a full disk is one line.
 """
-import io
 import threading
 
 import numpy as np
 import pytest
-import soundfile
 import small_disk
 from synthetic_audio import music_clip, write_music_clip
 from tiny_codecs import tiny_network, tiny_recipe
+from whole_renderings import whole_rendering
 
-from app.compare import anchors, contestants, rendering, transcoders
+from app.compare import anchors, contestants
 from app.compare.blocks import array_blocks, joined
-from app.compare.rendering import ClipRenderer, CodecShelf, align
+from app.compare.rendering import ClipRenderer, CodecShelf
 from app.compare.rendering_folder import RenderingCancelled, RenderingFolder
 from app.compare.studio_comparison import StudioComparison
 from app.playback.audio_output import ManualOutputStream
-from app.studio.quality import opus_round_trip
-from model.audio_io import Audio, read_audio, resample
+from model.audio_io import Audio, read_audio
 from model.codec import Codec
-from model.compression import decode_clip, encode_clip
 
 RATE = 48000
 SECONDS = 3.0  # 144 000 frames: three of the folder's blocks, three of the delay estimate's FFT blocks
@@ -56,44 +49,6 @@ def _kept_renderer(audio: Audio, folder: RenderingFolder, shelf: CodecShelf) -> 
     return ClipRenderer(Audio(clip, audio.sample_rate), shelf, lambda: folder.blocks(clip))
 
 
-def _whole_mp3(audio: Audio, kbps: float) -> tuple[np.ndarray, float]:
-    """MP3 as one LAME call on the whole clip and one read of the whole stream (stereo or mono)."""
-    import lameenc
-
-    encoder = lameenc.Encoder()
-    encoder.set_bit_rate(round(kbps))
-    encoder.set_in_sample_rate(audio.sample_rate)
-    encoder.set_channels(audio.channels)
-    encoder.set_quality(2)
-    pcm = (np.clip(audio.samples.T, -1.0, 32767 / 32768) * 32768).astype("<i2")
-    stream = bytes(encoder.encode(pcm.tobytes()) + encoder.flush())
-    data, stream_rate = soundfile.read(io.BytesIO(stream), dtype="float32", always_2d=True)
-    back = resample(np.ascontiguousarray(data[transcoders.MP3_DELAY:].T), stream_rate, audio.sample_rate)
-    out = np.zeros(audio.samples.shape, np.float32)
-    out[:, :min(back.shape[1], audio.frames)] = back[:, :audio.frames]
-    return out, len(stream) * 8 / audio.duration / 1000
-
-
-def _whole(audio: Audio, spec, shelf: CodecShelf) -> tuple[np.ndarray, int, float | None]:
-    """``(aligned samples, delay, measured kbps)`` of ``spec`` on ``audio`` computed on whole arrays."""
-    if spec.kind == "original":
-        return audio.samples, 0, None
-    if spec.kind == "anchor":
-        return anchors.lowpass(audio.samples, audio.sample_rate, spec.cutoff_hz), 0, None
-    if spec.kind == "codec":
-        codec = shelf.get(spec.model)
-        clip = encode_clip(codec, audio)
-        samples = decode_clip(codec, clip, spec.n_codebooks).samples.astype(np.float32)
-        kbps = rendering.measured_kbps(codec, clip, spec.n_codebooks)
-    elif spec.kind == "opus":
-        point = opus_round_trip(audio.samples[:, None, :], audio.sample_rate, spec.target_kbps / audio.channels)
-        samples, kbps = point.decoded[:, 0], point.measured_kbps * audio.channels
-    else:
-        samples, kbps = _whole_mp3(audio, spec.target_kbps)
-    aligned, delay = align(audio.samples, samples, audio.sample_rate)
-    return aligned, delay, kbps
-
-
 SPECS = [contestants.original(), contestants.anchor(3500.0), contestants.codec("dac", 3), contestants.codec("encodec", 2),
          contestants.opus(24), contestants.opus(64), contestants.mp3(64), contestants.mp3(128)]
 
@@ -102,7 +57,7 @@ SPECS = [contestants.original(), contestants.anchor(3500.0), contestants.codec("
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
 def test_a_rendering_written_as_it_is_made_equals_the_whole_array_computation(spec, channels, shelf, folder):
     audio = Audio(music_clip(SECONDS, RATE, channels=channels), RATE)
-    expected, delay, kbps = _whole(audio, spec, shelf)
+    expected, delay, kbps = whole_rendering(audio, spec, shelf)
     kept = _kept_renderer(audio, folder, shelf).render_kept(spec, folder)
     in_memory = ClipRenderer(audio, shelf).render(spec)
     for made in (kept, in_memory):
