@@ -3,17 +3,23 @@ the samples, delays and bitrates of the whole-array computation (:mod:`whole_ren
 whole-signal functions the tab used before it streamed), to the bit; a cancelled rendering leaves
 no file; a full disk is one line.
 """
+import json
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 import small_disk
+import rendering_peak
+from resident_size import STATUS
 from synthetic_audio import music_clip, write_music_clip
 from tiny_codecs import tiny_network, tiny_recipe
 from whole_renderings import whole_rendering
 
 from app.compare import anchors, contestants
-from app.compare.blocks import array_blocks, joined
+from app.compare.blocks import BLOCK_FRAMES, array_blocks, joined
 from app.compare.rendering import ClipRenderer, CodecShelf
 from app.compare.rendering_folder import RenderingCancelled, RenderingFolder
 from app.compare.studio_comparison import StudioComparison
@@ -21,6 +27,7 @@ from app.playback.audio_output import ManualOutputStream
 from model.audio_io import Audio, read_audio
 from model.codec import Codec
 
+MIB = 1 << 20
 RATE = 48000
 SECONDS = 3.0  # 144 000 frames: three of the folder's blocks, three of the delay estimate's FFT blocks
 WAIT_MS = 60_000
@@ -194,3 +201,37 @@ def test_a_disk_with_room_for_the_clip_but_not_a_rendering_fails_each_contestant
             assert len(comparison.folder.files) == 1 + len(comparison.renderings)
         finally:
             comparison.close()
+
+
+def _peak(design: str, clip, index: int) -> dict:
+    """One contestant rendered in a fresh process (``rendering_peak.py``), its peaks in MiB."""
+    script = Path(rendering_peak.__file__)
+    out = subprocess.run([sys.executable, str(script), design, str(clip), str(index), "--model", "tiny"],
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not STATUS.exists(), reason="resident size is read from /proc (Linux)")
+def test_rendering_a_long_clip_takes_memory_bounded_by_the_blocks_not_by_its_length(tmp_path):
+    """The clip kept and each contestant (the original, an anchor, Opus, MP3, a codec) rendered on
+    1 and 3 minutes of stereo 48 kHz (a rendering: 22 and 66 MiB of float32), each in a process of
+    its own, its resident size sampled every 5 ms. On whole arrays a contestant took 1.5-2.6
+    renderings' worth at once. Written as it is made, the peak is the blocks in flight: a few blocks
+    of the signal (512 KiB of stereo float32 each) and their float64 FFTs (the anchor's 2^17 points,
+    the delay estimate's 2^16: 2-4 MiB a channel), and a codec's chunk (10 s decoded, 20 s encoded)
+    through the model: the same at both lengths."""
+    block = BLOCK_FRAMES * 2 * 4 / MIB
+    clips = {seconds: write_music_clip(tmp_path / f"{seconds:g}.wav", seconds, RATE, channels=2)
+             for seconds in (60.0, 180.0)}
+    for index, spec in enumerate(rendering_peak.specs("tiny")):
+        short, long = (_peak("streamed", clips[seconds], index)["VmRSS"] for seconds in (60.0, 180.0))
+        growth = 8 * block  # a few blocks: what the allocator keeps between runs moves by as much
+        if spec.kind == "codec":
+            # the codes are held for the clip and entropy-coded whole to measure the bitrate: at most
+            # 32 bytes a code (int64 codes and the coder's arrays) of the tiny model's 3000 codes a
+            # second (3 codebooks at 500 frames a second, two channels), 11 MiB for the 2 minutes more
+            growth += 32 * 3000 * 120 / MIB
+        else:  # (a codec's chunk through the model is the model's part)
+            assert long < 48 * block, f"{spec.name}: {long:.1f} MiB"
+        assert long < short + growth, f"{spec.name}: {short:.1f} MiB on 1 minute, {long:.1f} MiB on 3"
