@@ -30,9 +30,6 @@ MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 768_000
 MAX_CHANNELS = 64
 BLOCK_FRAMES = 1 << 16  # frames per block read or written: ~1.4 s at 48 kHz, 16 MB at 64 channels
-# frames per read that end on an MP3 frame (1152 samples, 576 at low rates): libsndfile decodes the
-# frame a read ends within differently from one whole read (by a few 1e-8)
-WHOLE_MP3_FRAMES = 56 * 1152
 _LOW_SPACE_BYTES = 1 << 20  # a write failing with less free space than this (or a block) is a full disk
 
 

@@ -19,12 +19,15 @@ crossfade -- the moment it is there. The loop region applies as in the studio.
 The chart is measured on at most :data:`CHART_SECONDS` from the middle of the clip: every
 count of each model and a sweep of Opus and MP3 bitrates is a rendering each.
 
-Memory does not grow with the contestants: the clip and every rendering are written, as they
-are made, to the clip's :class:`~app.compare.rendering_folder.RenderingFolder` (a temporary
-folder, deleted on a new clip and on close) and read back through file mappings; the worker
-holds one rendering in memory while it makes it. :meth:`StudioComparison.prefetch` (the tab's
-frame timer) has the kernel read every contestant a few seconds ahead of the play position,
-so switching while playing reads memory, not the disk.
+Memory grows neither with the contestants nor with the clip's length: the clip is written, as
+it is read, to the clip's :class:`~app.compare.rendering_folder.RenderingFolder` (a temporary
+folder, deleted on a new clip and on close), and every contestant is made from that copy read
+in blocks and written there block by block as it is made (:meth:`ClipRenderer.render_kept`):
+the worker holds blocks and a model, never a clip. Everything is read back through file
+mappings. :meth:`StudioComparison.prefetch` (the tab's frame timer) has the kernel read every
+contestant a few seconds ahead of the play position, so switching while playing reads memory,
+not the disk. A rendering in progress stops at its next block (leaving no file) when its clip
+is replaced, the tab closes, the models switch mode, or the contestant is removed.
 """
 from __future__ import annotations
 
@@ -141,7 +144,7 @@ class StudioComparison(QObject):
         generation = self._generation
         # the generation in the key: a slow read of an earlier clip still runs when this one is
         # opened, and its failure (or its folder's, deleted meanwhile) must not be this clip's
-        self.worker.submit(f"clip {generation}", lambda folder=self.folder: _kept_clip(path, folder),
+        self.worker.submit(f"clip {generation}", lambda folder=self.folder: kept_clip(path, folder),
                            lambda audio: self._on_audio(generation, audio))
 
     def _on_audio(self, generation: int, audio: Audio) -> None:
@@ -448,7 +451,7 @@ class StudioComparison(QObject):
         self._close_folder()
 
 
-def _kept_clip(path: str | Path, folder: RenderingFolder) -> Audio:
+def kept_clip(path: str | Path, folder: RenderingFolder) -> Audio:
     """The clip written to ``folder`` as it is read (never held whole): its samples are read from there."""
     blocks = checked_blocks(path)
     first = next(blocks)  # (after the header's checks)

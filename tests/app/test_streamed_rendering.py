@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import small_disk
+import soundfile
 import rendering_peak
 from resident_size import STATUS
 from synthetic_audio import music_clip, write_music_clip
@@ -22,7 +23,7 @@ from app.compare import anchors, contestants
 from app.compare.blocks import BLOCK_FRAMES, array_blocks, joined
 from app.compare.rendering import ClipRenderer, CodecShelf
 from app.compare.rendering_folder import RenderingCancelled, RenderingFolder
-from app.compare.studio_comparison import StudioComparison
+from app.compare.studio_comparison import StudioComparison, kept_clip
 from app.playback.audio_output import ManualOutputStream
 from model.audio_io import Audio, read_audio
 from model.codec import Codec
@@ -94,6 +95,17 @@ def test_the_anchor_filter_gives_the_same_samples_whatever_blocks_it_is_given():
     for size in (1, 999, 65_536, 100_000):
         blocks = array_blocks(signal, size) if size > 1 else iter([signal])
         assert np.array_equal(joined(anchors.lowpass_blocks(blocks, RATE, 7000.0)), whole)
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".mp3"])
+def test_the_clip_kept_as_it_is_read_is_the_file_read_whole(tmp_path, folder, suffix):
+    """Five seconds: several blocks. (libsndfile decodes an MP3 file read in blocks wrongly after
+    some boundaries, so an MP3 clip is read whole.)"""
+    path = tmp_path / f"clip{suffix}"
+    soundfile.write(path, music_clip(5.0, 44100, channels=2).T, 44100)
+    kept = kept_clip(path, folder)
+    whole = read_audio(path)
+    assert kept.sample_rate == whole.sample_rate and np.array_equal(kept.samples, whole.samples)
 
 
 def _stopping_after(blocks: int):

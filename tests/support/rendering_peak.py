@@ -51,7 +51,7 @@ def shelf_for(model: str):
 def measure(design: str, clip: Path, index: int, model: str) -> dict:
     from app.compare.rendering import ClipRenderer
     from app.compare.rendering_folder import RenderingFolder
-    from app.compare.studio_comparison import _kept_clip
+    from app.compare.studio_comparison import kept_clip
     from app.studio.clip import read_checked
     from model.audio_io import Audio
     from whole_renderings import whole_rendering
@@ -72,7 +72,7 @@ def measure(design: str, clip: Path, index: int, model: str) -> dict:
             samples, _, _ = whole_rendering(audio, spec, shelf)
             folder.keep(samples)
         else:
-            audio = _kept_clip(clip, folder)
+            audio = kept_clip(clip, folder)
             ClipRenderer(audio, shelf, lambda: folder.blocks(audio.samples)).render_kept(spec, folder)
     finally:
         peaks = sampler.stop()
