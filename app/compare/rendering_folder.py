@@ -3,8 +3,12 @@
 Eight contestants of a 10-minute stereo clip at 48 kHz are 1.7 GB of float32: held as arrays
 they grew the studio with every contestant and every minute. A :class:`RenderingFolder` writes
 each rendering to its own ``.npy`` file (frames first, ``[frames, channels]``, so a player's read
-of consecutive frames is one contiguous run of the file), written as ``NAME.part`` and renamed
-into place once complete, and hands back a read-only array mapped onto that file. What a mapping
+of consecutive frames is one contiguous run of the file), block by block as it is made
+(:meth:`RenderingFolder.keep_blocks`: the header last, once the length is known), as
+``NAME.part`` renamed into place once complete, and hands back a read-only array mapped onto
+that file. A rendering whose delay is known only once it is all made is written between zero
+margins, and the array handed back starts where the delay is undone; :meth:`RenderingFolder.blocks`
+reads a kept file back in blocks without mapping it (the clip, read for every rendering). What a mapping
 holds in memory are pages of the file the kernel may drop and read again: the process's own
 (anonymous) memory no longer grows with the contestants.
 
