@@ -175,7 +175,8 @@ def render_main(lengths: list[float], model: str) -> None:
                     result = rendering_peak(design, clip, index, model)
                     rows.setdefault((result["name"], seconds), {})[design] = result
                     print(f"{result['name']:>12s} {seconds:5g} s {design:>8s}: peak {result['VmRSS']:6.0f} MiB "
-                          f"(anonymous {result['RssAnon']:6.0f}), {result['seconds']:.1f} s", file=sys.stderr, flush=True)
+                          f"(anonymous {result['RssAnon']:6.0f}), {result['seconds']:.1f} s",
+                          file=sys.stderr, flush=True)
     print(f"\nStereo {RATE} Hz; a rendering of {lengths[0]:g} s is {lengths[0] * RATE * 8 / MIB:.0f} MiB of float32, "
           f"of {lengths[-1]:g} s {lengths[-1] * RATE * 8 / MIB:.0f} MiB. Peaks over the process with the model "
           "loaded, MiB: resident (anonymous)")

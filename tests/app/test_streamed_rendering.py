@@ -57,8 +57,9 @@ def _kept_renderer(audio: Audio, folder: RenderingFolder, shelf: CodecShelf) -> 
     return ClipRenderer(Audio(clip, audio.sample_rate), shelf, lambda: folder.blocks(clip))
 
 
-SPECS = [contestants.original(), contestants.anchor(3500.0), contestants.codec("dac", 3), contestants.codec("encodec", 2),
-         contestants.opus(24), contestants.opus(64), contestants.mp3(64), contestants.mp3(128)]
+SPECS = [contestants.original(), contestants.anchor(3500.0), contestants.codec("dac", 3),
+         contestants.codec("encodec", 2), contestants.opus(24), contestants.opus(64), contestants.mp3(64),
+         contestants.mp3(128)]
 
 
 @pytest.mark.parametrize("channels", [1, 2])
@@ -148,7 +149,8 @@ def test_a_contestant_removed_while_it_is_rendered_stops_and_leaves_no_file(qtbo
     begun, go_on = _held_filter(monkeypatch)
     comparison = StudioComparison(ManualOutputStream)
     failures = []
-    comparison.worker.taskFailed.connect(lambda key, message: key.startswith("render") and failures.append((key, message)))
+    comparison.worker.taskFailed.connect(
+        lambda key, message: key.startswith("render") and failures.append((key, message)))
     try:
         comparison.open_clip(write_music_clip(tmp_path / "clip.wav", SECONDS, RATE, channels=2))
         anchor = contestants.anchor(3500.0)
