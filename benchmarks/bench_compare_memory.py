@@ -18,6 +18,14 @@ long-idle session or a busy machine leaves) and without read-ahead, then evicted
 0.2 s, before play is pressed: the timer runs while the tab is open). Linux only.
 
     .venv/bin/python benchmarks/bench_compare_memory.py [--seconds 300] [--play 10]
+
+``--render`` measures instead the rendering of one contestant at a time, each in a fresh process,
+whole (the clip read whole and each contestant computed on whole arrays, as the tab rendered
+before it streamed: :mod:`whole_renderings`) beside streamed (the clip written to the folder as
+it is read, the contestant made from it block by block and written as it comes), for two clip
+lengths: the peak resident size over the process after loading the model, and its anonymous part.
+
+    .venv/bin/python benchmarks/bench_compare_memory.py --render [--seconds 60 300] [--model default]
 """
 from __future__ import annotations
 
@@ -27,7 +35,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -36,7 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "support"))  # synthetic audio, resident size
 
-from resident_size import reset_peak, status_bytes  # noqa: E402
+from rendering_peak import DESIGNS as RENDER_DESIGNS, specs as render_specs  # noqa: E402
+from resident_size import PeakSampler, reset_peak, status_bytes  # noqa: E402
 
 MIB = 1 << 20
 RATE, BLOCK = 48000, 512
@@ -60,28 +68,6 @@ class HeldInMemory:
 
     def close(self):
         pass
-
-
-class PeakSampler(threading.Thread):
-    """Peaks of ``VmRSS``, ``RssAnon`` and ``RssFile``, sampled every 5 ms."""
-
-    FIELDS = ("VmRSS", "RssAnon", "RssFile")
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.peaks = dict.fromkeys(self.FIELDS, 0)
-        self.running = True
-
-    def run(self) -> None:
-        while self.running:
-            for field in self.FIELDS:
-                self.peaks[field] = max(self.peaks[field], status_bytes(field))
-            time.sleep(0.005)
-
-    def stop(self) -> dict[str, float]:
-        self.running = False
-        self.join()
-        return {field: value / MIB for field, value in self.peaks.items()}
 
 
 def contestant_specs():
@@ -149,7 +135,7 @@ def child(design: str, clip: Path, play_seconds: float) -> None:
         time.sleep(0.01)
     result["render_s"] = time.perf_counter() - began
     result["errors"] = {spec.name: message for spec, message in comparison.errors.items()}
-    result.update({f"peak_{k}": v for k, v in sampler.stop().items()})
+    result.update({f"peak_{k}": v / MIB for k, v in sampler.stop().items()})
     result["peak_hwm"] = status_bytes("VmHWM") / MIB
     result["settled"] = {field: status_bytes(field) / MIB for field in PeakSampler.FIELDS}
     comparison.worker.discard()  # the chart's points: the callback is timed without them taking the GIL
@@ -169,13 +155,51 @@ def child(design: str, clip: Path, play_seconds: float) -> None:
     print(json.dumps(result))
 
 
+def rendering_peak(design: str, clip: Path, index: int, model: str) -> dict:
+    """One contestant rendered by ``design`` in a fresh process (``tests/support/rendering_peak.py``)."""
+    script = ROOT / "tests" / "support" / "rendering_peak.py"
+    out = subprocess.run([sys.executable, str(script), design, str(clip), str(index), "--model", model],
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def render_main(lengths: list[float], model: str) -> None:
+    from synthetic_audio import write_music_clip
+
+    rows = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for seconds in lengths:
+            clip = write_music_clip(Path(folder) / f"{seconds:g}.wav", seconds, RATE, channels=2)
+            for index in range(len(render_specs(model))):
+                for design in RENDER_DESIGNS:
+                    result = rendering_peak(design, clip, index, model)
+                    rows.setdefault((result["name"], seconds), {})[design] = result
+                    print(f"{result['name']:>12s} {seconds:5g} s {design:>8s}: peak {result['VmRSS']:6.0f} MiB "
+                          f"(anonymous {result['RssAnon']:6.0f}), {result['seconds']:.1f} s",
+                          file=sys.stderr, flush=True)
+    print(f"\nStereo {RATE} Hz; a rendering of {lengths[0]:g} s is {lengths[0] * RATE * 8 / MIB:.0f} MiB of float32, "
+          f"of {lengths[-1]:g} s {lengths[-1] * RATE * 8 / MIB:.0f} MiB. Peaks over the process with the model "
+          "loaded, MiB: resident (anonymous)")
+    print(f"{'contestant':>14s} {'clip':>6s} {'whole (before)':>18s} {'streamed (now)':>18s}")
+    for (name, seconds), designs in rows.items():
+        cells = [f"{designs[d]['VmRSS']:.0f} ({designs[d]['RssAnon']:.0f})" for d in RENDER_DESIGNS]
+        print(f"{name:>14s} {seconds:5g}s {cells[0]:>18s} {cells[1]:>18s}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=300.0, help="clip length (default 300)")
+    parser.add_argument("--seconds", type=float, nargs="+", default=None,
+                        help="clip length (default 300; with --render, lengths: default 60 300)")
     parser.add_argument("--play", type=float, default=10.0, help="seconds played per read-ahead setting")
+    parser.add_argument("--render", action="store_true", help="rendering peaks, whole against streamed")
+    parser.add_argument("--model", default="default", help="the codec contestant's model (with --render)")
     parser.add_argument("--child", choices=DESIGNS, help=argparse.SUPPRESS)
     parser.add_argument("--clip", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.render:
+        render_main(args.seconds or [60.0, 300.0], args.model)
+        return
+    args.seconds = (args.seconds or [300.0])[0]
     if args.child:
         child(args.child, Path(args.clip), args.play)
         return

@@ -29,7 +29,7 @@ signal, while memory no longer grows with the duration.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,24 +163,41 @@ def model_input(codec: Codec, audio: Audio, normalize: bool = True) -> tuple[tor
     return _normalised(codec, samples, loudness), loudness
 
 
-def scan_source(codec: Codec, source: str | Path, normalize: bool = True) -> SourceScan:
-    """Length and (when ``normalize``) loudness of a file at the codec's rate, read block by block."""
+@dataclass(frozen=True)
+class BlockSource:
+    """A signal that is not a file, read anew in blocks for each pass (``blocks()``: consecutive
+    ``[channels, k]`` float32 blocks at ``sample_rate``), such as samples kept in a file of one's own."""
+
+    channels: int
+    sample_rate: int
+    blocks: Callable[[], Iterable[np.ndarray]]
+
+
+def _block_source(source: str | Path | BlockSource) -> BlockSource:
+    if isinstance(source, BlockSource):
+        return source
     info = audio_info(source)
-    meter = LoudnessMeter(info.channels, codec.sample_rate)
-    counted = _Counted(read_blocks(source))
+    return BlockSource(info.channels, info.samplerate, lambda: read_blocks(source))
+
+
+def scan_source(codec: Codec, source: str | Path | BlockSource, normalize: bool = True) -> SourceScan:
+    """Length and (when ``normalize``) loudness of a file at the codec's rate, read block by block."""
+    source = _block_source(source)
+    meter = LoudnessMeter(source.channels, codec.sample_rate)
+    counted = _Counted(source.blocks())
     model_length = 0
-    for block in resample_blocks(counted, info.samplerate, codec.sample_rate):
+    for block in resample_blocks(counted, source.sample_rate, codec.sample_rate):
         model_length += block.shape[1]
         if normalize:
             meter.push(block)
     loudness = _recorded(_measured(meter)) if normalize else None
-    return SourceScan(info.channels, info.samplerate, counted.frames, model_length, loudness)
+    return SourceScan(source.channels, source.sample_rate, counted.frames, model_length, loudness)
 
 
-def source_blocks(codec: Codec, source: str | Path, scan: SourceScan) -> Iterator[torch.Tensor]:
+def source_blocks(codec: Codec, source: str | Path | BlockSource, scan: SourceScan) -> Iterator[torch.Tensor]:
     """The codec's input ``[channels, 1, k]`` for a scanned file, block by block: ``model_input``
     of the whole file in pieces."""
-    blocks = resample_blocks(read_blocks(source), scan.original_rate, codec.sample_rate)
+    blocks = resample_blocks(_block_source(source).blocks(), scan.original_rate, codec.sample_rate)
     return (_normalised(codec, block, scan.loudness_lufs) for block in blocks)
 
 
@@ -222,7 +239,7 @@ def encode_clip(
 
 
 def encode_source(
-    codec: Codec, source: str | Path, scan: SourceScan, n_codebooks: int | None = None,
+    codec: Codec, source: str | Path | BlockSource, scan: SourceScan, n_codebooks: int | None = None,
     progress: ProgressFn | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Codes ``[items, n, frames]`` of a scanned file and the codec's side information, encoded
@@ -257,7 +274,8 @@ def decoded_blocks(
     waves = (piece.reshape(-1, piece.shape[-1]).numpy() / gain
              for piece in codec.decode_blocks(clip.encoded(n_codebooks), progress=progress))
     model_length = resampled_length(clip.length, clip.original_rate, codec.sample_rate)
-    return _fitted(resample_blocks(_fitted(waves, model_length), codec.sample_rate, clip.original_rate), clip.length)
+    at_original_rate = resample_blocks(fitted_blocks(waves, model_length), codec.sample_rate, clip.original_rate)
+    return fitted_blocks(at_original_rate, clip.length)
 
 
 def decode_clip(
@@ -268,7 +286,7 @@ def decode_clip(
     return Audio(np.concatenate(blocks, axis=1), clip.original_rate)
 
 
-def _fitted(blocks: Iterable[np.ndarray], length: int) -> Iterator[np.ndarray]:
+def fitted_blocks(blocks: Iterable[np.ndarray], length: int) -> Iterator[np.ndarray]:
     """Blocks cut or zero-padded to ``length`` frames in all (the codec works in whole frames)."""
     remaining, channels = length, 0
     for block in blocks:

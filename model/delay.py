@@ -27,25 +27,92 @@ def _next_fast_length(n: int) -> int:
     return 1 << max(0, (n - 1).bit_length())
 
 
-def _correlation(ref: np.ndarray, est: np.ndarray, max_lag: int) -> np.ndarray:
-    """``c[max_lag + d] = sum over rows and t of est[:, t + d] * ref[:, t]`` for ``|d| <= max_lag``.
+class DelayEstimator:
+    """:func:`estimate_delay` of two signals of ``length`` samples given as consecutive blocks
+    ``[rows, k]`` (the reference's and the estimate's blocks need not line up): memory is a block of
+    each, not the signals, and the delay is that of the whole-signal call, to the bit.
 
-    Block by block (overlap-save): each block of the reference meets the estimate's samples
-    from ``max_lag`` before to ``max_lag`` after it, in one FFT large enough that no lag wraps.
-    numpy's FFT: several times faster than torch's on these sizes on a CPU.
+    The cross-correlation ``c[max_lag + d] = sum over rows and t of est[:, t + d] * ref[:, t]`` for
+    ``|d| <= max_lag`` is summed block by block (overlap-save): each block of the reference meets
+    the estimate's samples from ``max_lag`` before to ``max_lag`` after it, in one FFT large enough
+    that no lag wraps. numpy's FFT: several times faster than torch's on these sizes on a CPU.
     """
-    length = ref.shape[-1]
-    size = _next_fast_length(max(_FFT_SIZE, 8 * max_lag + 1))
-    block = size - 2 * max_lag
-    total = np.zeros(2 * max_lag + 1)
-    for start in range(0, length, block):
-        piece = ref[:, start : start + block].astype(np.float64)
+
+    def __init__(self, length: int, max_lag: int) -> None:
+        if max_lag < 0:
+            raise MetricInputError(f"max_lag must be >= 0, got {max_lag}")
+        if length == 0:
+            raise MetricInputError("cannot estimate the delay of empty signals")
+        self.length, self.max_lag = length, min(max_lag, length - 1)
+        self._size = _next_fast_length(max(_FFT_SIZE, 8 * self.max_lag + 1))
+        self._block = self._size - 2 * self.max_lag
+        self._start = 0  # the reference's frame the next block starts at
+        self._ref: np.ndarray | None = None  # the reference from ``_start`` on
+        self._est: np.ndarray | None = None  # the estimate from ``_est_first`` on
+        self._est_first = 0
+        self._ref_end = self._est_end = 0  # frames pushed
+        self._total = np.zeros(2 * self.max_lag + 1)
+
+    def push(self, reference: np.ndarray | None = None, estimate: np.ndarray | None = None) -> None:
+        """The next frames of either signal or both, ``[rows, k]``."""
+        if reference is not None:
+            self._ref = _joined(self._ref, reference)
+            self._ref_end += reference.shape[-1]
+        if estimate is not None:
+            self._est = _joined(self._est, estimate)
+            self._est_end += estimate.shape[-1]
+        while self._start < self.length and self._block_ready():
+            self._add_block()
+
+    @property
+    def reference_frames(self) -> int:
+        return self._ref_end
+
+    @property
+    def estimate_frames(self) -> int:
+        return self._est_end
+
+    def correlation(self) -> np.ndarray:
+        """``c[max_lag + d]`` for ``|d| <= max_lag``, once both signals are pushed whole."""
+        if self._ref_end != self.length or self._est_end != self.length:
+            raise MetricInputError(f"the signals have {self._ref_end} and {self._est_end} samples, "
+                                   f"not {self.length}")
+        return self._total
+
+    def delay(self) -> int:
+        """The delay (as :func:`estimate_delay`), once both signals are pushed whole."""
+        correlation, max_lag = self.correlation(), self.max_lag
+        # Lags in the order 0, 1, -1, 2, -2, ...: among equal peaks the smallest shift wins, and with
+        # no positive correlation at all (silence) the answer is no shift.
+        order = np.arange(2 * max_lag + 1)
+        lags = np.where(order % 2 == 1, (order + 1) // 2, -(order // 2))
+        values = correlation[lags + max_lag]
+        best = int(np.argmax(values))
+        return int(lags[best]) if values[best] > 0 else 0
+
+    def _block_ready(self) -> bool:
+        end = min(self._start + self._block, self.length)
+        return self._ref_end >= end and self._est_end >= min(end + self.max_lag, self.length)
+
+    def _add_block(self) -> None:
+        max_lag, length, start = self.max_lag, self.length, self._start
+        piece = self._ref[:, :self._block].astype(np.float64)
         lo, hi = start - max_lag, start + piece.shape[-1] + max_lag
-        window = np.zeros((est.shape[0], hi - lo))  # zeros beyond the signal
-        window[:, max(0, -lo) : window.shape[1] - max(0, hi - length)] = est[:, max(lo, 0) : min(hi, length)]
-        spectrum = np.fft.rfft(window, size) * np.fft.rfft(piece, size).conj()
-        total += np.fft.irfft(spectrum.sum(axis=0), size)[: 2 * max_lag + 1]
-    return total
+        window = np.zeros((piece.shape[0], hi - lo))  # zeros beyond the signal
+        first, last = max(lo, 0), min(hi, length)
+        window[:, first - lo : last - lo] = self._est[:, first - self._est_first : last - self._est_first]
+        spectrum = np.fft.rfft(window, self._size) * np.fft.rfft(piece, self._size).conj()
+        self._total += np.fft.irfft(spectrum.sum(axis=0), self._size)[: 2 * max_lag + 1]
+        self._start = start + piece.shape[-1]
+        self._ref = self._ref[:, piece.shape[-1]:]
+        keep_from = max(0, self._start - max_lag)  # what the next block's window reads
+        self._est = self._est[:, keep_from - self._est_first:]
+        self._est_first = keep_from
+
+
+def _joined(held: np.ndarray | None, block: np.ndarray) -> np.ndarray:
+    """``block`` after what is ``held`` (no copy when nothing is: a whole signal pushed at once stays itself)."""
+    return block if held is None or held.shape[-1] == 0 else np.concatenate([held, block], axis=-1)
 
 
 def estimate_delay(reference: np.ndarray | torch.Tensor, estimate: np.ndarray | torch.Tensor,
@@ -58,17 +125,9 @@ def estimate_delay(reference: np.ndarray | torch.Tensor, estimate: np.ndarray | 
         raise MetricInputError(f"max_lag must be >= 0, got {max_lag}")
     ref, est = paired_items(reference, estimate)
     length = ref.shape[-1]
-    if length == 0:
-        raise MetricInputError("cannot estimate the delay of empty signals")
-    max_lag = min(max_lag, length - 1)
-    correlation = _correlation(ref.reshape(-1, length).numpy(), est.reshape(-1, length).numpy(), max_lag)
-    # Lags in the order 0, 1, -1, 2, -2, ...: among equal peaks the smallest shift wins, and with
-    # no positive correlation at all (silence) the answer is no shift.
-    order = np.arange(2 * max_lag + 1)
-    lags = np.where(order % 2 == 1, (order + 1) // 2, -(order // 2))
-    values = correlation[lags + max_lag]
-    best = int(np.argmax(values))
-    return int(lags[best]) if values[best] > 0 else 0
+    estimator = DelayEstimator(length, max_lag)
+    estimator.push(ref.reshape(-1, length).numpy(), est.reshape(-1, length).numpy())
+    return estimator.delay()
 
 
 def shift_to_overlap(reference: torch.Tensor, estimate: torch.Tensor, delay: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,11 @@ cut-off, within 0.01 dB of unity below :data:`PASS_EDGE` times the cut-off, and 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import numpy as np
+
+from app.compare.blocks import array_blocks, joined, regrouped
 
 PASS_EDGE, STOP_EDGE = 0.95, 1.05  # the transition band, as fractions of the cut-off
 STOP_ATTENUATION_DB = 80.0
@@ -31,27 +35,29 @@ def lowpass(samples: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarr
 
     A cut-off at or above the Nyquist frequency leaves nothing to remove: the samples come back.
     """
+    return joined(lowpass_blocks(array_blocks(samples), sample_rate, cutoff_hz))
+
+
+def lowpass_blocks(blocks: Iterable[np.ndarray], sample_rate: int, cutoff_hz: float) -> Iterator[np.ndarray]:
+    """:func:`lowpass` of a signal given as consecutive ``[channels, frames]`` blocks, as float32
+    blocks: overlap-add on blocks of :data:`_BLOCK` frames, whatever the blocks given, so the
+    result is the same to the bit. The output runs ``len(taps) // 2`` frames behind the input
+    (the filter's delay, undone by dropping its first frames) until the last block flushes it."""
     if cutoff_hz * STOP_EDGE >= sample_rate / 2:
-        return samples.astype(np.float32, copy=True)
+        yield from (block.astype(np.float32, copy=True) for block in blocks)
+        return
     taps = lowpass_taps(cutoff_hz, sample_rate)
-    half, frames, overlap = len(taps) // 2, samples.shape[1], len(taps) - 1
+    half, overlap = len(taps) // 2, len(taps) - 1
     size = 1 << int(np.ceil(np.log2(_BLOCK + len(taps))))
     spectrum = np.fft.rfft(taps, size)
-    out = np.empty(samples.shape, np.float32)
-    pending = np.zeros((samples.shape[0], overlap))  # the previous block's convolution reaching into this one
-    for start in range(0, frames, _BLOCK):
-        block = samples[:, start:start + _BLOCK].astype(np.float64)
-        piece = np.fft.irfft(np.fft.rfft(block, size) * spectrum, size)[:, :block.shape[1] + overlap]
-        piece[:, :overlap] += pending
-        _place(out, piece[:, :block.shape[1]], start - half)  # complete: no later block reaches it
-        pending = piece[:, block.shape[1]:]
-    _place(out, pending, frames - half)
-    return out
-
-
-def _place(out: np.ndarray, values: np.ndarray, at: int) -> None:
-    """``values`` into ``out``'s frames from ``at``, the part outside ``out`` dropped (the filter's
-    delay is undone by placing the convolution ``half`` frames earlier)."""
-    first, last = max(0, at), min(out.shape[1], at + values.shape[1])
-    if last > first:
-        out[:, first:last] = values[:, first - at:last - at]
+    pending, start = None, 0  # the previous block's convolution reaching into this one; frames in
+    for block in regrouped(blocks, _BLOCK):
+        frames = block.shape[1]
+        piece = np.fft.irfft(np.fft.rfft(block.astype(np.float64), size) * spectrum, size)[:, :frames + overlap]
+        if pending is not None:
+            piece[:, :overlap] += pending
+        if frames > half - start:  # complete: no later block reaches it (the frames before 0 dropped)
+            yield piece[:, max(0, half - start):frames].astype(np.float32)
+        pending, start = piece[:, frames:], start + frames
+    if pending is not None:
+        yield pending[:, max(0, half - start):half].astype(np.float32)

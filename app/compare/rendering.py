@@ -16,18 +16,22 @@ clip's rate, length and channel count.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import torch
 
 from app.compare import anchors, transcoders
 from app.compare.bitrate import match_count, measured_kbps, nominal_kbps
+from app.compare.blocks import array_blocks, joined
 from app.compare.contestants import ContestantError, ContestantSpec
+from app.compare.rendering_folder import RenderingCancelled, RenderingFolder
 from model.audio_io import Audio
 from model.codec import Codec
-from model.compression import EncodedClip, decode_clip, encode_clip
-from model.delay import DEFAULT_MAX_LAG_SECONDS, estimate_delay
+from model.compression import BlockSource, EncodedClip, decoded_blocks, encode_source, scan_source
+from model.delay import DEFAULT_MAX_LAG_SECONDS, DelayEstimator, estimate_delay
 from model.fast_mode import FastModeUnavailable
 from model.loading import load_codec
 
@@ -115,11 +119,22 @@ def align(reference: np.ndarray, rendered: np.ndarray, sample_rate: int,
 
 
 class ClipRenderer:
-    """Renders contestants on one clip, encoding the clip once per model."""
+    """Renders contestants on one clip, encoding the clip once per model.
 
-    def __init__(self, audio: Audio, shelf: CodecShelf | None = None) -> None:
+    Every contestant is made block by block from the clip's blocks (``blocks()``, read anew for
+    each rendering: by default blocks of ``audio.samples``; the Compare tab reads its kept copy
+    of the clip from the file). :meth:`render` joins the blocks into an array;
+    :meth:`render_kept` writes them to a :class:`RenderingFolder` as they come, its delay
+    estimated on the way (:class:`model.delay.DelayEstimator`) and undone by where the mapped view
+    starts, so a clip of any length is rendered holding blocks and the model, not the clip. Both
+    give the same samples to the bit.
+    """
+
+    def __init__(self, audio: Audio, shelf: CodecShelf | None = None,
+                 blocks: Callable[[], Iterable[np.ndarray]] | None = None) -> None:
         self.audio = audio
         self.shelf = shelf or CodecShelf()
+        self._blocks = blocks or (lambda: array_blocks(audio.samples))
         self._encoded: dict[str, EncodedClip] = {}
 
     def contestant(self, spec: ContestantSpec) -> Contestant:
@@ -138,37 +153,104 @@ class ClipRenderer:
         return Contestant(spec, n, nominal_kbps(codec, n, self.audio.channels))
 
     def render(self, spec: ContestantSpec) -> Rendering:
-        """``spec`` heard on the clip, aligned to it."""
+        """``spec`` heard on the clip, aligned to it, in memory."""
+        contestant = self.contestant(spec)
+        made = self._made(contestant, self._blocks)
+        samples = joined(made.blocks)
+        if not made.aligned:
+            return Rendering(contestant, samples, 0, made.kbps())
+        aligned, delay = align(self.audio.samples, samples, self.audio.sample_rate)
+        return Rendering(contestant, aligned, delay, made.kbps())
+
+    def render_kept(self, spec: ContestantSpec, folder: RenderingFolder,
+                    cancelled: Callable[[], bool] = lambda: False) -> Rendering:
+        """``spec`` heard on the clip, aligned to it, written to ``folder`` as it is made and read
+        from there; ``cancelled()`` (asked before each block read or written, a model's encoding
+        included) stops it, leaving no file."""
         contestant, audio = self.contestant(spec), self.audio
-        if spec.kind == "original":
-            return Rendering(contestant, audio.samples.astype(np.float32, copy=True), 0, None)
-        if spec.kind == "anchor":
-            return Rendering(contestant, anchors.lowpass(audio.samples, audio.sample_rate, spec.cutoff_hz), 0, None)
-        if spec.kind == "codec":
-            samples, kbps = self._decoded(spec.model, contestant.n_codebooks)
-        else:
-            coded = (transcoders.opus if spec.kind == "opus" else transcoders.mp3)(audio, spec.target_kbps)
-            samples, kbps = coded.samples, coded.measured_kbps
-        aligned, delay = align(audio.samples, samples, audio.sample_rate)
-        return Rendering(contestant, aligned, delay, kbps)
+
+        def read() -> Iterator[np.ndarray]:
+            for block in self._blocks():
+                if cancelled():
+                    raise RenderingCancelled("the rendering was cancelled")
+                yield block
+
+        made = self._made(contestant, read, spool_dir=folder.path)
+        if not made.aligned:
+            return Rendering(contestant, folder.keep_blocks(made.blocks, audio.channels, cancelled=cancelled), 0,
+                             made.kbps())
+        estimator = DelayEstimator(audio.frames, round(DEFAULT_MAX_LAG_SECONDS * audio.sample_rate))
+        measured = _measured(made.blocks, read(), estimator)
+        samples = folder.keep_blocks(measured, audio.channels, estimator.max_lag, estimator.delay, cancelled)
+        return Rendering(contestant, samples, estimator.delay(), made.kbps())
 
     def stimuli(self, specs: list[ContestantSpec]) -> list[tuple[Contestant, np.ndarray]]:
         """Each spec's contestant and its aligned samples ``[channels, frames]`` at the clip's
         rate and length: the stimuli of a listening test on this clip."""
         return [(rendering.contestant, rendering.samples) for rendering in map(self.render, specs)]
 
-    def encoded(self, model: str) -> EncodedClip:
-        """The clip's codes under ``model`` (all codebooks), encoded once."""
+    def encoded(self, model: str, read: Callable[[], Iterable[np.ndarray]] | None = None) -> EncodedClip:
+        """The clip's codes under ``model`` (all codebooks), encoded once, as it is read (by
+        ``read()``, else the renderer's blocks), as ``rvq-studio encode`` does a file: the same codes
+        as :func:`model.compression.encode_clip`."""
         if model not in self._encoded:
-            self._encoded[model] = encode_clip(self.shelf.get(model), self.audio)
+            codec, audio = self.shelf.get(model), self.audio
+            source = BlockSource(audio.channels, audio.sample_rate, read or self._blocks)
+            scan = scan_source(codec, source)
+            codes, side = encode_source(codec, source, scan)
+            self._encoded[model] = EncodedClip(torch.from_numpy(codes), audio.sample_rate, scan.length,
+                                               scan.loudness_lufs, {k: torch.from_numpy(v) for k, v in side.items()})
         return self._encoded[model]
 
-    def _decoded(self, model: str, n: int) -> tuple[np.ndarray, float]:
-        codec, clip = self.shelf.get(model), self.encoded(model)
-        decoded = decode_clip(codec, clip, n).samples.astype(np.float32)
-        if decoded.shape[0] != self.audio.channels:  # a mono clip through a stereo codec comes back stereo
-            decoded = decoded.mean(axis=0, keepdims=True)
-        return decoded, measured_kbps(codec, clip, n)
+    def _made(self, contestant: Contestant, read: Callable[[], Iterator[np.ndarray]],
+              spool_dir: str | Path | None = None) -> _Made:
+        """How ``contestant`` is made from the clip's blocks (``read()``): its unaligned blocks at
+        the clip's rate and length."""
+        spec, audio = contestant.spec, self.audio
+        if spec.kind == "original":
+            return _Made(read(), aligned=False)
+        if spec.kind == "anchor":
+            return _Made(anchors.lowpass_blocks(read(), audio.sample_rate, spec.cutoff_hz), aligned=False)
+        if spec.kind == "codec":
+            return self._decoded(spec.model, contestant.n_codebooks, read)
+        clip = (read(), audio.sample_rate, audio.channels, audio.frames, spec.target_kbps)
+        coded = transcoders.opus_blocks(*clip) if spec.kind == "opus" else transcoders.mp3_blocks(*clip, spool_dir)
+        return _Made(coded.blocks, lambda: coded.measured_kbps)
+
+    def _decoded(self, model: str, n: int, read: Callable[[], Iterator[np.ndarray]]) -> _Made:
+        codec, clip = self.shelf.get(model), self.encoded(model, read)
+        channels = self.audio.channels
+
+        def blocks() -> Iterator[np.ndarray]:
+            for block in decoded_blocks(codec, clip, n):
+                block = block.astype(np.float32, copy=False)
+                # a mono clip through a stereo codec comes back stereo
+                yield block.mean(axis=0, keepdims=True) if block.shape[0] != channels else block
+
+        return _Made(blocks(), lambda: measured_kbps(codec, clip, n))
+
+
+@dataclass(frozen=True)
+class _Made:
+    """A contestant being made: its blocks, its measured bitrate once they are through (None for
+    the original and the anchors), and whether it needs aligning."""
+
+    blocks: Iterator[np.ndarray]
+    kbps: Callable[[], float | None] = lambda: None
+    aligned: bool = True
+
+
+def _measured(blocks: Iterable[np.ndarray], reference: Iterator[np.ndarray],
+              estimator: DelayEstimator) -> Iterator[np.ndarray]:
+    """``blocks`` passed through, each pushed to ``estimator`` with the reference's blocks read as
+    far (so neither signal is held further than a block ahead of the other)."""
+    for block in blocks:
+        estimator.push(estimate=block)
+        while estimator.reference_frames < estimator.estimate_frames and (piece := next(reference, None)) is not None:
+            estimator.push(reference=piece)
+        yield block
+    for piece in reference:
+        estimator.push(reference=piece)
 
 
 def render_stimuli(audio: Audio, specs: list[ContestantSpec],

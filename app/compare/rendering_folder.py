@@ -3,8 +3,12 @@
 Eight contestants of a 10-minute stereo clip at 48 kHz are 1.7 GB of float32: held as arrays
 they grew the studio with every contestant and every minute. A :class:`RenderingFolder` writes
 each rendering to its own ``.npy`` file (frames first, ``[frames, channels]``, so a player's read
-of consecutive frames is one contiguous run of the file), written as ``NAME.part`` and renamed
-into place once complete, and hands back a read-only array mapped onto that file. What a mapping
+of consecutive frames is one contiguous run of the file), block by block as it is made
+(:meth:`RenderingFolder.keep_blocks`: the header last, once the length is known), as
+``NAME.part`` renamed into place once complete, and hands back a read-only array mapped onto
+that file. A rendering whose delay is known only once it is all made is written between zero
+margins, and the array handed back starts where the delay is undone; :meth:`RenderingFolder.blocks`
+reads a kept file back in blocks without mapping it (the clip, read for every rendering). What a mapping
 holds in memory are pages of the file the kernel may drop and read again: the process's own
 (anonymous) memory no longer grows with the contestants.
 
@@ -22,22 +26,30 @@ cannot be written (the disk is full, the folder is not writable) raises
 from __future__ import annotations
 
 import errno
+import io
 import mmap
 import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-_WRITE_FRAMES = 1 << 16  # frames transposed and written at a time: no clip-sized temporary
+from app.compare.blocks import BLOCK_FRAMES, array_blocks
+
+_HEADER_BYTES = 128  # room kept for a rendering's .npy header (written last, once its length is known)
 _FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 
 
 class RenderingNotKept(RuntimeError):
     """A rendering that could not be written to the folder (a full disk, no permission)."""
+
+
+class RenderingCancelled(RenderingNotKept):
+    """A rendering stopped while it was written: its clip was closed or it is no longer wanted."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,19 @@ class RenderingFolder:
 
     def keep(self, samples: np.ndarray) -> np.ndarray:
         """``samples`` ``[channels, frames]`` written to a file; the same samples read from it, as a
-        ``[channels, frames]`` view of the mapped ``[frames, channels]`` file.
+        ``[channels, frames]`` view of the mapped ``[frames, channels]`` file."""
+        return self.keep_blocks(array_blocks(samples), samples.shape[0])
+
+    def keep_blocks(self, blocks: Iterable[np.ndarray], channels: int, margin: int = 0,
+                    shift: Callable[[], int] = lambda: 0, cancelled: Callable[[], bool] = lambda: False) -> np.ndarray:
+        """A rendering given as consecutive ``[channels, k]`` blocks, written to a file as they come
+        (memory: a block); read back as a ``[channels, frames]`` view of the mapped file.
+
+        ``margin`` zero frames are written before and after the blocks, and the view starts
+        ``shift()`` frames (asked once the blocks are all written, ``|shift()| <= margin``) after the
+        first block's first frame: the rendering moved back by a delay known only at its end, with
+        zeros where it has no samples, and nothing copied. ``cancelled()`` is asked before each block:
+        True stops the writing (:class:`RenderingCancelled`), and no file is left.
 
         The mapping is copy-on-write, as arrays in memory were: nothing writes a rendering, but
         torch warns about every read-only array it is given (the players' sources make their own
@@ -78,28 +102,51 @@ class RenderingFolder:
             target = self.path / f"rendering{self._count}.npy"
         part = target.with_suffix(".part")
         try:
-            _write_frames_first(part, samples)
+            frames = _write_frames_first(part, blocks, channels, margin, lambda: cancelled() or self._closed)
+            offset = shift()
+            if abs(offset) > margin:
+                raise ValueError(f"a shift of {offset} frames reaches beyond the margin of {margin}")
             with self._lock:
                 if self._closed:  # the clip was closed while this was written
                     part.unlink(missing_ok=True)
-                    raise RenderingNotKept("the comparison was closed")
+                    raise RenderingCancelled("the comparison was closed")
                 os.replace(part, target)
-            return self._mapped(target).T
+            return self._mapped(target, margin + offset, frames).T
         except OSError as exc:
             part.unlink(missing_ok=True)
             raise _not_kept(exc, self.path) from None
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
 
-    def _mapped(self, path: Path) -> np.ndarray:
+    def _mapped(self, path: Path, first: int, frames: int) -> np.ndarray:
+        """Frames ``first .. first + frames`` of the file, mapped."""
         with open(path, "rb") as stream:
             np.lib.format.read_magic(stream)
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-            offset = stream.tell()
-            mapping = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_COPY)  # see keep()
-        if fortran or dtype != np.float32 or len(shape) != 2:
+            header = stream.tell()
+            mapping = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_COPY)  # see keep_blocks()
+        if fortran or dtype != np.float32 or len(shape) != 2 or first + frames > shape[0]:
             raise RenderingNotKept(f"{path.name}: not a rendering this folder wrote")
+        offset = header + first * dtype.itemsize * shape[1]
         with self._lock:
             self._maps[id(mapping)] = _Mapped(mapping, path, offset, dtype.itemsize * shape[1])
-        return np.ndarray(shape, dtype, buffer=mapping, offset=offset)
+        return np.ndarray((frames, shape[1]), dtype, buffer=mapping, offset=offset)
+
+    def blocks(self, samples: np.ndarray, size: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
+        """A kept rendering (any ``[channels, frames]`` view of it) as consecutive ``[channels, k]``
+        blocks read from its file, not through its mapping: reading a whole clip to render from it
+        leaves none of its pages mapped in the process."""
+        with self._lock:
+            record = self._maps.get(id(_mapping_of(samples)))
+        if record is None:  # (the folder was closed)
+            raise RenderingCancelled("the comparison was closed")
+        channels, frames = record.frame_bytes // 4, samples.shape[1]
+        with open(record.path, "rb") as stream:
+            for start in range(0, frames, size):
+                stream.seek(record.offset + start * record.frame_bytes)
+                data = np.fromfile(stream, np.float32, min(size, frames - start) * channels)
+                yield np.ascontiguousarray(data.reshape(-1, channels).T)
 
     def prefetch(self, samples: np.ndarray, start: int, frames: int) -> None:
         """Ask the kernel to read frames ``start .. start + frames`` of a kept rendering (any view of
@@ -149,17 +196,36 @@ class RenderingFolder:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
-def _write_frames_first(path: Path, samples: np.ndarray) -> None:
-    """``samples`` ``[channels, frames]`` as a float32 ``.npy`` of shape ``[frames, channels]``, in
-    blocks of frames."""
-    channels, length = samples.shape
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
-              "shape": (length, channels)}
+def _write_frames_first(path: Path, blocks: Iterable[np.ndarray], channels: int, margin: int,
+                        cancelled: Callable[[], bool]) -> int:
+    """``blocks`` ``[channels, k]`` as a float32 ``.npy`` of shape ``[frames, channels]``, ``margin``
+    zero frames before and after them; returns the blocks' frames. The header, whose shape is
+    known only at the end, is written last into the room kept for it."""
+    header = _HEADER_BYTES
+    frames = 0
+    zeros = bytes(margin * channels * 4)
     with open(path, "wb") as stream:
-        np.lib.format.write_array_header_1_0(stream, header)
-        for start in range(0, length, _WRITE_FRAMES):
-            block = np.ascontiguousarray(samples[:, start:start + _WRITE_FRAMES].T, dtype=np.float32)
-            stream.write(memoryview(block).cast("B"))
+        stream.seek(header)
+        stream.write(zeros)
+        for block in blocks:
+            if cancelled():
+                raise RenderingCancelled("the rendering was cancelled")
+            frames += block.shape[1]
+            stream.write(np.ascontiguousarray(block.T, dtype=np.float32).tobytes())
+        stream.write(zeros)
+        stream.seek(0)
+        stream.write(_header(frames + 2 * margin, channels))
+    return frames
+
+
+def _header(frames: int, channels: int) -> bytes:
+    """The ``.npy`` header of a float32 ``[frames, channels]`` array, padded to :data:`_HEADER_BYTES`."""
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                                               "fortran_order": False, "shape": (frames, channels)})
+    if len(out.getvalue()) != _HEADER_BYTES:  # numpy pads to 64 bytes: any 2-D float32 shape makes 128
+        raise OSError(errno.EINVAL, f"a .npy header of {len(out.getvalue())} bytes, not {_HEADER_BYTES}")
+    return out.getvalue()
 
 
 def _not_kept(exc: OSError, folder: Path) -> RenderingNotKept:

@@ -19,15 +19,20 @@ crossfade -- the moment it is there. The loop region applies as in the studio.
 The chart is measured on at most :data:`CHART_SECONDS` from the middle of the clip: every
 count of each model and a sweep of Opus and MP3 bitrates is a rendering each.
 
-Memory does not grow with the contestants: the clip and every rendering are written, as they
-are made, to the clip's :class:`~app.compare.rendering_folder.RenderingFolder` (a temporary
-folder, deleted on a new clip and on close) and read back through file mappings; the worker
-holds one rendering in memory while it makes it. :meth:`StudioComparison.prefetch` (the tab's
-frame timer) has the kernel read every contestant a few seconds ahead of the play position,
-so switching while playing reads memory, not the disk.
+Memory grows neither with the contestants nor with the clip's length: the clip is written, as
+it is read, to the clip's :class:`~app.compare.rendering_folder.RenderingFolder` (a temporary
+folder, deleted on a new clip and on close), and every contestant is made from that copy read
+in blocks and written there block by block as it is made (:meth:`ClipRenderer.render_kept`):
+the worker holds blocks and a model, never a clip. Everything is read back through file
+mappings. :meth:`StudioComparison.prefetch` (the tab's frame timer) has the kernel read every
+contestant a few seconds ahead of the play position, so switching while playing reads memory,
+not the disk. A rendering in progress stops at its next block (leaving no file) when its clip
+is replaced, the tab closes, the models switch mode, or the contestant is removed.
 """
 from __future__ import annotations
 
+import threading
+from itertools import chain
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -43,8 +48,8 @@ from app.playback.audio_output import StreamFactory
 from app.playback.player import AudioPlayer
 from app.playback.sources import OriginalSource
 from app.studio.analysis_worker import AnalysisWorker
-from app.studio.clip import read_checked
-from model.audio_io import Audio
+from app.studio.clip import checked_blocks
+from model.audio_io import Audio, audio_info
 from model.listening_metrics import FAST_METRICS, METRICS
 
 CHART_SECONDS = 20.0
@@ -113,6 +118,7 @@ class StudioComparison(QObject):
         self._original: OriginalSource | None = None
         self._generation = 0
         self._queued: set[ContestantSpec] = set()  # renderings handed to the worker for this clip
+        self._cancels: dict[ContestantSpec, threading.Event] = {}  # set: stop that rendering at its next block
         self._queued_points: set[ContestantSpec] = set()  # chart points handed to it for this metric
         self._chart_models: tuple[str, ...] | None = None  # the models the queued sweep covers
 
@@ -121,6 +127,7 @@ class StudioComparison(QObject):
         """Compare on ``path`` (read in the background); None: no clip."""
         self._generation += 1
         self.worker.discard()
+        self._cancel_renderings()
         self.player.pause()
         self.audio, self._renderer, self._chart, self.path = None, None, None, None if path is None else str(path)
         self.clip_error = ""
@@ -137,14 +144,14 @@ class StudioComparison(QObject):
         generation = self._generation
         # the generation in the key: a slow read of an earlier clip still runs when this one is
         # opened, and its failure (or its folder's, deleted meanwhile) must not be this clip's
-        self.worker.submit(f"clip {generation}", lambda folder=self.folder: _kept_clip(path, folder),
+        self.worker.submit(f"clip {generation}", lambda folder=self.folder: kept_clip(path, folder),
                            lambda audio: self._on_audio(generation, audio))
 
     def _on_audio(self, generation: int, audio: Audio) -> None:
         if generation != self._generation:
             return
         self.audio = audio
-        self._renderer = ClipRenderer(audio, self.shelf)
+        self._renderer = self._clip_renderer()
         self._chart = ClipRenderer(chart_excerpt(audio), self.shelf)
         self._original = OriginalSource(audio.samples.T)
         self.player.configure(audio.sample_rate, audio.channels, self._original)
@@ -170,6 +177,7 @@ class StudioComparison(QObject):
 
     def remove(self, spec: ContestantSpec) -> None:
         self.specs.remove(spec)
+        self._cancel_renderings([spec])
         self._delete_rendering(spec)
         for table in (self.errors, self.points, self._sources):
             table.pop(spec, None)
@@ -184,6 +192,7 @@ class StudioComparison(QObject):
         for k, spec in enumerate(matched):
             check_new(spec, matched[:k])  # two counts of one model become the same contestant
         selected = matched[self.specs.index(self.selected)] if self.selected in self.specs else None
+        self._cancel_renderings([old for old in self.specs if old not in matched])
         for old in self.specs:
             if old not in matched:
                 self._delete_rendering(old)
@@ -228,7 +237,8 @@ class StudioComparison(QObject):
             self._generation += 1
             self.worker.discard()
             # new renderers: the codes a model encoded the clip to depend on the mode
-            self._renderer = ClipRenderer(self.audio, self.shelf)
+            self._cancel_renderings()
+            self._renderer = self._clip_renderer()
             self._chart = ClipRenderer(chart_excerpt(self.audio), self.shelf)
             self.worker.submit(f"fast {self._generation}", lambda: self.shelf.set_fast_mode(on), lambda _: None)
         for spec in [s for s in self.renderings if s.kind == "codec"]:
@@ -293,7 +303,9 @@ class StudioComparison(QObject):
         for spec in self.specs:
             if spec not in self.renderings and spec not in self.errors and spec not in self._queued:
                 self._queued.add(spec)
-                self.worker.submit(f"render {generation} {spec.name}", lambda s=spec: _kept(renderer.render(s), folder),
+                cancel = self._cancels[spec] = threading.Event()
+                self.worker.submit(f"render {generation} {spec.name}",
+                                   lambda s=spec, c=cancel: renderer.render_kept(s, folder, c.is_set),
                                    lambda r, s=spec: self._on_rendering(generation, folder, s, r))
         models = tuple(dict.fromkeys(s.model for s in self.specs if s.kind == "codec"))
         if models != self._chart_models:  # the sweep's contestants: every count of these models, Opus, MP3
@@ -331,6 +343,7 @@ class StudioComparison(QObject):
                 folder.remove(rendering.samples)
             return
         self._queued.discard(spec)
+        self._cancels.pop(spec, None)
         if spec not in self.specs:  # removed while it was rendered
             self.folder.remove(rendering.samples)
             return
@@ -360,6 +373,7 @@ class StudioComparison(QObject):
             if spec.name == name:
                 self.errors[spec] = message
                 self._queued.discard(spec)
+                self._cancels.pop(spec, None)
         self.changed.emit()
 
     def _point_failed(self, metric_and_name: str, message: str) -> None:
@@ -403,6 +417,18 @@ class StudioComparison(QObject):
         """Every contestant is rendered or has failed."""
         return all(spec in self.renderings or spec in self.errors for spec in self.specs)
 
+    def _clip_renderer(self) -> ClipRenderer:
+        """The open clip's renderer: every rendering reads the clip's kept file in blocks."""
+        audio, folder = self.audio, self.folder
+        return ClipRenderer(audio, self.shelf, lambda: folder.blocks(audio.samples))
+
+    def _cancel_renderings(self, specs: list[ContestantSpec] | None = None) -> None:
+        """Stop the renderings of ``specs`` (None: all) at their next block; they leave no file."""
+        for spec in list(self._cancels) if specs is None else specs:
+            cancel = self._cancels.pop(spec, None)
+            if cancel is not None:
+                cancel.set()
+
     def _start(self) -> None:
         if not self.worker.isRunning():
             self.worker.start()
@@ -419,20 +445,17 @@ class StudioComparison(QObject):
 
     def close(self) -> None:
         self._generation += 1
+        self._cancel_renderings()
         self.worker.stop()
         self.player.close()
         self._close_folder()
 
 
-def _kept_clip(path: str | Path, folder: RenderingFolder) -> Audio:
-    """The clip read and written to ``folder``: its samples are read from there."""
-    audio = read_checked(path)
-    return Audio(folder.keep(audio.samples), audio.sample_rate)
-
-
-def _kept(rendering: Rendering, folder: RenderingFolder) -> Rendering:
-    """``rendering`` with its samples written to ``folder`` and read from there."""
-    return replace(rendering, samples=folder.keep(rendering.samples))
+def kept_clip(path: str | Path, folder: RenderingFolder) -> Audio:
+    """The clip written to ``folder`` as it is read (never held whole): its samples are read from there."""
+    blocks = checked_blocks(path)
+    first = next(blocks)  # (after the header's checks)
+    return Audio(folder.keep_blocks(chain([first], blocks), first.shape[0]), audio_info(path).samplerate)
 
 
 def _one_step(compute):

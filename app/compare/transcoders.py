@@ -5,26 +5,41 @@ Both run the reference encoders themselves (libopus through ``opuslib``, LAME th
 bytes over the clip's duration, all channels together. The decoded audio comes back at the
 clip's rate, length and channel count.
 
-Opus is the studio's reference (:func:`app.studio.quality.opus_round_trip`): each channel
+Opus is the studio's reference (:class:`app.studio.quality.OpusStream`): each channel
 its own stream, sample-aligned. MP3 is one LAME stream (joint stereo for two channels;
 more channels are coded one mono stream each), decoded by libsndfile. LAME may pick a
 lower output rate for low bitrates; the decoded stream is resampled back. An MP3 stream
 starts :data:`MP3_DELAY` samples late (LAME's encoder delay plus the decoder's), which is
 dropped; what remains is checked by the alignment every contestant goes through.
+
+Both take the clip as consecutive blocks and give blocks back (:func:`opus_blocks`,
+:func:`mp3_blocks`), so a clip of any length is transcoded holding a block of it: Opus codes
+and decodes 20 ms frames as they come; LAME's stream goes to an anonymous temporary file
+(``spool_dir``: the rendering's own folder, so a full disk is that folder's) and is decoded
+from there once complete. Resampling is soxr's streaming resampler, the whole-signal result
+to the bit. :func:`opus` and :func:`mp3` are the same on a clip held in memory.
 """
 from __future__ import annotations
 
-import io
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from app.compare.blocks import array_blocks, joined, regrouped
 from app.compare.contestants import ContestantError
-from app.studio.quality import OPUS_MIN_BPS, opus_round_trip
-from model.audio_io import Audio, resample
+from app.studio.quality import OPUS_MIN_BPS, OPUS_RATE, OpusStream
+from model.audio_io import BLOCK_FRAMES, Audio, resample_blocks, resampled_length
+from model.compression import fitted_blocks
 
 MP3_DELAY = 576 + 529  # samples at the stream's rate: LAME's encoder delay and the decoder's
 MP3_INPUT_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+# frames read from an MP3 stream at a time: whole MP3 frames (1152 samples, 576 at low rates); a
+# read that ends within one makes libsndfile decode some samples differently from one whole read
+MP3_READ_FRAMES = 56 * 1152
 
 
 class Mp3Unavailable(RuntimeError):
@@ -37,36 +52,84 @@ class Transcoded:
     measured_kbps: float  # encoded bits per second of audio, all channels together
 
 
+class TranscodedBlocks:
+    """A clip being transcoded: its samples as blocks (iterated once) and the bitrate measured,
+    known once the blocks are all through."""
+
+    def __init__(self, blocks: Iterator[np.ndarray], kbps: Callable[[], float]) -> None:
+        self.blocks, self._kbps = blocks, kbps
+
+    @property
+    def measured_kbps(self) -> float:
+        return self._kbps()
+
+    def held(self) -> Transcoded:
+        """The blocks joined (for a clip held in memory), with the bitrate."""
+        samples = joined(self.blocks)
+        return Transcoded(samples, self.measured_kbps)
+
+
 def opus(audio: Audio, kbps: float) -> Transcoded:
     """``audio`` through Opus at ``kbps`` for all channels (each channel gets its share)."""
-    per_channel = kbps / audio.channels
-    if per_channel * 1000 < OPUS_MIN_BPS:
-        raise ContestantError(f"Opus at {kbps:g} kbps: below Opus's lowest rate of {OPUS_MIN_BPS / 1000:g} kbps "
-                              f"per channel")
-    point = opus_round_trip(audio.samples[:, None, :], audio.sample_rate, per_channel)
-    return Transcoded(point.decoded[:, 0], point.measured_kbps * audio.channels)
+    return opus_blocks(array_blocks(audio.samples), audio.sample_rate, audio.channels, audio.frames, kbps).held()
 
 
 def mp3(audio: Audio, kbps: float) -> Transcoded:
     """``audio`` through LAME at a constant ``kbps`` (all channels together)."""
-    rate = audio.sample_rate if audio.sample_rate in MP3_INPUT_RATES else 48000
-    samples = resample(audio.samples, audio.sample_rate, rate)
-    groups = [samples] if audio.channels <= 2 else [channel[None] for channel in samples]
-    decoded, total_bytes = [], 0
-    for group in groups:
-        stream = _lame(group, rate, kbps / len(groups))
-        total_bytes += len(stream)
-        back, stream_rate = _decoded(stream, group.shape[0])
-        decoded.append(resample(back, stream_rate, audio.sample_rate))
-    out = np.zeros(audio.samples.shape, np.float32)
-    for k, back in enumerate(decoded):
-        channels = slice(0, audio.channels) if len(groups) == 1 else slice(k, k + 1)
-        length = min(back.shape[1], audio.frames)
-        out[channels, :length] = back[:, :length]
-    return Transcoded(out, total_bytes * 8 / audio.duration / 1000)
+    return mp3_blocks(array_blocks(audio.samples), audio.sample_rate, audio.channels, audio.frames, kbps).held()
 
 
-def _lame(samples: np.ndarray, rate: int, kbps: float) -> bytes:
+def opus_blocks(blocks: Iterable[np.ndarray], rate: int, channels: int, length: int, kbps: float) -> TranscodedBlocks:
+    """A clip of ``length`` frames given as blocks through Opus at ``kbps`` for all channels."""
+    per_channel = kbps / channels
+    if per_channel * 1000 < OPUS_MIN_BPS:
+        raise ContestantError(f"Opus at {kbps:g} kbps: below Opus's lowest rate of {OPUS_MIN_BPS / 1000:g} kbps "
+                              f"per channel")
+    stream = OpusStream(channels, round(per_channel * 1000))
+
+    def decoded() -> Iterator[np.ndarray]:
+        for block in resample_blocks(blocks, rate, OPUS_RATE):
+            yield stream.push(block)
+        yield stream.flush()
+
+    def measured() -> float:  # as the studio's reference: per channel, then all channels together
+        seconds = resampled_length(length, rate, OPUS_RATE) / OPUS_RATE
+        return stream.bits / channels / seconds / 1000 * channels
+
+    back = resample_blocks((block for block in decoded() if block.shape[1]), OPUS_RATE, rate)
+    return TranscodedBlocks(fitted_blocks(back, length), measured)
+
+
+def mp3_blocks(blocks: Iterable[np.ndarray], rate: int, channels: int, length: int, kbps: float,
+               spool_dir: str | Path | None = None) -> TranscodedBlocks:
+    """A clip of ``length`` frames given as blocks through LAME at a constant ``kbps`` (all
+    channels together); the MP3 streams are spooled in ``spool_dir`` (the system's temporary
+    folder when None)."""
+    stream_rate = rate if rate in MP3_INPUT_RATES else 48000
+    groups = [slice(0, channels)] if channels <= 2 else [slice(k, k + 1) for k in range(channels)]
+    total_bytes = 0
+
+    def decoded() -> Iterator[np.ndarray]:
+        nonlocal total_bytes
+        with ExitStack() as stack:  # the spools go however the rendering ends
+            spools = [stack.enter_context(tempfile.TemporaryFile(dir=spool_dir)) for _ in groups]
+            encoders = [_lame(group.stop - group.start, stream_rate, kbps / len(groups)) for group in groups]
+            for block in resample_blocks(blocks, rate, stream_rate):
+                for group, encoder, spool in zip(groups, encoders, spools):
+                    spool.write(_encoded(encoder, block[group], kbps / len(groups)))
+            for encoder, spool in zip(encoders, spools):
+                spool.write(bytes(encoder.flush()))
+                total_bytes += spool.tell()
+            per_group = [regrouped(fitted_blocks(resample_blocks(_decoded_blocks(spool, group.stop - group.start),
+                                                                 _rate_of(spool), rate), length), BLOCK_FRAMES)
+                         for group, spool in zip(groups, spools)]
+            for pieces in zip(*per_group):
+                yield np.concatenate(pieces, axis=0) if len(pieces) > 1 else pieces[0]
+
+    return TranscodedBlocks(decoded(), lambda: total_bytes * 8 / (length / rate) / 1000)
+
+
+def _lame(channels: int, rate: int, kbps: float):
     try:
         import lameenc
     except ImportError:
@@ -75,20 +138,43 @@ def _lame(samples: np.ndarray, rate: int, kbps: float) -> bytes:
     try:
         encoder.set_bit_rate(round(kbps))
         encoder.set_in_sample_rate(rate)
-        encoder.set_channels(samples.shape[0])
+        encoder.set_channels(channels)
         encoder.set_quality(2)  # LAME's high-quality search (0 best .. 9 fastest)
-        pcm = (np.clip(samples.T, -1.0, 32767 / 32768) * 32768).astype("<i2")
-        return bytes(encoder.encode(pcm.tobytes()) + encoder.flush())
+    except RuntimeError as exc:
+        raise ContestantError(f"MP3 at {kbps:g} kbps: LAME refused it ({exc})") from None
+    return encoder
+
+
+def _encoded(encoder, samples: np.ndarray, kbps: float) -> bytes:
+    """``samples`` ``[channels, k]`` as 16-bit PCM through ``encoder``: the MP3 bytes it has ready."""
+    pcm = (np.clip(samples.T, -1.0, 32767 / 32768) * 32768).astype("<i2")
+    try:
+        return bytes(encoder.encode(pcm.tobytes()))
     except RuntimeError as exc:
         raise ContestantError(f"MP3 at {kbps:g} kbps: LAME refused it ({exc})") from None
 
 
-def _decoded(stream: bytes, channels: int) -> tuple[np.ndarray, int]:
-    """``([channels, frames], rate)`` of an MP3 stream, its start delay dropped."""
+def _opened(spool):
     import soundfile
 
+    spool.seek(0)
     try:
-        data, rate = soundfile.read(io.BytesIO(stream), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, TypeError) as exc:
+        return soundfile.SoundFile(spool)
+    except (soundfile.LibsndfileError, TypeError, RuntimeError) as exc:
         raise Mp3Unavailable(f"no MP3: libsndfile cannot decode it ({exc})") from None
-    return np.ascontiguousarray(data[MP3_DELAY:, :channels].T), rate
+
+
+def _rate_of(spool) -> int:
+    with _opened(spool) as stream:
+        return stream.samplerate
+
+
+def _decoded_blocks(spool, channels: int) -> Iterator[np.ndarray]:
+    """``[channels, k]`` blocks of a spooled MP3 stream, its start delay dropped."""
+    with _opened(spool) as stream:
+        skip = MP3_DELAY
+        while (data := stream.read(MP3_READ_FRAMES, dtype="float32", always_2d=True)).shape[0]:
+            data = data[skip:, :channels]
+            skip = max(0, skip - MP3_READ_FRAMES)
+            if data.shape[0]:
+                yield np.ascontiguousarray(data.T)

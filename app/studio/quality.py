@@ -205,20 +205,64 @@ def opus_round_trip(reference: np.ndarray, sample_rate: int, kbps: float) -> Opu
 
 def _opus_channel(signal: np.ndarray, bits_per_second: int) -> tuple[np.ndarray, int]:
     """One channel at 48 kHz through libopus: (decoded, aligned to ``signal``; bits spent)."""
-    opuslib = _opuslib()
-    encoder = opuslib.Encoder(OPUS_RATE, 1, "audio")
-    encoder.bitrate = bits_per_second
-    encoder.vbr = 0  # constant bitrate, like the codec's frames
-    decoder = opuslib.Decoder(OPUS_RATE, 1)
-    delay = encoder.lookahead
-    padded = np.zeros(-(-(len(signal) + delay) // OPUS_FRAME) * OPUS_FRAME, np.float32)
-    padded[:len(signal)] = signal
-    decoded, bits = [], 0
-    for start in range(0, len(padded), OPUS_FRAME):
-        packet = encoder.encode_float(padded[start:start + OPUS_FRAME].tobytes(), OPUS_FRAME)
-        bits += 8 * len(packet)
-        decoded.append(np.frombuffer(decoder.decode_float(packet, OPUS_FRAME), np.float32))
-    return np.concatenate(decoded)[delay:delay + len(signal)], bits
+    stream = OpusStream(1, bits_per_second)
+    decoded = np.concatenate([stream.push(signal[None]), stream.flush()], axis=1)
+    return decoded[0], stream.bits
+
+
+class OpusStream:
+    """Channels at 48 kHz through libopus as they come, each its own constant-bitrate stream,
+    decoded back and aligned: what :func:`opus_round_trip` does to a whole signal, a block at a
+    time (the same frames coded, so the same packets and samples), for clips too long to hold.
+
+    :meth:`push` codes every whole 20 ms frame it has and returns what was decoded, the
+    encoder's lookahead dropped; :meth:`flush` codes the rest, zero-padded, so that the decoded
+    signal is exactly as long as the one pushed. ``bits`` counts the packets' bits, all channels.
+    """
+
+    def __init__(self, channels: int, bits_per_second: int) -> None:
+        opuslib = _opuslib()
+        self._coders = []
+        for _ in range(channels):
+            encoder = opuslib.Encoder(OPUS_RATE, 1, "audio")
+            encoder.bitrate = bits_per_second
+            encoder.vbr = 0  # constant bitrate, like the codec's frames
+            self._coders.append((encoder, opuslib.Decoder(OPUS_RATE, 1)))
+        self.delay = self._coders[0][0].lookahead
+        self.bits = 0
+        self._held = np.zeros((channels, 0), np.float32)  # less than a frame, not coded yet
+        self._pushed = self._coded = 0  # frames pushed, coded
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        """``block`` ``[channels, k]`` at 48 kHz in; what is decoded so far out (maybe nothing)."""
+        self._pushed += block.shape[1]
+        held = np.concatenate([self._held, block.astype(np.float32, copy=False)], axis=1)
+        whole = held.shape[1] - held.shape[1] % OPUS_FRAME
+        self._held = held[:, whole:]
+        return self._decoded(held[:, :whole])
+
+    def flush(self) -> np.ndarray:
+        """The rest: the held samples and zeros up to the frame that covers the lookahead."""
+        total = -(-(self._pushed + self.delay) // OPUS_FRAME) * OPUS_FRAME
+        rest = np.zeros((self._held.shape[0], total - self._coded), np.float32)
+        rest[:, :self._held.shape[1]] = self._held
+        self._held = self._held[:, :0]
+        return self._decoded(rest)
+
+    def _decoded(self, frames: np.ndarray) -> np.ndarray:
+        out = np.empty(frames.shape, np.float32)
+        for channel, (encoder, decoder) in enumerate(self._coders):
+            for start in range(0, frames.shape[1], OPUS_FRAME):
+                packet = encoder.encode_float(np.ascontiguousarray(frames[channel, start:start + OPUS_FRAME]).tobytes(),
+                                              OPUS_FRAME)
+                self.bits += 8 * len(packet)
+                out[channel, start:start + OPUS_FRAME] = np.frombuffer(decoder.decode_float(packet, OPUS_FRAME),
+                                                                       np.float32)
+        first = self._coded
+        self._coded += frames.shape[1]
+        lo = max(0, self.delay - first)  # the lookahead: decoded samples before the signal's first
+        hi = max(lo, min(frames.shape[1], self.delay + self._pushed - first))  # the padding after its last
+        return out[:, lo:hi]
 
 
 def _opuslib():

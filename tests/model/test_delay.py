@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.delay import aligned_si_sdr, estimate_delay, shift_to_overlap
+from model.delay import DelayEstimator, aligned_si_sdr, estimate_delay, shift_to_overlap
 from model.metrics import MetricInputError, si_sdr
 from synthetic_audio import music_clip
 
@@ -86,11 +86,49 @@ def test_long_signals_are_correlated_block_by_block_with_the_same_answer(monkeyp
     rng = np.random.default_rng(5)
     reference = rng.standard_normal((2, 5000)).astype(np.float32)
     estimate = (_delayed(reference, -9) + 0.5 * rng.standard_normal((2, 5000))).astype(np.float32)
-    whole = delay_module._correlation(reference, estimate, 30)
+    def correlation():
+        estimator = delay_module.DelayEstimator(5000, 30)
+        estimator.push(reference, estimate)
+        return estimator.correlation()
+
+    whole = correlation()
     monkeypatch.setattr(delay_module, "_FFT_SIZE", 512)  # blocks of 452 samples, the last one short
-    blocks = delay_module._correlation(reference, estimate, 30)
+    blocks = correlation()
     lags = range(-30, 31)
     brute = [np.sum(_delayed(estimate.astype(np.float64), -d) * reference) for d in lags]  # est[t + d] ref[t]
     np.testing.assert_allclose(whole, brute, rtol=1e-9, atol=1e-6)
     np.testing.assert_allclose(blocks, whole, rtol=1e-9, atol=1e-6)
     assert estimate_delay(reference, estimate, 30) == -9
+
+
+def _pieces(signal: np.ndarray, sizes: list[int]):
+    start, k = 0, 0
+    while start < signal.shape[-1]:
+        yield signal[..., start:start + sizes[k % len(sizes)]]
+        start += sizes[k % len(sizes)]
+        k += 1
+
+
+@pytest.mark.parametrize("ref_sizes, est_sizes", [([70_000], [70_000]), ([5000, 31_111], [65_536]), ([1], [200_000])])
+def test_blocks_pushed_give_the_whole_signals_correlation_to_the_bit(ref_sizes, est_sizes):
+    """Long enough for several FFT blocks; the two signals' blocks need not line up."""
+    reference = music_clip(6.0, 24000, channels=2)[:, :140_000]
+    noise = 0.01 * np.random.default_rng(1).standard_normal(reference.shape).astype(np.float32)
+    estimate = _delayed(reference, 37) + noise
+    whole = DelayEstimator(reference.shape[-1], 2400)
+    whole.push(reference, estimate)
+    streamed = DelayEstimator(reference.shape[-1], 2400)
+    for ref_piece in _pieces(reference, ref_sizes):
+        streamed.push(reference=ref_piece)
+    for est_piece in _pieces(estimate, est_sizes):
+        streamed.push(estimate=est_piece)
+    assert np.array_equal(streamed.correlation(), whole.correlation())
+    assert streamed.delay() == estimate_delay(reference, estimate, 2400) == 37
+    assert _brute_force_delay(reference, estimate, 60) == 37
+
+
+def test_a_delay_asked_before_the_signals_are_whole_is_refused():
+    estimator = DelayEstimator(1000, 10)
+    estimator.push(np.zeros((1, 999)), np.zeros((1, 1000)))
+    with pytest.raises(MetricInputError, match="999 and 1000 samples"):
+        estimator.delay()

@@ -1,6 +1,8 @@
 """This process's resident memory, read from ``/proc/self/status`` (Linux), for memory tests and benchmarks."""
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 STATUS = Path("/proc/self/status")
@@ -17,3 +19,26 @@ def status_bytes(field: str = "VmRSS") -> int:
 def reset_peak() -> None:
     """Start ``VmHWM`` again from the current resident size."""
     Path("/proc/self/clear_refs").write_text("5")
+
+
+class PeakSampler(threading.Thread):
+    """The peaks of ``/proc/self/status`` fields (``VmRSS``, ``RssAnon``, ``RssFile``: resident, its
+    anonymous part, its file-backed part), in bytes, sampled every 5 ms from :meth:`start` to :meth:`stop`."""
+
+    FIELDS = ("VmRSS", "RssAnon", "RssFile")
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peaks = {field: status_bytes(field) for field in self.FIELDS}
+        self.running = True
+
+    def run(self) -> None:
+        while self.running:
+            for field in self.FIELDS:
+                self.peaks[field] = max(self.peaks[field], status_bytes(field))
+            time.sleep(0.005)
+
+    def stop(self) -> dict[str, int]:
+        self.running = False
+        self.join()
+        return dict(self.peaks)

@@ -17,7 +17,7 @@ from app.playback.audio_output import ManualOutputStream
 from app.playback.crossfade import FadeRamps, mix_crossfade
 from app.playback.player import AudioPlayer
 from app.playback.sources import OriginalSource
-from app.studio.clip import read_checked
+from app.studio.clip import checked_blocks
 from app.studio.settings import StudioSettings
 from model import load_codec
 from model.audio_io import read_audio
@@ -214,9 +214,9 @@ def _held_reading(monkeypatch, held: Path) -> tuple[threading.Event, threading.E
         if Path(path) == held:
             reading.set()
             go_on.wait(WAIT_MS / 1000)
-        return read_checked(path)
+        return checked_blocks(path)
 
-    monkeypatch.setattr(studio_comparison, "read_checked", held_read)
+    monkeypatch.setattr(studio_comparison, "checked_blocks", held_read)
     return reading, go_on
 
 
@@ -297,12 +297,12 @@ def test_chart_points_that_fail_are_named_with_why_and_measured_again_for_a_new_
     from app.compare.scoring import MP3_SWEEP_KBPS, OPUS_SWEEP_KBPS
     from model.listening_metrics import FAST_METRICS
 
-    working_mp3 = transcoders.mp3
+    working_mp3 = transcoders.mp3_blocks
 
-    def no_mp3(audio, kbps):
+    def no_mp3(*clip):
         raise transcoders.Mp3Unavailable("no MP3: the lameenc package is not installed")
 
-    monkeypatch.setattr(transcoders, "mp3", no_mp3)
+    monkeypatch.setattr(transcoders, "mp3_blocks", no_mp3)
     c = tab.comparison
     tab.add(contestants.original())
     qtbot.waitUntil(lambda: len(c.points) + len(c.point_failures) == len(OPUS_SWEEP_KBPS) + len(MP3_SWEEP_KBPS),
@@ -313,7 +313,7 @@ def test_chart_points_that_fail_are_named_with_why_and_measured_again_for_a_new_
     assert "no MP3: the lameenc package is not installed" in note and contestants.mp3(32).name in note
     assert "Every count" not in note and "\n" not in note
 
-    monkeypatch.setattr(transcoders, "mp3", working_mp3)
+    monkeypatch.setattr(transcoders, "mp3_blocks", working_mp3)
     tab.metric_box.setCurrentText(next(m for m in FAST_METRICS if m != c.metric))
     qtbot.waitUntil(lambda: len(c.points) == len(OPUS_SWEEP_KBPS) + len(MP3_SWEEP_KBPS), timeout=WAIT_MS)
     assert not c.point_failures and "mp3" in tab._curves
