@@ -44,4 +44,4 @@ def test_a_python_thread_is_named_with_the_function_it_runs(no_dangling_threads)
     left = no_dangling_threads.still_running(grace_s=0.05)
     assert [no_dangling_threads.describe(t) for t in left] == ["waiting-test-thread (threading.Event.wait, daemon)"]
     stop.set()
-    assert no_dangling_threads.still_running(grace_s=2.0) == []
+    assert no_dangling_threads.still_running(grace_s=10.0) == []
