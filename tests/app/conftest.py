@@ -1,9 +1,14 @@
-"""A studio session without a window, on the bundled model, that never opens a sound device."""
+"""A studio session without a window, on the bundled model, that never opens a sound device.
+
+The studio's threads, timers and helper processes are Qt objects: the tests here are held to the
+Qt leak guard of :mod:`qt_guard`, as the window's tests are.
+"""
 import pytest
 import torch
 
 from app.playback.audio_output import ManualOutputStream
 from app.studio.session import StudioSession
+from qt_guard import no_dangling_qt  # noqa: F401 (the guard is an autouse fixture)
 from synthetic_audio import write_music_clip
 
 LOAD_TIMEOUT_MS = 60_000

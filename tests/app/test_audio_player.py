@@ -132,7 +132,7 @@ def test_without_a_device_a_silent_clock_drives_the_player():
         player.play()
         import time
 
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60
         while player.position < 2048 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert player.position >= 2048  # time advances in real time without sound

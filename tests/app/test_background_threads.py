@@ -47,15 +47,23 @@ def test_the_analysis_thread_runs_torch_on_one_thread(qtbot, two_torch_threads):
 
 
 def test_the_analysis_thread_holds_its_next_task_back_while_playback_waits(qtbot):
+    """The task runs once the decode arrives, not before -- unless the limit passed first.
+
+    The times are compared, not sampled at a moment this thread picks: a scheduler that wakes
+    this thread late cannot make the worker look impatient."""
     waiting = threading.Event()
     waiting.set()
-    worker, ran = run_analysis(waiting.is_set, lambda: None)
+    ran_at, arrived_at = [], []
+    submitted = time.monotonic()
+    worker, ran = run_analysis(waiting.is_set, lambda: ran_at.append(time.monotonic()))
     try:
-        assert not ran.wait(analysis_worker.DEFER_LIMIT_S / 2)
+        time.sleep(analysis_worker.DEFER_LIMIT_S / 2)
+        arrived_at.append(time.monotonic())
         waiting.clear()  # the decode arrived
         assert ran.wait(TIMEOUT_S)
     finally:
         worker.stop()
+    assert ran_at[0] >= min(arrived_at[0], submitted + analysis_worker.DEFER_LIMIT_S)
 
 
 def test_the_analysis_thread_gives_way_for_a_bounded_time_only(qtbot):
@@ -184,7 +192,8 @@ def test_the_worker_stays_free_while_a_quality_row_is_measured(qtbot, session, o
         assert ran.wait(TIMEOUT_S) and not release.is_set()
     finally:
         release.set()
-    qtbot.waitUntil(lambda: len(session.quality) == clip.n_codebooks, timeout=TIMEOUT_S * 1000)
+    # every count's row, measured by the background thread (niced): minutes when the cores are busy
+    qtbot.waitUntil(lambda: len(session.quality) == clip.n_codebooks, timeout=10 * TIMEOUT_S * 1000)
     for n, row in session.quality.items():
         rendering = np.concatenate([clip.cache.get(n, c) for c in range(clip.grid.n_chunks)])
         decoded = (rendering.T * np.float32(clip.gain))[:, None, :]

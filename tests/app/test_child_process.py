@@ -99,8 +99,8 @@ def test_cancel_kills_the_call_in_progress_and_leaves_no_process(child):
     pid = child.pid
     started = time.monotonic()
     child.cancel()
-    thread.join(10)
-    assert not thread.is_alive() and time.monotonic() - started < 5  # not the 30 s of the call
+    thread.join(15)
+    assert not thread.is_alive() and time.monotonic() - started < 15  # not the 30 s of the call
     assert isinstance(outcome[0], ChildCancelled)
     assert live_children() == [] and child.pid is None
     with pytest.raises(ProcessLookupError):

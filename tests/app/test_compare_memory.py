@@ -108,7 +108,7 @@ def test_without_a_temporary_folder_the_clip_fails_with_one_line(qtbot, tmp_path
     missing = tmp_path / "gone"
     comparison = StudioComparison(ManualOutputStream, folder_factory=lambda: RenderingFolder(missing))
     try:
-        with qtbot.waitSignal(comparison.clipFailed) as failed:
+        with qtbot.waitSignal(comparison.clipFailed, timeout=WAIT_MS) as failed:
             comparison.open_clip(write_music_clip(tmp_path / "clip.wav", 0.2, RATE))
         assert failed.args[0] == "no temporary folder for the renderings: No such file or directory"
         assert comparison.audio is None and comparison.folder is None

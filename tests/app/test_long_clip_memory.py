@@ -22,6 +22,10 @@ OPEN_TIMEOUT_MS = 900_000  # encoding 10 minutes of stereo on a loaded two-core 
 
 
 @pytest.mark.slow
+# Three openings of ten minutes of stereo took 506 and 533 s in full runs of the suite on the
+# two-core machine: the suite's 600 s per test would kill it on a somewhat busier one while
+# its own waits still allow it. The bound only stops a hang; what is checked is memory.
+@pytest.mark.timeout(1800)
 @pytest.mark.skipif(not STATUS.exists(), reason="resident size is read from /proc (Linux)")
 def test_a_ten_minute_clip_opened_and_closed_three_times_does_not_grow_memory(qtbot, session, tmp_path):
     long_clip = write_music_clip(tmp_path / "long.wav", LONG_SECONDS, 44100, channels=2)

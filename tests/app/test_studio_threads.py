@@ -22,7 +22,7 @@ def test_closing_a_session_leaves_the_threads_as_they_were(qtbot, two_torch_thre
         qtbot.waitUntil(lambda: clip.cache.is_complete(session.n), timeout=60_000)
         session.toggle_play()
         assert isinstance(session.player.output_stream, SilentClockStream)
-        qtbot.waitUntil(lambda: session.player.position > 0, timeout=5_000)
+        qtbot.waitUntil(lambda: session.player.position > 0, timeout=60_000)
         session.compare_with("default")  # the comparison's worker thread too
         qtbot.waitUntil(lambda: session.comparison.renders(clip), timeout=60_000)
     finally:

@@ -39,7 +39,7 @@ def test_a_slider_move_measures_the_new_count_and_keeps_the_old(qtbot, session, 
     session.set_n(1)
     qtbot.waitUntil(lambda: complete(session, 1), timeout=TIMEOUT_MS)
     # the view thread fills the lane before its last figures reach the window through the queue
-    qtbot.waitUntil(lambda: shown and not np.isnan(shown[-1].values).any(), timeout=5_000)
+    qtbot.waitUntil(lambda: shown and not np.isnan(shown[-1].values).any(), timeout=TIMEOUT_MS)
     assert session.lane(first) is kept
     assert all(isinstance(f, LaneFigures) for f in shown) and shown[-1].n == 1
 

@@ -57,11 +57,38 @@ def test_compiled_graphs_hold_the_plain_formulation(kernel, monkeypatch):
     assert fused_snake.fused_snake(x, alpha) is None
 
 
+ATTEMPTS = 3
+
+
+def _wake_during_a_call(kernel, x, alpha) -> tuple[float, float]:
+    """Run the kernel on a thread while this one sleeps 1 ms: (when this thread woke, how long
+    the call took), both in seconds from the call's start."""
+    call: list[float] = []
+
+    def run() -> None:
+        call.append(time.perf_counter())
+        kernel.snake(x, alpha)
+        call.append(time.perf_counter())
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    while not call:
+        time.sleep(0.0001)
+    time.sleep(0.001)
+    woke = time.perf_counter()
+    worker.join()
+    return woke - call[0], call[1] - call[0]
+
+
 def test_other_python_threads_run_during_a_call(kernel):
     """The studio decodes on a worker thread: a kernel holding the GIL would stall the GUI.
 
-    A thread runs the kernel on a large buffer while this one sleeps briefly: if the call
-    held the GIL, this thread could not wake before the call had ended."""
+    A thread runs the kernel on a large buffer, timing its own call, while this one sleeps
+    a millisecond: if the call held the GIL, this thread could not wake before the call had
+    ended. The wake is compared with the call as it ran in this very attempt (not with a
+    calibration taken earlier), so a busy machine that slows the call slows the yardstick too;
+    a wake delayed past half the call by the scheduler proves nothing either way, so it is
+    tried again -- a kernel holding the GIL can never pass."""
     alpha = torch.ones(1, 64, 1)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -74,15 +101,10 @@ def test_other_python_threads_run_during_a_call(kernel):
             kernel.snake(x, alpha)
             duration = time.perf_counter() - start
             length *= 2
-        began: list[float] = []
-        worker = threading.Thread(target=lambda: (began.append(time.perf_counter()), kernel.snake(x, alpha)))
-        worker.start()
-        while not began:
-            time.sleep(0.0001)
-        time.sleep(0.001)
-        woke = time.perf_counter() - began[0]
-        worker.join()
+        attempts: list[tuple[float, float]] = []
+        while len(attempts) < ATTEMPTS and not any(woke < call / 2 for woke, call in attempts):
+            attempts.append(_wake_during_a_call(kernel, x, alpha))
     finally:
         torch.set_num_threads(threads)
     assert duration > 0.01, "the buffer is too small to tell"
-    assert woke < duration / 2
+    assert any(woke < call / 2 for woke, call in attempts), attempts

@@ -16,7 +16,7 @@ def test_a_pending_single_shot_is_a_named_timer_the_guard_sees(no_dangling_qt):
 def test_a_single_shot_that_fired_leaves_nothing(qtbot, no_dangling_qt):
     fired = []
     QTimer.singleShot(10, lambda: fired.append(True))
-    qtbot.waitUntil(lambda: fired == [True], timeout=2_000)
+    qtbot.waitUntil(lambda: fired == [True], timeout=60_000)
     assert no_dangling_qt.leftovers() == {}
 
 
@@ -44,4 +44,4 @@ def test_a_python_thread_is_named_with_the_function_it_runs(no_dangling_threads)
     left = no_dangling_threads.still_running(grace_s=0.05)
     assert [no_dangling_threads.describe(t) for t in left] == ["waiting-test-thread (threading.Event.wait, daemon)"]
     stop.set()
-    assert no_dangling_threads.still_running(grace_s=2.0) == []
+    assert no_dangling_threads.still_running(grace_s=10.0) == []

@@ -49,7 +49,7 @@ def test_selected_count_renders_first_and_equals_the_whole_decode(qtbot, studio)
     rendered = clip.cache.assemble(n) * np.float32(clip.gain)
     np.testing.assert_allclose(rendered, whole, atol=1e-5)
     overview = studio.timeline.overview.rendered  # the timeline shows the rendered range
-    qtbot.waitUntil(lambda: overview.image is not None and overview.image.all(), timeout=5_000)
+    qtbot.waitUntil(lambda: overview.image is not None and overview.image.all(), timeout=60_000)
 
 
 def test_slider_number_keys_and_bitrate_label(qtbot, studio):
@@ -155,7 +155,7 @@ def test_missing_audio_device_is_reported_once_and_the_window_still_works(qtbot,
         wait_for_clip(qtbot, window)
         assert "no usable output device" in window.messages.text()
         window.session.toggle_play()
-        qtbot.waitUntil(lambda: window.session.player.position > 0, timeout=5_000)
+        qtbot.waitUntil(lambda: window.session.player.position > 0, timeout=60_000)
     finally:
         window.shutdown()
 
@@ -296,7 +296,7 @@ def test_the_window_fits_a_1280_by_800_screen_with_every_page_and_note_shown(qtb
         hint = studio.minimumSizeHint()
         assert hint.width() <= 1280 and hint.height() <= 800, (page.objectName(), hint)
     studio.resize(1280, 800)
-    qtbot.waitUntil(lambda: (studio.width(), studio.height()) == (1280, 800), timeout=2_000)
+    qtbot.waitUntil(lambda: (studio.width(), studio.height()) == (1280, 800), timeout=60_000)
 
 
 def test_after_a_slider_move_the_rendering_views_say_they_still_show_the_previous_count(qtbot, loaded):

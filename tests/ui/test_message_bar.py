@@ -42,7 +42,7 @@ def test_the_close_button_dismisses_the_messages(qtbot, bar):
 def test_messages_take_one_line_and_the_earlier_ones_are_counted_and_unfold(qtbot, bar):
     view = bar.parentWidget().findChild(QWidget, "view")
     bar.show_message("error", "Could not open the file: a.wav: the file is empty.")
-    qtbot.waitUntil(lambda: bar.isVisible())
+    qtbot.waitUntil(lambda: bar.isVisible(), timeout=60_000)
     one_line = view.height()
     bar.show_message("warning", "No usable output device. Everything else works.")
     bar.show_message("error", "Could not load the model: broken.pth: not a checkpoint " + "and more words " * 30)

@@ -114,7 +114,7 @@ def test_the_meters_show_the_peak_of_each_channel_of_a_known_sine(qtbot, studio,
     studio.session.player.play()
     pull(4096)
     meter = studio.transport.meter
-    qtbot.waitUntil(lambda: meter.level_db[0] > -12.0, timeout=2_000)  # the window's frame timer read them
+    qtbot.waitUntil(lambda: meter.level_db[0] > -12.0, timeout=60_000)  # the window's frame timer read them
     # A block of 512 samples holds 11.6 periods of 1 kHz, so some sample lies within half a
     # sample of a crest: its |sin| >= cos(pi * 1000 / 44100) = 0.99746, i.e. at most 0.022 dB low.
     assert meter.level_db == pytest.approx([-6.0206, -20.0], abs=0.03)

@@ -21,7 +21,9 @@ def test_two_gloo_ranks_keep_identical_weights(audio_folder, tmp_path):
     assert torchrun is not None
     out, prefix = tmp_path / "run", str(tmp_path / "rank")
     proc = subprocess.run(
-        [torchrun, "--nproc_per_node", "2", "--master_port", "29613", str(RANK_SCRIPT),
+        # --standalone: the rendezvous takes a free port (a fixed one fails the test whenever
+        # something else on the machine holds it, a run of the suite beside this one included)
+        [torchrun, "--standalone", "--nproc_per_node", "2", str(RANK_SCRIPT),
          str(audio_folder), str(out), prefix, "4"],
         cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
