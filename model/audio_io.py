@@ -8,6 +8,15 @@ an interrupted or failed write never leaves a half-written file behind.
 Long files are read, resampled and written in blocks (``read_blocks``, ``resample_blocks``,
 ``write_audio_blocks``), so memory does not grow with the duration. soxr's streaming
 resampler fed block by block gives exactly the samples of one whole-signal call.
+
+Blocks are read with libsndfile's own sequential read (:func:`read_on`), not
+``SoundFile.read``: that one seeks back to where it believes the file stands after every call,
+and libsndfile's MP3 decoder restarts unprimed after any seek, so every block boundary of an
+MP3 file carried a glitch of up to a frame (errors up to 0.6 of full scale), which a whole-file
+read did not. For the same reason a read from a position inside a lossy file (MP3, Ogg Vorbis,
+Opus: the latter two went wrong near the end) seeks :data:`SEEK_PREROLL_FRAMES` earlier and
+decodes its way in. Either way a file reads the same samples whether whole, in blocks or from an
+offset (tested for every format we read).
 """
 from __future__ import annotations
 
@@ -30,6 +39,11 @@ MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 768_000
 MAX_CHANNELS = 64
 BLOCK_FRAMES = 1 << 16  # frames per block read or written: ~1.4 s at 48 kHz, 16 MB at 64 channels
+# Frames decoded before a position sought to in a lossy file, by container: MP3's bit reservoir
+# reaches a few 1152-sample frames back and its filterbank's state one (eight frames is a wide
+# margin: one sufficed in tests); Vorbis overlaps blocks of up to 8192 samples, Opus pre-skips
+# 80 ms. libsndfile seeks to the right sample, but restarts the decoder there unprimed.
+SEEK_PREROLL_FRAMES = {"MP3": 8 * 1152, "OGG": 16_384}
 _LOW_SPACE_BYTES = 1 << 20  # a write failing with less free space than this (or a block) is a full disk
 
 
@@ -91,13 +105,43 @@ def _no_audio(path: Path) -> AudioFileError:
     return AudioFileError(f"{path.name}: the file holds no audio (0 samples)")
 
 
+def read_on(f: sf.SoundFile, frames: int) -> np.ndarray:
+    """Up to ``frames`` float32 ``[frames, channels]`` from where ``f`` stands, read on in sequence
+    (libsndfile's ``sf_readf_float``, without ``SoundFile.read``'s seek after it: see the module's
+    docstring). Raises soundfile's error if libsndfile reports one."""
+    out = np.empty((max(0, frames), f.channels), dtype=np.float32)
+    got = sf._snd.sf_readf_float(f._file, sf._ffi.from_buffer("float[]", out), out.shape[0])
+    code = sf._snd.sf_error(f._file)
+    if code:
+        raise sf.LibsndfileError(code, "Error reading the file: ")
+    return out[:got]
+
+
+def seek_exactly(f: sf.SoundFile, start: int) -> None:
+    """Stand ``f`` at frame ``start`` so that what :func:`read_on` reads next is what a read
+    from the beginning would give there (a lossy file decodes its way in from a little earlier)."""
+    preroll = SEEK_PREROLL_FRAMES.get(f.format, 0)
+    if not preroll or start <= 0:
+        f.seek(max(0, start))
+        return
+    first = max(0, start - preroll)
+    f.seek(first)
+    read_on(f, start - first)
+
+
 def read_audio(path: str | Path, start: int = 0, frames: int = -1) -> Audio:
     """Read a whole file (or ``frames`` from ``start``) as float32 ``[channels, frames]``."""
     path = Path(path)
     with _opened(path) as f:
         if start:
-            f.seek(start)
-        data = f.read(frames, dtype="float32", always_2d=True)
+            seek_exactly(f, start)
+        data = read_on(f, frames if frames >= 0 else max(0, f.frames - start))
+        if frames < 0:  # on to the end, wherever the header says it is (MP3 headers can be short)
+            rest = []
+            while (more := read_on(f, BLOCK_FRAMES)).shape[0]:
+                rest.append(more)
+            if rest:
+                data = np.concatenate([data, *rest])
         rate = f.samplerate
     if data.shape[0] == 0 and start == 0:
         raise _no_audio(path)
@@ -109,7 +153,7 @@ def read_blocks(path: str | Path, block_frames: int = BLOCK_FRAMES) -> Iterator[
     path = Path(path)
     with _opened(path) as f:
         first = True
-        while (data := f.read(block_frames, dtype="float32", always_2d=True)).shape[0]:
+        while (data := read_on(f, block_frames)).shape[0]:
             first = False
             yield _samples(data)
         if first:

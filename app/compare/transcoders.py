@@ -32,14 +32,11 @@ import numpy as np
 from app.compare.blocks import array_blocks, joined, regrouped
 from app.compare.contestants import ContestantError
 from app.studio.quality import OPUS_MIN_BPS, OPUS_RATE, OpusStream
-from model.audio_io import BLOCK_FRAMES, Audio, resample_blocks, resampled_length
+from model.audio_io import BLOCK_FRAMES, Audio, read_on, resample_blocks, resampled_length
 from model.compression import fitted_blocks
 
 MP3_DELAY = 576 + 529  # samples at the stream's rate: LAME's encoder delay and the decoder's
 MP3_INPUT_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
-# frames read from an MP3 stream at a time: whole MP3 frames (1152 samples, 576 at low rates); a
-# read that ends within one makes libsndfile decode some samples differently from one whole read
-MP3_READ_FRAMES = 56 * 1152
 
 
 class Mp3Unavailable(RuntimeError):
@@ -173,8 +170,8 @@ def _decoded_blocks(spool, channels: int) -> Iterator[np.ndarray]:
     """``[channels, k]`` blocks of a spooled MP3 stream, its start delay dropped."""
     with _opened(spool) as stream:
         skip = MP3_DELAY
-        while (data := stream.read(MP3_READ_FRAMES, dtype="float32", always_2d=True)).shape[0]:
+        while (data := read_on(stream, BLOCK_FRAMES)).shape[0]:
             data = data[skip:, :channels]
-            skip = max(0, skip - MP3_READ_FRAMES)
+            skip = max(0, skip - BLOCK_FRAMES)
             if data.shape[0]:
                 yield np.ascontiguousarray(data.T)

@@ -118,17 +118,10 @@ def read_checked(path: str | Path):
 
 def checked_blocks(path: str | Path) -> Iterator[np.ndarray]:
     """:func:`read_checked`'s samples as consecutive ``[channels, k]`` blocks (the silence check
-    once the last is read): for a clip written elsewhere as it is read, never held whole.
-
-    Except an MP3 file, which comes whole in one block: libsndfile's MPEG decoder (1.2) gets a
-    thousand samples wrong after some read boundaries when the file tells its encoder delay
-    (5 s read in 65536-frame blocks: errors up to 0.6 after the first block), so it is read once."""
+    once the last is read): for a clip written elsewhere as it is read, never held whole."""
     try:
         check_header(path)
-        if audio_info(path).format == "MP3":
-            blocks = iter([read_audio(path).samples])
-        else:
-            blocks = read_blocks(path)
+        blocks = read_blocks(path)
         peak = 0.0
         for block in blocks:
             peak = max(peak, float(np.abs(block).max(initial=0.0)))
