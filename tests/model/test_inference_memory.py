@@ -170,3 +170,34 @@ def test_a_decoders_working_activations_do_not_grow_with_the_chunk(key, tmp_path
         whole = audio.numel() // tail.geometry[0] * tail.width  # the tail's widest activation, whole
         assert max(sizes) < whole / 2
     assert largest[0] == largest[1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc" or not STATUS.exists(),
+                    reason="glibc's malloc_trim, resident size from /proc")
+def test_a_decoders_peak_memory_does_not_grow_with_the_chunk():
+    """A DAC decoder of real rates, narrowed (seconds to run), decodes a chunk three times longer for
+    about the same peak: between the two, less than half of one whole-chunk activation of the tail's
+    widest stage (without tail tiles the peak grows by several of them)."""
+    from model.dac import DAC, DacConfig
+    from model.inference_memory import prepare_for_inference
+    from tests.support.resident_size import reset_peak
+
+    torch.manual_seed(0)
+    network = DAC(DacConfig(encoder_dim=8, latent_dim=64, decoder_dim=256, n_codebooks=2, codebook_size=64)).eval()
+    prepare_for_inference(network)
+    tail = tiled._tail_of(network.decoder_stack(), 64)
+    assert tail is not None
+    peaks = {}
+    with torch.inference_mode():
+        network.decode_codes(torch.zeros(1, 2, 32, dtype=torch.long))
+        for seconds in (15, 45):
+            codes = torch.randint(0, 64, (1, 2, seconds * 44100 // network.hop_length))
+            return_freed_memory()
+            before = status_bytes()
+            reset_peak()
+            network.decode_codes(codes)
+            peaks[seconds] = status_bytes("VmHWM") - before
+    up = tail.geometry[0]
+    growth_of_a_whole_activation = 30 * 44100 // up * tail.width * 4
+    assert peaks[45] - peaks[15] < growth_of_a_whole_activation / 2
