@@ -10,7 +10,8 @@ floating-point summation order), as the chunked engine does for whole models.
 
 Per-stage tiles still leave every stage's whole output in memory between stages; a decoder's
 high-rate tail therefore also runs stage after stage on tiles of its own (:func:`_tail_of`), so
-that a decoding's working memory is set by the tile, not by the length of the signal.
+that the working memory of its largest activations is set by the tile, not by the signal's length
+(the low-rate head still runs whole).
 """
 from __future__ import annotations
 
