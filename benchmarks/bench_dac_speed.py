@@ -6,7 +6,8 @@ encoding and decoding ``--seconds`` of 44.1 kHz audio with both, interleaved (ev
 once per round, best of ``--repeats`` rounds), so that load from other work on the machine
 hits all of them alike: the ratios are what to read, the real-time factors move with the load.
 Besides the default path it times the levers we measured (docs/benchmarks.md): the decoder
-without Winograd convolution (its kernel-7 layers convolving directly), one worker
+without Winograd convolution (its kernel-7 layers convolving directly), the decoder with
+per-stage tiles only (without the tail tiles that bound its working memory, ``model/tiled.py``), one worker
 with two threads inside each operator instead of two single-threaded chunk workers, fast
 mode (bfloat16), and with ``--compile`` the decoder compiled by inductor for one excerpt length
 (``benchmarks/compiled_decoder.py``, not used by the codec), run by two single-threaded chunk workers
@@ -30,7 +31,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.compiled_decoder import compile_decoder
-from model import load_codec, native_kernels
+from model import load_codec, native_kernels, tiled
 
 
 def _interleaved(fns: dict[str, Callable[[], torch.Tensor]], repeats: int) -> tuple[dict[str, float], dict]:
@@ -52,6 +53,16 @@ def _without_winograd(fn: Callable[[], torch.Tensor]) -> torch.Tensor:
         return fn()
     finally:
         del os.environ["RVQ_NO_WINOGRAD"]
+
+
+def _stage_tiles_only(fn: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """``fn()`` with the decoder's stages tiled one by one, its high-rate tail not tiled as a whole."""
+    tail_of = tiled._tail_of
+    tiled._tail_of = lambda stack, in_channels: None
+    try:
+        return fn()
+    finally:
+        tiled._tail_of = tail_of
 
 
 def main() -> None:
@@ -93,6 +104,7 @@ def main() -> None:
             "reference": lambda: reference.decode(reference.quantizer.from_codes(ref_codes)[0]),
             "ours": lambda: ours.decode(codes),
             "ours, direct convolutions": lambda: _without_winograd(lambda: ours.decode(codes)),
+            "ours, stage tiles only": lambda: _stage_tiles_only(lambda: ours.decode(codes)),
             "ours, 1 worker x 2 threads": lambda: ours.decode(codes, workers=1),
             "ours, fast mode (bf16)": lambda: fast.decode(codes),
         }

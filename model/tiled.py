@@ -7,23 +7,33 @@ about a megabyte, each with a halo of at least the stage's receptive field, keep
 working set in cache. Tile edges are aligned to the stage's stride and the first and last
 tiles contain the true signal edges, so the result equals the whole-signal pass (up to
 floating-point summation order), as the chunked engine does for whole models.
+
+Per-stage tiles still leave every stage's whole output in memory between stages; a decoder's
+high-rate tail therefore also runs stage after stage on tiles of its own (:func:`_tail_of`), so
+that the working memory of its largest activations is set by the tile, not by the signal's length
+(the low-rate head still runs whole).
 """
 from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from model.layers import from_fast_layout, to_fast_layout
-from model.receptive_field import Span, span_of
+from model.receptive_field import Span, UnboundedReceptiveField, span_of
 
 TILE_ELEMENTS = 1 << 18  # activations per tile (1 MiB of float32): fits in L2 cache
 MIN_TILE = 8192  # samples; shorter tiles cost more in per-call overhead than they save
+TAIL_ELEMENTS = 1 << 22  # activations of a tail tile's widest stage (16 MiB of float32)
+MAX_HALO_SHARE = 1 / 32  # of a tail tile's input, at most, recomputed as halo
 
 
 _GEOMETRY: "weakref.WeakKeyDictionary[nn.Module, tuple[int, int, int, int, int]]" = weakref.WeakKeyDictionary()
+_SPANS: "weakref.WeakKeyDictionary[nn.Module, Span | None]" = weakref.WeakKeyDictionary()
 
 
 def _stage_geometry(stage: nn.Module) -> tuple[int, int, int, int, int]:
@@ -32,6 +42,16 @@ def _stage_geometry(stage: nn.Module) -> tuple[int, int, int, int, int]:
     if stage not in _GEOMETRY:
         _GEOMETRY[stage] = (*_derive_geometry(span_of(stage)), _output_channels(stage))
     return _GEOMETRY[stage]
+
+
+def _bounded_span(stage: nn.Module) -> Span | None:
+    """The stage's receptive span, None if it has none (a recurrence, a time group norm); cached."""
+    if stage not in _SPANS:
+        try:
+            _SPANS[stage] = span_of(stage)
+        except UnboundedReceptiveField:
+            _SPANS[stage] = None
+    return _SPANS[stage]
 
 
 def _derive_geometry(span: Span) -> tuple[int, int, int, int]:
@@ -65,12 +85,20 @@ def run_tiled(stage: nn.Module, x: torch.Tensor, tile_elements: int | None = Non
     stages run whole, where per-call costs would dominate.
     """
     up, down, halo_left, halo_right, out_channels = _stage_geometry(stage)
-    length = x.shape[-1]
     budget = TILE_ELEMENTS if tile_elements is None else tile_elements
     width = max(x.shape[1] * up, out_channels * up // down)  # activations per input sample
     tile = _round_up(max(MIN_TILE, 8 * (halo_left + halo_right), budget // max(1, width)), down)
+    return _run_on_tiles(stage, x, tile, (up, down, halo_left, halo_right))
+
+
+def _run_on_tiles(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile: int,
+                  geometry: tuple[int, int, int, int]) -> torch.Tensor:
+    """``fn(x)`` computed on tiles of ``tile`` input samples, each read with its halo, written into
+    one output (``fn`` whole when ``x`` is under two tiles long or not a whole number of strides)."""
+    up, down, halo_left, halo_right = geometry
+    length = x.shape[-1]
     if length <= 2 * tile or length % down:
-        return stage(x)
+        return fn(x)
     starts = list(range(0, length, tile))
     out = None
     # The last tile first: its end (the stage's own tail) gives the output's length, so the tiles
@@ -78,7 +106,7 @@ def run_tiled(stage: nn.Module, x: torch.Tensor, tile_elements: int | None = Non
     for start in starts[-1:] + starts[:-1]:
         end = min(length, start + tile)
         lo, hi = max(0, start - halo_left), min(length, end + halo_right)
-        y = stage(x[..., lo:hi])
+        y = fn(x[..., lo:hi])
         first = (start - lo) * up // down
         piece = y[..., first:None if end == length else first + (end - start) * up // down]
         at = start * up // down
@@ -97,9 +125,63 @@ def _empty_like_layout(y: torch.Tensor, length: int) -> torch.Tensor:
 
 
 def run_sequential_tiled(stack: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    for stage in stack:
+    """``stack(x)``, each stage on its own tiles, and the stack's tail (see :func:`_tail_of`) on
+    tiles of its own too: of the tail's activations only its output is held whole."""
+    stages = list(stack)
+    tail = _tail_of(stack, x.shape[1])
+    head = len(stages) if tail is None else tail.start
+    x = _run_stages(stages[:head], x)
+    if tail is None:
+        return x
+    tile = max(1, int(TAIL_ELEMENTS // tail.width))  # a tail does not downsample: any tile will do
+    return _run_on_tiles(lambda part: _run_stages(stages[head:], part), x, tile, tail.geometry)
+
+
+def _run_stages(stages: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    for stage in stages:
         x = run_tiled(stage, x)
     return x
+
+
+@dataclass(frozen=True)
+class _Tail:
+    """The last stages of a stack, tiled together: where they start, their joint geometry (up,
+    down, halos in their input's samples) and their widest activation per input sample."""
+
+    start: int
+    geometry: tuple[int, int, int, int]
+    width: float
+
+
+def _tail_of(stack: nn.Sequential, in_channels: int) -> _Tail | None:
+    """The longest tail of ``stack`` that tiles with little recomputation.
+
+    Per-stage tiles bound each stage's working set, but every stage still writes a whole-signal
+    output: at a decoder's high-rate end these are the largest activations of the pass (DAC
+    44.1 kHz, 10 s: 170 MB each). Running the tail stage after stage on one tile at a time holds
+    one tile of each instead. A tail's halo is the sum of its stages', counted at its input's rate,
+    so the tail is as long as a tile of ``TAIL_ELEMENTS`` (in its widest activation) keeps the halo
+    within ``MAX_HALO_SHARE`` of the tile: a decoder's low-rate head, wide and with halos long at
+    its rate, runs whole, its activations being the small ones. Only tails that do not downsample
+    qualify: an encoder's largest activations are at its input, where its halos are longest, and
+    its codes stay computed as before.
+    """
+    stages = list(stack)
+    spans = [_bounded_span(stage) for stage in stages]
+    channels = [in_channels]  # input channels of each stage
+    for stage in stages:
+        channels.append(_output_channels(stage) or channels[-1])
+    for start in range(len(stages)):
+        if any(span is None for span in spans[start:]):
+            continue
+        joint, width, rate = Span(), float(channels[start]), 1.0
+        for span, out_channels in zip(spans[start:], channels[start + 1:]):
+            joint, rate = joint.then(span), rate / span.scale
+            width = max(width, out_channels * rate)
+        geometry = _derive_geometry(joint)
+        if geometry[1] == 1 and geometry[2] + geometry[3] <= MAX_HALO_SHARE * TAIL_ELEMENTS / width:
+            return _Tail(start, geometry, width)
+    return None
 
 
 def run_fast(stack: nn.Sequential, x: torch.Tensor) -> torch.Tensor:

@@ -88,3 +88,58 @@ def test_tiling_actually_splits_long_narrow_stages(make_small_dac, monkeypatch):
         tiled.run_tiled(first, to_fast_layout(torch.randn(1, 1, 20000)), tile_elements=1024)
     hook.remove()
     assert len(calls) > 1 and max(calls) < 20000
+
+
+def _decoder_pass(net, latents: torch.Tensor, monkeypatch, **settings) -> tuple[torch.Tensor, list[int]]:
+    """The fast decoder stack on ``latents`` with ``model.tiled``'s ``settings``, and the sizes of
+    the outputs its leaf layers produced."""
+    import model.tiled as tiled
+
+    for name, value in settings.items():
+        monkeypatch.setattr(tiled, name, value)
+    sizes: list[int] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: sizes.append(o.numel()))
+             for m in net.decoder_stack().modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            out = from_fast_layout(run_sequential_tiled(net.decoder_stack(), to_fast_layout(latents)))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return out, sizes
+
+
+UNTILED = dict(TILE_ELEMENTS=1 << 40, MIN_TILE=1 << 40, TAIL_ELEMENTS=0)  # every stage whole, no tail
+SMALL_TAIL = dict(TAIL_ELEMENTS=1 << 15, MAX_HALO_SHARE=1 / 2)  # a tail of ~1k-sample tiles in a small decoder
+
+
+@pytest.mark.parametrize("frames", [1, 7, 120])
+def test_a_decoder_tail_on_tiles_equals_the_untiled_decoder(make_small_dac, monkeypatch, frames):
+    """Tail tiles (each read with the tail's joint halo, written into one output) give the whole pass's
+    audio, at every length: shorter than a tile, a few tiles, and a last tile cut short."""
+    net = make_small_dac().eval()
+    fold_weight_norm(net)
+    latents = torch.randn(1, net.config.resolved_latent_dim, frames, generator=torch.Generator().manual_seed(frames))
+    whole, whole_sizes = _decoder_pass(net, latents, monkeypatch, **UNTILED)
+    tiles, tile_sizes = _decoder_pass(net, latents, monkeypatch, **SMALL_TAIL)
+    assert tiles.shape == whole.shape == (1, 1, frames * net.hop_length)
+    torch.testing.assert_close(tiles, whole, atol=1e-6 * whole.abs().max().item(), rtol=0)
+    if frames == 120:  # long enough to be cut: no layer of the tail saw the whole signal
+        assert max(tile_sizes) < max(whole_sizes) / 4
+
+
+@pytest.mark.parametrize("key", ["hificodec", "soundstream"])
+def test_other_decoders_tails_on_tiles_equal_their_untiled_decoders(key, monkeypatch):
+    """The same for the other families whose decoder runs as one stack (their own layers: multi-receptive
+    field blocks, reflect-padded convolutions)."""
+    from model.inference_memory import prepare_for_inference
+    from tests.support.tiny_codecs import tiny_network
+
+    net = tiny_network(key)
+    prepare_for_inference(net)
+    latents = net.quantizer.decode(torch.randint(0, net.codebook_size, (1, net.n_codebooks, 400),
+                                                 generator=torch.Generator().manual_seed(1)))
+    whole, whole_sizes = _decoder_pass(net, latents, monkeypatch, **UNTILED)
+    tiles, tile_sizes = _decoder_pass(net, latents, monkeypatch, **{**SMALL_TAIL, "TAIL_ELEMENTS": 1 << 13})
+    torch.testing.assert_close(tiles, whole, atol=1e-6 * whole.abs().max().item(), rtol=0)
+    assert max(tile_sizes) < max(whole_sizes) / 2

@@ -17,6 +17,7 @@ from model.inference_memory import storage_bytes
 from model.layers import polyphase_groups, polyphase_inverse
 from model.loading import _read_tensors, load_network
 from model.registry import FAMILIES
+from model import tiled
 from tests.support.resident_size import STATUS, status_bytes
 from tests.support.tiny_codecs import tiny_network, tiny_recipe
 
@@ -139,3 +140,64 @@ def test_fast_mode_holds_its_stacks_once_in_bfloat16(model_file):
     fast, exact = codec.inference_network(), codec.network
     for stack in ("encoder_stack", "decoder_stack"):
         assert storage_bytes(getattr(fast, stack)()) <= 0.5 * 1.05 * storage_bytes(getattr(exact, stack)())
+
+
+@pytest.mark.parametrize("key", ["dac", "hificodec", "soundstream"])  # decoders run as one stack of stages
+def test_a_decoders_working_activations_do_not_grow_with_the_chunk(key, tmp_path, monkeypatch):
+    """The high-rate tail of a decoder runs on tiles of its own: no layer of it produces more for a
+    chunk four times longer, and none produces the whole chunk's activation (tiny tiles here, so
+    that a tiny network has a tail to cut)."""
+    monkeypatch.setattr(tiled, "TAIL_ELEMENTS", 1 << 13)
+    monkeypatch.setattr(tiled, "MAX_HALO_SHARE", 1 / 2)
+    path = tmp_path / "tiny.safetensors"
+    save_model_file(tiny_network(key), path, family=key, config=tiny_recipe(key).architecture, name="tiny")
+    network = load_codec(path).network
+    stack = network.decoder_stack()
+    tail = tiled._tail_of(stack, network.quantizer.decode(torch.zeros(1, network.n_codebooks, 1).long()).shape[1])
+    assert tail is not None and tail.start < len(stack)
+    largest = []
+    for frames in (400, 1600):
+        sizes: list[int] = []
+        hooks = [m.register_forward_hook(lambda m, i, o: sizes.append(o.numel()))
+                 for stage in list(stack)[tail.start:] for m in stage.modules() if not list(m.children())]
+        codes = torch.randint(0, network.codebook_size, (1, network.n_codebooks, frames),
+                              generator=torch.Generator().manual_seed(frames))
+        with torch.no_grad():
+            audio = network.decode_codes(codes)
+        for hook in hooks:
+            hook.remove()
+        largest.append(max(sizes))
+        whole = audio.numel() // tail.geometry[0] * tail.width  # the tail's widest activation, whole
+        assert max(sizes) < whole / 2
+    assert largest[0] == largest[1]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc" or not STATUS.exists(),
+                    reason="glibc's malloc_trim, resident size from /proc")
+def test_a_decoders_peak_memory_does_not_grow_with_the_chunk():
+    """A DAC decoder of real rates, narrowed (seconds to run), decodes a chunk three times longer for
+    about the same peak: between the two, less than half of one whole-chunk activation of the tail's
+    widest stage (without tail tiles the peak grows by several of them)."""
+    from model.dac import DAC, DacConfig
+    from model.inference_memory import prepare_for_inference
+    from tests.support.resident_size import reset_peak
+
+    torch.manual_seed(0)
+    network = DAC(DacConfig(encoder_dim=8, latent_dim=64, decoder_dim=256, n_codebooks=2, codebook_size=64)).eval()
+    prepare_for_inference(network)
+    tail = tiled._tail_of(network.decoder_stack(), 64)
+    assert tail is not None
+    peaks = {}
+    with torch.inference_mode():
+        network.decode_codes(torch.zeros(1, 2, 32, dtype=torch.long))
+        for seconds in (15, 45):
+            codes = torch.randint(0, 64, (1, 2, seconds * 44100 // network.hop_length))
+            return_freed_memory()
+            before = status_bytes()
+            reset_peak()
+            network.decode_codes(codes)
+            peaks[seconds] = status_bytes("VmHWM") - before
+    up = tail.geometry[0]
+    growth_of_a_whole_activation = 30 * 44100 // up * tail.width * 4
+    assert peaks[45] - peaks[15] < growth_of_a_whole_activation / 2
