@@ -38,7 +38,10 @@ Why the output does not run dry (``benchmarks/bench_live_monitor.py`` measures e
   else at a raised nice value (:mod:`app.runtime.thread_priority`), as audio servers run
   theirs: another busy process no longer takes its core for whole time slices. It sleeps
   between pushes; should it fall :data:`BEHIND_SECONDS` behind, it gives the priority back
-  rather than hold a core for good. The status says which priority it has.
+  rather than hold a core for good. The status says which priority it has. Where both are
+  refused, the jitter buffer starts :data:`JITTER_GROWTH` times longer, where a first dropout
+  would take it: at normal priority with the other core busy, stalls of 200-250 ms were
+  measured, just over the 200 ms buffer (one dropout in ten minutes).
 * Before the devices start, the codec thread itself pushes silence through a throwaway stream,
   past the codec's latency so that its decoder decodes too: a process's first push of the
   default model took 85 ms, and its first pushes that decode took about 100 ms each for half a
@@ -278,6 +281,8 @@ class LiveMonitor:
         torch.set_num_threads(LIVE_TORCH_THREADS)
         self.priority = raise_current_thread_priority() if self.raise_priority else "normal priority: not asked for"
         raised = not self.priority.startswith("normal")
+        if self.raise_priority and not raised:  # refused: start where the first dropout would take it
+            self.prebuffer = min(self._max_prebuffer, round(self.prebuffer * JITTER_GROWTH))
         try:
             self._warm_up()
         finally:

@@ -161,9 +161,13 @@ def test_a_codec_thread_refused_a_raised_priority_says_so_and_still_runs(monkeyp
     monkeypatch.setattr(os, "sched_setscheduler", refused)
     monkeypatch.setattr(os, "setpriority", refused)
     codec = _tiny("dac")
-    states, status = _run(LiveMonitor(), codec, _noise(codec, 0.6), speed=2.0)
+    monitor = LiveMonitor()
+    states, status = _run(monitor, codec, _noise(codec, 0.6), speed=2.0)
     assert any(s.state == "codec" for s in states)
     assert status.priority.startswith("normal priority: real-time scheduling refused (Operation not permitted)")
+    # its jitter buffer starts where a first dropout would take it
+    assert monitor.prebuffer == round(live_monitor.JITTER_GROWTH * round(live_monitor.JITTER_SECONDS * codec.sample_rate))
+    assert all(s.buffer_latency >= 1.5 * live_monitor.JITTER_SECONDS for s in states if s.state == "codec")
 
 
 def test_a_codec_thread_that_falls_behind_gives_its_raised_priority_back(monkeypatch):
