@@ -100,8 +100,7 @@ def test_the_anchor_filter_gives_the_same_samples_whatever_blocks_it_is_given():
 
 @pytest.mark.parametrize("suffix", [".wav", ".flac", ".mp3"])
 def test_the_clip_kept_as_it_is_read_is_the_file_read_whole(tmp_path, folder, suffix):
-    """Five seconds: several blocks. (libsndfile decodes an MP3 file read in blocks wrongly after
-    some boundaries, so an MP3 clip is read whole.)"""
+    """Five seconds: several blocks, MP3 included (read on in sequence, not re-sought per block)."""
     path = tmp_path / f"clip{suffix}"
     soundfile.write(path, music_clip(5.0, 44100, channels=2).T, 44100)
     kept = kept_clip(path, folder)
