@@ -1,8 +1,9 @@
 """One Compare-tab contestant rendered on a clip in a fresh process, its peak memory sampled: run
 as a script by the memory test and benchmark (a process of its own, so the peak is the
 rendering's, not what an earlier one left in the heap). Prints one line of JSON: the contestant's
-name, the seconds taken and the peaks (MiB over the process once the model is loaded) of
-``VmRSS``, ``RssAnon`` and ``RssFile``.
+name, the seconds taken and the peaks (MiB over the process once the model is loaded): ``VmHWM``,
+the kernel's own resident high-water mark, which no transient escapes, and ``VmRSS``, ``RssAnon``
+and ``RssFile`` sampled every 5 ms (the sampling shows how the peak splits).
 
 ``whole``: the clip read whole and the contestant computed on whole arrays (:mod:`whole_renderings`,
 as the tab rendered before it streamed); ``streamed``: the clip written to the folder as it is
@@ -78,6 +79,7 @@ def measure(design: str, clip: Path, index: int, model: str) -> dict:
         peaks = sampler.stop()
         folder.close()
     return {"name": spec.name, "seconds": time.perf_counter() - began,
+            "VmHWM": (status_bytes("VmHWM") - start["VmRSS"]) / MIB,
             **{field: (peaks[field] - start[field]) / MIB for field in PeakSampler.FIELDS}}
 
 
