@@ -186,13 +186,29 @@ def _nearest_block(vectors: torch.Tensor, codebook: Codebook) -> torch.Tensor:
     return indices
 
 
+EXACT_DIFFERENCES = 1 << 21
+"""Float64 differences the exact decision forms at once (16 MB). A codebook whose codewords
+coincide (an untrained one, a crafted file) ties every row; whole, the block's differences
+took rows x codewords x dimension x 8 bytes: 256 MB for EnCodec's codebooks, 1 GB for Mimi's."""
+
+
 def _exact_nearest(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """Nearest codeword by float64 distance, for the rare rows float32 cannot decide.
 
     A row's runner-up within rounding of its best is a near-tie (two codewords equally far to
-    about 1e-5); float64 orders them by the stored values alone, whatever the batch.
+    about 1e-5); float64 orders them by the stored values alone, whatever the batch. The rows
+    are measured a few at a time in one buffer, so the differences stay within
+    :data:`EXACT_DIFFERENCES` (a fresh buffer per step fragmented the heap: 1 GB for a block).
     """
-    return (vectors[:, None, :].double() - codebook[None].double()).pow(2).sum(-1).argmin(1)
+    words = codebook.double()
+    step = max(1, EXACT_DIFFERENCES // words.numel())
+    buffer = words.new_empty((min(step, vectors.shape[0]), *words.shape))
+    indices = torch.empty(vectors.shape[0], dtype=torch.long, device=vectors.device)
+    for start in range(0, vectors.shape[0], step):
+        part = vectors[start : start + step]
+        differences = torch.sub(part[:, None, :].double(), words[None], out=buffer[: part.shape[0]])
+        indices[start : start + step] = differences.pow_(2).sum(-1).argmin(1)
+    return indices
 
 
 def _float64_nearest(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:

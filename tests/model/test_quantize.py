@@ -1,6 +1,8 @@
 """Residual factorised VQ: lookup, truncation, dropout distribution."""
+import pytest
 import torch
 import torch.nn.functional as F
+from resident_size import STATUS, reset_peak, status_bytes
 
 from model.quantize import (EuclideanVectorQuantizer, FactorizedVectorQuantizer, GroupSlice, ResidualVectorQuantizer,
                             euclidean_nearest)
@@ -83,6 +85,26 @@ def test_near_ties_are_settled_exactly_whatever_the_batch():
     assert torch.equal(whole, exact.argmin(1))
     singly = torch.cat([euclidean_nearest(vectors[i:i + 1], codebook) for i in range(len(vectors))])
     assert torch.equal(singly, whole)  # a row's code does not depend on the rows beside it
+
+
+@pytest.mark.skipif(not STATUS.exists(), reason="resident size is read from /proc (Linux)")
+def test_a_codebook_of_equal_codewords_ties_every_row_in_bounded_memory():
+    """Mimi's codebook geometry (2048 x 256) with every codeword the same (an untrained codebook,
+    a crafted file): every row is a near-tie, decided in float64. Formed for a block of rows at
+    once, the differences took 256 x 2048 x 256 x 8 bytes, 1 GiB, twice; formed a few rows at a
+    time in fresh tensors, they fragmented the heap to as much."""
+    g = torch.Generator().manual_seed(5)
+    codebook = torch.randn(1, 256, generator=g).expand(2048, 256).contiguous()
+    codebook[1000] += 1.0  # one codeword apart, nearest to some rows
+    vectors = torch.randn(600, 256, generator=g)
+    vectors[::3] = codebook[1000] + 1e-3 * torch.randn(200, 256, generator=g)
+    before = status_bytes()
+    reset_peak()
+    found = euclidean_nearest(vectors, codebook)
+    peak = status_bytes("VmHWM") - before
+    exact = torch.cat([(v[None].double() - codebook.double()).pow(2).sum(-1).argmin()[None] for v in vectors])
+    assert torch.equal(found, exact) and set(found.tolist()) == {0, 1000}
+    assert peak < 64 << 20, f"{peak / 2**20:.0f} MiB"
 
 
 def test_plain_rows_keep_the_float32_choice():
