@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.playback import audio_output
-from app.playback.audio_output import AudioUnavailable, SilentClockStream, StreamFactory
+from app.playback.audio_output import DEVICE_STOPPED, AudioUnavailable, SilentClockStream, StreamFactory
 from app.playback.sources import MAX_READ_FRAMES, AudioSource
 from app.playback.crossfade import FadeRamps, mix_crossfade
 from app.playback.output_levels import OutputLevels
@@ -112,8 +112,7 @@ class AudioPlayer:
         self._stream = SilentClockStream(self.sample_rate, DEVICE_CHANNELS, self.blocksize, self._callback)
         self._stream.start()
         self._device_lost = True
-        self.unavailable_reason = ("no sound: the output device stopped (unplugged, or taken by another program); "
-                                   "Play tries it again")
+        self.unavailable_reason = f"no sound: the output device stopped {DEVICE_STOPPED}; Play tries it again"
         return self.unavailable_reason
 
     def _close_stream(self) -> None:
