@@ -53,7 +53,8 @@ Why the output does not run dry (``benchmarks/bench_live_monitor.py`` measures e
 A device can stop by itself mid-session (a USB interface unplugged, the device taken by
 another program, a callback that failed): PortAudio then just stops calling, and the monitor
 would sit waiting for input, or the output freeze. :meth:`LiveMonitor.check_devices`, on the
-GUI's timer, notices the stream went inactive and says so once:
+GUI's timer, notices the stream went inactive -- or stayed silent :data:`STALL_SECONDS` while
+claiming to be active, as some host APIs leave a dead device's stream -- and says so once:
 
 * the *input* stopped: the session stops as Stop stops it -- the codec thread codes what the
   input gave up to that moment and ends the recording with the last codes, so it can be saved
@@ -100,6 +101,7 @@ RING_SECONDS = 4.0
 BEHIND_SECONDS = 2.0  # of input waiting for the codec thread: it gives its raised priority back
 OUTPUT_CHANNELS = 2
 MAX_CALLBACK_FRAMES = 8192
+STALL_SECONDS = 2.0  # a device stream that has not called for this long has stopped, whatever it claims
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,8 @@ class LiveMonitor:
         self._working: tuple[float, int] | None = None  # (start, frames) of the block the codec thread is on
         self._mode, self._heard, self._progress = "starting", ("starting", self.source), self._ramps.length
         self._fading_from = self._heard
-        self.lost_output = 0
+        self.lost_output = self._output_blocks = 0
+        self._heard_from: dict[str, tuple[int, float]] = {}  # per device: (its callbacks' count, when it last moved)
         self.stopped_reason = ""
         try:
             self._input = self._input_factory(rate, 1, self.block, self._input_callback, device=device)
@@ -239,8 +242,8 @@ class LiveMonitor:
         None otherwise."""
         if not self._running:
             return None
-        output_lost = not getattr(self._output, "active", True)
-        if not getattr(self._input, "active", True):
+        output_lost = self._stopped("output", self._output, self._output_blocks)
+        if self._stopped("input", self._input, self._in_ring.written + self.lost_input):
             self.stop()  # the codec thread codes what came, then the recording ends with the last codes
             which = "the input and output devices" if output_lost else "the input device"
             self.stopped_reason = (f"{which} stopped {DEVICE_STOPPED}: the live input ended, the "
@@ -252,9 +255,19 @@ class LiveMonitor:
         self._output.close()
         self._output = SilentClockStream(self.sample_rate, OUTPUT_CHANNELS, self.block, self._output_callback)
         self._output.start()
+        self._heard_from.pop("output")
         self.output_reason = (f"the output device stopped {DEVICE_STOPPED}: the input is still coded and recorded, "
                               "unheard; Stop, then Start, tries it again")
         return self.output_reason
+
+    def _stopped(self, device: str, stream, count: int) -> bool:
+        """Whether ``stream`` stopped: inactive, or its callbacks' ``count`` unchanged for :data:`STALL_SECONDS`."""
+        now = time.monotonic()
+        seen, since = self._heard_from.get(device, (-1, now))
+        if count != seen:
+            since = now
+            self._heard_from[device] = (count, now)
+        return not getattr(stream, "active", True) or now - since > STALL_SECONDS
 
     def set_n(self, n: int) -> None:
         if self._coder is not None:
@@ -377,6 +390,7 @@ class LiveMonitor:
             self.input_levels.publish()
 
     def _output_callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
+        self._output_blocks += 1  # a sign of life for check_devices
         self.output_levels.begin()
         for start in range(0, frames, MAX_CALLBACK_FRAMES):
             out = outdata[start:start + MAX_CALLBACK_FRAMES]

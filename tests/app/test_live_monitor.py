@@ -111,12 +111,25 @@ def test_the_recording_is_what_was_fed_and_its_offline_codes(tmp_path):
 LIVE_THREADS = ("live-codec", "simulated-input", "silent-audio-clock")
 
 
-def _feeding(x: np.ndarray, speed: float, fed: list):
+def _feeding(x: np.ndarray, speed: float, fed: list, kind: type = SimulatedInputStream):
     """An input factory: ``x`` fed once at ``speed`` times real time, its stream appended to ``fed``."""
     def simulated(rate, channels, block, callback, device=None):
-        fed.append(SimulatedInputStream(x[:, None], rate, block, callback, speed=speed))
+        fed.append(kind(x[:, None], rate, block, callback, speed=speed))
         return fed[-1]
     return simulated
+
+
+class _SilentlyDead(SimulatedInputStream):
+    """An input whose stream claims to be active after its last block, as some host APIs leave a dead device's."""
+
+    active = True
+
+
+def _fast_clock(rate, channels, block, callback):
+    """An output stream on a silent clock at four times real time."""
+    stream = SilentClockStream(rate, channels, block, callback)
+    stream.speed = 4.0
+    return stream
 
 
 def _assert_recorded(monitor: LiveMonitor, codec: Codec, x: np.ndarray, folder) -> None:
@@ -128,22 +141,32 @@ def _assert_recorded(monitor: LiveMonitor, codec: Codec, x: np.ndarray, folder) 
     assert np.array_equal(codes[0], codec.encode(torch.from_numpy(x)[None, None])[0].numpy())
 
 
-def _started_on(seconds: float, speed: float, seed: int):
-    """A tiny codec's monitor fed ``seconds`` of noise once, playing to a hand-driven output stream."""
+def _started_on(seconds: float, speed: float, seed: int, kind: type = SimulatedInputStream,
+                output=ManualOutputStream):
+    """A tiny codec's monitor fed ``seconds`` of noise once (on a ``kind`` of input stream), playing to
+    ``output`` (a hand-driven stream unless said)."""
     codec = _tiny("dac")
     x = _noise(codec, seconds, seed=seed)
     fed = []
-    monitor = LiveMonitor(_feeding(x, speed, fed), ManualOutputStream, raise_priority=False)
+    monitor = LiveMonitor(_feeding(x, speed, fed, kind), output, raise_priority=False)
     assert monitor.start(codec, 2)
     return codec, x, fed, monitor
 
 
-def test_an_input_device_that_stops_ends_the_session_keeping_all_it_gave(tmp_path):
-    codec, x, _, monitor = _started_on(0.6, 4.0, seed=6)
+def _first_said(monitor: LiveMonitor) -> str | None:
+    """What :meth:`LiveMonitor.check_devices` says first, asked as the GUI's timer would."""
     deadline, said = time.monotonic() + 60, None
-    while said is None and time.monotonic() < deadline:  # the GUI's timer
+    while said is None and time.monotonic() < deadline:
         said = monitor.check_devices()
         time.sleep(0.01)
+    return said
+
+
+@pytest.mark.parametrize("kind", [SimulatedInputStream, _SilentlyDead], ids=["inactive", "silent"])
+def test_an_input_device_that_stops_ends_the_session_keeping_all_it_gave(monkeypatch, tmp_path, kind):
+    monkeypatch.setattr(live_monitor, "STALL_SECONDS", 0.3)
+    codec, x, _, monitor = _started_on(0.6, 4.0, seed=6, kind=kind, output=_fast_clock)
+    said = _first_said(monitor)
     assert said == ("the input device stopped (unplugged, or taken by another program): the live input ended, "
                     "the 0.6 s recorded are kept; Start tries it again")
     assert monitor.check_devices() is None  # said once
@@ -155,14 +178,19 @@ def test_an_input_device_that_stops_ends_the_session_keeping_all_it_gave(tmp_pat
     monitor.stop()
 
 
-def test_an_output_device_that_stops_leaves_the_input_coded_and_recorded_unheard(tmp_path):
-    codec, x, fed, monitor = _started_on(1.0, 2.0, seed=7)
+@pytest.mark.parametrize("silent", [False, True], ids=["inactive", "silent"])
+def test_an_output_device_that_stops_leaves_the_input_coded_and_recorded_unheard(monkeypatch, tmp_path, silent):
+    monkeypatch.setattr(live_monitor, "STALL_SECONDS", 0.2)  # well within the input's 0.8 s
+    codec, x, fed, monitor = _started_on(1.6, 2.0, seed=7)
     try:
         device = monitor._output
         device.pull()
         assert monitor.check_devices() is None
-        device.active = False  # as PortAudio leaves a stream whose device went away
-        said = monitor.check_devices()
+        if silent:  # the device no longer pulls, its stream still active
+            said = _first_said(monitor)
+        else:
+            device.active = False  # as PortAudio leaves a stream whose device went away
+            said = monitor.check_devices()
         assert said == ("the output device stopped (unplugged, or taken by another program): the input is still "
                         "coded and recorded, unheard; Stop, then Start, tries it again")
         assert monitor.output_reason == said and monitor.check_devices() is None  # said once

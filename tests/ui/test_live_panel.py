@@ -44,12 +44,13 @@ class _Studio(QObject):
         self.player = SimpleNamespace(pause=lambda: None)
 
 
-def _live_tab(qtbot, x: np.ndarray, codec: Codec) -> tuple[LivePanel, list[str]]:
-    """A Live tab on a tiny codec, started on ``x`` fed once at four times real time; and what it said."""
+def _live_tab(qtbot, x: np.ndarray, codec: Codec, output=ManualOutputStream) -> tuple[LivePanel, list[str]]:
+    """A Live tab on a tiny codec, started on ``x`` fed once at four times real time, playing to
+    ``output``; and what it said."""
     def feeding(rate, channels, block, callback, device=None):
         return SimulatedInputStream(x[:, None], rate, block, callback, speed=4.0)
 
-    live = LiveSession(_Studio(), LiveMonitor(feeding, ManualOutputStream, raise_priority=False))
+    live = LiveSession(_Studio(), LiveMonitor(feeding, output, raise_priority=False))
     live._codecs = {"tiny": codec}  # no model to load
     panel = LivePanel(live)
     qtbot.addWidget(panel)
@@ -69,7 +70,7 @@ def _tiny_input(seconds: float) -> tuple[np.ndarray, Codec]:
 
 def test_an_input_device_that_stops_ends_the_live_tab_keeping_the_recording(qtbot, tmp_path):
     x, codec = _tiny_input(0.6)
-    panel, said = _live_tab(qtbot, x, codec)
+    panel, said = _live_tab(qtbot, x, codec, SilentClockStream)  # an output that plays on however long it takes
     qtbot.waitUntil(lambda: bool(said), timeout=60_000)  # the file ran out, as an unplugged device's input does
     assert said[0].startswith("the input device stopped (unplugged, or taken by another program)")
     assert panel.state_label.text() == f"{said[0][:1].upper()}{said[0][1:]}."
