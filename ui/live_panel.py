@@ -135,7 +135,8 @@ class LivePanel(QWidget):
             return
         words = {"starting": "Starting: filling the buffers", "codec": f"Live through the codec at n = {status.n}",
                  "pass-through": status.reason}
-        self.state_label.setText(words[status.state] + (f" ({monitor.output_reason})" if monitor.output_reason else ""))
+        unheard = monitor.output_reason  # no output device, or it stopped: said as a sentence of its own
+        self.state_label.setText(words[status.state] + (f". {unheard[:1].upper()}{unheard[1:]}." if unheard else ""))
         self.state_label.setStyleSheet(f"color: {theme.RESIDUAL};" if status.state == "pass-through" else "")
         self.figures_label.setText(
             f"latency {1000 * (status.algorithmic_latency + status.buffer_latency):.0f} ms "

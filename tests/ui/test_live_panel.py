@@ -89,7 +89,8 @@ def test_an_output_device_that_stops_leaves_the_live_tab_running_unheard(qtbot):
     qtbot.waitUntil(lambda: bool(said), timeout=10_000)
     qtbot.wait(2 * panel.timer.interval())
     assert said == [panel.live.monitor.output_reason] and "the output device stopped" in said[0]
-    assert panel.live.running and panel.start_button.isChecked() and said[0] in panel.state_label.text()
+    assert panel.live.running and panel.start_button.isChecked() and panel.state_label.text().endswith(
+        f". {said[0][:1].upper()}{said[0][1:]}.")
     panel.start_button.click()  # Stop
     assert not panel.live.running and _live_threads() == [] and not panel.timer.isActive()
 
