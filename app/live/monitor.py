@@ -282,8 +282,8 @@ class LiveMonitor:
     def status(self) -> LiveStatus:
         codec = self._codec
         if codec is None or not self._running:
-            return LiveStatus("stopped", self.unavailable_reason or self.stopped_reason, 0.0, 0.0, 0.0, self.dropouts, self.lost_input,
-                              self.recorded_seconds(), 0 if self._coder is None else self._coder.n,
+            return LiveStatus("stopped", self.unavailable_reason or self.stopped_reason, 0.0, 0.0, 0.0, self.dropouts,
+                              self.lost_input, self.recorded_seconds(), 0 if self._coder is None else self._coder.n,
                               self._recording_error(), self.priority)
         rate = codec.sample_rate
         buffers = (2 * self.block + self.prebuffer) / rate + self._input.latency + self._output.latency
