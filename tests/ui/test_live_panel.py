@@ -132,7 +132,14 @@ def test_live_tab_follows_n_and_ab_while_running_and_stops_cleanly(qtbot, monkey
     codes, meta = read_rvq(rvq)
     assert meta.length == recorded.shape[0] and codes.shape[1] == studio.session.model.n_codebooks
 
-    panel.start_button.click()  # live again, then the window closes under it
+    panel.start_button.click()  # live again, until the input device goes away
+    qtbot.waitUntil(lambda: panel.live.running, timeout=30_000)
+    monitor._input.stop()  # its stream inactive, as an unplugged device's
+    qtbot.waitUntil(lambda: not panel.live.running, timeout=10_000)
+    assert studio.messages.text().startswith("Live: the input device stopped") and studio.messages.level == "warning"
+    assert not panel.start_button.isChecked() and panel.save_button.isEnabled() and _live_threads() == []
+
+    panel.start_button.click()  # Start tries it again, then the window closes under it
     qtbot.waitUntil(lambda: panel.live.running, timeout=30_000)
     studio.shutdown()
     assert not panel.live.running and _live_threads() == [] and not panel.timer.isActive()
