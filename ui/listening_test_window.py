@@ -13,7 +13,9 @@ reference), and the excerpt loops by default. The author chooses each clip's exc
 setup page (start and length; by default the loudest window of the length, or the loop region
 given for the studio's clip); the test file records it. Every
 answer is saved to the test file at once; "Save and pause" leaves it there, and opening the file
-later continues at the first unanswered trial.
+later continues at the first unanswered trial. A trial without sound says why under it (no
+output device, or one that stopped and that the letter pressed could not open again): a
+listener must not rate silence unaware.
 """
 from __future__ import annotations
 
@@ -90,8 +92,14 @@ class ListeningTestWindow(QWidget):
         self.results_page = self._build_results()
         for page in (self.setup_page, self.mushra_page, self.abx_page, self.results_page):
             self.pages.addWidget(page)
+        self.sound_note = QLabel()  # why nothing is heard during a trial; hidden while a device plays
+        self.sound_note.setObjectName("soundNote")
+        self.sound_note.setWordWrap(True)
+        self.sound_note.setStyleSheet(f"color: {theme.RESIDUAL};")
+        self.sound_note.hide()
         layout = QVBoxLayout(self)
         layout.addWidget(self.pages)
+        layout.addWidget(self.sound_note)
 
     # -- setup ------------------------------------------------------------------------------
     def _build_setup(self, clips: list[str], default_spec: str, spec_label: str) -> QWidget:
@@ -314,7 +322,7 @@ class ListeningTestWindow(QWidget):
         key = QShortcut(QKeySequence(letter[0]), group.parent())  # A, B, C... and R for the reference
         key.activated.connect(button.click)  # a page's keys work while it is shown
         group.addButton(button)
-        button.clicked.connect(lambda _=False, l=letter: self.audio.select(l))
+        button.clicked.connect(lambda _=False, l=letter: self._note_sound(self.audio.select(l)))
         return button
 
     def _build_mushra(self, count: int) -> None:
@@ -419,7 +427,13 @@ class ListeningTestWindow(QWidget):
             self.abx_counter.setText(counter)
             self.abx_buttons[0].setChecked(True)
             self.pages.setCurrentWidget(self.abx_page)
+        self._note_sound(self.player.unavailable_reason)
         session.begin_trial()
+
+    def _note_sound(self, silent: str | None) -> None:
+        """Say why nothing is heard (no device, or it stopped and a letter could not open it again), or nothing."""
+        self.sound_note.setText(f"{silent[:1].upper()}{silent[1:]}." if silent else "")
+        self.sound_note.setVisible(bool(silent))
 
     def _update_submit(self) -> None:
         self.submit.setEnabled(any(s.value() == 100 for s in self.sliders.values()))
@@ -476,6 +490,7 @@ class ListeningTestWindow(QWidget):
         return page
 
     def show_results(self) -> None:
+        self._note_sound(None)
         test = self.session.test
         if test.kind == "mushra":
             summary = mushra_summary(test)

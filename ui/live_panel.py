@@ -5,7 +5,9 @@ its threads. While live, a timer pulls the monitor's status, both level meters a
 rolling spectrograms (the input as it went into the codec, and its reconstruction, aligned).
 The status line gives the latency (the codec's own plus the buffers) and the load (the share
 of real time the codec thread works); when the codec cannot keep up the panel says that the
-input is passed through instead, and counts the dropouts.
+input is passed through instead, and counts the dropouts. A device that stops mid-session is
+noticed on the same timer and said once (here and in the window's message bar): a lost input
+ends the session with its recording ready to save, a lost output leaves it running unheard.
 """
 from __future__ import annotations
 
@@ -92,11 +94,21 @@ class LivePanel(QWidget):
             self.state_label.setText("Starting…")
             self.live.start(None if device in (DEFAULT_DEVICE, "") else device)
         else:
-            self.timer.stop()
             self.live.stop()
-            self.refresh()
-            self.start_button.setText("Start")
-            self.save_button.setEnabled(self.live.status().seconds > 0)
+            self._show_stopped()
+
+    def _show_stopped(self) -> None:
+        """The session ended (Stop, or its input device stopped): the timer stops, the recording can be saved."""
+        self.timer.stop()
+        self._release_start_button()
+        self.refresh()
+        self.start_button.setText("Start")
+        self.save_button.setEnabled(self.live.status().seconds > 0)
+
+    def _release_start_button(self) -> None:
+        self.start_button.blockSignals(True)
+        self.start_button.setChecked(False)
+        self.start_button.blockSignals(False)
 
     def _started(self) -> None:
         self.start_button.setText("Stop")
@@ -104,24 +116,27 @@ class LivePanel(QWidget):
         self.timer.start(REFRESH_MS)
 
     def _failed(self, reason: str) -> None:
-        self.start_button.blockSignals(True)
-        self.start_button.setChecked(False)
-        self.start_button.blockSignals(False)
+        self._release_start_button()
         self.state_label.setText(reason)
         self.state_label.setStyleSheet(f"color: {theme.RESIDUAL};")
 
     def refresh(self) -> None:
         """Status, meters and spectrograms from the monitor (the timer, while live)."""
+        if self.live.check_devices() and not self.live.running:
+            self._show_stopped()  # the input device stopped: the session ended
+            return
         status = self.live.status()
         monitor = self.live.monitor
         if status.state == "stopped":
-            self.state_label.setText(status.recording_error or
+            said = status.reason and f"{status.reason[:1].upper()}{status.reason[1:]}."
+            self.state_label.setText(said or status.recording_error or
                                      (f"Stopped. {status.seconds:.1f} s recorded." if status.seconds else "Stopped"))
-            self.state_label.setStyleSheet("")
+            self.state_label.setStyleSheet(f"color: {theme.RESIDUAL};" if said else "")
             return
         words = {"starting": "Starting: filling the buffers", "codec": f"Live through the codec at n = {status.n}",
                  "pass-through": status.reason}
-        self.state_label.setText(words[status.state] + (f" ({monitor.output_reason})" if monitor.output_reason else ""))
+        unheard = monitor.output_reason  # no output device, or it stopped: said as a sentence of its own
+        self.state_label.setText(words[status.state] + (f". {unheard[:1].upper()}{unheard[1:]}." if unheard else ""))
         self.state_label.setStyleSheet(f"color: {theme.RESIDUAL};" if status.state == "pass-through" else "")
         self.figures_label.setText(
             f"latency {1000 * (status.algorithmic_latency + status.buffer_latency):.0f} ms "

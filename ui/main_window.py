@@ -264,6 +264,7 @@ class MainWindow(QMainWindow):
         s.envelopeReady.connect(self.timeline.overview.set_envelope)
         s.message.connect(self._on_message)
         s.exported.connect(lambda path: self.messages.show_message("info", f"Saved {path}"))
+        self.live.live.deviceStopped.connect(lambda said: self._on_message("warning", f"Live: {said}."))
         t = self.transport
         t.playToggled.connect(s.toggle_play)
         t.stopClicked.connect(s.player.stop)

@@ -38,13 +38,15 @@ class TrialAudio:
         self.player.configure(sample_rate, first.samples.shape[1], first)
         self.player.set_loop(0, first.length)
 
-    def select(self, letter: str) -> None:
-        """Hear ``letter`` from the sample being played (starting playback if stopped); a device
-        that stopped by itself meanwhile is tried again."""
-        lost = self.player.check_output()
+    def select(self, letter: str) -> str | None:
+        """Hear ``letter`` from the sample being played (starting playback if stopped); a device that
+        stopped by itself is tried again, at each letter until it plays. Returns why nothing is
+        heard, None when a device plays: a listener rating silence must be told."""
+        self.player.check_output()
         self.player.set_source(self.sources[letter])
-        if lost or not self.player.playing:
+        if self.player.device_lost or not self.player.playing:
             self.player.play()
+        return self.player.unavailable_reason
 
     @property
     def selected(self) -> str | None:

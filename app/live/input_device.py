@@ -81,6 +81,13 @@ class SimulatedInputStream(SilentClockStream):
         picked = np.resize(np.arange(samples.shape[0]), channels)
         return cls(samples[picked].T, sample_rate, blocksize, callback, **options)
 
+    @property
+    def active(self) -> bool:
+        """As a PortAudio stream's: from :meth:`start` until :meth:`stop`, or until the stream ended by
+        itself (the file ran out without ``loop``, as an unplugged device's stream ends)."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
     def _tick(self) -> bool:
         total = self.samples.shape[0]
         start = self.fed % total if self.loop else self.fed

@@ -22,6 +22,7 @@ from model.codec import Codec
 class LiveSession(QObject):
     started = Signal()
     failed = Signal(str)  # why the live input could not start, in one line
+    deviceStopped = Signal(str)  # a device stopped mid-session: what happened and what goes on, in one line
 
     def __init__(self, studio: StudioSession, monitor: LiveMonitor | None = None,
                  output_factory: StreamFactory | None = None) -> None:
@@ -42,6 +43,14 @@ class LiveSession(QObject):
 
     def status(self) -> LiveStatus:
         return self.monitor.status()
+
+    def check_devices(self) -> str | None:
+        """On the GUI's timer: a device that stopped by itself (see :meth:`LiveMonitor.check_devices`),
+        said once through :attr:`deviceStopped` and returned; None otherwise."""
+        said = self.monitor.check_devices()
+        if said:
+            self.deviceStopped.emit(said)
+        return said
 
     def start(self, device: str | None = None) -> None:
         """Start on ``device`` (None: the default input); :attr:`started` or :attr:`failed` follows."""

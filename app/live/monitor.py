@@ -49,6 +49,21 @@ Why the output does not run dry (``benchmarks/bench_live_monitor.py`` measures e
   those slow pushes came just as the output started: the dropouts of the first seconds.
 * The codec runs torch on one thread: on blocks this small a second one costs more in
   handing work over than it computes, and it would take the core the callbacks need.
+
+A device can stop by itself mid-session (a USB interface unplugged, the device taken by
+another program, a callback that failed): PortAudio then just stops calling, and the monitor
+would sit waiting for input, or the output freeze. :meth:`LiveMonitor.check_devices`, on the
+GUI's timer, notices the stream went inactive -- or stayed silent :data:`STALL_SECONDS` while
+claiming to be active, as some host APIs leave a dead device's stream -- and says so once:
+
+* the *input* stopped: the session stops as Stop stops it -- the codec thread codes what the
+  input gave up to that moment and ends the recording with the last codes, so it can be saved
+  whole, and no thread is left. Going on would record silence the user never played, and
+  there is nothing to monitor without an input; Start tries the device again.
+* the *output* stopped: the input is still coded and recorded, the output callback carried on
+  by a silent clock (as the player does). What the user is making is the recording, and a
+  pulled headphone lead should not end a take; the status line says nothing is heard, and
+  Stop then Start tries the device again (PortAudio cannot hand an open session a new device).
 """
 from __future__ import annotations
 
@@ -66,7 +81,7 @@ from app.live.recording import LiveRecording
 from app.live.ring import FrameRing
 from app.live.rolling_spectrogram import RollingSpectrogram
 from app.playback import audio_output
-from app.playback.audio_output import AudioUnavailable, SilentClockStream, StreamFactory
+from app.playback.audio_output import DEVICE_STOPPED, AudioUnavailable, SilentClockStream, StreamFactory
 from app.playback.crossfade import FadeRamps, mix_crossfade
 from app.playback.output_levels import OutputLevels
 from app.runtime.long_lived_objects import settle
@@ -86,6 +101,7 @@ RING_SECONDS = 4.0
 BEHIND_SECONDS = 2.0  # of input waiting for the codec thread: it gives its raised priority back
 OUTPUT_CHANNELS = 2
 MAX_CALLBACK_FRAMES = 8192
+STALL_SECONDS = 2.0  # a device stream that has not called for this long has stopped, whatever it claims
 
 
 @dataclass(frozen=True)
@@ -93,7 +109,7 @@ class LiveStatus:
     """What the live panel shows."""
 
     state: str  # "stopped", "starting", "codec", "pass-through"
-    reason: str  # why not live, or why pass-through ("" when all is well)
+    reason: str  # why not live (a failed start, a device that stopped), or why pass-through ("" when all is well)
     algorithmic_latency: float  # seconds, the codec's own
     buffer_latency: float  # seconds, blocks and the prebuffer (and the devices' own)
     load: float  # share of real time the codec thread is busy (1: just keeping up)
@@ -118,6 +134,7 @@ class LiveMonitor:
         self.block_seconds, self.codec_seconds, self.jitter_seconds = block_seconds, codec_seconds, jitter_seconds
         self.source = "reconstruction"
         self.unavailable_reason = ""  # why the last start failed
+        self.stopped_reason = ""  # why the session stopped by itself, if it did (see check_devices)
         self.output_reason = ""  # why the output is silent (played on a clock), if it is
         self._running = False
         self._stop = threading.Event()
@@ -161,7 +178,9 @@ class LiveMonitor:
         self._working: tuple[float, int] | None = None  # (start, frames) of the block the codec thread is on
         self._mode, self._heard, self._progress = "starting", ("starting", self.source), self._ramps.length
         self._fading_from = self._heard
-        self.lost_output = 0
+        self.lost_output = self._output_blocks = 0
+        self._heard_from: dict[str, tuple[int, float]] = {}  # per device: (its callbacks' count, when it last moved)
+        self.stopped_reason = ""
         try:
             self._input = self._input_factory(rate, 1, self.block, self._input_callback, device=device)
         except AudioUnavailable as exc:
@@ -217,6 +236,39 @@ class LiveMonitor:
 
     close = stop
 
+    def check_devices(self) -> str | None:
+        """On the thread that starts and stops the monitor (the GUI's timer): if the input or the
+        output stream stopped by itself, act as the module's docstring says and return why, once;
+        None otherwise."""
+        if not self._running:
+            return None
+        output_lost = self._stopped("output", self._output, self._output_blocks)
+        if self._stopped("input", self._input, self._in_ring.written + self.lost_input):
+            self.stop()  # the codec thread codes what came, then the recording ends with the last codes
+            which = "the input and output devices" if output_lost else "the input device"
+            self.stopped_reason = (f"{which} stopped {DEVICE_STOPPED}: the live input ended, the "
+                                   f"{self.recorded_seconds():.1f} s recorded are kept; Start tries it again")
+            return self.stopped_reason
+        if not output_lost:
+            return None
+        self._output.stop()
+        self._output.close()
+        self._output = SilentClockStream(self.sample_rate, OUTPUT_CHANNELS, self.block, self._output_callback)
+        self._output.start()
+        self._heard_from.pop("output")
+        self.output_reason = (f"the output device stopped {DEVICE_STOPPED}: the input is still coded and recorded, "
+                              "unheard; Stop, then Start, tries it again")
+        return self.output_reason
+
+    def _stopped(self, device: str, stream, count: int) -> bool:
+        """Whether ``stream`` stopped: inactive, or its callbacks' ``count`` unchanged for :data:`STALL_SECONDS`."""
+        now = time.monotonic()
+        seen, since = self._heard_from.get(device, (-1, now))
+        if count != seen:
+            since = now
+            self._heard_from[device] = (count, now)
+        return not getattr(stream, "active", True) or now - since > STALL_SECONDS
+
     def set_n(self, n: int) -> None:
         if self._coder is not None:
             self._coder.set_n(min(max(1, n), self._codec.n_codebooks))
@@ -230,8 +282,8 @@ class LiveMonitor:
     def status(self) -> LiveStatus:
         codec = self._codec
         if codec is None or not self._running:
-            return LiveStatus("stopped", self.unavailable_reason, 0.0, 0.0, 0.0, self.dropouts, self.lost_input,
-                              self.recorded_seconds(), 0 if self._coder is None else self._coder.n,
+            return LiveStatus("stopped", self.unavailable_reason or self.stopped_reason, 0.0, 0.0, 0.0, self.dropouts,
+                              self.lost_input, self.recorded_seconds(), 0 if self._coder is None else self._coder.n,
                               self._recording_error(), self.priority)
         rate = codec.sample_rate
         buffers = (2 * self.block + self.prebuffer) / rate + self._input.latency + self._output.latency
@@ -338,6 +390,7 @@ class LiveMonitor:
             self.input_levels.publish()
 
     def _output_callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
+        self._output_blocks += 1  # a sign of life for check_devices
         self.output_levels.begin()
         for start in range(0, frames, MAX_CALLBACK_FRAMES):
             out = outdata[start:start + MAX_CALLBACK_FRAMES]

@@ -30,6 +30,7 @@ import numpy as np
 from app.runtime.thread_priority import raise_current_thread_priority, raise_unless_real_time, restore_normal_priority
 
 Callback = Callable[[np.ndarray, int, object, object], None]
+DEVICE_STOPPED = "(unplugged, or taken by another program)"  # why a device's stream goes inactive by itself
 
 
 class AudioUnavailable(RuntimeError):

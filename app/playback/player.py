@@ -24,14 +24,14 @@ Design (after Friture and the usual pro-audio rule "never block the audio thread
 * A device that stops by itself (unplugged, or taken by another program) would freeze the
   playhead: PortAudio just stops calling. :meth:`check_output`, on the GUI's timer, notices the
   stream went inactive, carries on with the silent clock from the same sample and says so once;
-  the next :meth:`play` tries the device again.
+  the next :meth:`play` tries the device again (and the next check says so if it is still gone).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from app.playback import audio_output
-from app.playback.audio_output import AudioUnavailable, SilentClockStream, StreamFactory
+from app.playback.audio_output import DEVICE_STOPPED, AudioUnavailable, SilentClockStream, StreamFactory
 from app.playback.sources import MAX_READ_FRAMES, AudioSource
 from app.playback.crossfade import FadeRamps, mix_crossfade
 from app.playback.output_levels import OutputLevels
@@ -51,6 +51,7 @@ class AudioPlayer:
         self.max_block = max_block
         self.unavailable_reason: str | None = None
         self._device_lost = False  # the device stopped by itself; the silent clock stands in
+        self._untold: str | None = None  # a retry of the lost device that failed, for check_output to say
         self.sample_rate = 0
         self.channels = 0
         self._stream = None
@@ -98,6 +99,7 @@ class AudioPlayer:
         try:
             self._stream = factory(self.sample_rate, DEVICE_CHANNELS, self.blocksize, self._callback)
             self._device_lost = False
+            self.unavailable_reason = None  # a device plays (again)
         except AudioUnavailable as exc:
             self.unavailable_reason = str(exc)
             self._stream = SilentClockStream(self.sample_rate, DEVICE_CHANNELS, self.blocksize, self._callback)
@@ -105,16 +107,22 @@ class AudioPlayer:
 
     def check_output(self) -> str | None:
         """On the GUI's timer: if the device stream stopped by itself, go on with the silent clock
-        (the playhead keeps moving) and return why, once; None otherwise."""
-        if self._stream is None or getattr(self._stream, "active", True):
-            return None
+        (the playhead keeps moving) and return why, once; likewise why Play could not open it again;
+        None otherwise."""
+        untold, self._untold = self._untold, None
+        if untold or self._stream is None or getattr(self._stream, "active", True):
+            return untold
         self._close_stream()
         self._stream = SilentClockStream(self.sample_rate, DEVICE_CHANNELS, self.blocksize, self._callback)
         self._stream.start()
         self._device_lost = True
-        self.unavailable_reason = ("no sound: the output device stopped (unplugged, or taken by another program); "
-                                   "Play tries it again")
+        self.unavailable_reason = f"no sound: the output device stopped {DEVICE_STOPPED}; Play tries it again"
         return self.unavailable_reason
+
+    @property
+    def device_lost(self) -> bool:
+        """The device stopped by itself and has not been opened again since (:meth:`play` tries)."""
+        return self._device_lost
 
     def _close_stream(self) -> None:
         if self._stream is not None:
@@ -140,6 +148,8 @@ class AudioPlayer:
         if self._device_lost:  # the device may be back
             self._close_stream()
             self._open_stream()
+            if self._device_lost:  # not yet
+                self._untold = f"{self.unavailable_reason}; Play tries it again"
         if self._pos >= self.length:
             self.seek(self._loop[0] if self._loop else 0)
         self._playing = True

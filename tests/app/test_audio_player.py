@@ -320,5 +320,34 @@ def test_a_device_that_stops_by_itself_gives_way_to_the_silent_clock_and_is_trie
         player.play()
         assert isinstance(player.output_stream, ManualOutputStream) and player.output_stream is not device
         assert player.output_stream.active and player.check_output() is None
+        assert player.unavailable_reason is None and not player.device_lost  # nothing left to say
+    finally:
+        player.close()
+
+
+def test_a_lost_device_that_play_cannot_open_again_is_said_once_and_tried_at_the_next_play():
+    plugged = [True]
+
+    def device(*args):
+        if not plugged[0]:
+            raise AudioUnavailable("no sound: no usable output device (Device unavailable)")
+        return ManualOutputStream(*args)
+
+    player = AudioPlayer(device)
+    player.configure(RATE, 1, OriginalSource(np.zeros((10 * RATE, 1), np.float32)))
+    try:
+        player.play()
+        player.output_stream.active = False
+        assert player.check_output().startswith("no sound: the output device stopped")
+        plugged[0] = False
+        player.play()
+        assert player.device_lost and isinstance(player.output_stream, SilentClockStream)
+        said = player.check_output()
+        assert said == "no sound: no usable output device (Device unavailable); Play tries it again"
+        assert player.check_output() is None  # said once
+        plugged[0] = True
+        player.play()
+        assert isinstance(player.output_stream, ManualOutputStream) and not player.device_lost
+        assert player.check_output() is None and player.unavailable_reason is None
     finally:
         player.close()

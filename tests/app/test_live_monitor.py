@@ -15,7 +15,7 @@ from app.live.input_device import SimulatedInputStream, open_input_stream
 from app.live.live_coder import LiveCoder
 from app.live.monitor import LiveMonitor
 from app.live.ring import FrameRing
-from app.playback.audio_output import AudioUnavailable, SilentClockStream
+from app.playback.audio_output import AudioUnavailable, ManualOutputStream, SilentClockStream
 from model import load_codec
 from model.audio_io import read_audio
 from model.codec import Codec
@@ -106,6 +106,104 @@ def test_the_recording_is_what_was_fed_and_its_offline_codes(tmp_path):
     assert meta.length == x.shape[0]
     assert np.array_equal(codes[0], codec.encode(torch.from_numpy(x)[None, None])[0].numpy())
     assert not any(t.name in ("live-codec", "simulated-input") for t in threading.enumerate())
+
+
+LIVE_THREADS = ("live-codec", "simulated-input", "silent-audio-clock")
+
+
+def _feeding(x: np.ndarray, speed: float, fed: list, kind: type = SimulatedInputStream):
+    """An input factory: ``x`` fed once at ``speed`` times real time, its stream appended to ``fed``."""
+    def simulated(rate, channels, block, callback, device=None):
+        fed.append(kind(x[:, None], rate, block, callback, speed=speed))
+        return fed[-1]
+    return simulated
+
+
+class _SilentlyDead(SimulatedInputStream):
+    """An input whose stream claims to be active after its last block, as some host APIs leave a dead device's."""
+
+    active = True
+
+
+def _fast_clock(rate, channels, block, callback):
+    """An output stream on a silent clock at four times real time."""
+    stream = SilentClockStream(rate, channels, block, callback)
+    stream.speed = 4.0
+    return stream
+
+
+def _assert_recorded(monitor: LiveMonitor, codec: Codec, x: np.ndarray, folder) -> None:
+    """The saved WAV is ``x`` as fed, the ``.rvq`` its offline codes."""
+    monitor.save_recording(folder / "live.wav", folder / "live.rvq")
+    assert np.array_equal(read_audio(folder / "live.wav").samples[0], x)
+    codes, meta = read_rvq(folder / "live.rvq")
+    assert meta.length == x.shape[0]
+    assert np.array_equal(codes[0], codec.encode(torch.from_numpy(x)[None, None])[0].numpy())
+
+
+def _started_on(seconds: float, speed: float, seed: int, kind: type = SimulatedInputStream,
+                output=ManualOutputStream):
+    """A tiny codec's monitor fed ``seconds`` of noise once (on a ``kind`` of input stream), playing to
+    ``output`` (a hand-driven stream unless said)."""
+    codec = _tiny("dac")
+    x = _noise(codec, seconds, seed=seed)
+    fed = []
+    monitor = LiveMonitor(_feeding(x, speed, fed, kind), output, raise_priority=False)
+    assert monitor.start(codec, 2)
+    return codec, x, fed, monitor
+
+
+def _first_said(monitor: LiveMonitor) -> str | None:
+    """What :meth:`LiveMonitor.check_devices` says first, asked as the GUI's timer would."""
+    deadline, said = time.monotonic() + 60, None
+    while said is None and time.monotonic() < deadline:
+        said = monitor.check_devices()
+        time.sleep(0.01)
+    return said
+
+
+@pytest.mark.parametrize("kind", [SimulatedInputStream, _SilentlyDead], ids=["inactive", "silent"])
+def test_an_input_device_that_stops_ends_the_session_keeping_all_it_gave(monkeypatch, tmp_path, kind):
+    monkeypatch.setattr(live_monitor, "STALL_SECONDS", 0.3)
+    codec, x, _, monitor = _started_on(0.6, 4.0, seed=6, kind=kind, output=_fast_clock)
+    said = _first_said(monitor)
+    assert said == ("the input device stopped (unplugged, or taken by another program): the live input ended, "
+                    "the 0.6 s recorded are kept; Start tries it again")
+    assert monitor.check_devices() is None  # said once
+    status = monitor.status()
+    assert not monitor.running and status.state == "stopped" and status.reason == said
+    assert not any(t.name in LIVE_THREADS for t in threading.enumerate())
+    _assert_recorded(monitor, codec, x, tmp_path)
+    assert monitor.start(codec, 2) and monitor.status().reason == ""  # Start tries the device again
+    monitor.stop()
+
+
+@pytest.mark.parametrize("silent", [False, True], ids=["inactive", "silent"])
+def test_an_output_device_that_stops_leaves_the_input_coded_and_recorded_unheard(monkeypatch, tmp_path, silent):
+    monkeypatch.setattr(live_monitor, "STALL_SECONDS", 0.2)  # well within the input's 0.8 s
+    codec, x, fed, monitor = _started_on(1.6, 2.0, seed=7)
+    try:
+        device = monitor._output
+        device.pull()
+        assert monitor.check_devices() is None
+        if silent:  # the device no longer pulls, its stream still active
+            said = _first_said(monitor)
+        else:
+            device.active = False  # as PortAudio leaves a stream whose device went away
+            said = monitor.check_devices()
+        assert said == ("the output device stopped (unplugged, or taken by another program): the input is still "
+                        "coded and recorded, unheard; Stop, then Start, tries it again")
+        assert monitor.output_reason == said and monitor.check_devices() is None  # said once
+        assert device.closed and isinstance(monitor._output, SilentClockStream) and monitor.running
+        assert fed[0].finished.wait(60)
+        deadline = time.monotonic() + 60
+        while monitor._out_ring.read == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert monitor._out_ring.read > 0  # the silent clock takes the codec's output, as the device did
+    finally:
+        monitor.stop()
+    assert not any(t.name in LIVE_THREADS for t in threading.enumerate())
+    _assert_recorded(monitor, codec, x, tmp_path)
 
 
 def test_a_full_disk_stops_the_recording_and_not_the_monitor(monkeypatch, tmp_path):

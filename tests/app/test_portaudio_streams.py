@@ -71,6 +71,35 @@ if sys.argv[1] == "live":
         monitor.stop()
     print(json.dumps(result))
     sys.exit(0)
+if sys.argv[1] == "lost":  # a stream whose callback aborts, or raises, goes inactive as an unplugged device's
+    import sounddevice
+    sys.path.insert(0, os.path.join("tests", "support"))
+    from tiny_codecs import tiny_network
+    from app.live.monitor import LiveMonitor
+    from model.codec import Codec
+    codec = Codec(tiny_network("dac"), name="tiny", family="dac", config={})
+    for side, failure in (("output", sounddevice.CallbackAbort), ("input", RuntimeError("the device went away"))):
+        monitor = LiveMonitor(raise_priority=False)
+        own, blocks = getattr(monitor, f"_{side}_callback"), []
+
+        def failing(*block, own=own, blocks=blocks, failure=failure):
+            if len(blocks) == 20:
+                raise failure
+            blocks.append(block[1])
+            own(*block)
+
+        setattr(monitor, f"_{side}_callback", failing)
+        started, said = monitor.start(codec, 2), None
+        deadline = time.monotonic() + 30
+        while started and said is None and time.monotonic() < deadline:
+            said = monitor.check_devices()
+            time.sleep(0.01)
+        seen = [started, said, monitor.running, type(monitor._output).__name__]
+        monitor.stop()
+        result[side] = seen + [monitor._recording.frames, sum(blocks),
+                               [t.name for t in threading.enumerate() if t.name != "MainThread"]]
+    print(json.dumps(result))
+    sys.exit(0)
 
 expected = {}
 probe = threading.Thread(target=lambda: expected.update(
@@ -148,6 +177,18 @@ def test_the_live_monitor_runs_between_a_real_input_and_a_real_output(tmp_path):
     live = _run_child(tmp_path, "live")
     assert live["live_started"] and live["live_reasons"] == ["", ""]
     assert live["live_ran"] and live["live_running"]
+
+
+@pytest.mark.slow
+def test_a_live_device_whose_stream_stops_by_itself_is_noticed_on_real_portaudio_streams(tmp_path):
+    _needs_portaudio()
+    lost = _run_child(tmp_path, "lost")
+    started, said, running, output, _, _, threads = lost["output"]
+    assert started and said.startswith("the output device stopped") and running and output == "SilentClockStream"
+    assert threads == []
+    started, said, running, _, recorded, fed, threads = lost["input"]
+    assert started and said.startswith("the input device stopped") and not running and threads == []
+    assert recorded == fed > 0  # every frame the device gave before it stopped is in the recording
 
 
 def test_without_any_sound_device_playback_and_live_input_say_so_in_plain_words(tmp_path):

@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QPushButton, Q
 
 from app.listening_test.stimuli import HIDDEN_REFERENCE, LOW_ANCHOR, MID_ANCHOR
 from app.listening_test.test_file import load_test
-from app.playback.audio_output import ManualOutputStream
+from app.playback import audio_output
+from app.playback.audio_output import AudioUnavailable, ManualOutputStream
 from listening_stimuli import NOISE_LEVELS, noisy_copies
 from synthetic_audio import write_music_clip
 from ui.listening_test_window import ListeningTestWindow
@@ -200,6 +201,32 @@ def test_an_abx_session_paused_and_resumed_from_the_file(qtbot, tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "bob.csv")))
     assert [r["answer"] for r in rows] == [answer for _, answer in given]
     assert [r["correct"] == "True" for r in rows] == [answer == trial.x for trial, answer in given]
+
+
+def test_a_device_that_stops_mid_trial_is_tried_again_at_each_letter_and_its_absence_said(qtbot, tmp_path,
+                                                                                         monkeypatch):
+    window = _window(qtbot, tmp_path, Clock())
+    _start(qtbot, window, "abx", "Ann")
+    note = window.findChild(QLabel, "soundNote")
+    assert not note.isVisible()
+    device = window.player.output_stream
+    device.active = False  # unplugged mid-trial, as PortAudio leaves its stream
+    qtbot.mouseClick(_on_page(window, QPushButton, "playB"), Qt.MouseButton.LeftButton)
+    assert isinstance(window.player.output_stream, ManualOutputStream) and window.player.output_stream is not device
+    assert not note.isVisible()  # it came back at once: nothing to say
+
+    def unplugged(*args):
+        raise AudioUnavailable("no sound: no usable output device (Device unavailable)")
+
+    monkeypatch.setattr(audio_output, "open_device_stream", unplugged)
+    window.player.output_stream.active = False
+    qtbot.mouseClick(_on_page(window, QPushButton, "playA"), Qt.MouseButton.LeftButton)
+    assert note.isVisible() and note.text() == "No sound: no usable output device (Device unavailable)."
+    _assert_nothing_leaks(window)
+    monkeypatch.setattr(audio_output, "open_device_stream", ManualOutputStream)  # plugged in again
+    qtbot.mouseClick(_on_page(window, QPushButton, "playX"), Qt.MouseButton.LeftButton)
+    assert isinstance(window.player.output_stream, ManualOutputStream) and not note.isVisible()
+    window.close()
 
 
 def test_the_setup_says_in_one_line_what_is_missing_or_wrong(qtbot, tmp_path):
