@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,8 +31,10 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.compiled_decoder import compile_decoder
-from model import load_codec, native_kernels, tiled
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, wherever this is run from
+
+from benchmarks.compiled_decoder import compile_decoder  # noqa: E402
+from model import load_codec, native_kernels, tiled  # noqa: E402
 
 
 def _interleaved(fns: dict[str, Callable[[], torch.Tensor]], repeats: int) -> tuple[dict[str, float], dict]:

@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
 import torch
 
-from app.runtime.freed_memory import return_freed_memory
-from tests.support.resident_size import reset_peak, status_bytes
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, wherever this is run from
+
+from app.runtime.freed_memory import return_freed_memory  # noqa: E402
+from tests.support.resident_size import reset_peak, status_bytes  # noqa: E402
 
 MB = 2**20
 

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from benchmarks.bench_default_speed import best_seconds
-from model import native_kernels, winograd
-from model.layers import to_fast_layout
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, wherever this is run from
+
+from benchmarks.bench_default_speed import best_seconds  # noqa: E402
+from model import native_kernels, winograd  # noqa: E402
+from model.layers import to_fast_layout  # noqa: E402
 
 # (channels, sample rate) of DAC 44.1 kHz's decoder stages, then narrower widths at 44.1 kHz
 SHAPES = [(768, 689), (384, 5512), (192, 22050), (128, 44100), (96, 44100), (64, 44100), (48, 44100), (24, 44100)]
