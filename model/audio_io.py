@@ -17,6 +17,16 @@ read did not. For the same reason a read from a position inside a lossy file (MP
 Opus: the latter two went wrong near the end) seeks :data:`SEEK_PREROLL_FRAMES` earlier and
 decodes its way in. Either way a file reads the same samples whether whole, in blocks or from an
 offset (tested for every format we read).
+
+A header's length is a claim, and one that costs nothing to forge: a FLAC, Ogg or MP3 file of
+a few kilobytes can say it holds 2^40 frames (an unknown length, which streamed FLAC writes,
+reads as 2^63). So no buffer is ever sized from it alone. A whole-file read allocates up front
+only what the file's bytes can hold, for samples stored one fixed-size value after another
+(PCM, float, A-law, u-law); a compressed file is decoded into pieces of :data:`SEGMENT_BYTES`
+and joined at the end, each piece freed as it is copied, so the peak stays near one copy of
+the samples (pieces that large are mapped and unmapped on their own by every allocator), and
+grows with what the file really holds, never with what it says. :func:`audio_info` believes a
+header's length only when the last frame it names can be read, and counts the frames otherwise.
 """
 from __future__ import annotations
 
@@ -44,6 +54,12 @@ BLOCK_FRAMES = 1 << 16  # frames per block read or written: ~1.4 s at 48 kHz, 16
 # margin: one sufficed in tests); Vorbis overlaps blocks of up to 8192 samples, Opus pre-skips
 # 80 ms. libsndfile seeks to the right sample, but restarts the decoder there unprimed.
 SEEK_PREROLL_FRAMES = {"MP3": 8 * 1152, "OGG": 16_384}
+# Bytes of one sample of the subtypes stored uncompressed, where a file's size bounds its length
+# (FLAC reports its samples' PCM subtype, but is compressed).
+_STORED_SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4,
+                        "FLOAT": 4, "DOUBLE": 8}
+_COMPRESSED_FORMATS = {"FLAC"}
+SEGMENT_BYTES = 32 << 20  # a compressed file's samples are decoded into pieces of this size (see above)
 _LOW_SPACE_BYTES = 1 << 20  # a write failing with less free space than this (or a block) is a full disk
 
 
@@ -72,13 +88,38 @@ class Audio:
 
 
 def audio_info(path: str | Path) -> sf._SoundFileInfo:
-    """Header of an audio file (rate, channels, frames) without reading the samples."""
+    """Header of an audio file (rate, channels, frames), checked as a read would check it: its
+    length as the header says where the last frame it names can be read (one seek), otherwise
+    counted by decoding the file in blocks."""
     path = Path(path)
     _check_exists(path)
     try:
-        return sf.info(str(path))
+        info = sf.info(str(path))
+        _check_format(path, info.samplerate, info.channels)
+        if info.frames > 0 and not _holds_frame(path, info.frames - 1):
+            info.frames = _counted_frames(path)
+            info.duration = info.frames / info.samplerate
+        return info
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise AudioFileError(f"{path.name}: not a readable audio file ({_reason(exc)})") from None
+
+
+def _holds_frame(path: Path, position: int) -> bool:
+    """Whether a frame can be read at ``position`` (past the real end a seek fails or reads nothing)."""
+    with sf.SoundFile(str(path)) as f:
+        try:
+            f.seek(position)
+            return read_on(f, 1).shape[0] == 1
+        except (sf.LibsndfileError, RuntimeError):
+            return False
+
+
+def _counted_frames(path: Path) -> int:
+    with sf.SoundFile(str(path)) as f:
+        frames = 0
+        while got := read_on(f, BLOCK_FRAMES).shape[0]:
+            frames += got
+        return frames
 
 
 @contextmanager
@@ -93,12 +134,16 @@ def _opened(path: Path) -> Iterator[sf.SoundFile]:
         raise AudioFileError(f"{path.name}: not a readable audio file ({_reason(exc)})") from None
 
 
+def _finite(data: np.ndarray) -> np.ndarray:
+    """``data`` with non-finite values replaced, in place."""
+    if not np.isfinite(data).all():
+        np.nan_to_num(data, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
+    return data
+
+
 def _samples(data: np.ndarray) -> np.ndarray:
     """libsndfile's ``[frames, channels]`` as ``[channels, frames]``, non-finite values replaced."""
-    samples = np.ascontiguousarray(data.T)
-    if not np.isfinite(samples).all():
-        samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
-    return samples
+    return np.ascontiguousarray(_finite(data).T)
 
 
 def _no_audio(path: Path) -> AudioFileError:
@@ -130,22 +175,70 @@ def seek_exactly(f: sf.SoundFile, start: int) -> None:
 
 
 def read_audio(path: str | Path, start: int = 0, frames: int = -1) -> Audio:
-    """Read a whole file (or ``frames`` from ``start``) as float32 ``[channels, frames]``."""
+    """Read a whole file (or up to ``frames`` from ``start``) as float32 ``[channels, frames]``.
+
+    The whole file is read on to its end, wherever the header says it is (MP3 headers can be
+    short); memory follows what the file holds, not what its header claims (module docstring)."""
     path = Path(path)
     with _opened(path) as f:
         if start:
             seek_exactly(f, start)
-        data = read_on(f, frames if frames >= 0 else max(0, f.frames - start))
-        if frames < 0:  # on to the end, wherever the header says it is (MP3 headers can be short)
-            rest = []
-            while (more := read_on(f, BLOCK_FRAMES)).shape[0]:
-                rest.append(more)
-            if rest:
-                data = np.concatenate([data, *rest])
+        samples = _read_frames(path, f, start, None if frames < 0 else frames)
         rate = f.samplerate
-    if data.shape[0] == 0 and start == 0:
+    if samples.shape[1] == 0 and start == 0:
         raise _no_audio(path)
-    return Audio(_samples(data), rate)
+    return Audio(samples, rate)
+
+
+def _read_frames(path: Path, f: sf.SoundFile, start: int, limit: int | None) -> np.ndarray:
+    """Up to ``limit`` (None: all) frames from ``start``, where ``f`` stands, as ``[channels, frames]``:
+    first into one piece as long as the header claims and the bytes can hold, then into
+    pieces of :data:`SEGMENT_BYTES`, joined at the end."""
+    channels = f.channels
+    room = max(0, min(f.frames, _stored_frames(path, f)) - start)
+    segment = max(BLOCK_FRAMES, SEGMENT_BYTES // (4 * channels))
+    pieces: list[np.ndarray] = []
+    piece, filled, done = np.empty((channels, room if limit is None else min(room, limit)), np.float32), 0, 0
+    while limit is None or done < limit:
+        if filled == piece.shape[1]:
+            if filled:
+                pieces.append(piece)
+            piece, filled = np.empty((channels, segment if limit is None else min(segment, limit - done)),
+                                     np.float32), 0
+        block = read_on(f, min(BLOCK_FRAMES, piece.shape[1] - filled))
+        if not block.shape[0]:
+            break
+        piece[:, filled : filled + block.shape[0]] = _finite(block).T
+        filled += block.shape[0]
+        done += block.shape[0]
+    if filled or not pieces:
+        pieces.append(piece if filled == piece.shape[1] else piece[:, :filled])
+    del piece
+    if len(pieces) == 1:  # the common case: one piece, as long as the header said
+        return np.ascontiguousarray(pieces.pop())
+    return _joined(pieces, channels, done)
+
+
+def _joined(pieces: list[np.ndarray], channels: int, frames: int) -> np.ndarray:
+    """``pieces`` side by side, each freed once copied: the result's pages are touched only as
+    they are filled, so the peak is one copy of the samples and a piece."""
+    out = np.empty((channels, frames), np.float32)
+    done = 0
+    while pieces:
+        piece = pieces.pop(0)
+        out[:, done : done + piece.shape[1]] = piece
+        done += piece.shape[1]
+        del piece
+    return out
+
+
+def _stored_frames(path: Path, f: sf.SoundFile) -> int:
+    """The most frames the file's bytes can hold: its size over a frame's bytes, for samples
+    stored uncompressed; 0 otherwise (nothing is allocated on a compressed file's word)."""
+    size = _STORED_SAMPLE_BYTES.get(f.subtype)
+    if size is None or f.format in _COMPRESSED_FORMATS:
+        return 0
+    return path.stat().st_size // (size * f.channels)
 
 
 def read_blocks(path: str | Path, block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
