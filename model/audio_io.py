@@ -26,7 +26,11 @@ only what the file's bytes can hold, for samples stored one fixed-size value aft
 and joined at the end, each piece freed as it is copied, so the peak stays near one copy of
 the samples (pieces that large are mapped and unmapped on their own by every allocator), and
 grows with what the file really holds, never with what it says. :func:`audio_info` believes a
-header's length only when the last frame it names can be read, and counts the frames otherwise.
+header's length only when the bytes could hold it and the last frame it names can be read, and
+counts the frames otherwise. (A decoder takes an Ogg file's last granule position at its word
+and reads a frame wherever it points, so an Ogg file lying by less than
+:data:`_MAX_FRAMES_PER_BYTE` frames a byte is reported as long as it says; nothing is
+allocated on its word either.)
 """
 from __future__ import annotations
 
@@ -59,7 +63,11 @@ SEEK_PREROLL_FRAMES = {"MP3": 8 * 1152, "OGG": 16_384}
 _STORED_SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4,
                         "FLOAT": 4, "DOUBLE": 8}
 _COMPRESSED_FORMATS = {"FLAC"}
+_AU_HEADER_BYTES = 24
 SEGMENT_BYTES = 32 << 20  # a compressed file's samples are decoded into pieces of this size (see above)
+# More frames per byte than any codec libsndfile decodes can pack (FLAC's densest, a constant
+# 65535-sample block, is some 4,400 a byte): a compressed file claiming more holds less.
+_MAX_FRAMES_PER_BYTE = 1 << 16
 _LOW_SPACE_BYTES = 1 << 20  # a write failing with less free space than this (or a block) is a full disk
 
 
@@ -89,14 +97,14 @@ class Audio:
 
 def audio_info(path: str | Path) -> sf._SoundFileInfo:
     """Header of an audio file (rate, channels, frames), checked as a read would check it: its
-    length as the header says where the last frame it names can be read (one seek), otherwise
-    counted by decoding the file in blocks."""
+    length as the header says where the bytes could hold it and the last frame it names can be
+    read (one seek), otherwise counted by decoding the file in blocks."""
     path = Path(path)
     _check_exists(path)
     try:
         info = sf.info(str(path))
-        _check_format(path, info.samplerate, info.channels)
-        if info.frames > 0 and not _holds_frame(path, info.frames - 1):
+        _check_format(path, info)
+        if info.frames > 0 and not _believable(path, info):
             info.frames = _counted_frames(path)
             info.duration = info.frames / info.samplerate
         return info
@@ -104,11 +112,15 @@ def audio_info(path: str | Path) -> sf._SoundFileInfo:
         raise AudioFileError(f"{path.name}: not a readable audio file ({_reason(exc)})") from None
 
 
-def _holds_frame(path: Path, position: int) -> bool:
-    """Whether a frame can be read at ``position`` (past the real end a seek fails or reads nothing)."""
+def _believable(path: Path, info: sf.SoundFile | sf._SoundFileInfo) -> bool:
+    """Whether the header's length fits in the file's bytes and its last frame can be read (past
+    the real end a seek fails or reads nothing)."""
+    stored = _stored_frames(path, info)
+    if info.frames > (path.stat().st_size * _MAX_FRAMES_PER_BYTE if stored is None else stored):
+        return False
     with sf.SoundFile(str(path)) as f:
         try:
-            f.seek(position)
+            f.seek(info.frames - 1)
             return read_on(f, 1).shape[0] == 1
         except (sf.LibsndfileError, RuntimeError):
             return False
@@ -128,7 +140,7 @@ def _opened(path: Path) -> Iterator[sf.SoundFile]:
     _check_exists(path)
     try:
         with sf.SoundFile(str(path)) as f:
-            _check_format(path, f.samplerate, f.channels)
+            _check_format(path, f)
             yield f
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise AudioFileError(f"{path.name}: not a readable audio file ({_reason(exc)})") from None
@@ -162,12 +174,18 @@ def read_on(f: sf.SoundFile, frames: int) -> np.ndarray:
     return out[:got]
 
 
-def seek_exactly(f: sf.SoundFile, start: int) -> None:
-    """Stand ``f`` at frame ``start`` so that what :func:`read_on` reads next is what a read
-    from the beginning would give there (a lossy file decodes its way in from a little earlier)."""
+def seek_exactly(f: sf.SoundFile, start: int, path: Path) -> None:
+    """Stand ``f``, just opened on ``path``, at frame ``start`` so that what :func:`read_on` reads
+    next is what a read from the beginning would give there (a lossy file decodes its way in
+    from a little earlier; one whose header's length is not believable, from its start: MP3's
+    seek table is scaled by that length, so a lying one lands anywhere)."""
     preroll = SEEK_PREROLL_FRAMES.get(f.format, 0)
     if not preroll or start <= 0:
         f.seek(max(0, start))
+        return
+    if not _believable(path, f):
+        while start and (skipped := read_on(f, min(BLOCK_FRAMES, start)).shape[0]):
+            start -= skipped
         return
     first = max(0, start - preroll)
     f.seek(first)
@@ -182,7 +200,7 @@ def read_audio(path: str | Path, start: int = 0, frames: int = -1) -> Audio:
     path = Path(path)
     with _opened(path) as f:
         if start:
-            seek_exactly(f, start)
+            seek_exactly(f, start, path)
         samples = _read_frames(path, f, start, None if frames < 0 else frames)
         rate = f.samplerate
     if samples.shape[1] == 0 and start == 0:
@@ -195,7 +213,7 @@ def _read_frames(path: Path, f: sf.SoundFile, start: int, limit: int | None) -> 
     first into one piece as long as the header claims and the bytes can hold, then into
     pieces of :data:`SEGMENT_BYTES`, joined at the end."""
     channels = f.channels
-    room = max(0, min(f.frames, _stored_frames(path, f)) - start)
+    room = max(0, min(f.frames, _stored_frames(path, f) or 0) - start)
     segment = max(BLOCK_FRAMES, SEGMENT_BYTES // (4 * channels))
     pieces: list[np.ndarray] = []
     piece, filled, done = np.empty((channels, room if limit is None else min(room, limit)), np.float32), 0, 0
@@ -232,12 +250,12 @@ def _joined(pieces: list[np.ndarray], channels: int, frames: int) -> np.ndarray:
     return out
 
 
-def _stored_frames(path: Path, f: sf.SoundFile) -> int:
+def _stored_frames(path: Path, f: sf.SoundFile | sf._SoundFileInfo) -> int | None:
     """The most frames the file's bytes can hold: its size over a frame's bytes, for samples
-    stored uncompressed; 0 otherwise (nothing is allocated on a compressed file's word)."""
+    stored uncompressed; None for a compressed file (nothing is allocated on its word)."""
     size = _STORED_SAMPLE_BYTES.get(f.subtype)
     if size is None or f.format in _COMPRESSED_FORMATS:
-        return 0
+        return None
     return path.stat().st_size // (size * f.channels)
 
 
@@ -396,12 +414,29 @@ def _check_exists(path: Path) -> None:
         raise AudioFileError(f"{path}: not a file")
 
 
-def _check_format(path: Path, rate: int, channels: int) -> None:
+def _check_format(path: Path, f: sf.SoundFile | sf._SoundFileInfo) -> None:
+    """Refuse what no reader here should take: absurd rates and channel counts, and a file
+    libsndfile could only guess to be headerless (a ``.au`` file without its header is taken
+    for raw 8 kHz u-law, whose sequential reads then skip the bytes the guess looked at)."""
+    rate, channels = f.samplerate, f.channels
+    if f.format == "RAW":
+        raise AudioFileError(f"{path.name}: not a readable audio file (no header)")
+    if f.format == "AU" and _au_data_offset(path) < _AU_HEADER_BYTES:
+        raise AudioFileError(f"{path.name}: not a readable audio file (its samples start inside its header)")
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         raise AudioFileError(f"{path.name}: unsupported sample rate {rate} Hz "
                              f"(expected {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE})")
     if not 1 <= channels <= MAX_CHANNELS:
         raise AudioFileError(f"{path.name}: unsupported channel count {channels} (at most {MAX_CHANNELS})")
+
+
+def _au_data_offset(path: Path) -> int:
+    """Where a Sun AU file says its samples start (after the magic, in the magic's byte order).
+    libsndfile takes an offset inside the 24-byte header, and then reads from a position other
+    than in sequence."""
+    with open(path, "rb") as file:
+        head = file.read(8)
+    return int.from_bytes(head[4:], "little" if head[:4] == b"dns." else "big")
 
 
 def _reason(exc: Exception) -> str:
