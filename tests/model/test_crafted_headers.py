@@ -32,7 +32,7 @@ from model.compression import compress_file, read_clip
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1 << 20
-RATE, FRAMES = 48_000, 20_000  # MPEG-1 Layer III for MP3 (see the report of MPEG-2 position reads below)
+RATE, FRAMES = 48_000, 20_000  # 48 kHz: MP3 as MPEG-1 Layer III, which reads the same from a position
 ADDRESS_SPACE_MARGIN = 512 * MIB  # over the child's size after its imports and references
 PEAK_LIMIT = 64 * MIB  # a few pieces and blocks; any file's claim would be gigabytes
 DECODER_TAIL = 2048  # padding of a last Vorbis block or MP3 frame, untrimmed when the length lies
@@ -43,10 +43,14 @@ SWEPT_BYTES = 64
 # a misreading below this project, not a question of memory; the sweep checks only safety there.
 MISREAD_BYTES = {".flac": range(8, 12)}
 
+# The child imports model.audio_io without the model package's __init__, which loads torch
+# (a second of the test, and a gigabyte of address space it does not use).
 READER = """
-import json, resource, sys
+import json, resource, sys, types
 import numpy as np
 from resident_size import reset_peak, status_bytes
+sys.modules["model"] = types.ModuleType("model")
+sys.modules["model"].__path__ = [sys.argv[2]]
 from model.audio_io import AudioFileError, audio_info, read_audio, read_blocks
 
 cases = json.loads(sys.stdin.read())
@@ -120,7 +124,8 @@ def _read_in_child(cases: list[tuple[Path, Path]]) -> tuple[dict[str, dict], int
     env = {"PYTHONPATH": f"{ROOT}:{support}", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
            "PATH": "/usr/bin:/bin"}
     stdin = json.dumps([{"path": str(path), "source": str(source)} for path, source in cases])
-    done = subprocess.run([sys.executable, "-c", READER, str(ADDRESS_SPACE_MARGIN)], input=stdin, text=True,
+    done = subprocess.run([sys.executable, "-c", READER, str(ADDRESS_SPACE_MARGIN), str(ROOT / "model")],
+                          input=stdin, text=True,
                           capture_output=True, env=env, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [json.loads(line) for line in done.stdout.splitlines()]
