@@ -1,12 +1,13 @@
 """Peak memory and time of reading a whole file with ``read_audio``, against the samples it holds.
 
-Each format's file (10 minutes of 44.1 kHz stereo by default, written 10 s at a time) is read
+Each format's file (10 minutes of 44.1 kHz stereo by default, written 10 s at a time; the
+lossy ones transcoded from the WAV file block by block) is read
 in a child process that reports the growth of its resident high-water mark (``VmHWM``) over
 its size after the imports, beside the size of the float32 result: a ratio of 1.0 means the
 samples were never held twice.
 
     .venv/bin/python benchmarks/bench_whole_read_memory.py
-    .venv/bin/python benchmarks/bench_whole_read_memory.py --minutes 2 --formats wav
+    .venv/bin/python benchmarks/bench_whole_read_memory.py --minutes 2 --formats wav mp3
 """
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+import soundfile as sf
 from bench_cli_memory import write_signal
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
+LOSSY = {"ogg": ("OGG", "VORBIS"), "mp3": ("MP3", "MPEG_LAYER_III")}
 
 CHILD = """
 import json, sys, time
@@ -43,15 +46,27 @@ def measure(path: Path) -> dict:
     return json.loads(out.stdout.splitlines()[-1])
 
 
+def transcode(source: Path, target: Path, container: str, subtype: str) -> None:
+    with sf.SoundFile(str(source)) as f, sf.SoundFile(str(target), "w", f.samplerate, f.channels, subtype,
+                                                      format=container) as out:
+        for block in f.blocks(blocksize=1 << 16, dtype="float32"):
+            out.write(block)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--formats", nargs="+", default=["wav", "flac"])
+    parser.add_argument("--formats", nargs="+", default=["wav", "flac", "ogg", "mp3"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
+        wav = Path(folder) / "long.wav"
+        write_signal(wav, args.minutes, 44100, 2)
         for suffix in args.formats:
             path = Path(folder) / f"long.{suffix}"
-            write_signal(path, args.minutes, 44100, 2)
+            if suffix in LOSSY:
+                transcode(wav, path, *LOSSY[suffix])
+            elif suffix != "wav":
+                write_signal(path, args.minutes, 44100, 2)
             result = measure(path)
             print(f"{suffix:5s} {args.minutes:g} min stereo: result {result['result'] / MIB:6.0f} MiB, "
                   f"peak growth {result['peak'] / MIB:6.0f} MiB ({result['peak'] / result['result']:.2f}x), "
