@@ -41,6 +41,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -116,11 +117,20 @@ def _believable(path: Path, info: sf.SoundFile | sf._SoundFileInfo) -> bool:
     """Whether the header's length fits in the file's bytes and its last frame can be read (past
     the real end a seek fails or reads nothing)."""
     stored = _stored_frames(path, info)
-    if info.frames > (path.stat().st_size * _MAX_FRAMES_PER_BYTE if stored is None else stored):
+    status = path.stat()
+    if info.frames > (status.st_size * _MAX_FRAMES_PER_BYTE if stored is None else stored):
         return False
-    with sf.SoundFile(str(path)) as f:
+    return _last_frame_reads(str(path), status.st_size, status.st_mtime_ns, info.frames)
+
+
+@lru_cache(maxsize=1024)
+def _last_frame_reads(path: str, size: int, modified_ns: int, frames: int) -> bool:
+    """Whether frame ``frames - 1`` of the file (as it is at ``size`` and ``modified_ns``) can be
+    read. Remembered: reaching the end of an MP3 file takes a scan of its frames (30 ms for ten
+    minutes), and training reads many excerpts from a position of the same files."""
+    with sf.SoundFile(path) as f:
         try:
-            f.seek(info.frames - 1)
+            f.seek(frames - 1)
             return read_on(f, 1).shape[0] == 1
         except (sf.LibsndfileError, RuntimeError):
             return False
