@@ -24,8 +24,10 @@ reads as 2^63). So no buffer is ever sized from it alone. A whole-file read allo
 only what the file's bytes can hold, for samples stored one fixed-size value after another
 (PCM, float, A-law, u-law); a compressed file is decoded into pieces of :data:`SEGMENT_BYTES`
 and joined at the end, each piece freed as it is copied, so the peak stays near one copy of
-the samples (pieces that large are mapped and unmapped on their own by every allocator), and
-grows with what the file really holds, never with what it says. :func:`audio_info` believes a
+the samples (glibc maps a block of 32 MB or more on its own and unmaps it when freed), and
+grows with what the file really holds, never with what it says. Blocks go straight into the
+``[channels, frames]`` result, checked for non-finite values one at a time, so no transposed
+copy or mask of the whole is made either. :func:`audio_info` believes a
 header's length only when the bytes could hold it and the last frame it names can be read, and
 counts the frames otherwise. (A decoder takes an Ogg file's last granule position at its word
 and reads a frame wherever it points, so an Ogg file lying by less than
