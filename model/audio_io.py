@@ -15,8 +15,10 @@ and libsndfile's MP3 decoder restarts unprimed after any seek, so every block bo
 MP3 file carried a glitch of up to a frame (errors up to 0.6 of full scale), which a whole-file
 read did not. For the same reason a read from a position inside a lossy file (MP3, Ogg Vorbis,
 Opus: the latter two went wrong near the end) seeks :data:`SEEK_PREROLL_FRAMES` earlier and
-decodes its way in. Either way a file reads the same samples whether whole, in blocks or from an
-offset (tested for every format we read).
+decodes its way in, an MP3 file from a point on the grid of :func:`_on_mp3_grid`. Either way a
+file reads the same samples whether whole, in blocks or from an offset (tested for every format
+we read; MP3 at 48 kHz stereo, 44.1 kHz mono and 16 kHz stereo). One exception is known: a mono
+MP3 file below 32 kHz (MPEG-2) read from some positions differs in the last bit.
 
 A header's length is a claim, and one that costs nothing to forge: a FLAC, Ogg or MP3 file of
 a few kilobytes can say it holds 2^40 frames (an unknown length, which streamed FLAC writes,
@@ -61,6 +63,7 @@ BLOCK_FRAMES = 1 << 16  # frames per block read or written: ~1.4 s at 48 kHz, 16
 # margin: one sufficed in tests); Vorbis overlaps blocks of up to 8192 samples, Opus pre-skips
 # 80 ms. libsndfile seeks to the right sample, but restarts the decoder there unprimed.
 SEEK_PREROLL_FRAMES = {"MP3": 8 * 1152, "OGG": 16_384}
+_MP3_GRID = 4608  # an MP3 decode starts at a multiple of this, plus the file's offset (see _on_mp3_grid)
 # Bytes of one sample of the subtypes stored uncompressed, where a file's size bounds its length
 # (FLAC reports its samples' PCM subtype, but is compressed).
 _STORED_SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4,
@@ -195,13 +198,55 @@ def seek_exactly(f: sf.SoundFile, start: int, path: Path) -> None:
     if not preroll or start <= 0:
         f.seek(max(0, start))
         return
-    if not _believable(path, f):
-        while start and (skipped := read_on(f, min(BLOCK_FRAMES, start)).shape[0]):
-            start -= skipped
+    first = start - preroll
+    if first > 0 and f.format == "MP3":
+        first = _on_mp3_grid(path, first)
+    if first <= 0 or not _believable(path, f):
+        _skip(f, start)
         return
-    first = max(0, start - preroll)
     f.seek(first)
-    read_on(f, start - first)
+    _skip(f, start - first)
+
+
+def _skip(f: sf.SoundFile, frames: int) -> None:
+    while frames and (skipped := read_on(f, min(BLOCK_FRAMES, frames)).shape[0]):
+        frames -= skipped
+
+
+def _on_mp3_grid(path: Path, first: int) -> int:
+    """The last point at or before ``first`` from which an MP3 file decodes bit for bit what a
+    read from its start gives; 0 (decode from the start) if the file has none.
+
+    mpg123's synthesis filter steps a ring buffer 18 times a granule (576 samples; an MPEG-1
+    frame holds two, an MPEG-2 or 2.5 frame, at rates below 32 kHz, one), and a decode that
+    starts where the buffer stands otherwise than when decoding from the file's start rounds
+    differently in the last bit, throughout. So decodes start on a grid of :data:`_MP3_GRID`
+    samples (eight granules); which of its offsets, the file's first frames tell (remembered per
+    file)."""
+    status = path.stat()
+    offset = _mp3_grid_offset(str(path), status.st_size, status.st_mtime_ns)
+    if offset is None:
+        return 0
+    return max(0, (first - offset) // _MP3_GRID * _MP3_GRID + offset)
+
+
+@lru_cache(maxsize=1024)
+def _mp3_grid_offset(path: str, size: int, modified_ns: int) -> int | None:
+    """The first granule offset whose grid point past the start, decoded in from there, gives what
+    a read from the start gives after two frames; None if none does (or the file is short)."""
+    granule, check = 576, 1152
+    with sf.SoundFile(path) as f:
+        reference = read_on(f, 2 * _MP3_GRID + 3 * check)
+    for offset in range(0, _MP3_GRID, granule):
+        point = _MP3_GRID + offset
+        expected = reference[point + 2 * check : point + 3 * check]
+        if expected.shape[0] < check:
+            return None
+        with sf.SoundFile(path) as f:
+            f.seek(point)
+            if np.array_equal(read_on(f, 3 * check)[2 * check :], expected):
+                return offset
+    return None
 
 
 def read_audio(path: str | Path, start: int = 0, frames: int = -1) -> Audio:
