@@ -15,8 +15,26 @@ and libsndfile's MP3 decoder restarts unprimed after any seek, so every block bo
 MP3 file carried a glitch of up to a frame (errors up to 0.6 of full scale), which a whole-file
 read did not. For the same reason a read from a position inside a lossy file (MP3, Ogg Vorbis,
 Opus: the latter two went wrong near the end) seeks :data:`SEEK_PREROLL_FRAMES` earlier and
-decodes its way in. Either way a file reads the same samples whether whole, in blocks or from an
-offset (tested for every format we read).
+decodes its way in, an MP3 file from a point on the grid of :func:`_on_mp3_grid`. Either way a
+file reads the same samples whether whole, in blocks or from an offset (tested for every format
+we read; MP3 at 48 kHz stereo, 44.1 kHz mono and 16 kHz stereo). One exception is known: a mono
+MP3 file below 32 kHz (MPEG-2) read from some positions differs in the last bit.
+
+A header's length is a claim, and one that costs nothing to forge: a FLAC, Ogg or MP3 file of
+a few kilobytes can say it holds 2^40 frames (an unknown length, which streamed FLAC writes,
+reads as 2^63). So no buffer is ever sized from it alone. A whole-file read allocates up front
+only what the file's bytes can hold, for samples stored one fixed-size value after another
+(PCM, float, A-law, u-law); a compressed file is decoded into pieces of :data:`SEGMENT_BYTES`
+and joined at the end, each piece freed as it is copied, so the peak stays near one copy of
+the samples (glibc maps a block of 32 MB or more on its own and unmaps it when freed), and
+grows with what the file really holds, never with what it says. Blocks go straight into the
+``[channels, frames]`` result, checked for non-finite values one at a time, so no transposed
+copy or mask of the whole is made either. :func:`audio_info` believes a
+header's length only when the bytes could hold it and the last frame it names can be read, and
+counts the frames otherwise. (A decoder takes an Ogg file's last granule position at its word
+and reads a frame wherever it points, so an Ogg file lying by less than
+:data:`_MAX_FRAMES_PER_BYTE` frames a byte is reported as long as it says; nothing is
+allocated on its word either.)
 """
 from __future__ import annotations
 
@@ -27,6 +45,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +63,17 @@ BLOCK_FRAMES = 1 << 16  # frames per block read or written: ~1.4 s at 48 kHz, 16
 # margin: one sufficed in tests); Vorbis overlaps blocks of up to 8192 samples, Opus pre-skips
 # 80 ms. libsndfile seeks to the right sample, but restarts the decoder there unprimed.
 SEEK_PREROLL_FRAMES = {"MP3": 8 * 1152, "OGG": 16_384}
+_MP3_GRID = 4608  # an MP3 decode starts at a multiple of this, plus the file's offset (see _on_mp3_grid)
+# Bytes of one sample of the subtypes stored uncompressed, where a file's size bounds its length
+# (FLAC reports its samples' PCM subtype, but is compressed).
+_STORED_SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4,
+                        "FLOAT": 4, "DOUBLE": 8}
+_COMPRESSED_FORMATS = {"FLAC"}
+_AU_HEADER_BYTES = 24
+SEGMENT_BYTES = 32 << 20  # a compressed file's samples are decoded into pieces of this size (see above)
+# More frames per byte than any codec libsndfile decodes can pack (FLAC's densest, a constant
+# 65535-sample block, is some 4,400 a byte): a compressed file claiming more holds less.
+_MAX_FRAMES_PER_BYTE = 1 << 16
 _LOW_SPACE_BYTES = 1 << 20  # a write failing with less free space than this (or a block) is a full disk
 
 
@@ -72,13 +102,51 @@ class Audio:
 
 
 def audio_info(path: str | Path) -> sf._SoundFileInfo:
-    """Header of an audio file (rate, channels, frames) without reading the samples."""
+    """Header of an audio file (rate, channels, frames), checked as a read would check it: its
+    length as the header says where the bytes could hold it and the last frame it names can be
+    read (one seek), otherwise counted by decoding the file in blocks."""
     path = Path(path)
     _check_exists(path)
     try:
-        return sf.info(str(path))
+        info = sf.info(str(path))
+        _check_format(path, info)
+        if info.frames > 0 and not _believable(path, info):
+            info.frames = _counted_frames(path)
+            info.duration = info.frames / info.samplerate
+        return info
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise AudioFileError(f"{path.name}: not a readable audio file ({_reason(exc)})") from None
+
+
+def _believable(path: Path, info: sf.SoundFile | sf._SoundFileInfo) -> bool:
+    """Whether the header's length fits in the file's bytes and its last frame can be read (past
+    the real end a seek fails or reads nothing)."""
+    stored = _stored_frames(path, info)
+    status = path.stat()
+    if info.frames > (status.st_size * _MAX_FRAMES_PER_BYTE if stored is None else stored):
+        return False
+    return _last_frame_reads(str(path), status.st_size, status.st_mtime_ns, info.frames)
+
+
+@lru_cache(maxsize=1024)
+def _last_frame_reads(path: str, size: int, modified_ns: int, frames: int) -> bool:
+    """Whether frame ``frames - 1`` of the file (as it is at ``size`` and ``modified_ns``) can be
+    read. Remembered: reaching the end of an MP3 file takes a scan of its frames (30 ms for ten
+    minutes), and training reads many excerpts from a position of the same files."""
+    with sf.SoundFile(path) as f:
+        try:
+            f.seek(frames - 1)
+            return read_on(f, 1).shape[0] == 1
+        except (sf.LibsndfileError, RuntimeError):
+            return False
+
+
+def _counted_frames(path: Path) -> int:
+    with sf.SoundFile(str(path)) as f:
+        frames = 0
+        while got := read_on(f, BLOCK_FRAMES).shape[0]:
+            frames += got
+        return frames
 
 
 @contextmanager
@@ -87,18 +155,22 @@ def _opened(path: Path) -> Iterator[sf.SoundFile]:
     _check_exists(path)
     try:
         with sf.SoundFile(str(path)) as f:
-            _check_format(path, f.samplerate, f.channels)
+            _check_format(path, f)
             yield f
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise AudioFileError(f"{path.name}: not a readable audio file ({_reason(exc)})") from None
 
 
+def _finite(data: np.ndarray) -> np.ndarray:
+    """``data`` with non-finite values replaced, in place."""
+    if not np.isfinite(data).all():
+        np.nan_to_num(data, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
+    return data
+
+
 def _samples(data: np.ndarray) -> np.ndarray:
     """libsndfile's ``[frames, channels]`` as ``[channels, frames]``, non-finite values replaced."""
-    samples = np.ascontiguousarray(data.T)
-    if not np.isfinite(samples).all():
-        samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
-    return samples
+    return np.ascontiguousarray(_finite(data).T)
 
 
 def _no_audio(path: Path) -> AudioFileError:
@@ -117,35 +189,131 @@ def read_on(f: sf.SoundFile, frames: int) -> np.ndarray:
     return out[:got]
 
 
-def seek_exactly(f: sf.SoundFile, start: int) -> None:
-    """Stand ``f`` at frame ``start`` so that what :func:`read_on` reads next is what a read
-    from the beginning would give there (a lossy file decodes its way in from a little earlier)."""
+def seek_exactly(f: sf.SoundFile, start: int, path: Path) -> None:
+    """Stand ``f``, just opened on ``path``, at frame ``start`` so that what :func:`read_on` reads
+    next is what a read from the beginning would give there (a lossy file decodes its way in
+    from a little earlier; one whose header's length is not believable, from its start: MP3's
+    seek table is scaled by that length, so a lying one lands anywhere)."""
     preroll = SEEK_PREROLL_FRAMES.get(f.format, 0)
     if not preroll or start <= 0:
         f.seek(max(0, start))
         return
-    first = max(0, start - preroll)
+    first = start - preroll
+    if first > 0 and f.format == "MP3":
+        first = _on_mp3_grid(path, first)
+    if first <= 0 or not _believable(path, f):
+        _skip(f, start)
+        return
     f.seek(first)
-    read_on(f, start - first)
+    _skip(f, start - first)
+
+
+def _skip(f: sf.SoundFile, frames: int) -> None:
+    while frames and (skipped := read_on(f, min(BLOCK_FRAMES, frames)).shape[0]):
+        frames -= skipped
+
+
+def _on_mp3_grid(path: Path, first: int) -> int:
+    """The last point at or before ``first`` from which an MP3 file decodes bit for bit what a
+    read from its start gives; 0 (decode from the start) if the file has none.
+
+    mpg123's synthesis filter steps a ring buffer 18 times a granule (576 samples; an MPEG-1
+    frame holds two, an MPEG-2 or 2.5 frame, at rates below 32 kHz, one), and a decode that
+    starts where the buffer stands otherwise than when decoding from the file's start rounds
+    differently in the last bit, throughout. So decodes start on a grid of :data:`_MP3_GRID`
+    samples (eight granules); which of its offsets, the file's first frames tell (remembered per
+    file)."""
+    status = path.stat()
+    offset = _mp3_grid_offset(str(path), status.st_size, status.st_mtime_ns)
+    if offset is None:
+        return 0
+    return max(0, (first - offset) // _MP3_GRID * _MP3_GRID + offset)
+
+
+@lru_cache(maxsize=1024)
+def _mp3_grid_offset(path: str, size: int, modified_ns: int) -> int | None:
+    """The first granule offset whose grid point past the start, decoded in from there, gives what
+    a read from the start gives after two frames; None if none does (or the file is short)."""
+    granule, check = 576, 1152
+    with sf.SoundFile(path) as f:
+        reference = read_on(f, 2 * _MP3_GRID + 3 * check)
+    for offset in range(0, _MP3_GRID, granule):
+        point = _MP3_GRID + offset
+        expected = reference[point + 2 * check : point + 3 * check]
+        if expected.shape[0] < check:
+            return None
+        with sf.SoundFile(path) as f:
+            f.seek(point)
+            if np.array_equal(read_on(f, 3 * check)[2 * check :], expected):
+                return offset
+    return None
 
 
 def read_audio(path: str | Path, start: int = 0, frames: int = -1) -> Audio:
-    """Read a whole file (or ``frames`` from ``start``) as float32 ``[channels, frames]``."""
+    """Read a whole file (or up to ``frames`` from ``start``) as float32 ``[channels, frames]``.
+
+    The whole file is read on to its end, wherever the header says it is (MP3 headers can be
+    short); memory follows what the file holds, not what its header claims (module docstring)."""
     path = Path(path)
     with _opened(path) as f:
         if start:
-            seek_exactly(f, start)
-        data = read_on(f, frames if frames >= 0 else max(0, f.frames - start))
-        if frames < 0:  # on to the end, wherever the header says it is (MP3 headers can be short)
-            rest = []
-            while (more := read_on(f, BLOCK_FRAMES)).shape[0]:
-                rest.append(more)
-            if rest:
-                data = np.concatenate([data, *rest])
+            seek_exactly(f, start, path)
+        samples = _read_frames(path, f, start, None if frames < 0 else frames)
         rate = f.samplerate
-    if data.shape[0] == 0 and start == 0:
+    if samples.shape[1] == 0 and start == 0:
         raise _no_audio(path)
-    return Audio(_samples(data), rate)
+    return Audio(samples, rate)
+
+
+def _read_frames(path: Path, f: sf.SoundFile, start: int, limit: int | None) -> np.ndarray:
+    """Up to ``limit`` (None: all) frames from ``start``, where ``f`` stands, as ``[channels, frames]``:
+    first into one piece as long as the header claims and the bytes can hold, then into
+    pieces of :data:`SEGMENT_BYTES`, joined at the end."""
+    channels = f.channels
+    room = max(0, min(f.frames, _stored_frames(path, f) or 0) - start)
+    segment = max(BLOCK_FRAMES, SEGMENT_BYTES // (4 * channels))
+    pieces: list[np.ndarray] = []
+    piece, filled, done = np.empty((channels, room if limit is None else min(room, limit)), np.float32), 0, 0
+    while limit is None or done < limit:
+        if filled == piece.shape[1]:
+            if filled:
+                pieces.append(piece)
+            piece, filled = np.empty((channels, segment if limit is None else min(segment, limit - done)),
+                                     np.float32), 0
+        block = read_on(f, min(BLOCK_FRAMES, piece.shape[1] - filled))
+        if not block.shape[0]:
+            break
+        piece[:, filled : filled + block.shape[0]] = _finite(block).T
+        filled += block.shape[0]
+        done += block.shape[0]
+    if filled or not pieces:
+        pieces.append(piece if filled == piece.shape[1] else piece[:, :filled])
+    del piece
+    if len(pieces) == 1:  # the common case: one piece, as long as the header said
+        return np.ascontiguousarray(pieces.pop())
+    return _joined(pieces, channels, done)
+
+
+def _joined(pieces: list[np.ndarray], channels: int, frames: int) -> np.ndarray:
+    """``pieces`` side by side, each freed once copied: the result's pages are touched only as
+    they are filled, so the peak is one copy of the samples and a piece."""
+    out = np.empty((channels, frames), np.float32)
+    done = 0
+    while pieces:
+        piece = pieces.pop(0)
+        out[:, done : done + piece.shape[1]] = piece
+        done += piece.shape[1]
+        del piece
+    return out
+
+
+def _stored_frames(path: Path, f: sf.SoundFile | sf._SoundFileInfo) -> int | None:
+    """The most frames the file's bytes can hold: its size over a frame's bytes, for samples
+    stored uncompressed; None for a compressed file (nothing is allocated on its word)."""
+    size = _STORED_SAMPLE_BYTES.get(f.subtype)
+    if size is None or f.format in _COMPRESSED_FORMATS:
+        return None
+    return path.stat().st_size // (size * f.channels)
 
 
 def read_blocks(path: str | Path, block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
@@ -303,12 +471,29 @@ def _check_exists(path: Path) -> None:
         raise AudioFileError(f"{path}: not a file")
 
 
-def _check_format(path: Path, rate: int, channels: int) -> None:
+def _check_format(path: Path, f: sf.SoundFile | sf._SoundFileInfo) -> None:
+    """Refuse what no reader here should take: absurd rates and channel counts, and a file
+    libsndfile could only guess to be headerless (a ``.au`` file without its header is taken
+    for raw 8 kHz u-law, whose sequential reads then skip the bytes the guess looked at)."""
+    rate, channels = f.samplerate, f.channels
+    if f.format == "RAW":
+        raise AudioFileError(f"{path.name}: not a readable audio file (no header)")
+    if f.format == "AU" and _au_data_offset(path) < _AU_HEADER_BYTES:
+        raise AudioFileError(f"{path.name}: not a readable audio file (its samples start inside its header)")
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         raise AudioFileError(f"{path.name}: unsupported sample rate {rate} Hz "
                              f"(expected {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE})")
     if not 1 <= channels <= MAX_CHANNELS:
         raise AudioFileError(f"{path.name}: unsupported channel count {channels} (at most {MAX_CHANNELS})")
+
+
+def _au_data_offset(path: Path) -> int:
+    """Where a Sun AU file says its samples start (after the magic, in the magic's byte order).
+    libsndfile takes an offset inside the 24-byte header, and then reads from a position other
+    than in sequence."""
+    with open(path, "rb") as file:
+        head = file.read(8)
+    return int.from_bytes(head[4:], "little" if head[:4] == b"dns." else "big")
 
 
 def _reason(exc: Exception) -> str:

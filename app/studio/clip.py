@@ -4,7 +4,10 @@ The studio refuses, with one line saying why, what it cannot present usefully: u
 files, absurd rates (checked by :mod:`model.audio_io`), more than two channels, clips longer
 than :data:`MAX_SECONDS` (every rendering is kept in memory at the codec's rate), and files
 that are empty or digitally silent. The header is checked before any sample is read, so a
-multi-hour file is refused at once instead of after filling memory. A file of 0 bytes is
+multi-hour file is refused at once instead of after filling memory; a length the header
+claims but the file does not hold is not believed (a short file is not refused as hours long),
+and a file longer than its header says is refused when the reading passes the limit, so
+memory stays within the limit either way. A file of 0 bytes is
 called empty, not "not a readable audio file". The reasons are clauses in the studio's own
 sentence ("Could not open the file: ..."), so the full stop that ends libsndfile's own
 reason goes: the message ends "(Format not recognised).", not ".).".
@@ -91,8 +94,11 @@ class StudioClip:
         return (self.samples.T * np.float32(self.gain))[:, None, :]
 
 
-def check_header(path: str | Path) -> None:
-    """Refuse, before reading samples, files the studio cannot present."""
+def check_header(path: str | Path) -> int:
+    """Refuse, before reading samples, files the studio cannot present; the most frames a clip
+    of the file's rate may have. The length refused here is one :func:`audio_info` confirmed
+    (a header claiming more than the file holds is not believed); a file longer than its
+    header says is stopped when the reading passes that many frames."""
     path = Path(path)
     if path.is_file() and path.stat().st_size == 0:
         raise ClipRejected(f"{path.name}: the file is empty (0 bytes)")
@@ -100,16 +106,27 @@ def check_header(path: str | Path) -> None:
     if info.channels > MAX_CHANNELS:
         raise ClipRejected(f"{path.name}: {info.channels} channels; the studio opens mono and stereo files "
                            "(use 'rvq-studio encode' for multichannel audio)")
-    if info.frames > MAX_SECONDS * info.samplerate:
-        raise ClipRejected(f"{path.name}: {info.frames / info.samplerate / 60:.0f} minutes long; the studio "
-                           f"opens clips up to {MAX_SECONDS // 60} minutes (use 'rvq-studio encode' for long files)")
+    longest = MAX_SECONDS * info.samplerate
+    if info.frames > longest:
+        raise _too_long(path, info.frames / info.samplerate / 60)
+    return longest
+
+
+def _too_long(path: str | Path, minutes: float | None = None) -> ClipRejected:
+    """The refusal of a long file; ``minutes`` None: one found longer than its header said."""
+    length = (f"{minutes:.0f} minutes long" if minutes is not None
+              else f"longer than its header says and than {MAX_SECONDS // 60} minutes")
+    return ClipRejected(f"{Path(path).name}: {length}; the studio opens clips up to {MAX_SECONDS // 60} minutes "
+                        "(use 'rvq-studio encode' for long files)")
 
 
 def read_checked(path: str | Path):
     """The file's audio, after the header checks and a silence check."""
     try:
-        check_header(path)
-        audio = read_audio(path)
+        longest = check_header(path)
+        audio = read_audio(path, frames=longest + 1)
+        if audio.frames > longest:
+            raise _too_long(path)
     except AudioFileError as exc:
         raise type(exc)(_as_clause(str(exc))) from None
     _check_sound(path, float(np.abs(audio.samples).max(initial=0.0)))
@@ -120,10 +137,13 @@ def checked_blocks(path: str | Path) -> Iterator[np.ndarray]:
     """:func:`read_checked`'s samples as consecutive ``[channels, k]`` blocks (the silence check
     once the last is read): for a clip written elsewhere as it is read, never held whole."""
     try:
-        check_header(path)
+        longest = check_header(path)
         blocks = read_blocks(path)
-        peak = 0.0
+        peak, frames = 0.0, 0
         for block in blocks:
+            frames += block.shape[1]
+            if frames > longest:
+                raise _too_long(path)
             peak = max(peak, float(np.abs(block).max(initial=0.0)))
             yield block
     except AudioFileError as exc:
