@@ -58,6 +58,7 @@ class SimulatedInputStream(SilentClockStream):
     """
 
     thread_name = "simulated-input"
+    device_clocked = True  # it plays an input device: watched as one for a stall
 
     def __init__(self, samples: np.ndarray, sample_rate: int, blocksize: int, callback: Callback,
                  speed: float = 1.0, loop: bool = False) -> None:

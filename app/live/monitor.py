@@ -53,8 +53,10 @@ Why the output does not run dry (``benchmarks/bench_live_monitor.py`` measures e
 A device can stop by itself mid-session (a USB interface unplugged, the device taken by
 another program, a callback that failed): PortAudio then just stops calling, and the monitor
 would sit waiting for input, or the output freeze. :meth:`LiveMonitor.check_devices`, on the
-GUI's timer, notices the stream went inactive -- or stayed silent :data:`STALL_SECONDS` while
-claiming to be active, as some host APIs leave a dead device's stream -- and says so once:
+GUI's timer, notices the stream went inactive -- or stayed silent
+:data:`~app.playback.stream_watch.STALL_SECONDS` while claiming to be active, as some host APIs
+leave a dead device's stream (:mod:`app.playback.stream_watch`, shared with the player) -- and
+says so once:
 
 * the *input* stopped: the session stops as Stop stops it -- the codec thread codes what the
   input gave up to that moment and ends the recording with the last codes, so it can be saved
@@ -84,6 +86,7 @@ from app.playback import audio_output
 from app.playback.audio_output import DEVICE_STOPPED, AudioUnavailable, SilentClockStream, StreamFactory
 from app.playback.crossfade import FadeRamps, mix_crossfade
 from app.playback.output_levels import OutputLevels
+from app.playback.stream_watch import StreamWatch, release
 from app.runtime.long_lived_objects import settle
 from app.runtime.thread_priority import raise_current_thread_priority, restore_normal_priority
 from model.codec import Codec
@@ -101,7 +104,6 @@ RING_SECONDS = 4.0
 BEHIND_SECONDS = 2.0  # of input waiting for the codec thread: it gives its raised priority back
 OUTPUT_CHANNELS = 2
 MAX_CALLBACK_FRAMES = 8192
-STALL_SECONDS = 2.0  # a device stream that has not called for this long has stopped, whatever it claims
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,6 @@ class LiveMonitor:
         self._mode, self._heard, self._progress = "starting", ("starting", self.source), self._ramps.length
         self._fading_from = self._heard
         self.lost_output = self._output_blocks = 0
-        self._heard_from: dict[str, tuple[int, float]] = {}  # per device: (its callbacks' count, when it last moved)
         self.stopped_reason = ""
         try:
             self._input = self._input_factory(rate, 1, self.block, self._input_callback, device=device)
@@ -188,6 +189,7 @@ class LiveMonitor:
             return False
         self.unavailable_reason = ""
         self._output = self._open_output(rate)
+        self._watches = {"input": StreamWatch(self._input), "output": StreamWatch(self._output)}
         settle()  # the full collections to come skip what lives as long as the session (see the module's docstring)
         self._stop.clear()
         warm = threading.Event()
@@ -242,8 +244,8 @@ class LiveMonitor:
         None otherwise."""
         if not self._running:
             return None
-        output_lost = self._stopped("output", self._output, self._output_blocks)
-        if self._stopped("input", self._input, self._in_ring.written + self.lost_input):
+        output_lost = self._watches["output"].stopped(self._output_blocks)
+        if self._watches["input"].stopped(self._in_ring.written + self.lost_input):
             self.stop()  # the codec thread codes what came, then the recording ends with the last codes
             which = "the input and output devices" if output_lost else "the input device"
             self.stopped_reason = (f"{which} stopped {DEVICE_STOPPED}: the live input ended, the "
@@ -251,23 +253,13 @@ class LiveMonitor:
             return self.stopped_reason
         if not output_lost:
             return None
-        self._output.stop()
-        self._output.close()
+        release(self._output)
         self._output = SilentClockStream(self.sample_rate, OUTPUT_CHANNELS, self.block, self._output_callback)
+        self._watches["output"] = StreamWatch(self._output)
         self._output.start()
-        self._heard_from.pop("output")
         self.output_reason = (f"the output device stopped {DEVICE_STOPPED}: the input is still coded and recorded, "
                               "unheard; Stop, then Start, tries it again")
         return self.output_reason
-
-    def _stopped(self, device: str, stream, count: int) -> bool:
-        """Whether ``stream`` stopped: inactive, or its callbacks' ``count`` unchanged for :data:`STALL_SECONDS`."""
-        now = time.monotonic()
-        seen, since = self._heard_from.get(device, (-1, now))
-        if count != seen:
-            since = now
-            self._heard_from[device] = (count, now)
-        return not getattr(stream, "active", True) or now - since > STALL_SECONDS
 
     def set_n(self, n: int) -> None:
         if self._coder is not None:

@@ -14,6 +14,10 @@ block". Three implementations give that:
 * :class:`ManualOutputStream` -- pulls blocks only when asked; tests and benchmarks drive
   the player with it deterministically and never touch a real device.
 
+A stream's ``device_clocked`` says whether it calls back by itself on a device's clock, so that
+one which stops calling while it claims to be active has stalled (:mod:`app.playback.stream_watch`):
+true for PortAudio's streams only.
+
 sounddevice is imported lazily: importing it loads PortAudio, and a missing library must
 not stop the studio from opening.
 """
@@ -76,7 +80,9 @@ def open_portaudio_stream(kind: str, device: str | None = None, **options) -> Ou
         sounddevice.query_devices(device, kind=kind)
         stream = sounddevice.OutputStream if kind == "output" else sounddevice.InputStream
         options["callback"] = raised_on_first_block(options["callback"])
-        return stream(device=device, dtype="float32", latency="low", **options)
+        opened = stream(device=device, dtype="float32", latency="low", **options)
+        opened.device_clocked = True  # a device calls it: silent while active, it has stalled
+        return opened
     except (sounddevice.PortAudioError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise AudioUnavailable(f"{what}: no usable {kind} device ({reason})") from None
@@ -103,6 +109,7 @@ class SilentClockStream:
     delivers a file's blocks on it instead (:meth:`_tick`)."""
 
     latency = 0.0
+    device_clocked = False  # it stands in for a lost device: nothing to notice if it is late
     speed = 1.0  # times real time
     thread_name = "silent-audio-clock"
     # A tick late by less than this is made up by the next ticks coming at once, as a sound card's
@@ -159,6 +166,7 @@ class ManualOutputStream:
     """A stream that produces blocks only when :meth:`pull` is called (tests, benchmarks)."""
 
     latency = 0.0
+    device_clocked = False  # it calls back only when pulled
     instances: list["ManualOutputStream"] = []
 
     def __init__(self, sample_rate: int, channels: int, blocksize: int, callback: Callback) -> None:

@@ -23,8 +23,11 @@ Design (after Friture and the usual pro-audio rule "never block the audio thread
   studio works the same, only mute; :attr:`unavailable_reason` says why, once.
 * A device that stops by itself (unplugged, or taken by another program) would freeze the
   playhead: PortAudio just stops calling. :meth:`check_output`, on the GUI's timer, notices the
-  stream went inactive, carries on with the silent clock from the same sample and says so once;
-  the next :meth:`play` tries the device again (and the next check says so if it is still gone).
+  stream went inactive -- or made no callback for :data:`~app.playback.stream_watch.STALL_SECONDS`
+  while claiming to be active, as some host APIs leave a dead device's stream
+  (:mod:`app.playback.stream_watch`) -- carries on with the silent clock from the same sample and
+  says so once; the next :meth:`play` tries the device again (and the next check says so if it is
+  still gone).
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ import numpy as np
 from app.playback import audio_output
 from app.playback.audio_output import DEVICE_STOPPED, AudioUnavailable, SilentClockStream, StreamFactory
 from app.playback.sources import MAX_READ_FRAMES, AudioSource
+from app.playback.stream_watch import StreamWatch, release
 from app.playback.crossfade import FadeRamps, mix_crossfade
 from app.playback.output_levels import OutputLevels
 from app.playback.switch_log import SwitchLog
@@ -55,6 +59,7 @@ class AudioPlayer:
         self.sample_rate = 0
         self.channels = 0
         self._stream = None
+        self._watch: StreamWatch | None = None  # whether the stream stopped by itself
         self._ramps: FadeRamps | None = None
         # requests from the GUI (single-attribute writes)
         self._requested: AudioSource | None = None
@@ -97,24 +102,29 @@ class AudioPlayer:
     def _open_stream(self) -> None:
         factory = self._factory or audio_output.open_device_stream  # looked up late: tests replace it
         try:
-            self._stream = factory(self.sample_rate, DEVICE_CHANNELS, self.blocksize, self._callback)
+            self._start(factory(self.sample_rate, DEVICE_CHANNELS, self.blocksize, self._callback))
             self._device_lost = False
             self.unavailable_reason = None  # a device plays (again)
         except AudioUnavailable as exc:
             self.unavailable_reason = str(exc)
-            self._stream = SilentClockStream(self.sample_rate, DEVICE_CHANNELS, self.blocksize, self._callback)
-        self._stream.start()
+            self._start_silent_clock()
+
+    def _start(self, stream) -> None:
+        self._stream, self._watch = stream, StreamWatch(stream)
+        stream.start()
+
+    def _start_silent_clock(self) -> None:
+        self._start(SilentClockStream(self.sample_rate, DEVICE_CHANNELS, self.blocksize, self._callback))
 
     def check_output(self) -> str | None:
-        """On the GUI's timer: if the device stream stopped by itself, go on with the silent clock
-        (the playhead keeps moving) and return why, once; likewise why Play could not open it again;
-        None otherwise."""
+        """On the GUI's timer: if the device stream stopped by itself (inactive, or stalled), go on
+        with the silent clock from the same sample (the playhead keeps moving) and return why, once;
+        likewise why Play could not open it again; None otherwise."""
         untold, self._untold = self._untold, None
-        if untold or self._stream is None or getattr(self._stream, "active", True):
+        if untold or self._stream is None or not self._watch.stopped(self._levels.done):  # done: blocks called
             return untold
-        self._close_stream()
-        self._stream = SilentClockStream(self.sample_rate, DEVICE_CHANNELS, self.blocksize, self._callback)
-        self._stream.start()
+        release(self._stream)
+        self._start_silent_clock()
         self._device_lost = True
         self.unavailable_reason = f"no sound: the output device stopped {DEVICE_STOPPED}; Play tries it again"
         return self.unavailable_reason

@@ -1,11 +1,14 @@
 """The player on a hand-driven stream: switches at the same sample index, fades, waits, loops, meters."""
 import sys
 import threading
+import time
 import tracemalloc
 
 import numpy as np
 import pytest
+from stalling_device import StallingDeviceStream
 
+from app.playback import stream_watch
 from app.playback.audio_output import AudioUnavailable, ManualOutputStream, SilentClockStream
 from app.playback.player import AudioPlayer
 from app.playback.sources import OriginalSource, ReconstructionSource, ResidualSource
@@ -298,8 +301,6 @@ def test_levels_taken_while_the_callback_runs_in_another_thread_cover_every_bloc
 
 
 def test_a_device_that_stops_by_itself_gives_way_to_the_silent_clock_and_is_tried_again_on_play():
-    import time
-
     player = AudioPlayer(ManualOutputStream)
     player.configure(RATE, 1, OriginalSource(np.zeros((10 * RATE, 1), np.float32)))
     try:
@@ -349,5 +350,58 @@ def test_a_lost_device_that_play_cannot_open_again_is_said_once_and_tried_at_the
         player.play()
         assert isinstance(player.output_stream, ManualOutputStream) and not player.device_lost
         assert player.check_output() is None and player.unavailable_reason is None
+    finally:
+        player.close()
+
+
+def _moving_past(player: AudioPlayer, sample: int) -> bool:
+    """Whether the playhead passes ``sample`` within a minute (the stream calls back by itself)."""
+    deadline = time.monotonic() + 60
+    while player.position <= sample and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return player.position > sample
+
+
+def _playing(factory, seconds: int) -> AudioPlayer:
+    """A player on ``factory``'s stream, playing ``seconds`` of silence."""
+    player = AudioPlayer(factory)
+    player.configure(RATE, 1, OriginalSource(np.zeros((seconds * RATE, 1), np.float32)))
+    player.play()
+    return player
+
+
+def test_a_device_that_stops_calling_while_active_gives_way_to_the_silent_clock_from_the_same_sample(monkeypatch):
+    monkeypatch.setattr(stream_watch, "STALL_SECONDS", 0.1)
+    player = _playing(StallingDeviceStream, 60)
+    try:
+        device = player.output_stream
+        assert player.check_output() is None and _moving_past(player, 2 * BLOCK)
+        time.sleep(0.3)  # the GUI thread busy for longer than a stall: the device called meanwhile
+        assert player.check_output() is None and player.output_stream is device
+        device.stall()
+        frozen = player.position
+        deadline, said = time.monotonic() + 60, None
+        while said is None and time.monotonic() < deadline:
+            said = player.check_output()
+            time.sleep(0.01)
+        assert said == ("no sound: the output device stopped (unplugged, or taken by another program); "
+                        "Play tries it again")
+        assert device.aborted and device.closed and isinstance(player.output_stream, SilentClockStream)
+        assert player.check_output() is None  # said once
+        assert player.position >= frozen and player.playing
+        assert _moving_past(player, frozen + 4 * BLOCK)  # on from where the device left it
+    finally:
+        player.close()
+
+
+def test_a_hand_driven_stream_left_unpulled_is_not_taken_for_a_stalled_device(monkeypatch):
+    monkeypatch.setattr(stream_watch, "STALL_SECONDS", 0.02)
+    player = _playing(ManualOutputStream, 10)
+    try:
+        device = player.output_stream
+        for _ in range(3):
+            assert player.check_output() is None
+            time.sleep(0.05)
+        assert player.output_stream is device and not player.device_lost
     finally:
         player.close()

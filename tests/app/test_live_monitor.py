@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from stalling_device import StallingDeviceStream
 from tiny_codecs import tiny_network
 
 from app.live import monitor as live_monitor
@@ -15,6 +16,7 @@ from app.live.input_device import SimulatedInputStream, open_input_stream
 from app.live.live_coder import LiveCoder
 from app.live.monitor import LiveMonitor
 from app.live.ring import FrameRing
+from app.playback import stream_watch
 from app.playback.audio_output import AudioUnavailable, ManualOutputStream, SilentClockStream
 from model import load_codec
 from model.audio_io import read_audio
@@ -164,7 +166,7 @@ def _first_said(monitor: LiveMonitor) -> str | None:
 
 @pytest.mark.parametrize("kind", [SimulatedInputStream, _SilentlyDead], ids=["inactive", "silent"])
 def test_an_input_device_that_stops_ends_the_session_keeping_all_it_gave(monkeypatch, tmp_path, kind):
-    monkeypatch.setattr(live_monitor, "STALL_SECONDS", 0.3)
+    monkeypatch.setattr(stream_watch, "STALL_SECONDS", 0.3)
     codec, x, _, monitor = _started_on(0.6, 4.0, seed=6, kind=kind, output=_fast_clock)
     said = _first_said(monitor)
     assert said == ("the input device stopped (unplugged, or taken by another program): the live input ended, "
@@ -180,13 +182,13 @@ def test_an_input_device_that_stops_ends_the_session_keeping_all_it_gave(monkeyp
 
 @pytest.mark.parametrize("silent", [False, True], ids=["inactive", "silent"])
 def test_an_output_device_that_stops_leaves_the_input_coded_and_recorded_unheard(monkeypatch, tmp_path, silent):
-    monkeypatch.setattr(live_monitor, "STALL_SECONDS", 0.2)  # well within the input's 0.8 s
-    codec, x, fed, monitor = _started_on(1.6, 2.0, seed=7)
+    monkeypatch.setattr(stream_watch, "STALL_SECONDS", 0.2)  # well within the input's 0.8 s
+    codec, x, fed, monitor = _started_on(1.6, 2.0, seed=7, output=StallingDeviceStream)
     try:
         device = monitor._output
-        device.pull()
         assert monitor.check_devices() is None
-        if silent:  # the device no longer pulls, its stream still active
+        if silent:  # the device no longer calls, its stream still active
+            device.stall()
             said = _first_said(monitor)
         else:
             device.active = False  # as PortAudio leaves a stream whose device went away
@@ -194,7 +196,8 @@ def test_an_output_device_that_stops_leaves_the_input_coded_and_recorded_unheard
         assert said == ("the output device stopped (unplugged, or taken by another program): the input is still "
                         "coded and recorded, unheard; Stop, then Start, tries it again")
         assert monitor.output_reason == said and monitor.check_devices() is None  # said once
-        assert device.closed and isinstance(monitor._output, SilentClockStream) and monitor.running
+        assert device.aborted and device.closed and monitor.running
+        assert type(monitor._output) is SilentClockStream
         assert fed[0].finished.wait(60)
         deadline = time.monotonic() + 60
         while monitor._out_ring.read == 0 and time.monotonic() < deadline:

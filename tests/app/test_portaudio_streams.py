@@ -100,6 +100,40 @@ if sys.argv[1] == "lost":  # a stream whose callback aborts, or raises, goes ina
                                [t.name for t in threading.enumerate() if t.name != "MainThread"]]
     print(json.dumps(result))
     sys.exit(0)
+if sys.argv[1] == "stalled":  # the device's thread stuck in a block: no callback, the stream still active
+    from app.playback import stream_watch
+    stream_watch.STALL_SECONDS = 0.1
+    player, blocks = AudioPlayer(), []  # per block: the playhead before and after it, the thread that called
+    own = player._callback
+
+    def stuck(*block):
+        if len(blocks) == 20:
+            time.sleep(0.6)
+        start = player._pos
+        own(*block)
+        blocks.append((start, player._pos, threading.current_thread().name))
+
+    player._callback = stuck
+    player.configure(44100, 1, OriginalSource(np.zeros((44100 * 60, 1), np.float32)))
+    player.play()
+    wait_for(lambda: len(blocks) >= 20)
+    device, said = player.output_stream, None
+    result["device"] = [type(device).__module__, device.device_clocked]
+    deadline = time.monotonic() + 20
+    while said is None and time.monotonic() < deadline:
+        result["active_while_stuck"] = device.active
+        said = player.check_output()
+        time.sleep(0.01)
+    result["said"] = said
+    result["then"] = [type(player.output_stream).__name__, device.closed]
+    result["went_on"] = wait_for(lambda: sum(name == "silent-audio-clock" for *_, name in blocks) > 10)
+    player.close()
+    callers = [name for *_, name in blocks]
+    result["callers"] = [callers[0] != "silent-audio-clock", callers[-1], callers.index("silent-audio-clock")]
+    result["contiguous"] = all(later[0] == earlier[1] for earlier, later in zip(blocks, blocks[1:]))
+    result["threads"] = [t.name for t in threading.enumerate() if t.name != "MainThread"]
+    print(json.dumps(result))
+    sys.exit(0)
 
 expected = {}
 probe = threading.Thread(target=lambda: expected.update(
@@ -189,6 +223,20 @@ def test_a_live_device_whose_stream_stops_by_itself_is_noticed_on_real_portaudio
     started, said, running, _, recorded, fed, threads = lost["input"]
     assert started and said.startswith("the input device stopped") and not running and threads == []
     assert recorded == fed > 0  # every frame the device gave before it stopped is in the recording
+
+
+@pytest.mark.slow
+def test_a_real_portaudio_output_stream_that_stops_calling_while_active_gives_way_to_the_silent_clock(tmp_path):
+    _needs_portaudio()
+    stalled = _run_child(tmp_path, "stalled")
+    assert stalled["device"] == ["sounddevice", True] and stalled["active_while_stuck"]
+    assert stalled["said"] == ("no sound: the output device stopped (unplugged, or taken by another program); "
+                               "Play tries it again")
+    assert stalled["then"] == ["SilentClockStream", True] and stalled["went_on"]
+    first, last, handed_over = stalled["callers"]
+    assert first and last == "silent-audio-clock" and handed_over > 20  # the device's blocks, then the clock's
+    assert stalled["contiguous"]  # the clock went on from the sample the device had reached
+    assert stalled["threads"] == []
 
 
 def test_without_any_sound_device_playback_and_live_input_say_so_in_plain_words(tmp_path):
