@@ -8,6 +8,8 @@ of real time the codec thread works); when the codec cannot keep up the panel sa
 input is passed through instead, and counts the dropouts. A device that stops mid-session is
 noticed on the same timer and said once (here and in the window's message bar): a lost input
 ends the session with its recording ready to save, a lost output leaves it running unheard.
+Once stopped, the figures line keeps the session's totals only (dropouts, seconds recorded),
+read after the last block was coded: the same figures the stop message gives.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
                                QWidget)
 
-from app.live.live_session import LiveSession
+from app.live.live_session import LiveSession, LiveStatus
 from app.studio.spectrogram import hz_to_axis
 from ui import theme
 from ui.column_image import ColumnImage
@@ -119,6 +121,9 @@ class LivePanel(QWidget):
         self._release_start_button()
         self.state_label.setText(reason)
         self.state_label.setStyleSheet(f"color: {theme.RESIDUAL};")
+        status = self.live.status()  # a start that opened no input began a new, empty recording
+        self._show_figures(status)
+        self.save_button.setEnabled(status.seconds > 0)
 
     def refresh(self) -> None:
         """Status, meters and spectrograms from the monitor (the timer, while live)."""
@@ -127,10 +132,10 @@ class LivePanel(QWidget):
             return
         status = self.live.status()
         monitor = self.live.monitor
+        self._show_figures(status)
         if status.state == "stopped":
             said = status.reason and f"{status.reason[:1].upper()}{status.reason[1:]}."
-            self.state_label.setText(said or status.recording_error or
-                                     (f"Stopped. {status.seconds:.1f} s recorded." if status.seconds else "Stopped"))
+            self.state_label.setText(said or "Stopped")
             self.state_label.setStyleSheet(f"color: {theme.RESIDUAL};" if said else "")
             return
         words = {"starting": "Starting: filling the buffers", "codec": f"Live through the codec at n = {status.n}",
@@ -138,15 +143,6 @@ class LivePanel(QWidget):
         unheard = monitor.output_reason  # no output device, or it stopped: said as a sentence of its own
         self.state_label.setText(words[status.state] + (f". {unheard[:1].upper()}{unheard[1:]}." if unheard else ""))
         self.state_label.setStyleSheet(f"color: {theme.RESIDUAL};" if status.state == "pass-through" else "")
-        self.figures_label.setText(
-            f"latency {1000 * (status.algorithmic_latency + status.buffer_latency):.0f} ms "
-            f"(codec {1000 * status.algorithmic_latency:.0f} + buffers {1000 * status.buffer_latency:.0f}) · "
-            f"load {status.load:.0%} · {status.priority.split(':')[0]} · dropouts {status.dropouts} · "
-            f"recorded {status.seconds:.1f} s"
-            + (f" · input lost {status.lost_input / monitor.sample_rate:.1f} s (the codec was a whole ring behind)"
-               if status.lost_input else "")
-            + (f" · {status.recording_error}" if status.recording_error else ""))
-        self.figures_label.setToolTip(f"The codec thread runs at {status.priority}" if status.priority else "")
         self.input_meter.set_levels(*monitor.input_levels.take())
         self.output_meter.set_levels(*monitor.output_levels.take())
         for key, image in self.spectrograms.items():
@@ -155,6 +151,25 @@ class LivePanel(QWidget):
             image.set_values(db.T, levels=LEVELS_DB)
             image.setRect(-rolling.seconds, 0, rolling.seconds, 1)
             self._label_frequencies(self.plots[key], rolling.sample_rate / 2)
+
+    def _show_figures(self, status: LiveStatus) -> None:
+        """The figures line: latency, load and priority while live; the session's totals, live or
+        stopped (none before a session recorded anything)."""
+        live = status.state != "stopped"
+        figures = [f"latency {1000 * (status.algorithmic_latency + status.buffer_latency):.0f} ms "
+                   f"(codec {1000 * status.algorithmic_latency:.0f} + buffers {1000 * status.buffer_latency:.0f})",
+                   f"load {status.load:.0%}"] if live else []
+        if live and status.priority:
+            figures.append(status.priority.split(":")[0])
+        if live or status.seconds or status.recording_error:
+            figures += [f"dropouts {status.dropouts}", f"recorded {status.seconds:.1f} s"]
+        if status.lost_input:
+            figures.append(f"input lost {status.lost_input / self.live.monitor.sample_rate:.1f} s "
+                           "(the codec was a whole ring behind)")
+        if status.recording_error:
+            figures.append(status.recording_error)
+        self.figures_label.setText(" · ".join(figures))
+        self.figures_label.setToolTip(f"The codec thread runs at {status.priority}" if live and status.priority else "")
 
     @staticmethod
     def _label_frequencies(plot: pg.PlotWidget, max_hz: float) -> None:

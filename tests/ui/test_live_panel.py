@@ -74,6 +74,9 @@ def test_an_input_device_that_stops_ends_the_live_tab_keeping_the_recording(qtbo
     qtbot.waitUntil(lambda: bool(said), timeout=60_000)  # the file ran out, as an unplugged device's input does
     assert said[0].startswith("the input device stopped (unplugged, or taken by another program)")
     assert panel.state_label.text() == f"{said[0][:1].upper()}{said[0][1:]}."
+    recorded = f"{x.shape[0] / codec.sample_rate:.1f} s"  # all the input, coded to its last block
+    assert f"the {recorded} recorded are kept" in said[0]
+    assert panel.figures_label.text() == f"dropouts {panel.live.status().dropouts} · recorded {recorded}"
     assert not panel.start_button.isChecked() and panel.start_button.text() == "Start"
     assert not panel.timer.isActive() and not panel.live.running and _live_threads() == []
     assert panel.save_button.isEnabled()
@@ -91,8 +94,12 @@ def test_an_output_device_that_stops_leaves_the_live_tab_running_unheard(qtbot):
     assert said == [panel.live.monitor.output_reason] and "the output device stopped" in said[0]
     assert panel.live.running and panel.start_button.isChecked() and panel.state_label.text().endswith(
         f". {said[0][:1].upper()}{said[0][1:]}.")
+    assert panel.figures_label.text().startswith("latency ")
     panel.start_button.click()  # Stop
     assert not panel.live.running and _live_threads() == [] and not panel.timer.isActive()
+    status = panel.live.status()  # the recording's final length, after its last block was coded
+    assert panel.state_label.text() == "Stopped"
+    assert panel.figures_label.text() == f"dropouts {status.dropouts} · recorded {status.seconds:.1f} s"
 
 
 @pytest.mark.slow
