@@ -140,7 +140,7 @@ def test_live_tab_follows_n_and_ab_while_running_and_stops_cleanly(qtbot, monkey
     assert meta.length == recorded.shape[0] and codes.shape[1] == studio.session.model.n_codebooks
 
     panel.start_button.click()  # live again, until the input device goes away
-    qtbot.waitUntil(lambda: panel.live.running, timeout=30_000)
+    qtbot.waitUntil(lambda: panel.live.running and monitor._input.active, timeout=30_000)  # its stream started
     monitor._input.stop()  # its stream inactive, as an unplugged device's
     qtbot.waitUntil(lambda: not panel.live.running, timeout=10_000)
     assert studio.messages.text().startswith("Live: the input device stopped") and studio.messages.level == "warning"
