@@ -233,3 +233,26 @@ def test_a_stream_decoder_holds_the_per_call_transforms_while_it_lives(kernels):
     del streamer
     gc.collect()
     assert all(m._winograd is None for m in layers)
+
+
+@pytest.mark.slow
+def test_dac_44k_transforms_its_first_block_per_call_and_decodes_as_when_holding_it(kernels):
+    """The release's architecture (seeded random weights): the 768-channel block before the tail
+    tiles holds no transformed weight, and decoding keeps the bits of holding it."""
+    from model.registry import family, preset
+
+    torch.manual_seed(0)
+    recipe = preset("dac-44k")
+    codec = Codec(family(recipe.family).build(recipe.architecture), name="dac 44k", family="dac", config={})
+    stack = codec.network.decoder_stack()
+    head = tiled.tail_start(stack, 1024)
+    winograd_layers = [[m for m in stage.modules() if isinstance(m, WNConv1d) and m.uses_winograd()]
+                       for stage in stack]
+    per_call = [m for stage in winograd_layers[:head] for m in stage]
+    assert {m.in_channels for m in per_call} == {768} and all(m._winograd is None for m in per_call)
+    assert all(m._winograd is not None for stage in winograd_layers[head:] for m in stage)
+    codes = torch.randint(0, codec.codebook_size, (1, codec.n_codebooks, 40), generator=torch.Generator().manual_seed(1))
+    audio = codec.decode(codes)
+    for layer in per_call:
+        layer.enable_winograd()
+    assert torch.equal(codec.decode(codes), audio)
