@@ -46,8 +46,8 @@ POINTS = (0, 1, -1, 2, -2, Fraction(1, 2), Fraction(-1, 2), Fraction(3, 2), Frac
 MIN_CHANNELS = 128
 # GEMM rows (tiles x phases) per step: transformed tiles and products stay a few megabytes.
 BLOCK_ROWS = 256
-# Output channels per block of the weight transform (float64 intermediates of 2.6 MB at 768 inputs).
-TRANSFORM_BLOCK = 64
+# Output channels per block of the weight transform (the fastest measured: 4, 8, 16, 32, 64, 128).
+TRANSFORM_BLOCK = 16
 
 
 Matrix = list[list[Fraction]]
@@ -112,8 +112,8 @@ def transformed_weight(weight: torch.Tensor) -> torch.Tensor:
 
     A few output channels at a time: each element is one sum of 7 products whichever block holds
     it (tests check the blocks give one whole product's bits), while the float64 intermediates stay
-    a few megabytes instead of 4.6 times the weight, and the whole runs 2.7x faster (768 channels:
-    23 ms). Layers that transform their weight at each call (:meth:`model.layers.WNConv1d.enable_winograd`)
+    under a megabyte instead of 5.4 times the weight, and the whole runs 4x faster (768 channels:
+    15 ms on one core). Layers that transform their weight at each call (:meth:`model.layers.WNConv1d.enable_winograd`)
     pay this time."""
     _, g, _ = transforms()
     c_out, c_in, _ = weight.shape
@@ -160,7 +160,7 @@ def use_in_decoder(network: nn.Module) -> None:
     transformed weight (75 MB there). The layers of the low-rate head before the stack's tail
     tiles (:func:`model.tiled.tail_start`) run once per chunk, on the whole chunk: they transform
     their weight at each call rather than hold it (DAC 44.1 kHz's 768-channel block: 81 MiB not
-    held, 3 x 23 ms per chunk against 10-12 s of decoding a 10 s chunk on one core); the tail's run
+    held, 0.6-1.2 % of decoding a 5-10 s chunk on one core); the tail's run
     once per tile, and hold theirs. Nothing changes without the native build (the transformed
     weights would only take memory) or for a network without a decoder stack."""
     stack = getattr(network, "decoder_stack", None)
@@ -183,7 +183,7 @@ def use_in_decoder(network: nn.Module) -> None:
 class HeldTransforms:
     """While alive, the Winograd layers of ``network`` that transform their weight at each call
     hold it instead: a streamer calls every layer once per block of a few frames, where the
-    transform (23 ms for 768 channels) would cost more than the convolution."""
+    transform (15 ms for 768 channels) would cost more than the convolution."""
 
     def __init__(self, network: nn.Module) -> None:
         layers = [m for m in network.modules() if hasattr(m, "hold_winograd")]
