@@ -169,29 +169,51 @@ class WNConv1d(WeightNormMixin, nn.Module):
         super().__init__()
         self._adopt(nn.Conv1d(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias))
         self._wants_winograd = False
+        self._winograd_per_call = False
+        self._winograd_holders = 0
         self.register_buffer("_winograd", None, persistent=False)
 
     def receptive_span(self) -> Span:
         return conv_span(self.kernel_size, self.stride, self.dilation, self.padding)
 
-    def enable_winograd(self) -> None:
+    def enable_winograd(self, per_call: bool = False) -> None:
         """Convolve fast-layout float32 inputs by Winograd tiles (:mod:`model.winograd`) once folded:
-        the weight is then also held transformed (12/7 of its size), and the output differs from
-        direct convolution by rounding (1-3e-5 of its scale)."""
-        self._wants_winograd = True
-        if self._folded is not None:
-            self._winograd = winograd.transformed_weight(self._folded)
+        the output differs from direct convolution by rounding (1-3e-5 of its scale). The weight is
+        then also held transformed (12/7 of its size), or with ``per_call`` transformed at each call
+        from the plain weight, which stays the layer's one copy (the same bits: the same function of
+        the same weight), except while :meth:`hold_winograd` asks to hold it."""
+        self._wants_winograd, self._winograd_per_call = True, per_call
+        self._winograd = self._held_transform()
 
     def disable_winograd(self) -> None:
         self._wants_winograd = False
         self._winograd = None
+
+    def uses_winograd(self) -> bool:
+        """Whether fast-layout float32 inputs are convolved by Winograd tiles (held or per call)."""
+        return self._wants_winograd and self._folded is not None
+
+    def hold_winograd(self) -> None:
+        """Hold the transformed weight of a per-call layer until as many :meth:`release_winograd`."""
+        self._winograd_holders += 1
+        if self._winograd is None:
+            self._winograd = self._held_transform()
+
+    def release_winograd(self) -> None:
+        self._winograd_holders -= 1
+        if self._winograd_per_call and not self._winograd_holders:
+            self._winograd = None
+
+    def _held_transform(self) -> torch.Tensor | None:
+        held = self.uses_winograd() and (not self._winograd_per_call or self._winograd_holders > 0)
+        return winograd.transformed_weight(self._folded) if held else None
 
     def fold(self) -> None:
         super().fold()
         # one storage: the plain form is a (possibly strided) view of the channels-last one
         self._folded_fast = _fast_weight(self._folded)
         self._folded = self._folded_fast.squeeze(2)
-        self._winograd = winograd.transformed_weight(self._folded) if self._wants_winograd else None
+        self._winograd = self._held_transform()
 
     def unfold(self) -> None:
         super().unfold()
@@ -212,10 +234,9 @@ class WNConv1d(WeightNormMixin, nn.Module):
         if x.dim() == 3:  # a strided weight would make oneDNN compute in another order: made contiguous
             return F.conv1d(x, self.effective_weight().contiguous(), self.bias, self.stride, self.padding,
                             self.dilation, self.groups)
-        if self._winograd is not None and x.dtype == self._winograd.dtype:
-            y = winograd.convolve(x, self._winograd, self.bias, self.dilation, self.padding)
-            if y is not None:
-                return y
+        if self.uses_winograd() and winograd.serves(x, self._folded, self.dilation, self.padding):
+            u = self._winograd if self._winograd is not None else winograd.transformed_weight(self._folded)
+            return winograd.convolve(x, u, self.bias, self.dilation, self.padding)
         weight = self._folded_fast if self._folded_fast is not None else _fast_weight(self.effective_weight())
         return F.conv2d(x, weight, self.bias, (1, self.stride), (0, self.padding), (1, self.dilation), self.groups)
 

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Protocol
 import torch
 from torch import nn
 
+from model import winograd
 from model.causal_transformer import CausalTransformer, apply_rope, attend
 from model.layers import ResidualUnit, Snake1d, WeightNormMixin, from_fast_layout, to_fast_layout
 from model.receptive_field import ReportsReceptiveSpan, Span, decoder_margins, encoder_margins, span_of
@@ -349,6 +350,7 @@ class StreamDecoder(_Streamer):
     def __init__(self, codec: Codec, pipeline: Pipeline, n_codebooks: int) -> None:
         super().__init__(codec, pipeline, 1, torch.float32)
         self.n_codebooks = n_codebooks
+        self._transforms = winograd.HeldTransforms(codec.network)  # per block, a transform per call would cost more
 
     def push(self, codes: torch.Tensor) -> torch.Tensor:
         if codes.dim() != 3 or codes.shape[1] != self.n_codebooks:

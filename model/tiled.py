@@ -143,6 +143,14 @@ def _run_stages(stages: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def tail_start(stack: nn.Sequential, in_channels: int) -> int | None:
+    """Index of the first stage of ``stack``'s tail (:func:`_tail_of`), None if it has none: the
+    stages before it run once per chunk, each on the whole chunk (or on tiles of 8192 samples or
+    more), the tail's once per tile."""
+    tail = _tail_of(stack, in_channels)
+    return None if tail is None else tail.start
+
+
 @dataclass(frozen=True)
 class _Tail:
     """The last stages of a stack, tiled together: where they start, their joint geometry (up,

@@ -1,15 +1,18 @@
 """Winograd convolution: the matrices are exact, the native kernel equals direct convolution to
 float32 rounding at the scale the module documents, and only float32 decoders use it."""
+import gc
 from fractions import Fraction
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from model import native_kernels, winograd
+from model import native_kernels, tiled, winograd
 from model.codec import Codec
 from model.fast_mode import half_precision_network
+from model.inference_memory import storage_bytes
 from model.layers import WNConv1d, to_fast_layout
+from model.streaming import stream_decoder
 from tests.support.tiny_codecs import tiny_network
 
 # F(6, 7) in float32 is off by 1-3e-5 of the output's scale (the module's claim, measured by
@@ -153,3 +156,103 @@ def test_without_the_native_build_no_weight_is_transformed(monkeypatch):
     monkeypatch.setattr(native_kernels, "load", lambda: None)
     codec = _codec(tiny_network("dac", decoder_dim=256))
     assert not any(getattr(m, "_winograd", None) is not None for m in codec.network.modules())
+
+
+@pytest.mark.parametrize("c_out, c_in", [(130, 64), (64, 200), (768, 16)])
+def test_the_transform_by_blocks_gives_one_whole_products_bits(c_out, c_in):
+    torch.manual_seed(c_out)
+    w = torch.randn(c_out, c_in, 7) / (7 * c_in) ** 0.5
+    _, g, _ = winograd.transforms()
+    whole = torch.einsum("pk,ock->pco", g, w.double()).float().contiguous()
+    assert torch.equal(winograd.transformed_weight(w), whole)
+
+
+def _fast_output(conv: WNConv1d, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return conv(to_fast_layout(x))
+
+
+def test_a_per_call_layer_holds_one_copy_and_computes_the_held_ones_bits(kernels):
+    torch.manual_seed(1)
+    conv = WNConv1d(128, 128, kernel_size=7, dilation=3, padding=9)
+    x = torch.randn(1, 128, 400)
+    conv.enable_winograd()
+    conv.fold()
+    held = _fast_output(conv, x)
+    state = conv.state_dict()
+    conv.enable_winograd(per_call=True)
+    assert conv._winograd is None and conv.uses_winograd()
+    assert torch.equal(_fast_output(conv, x), held)
+    assert state.keys() == conv.state_dict().keys()
+    assert all(torch.equal(state[k], v) for k, v in conv.state_dict().items())
+    conv.hold_winograd()
+    conv.hold_winograd()
+    assert conv._winograd is not None and torch.equal(_fast_output(conv, x), held)
+    conv.release_winograd()
+    assert conv._winograd is not None  # one holder left
+    conv.release_winograd()
+    assert conv._winograd is None
+    conv.load_state_dict(state)  # folded again: still per call
+    assert conv._winograd is None and torch.equal(_fast_output(conv, x), held)
+
+
+def test_the_head_before_the_tail_tiles_transforms_per_call_and_decodes_as_before(kernels, monkeypatch):
+    """A decoder's low-rate head (before :func:`model.tiled.tail_start`) runs once per chunk: its
+    layers transform their weight per call; the output keeps its bits, the held memory drops."""
+    monkeypatch.setattr(tiled, "TAIL_ELEMENTS", 1 << 15)  # a tiny decoder's tail then starts after a block
+    codec = _codec(tiny_network("dac", decoder_dim=512))
+    stack = codec.network.decoder_stack()
+    head = tiled.tail_start(stack, 64)
+    assert head is not None and head >= 2
+    stages = [[m for m in stage.modules() if isinstance(m, WNConv1d) and m.uses_winograd()] for stage in stack]
+    per_call = [m for stage in stages[:head] for m in stage]
+    assert per_call and all(m._winograd is None for m in per_call)
+    assert all(m._winograd is not None for stage in stages[head:] for m in stage)
+    codes = codec.encode(0.3 * torch.randn(1, 1, codec.hop_length * 40))
+    audio = codec.decode(codes)
+    one_copy = storage_bytes(codec.network)
+    for layer in per_call:
+        layer.enable_winograd()
+    assert storage_bytes(codec.network) == one_copy + sum(m._winograd.untyped_storage().nbytes() for m in per_call)
+    assert torch.equal(codec.decode(codes), audio)
+
+
+def test_a_stream_decoder_holds_the_per_call_transforms_while_it_lives(kernels):
+    codec = _codec(tiny_network("dac", decoder_dim=256))
+    layers = [m for m in codec.network.modules() if isinstance(m, WNConv1d) and m.uses_winograd()]
+    codes = codec.encode(0.3 * torch.randn(1, 1, codec.hop_length * 12))
+    held = stream_decoder(codec, codec.n_codebooks)
+    streamed = torch.cat([held.push(codes[..., :5]), held.push(codes[..., 5:]), held.flush()], dim=-1)
+    del held  # it holds too (a count per layer): gone, so that only the next one holds
+    for layer in layers:
+        layer.enable_winograd(per_call=True)
+    streamer = stream_decoder(codec, codec.n_codebooks)
+    assert all(m._winograd is not None for m in layers)
+    again = torch.cat([streamer.push(codes[..., :5]), streamer.push(codes[..., 5:]), streamer.flush()], dim=-1)
+    assert torch.equal(again, streamed)
+    del streamer
+    gc.collect()
+    assert all(m._winograd is None for m in layers)
+
+
+@pytest.mark.slow
+def test_dac_44k_transforms_its_first_block_per_call_and_decodes_as_when_holding_it(kernels):
+    """The release's architecture (seeded random weights): the 768-channel block before the tail
+    tiles holds no transformed weight, and decoding keeps the bits of holding it."""
+    from model.registry import family, preset
+
+    torch.manual_seed(0)
+    recipe = preset("dac-44k")
+    codec = Codec(family(recipe.family).build(recipe.architecture), name="dac 44k", family="dac", config={})
+    stack = codec.network.decoder_stack()
+    head = tiled.tail_start(stack, 1024)
+    winograd_layers = [[m for m in stage.modules() if isinstance(m, WNConv1d) and m.uses_winograd()]
+                       for stage in stack]
+    per_call = [m for stage in winograd_layers[:head] for m in stage]
+    assert {m.in_channels for m in per_call} == {768} and all(m._winograd is None for m in per_call)
+    assert all(m._winograd is not None for stage in winograd_layers[head:] for m in stage)
+    codes = torch.randint(0, codec.codebook_size, (1, codec.n_codebooks, 40), generator=torch.Generator().manual_seed(1))
+    audio = codec.decode(codes)
+    for layer in per_call:
+        layer.enable_winograd()
+    assert torch.equal(codec.decode(codes), audio)
