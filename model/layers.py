@@ -235,7 +235,8 @@ class WNConv1d(WeightNormMixin, nn.Module):
             return F.conv1d(x, self.effective_weight().contiguous(), self.bias, self.stride, self.padding,
                             self.dilation, self.groups)
         if self.uses_winograd() and winograd.serves(x, self._folded, self.dilation, self.padding):
-            u = self._winograd if self._winograd is not None else winograd.transformed_weight(self._folded)
+            held = self._winograd  # read once: a streamer on another thread may release it meanwhile
+            u = held if held is not None else winograd.transformed_weight(self._folded)
             return winograd.convolve(x, u, self.bias, self.dilation, self.padding)
         weight = self._folded_fast if self._folded_fast is not None else _fast_weight(self.effective_weight())
         return F.conv2d(x, weight, self.bias, (1, self.stride), (0, self.padding), (1, self.dilation), self.groups)
