@@ -14,7 +14,7 @@ import pytest
 import small_disk
 import soundfile
 import rendering_peak
-from resident_size import STATUS
+from resident_size import FIXED_MMAP_THRESHOLD, STATUS
 from synthetic_audio import music_clip, write_music_clip
 from tiny_codecs import tiny_network, tiny_recipe
 from whole_renderings import whole_rendering
@@ -216,20 +216,16 @@ def test_a_disk_with_room_for_the_clip_but_not_a_rendering_fails_each_contestant
             comparison.close()
 
 
-def _peak(design: str, clip, index: int) -> dict:
-    """One contestant rendered in a fresh process (``rendering_peak.py``), its peaks in MiB."""
+def _peak(design: str, clip, index: int) -> float:
+    """One contestant rendered in a fresh process (``rendering_peak.py``): its resident peak (the
+    kernel's high-water mark, which no transient escapes) in MiB, with glibc's mmap threshold
+    fixed (:data:`resident_size.FIXED_MMAP_THRESHOLD`), so the peak counts the buffers alive at
+    once; left to adjust itself, the threshold moved the same rendering's peak by 5-20 MiB from
+    run to run with what the heap had kept."""
     script = Path(rendering_peak.__file__)
     out = subprocess.run([sys.executable, str(script), design, str(clip), str(index), "--model", "tiny"],
-                         check=True, stdout=subprocess.PIPE, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def _least_peak(design: str, clip, index: int, runs: int = 3) -> float:
-    """The least resident peak (the kernel's high-water mark, which no transient escapes) in MiB of
-    ``runs`` renderings, each in a fresh process. One rendering's peak moves by 5-20 MiB from run to
-    run with where the model's chunk allocations happen to fall; the least is what the rendering
-    itself needs."""
-    return min(_peak(design, clip, index)["VmHWM"] for _ in range(runs))
+                         check=True, stdout=subprocess.PIPE, text=True, env=FIXED_MMAP_THRESHOLD).stdout
+    return json.loads(out.strip().splitlines()[-1])["VmHWM"]
 
 
 @pytest.mark.slow
@@ -237,7 +233,7 @@ def _least_peak(design: str, clip, index: int, runs: int = 3) -> float:
 def test_rendering_a_long_clip_takes_memory_bounded_by_the_blocks_not_by_its_length(tmp_path):
     """The clip kept and each contestant (the original, an anchor, Opus, MP3, a codec) rendered on
     1 and 3 minutes of stereo 48 kHz (a rendering: 22 and 66 MiB of float32), each in a process of
-    its own, three times, the least of the kernel's resident high-water marks kept. On whole arrays a contestant took 1.5-2.6
+    its own, its peak the kernel's resident high-water mark. On whole arrays a contestant took 1.5-2.6
     renderings' worth at once. Written as it is made, the peak is the blocks in flight: a few blocks
     of the signal (512 KiB of stereo float32 each) and their float64 FFTs (the anchor's 2^17 points,
     the delay estimate's 2^16: 2-4 MiB a channel), and a codec's chunk (10 s decoded, 20 s encoded)
@@ -246,7 +242,7 @@ def test_rendering_a_long_clip_takes_memory_bounded_by_the_blocks_not_by_its_len
     clips = {seconds: write_music_clip(tmp_path / f"{seconds:g}.wav", seconds, RATE, channels=2)
              for seconds in (60.0, 180.0)}
     for index, spec in enumerate(rendering_peak.specs("tiny")):
-        short, long = (_least_peak("streamed", clips[seconds], index) for seconds in (60.0, 180.0))
+        short, long = (_peak("streamed", clips[seconds], index) for seconds in (60.0, 180.0))
         growth = 8 * block  # a few blocks: what the allocator keeps between runs moves by as much
         if spec.kind == "codec":
             # the codes are held for the clip and entropy-coded whole to measure the bitrate: at most

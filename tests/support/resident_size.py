@@ -1,11 +1,18 @@
 """This process's resident memory, read from ``/proc/self/status`` (Linux), for memory tests and benchmarks."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
 
 STATUS = Path("/proc/self/status")
+# The environment of a child process whose peak is measured: glibc's malloc maps every block of
+# 128 KiB or more on its own and unmaps it when freed. By default it raises that threshold to the
+# largest block freed so far and serves later ones from its heap, which it keeps: a peak then
+# depends on the order of earlier allocations (the same decode's moved 50-80 MiB from run to run).
+# Fixed, the peak is the buffers alive at once, the same in every run.
+FIXED_MMAP_THRESHOLD = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 << 10)}
 
 
 def status_bytes(field: str = "VmRSS") -> int:
